@@ -1,0 +1,45 @@
+/*
+ * config.h - berth.ini, read with inih. Sections and keys:
+ *
+ *   [server]  domain = localhost      ; apps are APP.DOMAIN
+ *             log_level = info        ; error|warn|info|debug
+ *   [build]   timeout = 900           ; seconds for one whole build
+ *             buildpacks = nodejs, python  ; detection order (optional)
+ *
+ * Unknown sections or keys warn with their line number; a bad value is
+ * an error naming section.key; a line longer than inih's limit (200) is
+ * refused, never truncated.
+ */
+#ifndef BERTH_CONFIG_H
+#define BERTH_CONFIG_H
+
+#include "util.h"
+
+enum log_level { LOG_ERROR, LOG_WARN, LOG_INFO, LOG_DEBUG };
+
+struct berth_config {
+	char *domain;
+	enum log_level log_level;
+	int build_timeout;		/* seconds */
+	struct strvec buildpacks;	/* detection order; empty = ledger's */
+};
+
+typedef void (*config_warn_fn)(const char *msg, void *data);
+
+/* Defaults: localhost, info, 900, no buildpack order. */
+void config_defaults(struct berth_config *cfg);
+/*
+ * Load path over the defaults. A missing file is not an error (defaults
+ * stay). Returns -1 with berth_error() "berth.ini line 4: build.timeout
+ * must be a whole number of seconds from 1 to 86400" and the like.
+ */
+int config_load(struct berth_config *cfg, const char *path,
+    config_warn_fn warn, void *data);
+/* Same, from a string (for tests); name is used in messages. */
+int config_load_string(struct berth_config *cfg, const char *text,
+    const char *name, config_warn_fn warn, void *data);
+void config_clear(struct berth_config *cfg);
+/* The berth.ini that `berth init` writes, documented. */
+const char *config_template(void);
+
+#endif

@@ -1,0 +1,1298 @@
+/*
+ * ledger.c - the SQLite ledger. The only module that speaks SQL.
+ *
+ * Invariants enforced here:
+ * - release versions only grow and are unique per app (UNIQUE(app_id,
+ *   version), allocated as max+1 inside BEGIN IMMEDIATE);
+ * - a release carries the config snapshot taken in the same transaction
+ *   that allocated its version;
+ * - the current release of an app is its newest succeeded one.
+ */
+#include "ledger.h"
+#include "util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <sqlite3.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+struct ledger {
+	sqlite3 *db;
+};
+
+/* Forward migrations; entry i takes user_version i to i+1. */
+static const char *const migrations[] = {
+	/* v0 -> v1 */
+	"CREATE TABLE pipelines ("
+	"  id INTEGER PRIMARY KEY,"
+	"  name TEXT NOT NULL UNIQUE,"
+	"  deploy_branch TEXT NOT NULL DEFAULT 'main',"
+	"  created_at TEXT NOT NULL);"
+	"CREATE TABLE apps ("
+	"  id INTEGER PRIMARY KEY,"
+	"  name TEXT NOT NULL,"
+	"  pipeline_id INTEGER NOT NULL REFERENCES pipelines(id),"
+	"  stage TEXT NOT NULL CHECK (stage IN"
+	"    ('review','development','staging','production')),"
+	"  branch TEXT,"
+	"  created_at TEXT NOT NULL,"
+	"  destroyed_at TEXT);"
+	"CREATE UNIQUE INDEX apps_live_name ON apps(name)"
+	"  WHERE destroyed_at IS NULL;"
+	"CREATE TABLE config_vars ("
+	"  app_id INTEGER NOT NULL REFERENCES apps(id),"
+	"  key TEXT NOT NULL,"
+	"  value TEXT NOT NULL,"
+	"  PRIMARY KEY (app_id, key));"
+	"CREATE TABLE slugs ("
+	"  id TEXT PRIMARY KEY,"
+	"  commit_sha TEXT NOT NULL,"
+	"  process_types TEXT NOT NULL,"
+	"  size INTEGER NOT NULL,"
+	"  buildpacks TEXT NOT NULL,"
+	"  created_at TEXT NOT NULL,"
+	"  removed_at TEXT);"
+	"CREATE TABLE builds ("
+	"  id INTEGER PRIMARY KEY,"
+	"  app_id INTEGER NOT NULL REFERENCES apps(id),"
+	"  commit_sha TEXT NOT NULL,"
+	"  ref TEXT NOT NULL,"
+	"  status TEXT NOT NULL CHECK (status IN"
+	"    ('building','succeeded','failed')),"
+	"  slug_id TEXT REFERENCES slugs(id),"
+	"  actor TEXT NOT NULL,"
+	"  error TEXT,"
+	"  started_at TEXT NOT NULL,"
+	"  finished_at TEXT);"
+	"CREATE INDEX builds_app ON builds(app_id, id);"
+	"CREATE TABLE releases ("
+	"  id INTEGER PRIMARY KEY,"
+	"  app_id INTEGER NOT NULL REFERENCES apps(id),"
+	"  version INTEGER NOT NULL,"
+	"  slug_id TEXT REFERENCES slugs(id),"
+	"  config TEXT NOT NULL,"
+	"  kind TEXT NOT NULL CHECK (kind IN"
+	"    ('deploy','config','promote','rollback','scale')),"
+	"  status TEXT NOT NULL CHECK (status IN"
+	"    ('pending','succeeded','failed')),"
+	"  actor TEXT NOT NULL,"
+	"  commit_sha TEXT,"
+	"  description TEXT NOT NULL,"
+	"  created_at TEXT NOT NULL,"
+	"  finished_at TEXT,"
+	"  UNIQUE (app_id, version));"
+	"CREATE INDEX releases_status ON releases(app_id, status, version);"
+	"CREATE TABLE formation ("
+	"  app_id INTEGER NOT NULL REFERENCES apps(id),"
+	"  type TEXT NOT NULL,"
+	"  quantity INTEGER NOT NULL CHECK (quantity >= 0),"
+	"  PRIMARY KEY (app_id, type));"
+	"CREATE TABLE buildpacks ("
+	"  pipeline_id INTEGER NOT NULL DEFAULT 0,"
+	"  name TEXT NOT NULL,"
+	"  source TEXT NOT NULL,"
+	"  position INTEGER NOT NULL,"
+	"  PRIMARY KEY (pipeline_id, name));"
+	"CREATE TABLE events ("
+	"  id INTEGER PRIMARY KEY,"
+	"  pipeline_id INTEGER REFERENCES pipelines(id),"
+	"  app_id INTEGER REFERENCES apps(id),"
+	"  kind TEXT NOT NULL,"
+	"  actor TEXT NOT NULL,"
+	"  message TEXT NOT NULL,"
+	"  created_at TEXT NOT NULL);",
+};
+
+#define NMIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))
+
+static int
+db_error(struct ledger *db, const char *what)
+{
+	return berth_error("ledger: %s: %s", what, sqlite3_errmsg(db->db));
+}
+
+static int
+exec_sql(struct ledger *db, const char *sql)
+{
+	char *msg = NULL;
+
+	if (sqlite3_exec(db->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+		berth_error("ledger: %s", msg ? msg : "error");
+		sqlite3_free(msg);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+begin(struct ledger *db)
+{
+	return exec_sql(db, "BEGIN IMMEDIATE");
+}
+
+static int
+commit(struct ledger *db)
+{
+	return exec_sql(db, "COMMIT");
+}
+
+static void
+rollback(struct ledger *db)
+{
+	sqlite3_exec(db->db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+/*
+ * Prepare sql and bind arguments described by types: 'i' int64, 'd' int,
+ * 's' string (NULL binds NULL).
+ */
+static sqlite3_stmt *
+prep(struct ledger *db, const char *sql, const char *types, ...)
+{
+	sqlite3_stmt *st;
+	va_list ap;
+	int i;
+
+	if (sqlite3_prepare_v2(db->db, sql, -1, &st, NULL) != SQLITE_OK) {
+		db_error(db, "prepare");
+		return NULL;
+	}
+	va_start(ap, types);
+	for (i = 0; types[i] != '\0'; i++) {
+		switch (types[i]) {
+		case 'i':
+			sqlite3_bind_int64(st, i + 1, va_arg(ap, int64_t));
+			break;
+		case 'd':
+			sqlite3_bind_int(st, i + 1, va_arg(ap, int));
+			break;
+		case 's': {
+			const char *s = va_arg(ap, const char *);
+
+			if (s == NULL)
+				sqlite3_bind_null(st, i + 1);
+			else
+				sqlite3_bind_text(st, i + 1, s, -1,
+				    SQLITE_TRANSIENT);
+			break;
+		}
+		}
+	}
+	va_end(ap);
+	return st;
+}
+
+/* Run a statement that returns no rows; finalizes it. */
+static int
+run(struct ledger *db, sqlite3_stmt *st)
+{
+	int rc;
+
+	if (st == NULL)
+		return -1;
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+		return db_error(db, "write");
+	return 0;
+}
+
+static char *
+col_text(sqlite3_stmt *st, int i)
+{
+	const unsigned char *t = sqlite3_column_text(st, i);
+
+	return t != NULL ? xstrdup((const char *)t) : NULL;
+}
+
+static void
+now_text(char buf[32])
+{
+	now_iso(buf);
+}
+
+int
+ledger_open(const char *path, struct ledger **out)
+{
+	struct ledger *db = xcalloc(1, sizeof(*db));
+	int fd, version;
+	size_t i;
+	sqlite3_stmt *st;
+
+	/* Create the file 0600 before SQLite does, so secrets stay ours. */
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		free(db);
+		return berth_error_errno("cannot open ledger %s", path);
+	}
+	close(fd);
+	if (sqlite3_open_v2(path, &db->db, SQLITE_OPEN_READWRITE |
+	    SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+		berth_error("cannot open ledger %s: %s", path,
+		    sqlite3_errmsg(db->db));
+		sqlite3_close(db->db);
+		free(db);
+		return -1;
+	}
+	sqlite3_busy_timeout(db->db, 30000);
+	if (exec_sql(db, "PRAGMA journal_mode=WAL;"
+	    "PRAGMA synchronous=NORMAL;PRAGMA foreign_keys=ON;") < 0)
+		goto fail;
+	if (begin(db) < 0)
+		goto fail;
+	version = ledger_schema_version(db);
+	if (version < 0 || version > (int)NMIGRATIONS) {
+		rollback(db);
+		berth_error("ledger %s has schema version %d; this berth "
+		    "knows up to %d: upgrade berth", path, version,
+		    (int)NMIGRATIONS);
+		goto fail;
+	}
+	for (i = (size_t)version; i < NMIGRATIONS; i++) {
+		char pragma[64];
+
+		if (exec_sql(db, migrations[i]) < 0) {
+			rollback(db);
+			goto fail;
+		}
+		snprintf(pragma, sizeof(pragma), "PRAGMA user_version=%zu",
+		    i + 1);
+		if (exec_sql(db, pragma) < 0) {
+			rollback(db);
+			goto fail;
+		}
+	}
+	if (commit(db) < 0)
+		goto fail;
+	(void)st;
+	*out = db;
+	return 0;
+fail:
+	sqlite3_close(db->db);
+	free(db);
+	return -1;
+}
+
+void
+ledger_close(struct ledger *db)
+{
+	if (db == NULL)
+		return;
+	sqlite3_close(db->db);
+	free(db);
+}
+
+int
+ledger_schema_version(struct ledger *db)
+{
+	sqlite3_stmt *st = prep(db, "PRAGMA user_version", "");
+	int v = -1;
+
+	if (st == NULL)
+		return -1;
+	if (sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	return v;
+}
+
+/* ---- pipelines ---- */
+
+#define PIPELINE_COLS "id, name, deploy_branch, created_at"
+
+static void
+pipeline_from_row(sqlite3_stmt *st, struct pipeline *p)
+{
+	p->id = sqlite3_column_int64(st, 0);
+	p->name = col_text(st, 1);
+	p->deploy_branch = col_text(st, 2);
+	p->created_at = col_text(st, 3);
+}
+
+void
+pipeline_clear(struct pipeline *p)
+{
+	free(p->name);
+	free(p->deploy_branch);
+	free(p->created_at);
+	memset(p, 0, sizeof(*p));
+}
+
+void
+pipeline_list_free(struct pipeline *p, size_t nr)
+{
+	size_t i;
+
+	for (i = 0; i < nr; i++)
+		pipeline_clear(&p[i]);
+	free(p);
+}
+
+/* Fail inside a transaction when a live app is named name. */
+static int
+app_name_free(struct ledger *db, const char *name)
+{
+	sqlite3_stmt *st = prep(db, "SELECT 1 FROM apps WHERE name = ? AND "
+	    "destroyed_at IS NULL", "s", name);
+	int rc;
+
+	if (st == NULL)
+		return -1;
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	if (rc == SQLITE_ROW)
+		return berth_error("app %s already exists; pick another name "
+		    "or see: berth apps:info -a %s", name, name);
+	if (rc != SQLITE_DONE)
+		return db_error(db, "read app");
+	return 0;
+}
+
+static int
+app_insert(struct ledger *db, const char *name, int64_t pipeline_id,
+    const char *stage, const char *branch, int64_t *id)
+{
+	char now[32];
+
+	now_text(now);
+	if (app_name_free(db, name) < 0)
+		return -1;
+	if (run(db, prep(db, "INSERT INTO apps (name, pipeline_id, stage, "
+	    "branch, created_at) VALUES (?, ?, ?, ?, ?)", "sisss",
+	    name, pipeline_id, stage, branch, now)) < 0)
+		return -1;
+	if (id != NULL)
+		*id = sqlite3_last_insert_rowid(db->db);
+	return 0;
+}
+
+int
+ledger_pipeline_create(struct ledger *db, const char *name,
+    const char *deploy_branch, const struct app_new *apps, size_t napps,
+    int64_t *id)
+{
+	char now[32];
+	sqlite3_stmt *st;
+	int64_t pid;
+	size_t i;
+	int rc;
+
+	now_text(now);
+	if (begin(db) < 0)
+		return -1;
+	st = prep(db, "SELECT 1 FROM pipelines WHERE name = ?", "s", name);
+	if (st == NULL)
+		goto fail;
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	if (rc == SQLITE_ROW) {
+		rollback(db);
+		return berth_error("pipeline %s already exists; see: berth "
+		    "pipelines:info -p %s", name, name);
+	}
+	if (run(db, prep(db, "INSERT INTO pipelines (name, deploy_branch, "
+	    "created_at) VALUES (?, ?, ?)", "sss", name, deploy_branch,
+	    now)) < 0)
+		goto fail;
+	pid = sqlite3_last_insert_rowid(db->db);
+	for (i = 0; i < napps; i++)
+		if (app_insert(db, apps[i].name, pid, apps[i].stage,
+		    apps[i].branch, NULL) < 0)
+			goto fail;
+	if (id != NULL)
+		*id = pid;
+	return commit(db);
+fail:
+	rollback(db);
+	return -1;
+}
+
+static int
+pipeline_one(struct ledger *db, sqlite3_stmt *st, struct pipeline *out)
+{
+	int rc;
+
+	if (st == NULL)
+		return -1;
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		pipeline_from_row(st, out);
+		sqlite3_finalize(st);
+		return 0;
+	}
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE)
+		return db_error(db, "read pipeline");
+	return 1;
+}
+
+int
+ledger_pipeline_get(struct ledger *db, const char *name,
+    struct pipeline *out)
+{
+	int rc = pipeline_one(db, prep(db, "SELECT " PIPELINE_COLS
+	    " FROM pipelines WHERE name = ?", "s", name), out);
+
+	if (rc == 1)
+		berth_error("no pipeline named %s; see: berth pipelines", name);
+	return rc;
+}
+
+int
+ledger_pipeline_get_by_id(struct ledger *db, int64_t id,
+    struct pipeline *out)
+{
+	int rc = pipeline_one(db, prep(db, "SELECT " PIPELINE_COLS
+	    " FROM pipelines WHERE id = ?", "i", id), out);
+
+	if (rc == 1)
+		berth_error("no pipeline with id %lld", (long long)id);
+	return rc;
+}
+
+/*
+ * Collect every row of st into a growing array of elem_size elements,
+ * filling each with fill(). Finalizes st.
+ */
+static int
+collect(struct ledger *db, sqlite3_stmt *st, size_t elem_size,
+    void (*fill)(sqlite3_stmt *, void *), void **out, size_t *nr)
+{
+	char *arr = NULL;
+	size_t n = 0, alloc = 0;
+	int rc;
+
+	if (st == NULL)
+		return -1;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (n == alloc) {
+			alloc = alloc ? alloc * 2 : 16;
+			arr = xrealloc(arr, alloc * elem_size);
+		}
+		memset(arr + n * elem_size, 0, elem_size);
+		fill(st, arr + n * elem_size);
+		n++;
+	}
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE) {
+		free(arr);
+		return db_error(db, "read");
+	}
+	*out = arr;
+	*nr = n;
+	return 0;
+}
+
+static void
+fill_pipeline(sqlite3_stmt *st, void *p)
+{
+	pipeline_from_row(st, p);
+}
+
+int
+ledger_pipeline_list(struct ledger *db, struct pipeline **out, size_t *nr)
+{
+	return collect(db, prep(db, "SELECT " PIPELINE_COLS " FROM pipelines"
+	    " ORDER BY name", ""), sizeof(**out), fill_pipeline,
+	    (void **)out, nr);
+}
+
+/* ---- apps ---- */
+
+#define APP_COLS "a.id, a.name, a.pipeline_id, p.name, a.stage, a.branch, " \
+	"a.created_at"
+#define APP_FROM " FROM apps a JOIN pipelines p ON p.id = a.pipeline_id "
+#define APP_ORDER " ORDER BY p.name, CASE a.stage WHEN 'review' THEN 0 " \
+	"WHEN 'development' THEN 1 WHEN 'staging' THEN 2 ELSE 3 END, a.name"
+
+static void
+fill_app(sqlite3_stmt *st, void *v)
+{
+	struct app *a = v;
+
+	a->id = sqlite3_column_int64(st, 0);
+	a->name = col_text(st, 1);
+	a->pipeline_id = sqlite3_column_int64(st, 2);
+	a->pipeline = col_text(st, 3);
+	a->stage = col_text(st, 4);
+	a->branch = col_text(st, 5);
+	a->created_at = col_text(st, 6);
+}
+
+void
+app_clear(struct app *a)
+{
+	free(a->name);
+	free(a->pipeline);
+	free(a->stage);
+	free(a->branch);
+	free(a->created_at);
+	memset(a, 0, sizeof(*a));
+}
+
+void
+app_list_free(struct app *a, size_t nr)
+{
+	size_t i;
+
+	for (i = 0; i < nr; i++)
+		app_clear(&a[i]);
+	free(a);
+}
+
+int
+ledger_app_create(struct ledger *db, const char *name, int64_t pipeline_id,
+    const char *stage, const char *branch, int64_t *id)
+{
+	if (begin(db) < 0)
+		return -1;
+	if (app_insert(db, name, pipeline_id, stage, branch, id) < 0) {
+		rollback(db);
+		return -1;
+	}
+	return commit(db);
+}
+
+int
+ledger_app_get(struct ledger *db, const char *name, struct app *out)
+{
+	sqlite3_stmt *st = prep(db, "SELECT " APP_COLS APP_FROM
+	    "WHERE a.name = ? AND a.destroyed_at IS NULL", "s", name);
+	int rc;
+
+	if (st == NULL)
+		return -1;
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		fill_app(st, out);
+		sqlite3_finalize(st);
+		return 0;
+	}
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE)
+		return db_error(db, "read app");
+	berth_error("no app named %s; see: berth apps", name);
+	return 1;
+}
+
+int
+ledger_app_list(struct ledger *db, int64_t pipeline_id, struct app **out,
+    size_t *nr)
+{
+	return collect(db, prep(db, "SELECT " APP_COLS APP_FROM
+	    "WHERE a.destroyed_at IS NULL AND (?1 = 0 OR a.pipeline_id = ?1)"
+	    APP_ORDER, "i", pipeline_id), sizeof(**out), fill_app,
+	    (void **)out, nr);
+}
+
+int
+ledger_apps_for_branch(struct ledger *db, int64_t pipeline_id,
+    const char *branch, struct app **out, size_t *nr)
+{
+	return collect(db, prep(db, "SELECT " APP_COLS APP_FROM
+	    "WHERE a.destroyed_at IS NULL AND a.pipeline_id = ? AND "
+	    "a.branch = ?" APP_ORDER, "is", pipeline_id, branch),
+	    sizeof(**out), fill_app, (void **)out, nr);
+}
+
+int
+ledger_app_destroy(struct ledger *db, int64_t app_id)
+{
+	char now[32];
+
+	now_text(now);
+	if (begin(db) < 0)
+		return -1;
+	if (run(db, prep(db, "UPDATE apps SET destroyed_at = ? WHERE id = ? "
+	    "AND destroyed_at IS NULL", "si", now, app_id)) < 0 ||
+	    run(db, prep(db, "DELETE FROM config_vars WHERE app_id = ?", "i",
+	    app_id)) < 0 ||
+	    run(db, prep(db, "DELETE FROM formation WHERE app_id = ?", "i",
+	    app_id)) < 0) {
+		rollback(db);
+		return -1;
+	}
+	return commit(db);
+}
+
+/* ---- config vars ---- */
+
+void
+kvlist_add(struct kvlist *kv, const char *key, const char *value)
+{
+	size_t i;
+
+	for (i = 0; i < kv->nr; i++) {
+		if (strcmp(kv->items[i].key, key) == 0) {
+			free(kv->items[i].value);
+			kv->items[i].value = xstrdup(value);
+			return;
+		}
+	}
+	kv->items = xrealloc(kv->items, (kv->nr + 1) * sizeof(*kv->items));
+	kv->items[kv->nr].key = xstrdup(key);
+	kv->items[kv->nr].value = xstrdup(value);
+	kv->nr++;
+}
+
+const char *
+kvlist_get(const struct kvlist *kv, const char *key)
+{
+	size_t i;
+
+	for (i = 0; i < kv->nr; i++)
+		if (strcmp(kv->items[i].key, key) == 0)
+			return kv->items[i].value;
+	return NULL;
+}
+
+void
+kvlist_clear(struct kvlist *kv)
+{
+	size_t i;
+
+	for (i = 0; i < kv->nr; i++) {
+		free(kv->items[i].key);
+		free(kv->items[i].value);
+	}
+	free(kv->items);
+	kv->items = NULL;
+	kv->nr = 0;
+}
+
+char *
+kvlist_to_json(const struct kvlist *kv)
+{
+	json_t *o = json_object();
+	char *s, *ret;
+	size_t i;
+
+	for (i = 0; i < kv->nr; i++)
+		json_object_set_new(o, kv->items[i].key,
+		    json_string(kv->items[i].value));
+	s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	json_decref(o);
+	ret = xstrdup(s != NULL ? s : "{}");
+	free(s);
+	return ret;
+}
+
+int
+kvlist_from_json(const char *json, struct kvlist *out)
+{
+	json_error_t err;
+	json_t *o = json_loads(json, 0, &err), *v;
+	const char *k;
+
+	if (o == NULL || !json_is_object(o)) {
+		json_decref(o);
+		return berth_error("config snapshot is not a JSON object");
+	}
+	json_object_foreach(o, k, v) {
+		if (json_is_string(v))
+			kvlist_add(out, k, json_string_value(v));
+	}
+	json_decref(o);
+	return 0;
+}
+
+static void
+fill_kv(sqlite3_stmt *st, void *v)
+{
+	struct kv *kv = v;
+
+	kv->key = col_text(st, 0);
+	kv->value = col_text(st, 1);
+}
+
+int
+ledger_config_get(struct ledger *db, int64_t app_id, struct kvlist *out)
+{
+	out->items = NULL;
+	out->nr = 0;
+	return collect(db, prep(db, "SELECT key, value FROM config_vars "
+	    "WHERE app_id = ? ORDER BY key", "i", app_id),
+	    sizeof(*out->items), fill_kv, (void **)&out->items, &out->nr);
+}
+
+/* Snapshot of the app's config as JSON, inside the caller's txn. */
+static char *
+config_snapshot(struct ledger *db, int64_t app_id)
+{
+	struct kvlist kv = { NULL, 0 };
+	char *json;
+
+	if (ledger_config_get(db, app_id, &kv) < 0)
+		return NULL;
+	json = kvlist_to_json(&kv);
+	kvlist_clear(&kv);
+	return json;
+}
+
+static void
+fill_release(sqlite3_stmt *st, void *v);
+
+#define RELEASE_COLS "id, app_id, version, slug_id, config, kind, status, " \
+	"actor, commit_sha, description, created_at, finished_at"
+
+/* Insert a release inside an open transaction. */
+static int
+release_insert(struct ledger *db, const struct release_new *rn,
+    struct release *out)
+{
+	char now[32];
+	char *config;
+	sqlite3_stmt *st;
+	int version = 0, rc;
+
+	now_text(now);
+	st = prep(db, "SELECT COALESCE(MAX(version), 0) FROM releases WHERE "
+	    "app_id = ?", "i", rn->app_id);
+	if (st == NULL)
+		return -1;
+	if (sqlite3_step(st) == SQLITE_ROW)
+		version = sqlite3_column_int(st, 0) + 1;
+	sqlite3_finalize(st);
+	if (version == 0)
+		return db_error(db, "read release version");
+	config = config_snapshot(db, rn->app_id);
+	if (config == NULL)
+		return -1;
+	rc = run(db, prep(db, "INSERT INTO releases (app_id, version, "
+	    "slug_id, config, kind, status, actor, commit_sha, description, "
+	    "created_at, finished_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
+	    "CASE WHEN ?6 = 'pending' THEN NULL ELSE ?10 END)",
+	    "idssssssss", rn->app_id, version, rn->slug_id, config, rn->kind,
+	    rn->status, rn->actor, rn->commit, rn->description, now));
+	free(config);
+	if (rc < 0)
+		return -1;
+	if (out != NULL) {
+		int64_t rid = sqlite3_last_insert_rowid(db->db);
+
+		st = prep(db, "SELECT " RELEASE_COLS " FROM releases WHERE "
+		    "id = ?", "i", rid);
+		if (st == NULL)
+			return -1;
+		if (sqlite3_step(st) == SQLITE_ROW)
+			fill_release(st, out);
+		sqlite3_finalize(st);
+	}
+	return version;
+}
+
+static int
+current_release_in_txn(struct ledger *db, int64_t app_id,
+    struct release *out);
+
+int
+ledger_config_change(struct ledger *db, int64_t app_id,
+    const struct kvlist *set, const char *const *unset, size_t nunset,
+    const char *actor, int *version)
+{
+	struct strbuf desc = STRBUF_INIT, names = STRBUF_INIT;
+	struct release cur;
+	size_t i;
+	int rc, n = 0;
+
+	if (version != NULL)
+		*version = 0;
+	memset(&cur, 0, sizeof(cur));
+	if (begin(db) < 0)
+		return -1;
+	for (i = 0; set != NULL && i < set->nr; i++) {
+		if (run(db, prep(db, "INSERT INTO config_vars (app_id, key, "
+		    "value) VALUES (?, ?, ?) ON CONFLICT (app_id, key) DO "
+		    "UPDATE SET value = excluded.value", "iss", app_id,
+		    set->items[i].key, set->items[i].value)) < 0)
+			goto fail;
+		strbuf_addf(&names, "%s%s", n++ ? ", " : "", set->items[i].key);
+	}
+	if (n > 0)
+		strbuf_addf(&desc, "Set %s config var%s", strbuf_str(&names),
+		    n > 1 ? "s" : "");
+	strbuf_reset(&names);
+	n = 0;
+	for (i = 0; i < nunset; i++) {
+		if (run(db, prep(db, "DELETE FROM config_vars WHERE app_id = ? "
+		    "AND key = ?", "is", app_id, unset[i])) < 0)
+			goto fail;
+		strbuf_addf(&names, "%s%s", n++ ? ", " : "", unset[i]);
+	}
+	if (n > 0)
+		strbuf_addf(&desc, "%sRemove %s config var%s",
+		    desc.len ? "; " : "", strbuf_str(&names), n > 1 ? "s" : "");
+	rc = current_release_in_txn(db, app_id, &cur);
+	if (rc < 0)
+		goto fail;
+	if (rc == 0) {
+		struct release_new rn = { app_id, cur.slug_id, "config",
+		    "succeeded", actor, cur.commit, strbuf_str(&desc) };
+		int v = release_insert(db, &rn, NULL);
+
+		if (v < 0)
+			goto fail;
+		if (version != NULL)
+			*version = v;
+	}
+	release_clear(&cur);
+	strbuf_release(&desc);
+	strbuf_release(&names);
+	return commit(db);
+fail:
+	release_clear(&cur);
+	strbuf_release(&desc);
+	strbuf_release(&names);
+	rollback(db);
+	return -1;
+}
+
+/* ---- slugs ---- */
+
+void
+slug_clear(struct slug *s)
+{
+	free(s->id);
+	free(s->commit);
+	free(s->process_types);
+	free(s->buildpacks);
+	free(s->created_at);
+	memset(s, 0, sizeof(*s));
+}
+
+int
+ledger_slug_create(struct ledger *db, const struct slug *s)
+{
+	char now[32];
+
+	now_text(now);
+	if (begin(db) < 0)
+		return -1;
+	if (run(db, prep(db, "INSERT INTO slugs (id, commit_sha, "
+	    "process_types, size, buildpacks, created_at) VALUES "
+	    "(?, ?, ?, ?, ?, ?)", "sssiss", s->id, s->commit,
+	    s->process_types, s->size, s->buildpacks, now)) < 0) {
+		rollback(db);
+		return -1;
+	}
+	return commit(db);
+}
+
+int
+ledger_slug_get(struct ledger *db, const char *id, struct slug *out)
+{
+	sqlite3_stmt *st = prep(db, "SELECT id, commit_sha, process_types, "
+	    "size, buildpacks, created_at FROM slugs WHERE id = ?", "s", id);
+	int rc;
+
+	if (st == NULL)
+		return -1;
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		out->id = col_text(st, 0);
+		out->commit = col_text(st, 1);
+		out->process_types = col_text(st, 2);
+		out->size = sqlite3_column_int64(st, 3);
+		out->buildpacks = col_text(st, 4);
+		out->created_at = col_text(st, 5);
+		sqlite3_finalize(st);
+		return 0;
+	}
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE)
+		return db_error(db, "read slug");
+	berth_error("no slug %s", id);
+	return 1;
+}
+
+/* ---- builds ---- */
+
+#define BUILD_COLS "b.id, b.app_id, a.name, b.commit_sha, b.ref, b.status, " \
+	"b.slug_id, b.actor, b.error, b.started_at, b.finished_at"
+#define BUILD_FROM " FROM builds b JOIN apps a ON a.id = b.app_id "
+
+static void
+fill_build(sqlite3_stmt *st, void *v)
+{
+	struct build *b = v;
+
+	b->id = sqlite3_column_int64(st, 0);
+	b->app_id = sqlite3_column_int64(st, 1);
+	b->app = col_text(st, 2);
+	b->commit = col_text(st, 3);
+	b->ref = col_text(st, 4);
+	b->status = col_text(st, 5);
+	b->slug_id = col_text(st, 6);
+	b->actor = col_text(st, 7);
+	b->error = col_text(st, 8);
+	b->started_at = col_text(st, 9);
+	b->finished_at = col_text(st, 10);
+}
+
+void
+build_clear(struct build *b)
+{
+	free(b->app);
+	free(b->commit);
+	free(b->ref);
+	free(b->status);
+	free(b->slug_id);
+	free(b->actor);
+	free(b->error);
+	free(b->started_at);
+	free(b->finished_at);
+	memset(b, 0, sizeof(*b));
+}
+
+void
+build_list_free(struct build *b, size_t nr)
+{
+	size_t i;
+
+	for (i = 0; i < nr; i++)
+		build_clear(&b[i]);
+	free(b);
+}
+
+int
+ledger_build_start(struct ledger *db, int64_t app_id, const char *commit_sha,
+    const char *ref, const char *actor, int64_t *id)
+{
+	char now[32];
+
+	now_text(now);
+	if (begin(db) < 0)
+		return -1;
+	if (run(db, prep(db, "INSERT INTO builds (app_id, commit_sha, ref, "
+	    "status, actor, started_at) VALUES (?, ?, ?, 'building', ?, ?)",
+	    "issss", app_id, commit_sha, ref, actor, now)) < 0) {
+		rollback(db);
+		return -1;
+	}
+	*id = sqlite3_last_insert_rowid(db->db);
+	return commit(db);
+}
+
+int
+ledger_build_finish(struct ledger *db, int64_t id, const char *status,
+    const char *slug_id, const char *error)
+{
+	char now[32];
+
+	now_text(now);
+	if (begin(db) < 0)
+		return -1;
+	if (run(db, prep(db, "UPDATE builds SET status = ?, slug_id = ?, "
+	    "error = ?, finished_at = ? WHERE id = ?", "ssssi", status,
+	    slug_id, error, now, id)) < 0) {
+		rollback(db);
+		return -1;
+	}
+	return commit(db);
+}
+
+int
+ledger_build_get(struct ledger *db, int64_t id, struct build *out)
+{
+	sqlite3_stmt *st = prep(db, "SELECT " BUILD_COLS BUILD_FROM
+	    "WHERE b.id = ?", "i", id);
+	int rc;
+
+	if (st == NULL)
+		return -1;
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		fill_build(st, out);
+		sqlite3_finalize(st);
+		return 0;
+	}
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE)
+		return db_error(db, "read build");
+	berth_error("no build %lld; see: berth builds -a APP", (long long)id);
+	return 1;
+}
+
+int
+ledger_build_list(struct ledger *db, int64_t app_id, int limit,
+    struct build **out, size_t *nr)
+{
+	return collect(db, prep(db, "SELECT " BUILD_COLS BUILD_FROM
+	    "WHERE (?1 = 0 OR b.app_id = ?1) ORDER BY b.id DESC "
+	    "LIMIT CASE WHEN ?2 > 0 THEN ?2 ELSE -1 END", "id", app_id,
+	    limit), sizeof(**out), fill_build, (void **)out, nr);
+}
+
+/* ---- releases ---- */
+
+static void
+fill_release(sqlite3_stmt *st, void *v)
+{
+	struct release *r = v;
+
+	r->id = sqlite3_column_int64(st, 0);
+	r->app_id = sqlite3_column_int64(st, 1);
+	r->version = sqlite3_column_int(st, 2);
+	r->slug_id = col_text(st, 3);
+	r->config = col_text(st, 4);
+	r->kind = col_text(st, 5);
+	r->status = col_text(st, 6);
+	r->actor = col_text(st, 7);
+	r->commit = col_text(st, 8);
+	r->description = col_text(st, 9);
+	r->created_at = col_text(st, 10);
+	r->finished_at = col_text(st, 11);
+}
+
+void
+release_clear(struct release *r)
+{
+	free(r->slug_id);
+	free(r->config);
+	free(r->kind);
+	free(r->status);
+	free(r->actor);
+	free(r->commit);
+	free(r->description);
+	free(r->created_at);
+	free(r->finished_at);
+	memset(r, 0, sizeof(*r));
+}
+
+void
+release_list_free(struct release *r, size_t nr)
+{
+	size_t i;
+
+	for (i = 0; i < nr; i++)
+		release_clear(&r[i]);
+	free(r);
+}
+
+int
+ledger_release_create(struct ledger *db, const struct release_new *rn,
+    struct release *out)
+{
+	if (begin(db) < 0)
+		return -1;
+	if (release_insert(db, rn, out) < 0) {
+		rollback(db);
+		return -1;
+	}
+	return commit(db);
+}
+
+int
+ledger_release_finish(struct ledger *db, int64_t release_id,
+    const char *status)
+{
+	char now[32];
+
+	now_text(now);
+	if (begin(db) < 0)
+		return -1;
+	if (run(db, prep(db, "UPDATE releases SET status = ?, finished_at = ? "
+	    "WHERE id = ?", "ssi", status, now, release_id)) < 0) {
+		rollback(db);
+		return -1;
+	}
+	return commit(db);
+}
+
+static int
+release_one(struct ledger *db, sqlite3_stmt *st, struct release *out)
+{
+	int rc;
+
+	if (st == NULL)
+		return -1;
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		fill_release(st, out);
+		sqlite3_finalize(st);
+		return 0;
+	}
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE)
+		return db_error(db, "read release");
+	return 1;
+}
+
+int
+ledger_release_get(struct ledger *db, int64_t app_id, int version,
+    struct release *out)
+{
+	int rc = release_one(db, prep(db, "SELECT " RELEASE_COLS " FROM "
+	    "releases WHERE app_id = ? AND version = ?", "id", app_id,
+	    version), out);
+
+	if (rc == 1) {
+		int latest = ledger_release_latest_version(db, app_id);
+
+		if (latest > 0)
+			berth_error("no release v%d (latest is v%d)", version,
+			    latest);
+		else
+			berth_error("no release v%d (the app has no releases "
+			    "yet)", version);
+	}
+	return rc;
+}
+
+static int
+current_release_in_txn(struct ledger *db, int64_t app_id,
+    struct release *out)
+{
+	return release_one(db, prep(db, "SELECT " RELEASE_COLS " FROM "
+	    "releases WHERE app_id = ? AND status = 'succeeded' ORDER BY "
+	    "version DESC LIMIT 1", "i", app_id), out);
+}
+
+int
+ledger_release_current(struct ledger *db, int64_t app_id,
+    struct release *out)
+{
+	int rc = current_release_in_txn(db, app_id, out);
+
+	if (rc == 1)
+		berth_error("the app has no release yet; push to deploy it");
+	return rc;
+}
+
+int
+ledger_release_latest_version(struct ledger *db, int64_t app_id)
+{
+	sqlite3_stmt *st = prep(db, "SELECT COALESCE(MAX(version), 0) FROM "
+	    "releases WHERE app_id = ?", "i", app_id);
+	int v = -1;
+
+	if (st == NULL)
+		return -1;
+	if (sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	return v;
+}
+
+int
+ledger_release_list(struct ledger *db, int64_t app_id, int limit,
+    struct release **out, size_t *nr)
+{
+	return collect(db, prep(db, "SELECT " RELEASE_COLS " FROM releases "
+	    "WHERE app_id = ?1 ORDER BY version DESC "
+	    "LIMIT CASE WHEN ?2 > 0 THEN ?2 ELSE -1 END", "id", app_id,
+	    limit), sizeof(**out), fill_release, (void **)out, nr);
+}
+
+/* ---- buildpacks ---- */
+
+static void
+fill_buildpack(sqlite3_stmt *st, void *v)
+{
+	struct buildpack *b = v;
+
+	b->name = col_text(st, 0);
+	b->source = col_text(st, 1);
+	b->position = sqlite3_column_int(st, 2);
+}
+
+void
+buildpack_list_free(struct buildpack *b, size_t nr)
+{
+	size_t i;
+
+	for (i = 0; i < nr; i++) {
+		free(b[i].name);
+		free(b[i].source);
+	}
+	free(b);
+}
+
+int
+ledger_buildpack_list(struct ledger *db, int64_t pipeline_id,
+    struct buildpack **out, size_t *nr)
+{
+	return collect(db, prep(db, "SELECT name, source, position FROM "
+	    "buildpacks WHERE pipeline_id = ? ORDER BY position",
+	    "i", pipeline_id), sizeof(**out), fill_buildpack, (void **)out,
+	    nr);
+}
+
+/* Renumber positions 1..n in order, inside the caller's transaction. */
+static int
+buildpack_renumber(struct ledger *db, int64_t pipeline_id)
+{
+	return run(db, prep(db, "UPDATE buildpacks SET position = (SELECT "
+	    "COUNT(*) FROM buildpacks b2 WHERE b2.pipeline_id = "
+	    "buildpacks.pipeline_id AND b2.position <= buildpacks.position) "
+	    "WHERE pipeline_id = ?", "i", pipeline_id));
+}
+
+int
+ledger_buildpack_add(struct ledger *db, int64_t pipeline_id,
+    const char *name, const char *source, int index)
+{
+	sqlite3_stmt *st;
+	int rc, count = 0;
+
+	if (begin(db) < 0)
+		return -1;
+	st = prep(db, "SELECT (SELECT COUNT(*) FROM buildpacks WHERE "
+	    "pipeline_id = ?1), EXISTS (SELECT 1 FROM buildpacks WHERE "
+	    "pipeline_id = ?1 AND name = ?2)", "is", pipeline_id, name);
+	if (st == NULL)
+		goto fail;
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		count = sqlite3_column_int(st, 0);
+		rc = sqlite3_column_int(st, 1);
+	} else
+		rc = -1;
+	sqlite3_finalize(st);
+	if (rc < 0)
+		goto fail;
+	if (rc == 1) {
+		rollback(db);
+		return berth_error("buildpack %s is already in the list; "
+		    "remove it first to move it", name);
+	}
+	if (index <= 0 || index > count + 1)
+		index = count + 1;
+	if (run(db, prep(db, "UPDATE buildpacks SET position = position + 1 "
+	    "WHERE pipeline_id = ? AND position >= ?", "id", pipeline_id,
+	    index)) < 0 ||
+	    run(db, prep(db, "INSERT INTO buildpacks (pipeline_id, name, "
+	    "source, position) VALUES (?, ?, ?, ?)", "issd", pipeline_id,
+	    name, source, index)) < 0)
+		goto fail;
+	return commit(db);
+fail:
+	rollback(db);
+	return -1;
+}
+
+int
+ledger_buildpack_remove(struct ledger *db, int64_t pipeline_id,
+    const char *name)
+{
+	if (begin(db) < 0)
+		return -1;
+	if (run(db, prep(db, "DELETE FROM buildpacks WHERE pipeline_id = ? "
+	    "AND name = ?", "is", pipeline_id, name)) < 0)
+		goto fail;
+	if (sqlite3_changes(db->db) == 0) {
+		rollback(db);
+		return berth_error("buildpack %s is not in the list; see: "
+		    "berth buildpacks", name);
+	}
+	if (buildpack_renumber(db, pipeline_id) < 0)
+		goto fail;
+	return commit(db);
+fail:
+	rollback(db);
+	return -1;
+}

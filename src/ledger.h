@@ -1,0 +1,223 @@
+/*
+ * ledger.h - the SQLite ledger of pipelines, apps, config vars, builds,
+ * slugs and releases. This module is the only one that speaks SQL.
+ *
+ * Every connection sets busy_timeout first, then WAL, synchronous=NORMAL
+ * and foreign_keys=ON. Every write is one BEGIN IMMEDIATE transaction, so
+ * concurrent writers (hooks, CLI) serialize instead of failing. The
+ * schema version is PRAGMA user_version; ledger_open() migrates forward.
+ * The database file is mode 0600: config var values live in it.
+ *
+ * Lookups return 0 when found, 1 when not found (with berth_error()
+ * saying so and what to run instead), and -1 on a database error.
+ * Strings inside returned structs are owned by them; free with the
+ * matching *_clear() or *_list_free().
+ */
+#ifndef BERTH_LEDGER_H
+#define BERTH_LEDGER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct ledger;
+
+#define LEDGER_SCHEMA_VERSION 1
+
+struct pipeline {
+	int64_t id;
+	char *name;
+	char *deploy_branch;
+	char *created_at;
+};
+
+struct app {
+	int64_t id;
+	char *name;
+	int64_t pipeline_id;
+	char *pipeline;		/* pipeline name */
+	char *stage;		/* review|development|staging|production */
+	char *branch;		/* branch it auto-deploys, or NULL */
+	char *created_at;
+};
+
+struct kv {
+	char *key;
+	char *value;
+};
+
+struct kvlist {
+	struct kv *items;
+	size_t nr;
+};
+
+struct slug {
+	char *id;		/* 24 hex chars */
+	char *commit;		/* full sha */
+	char *process_types;	/* JSON object {"web":"..."} */
+	int64_t size;
+	char *buildpacks;	/* comma-separated names, "" = Procfile-only */
+	char *created_at;
+};
+
+struct build {
+	int64_t id;
+	int64_t app_id;
+	char *app;		/* app name */
+	char *commit;
+	char *ref;
+	char *status;		/* building|succeeded|failed */
+	char *slug_id;		/* NULL unless succeeded */
+	char *actor;
+	char *error;		/* one line, NULL unless failed */
+	char *started_at;
+	char *finished_at;
+};
+
+struct release {
+	int64_t id;
+	int64_t app_id;
+	int version;
+	char *slug_id;		/* NULL for a release without code */
+	char *config;		/* JSON object snapshot of config vars */
+	char *kind;		/* deploy|config|promote|rollback */
+	char *status;		/* pending|succeeded|failed */
+	char *actor;
+	char *commit;
+	char *description;
+	char *created_at;
+	char *finished_at;
+};
+
+struct buildpack {
+	char *name;
+	char *source;		/* path or URL it was installed from */
+	int position;
+};
+
+/* What a new release is made of; config is snapshotted by the ledger. */
+struct release_new {
+	int64_t app_id;
+	const char *slug_id;
+	const char *kind;
+	const char *status;
+	const char *actor;
+	const char *commit;
+	const char *description;
+};
+
+int ledger_open(const char *path, struct ledger **out);
+void ledger_close(struct ledger *db);
+int ledger_schema_version(struct ledger *db);
+
+/* An app to create together with its pipeline. */
+struct app_new {
+	const char *name;
+	const char *stage;
+	const char *branch;	/* auto-deploys this branch, or NULL */
+};
+
+/* pipelines */
+/*
+ * Create the pipeline and its apps in one transaction: either all of
+ * them exist afterwards or none does.
+ */
+int ledger_pipeline_create(struct ledger *db, const char *name,
+    const char *deploy_branch, const struct app_new *apps, size_t napps,
+    int64_t *id);
+int ledger_pipeline_get(struct ledger *db, const char *name,
+    struct pipeline *out);
+int ledger_pipeline_get_by_id(struct ledger *db, int64_t id,
+    struct pipeline *out);
+int ledger_pipeline_list(struct ledger *db, struct pipeline **out,
+    size_t *nr);
+void pipeline_clear(struct pipeline *p);
+void pipeline_list_free(struct pipeline *p, size_t nr);
+
+/* apps (only live apps are found; destroyed ones keep their history) */
+int ledger_app_create(struct ledger *db, const char *name,
+    int64_t pipeline_id, const char *stage, const char *branch,
+    int64_t *id);
+int ledger_app_get(struct ledger *db, const char *name, struct app *out);
+/* pipeline_id 0 = every pipeline. Ordered by pipeline, stage, name. */
+int ledger_app_list(struct ledger *db, int64_t pipeline_id,
+    struct app **out, size_t *nr);
+/* Live apps of the pipeline that auto-deploy branch. */
+int ledger_apps_for_branch(struct ledger *db, int64_t pipeline_id,
+    const char *branch, struct app **out, size_t *nr);
+int ledger_app_destroy(struct ledger *db, int64_t app_id);
+void app_clear(struct app *a);
+void app_list_free(struct app *a, size_t nr);
+
+/* config vars */
+int ledger_config_get(struct ledger *db, int64_t app_id,
+    struct kvlist *out);
+/*
+ * Set and unset config vars in one transaction. When the app has a
+ * current release, also records a new release (kind "config", same slug,
+ * new config snapshot, description like "Set A, B config vars") and
+ * returns its version in *version (0 when no release was made). Unsetting
+ * a key that is not set is not an error.
+ */
+int ledger_config_change(struct ledger *db, int64_t app_id,
+    const struct kvlist *set, const char *const *unset, size_t nunset,
+    const char *actor, int *version);
+void kvlist_add(struct kvlist *kv, const char *key, const char *value);
+const char *kvlist_get(const struct kvlist *kv, const char *key);
+void kvlist_clear(struct kvlist *kv);
+/* JSON object text of the list; caller frees. */
+char *kvlist_to_json(const struct kvlist *kv);
+int kvlist_from_json(const char *json, struct kvlist *out);
+
+/* slugs */
+int ledger_slug_create(struct ledger *db, const struct slug *s);
+int ledger_slug_get(struct ledger *db, const char *id, struct slug *out);
+void slug_clear(struct slug *s);
+
+/* builds */
+int ledger_build_start(struct ledger *db, int64_t app_id,
+    const char *commit, const char *ref, const char *actor, int64_t *id);
+int ledger_build_finish(struct ledger *db, int64_t id, const char *status,
+    const char *slug_id, const char *error);
+int ledger_build_get(struct ledger *db, int64_t id, struct build *out);
+/* Newest first; limit 0 = all. app_id 0 = every app. */
+int ledger_build_list(struct ledger *db, int64_t app_id, int limit,
+    struct build **out, size_t *nr);
+void build_clear(struct build *b);
+void build_list_free(struct build *b, size_t nr);
+
+/* releases */
+/*
+ * Record release v(max+1) of the app, snapshotting its config vars, in one
+ * BEGIN IMMEDIATE transaction. Fills *out when out is not NULL.
+ */
+int ledger_release_create(struct ledger *db, const struct release_new *rn,
+    struct release *out);
+int ledger_release_finish(struct ledger *db, int64_t release_id,
+    const char *status);
+int ledger_release_get(struct ledger *db, int64_t app_id, int version,
+    struct release *out);
+/* The newest succeeded release; 1 when the app has none. */
+int ledger_release_current(struct ledger *db, int64_t app_id,
+    struct release *out);
+/* Highest version (any status), 0 when none. */
+int ledger_release_latest_version(struct ledger *db, int64_t app_id);
+/* Newest first; limit 0 = all. */
+int ledger_release_list(struct ledger *db, int64_t app_id, int limit,
+    struct release **out, size_t *nr);
+void release_clear(struct release *r);
+void release_list_free(struct release *r, size_t nr);
+
+/*
+ * buildpacks: pipeline_id 0 = the server's installed buildpacks (their
+ * detection order); otherwise a pipeline's own explicit list.
+ * index is 1-based; 0 = append. Adding a name that is there fails.
+ */
+int ledger_buildpack_list(struct ledger *db, int64_t pipeline_id,
+    struct buildpack **out, size_t *nr);
+int ledger_buildpack_add(struct ledger *db, int64_t pipeline_id,
+    const char *name, const char *source, int index);
+int ledger_buildpack_remove(struct ledger *db, int64_t pipeline_id,
+    const char *name);
+void buildpack_list_free(struct buildpack *b, size_t nr);
+
+#endif

@@ -1,0 +1,617 @@
+/*
+ * util.c - error slot, strbuf, strvec and file system helpers.
+ */
+#include "util.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+static char last_error[1024];
+
+int
+berth_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(last_error, sizeof(last_error), fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+int
+berth_error_errno(const char *fmt, ...)
+{
+	va_list ap;
+	int saved = errno;
+	size_t len;
+
+	va_start(ap, fmt);
+	vsnprintf(last_error, sizeof(last_error), fmt, ap);
+	va_end(ap);
+	len = strlen(last_error);
+	if (saved == ENOSPC)
+		snprintf(last_error + len, sizeof(last_error) - len,
+		    ": disk full (No space left on device); free space and "
+		    "try again");
+	else
+		snprintf(last_error + len, sizeof(last_error) - len, ": %s",
+		    strerror(saved));
+	errno = saved;
+	return -1;
+}
+
+const char *
+berth_last_error(void)
+{
+	return last_error;
+}
+
+void
+berth_clear_error(void)
+{
+	last_error[0] = '\0';
+}
+
+void *
+xmalloc(size_t n)
+{
+	void *p = malloc(n ? n : 1);
+
+	if (p == NULL)
+		abort();
+	return p;
+}
+
+void *
+xcalloc(size_t n, size_t size)
+{
+	void *p = calloc(n ? n : 1, size ? size : 1);
+
+	if (p == NULL)
+		abort();
+	return p;
+}
+
+void *
+xrealloc(void *p, size_t n)
+{
+	void *q = realloc(p, n ? n : 1);
+
+	if (q == NULL)
+		abort();
+	return q;
+}
+
+char *
+xstrdup(const char *s)
+{
+	return xstrndup(s, strlen(s));
+}
+
+char *
+xstrndup(const char *s, size_t n)
+{
+	char *p = xmalloc(n + 1);
+
+	memcpy(p, s, n);
+	p[n] = '\0';
+	return p;
+}
+
+char *
+xasprintf(const char *fmt, ...)
+{
+	struct strbuf sb = STRBUF_INIT;
+	va_list ap;
+
+	va_start(ap, fmt);
+	strbuf_vaddf(&sb, fmt, ap);
+	va_end(ap);
+	return strbuf_detach(&sb);
+}
+
+void
+strbuf_init(struct strbuf *sb)
+{
+	sb->buf = NULL;
+	sb->len = 0;
+	sb->alloc = 0;
+}
+
+void
+strbuf_release(struct strbuf *sb)
+{
+	free(sb->buf);
+	strbuf_init(sb);
+}
+
+char *
+strbuf_detach(struct strbuf *sb)
+{
+	char *p;
+
+	strbuf_grow(sb, 0);
+	p = sb->buf;
+	strbuf_init(sb);
+	return p;
+}
+
+void
+strbuf_reset(struct strbuf *sb)
+{
+	sb->len = 0;
+	if (sb->buf != NULL)
+		sb->buf[0] = '\0';
+}
+
+void
+strbuf_grow(struct strbuf *sb, size_t extra)
+{
+	size_t need = sb->len + extra + 1;
+
+	if (need <= sb->alloc)
+		return;
+	if (sb->alloc * 2 > need)
+		need = sb->alloc * 2;
+	if (need < 64)
+		need = 64;
+	sb->buf = xrealloc(sb->buf, need);
+	if (sb->alloc == 0)
+		sb->buf[0] = '\0';
+	sb->alloc = need;
+}
+
+void
+strbuf_add(struct strbuf *sb, const void *data, size_t len)
+{
+	strbuf_grow(sb, len);
+	memcpy(sb->buf + sb->len, data, len);
+	sb->len += len;
+	sb->buf[sb->len] = '\0';
+}
+
+void
+strbuf_addstr(struct strbuf *sb, const char *s)
+{
+	strbuf_add(sb, s, strlen(s));
+}
+
+void
+strbuf_addch(struct strbuf *sb, int c)
+{
+	char ch = (char)c;
+
+	strbuf_add(sb, &ch, 1);
+}
+
+void
+strbuf_vaddf(struct strbuf *sb, const char *fmt, va_list ap)
+{
+	va_list cp;
+	int n;
+
+	strbuf_grow(sb, 64);
+	va_copy(cp, ap);
+	n = vsnprintf(sb->buf + sb->len, sb->alloc - sb->len, fmt, cp);
+	va_end(cp);
+	if (n < 0)
+		return;
+	if ((size_t)n >= sb->alloc - sb->len) {
+		strbuf_grow(sb, (size_t)n);
+		vsnprintf(sb->buf + sb->len, sb->alloc - sb->len, fmt, ap);
+	}
+	sb->len += (size_t)n;
+}
+
+void
+strbuf_addf(struct strbuf *sb, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	strbuf_vaddf(sb, fmt, ap);
+	va_end(ap);
+}
+
+const char *
+strbuf_str(const struct strbuf *sb)
+{
+	return sb->buf != NULL ? sb->buf : "";
+}
+
+void
+strbuf_rtrim(struct strbuf *sb)
+{
+	while (sb->len > 0 && (sb->buf[sb->len - 1] == '\n' ||
+	    sb->buf[sb->len - 1] == '\r' || sb->buf[sb->len - 1] == ' ' ||
+	    sb->buf[sb->len - 1] == '\t'))
+		sb->buf[--sb->len] = '\0';
+}
+
+void
+strvec_push(struct strvec *sv, const char *s)
+{
+	if (sv->nr + 2 > sv->alloc) {
+		sv->alloc = sv->alloc ? sv->alloc * 2 : 8;
+		sv->v = xrealloc(sv->v, sv->alloc * sizeof(*sv->v));
+	}
+	sv->v[sv->nr++] = xstrdup(s);
+	sv->v[sv->nr] = NULL;
+}
+
+void
+strvec_pushf(struct strvec *sv, const char *fmt, ...)
+{
+	struct strbuf sb = STRBUF_INIT;
+	va_list ap;
+	char *s;
+
+	va_start(ap, fmt);
+	strbuf_vaddf(&sb, fmt, ap);
+	va_end(ap);
+	s = strbuf_detach(&sb);
+	strvec_push(sv, s);
+	free(s);
+}
+
+void
+strvec_clear(struct strvec *sv)
+{
+	size_t i;
+
+	for (i = 0; i < sv->nr; i++)
+		free(sv->v[i]);
+	free(sv->v);
+	sv->v = NULL;
+	sv->nr = sv->alloc = 0;
+}
+
+char **
+strvec_argv(struct strvec *sv)
+{
+	if (sv->v == NULL) {
+		sv->alloc = 8;
+		sv->v = xcalloc(sv->alloc, sizeof(*sv->v));
+	}
+	return sv->v;
+}
+
+int
+read_file(const char *path, struct strbuf *out, size_t max)
+{
+	char buf[65536];
+	ssize_t n;
+	int fd;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return berth_error_errno("cannot read %s", path);
+	while ((n = read(fd, buf, sizeof(buf))) != 0) {
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			berth_error_errno("cannot read %s", path);
+			close(fd);
+			return -1;
+		}
+		if (max > 0 && out->len + (size_t)n > max) {
+			close(fd);
+			return berth_error("%s is larger than %zu bytes", path,
+			    max);
+		}
+		strbuf_add(out, buf, (size_t)n);
+	}
+	strbuf_grow(out, 0);
+	close(fd);
+	return 0;
+}
+
+static int
+write_all(int fd, const void *data, size_t len)
+{
+	const char *p = data;
+	ssize_t n;
+
+	while (len > 0) {
+		n = write(fd, p, len);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+int
+write_file_atomic(const char *path, const void *data, size_t len,
+    mode_t mode)
+{
+	char *tmp = xasprintf("%s.tmp.%ld", path, (long)getpid());
+	int fd, ret = -1;
+
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+	if (fd < 0) {
+		berth_error_errno("cannot write %s", path);
+		goto out;
+	}
+	if (write_all(fd, data, len) < 0 || fsync(fd) < 0) {
+		berth_error_errno("cannot write %s", path);
+		close(fd);
+		unlink(tmp);
+		goto out;
+	}
+	if (close(fd) < 0 || rename(tmp, path) < 0) {
+		berth_error_errno("cannot write %s", path);
+		unlink(tmp);
+		goto out;
+	}
+	ret = 0;
+out:
+	free(tmp);
+	return ret;
+}
+
+int
+mkdir_p(const char *path, mode_t mode)
+{
+	char *p = xstrdup(path), *s;
+	int ret = 0;
+
+	for (s = p + 1; ; s++) {
+		if (*s != '/' && *s != '\0')
+			continue;
+		char c = *s;
+		*s = '\0';
+		if (mkdir(p, mode) < 0 && errno != EEXIST) {
+			ret = berth_error_errno("cannot create %s", p);
+			break;
+		}
+		*s = c;
+		if (c == '\0')
+			break;
+	}
+	free(p);
+	if (ret == 0 && !is_dir(path))
+		return berth_error("cannot create %s: not a directory", path);
+	return ret;
+}
+
+int
+rm_rf(const char *path)
+{
+	struct stat st;
+	DIR *d;
+	struct dirent *de;
+	int ret = 0;
+
+	if (lstat(path, &st) < 0)
+		return errno == ENOENT ? 0 : berth_error_errno("cannot remove %s",
+		    path);
+	if (!S_ISDIR(st.st_mode)) {
+		if (unlink(path) < 0 && errno != ENOENT)
+			return berth_error_errno("cannot remove %s", path);
+		return 0;
+	}
+	chmod(path, 0700);
+	d = opendir(path);
+	if (d == NULL)
+		return berth_error_errno("cannot remove %s", path);
+	while ((de = readdir(d)) != NULL) {
+		char *sub;
+
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		sub = path_join(path, de->d_name);
+		if (rm_rf(sub) < 0)
+			ret = -1;
+		free(sub);
+	}
+	closedir(d);
+	if (ret == 0 && rmdir(path) < 0)
+		ret = berth_error_errno("cannot remove %s", path);
+	return ret;
+}
+
+static int
+copy_file(const char *from, const char *to, mode_t mode)
+{
+	char buf[65536];
+	ssize_t n;
+	int in, out, ret = 0;
+
+	in = open(from, O_RDONLY | O_CLOEXEC);
+	if (in < 0)
+		return berth_error_errno("cannot read %s", from);
+	out = open(to, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+	if (out < 0) {
+		close(in);
+		return berth_error_errno("cannot write %s", to);
+	}
+	while ((n = read(in, buf, sizeof(buf))) > 0) {
+		if (write_all(out, buf, (size_t)n) < 0) {
+			ret = berth_error_errno("cannot write %s", to);
+			break;
+		}
+	}
+	if (n < 0)
+		ret = berth_error_errno("cannot read %s", from);
+	close(in);
+	if (close(out) < 0 && ret == 0)
+		ret = berth_error_errno("cannot write %s", to);
+	return ret;
+}
+
+int
+copy_tree(const char *from, const char *to)
+{
+	struct stat st;
+	DIR *d;
+	struct dirent *de;
+	int ret = 0;
+
+	if (lstat(from, &st) < 0)
+		return berth_error_errno("cannot read %s", from);
+	if (S_ISLNK(st.st_mode)) {
+		char target[PATH_MAX];
+		ssize_t n = readlink(from, target, sizeof(target) - 1);
+
+		if (n < 0)
+			return berth_error_errno("cannot read %s", from);
+		target[n] = '\0';
+		if (symlink(target, to) < 0)
+			return berth_error_errno("cannot write %s", to);
+		return 0;
+	}
+	if (S_ISREG(st.st_mode))
+		return copy_file(from, to, st.st_mode & 07777);
+	if (!S_ISDIR(st.st_mode))
+		return 0;
+	if (mkdir(to, 0700) < 0 && errno != EEXIST)
+		return berth_error_errno("cannot create %s", to);
+	d = opendir(from);
+	if (d == NULL)
+		return berth_error_errno("cannot read %s", from);
+	while (ret == 0 && (de = readdir(d)) != NULL) {
+		char *a, *b;
+
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		a = path_join(from, de->d_name);
+		b = path_join(to, de->d_name);
+		ret = copy_tree(a, b);
+		free(a);
+		free(b);
+	}
+	closedir(d);
+	if (ret == 0 && chmod(to, st.st_mode & 07777) < 0)
+		ret = berth_error_errno("cannot chmod %s", to);
+	return ret;
+}
+
+int64_t
+tree_size(const char *path)
+{
+	struct stat st;
+	DIR *d;
+	struct dirent *de;
+	int64_t total = 0;
+
+	if (lstat(path, &st) < 0)
+		return 0;
+	if (S_ISREG(st.st_mode))
+		return st.st_size;
+	if (!S_ISDIR(st.st_mode))
+		return 0;
+	d = opendir(path);
+	if (d == NULL)
+		return 0;
+	while ((de = readdir(d)) != NULL) {
+		char *sub;
+
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		sub = path_join(path, de->d_name);
+		total += tree_size(sub);
+		free(sub);
+	}
+	closedir(d);
+	return total;
+}
+
+int
+path_exists(const char *path)
+{
+	struct stat st;
+
+	return lstat(path, &st) == 0;
+}
+
+int
+is_dir(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+char *
+path_join(const char *a, const char *b)
+{
+	size_t la = strlen(a);
+
+	if (la > 0 && a[la - 1] == '/')
+		return xasprintf("%s%s", a, b);
+	return xasprintf("%s/%s", a, b);
+}
+
+char *
+path_real(const char *path)
+{
+	char *p = realpath(path, NULL);
+
+	if (p == NULL)
+		berth_error_errno("cannot resolve %s", path);
+	return p;
+}
+
+void
+now_iso(char buf[32])
+{
+	struct timespec ts;
+	struct tm tm;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	strftime(buf, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+int64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int
+random_hex(char *out, size_t nbytes)
+{
+	unsigned char buf[64];
+	size_t i;
+
+	if (nbytes > sizeof(buf))
+		return berth_error("random_hex: too many bytes");
+	if (getrandom(buf, nbytes, 0) != (ssize_t)nbytes)
+		return berth_error_errno("cannot read random bytes");
+	for (i = 0; i < nbytes; i++)
+		sprintf(out + 2 * i, "%02x", buf[i]);
+	out[2 * nbytes] = '\0';
+	return 0;
+}
+
+void
+human_size(int64_t bytes, char buf[32])
+{
+	if (bytes < 1024)
+		snprintf(buf, 32, "%lld B", (long long)bytes);
+	else if (bytes < 1024 * 1024)
+		snprintf(buf, 32, "%.1f KB", bytes / 1024.0);
+	else if (bytes < 1024LL * 1024 * 1024)
+		snprintf(buf, 32, "%.1f MB", bytes / (1024.0 * 1024));
+	else
+		snprintf(buf, 32, "%.1f GB", bytes / (1024.0 * 1024 * 1024));
+}

@@ -1,0 +1,99 @@
+/*
+ * util.h - the small pieces every berth module uses: one error slot,
+ * a growable string (strbuf), an argv/env vector (strvec), and file
+ * system helpers. Library code returns -1 after berth_error(); only the
+ * main() of each binary decides to print and exit.
+ */
+#ifndef BERTH_UTIL_H
+#define BERTH_UTIL_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define BERTH_ATTR_PRINTF(a, b) __attribute__((format(printf, a, b)))
+
+/* Record a one-line error for the caller to show; always returns -1. */
+int berth_error(const char *fmt, ...) BERTH_ATTR_PRINTF(1, 2);
+/* Like berth_error() but appends ": strerror(errno)". */
+int berth_error_errno(const char *fmt, ...) BERTH_ATTR_PRINTF(1, 2);
+/* The last recorded error ("" when none). */
+const char *berth_last_error(void);
+void berth_clear_error(void);
+
+/* Allocation that never returns NULL (aborts on out of memory). */
+void *xmalloc(size_t n);
+void *xcalloc(size_t n, size_t size);
+void *xrealloc(void *p, size_t n);
+char *xstrdup(const char *s);
+char *xstrndup(const char *s, size_t n);
+char *xasprintf(const char *fmt, ...) BERTH_ATTR_PRINTF(1, 2);
+
+/* A growable, always NUL-terminated string. */
+struct strbuf {
+	char *buf;
+	size_t len;
+	size_t alloc;
+};
+#define STRBUF_INIT { NULL, 0, 0 }
+void strbuf_init(struct strbuf *sb);
+void strbuf_release(struct strbuf *sb);
+/* Hand the buffer to the caller (never NULL) and reset sb. */
+char *strbuf_detach(struct strbuf *sb);
+void strbuf_reset(struct strbuf *sb);
+void strbuf_grow(struct strbuf *sb, size_t extra);
+void strbuf_add(struct strbuf *sb, const void *data, size_t len);
+void strbuf_addstr(struct strbuf *sb, const char *s);
+void strbuf_addch(struct strbuf *sb, int c);
+void strbuf_addf(struct strbuf *sb, const char *fmt, ...)
+    BERTH_ATTR_PRINTF(2, 3);
+void strbuf_vaddf(struct strbuf *sb, const char *fmt, va_list ap);
+/* Buffer's contents ("" when empty; never NULL). */
+const char *strbuf_str(const struct strbuf *sb);
+void strbuf_rtrim(struct strbuf *sb);
+
+/* A NULL-terminated vector of owned strings: argv and envp. */
+struct strvec {
+	char **v;
+	size_t nr;
+	size_t alloc;
+};
+#define STRVEC_INIT { NULL, 0, 0 }
+void strvec_push(struct strvec *sv, const char *s);
+void strvec_pushf(struct strvec *sv, const char *fmt, ...)
+    BERTH_ATTR_PRINTF(2, 3);
+void strvec_clear(struct strvec *sv);
+/* The NULL-terminated array (a valid empty one when nothing was pushed). */
+char **strvec_argv(struct strvec *sv);
+
+/* Read a whole file (adds a NUL); -1 with errno-based error if it fails. */
+int read_file(const char *path, struct strbuf *out, size_t max);
+/* Write data to path via path.tmp + rename, with the given mode. */
+int write_file_atomic(const char *path, const void *data, size_t len,
+    mode_t mode);
+int mkdir_p(const char *path, mode_t mode);
+/* Remove a tree (works on read-only trees, which sealed slugs are). */
+int rm_rf(const char *path);
+/* Copy a directory tree (regular files, dirs, symlinks); keeps modes. */
+int copy_tree(const char *from, const char *to);
+/* Total size in bytes of regular files under path. */
+int64_t tree_size(const char *path);
+/* Whether path exists (any type). */
+int path_exists(const char *path);
+int is_dir(const char *path);
+/* "path/name" joined; caller frees. */
+char *path_join(const char *a, const char *b);
+/* Absolute, symlink-free path of an existing path; caller frees. */
+char *path_real(const char *path);
+
+/* Current time as "2026-11-26T13:23:22Z" (UTC) into buf[32]. */
+void now_iso(char buf[32]);
+/* Monotonic milliseconds. */
+int64_t now_ms(void);
+/* n random bytes as 2n lowercase hex chars into out[2n+1]. */
+int random_hex(char *out, size_t nbytes);
+/* "4.1 MB" style size. buf has 32 bytes. */
+void human_size(int64_t bytes, char buf[32]);
+
+#endif
