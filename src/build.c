@@ -1,0 +1,579 @@
+/*
+ * build.c - from a pushed commit to a sealed slug.
+ */
+#include "build.h"
+#include "appjson.h"
+#include "buildpack.h"
+#include "output.h"
+#include "run-command.h"
+#include "slug.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* Values this short are too common to redact without mangling output. */
+#define REDACT_MIN 5
+
+struct build_ctx {
+	const struct build_opts *o;
+	struct berth_root *root;
+	FILE *log;
+	struct kvlist config;
+	int64_t deadline;
+	char *scratch;		/* tmp/build-ID */
+	char *appdir;		/* scratch/app: the tree being built */
+	char *envdir;
+	char *cachedir;
+	struct strvec env;	/* environment for buildpack programs */
+	struct strbuf capture;	/* bin/detect and bin/release stdout */
+	int capturing;
+};
+
+char *
+build_log_path(const struct berth_root *r, int64_t build_id)
+{
+	return root_pathf(r, "logs/build-%lld.log", (long long)build_id);
+}
+
+/* Replace config var values in line with [KEY]. Caller frees. */
+static char *
+redact(const struct kvlist *config, const char *line)
+{
+	struct strbuf sb = STRBUF_INIT;
+	char *cur = xstrdup(line);
+	size_t i;
+
+	for (i = 0; i < config->nr; i++) {
+		const char *v = config->items[i].value, *p, *start;
+		size_t vlen = strlen(v);
+
+		if (vlen < REDACT_MIN || strstr(cur, v) == NULL)
+			continue;
+		strbuf_reset(&sb);
+		for (start = cur; (p = strstr(start, v)) != NULL;
+		    start = p + vlen) {
+			strbuf_add(&sb, start, (size_t)(p - start));
+			strbuf_addf(&sb, "[%s]", config->items[i].key);
+		}
+		strbuf_addstr(&sb, start);
+		free(cur);
+		cur = strbuf_detach(&sb);
+	}
+	strbuf_release(&sb);
+	return cur;
+}
+
+/* Show one line to the pusher and keep it in the log. */
+static void
+emit(struct build_ctx *b, const char *prefix, const char *text)
+{
+	char *clean = redact(&b->config, text);
+
+	printf("%s%s\n", prefix, clean);
+	fflush(stdout);
+	if (b->log != NULL)
+		fprintf(b->log, "%s%s\n", prefix, clean);
+	free(clean);
+}
+
+static void
+say(struct build_ctx *b, const char *prefix, const char *fmt, ...)
+    BERTH_ATTR_PRINTF(3, 4);
+
+static void
+say(struct build_ctx *b, const char *prefix, const char *fmt, ...)
+{
+	struct strbuf sb = STRBUF_INIT;
+	va_list ap;
+
+	va_start(ap, fmt);
+	strbuf_vaddf(&sb, fmt, ap);
+	va_end(ap);
+	emit(b, prefix, strbuf_str(&sb));
+	strbuf_release(&sb);
+}
+
+/* A buildpack's output line: keep its own formatting, indent the rest. */
+static void
+on_buildpack_line(const char *line, void *data)
+{
+	struct build_ctx *b = data;
+
+	if (b->capturing) {
+		strbuf_addstr(&b->capture, line);
+		strbuf_addch(&b->capture, '\n');
+		return;
+	}
+	if (*line == '\0' || strncmp(line, "-----> ", 7) == 0 ||
+	    strncmp(line, "       ", 7) == 0 || strncmp(line, " !     ", 7) == 0)
+		emit(b, "", line);
+	else
+		emit(b, "       ", line);
+}
+
+static const char *const passed_env[] = {
+	"PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "TZ", "http_proxy",
+	"https_proxy", "no_proxy", "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY",
+	NULL,
+};
+
+/*
+ * The environment buildpacks see: a short allow-list of ours (so no
+ * GIT_DIR or quarantine variable reaches a git inside the build) plus
+ * STACK and SOURCE_VERSION. Config vars go through ENV_DIR only.
+ */
+static void
+build_env(struct build_ctx *b)
+{
+	size_t i;
+
+	for (i = 0; passed_env[i] != NULL; i++) {
+		const char *v = getenv(passed_env[i]);
+
+		if (v != NULL)
+			strvec_pushf(&b->env, "%s=%s", passed_env[i], v);
+	}
+	if (getenv("PATH") == NULL)
+		strvec_push(&b->env, "PATH=/usr/local/bin:/usr/bin:/bin");
+	if (getenv("LANG") == NULL)
+		strvec_push(&b->env, "LANG=C.UTF-8");
+	strvec_push(&b->env, "STACK=berth-1");
+	strvec_pushf(&b->env, "SOURCE_VERSION=%s", b->o->commit);
+}
+
+/* Time left for the build, or -1 after recording the timeout error. */
+static int64_t
+time_left(struct build_ctx *b)
+{
+	int64_t left = b->deadline - now_ms();
+
+	if (left <= 0) {
+		berth_error("build timed out after %d s (berth.ini "
+		    "build.timeout)", b->root->cfg.build_timeout);
+		return -1;
+	}
+	return left;
+}
+
+/*
+ * Run bin/SCRIPT of bp with args. With capture, stdout+stderr are
+ * collected in b->capture instead of shown.
+ */
+static int
+run_script(struct build_ctx *b, const struct bp *bp, const char *script,
+    int capture, const char *arg1, const char *arg2, const char *arg3)
+{
+	struct child c = CHILD_INIT;
+	int64_t left = time_left(b);
+	size_t i;
+	int ret;
+
+	if (left < 0)
+		return -1;
+	strvec_pushf(&c.args, "%s/bin/%s", bp->dir, script);
+	if (arg1 != NULL)
+		strvec_push(&c.args, arg1);
+	if (arg2 != NULL)
+		strvec_push(&c.args, arg2);
+	if (arg3 != NULL)
+		strvec_push(&c.args, arg3);
+	for (i = 0; i < b->env.nr; i++)
+		strvec_push(&c.env, b->env.v[i]);
+	c.dir = b->appdir;
+	c.timeout_ms = left;
+	c.on_line = on_buildpack_line;
+	c.data = b;
+	b->capturing = capture;
+	strbuf_reset(&b->capture);
+	ret = run_command(&c);
+	b->capturing = 0;
+	if (ret < 0 && c.timed_out)
+		berth_error("buildpack %s: bin/%s timed out; the build is "
+		    "limited to %d s (berth.ini build.timeout)", bp->name,
+		    script, b->root->cfg.build_timeout);
+	else if (ret < 0) {
+		char *why = child_describe(&c);
+
+		berth_error("buildpack %s: bin/%s %s", bp->name, script, why);
+		free(why);
+	}
+	child_clear(&c);
+	return ret;
+}
+
+static int
+write_env_dir(struct build_ctx *b)
+{
+	size_t i;
+
+	if (mkdir(b->envdir, 0700) < 0)
+		return berth_error_errno("cannot create %s", b->envdir);
+	for (i = 0; i < b->config.nr; i++) {
+		char *p = path_join(b->envdir, b->config.items[i].key);
+		const char *v = b->config.items[i].value;
+		int rc = write_file_atomic(p, v, strlen(v), 0600);
+
+		free(p);
+		if (rc < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static void
+warn_line(const char *msg, void *data)
+{
+	say(data, " !     ", "Warning: %s", msg);
+}
+
+static int
+read_procfile(struct build_ctx *b, struct proctypes *types, int *present)
+{
+	struct strbuf text = STRBUF_INIT;
+	char *path = path_join(b->appdir, "Procfile");
+	int ret = 0;
+
+	*present = path_exists(path);
+	if (*present) {
+		ret = read_file(path, &text, 1 << 20);
+		if (ret == 0)
+			ret = procfile_parse(strbuf_str(&text), text.len, types,
+			    warn_line, b);
+	}
+	strbuf_release(&text);
+	free(path);
+	return ret;
+}
+
+/* First line of captured detect output, or the buildpack's name. */
+static char *
+detected_label(struct build_ctx *b, const struct bp *bp)
+{
+	struct strbuf sb = STRBUF_INIT;
+	const char *s = strbuf_str(&b->capture);
+	const char *nl = strchrnul(s, '\n');
+
+	strbuf_add(&sb, s, (size_t)(nl - s));
+	strbuf_rtrim(&sb);
+	if (sb.len == 0)
+		strbuf_addstr(&sb, bp->name);
+	return strbuf_detach(&sb);
+}
+
+/*
+ * Choose the buildpacks: app.json's, else the pipeline's list, else the
+ * first installed one whose bin/detect accepts the app. Explicit ones
+ * must detect too, as on Heroku. *nr may end 0 (no buildpack).
+ */
+static int
+choose_buildpacks(struct build_ctx *b, const struct appjson *aj,
+    struct bp **out, size_t *nr)
+{
+	struct strvec specs = STRVEC_INIT;
+	struct buildpack *pbps = NULL;
+	size_t npbps = 0, i;
+	char *scratch = path_join(b->scratch, "buildpacks");
+	const char *source = NULL;
+	int ret = -1;
+
+	*out = NULL;
+	*nr = 0;
+	if (aj->buildpacks.nr > 0) {
+		for (i = 0; i < aj->buildpacks.nr; i++)
+			strvec_push(&specs, aj->buildpacks.v[i]);
+		source = "app.json";
+	} else {
+		if (ledger_buildpack_list(b->root->db, b->o->app->pipeline_id,
+		    &pbps, &npbps) < 0)
+			goto out;
+		for (i = 0; i < npbps; i++)
+			strvec_push(&specs, pbps[i].source);
+		if (npbps > 0)
+			source = "the pipeline's buildpacks";
+	}
+	if (mkdir_p(scratch, 0700) < 0)
+		goto out;
+	if (source != NULL) {
+		*out = xcalloc(specs.nr, sizeof(**out));
+		for (i = 0; i < specs.nr; i++) {
+			struct bp *bp = &(*out)[i];
+			char *label;
+
+			if (buildpack_resolve(b->root, specs.v[i], scratch,
+			    bp) < 0)
+				goto out;
+			(*nr)++;
+			if (run_script(b, bp, "detect", 1, b->appdir, NULL,
+			    NULL) < 0) {
+				berth_error("buildpack %s (from %s) does not "
+				    "support this app: its bin/detect failed",
+				    bp->name, source);
+				goto out;
+			}
+			label = detected_label(b, bp);
+			say(b, "-----> ", "%s app detected (%s, from %s)", label,
+			    bp->name, source);
+			free(label);
+		}
+		ret = 0;
+		goto out;
+	}
+	if (buildpack_detection_order(b->root, &specs) < 0)
+		goto out;
+	for (i = 0; i < specs.nr; i++) {
+		struct bp bp;
+		char *label;
+
+		if (buildpack_resolve(b->root, specs.v[i], scratch, &bp) < 0) {
+			say(b, " !     ", "Warning: skipping %s",
+			    berth_last_error());
+			continue;
+		}
+		if (run_script(b, &bp, "detect", 1, b->appdir, NULL,
+		    NULL) < 0) {
+			if (time_left(b) < 0) {
+				bp_clear(&bp);
+				goto out;
+			}
+			bp_clear(&bp);
+			continue;
+		}
+		label = detected_label(b, &bp);
+		say(b, "-----> ", "%s app detected (%s)", label, bp.name);
+		free(label);
+		*out = xcalloc(1, sizeof(**out));
+		(*out)[0] = bp;
+		*nr = 1;
+		break;
+	}
+	ret = 0;
+out:
+	if (ret < 0) {
+		for (i = 0; i < *nr; i++)
+			bp_clear(&(*out)[i]);
+		free(*out);
+		*out = NULL;
+		*nr = 0;
+	}
+	buildpack_list_free(pbps, npbps);
+	strvec_clear(&specs);
+	free(scratch);
+	return ret;
+}
+
+static void
+ctx_clear(struct build_ctx *b)
+{
+	if (b->scratch != NULL && path_exists(b->scratch))
+		rm_rf(b->scratch);
+	if (b->log != NULL)
+		fclose(b->log);
+	kvlist_clear(&b->config);
+	free(b->scratch);
+	free(b->appdir);
+	free(b->envdir);
+	free(b->cachedir);
+	strvec_clear(&b->env);
+	strbuf_release(&b->capture);
+}
+
+/* The build proper, after the ledger row and log exist. */
+static int
+build_steps(struct build_ctx *b, struct build_result *res)
+{
+	const struct build_opts *o = b->o;
+	struct appjson aj;
+	struct proctypes release_types = { NULL, 0 };
+	struct bp *bps = NULL;
+	size_t nbps = 0, i;
+	struct commit_info ci;
+	struct slug slug;
+	struct strbuf names = STRBUF_INIT;
+	char *slugdir = NULL, *types_json = NULL, id[25], size[32];
+	const char *branch = o->ref;
+	int have_procfile = 0, ret = -1, n;
+
+	memset(&aj, 0, sizeof(aj));
+	memset(&slug, 0, sizeof(slug));
+	if (strncmp(branch, "refs/heads/", 11) == 0)
+		branch += 11;
+	if (repo_commit_info(o->repo, o->commit, &ci) < 0)
+		return -1;
+	say(b, "-----> ", "Building %s from %s@%s (%s)", o->app->name, branch,
+	    ci.short_sha, ci.subject);
+	commit_info_clear(&ci);
+
+	if (mkdir_p(b->scratch, 0700) < 0 ||
+	    repo_checkout(o->repo, o->commit, b->appdir) < 0)
+		goto out;
+	n = slugignore_apply(b->appdir);
+	if (n < 0)
+		goto out;
+	if (n > 0)
+		say(b, "       ", "Removed %d path%s listed in .slugignore", n,
+		    n == 1 ? "" : "s");
+	if (read_procfile(b, &res->types, &have_procfile) < 0)
+		goto out;
+	if (appjson_load(b->appdir, &aj, warn_line, b) < 0)
+		goto out;
+	if (write_env_dir(b) < 0 || mkdir_p(b->cachedir, 0700) < 0)
+		goto out;
+	if (choose_buildpacks(b, &aj, &bps, &nbps) < 0)
+		goto out;
+	if (nbps == 0 && !have_procfile) {
+		berth_error("no buildpack detected this app and it has no "
+		    "Procfile: add a Procfile, or a buildpack (see: berth "
+		    "buildpacks)");
+		goto out;
+	}
+	if (nbps == 0)
+		say(b, "-----> ", "Procfile-only app (no buildpack detected)");
+	for (i = 0; i < nbps; i++) {
+		struct proctypes t = { NULL, 0 };
+
+		if (nbps > 1)
+			say(b, "-----> ", "Running buildpack %s", bps[i].name);
+		if (run_script(b, &bps[i], "compile", 0, b->appdir,
+		    b->cachedir, b->envdir) < 0)
+			goto out;
+		strbuf_addf(&names, "%s%s", i ? "," : "", bps[i].name);
+		if (!is_dir(b->appdir)) {
+			berth_error("buildpack %s removed the build directory",
+			    bps[i].name);
+			goto out;
+		}
+		/* bin/release is optional; the last one's types win. */
+		{
+			char *rel = xasprintf("%s/bin/release", bps[i].dir);
+			int has = access(rel, X_OK) == 0;
+
+			free(rel);
+			if (!has)
+				continue;
+		}
+		if (run_script(b, &bps[i], "release", 1, b->appdir, NULL,
+		    NULL) < 0)
+			goto out;
+		if (release_yaml_parse(strbuf_str(&b->capture), &t) < 0) {
+			berth_error("buildpack %s: bin/release printed "
+			    "invalid YAML: %s", bps[i].name,
+			    berth_last_error());
+			proctypes_clear(&t);
+			goto out;
+		}
+		if (t.nr > 0) {
+			proctypes_clear(&release_types);
+			release_types = t;
+		} else
+			proctypes_clear(&t);
+	}
+	proctypes_merge_missing(&res->types, &release_types);
+	if (time_left(b) < 0)
+		goto out;
+
+	/* Seal: from here on the slug is never written again. */
+	if (random_hex(id, 12) < 0)
+		goto out;
+	slugdir = root_pathf(b->root, "slugs/%s", id);
+	res->size = tree_size(b->appdir);
+	if (slug_seal(b->appdir, slugdir) < 0)
+		goto out;
+	types_json = proctypes_to_json(&res->types);
+	slug.id = id;
+	slug.commit = (char *)o->commit;
+	slug.process_types = types_json;
+	slug.size = res->size;
+	slug.buildpacks = (char *)strbuf_str(&names);
+	if (ledger_slug_create(b->root->db, &slug) < 0) {
+		rm_rf(slugdir);
+		goto out;
+	}
+	res->slug_id = xstrdup(id);
+	human_size(res->size, size);
+	strbuf_reset(&names);
+	for (i = 0; i < res->types.nr; i++)
+		strbuf_addf(&names, "%s%s", i ? ", " : "",
+		    res->types.items[i].name);
+	say(b, "-----> ", "Slug %s, process types: %s", size,
+	    res->types.nr ? strbuf_str(&names) : "(none: add a Procfile)");
+	ret = 0;
+out:
+	for (i = 0; i < nbps; i++)
+		bp_clear(&bps[i]);
+	free(bps);
+	proctypes_clear(&release_types);
+	appjson_clear(&aj);
+	strbuf_release(&names);
+	free(types_json);
+	free(slugdir);
+	return ret;
+}
+
+int
+build_run(const struct build_opts *o, struct build_result *res)
+{
+	struct build_ctx b;
+	char *logpath = NULL;
+	int ret = -1;
+
+	memset(res, 0, sizeof(*res));
+	memset(&b, 0, sizeof(b));
+	b.o = o;
+	b.root = o->root;
+	b.deadline = now_ms() + (int64_t)o->root->cfg.build_timeout * 1000;
+	if (ledger_config_get(b.root->db, o->app->id, &b.config) < 0)
+		return -1;
+	if (ledger_build_start(b.root->db, o->app->id, o->commit, o->ref,
+	    o->actor, &res->build_id) < 0) {
+		kvlist_clear(&b.config);
+		return -1;
+	}
+	logpath = build_log_path(b.root, res->build_id);
+	b.log = fopen(logpath, "we");
+	if (b.log != NULL)
+		chmod(logpath, 0600);
+	b.scratch = root_pathf(b.root, "tmp/build-%lld",
+	    (long long)res->build_id);
+	b.appdir = path_join(b.scratch, "app");
+	b.envdir = path_join(b.scratch, "env");
+	b.cachedir = root_pathf(b.root, "cache/%s", o->app->name);
+	build_env(&b);
+
+	if (b.log == NULL)
+		berth_error_errno("cannot write the build log %s", logpath);
+	else
+		ret = build_steps(&b, res);
+	if (ret < 0) {
+		char *msg = xstrdup(berth_last_error());
+
+		say(&b, " !     ", "Build failed: %s", msg);
+		if (b.log != NULL)
+			say(&b, " !     ", "Build log: berth builds:output %lld",
+			    (long long)res->build_id);
+		ledger_build_finish(b.root->db, res->build_id, "failed", NULL,
+		    msg);
+		berth_error("%s", msg);
+		free(msg);
+	} else if (ledger_build_finish(b.root->db, res->build_id,
+	    "succeeded", res->slug_id, NULL) < 0)
+		ret = -1;
+	if (b.log != NULL && (fflush(b.log) != 0 || ferror(b.log)) &&
+	    errno == ENOSPC)
+		fprintf(stderr, " !     build log incomplete: disk full\n");
+	ctx_clear(&b);
+	free(logpath);
+	return ret;
+}
+
+void
+build_result_clear(struct build_result *res)
+{
+	free(res->slug_id);
+	res->slug_id = NULL;
+	proctypes_clear(&res->types);
+}

@@ -1,0 +1,40 @@
+/*
+ * build.h - one build: check a commit out, apply .slugignore, run the
+ * buildpacks, seal a slug, and record the build (with its log) in the
+ * ledger. Output streams to stdout (the pusher) as it happens and is
+ * kept in logs/build-ID.log. Config var values are redacted from both.
+ */
+#ifndef BERTH_BUILD_H
+#define BERTH_BUILD_H
+
+#include "procfile.h"
+#include "repo.h"
+#include "root.h"
+
+struct build_opts {
+	struct berth_root *root;
+	git_repository *repo;
+	const struct app *app;
+	const char *commit;	/* full sha */
+	const char *ref;	/* refs/heads/main */
+	const char *actor;
+};
+
+struct build_result {
+	int64_t build_id;
+	char *slug_id;
+	int64_t size;
+	struct proctypes types;
+};
+
+/*
+ * Build opts->commit for opts->app. Returns 0 with res filled, or -1
+ * after printing " !     why" and recording the build as failed; a
+ * failed build leaves no slug behind.
+ */
+int build_run(const struct build_opts *o, struct build_result *res);
+void build_result_clear(struct build_result *res);
+/* logs/build-ID.log of the root; caller frees. */
+char *build_log_path(const struct berth_root *r, int64_t build_id);
+
+#endif

@@ -1,0 +1,71 @@
+/*
+ * cmd-init.c - berth init: create a server root.
+ */
+#include "cmd.h"
+#include "buildpack.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Install the bundled buildpacks into a root that has none. */
+static void
+install_bundled(struct berth_root *r)
+{
+	static const char *const bundled[] = { "nodejs", "python" };
+	struct strvec have = STRVEC_INIT;
+	const char *datadir = getenv("BERTH_DATADIR");
+	size_t i;
+
+	if (datadir == NULL)
+		datadir = BERTH_DATADIR;
+	if (buildpack_detection_order(r, &have) < 0 || have.nr > 0) {
+		strvec_clear(&have);
+		return;
+	}
+	strvec_clear(&have);
+	for (i = 0; i < sizeof(bundled) / sizeof(bundled[0]); i++) {
+		char *src = xasprintf("%s/buildpacks/%s", datadir, bundled[i]);
+		char *name = NULL;
+
+		if (is_dir(src) && buildpack_install(r, src, 0, &name) == 0)
+			printf("Installed buildpack %s\n", name);
+		free(name);
+		free(src);
+	}
+}
+
+static int
+cmd_init(struct cmd_ctx *ctx)
+{
+	struct berth_root r;
+
+	if (ctx->domain != NULL) {
+		const char *p;
+
+		for (p = ctx->domain; *p != '\0'; p++)
+			if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' &&
+			    *p <= '9') || *p == '-' || *p == '.'))
+				return cmd_fail("domain '%s' is not valid: use "
+				    "lowercase letters, digits, '-' and '.'",
+				    ctx->domain);
+	}
+	if (root_init(ctx->root_dir, ctx->domain) < 0 ||
+	    root_open(&r, ctx->root_dir) < 0)
+		return cmd_fail_last();
+	install_bundled(&r);
+	printf("berth: server root %s ready (ledger v%d, apps at "
+	    "APP.%s)\n", r.dir, ledger_schema_version(r.db), r.cfg.domain);
+	root_close(&r);
+	return 0;
+}
+
+const struct berth_cmd cmd_init_entry = {
+	"init", NULL, "d", 0, 0,
+	"init [--domain DOMAIN] [--root DIR]",
+	"create a server root (idempotent)",
+	"Creates the server root's folders, a documented berth.ini and the\n"
+	"ledger, and installs the bundled buildpacks. Running it again on\n"
+	"an existing root changes nothing that is there.",
+	cmd_init, CMD_NO_ROOT,
+};

@@ -1,0 +1,261 @@
+/*
+ * cmd-pipelines.c - pipelines, pipelines:create, pipelines:info.
+ */
+#include "cmd.h"
+#include "names.h"
+#include "repo.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* berth-receive beside this berth binary, or $BERTH_RECEIVE. */
+static char *
+receive_path(void)
+{
+	const char *env = getenv("BERTH_RECEIVE");
+	char *self, *slash, *p;
+
+	if (env != NULL && *env != '\0')
+		return realpath(env, NULL);
+	self = realpath("/proc/self/exe", NULL);
+	if (self == NULL)
+		return NULL;
+	slash = strrchr(self, '/');
+	*slash = '\0';
+	p = xasprintf("%s/berth-receive", self);
+	free(self);
+	if (access(p, X_OK) < 0) {
+		free(p);
+		return NULL;
+	}
+	return p;
+}
+
+static int
+cmd_pipelines(struct cmd_ctx *ctx)
+{
+	struct pipeline *ps;
+	struct table t;
+	size_t nr, i;
+
+	if (ledger_pipeline_list(ctx->root.db, &ps, &nr) < 0)
+		return cmd_fail_last();
+	if (ctx->json) {
+		json_t *arr = json_array();
+
+		for (i = 0; i < nr; i++) {
+			char *repo = root_repo_path(&ctx->root, ps[i].name);
+
+			json_array_append_new(arr, json_pack("{s:s, s:s, s:s, "
+			    "s:s}", "name", ps[i].name, "deploy_branch",
+			    ps[i].deploy_branch, "repo", repo, "created_at",
+			    ps[i].created_at));
+			free(repo);
+		}
+		pipeline_list_free(ps, nr);
+		return cmd_print_json(arr);
+	}
+	if (nr == 0)
+		printf("No pipelines yet; create one with: berth "
+		    "pipelines:create NAME\n");
+	table_init(&t, 3);
+	for (i = 0; i < nr; i++) {
+		char *repo = root_repo_path(&ctx->root, ps[i].name);
+
+		table_row(&t, ps[i].name, ps[i].deploy_branch, repo);
+		free(repo);
+	}
+	table_print(&t, stdout);
+	table_clear(&t);
+	pipeline_list_free(ps, nr);
+	return 0;
+}
+
+static int
+cmd_pipelines_create(struct cmd_ctx *ctx)
+{
+	const char *name = ctx->argv[0];
+	const char *branch = ctx->deploy_branch ? ctx->deploy_branch : "main";
+	char *staging = NULL, *repo = NULL, *tmp = NULL, *recv = NULL;
+	char rnd[9];
+	struct app_new apps[2];
+	struct table t;
+	int ret = 1;
+
+	if (name_check_pipeline(name) < 0 || name_check_branch(branch) < 0)
+		return cmd_fail_last();
+	staging = xasprintf("%s-staging", name);
+	apps[0].name = staging;
+	apps[0].stage = "staging";
+	apps[0].branch = branch;
+	apps[1].name = name;
+	apps[1].stage = "production";
+	apps[1].branch = NULL;
+	if (!ctx->no_apps && name_check_app(staging) < 0) {
+		cmd_fail("%s; pick a shorter pipeline name or use --no-apps",
+		    berth_last_error());
+		goto out;
+	}
+	recv = receive_path();
+	if (recv == NULL) {
+		cmd_fail("cannot find berth-receive next to berth; install "
+		    "berth or set BERTH_RECEIVE to its path");
+		goto out;
+	}
+	repo = root_repo_path(&ctx->root, name);
+	if (path_exists(repo)) {
+		cmd_fail("%s already exists; pick another name or remove it",
+		    repo);
+		goto out;
+	}
+	/* Build the repo aside, record the pipeline, then move it in. */
+	if (random_hex(rnd, 4) < 0) {
+		cmd_fail_last();
+		goto out;
+	}
+	tmp = root_pathf(&ctx->root, "tmp/repo-%s.git", rnd);
+	if (repo_create_bare(tmp, branch, recv) < 0 ||
+	    ledger_pipeline_create(ctx->root.db, name, branch, apps,
+	    ctx->no_apps ? 0 : 2, NULL) < 0) {
+		cmd_fail_last();
+		rm_rf(tmp);
+		goto out;
+	}
+	if (rename(tmp, repo) < 0) {
+		berth_error_errno("cannot move the repository to %s", repo);
+		cmd_fail_last();
+		rm_rf(tmp);
+		goto out;
+	}
+	printf("Created pipeline %s\n  repo        %s\n", name, repo);
+	if (!ctx->no_apps) {
+		char *deploys = xasprintf("auto-deploys %s", branch);
+
+		table_init(&t, 3);
+		table_row(&t, "  staging   ", staging, deploys);
+		table_row(&t, "  production", name, "promote from staging");
+		table_print(&t, stdout);
+		table_clear(&t);
+		free(deploys);
+	}
+	printf("\nPush to it:  git remote add berth %s && git push berth "
+	    "%s\n", repo, branch);
+	ret = 0;
+out:
+	free(staging);
+	free(repo);
+	free(tmp);
+	free(recv);
+	return ret;
+}
+
+static const char *const stages[] = {
+	"review", "development", "staging", "production",
+};
+
+static int
+cmd_pipelines_info(struct cmd_ctx *ctx)
+{
+	struct pipeline p;
+	struct app *apps = NULL;
+	size_t napps = 0, i, s;
+	json_t *japps = NULL;
+	struct table t;
+	char *repo;
+
+	if (ctx->pipeline == NULL && ctx->argc > 0)
+		ctx->pipeline = ctx->argv[0];
+	if (cmd_need_pipeline(ctx, &p) != 0)
+		return 1;
+	if (ledger_app_list(ctx->root.db, p.id, &apps, &napps) < 0) {
+		pipeline_clear(&p);
+		return cmd_fail_last();
+	}
+	repo = root_repo_path(&ctx->root, p.name);
+	if (ctx->json)
+		japps = json_array();
+	else {
+		printf("=== %s\n", p.name);
+		printf("repo           %s\ndeploy branch  %s\n\n", repo,
+		    p.deploy_branch);
+	}
+	table_init(&t, 6);
+	if (!ctx->json)
+		table_row(&t, "STAGE", "APP", "RELEASE", "COMMIT", "DEPLOYED",
+		    "AUTO-DEPLOYS");
+	for (s = 0; s < sizeof(stages) / sizeof(stages[0]); s++) {
+		for (i = 0; i < napps; i++) {
+			struct release r;
+			char ver[16] = "-", sha[8], *age = NULL;
+			int rc;
+
+			if (strcmp(apps[i].stage, stages[s]) != 0)
+				continue;
+			memset(&r, 0, sizeof(r));
+			rc = ledger_release_current(ctx->root.db, apps[i].id,
+			    &r);
+			if (rc == 0) {
+				snprintf(ver, sizeof(ver), "v%d", r.version);
+				age = format_age(r.created_at);
+			}
+			if (ctx->json)
+				json_array_append_new(japps, json_pack(
+				    "{s:s, s:s, s:o, s:o, s:o}", "name",
+				    apps[i].name, "stage", apps[i].stage,
+				    "branch", json_str_or_null(apps[i].branch),
+				    "release", rc == 0 ?
+				    json_integer(r.version) : json_null(),
+				    "commit", json_str_or_null(r.commit)));
+			else
+				table_row(&t, apps[i].stage, apps[i].name, ver,
+				    short_sha(r.commit, sha), age ? age : "-",
+				    apps[i].branch ? apps[i].branch : "-");
+			free(age);
+			if (rc == 0)
+				release_clear(&r);
+		}
+	}
+	if (ctx->json)
+		cmd_print_json(json_pack("{s:s, s:s, s:s, s:o}", "name",
+		    p.name, "deploy_branch", p.deploy_branch, "repo", repo,
+		    "apps", japps));
+	else if (napps == 0)
+		printf("No apps yet; add one with: berth apps:create NAME -p "
+		    "%s --stage staging --branch %s\n", p.name,
+		    p.deploy_branch);
+	else
+		table_print(&t, stdout);
+	table_clear(&t);
+	free(repo);
+	app_list_free(apps, napps);
+	pipeline_clear(&p);
+	return 0;
+}
+
+const struct berth_cmd cmd_pipelines_entry = {
+	"pipelines", NULL, "j", 0, 0,
+	"pipelines [--json]",
+	"list pipelines",
+	NULL, cmd_pipelines, 0,
+};
+
+const struct berth_cmd cmd_pipelines_create_entry = {
+	"pipelines:create", NULL, "DN", 1, 1,
+	"pipelines:create NAME [--deploy-branch BRANCH] [--no-apps]",
+	"create a pipeline: a bare repo plus NAME-staging and NAME apps",
+	"Creates ROOT/repos/NAME.git with berth-receive linked as its\n"
+	"pre-receive and post-receive hooks, an app NAME-staging (stage\n"
+	"staging) that auto-deploys BRANCH (default: main), and an app NAME\n"
+	"(stage production) that is promoted to, never pushed to.\n"
+	"--no-apps creates the pipeline and repo alone.",
+	cmd_pipelines_create, 0,
+};
+
+const struct berth_cmd cmd_pipelines_info_entry = {
+	"pipelines:info", NULL, "pj", 0, 1,
+	"pipelines:info -p PIPELINE [--json]",
+	"show a pipeline's apps by stage with their current releases",
+	NULL, cmd_pipelines_info, 0,
+};

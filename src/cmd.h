@@ -1,0 +1,83 @@
+/*
+ * cmd.h - the berth CLI's commands. Each cmd-TOPIC.c file defines the
+ * struct berth_cmd entries of one topic; berth.c lists them in one
+ * table and nothing else knows a command exists. Options follow the
+ * Heroku CLI: -a/--app, -p/--pipeline, --json, -n/--num, anywhere on
+ * the line.
+ */
+#ifndef BERTH_CMD_H
+#define BERTH_CMD_H
+
+#include "output.h"
+#include "root.h"
+
+#include <jansson.h>
+
+/* Parsed command line, handed to a command's exec. */
+struct cmd_ctx {
+	const struct berth_cmd *cmd;
+	const char *root_dir;
+	struct berth_root root;	/* open unless the command has CMD_NO_ROOT */
+	int argc;		/* positional arguments */
+	char **argv;
+	const char *app;	/* -a, --app */
+	const char *pipeline;	/* -p, --pipeline */
+	const char *stage;	/* -s, --stage */
+	const char *branch;	/* -b, --branch */
+	const char *deploy_branch;	/* --deploy-branch */
+	const char *confirm;	/* --confirm */
+	const char *domain;	/* --domain */
+	int num;		/* -n, --num; 0 = unset */
+	int index;		/* -i, --index; 0 = unset */
+	int json;		/* --json */
+	int no_apps;		/* --no-apps */
+};
+
+#define CMD_NO_ROOT 0x1		/* do not open the server root first */
+
+struct berth_cmd {
+	const char *name;	/* "releases:info" */
+	const char *alias;	/* another name, or NULL */
+	const char *opts;	/* short options it takes: "a:n:j" style */
+	int min_args;
+	int max_args;		/* -1 = any */
+	const char *usage;	/* "releases:info vN -a APP" */
+	const char *summary;	/* one line */
+	const char *help;	/* more lines for --help, or NULL */
+	int (*exec)(struct cmd_ctx *);
+	int flags;
+};
+
+/* Print an error as "berth: msg"; returns 1 (the exit status). */
+int cmd_fail(const char *fmt, ...) BERTH_ATTR_PRINTF(1, 2);
+/* berth_last_error() as a failure. */
+int cmd_fail_last(void);
+/* Load the -a app (live); prints the error and returns 1 on failure. */
+int cmd_need_app(struct cmd_ctx *ctx, struct app *out);
+int cmd_need_pipeline(struct cmd_ctx *ctx, struct pipeline *out);
+/* Print JSON to stdout, steals the reference. Returns 0. */
+int cmd_print_json(json_t *j);
+/* json_string that maps NULL to JSON null. */
+json_t *json_str_or_null(const char *s);
+
+extern const struct berth_cmd cmd_init_entry;
+extern const struct berth_cmd cmd_pipelines_entry;
+extern const struct berth_cmd cmd_pipelines_create_entry;
+extern const struct berth_cmd cmd_pipelines_info_entry;
+extern const struct berth_cmd cmd_apps_entry;
+extern const struct berth_cmd cmd_apps_create_entry;
+extern const struct berth_cmd cmd_apps_info_entry;
+extern const struct berth_cmd cmd_apps_destroy_entry;
+extern const struct berth_cmd cmd_releases_entry;
+extern const struct berth_cmd cmd_releases_info_entry;
+extern const struct berth_cmd cmd_builds_entry;
+extern const struct berth_cmd cmd_builds_output_entry;
+extern const struct berth_cmd cmd_config_entry;
+extern const struct berth_cmd cmd_config_get_entry;
+extern const struct berth_cmd cmd_config_set_entry;
+extern const struct berth_cmd cmd_config_unset_entry;
+extern const struct berth_cmd cmd_buildpacks_entry;
+extern const struct berth_cmd cmd_buildpacks_add_entry;
+extern const struct berth_cmd cmd_buildpacks_remove_entry;
+
+#endif

@@ -1,0 +1,462 @@
+/*
+ * config.c - berth.ini, parsed with inih.
+ *
+ * inih as Debian builds it silently cuts lines at 199 characters and
+ * does not report line numbers to the handler, so the text is first
+ * scanned here (long lines and NUL bytes are refused) and then fed to
+ * ini_parse_stream() one whole line at a time by a reader that counts
+ * lines; the handler reads the count to name the line it is called for.
+ * The reader also drops leading whitespace, so indented keys work and
+ * no line is ever taken as a continuation of the previous value.
+ *
+ * Loading is all or nothing: the first error stops parsing and leaves
+ * the caller's config untouched.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <ini.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "names.h"
+
+/* inih's line limit (INI_MAX_LINE 200, less the NUL). */
+#define CONFIG_MAX_LINE	199
+/* berth.ini is a handful of lines; anything this big is a mistake. */
+#define CONFIG_MAX_SIZE	(1024 * 1024)
+#define TIMEOUT_MAX	86400
+#define DOMAIN_MAX	253
+#define QUOTE_SIZE	192
+
+/* The state of one load, shared by the line reader and the handler. */
+struct load {
+	struct berth_config *cfg;	/* the copy being filled */
+	const char *name;		/* file name for messages */
+	config_warn_fn warn;
+	void *data;
+	const char *text;
+	size_t len;
+	size_t pos;			/* offset of the next line */
+	int lineno;			/* line last handed to inih */
+	int err_line;			/* line of our error, 0 = none */
+};
+
+struct key {
+	const char *section;
+	const char *name;
+	int (*set)(struct load *ld, const char *key, const char *value);
+};
+
+static const char *const log_levels[] = { "error", "warn", "info", "debug" };
+
+static const char template[] =
+"# berth.ini - settings for this berth server.\n"
+"#\n"
+"# Lines starting with '#' or ';' are comments; a value may be followed by\n"
+"# \" ; comment\". Lines may be at most 199 characters long. Every key is\n"
+"# shown with its default value.\n"
+"\n"
+"[server]\n"
+"# Apps are served at APP.DOMAIN (lowercase letters, digits, '.', '-').\n"
+"domain = localhost\n"
+"# How much berth logs: error, warn, info or debug.\n"
+"log_level = info\n"
+"\n"
+"[build]\n"
+"# Seconds one whole build may take, from 1 to 86400.\n"
+"timeout = 900\n"
+"# Buildpacks to try, in this order, as a comma-separated list of names,\n"
+"# e.g. \"nodejs, python\". Empty means berth's own order.\n"
+"buildpacks =\n";
+
+static int set_domain(struct load *, const char *, const char *);
+static int set_log_level(struct load *, const char *, const char *);
+static int set_timeout(struct load *, const char *, const char *);
+static int set_buildpacks(struct load *, const char *, const char *);
+
+static const struct key keys[] = {
+	{ "server", "domain", set_domain },
+	{ "server", "log_level", set_log_level },
+	{ "build", "timeout", set_timeout },
+	{ "build", "buildpacks", set_buildpacks },
+};
+
+/* Record the first error of a load, prefixed "NAME line N: "; -1. */
+static int BERTH_ATTR_PRINTF(2, 3)
+load_error(struct load *ld, const char *fmt, ...)
+{
+	struct strbuf sb = STRBUF_INIT;
+	va_list ap;
+
+	if (ld->err_line != 0)
+		return -1;
+	ld->err_line = ld->lineno;
+	strbuf_addf(&sb, "%s line %d: ", ld->name, ld->lineno);
+	va_start(ap, fmt);
+	strbuf_vaddf(&sb, fmt, ap);
+	va_end(ap);
+	berth_error("%s", sb.buf);
+	strbuf_release(&sb);
+	return -1;
+}
+
+static int
+is_host_char(int c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' ||
+	    c == '-';
+}
+
+static int
+set_domain(struct load *ld, const char *key, const char *value)
+{
+	char q[QUOTE_SIZE];
+	size_t len = strlen(value), i;
+	int ok = len > 0 && len <= DOMAIN_MAX && value[0] != '.' &&
+	    value[0] != '-' && value[len - 1] != '.' && value[len - 1] != '-' &&
+	    strstr(value, "..") == NULL;
+
+	for (i = 0; ok && i < len; i++)
+		if (!is_host_char((unsigned char)value[i]))
+			ok = 0;
+	if (!ok) {
+		name_quote(value, q, sizeof(q));
+		return load_error(ld, "%s must be a host name such as "
+		    "example.com: lowercase letters, digits, '.' and '-', not "
+		    "starting or ending with '.' or '-' (got '%s')", key, q);
+	}
+	free(ld->cfg->domain);
+	ld->cfg->domain = xstrdup(value);
+	return 0;
+}
+
+static int
+set_log_level(struct load *ld, const char *key, const char *value)
+{
+	char q[QUOTE_SIZE];
+	size_t i;
+
+	for (i = 0; i < sizeof(log_levels) / sizeof(log_levels[0]); i++)
+		if (strcmp(value, log_levels[i]) == 0) {
+			ld->cfg->log_level = (enum log_level)i;
+			return 0;
+		}
+	name_quote(value, q, sizeof(q));
+	return load_error(ld, "%s must be error, warn, info or debug "
+	    "(got '%s')", key, q);
+}
+
+static int
+set_timeout(struct load *ld, const char *key, const char *value)
+{
+	char q[QUOTE_SIZE];
+	const char *p;
+	long v = 0;
+
+	for (p = value; *p >= '0' && *p <= '9' && v <= TIMEOUT_MAX; p++)
+		v = v * 10 + (*p - '0');
+	if (p == value || *p != '\0' || v < 1 || v > TIMEOUT_MAX) {
+		name_quote(value, q, sizeof(q));
+		return load_error(ld, "%s must be a whole number of seconds "
+		    "from 1 to %d (got '%s')", key, TIMEOUT_MAX, q);
+	}
+	ld->cfg->build_timeout = (int)v;
+	return 0;
+}
+
+/* A buildpack name: [a-z0-9][a-z0-9._-]*. */
+static int
+buildpack_name_ok(const char *s, size_t len)
+{
+	size_t i;
+
+	if (len == 0 || s[0] == '.' || s[0] == '_' || s[0] == '-')
+		return 0;
+	for (i = 0; i < len; i++)
+		if (!is_host_char((unsigned char)s[i]) && s[i] != '_')
+			return 0;
+	return 1;
+}
+
+/* An empty value means no order of our own; a stray comma is an error. */
+static int
+set_buildpacks(struct load *ld, const char *key, const char *value)
+{
+	struct strvec names = STRVEC_INIT;
+	const char *p, *next;
+	char q[QUOTE_SIZE], *one;
+	size_t len;
+
+	for (p = value; *value != '\0'; p = next + 1) {
+		next = p + strcspn(p, ",");
+		len = (size_t)(next - p);
+		while (len > 0 && (*p == ' ' || *p == '\t')) {
+			p++;
+			len--;
+		}
+		while (len > 0 && (p[len - 1] == ' ' || p[len - 1] == '\t'))
+			len--;
+		one = xstrndup(p, len);
+		if (!buildpack_name_ok(one, len)) {
+			name_quote(one, q, sizeof(q));
+			free(one);
+			strvec_clear(&names);
+			return load_error(ld, "%s must be a comma-separated "
+			    "list of buildpack names, each of lowercase "
+			    "letters, digits, '.', '_' and '-', starting with "
+			    "a letter or digit (got '%s')", key, q);
+		}
+		strvec_push(&names, one);
+		free(one);
+		if (*next == '\0')
+			break;
+	}
+	strvec_clear(&ld->cfg->buildpacks);
+	ld->cfg->buildpacks = names;
+	return 0;
+}
+
+/*
+ * inih's reader: hand over the next line whole, without its line end,
+ * leading whitespace or (on line 1) a UTF-8 BOM. Returns NULL at the end
+ * of the text or once an error has been recorded, which stops inih.
+ */
+static char *
+read_line(char *str, int num, void *stream)
+{
+	struct load *ld = stream;
+	const char *s, *nl;
+	size_t n;
+
+	if (ld->err_line != 0 || ld->pos >= ld->len)
+		return NULL;
+	s = ld->text + ld->pos;
+	nl = memchr(s, '\n', ld->len - ld->pos);
+	n = nl != NULL ? (size_t)(nl - s) : ld->len - ld->pos;
+	ld->pos += n + (nl != NULL ? 1 : 0);
+	ld->lineno++;
+	if (ld->lineno == 1 && n >= 3 && memcmp(s, "\xef\xbb\xbf", 3) == 0) {
+		s += 3;
+		n -= 3;
+	}
+	if (n > 0 && s[n - 1] == '\r')
+		n--;
+	while (n > 0 && (*s == ' ' || *s == '\t')) {
+		s++;
+		n--;
+	}
+	if (num < 1 || n > (size_t)num - 1) {
+		load_error(ld, "line is longer than %d characters; shorten it",
+		    num - 1);
+		return NULL;
+	}
+	memcpy(str, s, n);
+	str[n] = '\0';
+	return str;
+}
+
+static int
+handle(void *user, const char *section, const char *name, const char *value)
+{
+	struct load *ld = user;
+	char qs[QUOTE_SIZE], qn[QUOTE_SIZE], key[64], *msg;
+	const unsigned char *p;
+	size_t i;
+
+	if (ld->err_line != 0)
+		return 0;
+	if (name[0] == '\0') {
+		load_error(ld, "expected 'key = value'");
+		return 0;
+	}
+	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		if (strcmp(section, keys[i].section) != 0 ||
+		    strcmp(name, keys[i].name) != 0)
+			continue;
+		snprintf(key, sizeof(key), "%s.%s", section, name);
+		for (p = (const unsigned char *)value; *p != '\0'; p++)
+			if (*p < 0x20 || *p == 0x7f) {
+				name_quote(value, qs, sizeof(qs));
+				load_error(ld, "%s must not contain control "
+				    "characters (got '%s')", key, qs);
+				return 0;
+			}
+		return keys[i].set(ld, key, value) == 0;
+	}
+	if (ld->warn == NULL)
+		return 1;
+	name_quote(section, qs, sizeof(qs));
+	name_quote(name, qn, sizeof(qn));
+	if (section[0] == '\0')
+		msg = xasprintf("%s line %d: unknown key '%s' ignored; keys "
+		    "belong under [server] or [build]", ld->name, ld->lineno,
+		    qn);
+	else
+		msg = xasprintf("%s line %d: unknown key '%s.%s' ignored",
+		    ld->name, ld->lineno, qs, qn);
+	ld->warn(msg, ld->data);
+	free(msg);
+	return 1;
+}
+
+/*
+ * Refuse what inih would mangle: a NUL byte or a line longer than it
+ * reads in one piece. Returns 0, or -1 with the error recorded.
+ */
+static int
+prescan(struct load *ld)
+{
+	const char *s = ld->text, *end = ld->text + ld->len, *nl, *b, *e;
+
+	for (ld->lineno = 1; s < end; ld->lineno++) {
+		nl = memchr(s, '\n', (size_t)(end - s));
+		e = nl != NULL ? nl : end;
+		if (memchr(s, '\0', (size_t)(e - s)) != NULL)
+			return load_error(ld, "contains a NUL byte; remove it");
+		b = s;
+		if (ld->lineno == 1 && e - b >= 3 &&
+		    memcmp(b, "\xef\xbb\xbf", 3) == 0)
+			b += 3;
+		if (e > b && e[-1] == '\r')
+			e--;
+		if (e - b > CONFIG_MAX_LINE)
+			return load_error(ld, "line is longer than %d "
+			    "characters; shorten it", CONFIG_MAX_LINE);
+		if (nl == NULL)
+			break;
+		s = nl + 1;
+	}
+	ld->lineno = 0;
+	return 0;
+}
+
+/* What inih found wrong with line lineno, which it would not say. */
+static void
+syntax_error(struct load *ld, int lineno)
+{
+	const char *s = ld->text, *end = ld->text + ld->len;
+	int i;
+
+	for (i = 1; i < lineno && s < end; i++) {
+		s = memchr(s, '\n', (size_t)(end - s));
+		if (s == NULL)
+			s = end;
+		else
+			s++;
+	}
+	if (lineno == 1 && end - s >= 3 && memcmp(s, "\xef\xbb\xbf", 3) == 0)
+		s += 3;
+	while (s < end && (*s == ' ' || *s == '\t'))
+		s++;
+	ld->err_line = 0;
+	ld->lineno = lineno;
+	if (s < end && *s == '[')
+		load_error(ld, "expected ']' to end the section name");
+	else
+		load_error(ld, "expected 'key = value', '[section]' or a "
+		    "comment");
+}
+
+static void
+config_copy(struct berth_config *to, const struct berth_config *from)
+{
+	size_t i;
+
+	to->domain = xstrdup(from->domain != NULL ? from->domain :
+	    "localhost");
+	to->log_level = from->log_level;
+	to->build_timeout = from->build_timeout;
+	memset(&to->buildpacks, 0, sizeof(to->buildpacks));
+	for (i = 0; i < from->buildpacks.nr; i++)
+		strvec_push(&to->buildpacks, from->buildpacks.v[i]);
+}
+
+/* Parse text (len bytes) over cfg; cfg changes only on success. */
+static int
+load_text(struct berth_config *cfg, const char *text, size_t len,
+    const char *name, config_warn_fn warn, void *data)
+{
+	struct berth_config tmp;
+	struct load ld;
+	int ret;
+
+	memset(&ld, 0, sizeof(ld));
+	ld.cfg = &tmp;
+	ld.name = name;
+	ld.warn = warn;
+	ld.data = data;
+	ld.text = text;
+	ld.len = len;
+	if (prescan(&ld) < 0)
+		return -1;
+	config_copy(&tmp, cfg);
+	ret = ini_parse_stream(read_line, &ld, handle, &ld);
+	if (ret < 0 && ld.err_line == 0)
+		berth_error("%s: cannot be parsed (out of memory)", name);
+	else if (ret > 0 && (ld.err_line == 0 || ret < ld.err_line))
+		syntax_error(&ld, ret);
+	if (ret != 0 || ld.err_line != 0) {
+		config_clear(&tmp);
+		return -1;
+	}
+	config_clear(cfg);
+	*cfg = tmp;
+	return 0;
+}
+
+void
+config_defaults(struct berth_config *cfg)
+{
+	cfg->domain = xstrdup("localhost");
+	cfg->log_level = LOG_INFO;
+	cfg->build_timeout = 900;
+	memset(&cfg->buildpacks, 0, sizeof(cfg->buildpacks));
+}
+
+/*
+ * cfg must hold defaults (config_defaults()) or an earlier load. Only
+ * a path that does not exist counts as missing; a file that exists but
+ * cannot be read is an error. Messages name the path as given.
+ */
+int
+config_load(struct berth_config *cfg, const char *path, config_warn_fn warn,
+    void *data)
+{
+	struct strbuf sb = STRBUF_INIT;
+	struct stat st;
+	int ret;
+
+	if (stat(path, &st) < 0 && errno == ENOENT)
+		return 0;
+	if (read_file(path, &sb, CONFIG_MAX_SIZE) < 0) {
+		strbuf_release(&sb);
+		return -1;
+	}
+	ret = load_text(cfg, strbuf_str(&sb), sb.len, path, warn, data);
+	strbuf_release(&sb);
+	return ret;
+}
+
+int
+config_load_string(struct berth_config *cfg, const char *text,
+    const char *name, config_warn_fn warn, void *data)
+{
+	return load_text(cfg, text, strlen(text), name, warn, data);
+}
+
+void
+config_clear(struct berth_config *cfg)
+{
+	free(cfg->domain);
+	cfg->domain = NULL;
+	strvec_clear(&cfg->buildpacks);
+}
+
+const char *
+config_template(void)
+{
+	return template;
+}

@@ -1,0 +1,332 @@
+/*
+ * receive.c - berth-receive, installed into each pipeline's bare repo as
+ * hooks/pre-receive and hooks/post-receive (symlinks); it dispatches on
+ * the name it was called by.
+ *
+ * pre-receive deploys: for a push to a branch that apps auto-deploy, it
+ * takes the pipeline's deploy lock, builds the pushed commit and records
+ * a release. Any failure exits non-zero, so git moves no ref: the deploy
+ * branch head stays the commit of the app's current release.
+ */
+#include "build.h"
+#include "names.h"
+#include "output.h"
+#include "repo.h"
+#include "root.h"
+
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define ZERO_SHA "0000000000000000000000000000000000000000"
+
+struct command {
+	char old[GIT_OID_HEXSZ + 1];
+	char new[GIT_OID_HEXSZ + 1];
+	char *ref;
+};
+
+struct push {
+	struct berth_root root;
+	struct pipeline pipeline;
+	git_repository *repo;
+	struct command *cmds;
+	size_t ncmds;
+	char *actor;
+};
+
+static void
+usage(FILE *f)
+{
+	fprintf(f,
+	    "usage: berth-receive   (installed as hooks/pre-receive and "
+	    "hooks/post-receive)\n"
+	    "\n"
+	    "berth-receive is run by git in a pipeline's bare repository,\n"
+	    "reading 'old new ref' lines on stdin. As pre-receive it builds\n"
+	    "and releases pushes to auto-deployed branches and rejects the\n"
+	    "push when that fails. Pipelines are created with\n"
+	    "`berth pipelines:create`, which links the hooks. See "
+	    "berth-receive(8).\n");
+}
+
+/* Root and pipeline from the repository path ROOT/repos/NAME.git. */
+static int
+locate(struct push *p)
+{
+	const char *gitdir = git_repository_path(p->repo);
+	char *abs = realpath(gitdir, NULL), *copy, *base, *reposdir, *rootdir;
+	size_t len;
+	int ret = -1;
+
+	if (abs == NULL)
+		return berth_error_errno("cannot resolve %s", gitdir);
+	copy = xstrdup(abs);
+	base = basename(copy);
+	len = strlen(base);
+	if (len < 5 || strcmp(base + len - 4, ".git") != 0) {
+		berth_error("%s is not a berth pipeline repository "
+		    "(ROOT/repos/NAME.git)", abs);
+		goto out;
+	}
+	base[len - 4] = '\0';
+	reposdir = xstrdup(abs);
+	rootdir = dirname(dirname(reposdir));
+	if (root_open(&p->root, rootdir) == 0) {
+		if (ledger_pipeline_get(p->root.db, base, &p->pipeline) == 0)
+			ret = 0;
+		else
+			berth_error("%s: no pipeline %s in the ledger; recreate "
+			    "it with: berth pipelines:create %s", abs, base,
+			    base);
+	}
+	free(reposdir);
+out:
+	free(copy);
+	free(abs);
+	return ret;
+}
+
+/* Read and validate every "old new ref" line; reject all on a bad one. */
+static int
+read_commands(struct push *p)
+{
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t n;
+	int bad = 0;
+
+	while ((n = getline(&line, &cap, stdin)) > 0) {
+		struct command c;
+		char *sp1, *sp2;
+
+		while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+			line[--n] = '\0';
+		sp1 = strchr(line, ' ');
+		sp2 = sp1 != NULL ? strchr(sp1 + 1, ' ') : NULL;
+		if (sp1 == NULL || sp2 == NULL || sp1 - line != GIT_OID_HEXSZ ||
+		    sp2 - sp1 - 1 != GIT_OID_HEXSZ) {
+			out_error("unexpected hook input line; is this "
+			    "berth-receive run by git?");
+			bad = 1;
+			continue;
+		}
+		memcpy(c.old, line, GIT_OID_HEXSZ);
+		c.old[GIT_OID_HEXSZ] = '\0';
+		memcpy(c.new, sp1 + 1, GIT_OID_HEXSZ);
+		c.new[GIT_OID_HEXSZ] = '\0';
+		if (name_check_ref(sp2 + 1) < 0) {
+			out_error("%s", berth_last_error());
+			bad = 1;
+			continue;
+		}
+		c.ref = xstrdup(sp2 + 1);
+		p->cmds = xrealloc(p->cmds, (p->ncmds + 1) * sizeof(*p->cmds));
+		p->cmds[p->ncmds++] = c;
+	}
+	free(line);
+	return bad ? -1 : 0;
+}
+
+static void
+say_waiting(const char *holder, void *data)
+{
+	(void)data;
+	out_heading("Another push is deploying: waiting for the %s to finish",
+	    holder);
+}
+
+/*
+ * Deploy one command's commit to one app: build, then record release
+ * vN. Runs under the pipeline's deploy lock.
+ */
+static int
+deploy_app(struct push *p, const struct command *c, const struct app *app)
+{
+	struct build_opts o = { &p->root, p->repo, app, c->new, c->ref,
+	    p->actor };
+	struct build_result res;
+	struct release rel;
+	char sha[8], *desc;
+	int ret;
+
+	if (build_run(&o, &res) < 0)
+		return -1;
+	desc = xasprintf("Deploy %s", short_sha(c->new, sha));
+	{
+		struct release_new rn = { app->id, res.slug_id, "deploy",
+		    "succeeded", p->actor, c->new, desc };
+
+		ret = ledger_release_create(p->root.db, &rn, &rel);
+	}
+	if (ret == 0) {
+		out_heading("Released %s v%d (%s)", app->name, rel.version,
+		    desc);
+		release_clear(&rel);
+	} else
+		out_error("Cannot record the release of %s: %s", app->name,
+		    berth_last_error());
+	free(desc);
+	build_result_clear(&res);
+	return ret;
+}
+
+/*
+ * Under the lock, the branch must still be where this push found it;
+ * otherwise another push moved it while we waited and git would refuse
+ * this update after we had released it.
+ */
+static int
+branch_unchanged(struct push *p, const struct command *c,
+    const char *branch)
+{
+	char cur[GIT_OID_HEXSZ + 1];
+	int rc = repo_ref_target(p->repo, c->ref, cur);
+
+	if (rc < 0)
+		return -1;
+	if (rc == 1)
+		strcpy(cur, ZERO_SHA);
+	if (strcmp(cur, c->old) != 0) {
+		char a[8];
+
+		return berth_error("%s moved to %s while this push waited; "
+		    "pull and push again", branch, short_sha(cur, a));
+	}
+	return 0;
+}
+
+static int
+deploy_command(struct push *p, const struct command *c, const char *branch,
+    struct app *apps, size_t napps)
+{
+	char sha[8], *what;
+	size_t i;
+	int fd, ret = 0;
+
+	what = xasprintf("deploy of %s", short_sha(c->new, sha));
+	fd = deploy_lock(&p->root, p->pipeline.name, what, say_waiting, NULL);
+	free(what);
+	if (fd < 0) {
+		out_error("%s", berth_last_error());
+		return -1;
+	}
+	if (branch_unchanged(p, c, branch) < 0) {
+		out_error("Push rejected: %s", berth_last_error());
+		deploy_unlock(fd);
+		return -1;
+	}
+	for (i = 0; i < napps && ret == 0; i++) {
+		struct release cur;
+		int had = ledger_release_current(p->root.db, apps[i].id, &cur);
+
+		if (deploy_app(p, c, &apps[i]) < 0) {
+			char a[8];
+
+			if (had == 0)
+				out_error("Push rejected: build failed. %s "
+				    "stays on v%d (%s).", apps[i].name,
+				    cur.version, short_sha(cur.commit, a));
+			else
+				out_error("Push rejected: build failed.");
+			ret = -1;
+		}
+		if (had == 0)
+			release_clear(&cur);
+	}
+	deploy_unlock(fd);
+	return ret;
+}
+
+static int
+pre_receive(struct push *p)
+{
+	size_t i;
+	int ret = 0;
+
+	for (i = 0; i < p->ncmds && ret == 0; i++) {
+		struct command *c = &p->cmds[i];
+		const char *branch;
+		struct app *apps = NULL;
+		size_t napps = 0;
+
+		if (strncmp(c->ref, "refs/heads/", 11) != 0)
+			continue;	/* tags: accepted, nothing to do */
+		branch = c->ref + 11;
+		if (strcmp(c->new, ZERO_SHA) == 0) {
+			if (strcmp(branch, p->pipeline.deploy_branch) == 0) {
+				out_error("Deleting %s is not allowed: it is "
+				    "the deploy branch of pipeline %s. Push a "
+				    "new commit to it instead.", branch,
+				    p->pipeline.name);
+				ret = -1;
+			}
+			continue;
+		}
+		if (ledger_apps_for_branch(p->root.db, p->pipeline.id, branch,
+		    &apps, &napps) < 0) {
+			out_error("%s", berth_last_error());
+			ret = -1;
+			continue;
+		}
+		if (napps > 0)
+			ret = deploy_command(p, c, branch, apps, napps);
+		else if (strcmp(branch, p->pipeline.deploy_branch) == 0)
+			out_heading("No app auto-deploys %s yet; add one with: "
+			    "berth apps:create NAME -p %s --stage staging "
+			    "--branch %s", branch, p->pipeline.name, branch);
+		app_list_free(apps, napps);
+	}
+	return ret;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct push p;
+	const char *self = strrchr(argv[0], '/');
+	int pre, ret = 1;
+	size_t i;
+
+	self = self != NULL ? self + 1 : argv[0];
+	if (argc > 1 && (strcmp(argv[1], "--help") == 0 ||
+	    strcmp(argv[1], "-h") == 0)) {
+		usage(stdout);
+		return 0;
+	}
+	if (argc > 1 && strcmp(argv[1], "--version") == 0) {
+		printf("berth-receive %s\n", PACKAGE_VERSION);
+		return 0;
+	}
+	pre = strcmp(self, "pre-receive") == 0;
+	if (!pre && strcmp(self, "post-receive") != 0) {
+		usage(stderr);
+		return 2;
+	}
+	memset(&p, 0, sizeof(p));
+	repo_global_init();
+	/* Open from the environment before anything changes directory. */
+	if (repo_open_from_env(&p.repo) < 0 || locate(&p) < 0) {
+		out_error("berth: %s", berth_last_error());
+		goto out;
+	}
+	p.actor = actor_name();
+	if (read_commands(&p) < 0)
+		goto out;
+	ret = pre ? pre_receive(&p) : 0;
+	if (ret != 0)
+		ret = 1;
+out:
+	for (i = 0; i < p.ncmds; i++)
+		free(p.cmds[i].ref);
+	free(p.cmds);
+	free(p.actor);
+	if (p.root.dir != NULL)
+		root_close(&p.root);
+	pipeline_clear(&p.pipeline);
+	git_repository_free(p.repo);
+	repo_global_shutdown();
+	return ret;
+}

@@ -1,0 +1,212 @@
+/*
+ * repo.c - libgit2: pipeline repositories, checkouts, commit details.
+ */
+#include "repo.h"
+#include "util.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+void
+repo_global_init(void)
+{
+	git_libgit2_init();
+}
+
+void
+repo_global_shutdown(void)
+{
+	git_libgit2_shutdown();
+}
+
+int
+repo_error(const char *what)
+{
+	const git_error *e = git_error_last();
+
+	return berth_error("%s: %s", what, e != NULL && e->message != NULL ?
+	    e->message : "unknown libgit2 error");
+}
+
+int
+repo_open_from_env(git_repository **out)
+{
+	if (git_repository_open_ext(out, NULL, GIT_REPOSITORY_OPEN_FROM_ENV,
+	    NULL) < 0)
+		return repo_error("cannot open the pushed repository");
+	return 0;
+}
+
+int
+repo_open(const char *path, git_repository **out)
+{
+	if (git_repository_open_bare(out, path) < 0)
+		return repo_error(path);
+	return 0;
+}
+
+static int
+link_hook(const char *repo_path, const char *hook, const char *target)
+{
+	char *path = xasprintf("%s/hooks/%s", repo_path, hook);
+	int ret = 0;
+
+	unlink(path);
+	if (symlink(target, path) < 0)
+		ret = berth_error_errno("cannot link %s", path);
+	free(path);
+	return ret;
+}
+
+int
+repo_create_bare(const char *path, const char *branch,
+    const char *receive_bin)
+{
+	git_repository_init_options opts = GIT_REPOSITORY_INIT_OPTIONS_INIT;
+	git_repository *repo = NULL;
+	git_config *cfg = NULL;
+	char *head = xasprintf("refs/heads/%s", branch);
+	char *hooks = path_join(path, "hooks");
+	int ret = -1;
+
+	opts.flags = GIT_REPOSITORY_INIT_BARE | GIT_REPOSITORY_INIT_MKPATH |
+	    GIT_REPOSITORY_INIT_NO_REINIT;
+	opts.initial_head = head;
+	if (git_repository_init_ext(&repo, path, &opts) < 0) {
+		repo_error("cannot create the repository");
+		goto out;
+	}
+	if (git_repository_config(&cfg, repo) < 0 ||
+	    git_config_set_bool(cfg, "receive.advertisePushOptions", 1) < 0 ||
+	    git_config_set_bool(cfg, "receive.denyDeletes", 0) < 0) {
+		repo_error("cannot configure the repository");
+		goto out;
+	}
+	if (mkdir_p(hooks, 0755) < 0 ||
+	    link_hook(path, "pre-receive", receive_bin) < 0 ||
+	    link_hook(path, "post-receive", receive_bin) < 0)
+		goto out;
+	ret = 0;
+out:
+	git_config_free(cfg);
+	git_repository_free(repo);
+	free(head);
+	free(hooks);
+	return ret;
+}
+
+static int
+lookup_commit(git_repository *repo, const char *sha, git_commit **out)
+{
+	git_oid oid;
+
+	if (git_oid_fromstr(&oid, sha) < 0)
+		return berth_error("'%s' is not a commit id", sha);
+	if (git_commit_lookup(out, repo, &oid) < 0)
+		return repo_error("cannot read the pushed commit");
+	return 0;
+}
+
+int
+repo_commit_info(git_repository *repo, const char *sha,
+    struct commit_info *out)
+{
+	git_commit *c;
+	const git_signature *a;
+	const char *summary;
+
+	memset(out, 0, sizeof(*out));
+	if (lookup_commit(repo, sha, &c) < 0)
+		return -1;
+	git_oid_tostr(out->sha, sizeof(out->sha), git_commit_id(c));
+	snprintf(out->short_sha, sizeof(out->short_sha), "%.7s", out->sha);
+	summary = git_commit_summary(c);
+	out->subject = xstrdup(summary != NULL ? summary : "");
+	a = git_commit_author(c);
+	out->author = xstrdup(a != NULL && a->name != NULL ? a->name : "");
+	out->time = (int64_t)git_commit_time(c);
+	git_commit_free(c);
+	return 0;
+}
+
+void
+commit_info_clear(struct commit_info *ci)
+{
+	free(ci->subject);
+	free(ci->author);
+	ci->subject = ci->author = NULL;
+}
+
+int
+repo_checkout(git_repository *repo, const char *sha, const char *dir)
+{
+	git_checkout_options opts = GIT_CHECKOUT_OPTIONS_INIT;
+	git_commit *c = NULL;
+	git_tree *tree = NULL;
+	int ret = -1;
+
+	if (lookup_commit(repo, sha, &c) < 0)
+		return -1;
+	if (git_commit_tree(&tree, c) < 0) {
+		repo_error("cannot read the pushed tree");
+		goto out;
+	}
+	if (mkdir_p(dir, 0755) < 0)
+		goto out;
+	opts.checkout_strategy = GIT_CHECKOUT_FORCE |
+	    GIT_CHECKOUT_DONT_UPDATE_INDEX;
+	opts.target_directory = dir;
+	errno = 0;
+	if (git_checkout_tree(repo, (const git_object *)tree, &opts) < 0) {
+		if (errno == ENOSPC)
+			berth_error_errno("cannot check the commit out");
+		else
+			repo_error("cannot check the commit out");
+		goto out;
+	}
+	ret = 0;
+out:
+	git_tree_free(tree);
+	git_commit_free(c);
+	return ret;
+}
+
+int
+repo_ref_target(git_repository *repo, const char *refname,
+    char out[GIT_OID_HEXSZ + 1])
+{
+	git_reference *ref = NULL;
+	git_reference *resolved = NULL;
+	int rc;
+
+	out[0] = '\0';
+	rc = git_reference_lookup(&ref, repo, refname);
+	if (rc == GIT_ENOTFOUND)
+		return 1;
+	if (rc < 0)
+		return repo_error(refname);
+	if (git_reference_resolve(&resolved, ref) < 0) {
+		git_reference_free(ref);
+		return 1;
+	}
+	git_oid_tostr(out, GIT_OID_HEXSZ + 1, git_reference_target(resolved));
+	git_reference_free(resolved);
+	git_reference_free(ref);
+	return 0;
+}
+
+int
+repo_clone(const char *url, const char *dir)
+{
+	git_clone_options opts = GIT_CLONE_OPTIONS_INIT;
+	git_repository *repo = NULL;
+
+	opts.checkout_opts.checkout_strategy = GIT_CHECKOUT_FORCE;
+	if (git_clone(&repo, url, dir, &opts) < 0)
+		return repo_error(url);
+	git_repository_free(repo);
+	return 0;
+}

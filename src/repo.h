@@ -1,0 +1,53 @@
+/*
+ * repo.h - every read of a Git repository, through libgit2. berth never
+ * parses the output of the git CLI.
+ */
+#ifndef BERTH_REPO_H
+#define BERTH_REPO_H
+
+#include <git2.h>
+#include <stdint.h>
+
+/* Call once per process before any other repo_* function. */
+void repo_global_init(void);
+void repo_global_shutdown(void);
+
+/*
+ * Open the repository a hook runs in, from the environment (GIT_DIR and
+ * the quarantine object directory), so objects being pushed are visible.
+ * Must be called before any chdir().
+ */
+int repo_open_from_env(git_repository **out);
+int repo_open(const char *path, git_repository **out);
+/*
+ * Create a bare repository at path for a pipeline whose deploy branch is
+ * branch: HEAD points at it, push options are advertised, and
+ * hooks/pre-receive and hooks/post-receive are symlinks to receive_bin.
+ */
+int repo_create_bare(const char *path, const char *branch,
+    const char *receive_bin);
+
+struct commit_info {
+	char sha[GIT_OID_HEXSZ + 1];
+	char short_sha[8];
+	char *subject;
+	char *author;
+	int64_t time;		/* seconds since the epoch */
+};
+int repo_commit_info(git_repository *repo, const char *sha,
+    struct commit_info *out);
+void commit_info_clear(struct commit_info *ci);
+/*
+ * Check the commit's tree out into dir (which must not exist; its parent
+ * must) without touching the repository's HEAD or index.
+ */
+int repo_checkout(git_repository *repo, const char *sha, const char *dir);
+/* Current target of a ref; 1 (and out "") when it does not exist. */
+int repo_ref_target(git_repository *repo, const char *refname,
+    char out[GIT_OID_HEXSZ + 1]);
+/* Clone url into dir (a buildpack from a Git URL). */
+int repo_clone(const char *url, const char *dir);
+/* Record libgit2's last error as ours, prefixed with what. */
+int repo_error(const char *what);
+
+#endif

@@ -1,0 +1,192 @@
+/*
+ * slug.c - .slugignore and sealing built slugs.
+ */
+#include "slug.h"
+#include "util.h"
+
+#include <dirent.h>
+#include <fnmatch.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+struct pattern {
+	char *glob;
+	int anchored;		/* contains '/': match the whole path */
+	int dir_only;
+};
+
+struct patterns {
+	struct pattern *items;
+	size_t nr;
+};
+
+static void
+patterns_parse(const char *text, struct patterns *ps)
+{
+	const char *line = text;
+
+	while (*line != '\0') {
+		const char *end = strchrnul(line, '\n');
+		char *p = xstrndup(line, (size_t)(end - line));
+		size_t len = strlen(p);
+		struct pattern pat = { NULL, 0, 0 };
+		char *s = p;
+
+		while (len > 0 && (p[len - 1] == '\r' || p[len - 1] == ' ' ||
+		    p[len - 1] == '\t'))
+			p[--len] = '\0';
+		while (*s == ' ' || *s == '\t')
+			s++;
+		if (*s != '\0' && *s != '#') {
+			len = strlen(s);
+			if (len > 1 && s[len - 1] == '/') {
+				pat.dir_only = 1;
+				s[--len] = '\0';
+			}
+			if (*s == '/') {
+				pat.anchored = 1;
+				s++;
+			}
+			if (strchr(s, '/') != NULL)
+				pat.anchored = 1;
+			if (*s != '\0') {
+				pat.glob = xstrdup(s);
+				ps->items = xrealloc(ps->items, (ps->nr + 1) *
+				    sizeof(*ps->items));
+				ps->items[ps->nr++] = pat;
+			}
+		}
+		free(p);
+		line = *end ? end + 1 : end;
+	}
+}
+
+static int
+matches(const struct patterns *ps, const char *rel, const char *name,
+    int isdir)
+{
+	size_t i;
+
+	for (i = 0; i < ps->nr; i++) {
+		const struct pattern *p = &ps->items[i];
+
+		if (p->dir_only && !isdir)
+			continue;
+		if (p->anchored ? fnmatch(p->glob, rel, FNM_PATHNAME) == 0 :
+		    fnmatch(p->glob, name, 0) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+/* Walk dir (rel is its path from the top, "" at the top). */
+static int
+walk(const struct patterns *ps, const char *dir, const char *rel)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	int removed = 0;
+
+	if (d == NULL)
+		return berth_error_errno("cannot read %s", dir);
+	while ((de = readdir(d)) != NULL) {
+		char *path, *sub;
+		struct stat st;
+		int isdir, n;
+
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		path = path_join(dir, de->d_name);
+		sub = *rel ? xasprintf("%s/%s", rel, de->d_name) :
+		    xstrdup(de->d_name);
+		isdir = lstat(path, &st) == 0 && S_ISDIR(st.st_mode);
+		if (matches(ps, sub, de->d_name, isdir)) {
+			n = rm_rf(path) < 0 ? -1 : 1;
+		} else if (isdir) {
+			n = walk(ps, path, sub);
+		} else
+			n = 0;
+		free(path);
+		free(sub);
+		if (n < 0) {
+			closedir(d);
+			return -1;
+		}
+		removed += n;
+	}
+	closedir(d);
+	return removed;
+}
+
+int
+slugignore_apply(const char *dir)
+{
+	struct strbuf text = STRBUF_INIT;
+	struct patterns ps = { NULL, 0 };
+	char *path = path_join(dir, ".slugignore");
+	size_t i;
+	int ret;
+
+	if (!path_exists(path)) {
+		free(path);
+		return 0;
+	}
+	if (read_file(path, &text, 1 << 20) < 0) {
+		free(path);
+		return -1;
+	}
+	patterns_parse(strbuf_str(&text), &ps);
+	ret = walk(&ps, dir, "");
+	for (i = 0; i < ps.nr; i++)
+		free(ps.items[i].glob);
+	free(ps.items);
+	strbuf_release(&text);
+	free(path);
+	return ret;
+}
+
+/* Clear write bits everywhere below path (symlinks are left alone). */
+static int
+make_read_only(const char *path)
+{
+	struct stat st;
+	DIR *d;
+	struct dirent *de;
+	int ret = 0;
+
+	if (lstat(path, &st) < 0)
+		return berth_error_errno("cannot seal %s", path);
+	if (S_ISLNK(st.st_mode))
+		return 0;
+	if (S_ISDIR(st.st_mode)) {
+		d = opendir(path);
+		if (d == NULL)
+			return berth_error_errno("cannot seal %s", path);
+		while (ret == 0 && (de = readdir(d)) != NULL) {
+			char *sub;
+
+			if (strcmp(de->d_name, ".") == 0 ||
+			    strcmp(de->d_name, "..") == 0)
+				continue;
+			sub = path_join(path, de->d_name);
+			ret = make_read_only(sub);
+			free(sub);
+		}
+		closedir(d);
+	}
+	if (ret == 0 && chmod(path, st.st_mode & 07555 & ~(mode_t)S_ISUID &
+	    ~(mode_t)S_ISGID) < 0)
+		ret = berth_error_errno("cannot seal %s", path);
+	return ret;
+}
+
+int
+slug_seal(const char *build_dir, const char *slug_dir)
+{
+	/* Move first: moving a directory needs write access to it. */
+	if (rename(build_dir, slug_dir) < 0)
+		return berth_error_errno("cannot move the slug to %s", slug_dir);
+	return make_read_only(slug_dir);
+}

@@ -1,0 +1,23 @@
+/*
+ * slug.h - a slug is the immutable result of a build: the directory
+ * slugs/ID/ holding the built app. Invariant: a slug directory is never
+ * written after slug_seal(); dynos run on a copy of it.
+ */
+#ifndef BERTH_SLUG_H
+#define BERTH_SLUG_H
+
+/*
+ * Remove from dir what dir/.slugignore names, before buildpacks run (as
+ * Heroku does). One pattern per line, gitignore-like: '#' comments, a
+ * pattern without '/' matches a name at any depth, one with '/' matches
+ * from dir, a trailing '/' matches directories only, '*' '?' '[...]'
+ * as in fnmatch(3). Returns the number of paths removed, -1 on error.
+ */
+int slugignore_apply(const char *dir);
+/*
+ * Make the built tree at build_dir read-only and move it to slug_dir
+ * (same file system). After this the slug is never written again.
+ */
+int slug_seal(const char *build_dir, const char *slug_dir);
+
+#endif
