@@ -460,9 +460,11 @@ build_steps(struct build_ctx *b, struct build_result *res)
 		    NULL) < 0)
 			goto out;
 		if (release_yaml_parse(strbuf_str(&b->capture), &t) < 0) {
+			char *why = xstrdup(berth_last_error());
+
 			berth_error("buildpack %s: bin/release printed "
-			    "invalid YAML: %s", bps[i].name,
-			    berth_last_error());
+			    "invalid YAML: %s", bps[i].name, why);
+			free(why);
 			proctypes_clear(&t);
 			goto out;
 		}

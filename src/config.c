@@ -411,7 +411,7 @@ void
 config_defaults(struct berth_config *cfg)
 {
 	cfg->domain = xstrdup("localhost");
-	cfg->log_level = LOG_INFO;
+	cfg->log_level = BERTH_LOG_INFO;
 	cfg->build_timeout = 900;
 	memset(&cfg->buildpacks, 0, sizeof(cfg->buildpacks));
 }
