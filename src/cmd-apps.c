@@ -1,0 +1,307 @@
+/*
+ * cmd-apps.c - apps, apps:create, apps:info, apps:destroy: list the
+ * live apps, add one to a pipeline stage, show one, and destroy one
+ * (its ledger history stays; its config vars and build cache go).
+ */
+#include "cmd.h"
+#include "names.h"
+#include "procfile.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Take the app from "APP" or "-a APP"; both must agree. */
+static int
+app_from_args(struct cmd_ctx *ctx)
+{
+	if (ctx->argc == 0)
+		return 0;
+	if (ctx->app != NULL && strcmp(ctx->app, ctx->argv[0]) != 0)
+		return cmd_fail("%s names two apps (%s and %s): give one",
+		    ctx->cmd->name, ctx->argv[0], ctx->app);
+	ctx->app = ctx->argv[0];
+	return 0;
+}
+
+static int
+cmd_apps(struct cmd_ctx *ctx)
+{
+	struct pipeline p;
+	struct app *apps = NULL;
+	size_t nr = 0, i;
+	json_t *arr = NULL;
+	struct table t;
+
+	memset(&p, 0, sizeof(p));
+	if (ctx->pipeline != NULL && cmd_need_pipeline(ctx, &p) != 0)
+		return 1;
+	if (ledger_app_list(ctx->root.db, p.id, &apps, &nr) < 0) {
+		pipeline_clear(&p);
+		return cmd_fail_last();
+	}
+	if (ctx->json)
+		arr = json_array();
+	table_init(&t, 5);
+	table_row(&t, "NAME", "PIPELINE", "STAGE", "RELEASE", "AUTO-DEPLOYS");
+	for (i = 0; i < nr; i++) {
+		struct release r;
+		char ver[16] = "-";
+		int rc;
+
+		memset(&r, 0, sizeof(r));
+		rc = ledger_release_current(ctx->root.db, apps[i].id, &r);
+		if (rc == 0)
+			snprintf(ver, sizeof(ver), "v%d", r.version);
+		if (ctx->json)
+			json_array_append_new(arr, json_pack("{s:s, s:s, s:s, "
+			    "s:o, s:o, s:s}", "name", apps[i].name,
+			    "pipeline", apps[i].pipeline, "stage",
+			    apps[i].stage, "release", rc == 0 ?
+			    json_integer(r.version) : json_null(), "branch",
+			    json_str_or_null(apps[i].branch), "created_at",
+			    apps[i].created_at));
+		else
+			table_row(&t, apps[i].name, apps[i].pipeline,
+			    apps[i].stage, ver, apps[i].branch ?
+			    apps[i].branch : "-");
+		if (rc == 0)
+			release_clear(&r);
+	}
+	if (ctx->json)
+		cmd_print_json(arr);
+	else if (nr == 0)
+		printf("No apps yet; create one with: berth apps:create NAME "
+		    "-p %s --stage staging\n", p.name ? p.name : "PIPELINE");
+	else
+		table_print(&t, stdout);
+	table_clear(&t);
+	app_list_free(apps, nr);
+	pipeline_clear(&p);
+	return 0;
+}
+
+static int
+cmd_apps_create(struct cmd_ctx *ctx)
+{
+	const char *name = ctx->argv[0];
+	struct pipeline p;
+
+	if (name_check_app(name) < 0)
+		return cmd_fail_last();
+	if (ctx->stage == NULL)
+		return cmd_fail("apps:create needs a stage: add --stage "
+		    "review|development|staging|production");
+	if (name_check_stage(ctx->stage) < 0 || (ctx->branch != NULL &&
+	    name_check_branch(ctx->branch) < 0))
+		return cmd_fail_last();
+	if (cmd_need_pipeline(ctx, &p) != 0)
+		return 1;
+	if (ledger_app_create(ctx->root.db, name, p.id, ctx->stage,
+	    ctx->branch, NULL) < 0) {
+		pipeline_clear(&p);
+		return cmd_fail_last();
+	}
+	printf("Created app %s in pipeline %s (stage %s%s%s)\n", name, p.name,
+	    ctx->stage, ctx->branch ? ", auto-deploys " : "",
+	    ctx->branch ? ctx->branch : "");
+	pipeline_clear(&p);
+	return 0;
+}
+
+/* "web, worker" from a slug's process types JSON; caller frees. */
+static char *
+type_names(const char *json)
+{
+	struct proctypes pt = { NULL, 0 };
+	struct strbuf sb = STRBUF_INIT;
+	size_t i;
+
+	if (json != NULL && proctypes_from_json(json, &pt) == 0)
+		for (i = 0; i < pt.nr; i++)
+			strbuf_addf(&sb, "%s%s", i ? ", " : "",
+			    pt.items[i].name);
+	proctypes_clear(&pt);
+	if (sb.len == 0)
+		strbuf_addstr(&sb, "none");
+	return strbuf_detach(&sb);
+}
+
+static int
+cmd_apps_info(struct cmd_ctx *ctx)
+{
+	struct app a;
+	struct release r;
+	struct slug s;
+	struct kvlist cfg = { NULL, 0 };
+	int have_rel, have_slug = 0;
+	char *repo, *types = NULL, *age = NULL, *created;
+	struct strbuf keys = STRBUF_INIT, line = STRBUF_INIT;
+	struct table t;
+	size_t i;
+
+	if (app_from_args(ctx) != 0 || cmd_need_app(ctx, &a) != 0)
+		return 1;
+	memset(&r, 0, sizeof(r));
+	memset(&s, 0, sizeof(s));
+	if (ledger_config_get(ctx->root.db, a.id, &cfg) < 0) {
+		app_clear(&a);
+		return cmd_fail_last();
+	}
+	have_rel = ledger_release_current(ctx->root.db, a.id, &r) == 0;
+	if (have_rel && r.slug_id != NULL)
+		have_slug = ledger_slug_get(ctx->root.db, r.slug_id, &s) == 0;
+	if (have_slug)
+		types = type_names(s.process_types);
+	repo = root_repo_path(&ctx->root, a.pipeline);
+	for (i = 0; i < cfg.nr; i++)
+		strbuf_addf(&keys, "%s%s", i ? ", " : "", cfg.items[i].key);
+
+	if (ctx->json) {
+		json_t *jkeys = json_array(), *jrel = json_null();
+		json_t *jslug = json_null();
+
+		for (i = 0; i < cfg.nr; i++)
+			json_array_append_new(jkeys,
+			    json_string(cfg.items[i].key));
+		if (have_rel)
+			jrel = json_pack("{s:i, s:s, s:o, s:o, s:o, s:s}",
+			    "version", r.version, "status", r.status,
+			    "commit", json_str_or_null(r.commit),
+			    "description", json_str_or_null(r.description),
+			    "actor", json_str_or_null(r.actor),
+			    "created_at", r.created_at);
+		if (have_slug) {
+			json_t *jt = json_loads(s.process_types, 0, NULL);
+
+			jslug = json_pack("{s:s, s:I, s:o, s:s}", "id", s.id,
+			    "size", (json_int_t)s.size, "process_types",
+			    jt ? jt : json_object(), "buildpacks",
+			    s.buildpacks);
+		}
+		cmd_print_json(json_pack("{s:s, s:s, s:s, s:o, s:o, s:o, "
+		    "s:o, s:s, s:s}", "name", a.name, "pipeline", a.pipeline,
+		    "stage", a.stage, "branch", json_str_or_null(a.branch),
+		    "release", jrel, "slug", jslug, "config_vars", jkeys,
+		    "repo", repo, "created_at", a.created_at));
+		goto out;
+	}
+
+	printf("=== %s\n", a.name);
+	table_init(&t, 2);
+	table_row(&t, "Pipeline:", a.pipeline);
+	table_row(&t, "Stage:", a.stage);
+	table_row(&t, "Auto-deploys:", a.branch ? a.branch : "no (promoted "
+	    "or released by hand)");
+	if (have_rel) {
+		char sha[8];
+
+		age = format_age(r.created_at);
+		strbuf_addf(&line, "v%d  %s  (%s, %s)", r.version,
+		    r.description ? r.description : "", short_sha(r.commit,
+		    sha), age);
+		table_row(&t, "Release:", line.buf);
+	} else
+		table_row(&t, "Release:", "none yet; push to deploy it");
+	if (have_slug) {
+		char size[32];
+
+		human_size(s.size, size);
+		strbuf_reset(&line);
+		strbuf_addf(&line, "%s  %s", s.id, size);
+		table_row(&t, "Slug:", line.buf);
+		table_row(&t, "Process types:", types);
+	}
+	strbuf_reset(&line);
+	if (cfg.nr == 0)
+		strbuf_addstr(&line, "none");
+	else
+		strbuf_addf(&line, "%zu (%s)", cfg.nr, keys.buf);
+	table_row(&t, "Config vars:", line.buf);
+	table_row(&t, "Repo:", repo);
+	created = format_time(a.created_at);
+	table_row(&t, "Created:", created);
+	free(created);
+	table_print(&t, stdout);
+	table_clear(&t);
+out:
+	free(age);
+	free(types);
+	free(repo);
+	strbuf_release(&keys);
+	strbuf_release(&line);
+	kvlist_clear(&cfg);
+	if (have_slug)
+		slug_clear(&s);
+	if (have_rel)
+		release_clear(&r);
+	app_clear(&a);
+	return 0;
+}
+
+static int
+cmd_apps_destroy(struct cmd_ctx *ctx)
+{
+	struct app a;
+	char *cache;
+	int ret = 0;
+
+	if (app_from_args(ctx) != 0 || cmd_need_app(ctx, &a) != 0)
+		return 1;
+	if (ctx->confirm == NULL || strcmp(ctx->confirm, a.name) != 0) {
+		ret = cmd_fail("this destroys %s; to proceed, run: berth "
+		    "apps:destroy %s --confirm %s", a.name, a.name, a.name);
+		app_clear(&a);
+		return ret;
+	}
+	if (ledger_app_destroy(ctx->root.db, a.id) < 0) {
+		app_clear(&a);
+		return cmd_fail_last();
+	}
+	/* The name was checked when the app was created: safe in a path. */
+	cache = root_pathf(&ctx->root, "cache/%s", a.name);
+	if (path_exists(cache) && rm_rf(cache) < 0)
+		ret = cmd_fail("destroyed %s, but could not remove its build "
+		    "cache: %s", a.name, berth_last_error());
+	else
+		printf("Destroyed %s (its releases stay in the ledger)\n",
+		    a.name);
+	free(cache);
+	app_clear(&a);
+	return ret;
+}
+
+const struct berth_cmd cmd_apps_entry = {
+	"apps", NULL, "pj", 0, 0,
+	"apps [-p PIPELINE] [--json]",
+	"list apps with their stage, current release and auto-deploy branch",
+	NULL, cmd_apps, 0,
+};
+
+const struct berth_cmd cmd_apps_create_entry = {
+	"apps:create", NULL, "psb", 1, 1,
+	"apps:create NAME -p PIPELINE --stage STAGE [--branch BRANCH]",
+	"add an app to a pipeline stage",
+	"STAGE is review, development, staging or production. With --branch,\n"
+	"a push to BRANCH builds and deploys the app; without it, the app\n"
+	"gets releases by promotion only.",
+	cmd_apps_create, 0,
+};
+
+const struct berth_cmd cmd_apps_info_entry = {
+	"apps:info", NULL, "aj", 0, 1,
+	"apps:info [-a APP | APP] [--json]",
+	"show an app: pipeline, current release, slug, config var names",
+	"Config var values are never shown here; see: berth config -a APP.",
+	cmd_apps_info, 0,
+};
+
+const struct berth_cmd cmd_apps_destroy_entry = {
+	"apps:destroy", NULL, "aC", 0, 1,
+	"apps:destroy [-a APP | APP] --confirm APP",
+	"destroy an app (its release history stays in the ledger)",
+	"Removes the app's config vars, formation and build cache. Its\n"
+	"releases, builds and slugs stay in the ledger for the record. The\n"
+	"name can be used again afterwards.",
+	cmd_apps_destroy, 0,
+};

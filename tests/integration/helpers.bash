@@ -1,0 +1,76 @@
+# helpers.bash - shared set-up for berth's bats tests. Each test gets its
+# own server root in BATS_TEST_TMPDIR, runs the built binaries, and
+# pushes with a real git over the local transport.
+
+: "${BERTH_BUILDDIR:=$(cd "$BATS_TEST_DIRNAME/../.." && pwd)}"
+: "${BERTH_SRCDIR:=$(cd "$BATS_TEST_DIRNAME/../.." && pwd)}"
+FIXTURES=$BERTH_SRCDIR/tests/fixtures
+
+setup_root() {
+	export PATH="$BERTH_BUILDDIR/src:$PATH"
+	export BERTH_ROOT="$BATS_TEST_TMPDIR/root"
+	export BERTH_DATADIR="$BERTH_SRCDIR/contrib"
+	export BERTH_USER="tester@bats"
+	export HOME="$BATS_TEST_TMPDIR/home"
+	mkdir -p "$HOME"
+	export GIT_CONFIG_NOSYSTEM=1
+	git config --global user.name "Test User"
+	git config --global user.email "test@example.com"
+	git config --global init.defaultBranch main
+	git config --global advice.detachedHead false
+	berth init >/dev/null
+}
+
+# make_app DIR: a Procfile-only app in a new git repo with one commit.
+make_app() {
+	local dir=$1
+	mkdir -p "$dir"
+	printf 'web: python3 -m http.server $PORT\n' > "$dir/Procfile"
+	echo "hello" > "$dir/index.html"
+	git -C "$dir" init -q
+	git -C "$dir" add -A
+	git -C "$dir" commit -qm "First commit"
+}
+
+# commit_change DIR MESSAGE: change a file and commit.
+commit_change() {
+	echo "$2" >> "$1/index.html"
+	git -C "$1" add -A
+	git -C "$1" commit -qm "$2"
+}
+
+repo_of() {
+	echo "$BERTH_ROOT/repos/$1.git"
+}
+
+# push DIR PIPELINE [REFSPEC...]: push over the local transport.
+push() {
+	local dir=$1 pipeline=$2
+	shift 2
+	git -C "$dir" push "$(repo_of "$pipeline")" "${@:-main}" 2>&1
+}
+
+# remote_head PIPELINE BRANCH: the bare repo's branch, or "none".
+remote_head() {
+	git --git-dir="$(repo_of "$1")" rev-parse -q --verify \
+	    "refs/heads/$2" || echo none
+}
+
+# wait_for DESCRIPTION SECONDS COMMAND...: poll until COMMAND succeeds.
+wait_for() {
+	local what=$1 secs=$2 deadline
+	shift 2
+	deadline=$(( $(date +%s) + secs ))
+	until "$@" >/dev/null 2>&1; do
+		if [ "$(date +%s)" -ge "$deadline" ]; then
+			echo "timed out after ${secs}s waiting for $what" >&2
+			return 1
+		fi
+		sleep 0.05
+	done
+}
+
+# json_get JSON-TEXT EXPR: read a value with python (jq may be absent).
+json_get() {
+	python3 -c 'import json,sys; d=json.loads(sys.argv[1]); print(eval(sys.argv[2]))' "$1" "$2"
+}
