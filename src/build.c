@@ -109,7 +109,9 @@ on_buildpack_line(const char *line, void *data)
 		strbuf_addch(&b->capture, '\n');
 		return;
 	}
-	if (*line == '\0' || strncmp(line, "-----> ", 7) == 0 ||
+	if (line[strspn(line, " \t")] == '\0')
+		emit(b, "", "");
+	else if (strncmp(line, "-----> ", 7) == 0 ||
 	    strncmp(line, "       ", 7) == 0 || strncmp(line, " !     ", 7) == 0)
 		emit(b, "", line);
 	else
