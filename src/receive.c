@@ -138,25 +138,18 @@ say_waiting(const char *holder, void *data)
 	    holder);
 }
 
-/*
- * Deploy one command's commit to one app: build, then record release
- * vN. Runs under the pipeline's deploy lock.
- */
+/* Record release vN of a successful build. */
 static int
-deploy_app(struct push *p, const struct command *c, const struct app *app)
+release_build(struct push *p, const struct command *c, const struct app *app,
+    const struct build_result *res)
 {
-	struct build_opts o = { &p->root, p->repo, app, c->new, c->ref,
-	    p->actor };
-	struct build_result res;
 	struct release rel;
 	char sha[8], *desc;
 	int ret;
 
-	if (build_run(&o, &res) < 0)
-		return -1;
 	desc = xasprintf("Deploy %s", short_sha(c->new, sha));
 	{
-		struct release_new rn = { app->id, res.slug_id, "deploy",
+		struct release_new rn = { app->id, res->slug_id, "deploy",
 		    "succeeded", p->actor, c->new, desc };
 
 		ret = ledger_release_create(p->root.db, &rn, &rel);
@@ -169,7 +162,6 @@ deploy_app(struct push *p, const struct command *c, const struct app *app)
 		out_error("Cannot record the release of %s: %s", app->name,
 		    berth_last_error());
 	free(desc);
-	build_result_clear(&res);
 	return ret;
 }
 
@@ -202,6 +194,7 @@ static int
 deploy_command(struct push *p, const struct command *c, const char *branch,
     struct app *apps, size_t napps)
 {
+	struct build_result *results;
 	char sha[8], *what;
 	size_t i;
 	int fd, ret = 0;
@@ -218,11 +211,15 @@ deploy_command(struct push *p, const struct command *c, const char *branch,
 		deploy_unlock(fd);
 		return -1;
 	}
+	/* Build for every app first: a push releases all of them or none. */
+	results = xcalloc(napps, sizeof(*results));
 	for (i = 0; i < napps && ret == 0; i++) {
+		struct build_opts o = { &p->root, p->repo, &apps[i], c->new,
+		    c->ref, p->actor };
 		struct release cur;
 		int had = ledger_release_current(p->root.db, apps[i].id, &cur);
 
-		if (deploy_app(p, c, &apps[i]) < 0) {
+		if (build_run(&o, &results[i]) < 0) {
 			char a[8];
 
 			if (had == 0)
@@ -236,6 +233,11 @@ deploy_command(struct push *p, const struct command *c, const char *branch,
 		if (had == 0)
 			release_clear(&cur);
 	}
+	for (i = 0; i < napps && ret == 0; i++)
+		ret = release_build(p, c, &apps[i], &results[i]);
+	for (i = 0; i < napps; i++)
+		build_result_clear(&results[i]);
+	free(results);
 	deploy_unlock(fd);
 	return ret;
 }
