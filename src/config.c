@@ -15,6 +15,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <ini.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,7 +48,11 @@ struct load {
 struct key {
 	const char *section;
 	const char *name;
-	int (*set)(struct load *ld, const char *key, const char *value);
+	int (*set)(struct load *ld, const struct key *k, const char *value);
+	/* whole-number keys: where the value goes, its bounds and unit */
+	size_t off;
+	int min, max;
+	const char *unit;
 };
 
 static const char *const log_levels[] = { "error", "warn", "info", "debug" };
@@ -70,18 +75,52 @@ static const char template[] =
 "timeout = 900\n"
 "# Buildpacks to try, in this order, as a comma-separated list of names,\n"
 "# e.g. \"nodejs, python\". Empty means berth's own order.\n"
-"buildpacks =\n";
+"buildpacks =\n"
+"\n"
+"[router]\n"
+"# The port berth's own nginx listens on: http://APP.DOMAIN:PORT/.\n"
+"port = 8080\n"
+"# The nginx binary (a name is looked up in PATH).\n"
+"nginx = nginx\n"
+"\n"
+"[runtime]\n"
+"# Web dynos get ports from this range.\n"
+"port_min = 20000\n"
+"port_max = 29999\n"
+"# Seconds a web dyno has to accept connections on $PORT.\n"
+"boot_timeout = 60\n"
+"# Seconds between SIGTERM and SIGKILL when a dyno stops.\n"
+"stop_timeout = 30\n"
+"# Most dynos of one process type (ps:scale refuses more).\n"
+"max_dynos = 100\n"
+"\n"
+"[logs]\n"
+"# An app's log is rotated when it grows past this many KiB.\n"
+"max_size_kb = 10240\n";
 
-static int set_domain(struct load *, const char *, const char *);
-static int set_log_level(struct load *, const char *, const char *);
-static int set_timeout(struct load *, const char *, const char *);
-static int set_buildpacks(struct load *, const char *, const char *);
+static int set_domain(struct load *, const struct key *, const char *);
+static int set_log_level(struct load *, const struct key *, const char *);
+static int set_int(struct load *, const struct key *, const char *);
+static int set_buildpacks(struct load *, const struct key *, const char *);
+static int set_program(struct load *, const struct key *, const char *);
+
+#define INT_KEY(sec, name, field, min, max, unit) \
+	{ sec, name, set_int, offsetof(struct berth_config, field), min, max, \
+	    unit }
 
 static const struct key keys[] = {
-	{ "server", "domain", set_domain },
-	{ "server", "log_level", set_log_level },
-	{ "build", "timeout", set_timeout },
-	{ "build", "buildpacks", set_buildpacks },
+	{ "server", "domain", set_domain, 0, 0, 0, NULL },
+	{ "server", "log_level", set_log_level, 0, 0, 0, NULL },
+	INT_KEY("build", "timeout", build_timeout, 1, TIMEOUT_MAX, "seconds"),
+	{ "build", "buildpacks", set_buildpacks, 0, 0, 0, NULL },
+	INT_KEY("router", "port", router_port, 1, 65535, "port number"),
+	{ "router", "nginx", set_program, 0, 0, 0, NULL },
+	INT_KEY("runtime", "port_min", port_min, 1024, 65535, "port number"),
+	INT_KEY("runtime", "port_max", port_max, 1024, 65535, "port number"),
+	INT_KEY("runtime", "boot_timeout", boot_timeout, 1, 3600, "seconds"),
+	INT_KEY("runtime", "stop_timeout", stop_timeout, 1, 3600, "seconds"),
+	INT_KEY("runtime", "max_dynos", max_dynos, 1, 10000, "dynos"),
+	INT_KEY("logs", "max_size_kb", log_max_kb, 16, 1048576, "KiB"),
 };
 
 /* Record the first error of a load, prefixed "NAME line N: "; -1. */
@@ -111,14 +150,16 @@ is_host_char(int c)
 }
 
 static int
-set_domain(struct load *ld, const char *key, const char *value)
+set_domain(struct load *ld, const struct key *k, const char *value)
 {
+	char key[64];
 	char q[QUOTE_SIZE];
 	size_t len = strlen(value), i;
 	int ok = len > 0 && len <= DOMAIN_MAX && value[0] != '.' &&
 	    value[0] != '-' && value[len - 1] != '.' && value[len - 1] != '-' &&
 	    strstr(value, "..") == NULL;
 
+	snprintf(key, sizeof(key), "%s.%s", k->section, k->name);
 	for (i = 0; ok && i < len; i++)
 		if (!is_host_char((unsigned char)value[i]))
 			ok = 0;
@@ -134,11 +175,13 @@ set_domain(struct load *ld, const char *key, const char *value)
 }
 
 static int
-set_log_level(struct load *ld, const char *key, const char *value)
+set_log_level(struct load *ld, const struct key *k, const char *value)
 {
+	char key[64];
 	char q[QUOTE_SIZE];
 	size_t i;
 
+	snprintf(key, sizeof(key), "%s.%s", k->section, k->name);
 	for (i = 0; i < sizeof(log_levels) / sizeof(log_levels[0]); i++)
 		if (strcmp(value, log_levels[i]) == 0) {
 			ld->cfg->log_level = (enum log_level)i;
@@ -150,20 +193,42 @@ set_log_level(struct load *ld, const char *key, const char *value)
 }
 
 static int
-set_timeout(struct load *ld, const char *key, const char *value)
+set_int(struct load *ld, const struct key *k, const char *value)
 {
 	char q[QUOTE_SIZE];
 	const char *p;
 	long v = 0;
 
-	for (p = value; *p >= '0' && *p <= '9' && v <= TIMEOUT_MAX; p++)
+	for (p = value; *p >= '0' && *p <= '9' && v <= k->max; p++)
 		v = v * 10 + (*p - '0');
-	if (p == value || *p != '\0' || v < 1 || v > TIMEOUT_MAX) {
+	if (p == value || *p != '\0' || v < k->min || v > k->max) {
 		name_quote(value, q, sizeof(q));
-		return load_error(ld, "%s must be a whole number of seconds "
-		    "from 1 to %d (got '%s')", key, TIMEOUT_MAX, q);
+		return load_error(ld, "%s.%s must be a whole number of %s "
+		    "from %d to %d (got '%s')", k->section, k->name, k->unit,
+		    k->min, k->max, q);
 	}
-	ld->cfg->build_timeout = (int)v;
+	*(int *)(void *)((char *)ld->cfg + k->off) = (int)v;
+	return 0;
+}
+
+/* A program: a name looked up in PATH, or an absolute path. */
+static int
+set_program(struct load *ld, const struct key *k, const char *value)
+{
+	char q[QUOTE_SIZE];
+	const char *p;
+
+	for (p = value; *p != '\0'; p++)
+		if ((unsigned char)*p <= ' ')
+			break;
+	if (*value == '\0' || *p != '\0' || (strchr(value, '/') != NULL &&
+	    value[0] != '/')) {
+		name_quote(value, q, sizeof(q));
+		return load_error(ld, "%s.%s must be a program name or an "
+		    "absolute path (got '%s')", k->section, k->name, q);
+	}
+	free(ld->cfg->nginx);
+	ld->cfg->nginx = xstrdup(value);
 	return 0;
 }
 
@@ -183,13 +248,15 @@ buildpack_name_ok(const char *s, size_t len)
 
 /* An empty value means no order of our own; a stray comma is an error. */
 static int
-set_buildpacks(struct load *ld, const char *key, const char *value)
+set_buildpacks(struct load *ld, const struct key *k, const char *value)
 {
+	char key[64];
 	struct strvec names = STRVEC_INIT;
 	const char *p, *next;
 	char q[QUOTE_SIZE], *one;
 	size_t len;
 
+	snprintf(key, sizeof(key), "%s.%s", k->section, k->name);
 	for (p = value; *value != '\0'; p = next + 1) {
 		next = p + strcspn(p, ",");
 		len = (size_t)(next - p);
@@ -284,7 +351,7 @@ handle(void *user, const char *section, const char *name, const char *value)
 				    "characters (got '%s')", key, qs);
 				return 0;
 			}
-		return keys[i].set(ld, key, value) == 0;
+		return keys[i].set(ld, &keys[i], value) == 0;
 	}
 	if (ld->warn == NULL)
 		return 1;
@@ -369,6 +436,14 @@ config_copy(struct berth_config *to, const struct berth_config *from)
 	    "localhost");
 	to->log_level = from->log_level;
 	to->build_timeout = from->build_timeout;
+	to->router_port = from->router_port;
+	to->nginx = xstrdup(from->nginx != NULL ? from->nginx : "nginx");
+	to->port_min = from->port_min;
+	to->port_max = from->port_max;
+	to->boot_timeout = from->boot_timeout;
+	to->stop_timeout = from->stop_timeout;
+	to->max_dynos = from->max_dynos;
+	to->log_max_kb = from->log_max_kb;
 	memset(&to->buildpacks, 0, sizeof(to->buildpacks));
 	for (i = 0; i < from->buildpacks.nr; i++)
 		strvec_push(&to->buildpacks, from->buildpacks.v[i]);
@@ -413,6 +488,14 @@ config_defaults(struct berth_config *cfg)
 	cfg->domain = xstrdup("localhost");
 	cfg->log_level = BERTH_LOG_INFO;
 	cfg->build_timeout = 900;
+	cfg->router_port = 8080;
+	cfg->nginx = xstrdup("nginx");
+	cfg->port_min = 20000;
+	cfg->port_max = 29999;
+	cfg->boot_timeout = 60;
+	cfg->stop_timeout = 30;
+	cfg->max_dynos = 100;
+	cfg->log_max_kb = 10240;
 	memset(&cfg->buildpacks, 0, sizeof(cfg->buildpacks));
 }
 
@@ -452,6 +535,8 @@ config_clear(struct berth_config *cfg)
 {
 	free(cfg->domain);
 	cfg->domain = NULL;
+	free(cfg->nginx);
+	cfg->nginx = NULL;
 	strvec_clear(&cfg->buildpacks);
 }
 

@@ -5,6 +5,13 @@
  *             log_level = info        ; error|warn|info|debug
  *   [build]   timeout = 900           ; seconds for one whole build
  *             buildpacks = nodejs, python  ; detection order (optional)
+ *   [router]  port = 8080             ; nginx listens on this port
+ *             nginx = nginx           ; the nginx binary
+ *   [runtime] port_min = 20000, port_max = 29999  ; web dyno ports
+ *             boot_timeout = 60       ; seconds for web to bind $PORT
+ *             stop_timeout = 30       ; SIGTERM to SIGKILL, seconds
+ *             max_dynos = 100         ; per process type
+ *   [logs]    max_size_kb = 10240     ; app log size before rotation
  *
  * Unknown sections or keys warn with their line number; a bad value is
  * an error naming section.key; a line longer than inih's limit (200) is
@@ -22,6 +29,13 @@ struct berth_config {
 	enum log_level log_level;
 	int build_timeout;		/* seconds */
 	struct strvec buildpacks;	/* detection order; empty = ledger's */
+	int router_port;		/* nginx listens here */
+	char *nginx;			/* nginx binary ("nginx" = from PATH) */
+	int port_min, port_max;		/* web dyno ports */
+	int boot_timeout;		/* seconds for web to bind $PORT */
+	int stop_timeout;		/* seconds from SIGTERM to SIGKILL */
+	int max_dynos;			/* per process type */
+	int log_max_kb;			/* app log size before rotation */
 };
 
 typedef void (*config_warn_fn)(const char *msg, void *data);

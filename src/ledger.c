@@ -9,6 +9,7 @@
  * - the current release of an app is its newest succeeded one.
  */
 #include "ledger.h"
+#include "names.h"
 #include "util.h"
 
 #include <errno.h>
@@ -239,8 +240,29 @@ ledger_open(const char *path, struct ledger **out)
 		return -1;
 	}
 	sqlite3_busy_timeout(db->db, 30000);
-	if (exec_sql(db, "PRAGMA journal_mode=WAL;"
-	    "PRAGMA synchronous=NORMAL;PRAGMA foreign_keys=ON;") < 0)
+	/*
+	 * Switching a new file to WAL needs an exclusive lock, and SQLite
+	 * answers SQLITE_BUSY at once (no busy handler) when another
+	 * process is doing the same: retry for up to the busy timeout.
+	 */
+	{
+		int tries;
+
+		for (tries = 0; ; tries++) {
+			int rc = sqlite3_exec(db->db,
+			    "PRAGMA journal_mode=WAL", NULL, NULL, NULL);
+
+			if (rc == SQLITE_OK)
+				break;
+			if ((rc & 0xff) != SQLITE_BUSY || tries >= 3000) {
+				db_error(db, "set WAL mode");
+				goto fail;
+			}
+			usleep(10000);
+		}
+	}
+	if (exec_sql(db, "PRAGMA synchronous=NORMAL;"
+	    "PRAGMA foreign_keys=ON;") < 0)
 		goto fail;
 	if (begin(db) < 0)
 		goto fail;
@@ -805,6 +827,14 @@ ledger_config_change(struct ledger *db, int64_t app_id,
 	if (begin(db) < 0)
 		return -1;
 	for (i = 0; set != NULL && i < set->nr; i++) {
+		const struct kv *kv = &set->items[i];
+
+		if (!utf8_valid(kv->key, strlen(kv->key)) ||
+		    !utf8_valid(kv->value, strlen(kv->value))) {
+			berth_error("config var %s is not valid UTF-8",
+			    set->items[i].key);
+			goto fail;
+		}
 		if (run(db, prep(db, "INSERT INTO config_vars (app_id, key, "
 		    "value) VALUES (?, ?, ?) ON CONFLICT (app_id, key) DO "
 		    "UPDATE SET value = excluded.value", "iss", app_id,
@@ -1226,10 +1256,11 @@ ledger_buildpack_list(struct ledger *db, int64_t pipeline_id,
 static int
 buildpack_renumber(struct ledger *db, int64_t pipeline_id)
 {
-	return run(db, prep(db, "UPDATE buildpacks SET position = (SELECT "
-	    "COUNT(*) FROM buildpacks b2 WHERE b2.pipeline_id = "
-	    "buildpacks.pipeline_id AND b2.position <= buildpacks.position) "
-	    "WHERE pipeline_id = ?", "i", pipeline_id));
+	return run(db, prep(db, "UPDATE buildpacks SET position = r.rn FROM "
+	    "(SELECT name, row_number() OVER (ORDER BY position) AS rn "
+	    "FROM buildpacks WHERE pipeline_id = ?1) AS r "
+	    "WHERE buildpacks.pipeline_id = ?1 AND buildpacks.name = r.name",
+	    "i", pipeline_id));
 }
 
 int
