@@ -39,6 +39,14 @@ commit_change() {
 	git -C "$1" commit -qm "$2"
 }
 
+# use_buildpack DIR FIXTURE: commit an app.json naming a fixture buildpack.
+use_buildpack() {
+	printf '{"buildpacks": [{"url": "%s"}]}\n' \
+	    "$FIXTURES/buildpacks/$2" > "$1/app.json"
+	git -C "$1" add app.json
+	git -C "$1" commit -qm "Use the $2 buildpack"
+}
+
 repo_of() {
 	echo "$BERTH_ROOT/repos/$1.git"
 }

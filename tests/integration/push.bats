@@ -38,10 +38,7 @@ setup() {
 @test "a failing buildpack rejects the push and the ref stays" {
 	push "$APP" demo
 	before=$(remote_head demo main)
-	printf '{"buildpacks": [{"url": "%s"}]}\n' \
-	    "$FIXTURES/buildpacks/failing" > "$APP/app.json"
-	git -C "$APP" add app.json
-	git -C "$APP" commit -qm "Use a failing buildpack"
+	use_buildpack "$APP" failing
 	run push "$APP" demo
 	[ "$status" -ne 0 ]
 	[[ "$output" == *"compiling, then failing"* ]]
@@ -120,10 +117,7 @@ setup() {
 
 @test "config var values never appear in build output or logs" {
 	berth config:set SECRET_TOKEN=s3cr3t-value-123 -a demo-staging
-	printf '{"buildpacks": [{"url": "%s"}]}\n' \
-	    "$FIXTURES/buildpacks/echo-env" > "$APP/app.json"
-	git -C "$APP" add app.json
-	git -C "$APP" commit -qm "Echo env"
+	use_buildpack "$APP" echo-env
 	run push "$APP" demo
 	[ "$status" -eq 0 ]
 	[[ "$output" == *"SECRET_TOKEN=[SECRET_TOKEN]"* ]]
@@ -136,10 +130,7 @@ setup() {
 	go=$BATS_TEST_TMPDIR/go
 	berth config:set GO_FILE="$go" -a demo-staging >/dev/null
 	berth config:set GO_FILE="$go" -a demo-dev >/dev/null
-	printf '{"buildpacks": [{"url": "%s"}]}\n' \
-	    "$FIXTURES/buildpacks/slow" > "$APP/app.json"
-	git -C "$APP" add app.json
-	git -C "$APP" commit -qm "Slow build"
+	use_buildpack "$APP" slow
 	git -C "$APP" branch develop
 	push "$APP" demo main > "$BATS_TEST_TMPDIR/a.out" &
 	a=$!
@@ -172,10 +163,7 @@ setup() {
 
 @test "a buildpack that hangs is timed out and the push rejected" {
 	printf '[build]\ntimeout = 2\n' >> "$BERTH_ROOT/berth.ini"
-	printf '{"buildpacks": [{"url": "%s"}]}\n' \
-	    "$FIXTURES/buildpacks/hang" > "$APP/app.json"
-	git -C "$APP" add app.json
-	git -C "$APP" commit -qm "Hang"
+	use_buildpack "$APP" hang
 	run push "$APP" demo
 	[ "$status" -ne 0 ]
 	[[ "$output" == *"timed out"* ]]
@@ -185,10 +173,7 @@ setup() {
 }
 
 @test "a buildpack without bin/compile is refused" {
-	printf '{"buildpacks": [{"url": "%s"}]}\n' \
-	    "$FIXTURES/buildpacks/nocompile" > "$APP/app.json"
-	git -C "$APP" add app.json
-	git -C "$APP" commit -qm "No compile"
+	use_buildpack "$APP" nocompile
 	run push "$APP" demo
 	[ "$status" -ne 0 ]
 	[[ "$output" == *"has no executable bin/compile"* ]]
