@@ -3,6 +3,7 @@
  */
 #include "cmd.h"
 #include "repo.h"
+#include "runtime.h"
 
 #include <getopt.h>
 #include <stdarg.h>
@@ -30,12 +31,22 @@ static const struct berth_cmd *const commands[] = {
 	&cmd_buildpacks_entry,
 	&cmd_buildpacks_add_entry,
 	&cmd_buildpacks_remove_entry,
+	&cmd_logs_entry,
+	&cmd_ps_entry,
+	&cmd_ps_scale_entry,
+	&cmd_ps_restart_entry,
+	&cmd_ps_stop_entry,
+	&cmd_ps_start_entry,
+	&cmd_run_entry,
+	&cmd_open_entry,
+	&cmd_daemon_status_entry,
+	&cmd_daemon_stop_entry,
 	NULL,
 };
 
 /* Long options; short letters are what berth_cmd.opts lists. */
 enum { OPT_ROOT = 1000, OPT_DEPLOY_BRANCH, OPT_CONFIRM, OPT_NO_APPS,
-    OPT_DOMAIN };
+    OPT_DOMAIN, OPT_PS, OPT_SOURCE, OPT_FORCE };
 static const struct option long_opts[] = {
 	{ "app", required_argument, NULL, 'a' },
 	{ "pipeline", required_argument, NULL, 'p' },
@@ -50,6 +61,10 @@ static const struct option long_opts[] = {
 	{ "confirm", required_argument, NULL, OPT_CONFIRM },
 	{ "no-apps", no_argument, NULL, OPT_NO_APPS },
 	{ "domain", required_argument, NULL, OPT_DOMAIN },
+	{ "tail", no_argument, NULL, 't' },
+	{ "ps", required_argument, NULL, OPT_PS },
+	{ "source", required_argument, NULL, OPT_SOURCE },
+	{ "force", no_argument, NULL, OPT_FORCE },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -63,6 +78,9 @@ static const struct {
 	{ OPT_CONFIRM, 'C', "--confirm" },
 	{ OPT_NO_APPS, 'N', "--no-apps" },
 	{ OPT_DOMAIN, 'd', "--domain" },
+	{ OPT_PS, 'P', "--ps" },
+	{ OPT_SOURCE, 'S', "--source" },
+	{ OPT_FORCE, 'F', "--force" },
 };
 
 int
@@ -104,6 +122,51 @@ cmd_need_pipeline(struct cmd_ctx *ctx, struct pipeline *out)
 	if (ledger_pipeline_get(ctx->root.db, ctx->pipeline, out) != 0)
 		return cmd_fail_last();
 	return 0;
+}
+
+static void
+launch_progress(const char *line, void *data)
+{
+	(void)data;
+	printf("  %s\n", line);
+	fflush(stdout);
+}
+
+int
+cmd_launch(struct cmd_ctx *ctx, const char *app, int version,
+    int64_t release_id)
+{
+	int rc = runtime_deploy(&ctx->root, app, release_id, launch_progress,
+	    NULL);
+
+	if (rc == 1) {
+		fprintf(stderr, "berth: %s; v%d is recorded and starts when "
+		    "berthd does\n", berth_last_error(), version);
+		return 0;
+	}
+	if (rc < 0)
+		return cmd_fail("v%d of %s failed to start, the previous "
+		    "release keeps running: %s", version, app,
+		    berth_last_error());
+	return 0;
+}
+
+static void
+lock_waiting(const char *holder, void *data)
+{
+	(void)data;
+	fprintf(stderr, "berth: waiting for the %s to finish...\n", holder);
+}
+
+int
+cmd_lock_app(struct cmd_ctx *ctx, const struct app *a, const char *what)
+{
+	int fd = deploy_lock(&ctx->root, a->pipeline, what, lock_waiting,
+	    NULL);
+
+	if (fd < 0)
+		cmd_fail_last();
+	return fd;
 }
 
 int
@@ -201,7 +264,7 @@ parse(struct cmd_ctx *ctx, int argc, char **argv)
 
 	opterr = 0;
 	optind = 1;
-	while ((ch = getopt_long(argc, argv, "-a:p:s:b:n:i:jh", long_opts,
+	while ((ch = getopt_long(argc, argv, "-a:p:s:b:n:i:jth", long_opts,
 	    NULL)) != -1) {
 		int letter = ch;
 
@@ -233,6 +296,7 @@ parse(struct cmd_ctx *ctx, int argc, char **argv)
 		case 's': ctx->stage = optarg; break;
 		case 'b': ctx->branch = optarg; break;
 		case 'j': ctx->json = 1; break;
+		case 't': ctx->tail = 1; break;
 		case 'h': print_cmd_help(c); exit(0);
 		case 'n':
 			if (parse_int(optarg, "-n", &ctx->num) < 0)
@@ -246,6 +310,9 @@ parse(struct cmd_ctx *ctx, int argc, char **argv)
 		case OPT_CONFIRM: ctx->confirm = optarg; break;
 		case OPT_NO_APPS: ctx->no_apps = 1; break;
 		case OPT_DOMAIN: ctx->domain = optarg; break;
+		case OPT_PS: ctx->ps = optarg; break;
+		case OPT_SOURCE: ctx->source = optarg; break;
+		case OPT_FORCE: ctx->force = 1; break;
 		}
 	}
 	/* After "--", everything is positional. */

@@ -4,6 +4,7 @@
  * (its ledger history stays; its config vars and build cache go).
  */
 #include "cmd.h"
+#include "runtime.h"
 #include "names.h"
 #include "procfile.h"
 
@@ -258,6 +259,9 @@ cmd_apps_destroy(struct cmd_ctx *ctx)
 		app_clear(&a);
 		return cmd_fail_last();
 	}
+	/* Its dynos and route go; without berthd there are none. */
+	if (runtime_destroy(&ctx->root, a.name) < 0)
+		fprintf(stderr, "berth: warning: %s\n", berth_last_error());
 	/* The name was checked when the app was created: safe in a path. */
 	cache = root_pathf(&ctx->root, "cache/%s", a.name);
 	if (path_exists(cache) && rm_rf(cache) < 0)

@@ -115,7 +115,8 @@ cmd_config_set(struct cmd_ctx *ctx)
 	const char **keys = NULL;
 	struct app a;
 	char *actor = NULL, q[64];
-	int i, version, ret = 1;
+	int i, version, ret = 1, lock = -1;
+	int64_t release_id = 0;
 	size_t k;
 
 	/* Check every argument before anything changes. */
@@ -146,16 +147,22 @@ cmd_config_set(struct cmd_ctx *ctx)
 	if (cmd_need_app(ctx, &a) != 0)
 		goto out;
 	actor = actor_name();
-	if (ledger_config_change(ctx->root.db, a.id, &set, NULL, 0, actor,
-	    &version) < 0)
+	lock = cmd_lock_app(ctx, &a, "config change");
+	if (lock < 0)
+		;
+	else if (ledger_config_change(ctx->root.db, a.id, &set, NULL, 0,
+	    actor, &version, &release_id) < 0)
 		cmd_fail_last();
 	else {
 		keys = xcalloc(set.nr, sizeof(*keys));
 		for (k = 0; k < set.nr; k++)
 			keys[k] = set.items[k].key;
-		print_done("Setting", keys, set.nr, a.name, version);
-		ret = 0;
+		ret = release_id ? cmd_launch(ctx, a.name, version,
+		    release_id) : 0;
+		if (ret == 0)
+			print_done("Setting", keys, set.nr, a.name, version);
 	}
+	deploy_unlock(lock);
 	app_clear(&a);
 out:
 	free(keys);
@@ -201,12 +208,23 @@ cmd_config_unset(struct cmd_ctx *ctx)
 			absent[nabsent++] = key;
 	}
 	if (nkeys > 0) {
+		int64_t release_id = 0;
+		int lock = cmd_lock_app(ctx, &a, "config change");
+
 		actor = actor_name();
-		if (ledger_config_change(ctx->root.db, a.id, NULL, keys, nkeys,
-		    actor, &version) < 0)
+		if (lock < 0)
+			ret = 1;
+		else if (ledger_config_change(ctx->root.db, a.id, NULL, keys,
+		    nkeys, actor, &version, &release_id) < 0)
 			ret = cmd_fail_last();
-		else
-			print_done("Unsetting", keys, nkeys, a.name, version);
+		else {
+			ret = release_id ? cmd_launch(ctx, a.name, version,
+			    release_id) : 0;
+			if (ret == 0)
+				print_done("Unsetting", keys, nkeys, a.name,
+				    version);
+		}
+		deploy_unlock(lock);
 	}
 	if (ret == 0 && nabsent > 0) {
 		names = key_names(absent, nabsent);

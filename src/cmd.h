@@ -3,7 +3,9 @@
  * struct berth_cmd entries of one topic; berth.c lists them in one
  * table and nothing else knows a command exists. Options follow the
  * Heroku CLI: -a/--app, -p/--pipeline, --json, -n/--num, anywhere on
- * the line.
+ * the line. Option letters in berth_cmd.opts: a app, p pipeline, s stage,
+ * b branch, n num, i index, j json, t tail, D --deploy-branch,
+ * C --confirm, N --no-apps, d --domain, P --ps, S --source, F --force.
  */
 #ifndef BERTH_CMD_H
 #define BERTH_CMD_H
@@ -31,6 +33,10 @@ struct cmd_ctx {
 	int index;		/* -i, --index; 0 = unset */
 	int json;		/* --json */
 	int no_apps;		/* --no-apps */
+	int tail;		/* -t, --tail */
+	const char *ps;		/* --ps DYNO */
+	const char *source;	/* --source app|berth */
+	int force;		/* --force */
 };
 
 #define CMD_NO_ROOT 0x1		/* do not open the server root first */
@@ -55,6 +61,19 @@ int cmd_fail_last(void);
 /* Load the -a app (live); prints the error and returns 1 on failure. */
 int cmd_need_app(struct cmd_ctx *ctx, struct app *out);
 int cmd_need_pipeline(struct cmd_ctx *ctx, struct pipeline *out);
+/*
+ * Roll a pending release of app out through berthd (runtime_deploy),
+ * showing its progress. Returns 0 when it is live, or recorded because
+ * berthd is not running (said on stderr); 1 after printing why when the
+ * rollout failed.
+ */
+int cmd_launch(struct cmd_ctx *ctx, const char *app, int version,
+    int64_t release_id);
+/*
+ * Take the deploy lock of the app's pipeline (as pushes do), saying so
+ * when it has to wait. Returns the lock fd, or -1 after printing why.
+ */
+int cmd_lock_app(struct cmd_ctx *ctx, const struct app *a, const char *what);
 /* Print JSON to stdout, steals the reference. Returns 0. */
 int cmd_print_json(json_t *j);
 /* json_string that maps NULL to JSON null. */
@@ -79,5 +98,15 @@ extern const struct berth_cmd cmd_config_unset_entry;
 extern const struct berth_cmd cmd_buildpacks_entry;
 extern const struct berth_cmd cmd_buildpacks_add_entry;
 extern const struct berth_cmd cmd_buildpacks_remove_entry;
+extern const struct berth_cmd cmd_logs_entry;
+extern const struct berth_cmd cmd_ps_entry;
+extern const struct berth_cmd cmd_ps_scale_entry;
+extern const struct berth_cmd cmd_ps_restart_entry;
+extern const struct berth_cmd cmd_ps_stop_entry;
+extern const struct berth_cmd cmd_ps_start_entry;
+extern const struct berth_cmd cmd_run_entry;
+extern const struct berth_cmd cmd_open_entry;
+extern const struct berth_cmd cmd_daemon_status_entry;
+extern const struct berth_cmd cmd_daemon_stop_entry;
 
 #endif

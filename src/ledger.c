@@ -106,6 +106,8 @@ static const char *const migrations[] = {
 	"  actor TEXT NOT NULL,"
 	"  message TEXT NOT NULL,"
 	"  created_at TEXT NOT NULL);",
+	/* v1 -> v2: ps:stop keeps an app stopped until ps:start or deploy */
+	"ALTER TABLE apps ADD COLUMN stopped INTEGER NOT NULL DEFAULT 0;",
 };
 
 #define NMIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))
@@ -224,13 +226,22 @@ ledger_open(const char *path, struct ledger **out)
 	size_t i;
 	sqlite3_stmt *st;
 
-	/* Create the file 0600 before SQLite does, so secrets stay ours. */
-	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-	if (fd < 0) {
-		free(db);
-		return berth_error_errno("cannot open ledger %s", path);
+	/*
+	 * Create the file 0600 before SQLite does, so secrets stay ours
+	 * (SQLite gives -wal and -shm the same mode). Only when it does not
+	 * exist: closing any fd of a file drops every POSIX lock this
+	 * process holds on it, which would break the locking of other
+	 * connections in this process (berthd has one per thread).
+	 */
+	if (!path_exists(path)) {
+		fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+		if (fd < 0 && errno != EEXIST) {
+			free(db);
+			return berth_error_errno("cannot open ledger %s", path);
+		}
+		if (fd >= 0)
+			close(fd);
 	}
-	close(fd);
 	if (sqlite3_open_v2(path, &db->db, SQLITE_OPEN_READWRITE |
 	    SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
 		berth_error("cannot open ledger %s: %s", path,
@@ -526,7 +537,7 @@ ledger_pipeline_list(struct ledger *db, struct pipeline **out, size_t *nr)
 /* ---- apps ---- */
 
 #define APP_COLS "a.id, a.name, a.pipeline_id, p.name, a.stage, a.branch, " \
-	"a.created_at"
+	"a.created_at, a.stopped"
 #define APP_FROM " FROM apps a JOIN pipelines p ON p.id = a.pipeline_id "
 #define APP_ORDER " ORDER BY p.name, CASE a.stage WHEN 'review' THEN 0 " \
 	"WHEN 'development' THEN 1 WHEN 'staging' THEN 2 ELSE 3 END, a.name"
@@ -543,6 +554,7 @@ fill_app(sqlite3_stmt *st, void *v)
 	a->stage = col_text(st, 4);
 	a->branch = col_text(st, 5);
 	a->created_at = col_text(st, 6);
+	a->stopped = sqlite3_column_int(st, 7);
 }
 
 void
@@ -619,6 +631,19 @@ ledger_apps_for_branch(struct ledger *db, int64_t pipeline_id,
 	    "WHERE a.destroyed_at IS NULL AND a.pipeline_id = ? AND "
 	    "a.branch = ?" APP_ORDER, "is", pipeline_id, branch),
 	    sizeof(**out), fill_app, (void **)out, nr);
+}
+
+int
+ledger_app_set_stopped(struct ledger *db, int64_t app_id, int stopped)
+{
+	if (begin(db) < 0)
+		return -1;
+	if (run(db, prep(db, "UPDATE apps SET stopped = ? WHERE id = ?", "di",
+	    stopped, app_id)) < 0) {
+		rollback(db);
+		return -1;
+	}
+	return commit(db);
 }
 
 int
@@ -814,7 +839,7 @@ current_release_in_txn(struct ledger *db, int64_t app_id,
 int
 ledger_config_change(struct ledger *db, int64_t app_id,
     const struct kvlist *set, const char *const *unset, size_t nunset,
-    const char *actor, int *version)
+    const char *actor, int *version, int64_t *release_id)
 {
 	struct strbuf desc = STRBUF_INIT, names = STRBUF_INIT;
 	struct release cur;
@@ -823,6 +848,8 @@ ledger_config_change(struct ledger *db, int64_t app_id,
 
 	if (version != NULL)
 		*version = 0;
+	if (release_id != NULL)
+		*release_id = 0;
 	memset(&cur, 0, sizeof(cur));
 	if (begin(db) < 0)
 		return -1;
@@ -861,13 +888,15 @@ ledger_config_change(struct ledger *db, int64_t app_id,
 		goto fail;
 	if (rc == 0) {
 		struct release_new rn = { app_id, cur.slug_id, "config",
-		    "succeeded", actor, cur.commit, strbuf_str(&desc) };
+		    "pending", actor, cur.commit, strbuf_str(&desc) };
 		int v = release_insert(db, &rn, NULL);
 
 		if (v < 0)
 			goto fail;
 		if (version != NULL)
 			*version = v;
+		if (release_id != NULL)
+			*release_id = sqlite3_last_insert_rowid(db->db);
 	}
 	release_clear(&cur);
 	strbuf_release(&desc);
@@ -1326,4 +1355,114 @@ ledger_buildpack_remove(struct ledger *db, int64_t pipeline_id,
 fail:
 	rollback(db);
 	return -1;
+}
+
+/* ---- formation ---- */
+
+static void
+fill_formation(sqlite3_stmt *st, void *v)
+{
+	struct formation_item *f = v;
+
+	f->type = col_text(st, 0);
+	f->quantity = sqlite3_column_int(st, 1);
+}
+
+int
+ledger_formation_get(struct ledger *db, int64_t app_id,
+    struct formation_item **out, size_t *nr)
+{
+	return collect(db, prep(db, "SELECT type, quantity FROM formation "
+	    "WHERE app_id = ? ORDER BY type", "i", app_id), sizeof(**out),
+	    fill_formation, (void **)out, nr);
+}
+
+int
+ledger_formation_set(struct ledger *db, int64_t app_id,
+    const struct formation_item *items, size_t nr)
+{
+	size_t i;
+
+	if (begin(db) < 0)
+		return -1;
+	for (i = 0; i < nr; i++)
+		if (run(db, prep(db, "INSERT INTO formation (app_id, type, "
+		    "quantity) VALUES (?, ?, ?) ON CONFLICT (app_id, type) DO "
+		    "UPDATE SET quantity = excluded.quantity", "isd", app_id,
+		    items[i].type, items[i].quantity)) < 0) {
+			rollback(db);
+			return -1;
+		}
+	return commit(db);
+}
+
+void
+formation_list_free(struct formation_item *f, size_t nr)
+{
+	size_t i;
+
+	for (i = 0; i < nr; i++)
+		free(f[i].type);
+	free(f);
+}
+
+int
+ledger_config_restore(struct ledger *db, int64_t app_id,
+    const char *snapshot)
+{
+	struct kvlist kv = { NULL, 0 };
+	size_t i;
+
+	if (kvlist_from_json(snapshot, &kv) < 0)
+		return -1;
+	if (begin(db) < 0) {
+		kvlist_clear(&kv);
+		return -1;
+	}
+	if (run(db, prep(db, "DELETE FROM config_vars WHERE app_id = ?", "i",
+	    app_id)) < 0)
+		goto fail;
+	for (i = 0; i < kv.nr; i++)
+		if (run(db, prep(db, "INSERT INTO config_vars (app_id, key, "
+		    "value) VALUES (?, ?, ?)", "iss", app_id, kv.items[i].key,
+		    kv.items[i].value)) < 0)
+			goto fail;
+	kvlist_clear(&kv);
+	return commit(db);
+fail:
+	kvlist_clear(&kv);
+	rollback(db);
+	return -1;
+}
+
+int
+ledger_release_fail_stale(struct ledger *db, int64_t app_id)
+{
+	char now[32];
+	int n;
+
+	now_text(now);
+	if (begin(db) < 0)
+		return -1;
+	if (run(db, prep(db, "UPDATE releases SET status = 'failed', "
+	    "finished_at = ? WHERE app_id = ? AND status = 'pending'", "si",
+	    now, app_id)) < 0) {
+		rollback(db);
+		return -1;
+	}
+	n = sqlite3_changes(db->db);
+	if (commit(db) < 0)
+		return -1;
+	return n;
+}
+
+int
+ledger_release_get_by_id(struct ledger *db, int64_t id, struct release *out)
+{
+	int rc = release_one(db, prep(db, "SELECT " RELEASE_COLS " FROM "
+	    "releases WHERE id = ?", "i", id), out);
+
+	if (rc == 1)
+		berth_error("no release with id %lld", (long long)id);
+	return rc;
 }

@@ -21,7 +21,7 @@
 
 struct ledger;
 
-#define LEDGER_SCHEMA_VERSION 1
+#define LEDGER_SCHEMA_VERSION 2
 
 struct pipeline {
 	int64_t id;
@@ -38,6 +38,7 @@ struct app {
 	char *stage;		/* review|development|staging|production */
 	char *branch;		/* branch it auto-deploys, or NULL */
 	char *created_at;
+	int stopped;		/* ps:stop: no dynos until ps:start */
 };
 
 struct kv {
@@ -145,6 +146,7 @@ int ledger_app_list(struct ledger *db, int64_t pipeline_id,
 int ledger_apps_for_branch(struct ledger *db, int64_t pipeline_id,
     const char *branch, struct app **out, size_t *nr);
 int ledger_app_destroy(struct ledger *db, int64_t app_id);
+int ledger_app_set_stopped(struct ledger *db, int64_t app_id, int stopped);
 void app_clear(struct app *a);
 void app_list_free(struct app *a, size_t nr);
 
@@ -153,14 +155,15 @@ int ledger_config_get(struct ledger *db, int64_t app_id,
     struct kvlist *out);
 /*
  * Set and unset config vars in one transaction. When the app has a
- * current release, also records a new release (kind "config", same slug,
- * new config snapshot, description like "Set A, B config vars") and
- * returns its version in *version (0 when no release was made). Unsetting
- * a key that is not set is not an error.
+ * current release, also records a new release (kind "config", status
+ * "pending", same slug, new config snapshot, description like "Set A, B
+ * config vars") for the runtime to roll out, and returns its version and
+ * id (0 when no release was made). Unsetting a key that is not set is
+ * not an error; keys and values must be valid UTF-8.
  */
 int ledger_config_change(struct ledger *db, int64_t app_id,
     const struct kvlist *set, const char *const *unset, size_t nunset,
-    const char *actor, int *version);
+    const char *actor, int *version, int64_t *release_id);
 void kvlist_add(struct kvlist *kv, const char *key, const char *value);
 const char *kvlist_get(const struct kvlist *kv, const char *key);
 void kvlist_clear(struct kvlist *kv);
@@ -206,6 +209,33 @@ int ledger_release_list(struct ledger *db, int64_t app_id, int limit,
     struct release **out, size_t *nr);
 void release_clear(struct release *r);
 void release_list_free(struct release *r, size_t nr);
+
+/* formation: how many dynos of each process type an app wants */
+struct formation_item {
+	char *type;
+	int quantity;
+};
+int ledger_formation_get(struct ledger *db, int64_t app_id,
+    struct formation_item **out, size_t *nr);
+/* Set the quantities of several types at once (one transaction). */
+int ledger_formation_set(struct ledger *db, int64_t app_id,
+    const struct formation_item *items, size_t nr);
+void formation_list_free(struct formation_item *f, size_t nr);
+
+/*
+ * Put the app's config vars back to a snapshot (JSON object), after a
+ * config release failed to roll out.
+ */
+int ledger_config_restore(struct ledger *db, int64_t app_id,
+    const char *snapshot);
+/*
+ * Releases left pending (their rollout's process died): mark them
+ * failed. Returns how many, or -1.
+ */
+int ledger_release_fail_stale(struct ledger *db, int64_t app_id);
+/* The release with this id. */
+int ledger_release_get_by_id(struct ledger *db, int64_t id,
+    struct release *out);
 
 /*
  * buildpacks: pipeline_id 0 = the server's installed buildpacks (their

@@ -13,6 +13,8 @@
 #include "output.h"
 #include "repo.h"
 #include "root.h"
+#include "router.h"
+#include "runtime.h"
 
 #include <libgen.h>
 #include <stdio.h>
@@ -138,30 +140,73 @@ say_waiting(const char *holder, void *data)
 	    holder);
 }
 
-/* Record release vN of a successful build. */
+static void
+show_progress(const char *line, void *data)
+{
+	(void)data;
+	out_detail("%s", line);
+}
+
+/* Print a multi-line reason: the first line as an error, then details. */
+static void
+show_failure(const char *what, const char *why)
+{
+	const char *nl = strchr(why, '\n');
+
+	out_error("%s: %.*s", what, nl ? (int)(nl - why) : (int)strlen(why),
+	    why);
+	while (nl != NULL) {
+		const char *start = nl + 1;
+
+		nl = strchr(start, '\n');
+		out_error("%.*s", nl ? (int)(nl - start) : (int)strlen(start),
+		    start);
+	}
+}
+
+/*
+ * Record release vN of a successful build as pending and have berthd
+ * roll it out; the release ends succeeded or failed.
+ */
 static int
 release_build(struct push *p, const struct command *c, const struct app *app,
     const struct build_result *res)
 {
 	struct release rel;
-	char sha[8], *desc;
-	int ret;
+	char sha[8], *desc, *url;
+	int ret, rc;
 
 	desc = xasprintf("Deploy %s", short_sha(c->new, sha));
 	{
 		struct release_new rn = { app->id, res->slug_id, "deploy",
-		    "succeeded", p->actor, c->new, desc };
+		    "pending", p->actor, c->new, desc };
 
 		ret = ledger_release_create(p->root.db, &rn, &rel);
 	}
-	if (ret == 0) {
-		out_heading("Released %s v%d (%s)", app->name, rel.version,
-		    desc);
-		release_clear(&rel);
-	} else
+	free(desc);
+	if (ret < 0) {
 		out_error("Cannot record the release of %s: %s", app->name,
 		    berth_last_error());
-	free(desc);
+		return -1;
+	}
+	out_heading("Launching %s v%d...", app->name, rel.version);
+	rc = runtime_deploy(&p->root, app->name, rel.id, show_progress, NULL);
+	url = router_url(&p->root.cfg, app->name);
+	if (rc == 0)
+		out_heading("Launching v%d... done, %s", rel.version, url);
+	else if (rc == 1)
+		out_heading("Launching v%d... %s; v%d is recorded and starts "
+		    "when berthd does", rel.version, berth_last_error(),
+		    rel.version);
+	else {
+		char *why = xstrdup(berth_last_error());
+
+		show_failure("Push rejected: the release failed to start", why);
+		free(why);
+		ret = -1;
+	}
+	free(url);
+	release_clear(&rel);
 	return ret;
 }
 

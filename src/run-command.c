@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +17,38 @@
 #include <unistd.h>
 
 extern char **environ;
+
+/* Children in flight, for run_command_owns(). */
+static pthread_mutex_t inflight_lock = PTHREAD_MUTEX_INITIALIZER;
+static pid_t inflight[64];
+
+static void
+inflight_set(pid_t old, pid_t new)
+{
+	size_t i;
+
+	pthread_mutex_lock(&inflight_lock);
+	for (i = 0; i < sizeof(inflight) / sizeof(inflight[0]); i++)
+		if (inflight[i] == old) {
+			inflight[i] = new;
+			break;
+		}
+	pthread_mutex_unlock(&inflight_lock);
+}
+
+int
+run_command_owns(pid_t pid)
+{
+	size_t i;
+	int found = 0;
+
+	pthread_mutex_lock(&inflight_lock);
+	for (i = 0; i < sizeof(inflight) / sizeof(inflight[0]); i++)
+		if (inflight[i] == pid)
+			found = 1;
+	pthread_mutex_unlock(&inflight_lock);
+	return found;
+}
 
 void
 child_clear(struct child *c)
@@ -125,6 +158,7 @@ run_command(struct child *c)
 	if (pid == 0)
 		exec_child(c, c->on_line != NULL ? pipefd[1] : c->out_fd);
 	setpgid(pid, pid);
+	inflight_set(0, pid);
 	open_pipe = c->on_line != NULL;
 	if (open_pipe)
 		close(pipefd[1]);
@@ -188,6 +222,7 @@ run_command(struct child *c)
 	strbuf_release(&pending);
 	/* Whatever the main process left in its group goes with it. */
 	kill(-pid, SIGKILL);
+	inflight_set(pid, 0);
 	if (WIFSIGNALED(status)) {
 		c->signaled = 1;
 		c->exit_code = 128 + WTERMSIG(status);

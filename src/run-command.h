@@ -40,6 +40,11 @@ struct child {
  */
 int run_command(struct child *c);
 void child_clear(struct child *c);
+/*
+ * Whether pid is a child run_command() is running right now (from any
+ * thread). berthd, a subreaper, uses it to leave those to their waiter.
+ */
+int run_command_owns(pid_t pid);
 /* Describe how the child ended ("exited with status 1"); caller frees. */
 char *child_describe(const struct child *c);
 

@@ -11,7 +11,7 @@ setup() {
 	export BERTH_ROOT=$BATS_TEST_TMPDIR/qs-root
 	run "$BERTH_SRCDIR/contrib/quickstart"
 	[ "$status" -eq 0 ]
-	[[ "$output" == *"Released demo-staging v1"* ]]
+	[[ "$output" == *"Launching demo-staging v1"* ]]
 	[[ "$output" == *"Try next"* ]]
 	run berth releases -a demo-staging
 	[[ "${lines[0]}" == "v1"*"succeeded" ]]
@@ -34,7 +34,7 @@ setup() {
 	[ "$status" -eq 0 ]
 	[[ "$output" == *"Node.js app detected (nodejs)"* ]]
 	[[ "$output" == *"process types: web"* ]]
-	[[ "$output" == *"Released shop-staging v1"* ]]
+	[[ "$output" == *"Launching shop-staging v1"* ]]
 	run berth apps:info shop-staging
 	[[ "$output" == *"Process types:  web"* ]]
 }

@@ -588,7 +588,7 @@ test_app_destroy(void **state)
 	    "succeeded", "Deploy 1111111"), 1);
 	kvlist_add(&set, "SECRET", "hunter2");
 	assert_int_equal(ledger_config_change(fx->db, old, &set, NULL, 0,
-	    "alice", &v), 0);
+	    "alice", &v, NULL), 0);
 	assert_int_equal(v, 2);
 
 	assert_int_equal(ledger_app_destroy(fx->db, old), 0);
@@ -639,7 +639,7 @@ test_config_change_without_release(void **state)
 	kvlist_add(&set, "B", "2");
 	kvlist_add(&set, "A", "1");
 	assert_int_equal(ledger_config_change(fx->db, app, &set, NULL, 0,
-	    "alice", &v), 0);
+	    "alice", &v, NULL), 0);
 	assert_int_equal(v, 0);
 	assert_int_equal(ledger_release_latest_version(fx->db, app), 0);
 
@@ -654,7 +654,7 @@ test_config_change_without_release(void **state)
 	/* Unsetting a key that is not set is not an error. */
 	v = -1;
 	assert_int_equal(ledger_config_change(fx->db, app, NULL, unset, 2,
-	    "alice", &v), 0);
+	    "alice", &v, NULL), 0);
 	assert_int_equal(v, 0);
 	assert_int_equal(ledger_config_get(fx->db, app, &got), 0);
 	assert_int_equal(got.nr, 1);
@@ -663,7 +663,7 @@ test_config_change_without_release(void **state)
 
 	/* version may be NULL. */
 	assert_int_equal(ledger_config_change(fx->db, app, &set, NULL, 0,
-	    "alice", NULL), 0);
+	    "alice", NULL, NULL), 0);
 	kvlist_clear(&set);
 }
 
@@ -681,12 +681,13 @@ assert_config_release(struct ledger *db, int64_t app, int v,
 	assert_int_equal(ledger_release_get(db, app, v, &r), 0);
 	assert_int_equal(r.version, v);
 	assert_string_equal(r.kind, "config");
-	assert_string_equal(r.status, "succeeded");
+	/* pending until the runtime rolls it out */
+	assert_string_equal(r.status, "pending");
 	assert_string_equal(r.slug_id, SLUG1);
 	assert_string_equal(r.commit, SHA1);
 	assert_string_equal(r.actor, "bob");
 	assert_string_equal(r.description, desc);
-	assert_non_null(r.finished_at);
+	assert_null(r.finished_at);
 	assert_int_equal(kvlist_from_json(r.config, &snap), 0);
 	assert_int_equal(snap.nr, n);
 	for (i = 0; i < n; i++) {
@@ -719,7 +720,7 @@ test_config_change_with_release(void **state)
 	kvlist_add(&set, "A", "1");
 	kvlist_add(&set, "B", "x=y");
 	assert_int_equal(ledger_config_change(fx->db, app, &set, NULL, 0,
-	    "bob", &v), 0);
+	    "bob", &v, NULL), 0);
 	assert_int_equal(v, 2);
 	{
 		const char *k[] = { "A", "B" }, *val[] = { "1", "x=y" };
@@ -730,7 +731,7 @@ test_config_change_with_release(void **state)
 	kvlist_clear(&set);
 
 	assert_int_equal(ledger_config_change(fx->db, app, NULL, unset_a, 1,
-	    "bob", &v), 0);
+	    "bob", &v, NULL), 0);
 	assert_int_equal(v, 3);
 	{
 		const char *k[] = { "B" }, *val[] = { "x=y" };
@@ -742,7 +743,7 @@ test_config_change_with_release(void **state)
 	/* One key set: singular. Overwrite keeps one entry. */
 	kvlist_add(&set, "B", "changed");
 	assert_int_equal(ledger_config_change(fx->db, app, &set, NULL, 0,
-	    "bob", &v), 0);
+	    "bob", &v, NULL), 0);
 	assert_int_equal(v, 4);
 	{
 		const char *k[] = { "B" }, *val[] = { "changed" };
@@ -755,7 +756,7 @@ test_config_change_with_release(void **state)
 	/* Set and unset together, one release. */
 	kvlist_add(&set, "C", "3");
 	assert_int_equal(ledger_config_change(fx->db, app, &set, unset_two, 2,
-	    "bob", &v), 0);
+	    "bob", &v, NULL), 0);
 	assert_int_equal(v, 5);
 	assert_int_equal(ledger_release_latest_version(fx->db, app), 5);
 	memset(&r, 0, sizeof(r));
@@ -794,7 +795,7 @@ test_config_change_uses_current_release(void **state)
 	    "Deploy"), 1);
 	kvlist_add(&set, "A", "1");
 	assert_int_equal(ledger_config_change(fx->db, app, &set, NULL, 0,
-	    "bob", &v), 0);
+	    "bob", &v, NULL), 0);
 	assert_int_equal(v, 0);
 	assert_int_equal(ledger_release_latest_version(fx->db, app), 1);
 
@@ -805,7 +806,7 @@ test_config_change_uses_current_release(void **state)
 	assert_int_equal(make_release(fx->db, app, SLUG2, "deploy", "failed",
 	    "Deploy"), 3);
 	assert_int_equal(ledger_config_change(fx->db, app, &set, NULL, 0,
-	    "bob", &v), 0);
+	    "bob", &v, NULL), 0);
 	assert_int_equal(v, 4);
 	memset(&r, 0, sizeof(r));
 	assert_int_equal(ledger_release_get(fx->db, app, 4, &r), 0);
@@ -835,7 +836,8 @@ test_config_change_not_utf8(void **state)
 	make_release(fx->db, app, SLUG1, "deploy", "succeeded", "Deploy");
 	kvlist_add(&set, "OK", "fine");
 	kvlist_add(&set, "LATIN1", "caf\xe9");
-	rc = ledger_config_change(fx->db, app, &set, NULL, 0, "bob", &v);
+	rc = ledger_config_change(fx->db, app, &set, NULL, 0, "bob", &v,
+	    NULL);
 	kvlist_clear(&set);
 
 	assert_int_equal(ledger_config_get(fx->db, app, &now), 0);
@@ -910,7 +912,7 @@ test_release_create_versions(void **state)
 	/* The snapshot is the config at the time; no code, no commit. */
 	kvlist_add(&set, "K", "v");
 	assert_int_equal(ledger_config_change(fx->db, app2, &set, NULL, 0,
-	    "alice", NULL), 0);
+	    "alice", NULL, NULL), 0);
 	kvlist_clear(&set);
 	rn.slug_id = NULL;
 	rn.commit = NULL;

@@ -1,0 +1,75 @@
+/*
+ * cmd-daemon.c - daemon:status and daemon:stop: berthd itself.
+ */
+#include "cmd.h"
+#include "runtime.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+#include <unistd.h>
+
+static int
+cmd_daemon_status(struct cmd_ctx *ctx)
+{
+	json_t *st = NULL;
+	long up;
+	int rc = runtime_status(&ctx->root, &st);
+
+	if (rc != 0)
+		return cmd_fail_last();
+	if (ctx->json)
+		return cmd_print_json(st);
+	up = (long)(time(NULL) - (time_t)json_integer_value(
+	    json_object_get(st, "started_at")));
+	printf("berthd is running (pid %lld, up %ldm %lds): %lld apps, %lld "
+	    "dynos, %s\n", (long long)json_integer_value(json_object_get(st,
+	    "pid")), up / 60, up % 60, (long long)json_integer_value(
+	    json_object_get(st, "apps")), (long long)json_integer_value(
+	    json_object_get(st, "dynos")), json_is_true(json_object_get(st,
+	    "router")) ? "router up" : "no router (nginx not installed?)");
+	json_decref(st);
+	return 0;
+}
+
+static int
+cmd_daemon_stop(struct cmd_ctx *ctx)
+{
+	json_t *st = NULL;
+	pid_t pid;
+	int64_t deadline;
+
+	if (runtime_status(&ctx->root, &st) != 0)
+		return cmd_fail_last();
+	pid = (pid_t)json_integer_value(json_object_get(st, "pid"));
+	json_decref(st);
+	if (runtime_shutdown(&ctx->root) != 0)
+		return cmd_fail_last();
+	/* berthd stops its dynos (SIGTERM, then SIGKILL) and its nginx. */
+	deadline = now_ms() + (int64_t)(ctx->root.cfg.stop_timeout + 15) * 1000;
+	while (pid > 0 && kill(pid, 0) == 0) {
+		if (now_ms() > deadline)
+			return cmd_fail("berthd (pid %ld) is still stopping; "
+			    "see %s/run/berthd.log", (long)pid, ctx->root.dir);
+		usleep(20000);
+	}
+	printf("Stopped berthd (pid %ld), its dynos and its router\n",
+	    (long)pid);
+	return 0;
+}
+
+const struct berth_cmd cmd_daemon_status_entry = {
+	"daemon:status", NULL, "j", 0, 0,
+	"daemon:status [--json]",
+	"is berthd running: pid, uptime, apps, dynos, router",
+	"Exits 1 when berthd is not running.",
+	cmd_daemon_status, 0,
+};
+
+const struct berth_cmd cmd_daemon_stop_entry = {
+	"daemon:stop", NULL, "", 0, 0,
+	"daemon:stop",
+	"stop berthd, its dynos and its nginx",
+	NULL, cmd_daemon_stop, 0,
+};

@@ -1,0 +1,114 @@
+/*
+ * cmd-logs.c - logs: an app's log stream (its dynos' output and berth's
+ * events about it), the last lines or followed, like `heroku logs`.
+ */
+#include "applog.h"
+#include "cmd.h"
+#include "names.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static volatile int stop_tail;
+
+static void
+on_stop(int sig)
+{
+	(void)sig;
+	stop_tail = 1;
+}
+
+/* --ps takes a process type (web) or one dyno of it (web.1). */
+static int
+check_ps(const char *ps)
+{
+	const char *dot = strchr(ps, '.');
+	char *type, q[80];
+	size_t i;
+	int ok;
+
+	type = dot != NULL ? xstrndup(ps, (size_t)(dot - ps)) : xstrdup(ps);
+	ok = name_check_process_type(type) == 0;
+	free(type);
+	if (ok && dot != NULL) {
+		ok = dot[1] != '\0';
+		for (i = 1; dot[i] != '\0'; i++)
+			if (dot[i] < '0' || dot[i] > '9')
+				ok = 0;
+	}
+	if (ok)
+		return 0;
+	name_quote(ps, q, sizeof(q));
+	return cmd_fail("--ps wants a process type (web) or a dyno (web.1), "
+	    "not '%s'", q);
+}
+
+static int
+cmd_logs(struct cmd_ctx *ctx)
+{
+	struct applog_filter f;
+	struct sigaction sa;
+	struct app a;
+	char q[80];
+	int rc;
+
+	if (cmd_need_app(ctx, &a) != 0)
+		return 1;
+	app_clear(&a);
+	if (ctx->source != NULL && strcmp(ctx->source, "app") != 0 &&
+	    strcmp(ctx->source, "berth") != 0) {
+		name_quote(ctx->source, q, sizeof(q));
+		return cmd_fail("--source must be app (dyno output) or berth "
+		    "(platform events), not '%s'", q);
+	}
+	if (ctx->ps != NULL && check_ps(ctx->ps) != 0)
+		return 1;
+	memset(&f, 0, sizeof(f));
+	f.lines = ctx->num > 0 ? ctx->num : 100;
+	f.ps = ctx->ps;
+	f.source = ctx->source;
+	/* `berth logs --tail | head` ends quietly when head exits. */
+	signal(SIGPIPE, SIG_IGN);
+	if (ctx->tail) {
+		memset(&sa, 0, sizeof(sa));
+		sa.sa_handler = on_stop;
+		sigemptyset(&sa.sa_mask);
+		sa.sa_flags = 0;	/* no SA_RESTART: wake the wait */
+		sigaction(SIGINT, &sa, NULL);
+		sigaction(SIGTERM, &sa, NULL);
+		rc = applog_follow(&ctx->root, ctx->app, &f, stdout,
+		    &stop_tail);
+	} else
+		rc = applog_read(&ctx->root, ctx->app, &f, stdout);
+	if (rc < 0 && errno == EPIPE)
+		return 0;
+	if (rc < 0)
+		return cmd_fail_last();
+	return 0;
+}
+
+const struct berth_cmd cmd_logs_entry = {
+	"logs", NULL, "antPS", 0, 0,
+	"logs -a APP [-n N] [--tail] [--ps DYNO] [--source app|berth]",
+	"show an app's logs: its dynos' output and berth's events",
+	"Prints the last lines of the app's log, oldest first, one event a\n"
+	"line:\n"
+	"\n"
+	"  2026-11-26T13:23:22.123456+00:00 app[web.1]: Listening on 20001\n"
+	"  2026-11-26T13:23:25.000000+00:00 berth[router]: web.1 is up\n"
+	"\n"
+	"The time is UTC to the microsecond. app[DYNO] is what a dyno wrote\n"
+	"to stdout or stderr; berth[router|release|api|...] are berth's own\n"
+	"events about the app. Control characters show as \\xNN; a line\n"
+	"longer than 64 KiB is cut and ends with \"…\". The log keeps about\n"
+	"twice berth.ini [logs] max_size_kb; older lines are dropped.\n"
+	"\n"
+	"  -n, --num N        the last N lines (default 100)\n"
+	"  -t, --tail         then keep printing new lines until Ctrl-C\n"
+	"  --ps DYNO          only one dyno (web.1) or process type (web)\n"
+	"  --source SOURCE    only app (dyno output) or berth lines",
+	cmd_logs, 0,
+};

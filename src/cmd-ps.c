@@ -1,0 +1,332 @@
+/*
+ * cmd-ps.c - ps, ps:scale, ps:restart, ps:stop, ps:start: the app's
+ * dynos, which berthd runs to match the formation in the ledger.
+ */
+#include "cmd.h"
+#include "dyno.h"
+#include "names.h"
+#include "runtime.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static void
+progress(const char *line, void *data)
+{
+	(void)data;
+	printf("  %s\n", line);
+	fflush(stdout);
+}
+
+static char *
+uptime(json_int_t started)
+{
+	long d = (long)(time(NULL) - (time_t)started);
+
+	if (started <= 0)
+		return xstrdup("-");
+	if (d < 60)
+		return xasprintf("%lds", d);
+	if (d < 3600)
+		return xasprintf("%ldm %lds", d / 60, d % 60);
+	if (d < 86400)
+		return xasprintf("%ldh %ldm", d / 3600, (d % 3600) / 60);
+	return xasprintf("%ldd %ldh", d / 86400, (d % 86400) / 3600);
+}
+
+static int
+cmd_ps(struct cmd_ctx *ctx)
+{
+	struct app a;
+	json_t *dynos = NULL, *d;
+	struct table t;
+	size_t i;
+	int rc;
+
+	if (cmd_need_app(ctx, &a) != 0)
+		return 1;
+	rc = runtime_ps(&ctx->root, a.name, &dynos);
+	if (rc != 0) {
+		app_clear(&a);
+		return cmd_fail_last();
+	}
+	if (ctx->json) {
+		app_clear(&a);
+		return cmd_print_json(dynos);
+	}
+	if (json_array_size(dynos) == 0)
+		printf("%s has no dynos running%s\n", a.name, a.stopped ?
+		    " (stopped: berth ps:start -a APP)" : "");
+	table_init(&t, 7);
+	if (json_array_size(dynos) > 0)
+		table_row(&t, "DYNO", "STATE", "UPTIME", "PORT", "RELEASE",
+		    "RESTARTS", "COMMAND");
+	json_array_foreach(dynos, i, d) {
+		char port[24] = "-", rel[24], restarts[24];
+		char *up = uptime(json_integer_value(json_object_get(d,
+		    "started_at")));
+		json_int_t p = json_integer_value(json_object_get(d, "port"));
+
+		if (p > 0)
+			snprintf(port, sizeof(port), "%lld", (long long)p);
+		snprintf(rel, sizeof(rel), "v%lld", (long long)
+		    json_integer_value(json_object_get(d, "release")));
+		snprintf(restarts, sizeof(restarts), "%lld", (long long)
+		    json_integer_value(json_object_get(d, "restarts")));
+		table_row(&t, json_string_value(json_object_get(d, "name")),
+		    json_string_value(json_object_get(d, "state")), up, port,
+		    rel, restarts,
+		    json_string_value(json_object_get(d, "command")));
+		free(up);
+	}
+	table_print(&t, stdout);
+	table_clear(&t);
+	json_decref(dynos);
+	app_clear(&a);
+	return 0;
+}
+
+/*
+ * Parse "web=2", "worker+1", "web-1" against the current formation.
+ * Fills items (type, new quantity).
+ */
+static int
+parse_scale(struct cmd_ctx *ctx, const struct formation_item *cur,
+    size_t ncur, struct formation_item *items)
+{
+	int i;
+
+	for (i = 0; i < ctx->argc; i++) {
+		const char *arg = ctx->argv[i];
+		size_t tlen = strcspn(arg, "=+-"), j;
+		char *type = xstrndup(arg, tlen), *end;
+		const char *num = arg + tlen + (arg[tlen] ? 1 : 0);
+		long v;
+		int found = -1;
+
+		for (j = 0; j < ncur; j++)
+			if (strcmp(cur[j].type, type) == 0)
+				found = (int)j;
+		if (arg[tlen] == '\0' || *num == '\0') {
+			free(type);
+			return berth_error("'%s' is not a scale: use TYPE=N, "
+			    "TYPE+N or TYPE-N, e.g. web=2", arg);
+		}
+		if (found < 0) {
+			struct strbuf known = STRBUF_INIT;
+
+			for (j = 0; j < ncur; j++)
+				strbuf_addf(&known, "%s%s", j ? ", " : "",
+				    cur[j].type);
+			berth_error("%s has no process type '%s' (it has: %s)",
+			    ctx->app, type, ncur ? known.buf : "none");
+			strbuf_release(&known);
+			free(type);
+			return -1;
+		}
+		v = strtol(num, &end, 10);
+		if (*end != '\0' || v < 0 || *num == '-' || *num == '+') {
+			free(type);
+			return berth_error("'%s': the count must be a whole "
+			    "number, 0 or more", arg);
+		}
+		if (arg[tlen] == '+')
+			v = cur[found].quantity + v;
+		else if (arg[tlen] == '-')
+			v = cur[found].quantity - v;
+		if (v < 0 || v > ctx->root.cfg.max_dynos) {
+			free(type);
+			return berth_error("'%s' would make %ld %s dynos: use 0 "
+			    "to %d (berth.ini [runtime] max_dynos)", arg, v,
+			    cur[found].type, ctx->root.cfg.max_dynos);
+		}
+		items[i].type = type;
+		items[i].quantity = (int)v;
+	}
+	return 0;
+}
+
+static int
+cmd_ps_scale(struct cmd_ctx *ctx)
+{
+	struct app a;
+	struct release rel;
+	struct slug slug;
+	struct proctypes types = { NULL, 0 };
+	struct formation_item *cur = NULL, *items;
+	size_t ncur = 0, i;
+	int ret = 1, rc;
+
+	memset(&slug, 0, sizeof(slug));
+	if (cmd_need_app(ctx, &a) != 0)
+		return 1;
+	items = xcalloc((size_t)ctx->argc, sizeof(*items));
+	if (ledger_release_current(ctx->root.db, a.id, &rel) != 0) {
+		cmd_fail("%s has no release yet: push to deploy it first",
+		    a.name);
+		goto out;
+	}
+	rc = ledger_slug_get(ctx->root.db, rel.slug_id, &slug);
+	release_clear(&rel);
+	if (rc != 0 || proctypes_from_json(slug.process_types, &types) < 0 ||
+	    dyno_formation(ctx->root.db, a.id, &types, &cur, &ncur) < 0) {
+		cmd_fail_last();
+		goto out;
+	}
+	if (parse_scale(ctx, cur, ncur, items) < 0) {
+		cmd_fail_last();
+		goto out;
+	}
+	if (ledger_formation_set(ctx->root.db, a.id, items,
+	    (size_t)ctx->argc) < 0) {
+		cmd_fail_last();
+		goto out;
+	}
+	printf("Scaling %s:", a.name);
+	for (i = 0; i < (size_t)ctx->argc; i++)
+		printf(" %s=%d", items[i].type, items[i].quantity);
+	printf("\n");
+	rc = runtime_scale(&ctx->root, a.name, progress, NULL);
+	if (rc == 1)
+		fprintf(stderr, "berth: %s; the new formation applies when "
+		    "it does\n", berth_last_error());
+	else if (rc < 0) {
+		cmd_fail_last();
+		goto out;
+	}
+	ret = 0;
+out:
+	for (i = 0; i < (size_t)ctx->argc; i++)
+		free(items[i].type);
+	free(items);
+	formation_list_free(cur, ncur);
+	proctypes_clear(&types);
+	slug_clear(&slug);
+	app_clear(&a);
+	return ret;
+}
+
+/* Check a TYPE or TYPE.N argument. */
+static int
+check_target(const char *target)
+{
+	const char *dot = strchr(target, '.');
+	char *type = dot ? xstrndup(target, (size_t)(dot - target)) :
+	    xstrdup(target);
+	int rc = name_check_process_type(type);
+
+	free(type);
+	if (rc == 0 && dot != NULL && (dot[1] == '\0' ||
+	    strspn(dot + 1, "0123456789") != strlen(dot + 1)))
+		rc = berth_error("'%s' is not a dyno: use TYPE or TYPE.N, "
+		    "e.g. web or web.1", target);
+	return rc;
+}
+
+static int
+cmd_ps_restart(struct cmd_ctx *ctx)
+{
+	const char *target = ctx->argc > 0 ? ctx->argv[0] : NULL;
+	struct app a;
+	int rc;
+
+	if (target != NULL && check_target(target) < 0)
+		return cmd_fail_last();
+	if (cmd_need_app(ctx, &a) != 0)
+		return 1;
+	printf("Restarting %s%s%s...\n", target ? target : "all dynos",
+	    target ? " on " : " of ", a.name);
+	rc = runtime_restart(&ctx->root, a.name, target, progress, NULL);
+	app_clear(&a);
+	if (rc != 0)
+		return cmd_fail_last();
+	printf("done\n");
+	return 0;
+}
+
+static int
+cmd_ps_stop(struct cmd_ctx *ctx)
+{
+	const char *target = ctx->argc > 0 ? ctx->argv[0] : NULL;
+	struct app a;
+	int rc;
+
+	if (target != NULL && check_target(target) < 0)
+		return cmd_fail_last();
+	if (cmd_need_app(ctx, &a) != 0)
+		return 1;
+	rc = runtime_stop(&ctx->root, a.name, target);
+	if (rc == 0 && target == NULL)
+		printf("Stopped %s; it stays stopped until: berth ps:start -a "
+		    "%s (or a deploy)\n", a.name, a.name);
+	else if (rc == 0)
+		printf("Stopped %s on %s; it restarts as the formation says\n",
+		    target, a.name);
+	app_clear(&a);
+	return rc != 0 ? cmd_fail_last() : 0;
+}
+
+static int
+cmd_ps_start(struct cmd_ctx *ctx)
+{
+	struct app a;
+	int rc;
+
+	if (cmd_need_app(ctx, &a) != 0)
+		return 1;
+	rc = runtime_start(&ctx->root, a.name);
+	if (rc == 0)
+		printf("Started %s\n", a.name);
+	app_clear(&a);
+	return rc != 0 ? cmd_fail_last() : 0;
+}
+
+const struct berth_cmd cmd_ps_entry = {
+	"ps", NULL, "aj", 0, 0,
+	"ps -a APP [--json]",
+	"list an app's dynos: state, uptime, port, release",
+	"States: booting (a rollout is starting it), starting, up, crashed\n"
+	"(restarted with back-off: 0 s, 1 s, 2 s, 4 s ... up to 5 min),\n"
+	"stopping.",
+	cmd_ps, 0,
+};
+
+const struct berth_cmd cmd_ps_scale_entry = {
+	"ps:scale", "scale", "a", 1, -1,
+	"ps:scale TYPE=N|TYPE+N|TYPE-N ... -a APP",
+	"set how many dynos of each process type run",
+	"The formation is kept in the ledger; berthd starts or stops dynos\n"
+	"to match it. New web dynos join the router once they accept\n"
+	"connections; removed ones leave it before they stop. The most per\n"
+	"type is berth.ini [runtime] max_dynos.",
+	cmd_ps_scale, 0,
+};
+
+const struct berth_cmd cmd_ps_restart_entry = {
+	"ps:restart", "restart", "a", 0, 1,
+	"ps:restart [TYPE|DYNO] -a APP",
+	"replace dynos with fresh ones, without downtime",
+	"New dynos start first; web ones take traffic once they accept\n"
+	"connections, then the old ones stop.",
+	cmd_ps_restart, 0,
+};
+
+const struct berth_cmd cmd_ps_stop_entry = {
+	"ps:stop", "stop", "a", 0, 1,
+	"ps:stop [TYPE|DYNO] -a APP",
+	"stop an app (until ps:start), or stop dynos (they restart)",
+	"Without a target the whole app stops and stays stopped until\n"
+	"`berth ps:start` or the next deploy (as in Dokku); its URL answers\n"
+	"503. With TYPE or TYPE.N those dynos stop and, as on Heroku, the\n"
+	"formation starts them again.",
+	cmd_ps_stop, 0,
+};
+
+const struct berth_cmd cmd_ps_start_entry = {
+	"ps:start", "start", "a", 0, 0,
+	"ps:start -a APP",
+	"start an app stopped with ps:stop",
+	NULL, cmd_ps_start, 0,
+};

@@ -1,0 +1,90 @@
+/*
+ * cmd-run.c - run: a one-off dyno on the app's current release, with
+ * its config, stdio attached and the exit status passed through.
+ */
+#include "cmd.h"
+#include "dyno.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static int
+cmd_run(struct cmd_ctx *ctx)
+{
+	struct dyno_spec spec;
+	struct app a;
+	struct release rel;
+	struct slug slug;
+	struct strbuf cmd = STRBUF_INIT;
+	char *dir = NULL, name[32];
+	int i, status = 0, ret = 1;
+	pid_t pid;
+
+	memset(&spec, 0, sizeof(spec));
+	memset(&slug, 0, sizeof(slug));
+	memset(&rel, 0, sizeof(rel));
+	if (cmd_need_app(ctx, &a) != 0)
+		return 1;
+	if (ledger_release_current(ctx->root.db, a.id, &rel) != 0) {
+		cmd_fail("%s has no release yet: push to deploy it first",
+		    a.name);
+		goto out;
+	}
+	if (rel.slug_id == NULL ||
+	    ledger_slug_get(ctx->root.db, rel.slug_id, &slug) != 0) {
+		cmd_fail("%s v%d has no slug to run", a.name, rel.version);
+		goto out;
+	}
+	/* The words after -- make one command, run by the dyno's shell. */
+	for (i = 0; i < ctx->argc; i++)
+		strbuf_addf(&cmd, "%s%s", i ? " " : "", ctx->argv[i]);
+	snprintf(name, sizeof(name), "run.%d", (int)(getpid() % 10000));
+	dir = dyno_prepare_dir(&ctx->root, a.name, rel.slug_id, name);
+	if (dir == NULL) {
+		cmd_fail_last();
+		goto out;
+	}
+	spec.app = a.name;
+	spec.type = "run";
+	spec.index = (int)(getpid() % 10000);
+	spec.command = cmd.buf;
+	spec.rel = &rel;
+	spec.commit = slug.commit;
+	spec.dir = dir;
+	/* The terminal's Ctrl-C goes to the dyno; we wait for it. */
+	signal(SIGINT, SIG_IGN);
+	signal(SIGQUIT, SIG_IGN);
+	pid = dyno_spawn(&spec, 0, -1, 0);
+	if (pid < 0) {
+		cmd_fail_last();
+		goto out;
+	}
+	while (waitpid(pid, &status, 0) < 0)
+		;
+	ret = WIFEXITED(status) ? WEXITSTATUS(status) :
+	    128 + WTERMSIG(status);
+out:
+	if (dir != NULL)
+		rm_rf(dir);
+	free(dir);
+	strbuf_release(&cmd);
+	slug_clear(&slug);
+	release_clear(&rel);
+	app_clear(&a);
+	return ret;
+}
+
+const struct berth_cmd cmd_run_entry = {
+	"run", NULL, "a", 1, -1,
+	"run -a APP -- COMMAND [ARGS...]",
+	"run a one-off dyno on the app's current release",
+	"The command runs in a fresh copy of the current release's slug,\n"
+	"with its config vars, DYNO=run.N, the .profile.d scripts sourced,\n"
+	"and this terminal's stdin, stdout and stderr. berth exits with the\n"
+	"command's exit status (128+N when a signal N ended it).",
+	cmd_run, 0,
+};

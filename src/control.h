@@ -1,0 +1,33 @@
+/*
+ * control.h - berthd's control socket, ROOT/run/berthd.sock (mode 0600).
+ * One request per connection: the client sends one JSON object on one
+ * line ({"cmd": "deploy", "app": "shop", ...}); berthd answers with any
+ * number of {"progress": "text"} lines and then one final line,
+ * {"ok": true, ...} or {"ok": false, "error": "one line"}.
+ */
+#ifndef BERTH_CONTROL_H
+#define BERTH_CONTROL_H
+
+#include <jansson.h>
+
+#include "root.h"
+#include "run-command.h"
+
+/* ROOT/run/berthd.sock; caller frees. */
+char *control_socket_path(const struct berth_root *r);
+/*
+ * Send req (not stolen) and wait for the final reply, handing progress
+ * lines to progress (may be NULL). Returns 0 when the reply is ok (and
+ * *reply holds it when reply is not NULL), -1 with berth_error() set to
+ * the reply's error or a transport failure, 1 when berthd is not
+ * running ("berthd is not running; start it with: berthd").
+ */
+int control_call(const struct berth_root *r, json_t *req, line_fn progress,
+    void *data, json_t **reply);
+/* Server side: read one request line (10 s deadline). */
+int control_read_request(int fd, json_t **req);
+/* Server side: send one message line; steals msg. -1 if the peer left. */
+int control_send(int fd, json_t *msg);
+int control_progress(int fd, const char *fmt, ...) BERTH_ATTR_PRINTF(2, 3);
+
+#endif

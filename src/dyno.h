@@ -1,0 +1,62 @@
+/*
+ * dyno.h - what a dyno is, shared by berthd (formation dynos) and
+ * `berth run` (one-off dynos): its working directory (an ephemeral
+ * writable copy of the slug: writes never reach the slug), its
+ * environment (the runtime contract of DESIGN.md) and how it is started
+ * (its own session and process group, .profile.d scripts sourced, the
+ * Procfile command run by bash, as on Heroku).
+ */
+#ifndef BERTH_DYNO_H
+#define BERTH_DYNO_H
+
+#include <sys/types.h>
+
+#include "ledger.h"
+#include "procfile.h"
+#include "root.h"
+
+struct dyno_spec {
+	const char *app;
+	const char *type;	/* "web", "run" */
+	int index;		/* web.1 */
+	int port;		/* 0 = no PORT */
+	const char *command;	/* the Procfile command (run by bash -c) */
+	const struct release *rel;
+	const char *commit;	/* the slug's commit, SOURCE_VERSION */
+	const char *dir;	/* working directory = HOME */
+};
+
+/*
+ * Copy the slug into a fresh directory under ROOT/apps/APP/dynos/ and
+ * return its path (caller frees, and removes it with rm_rf when the
+ * dyno is gone).
+ */
+char *dyno_prepare_dir(const struct berth_root *r, const char *app,
+    const char *slug_id, const char *name);
+/*
+ * The dyno's environment: a small base (PATH, LANG, HOME=dir, TERM for
+ * one-off dynos), the release's config snapshot, then PORT, DYNO,
+ * SOURCE_VERSION, BERTH_APP, BERTH_RELEASE (the platform's names win
+ * over config vars of the same name).
+ */
+void dyno_env(const struct dyno_spec *d, struct strvec *env);
+/* argv that sources the .profile.d scripts and then runs the command. */
+void dyno_argv(const struct dyno_spec *d, struct strvec *argv);
+/*
+ * Fork and exec the dyno in a new session (so it leads its own process
+ * group) with stdin from /dev/null (in_fd < 0) or in_fd, and stdout and
+ * stderr to out_fd (or inherited when out_fd < 0). Returns its pid.
+ */
+pid_t dyno_spawn(const struct dyno_spec *d, int in_fd, int out_fd,
+    int new_session);
+/*
+ * The formation to run for a release: every process type of the
+ * release with its quantity from the ledger, and the default for types
+ * without a row: web=1, others 0, or the first type 1 when there is no
+ * web type and no row at all. Caller frees with formation_list_free().
+ */
+int dyno_formation(struct ledger *db, int64_t app_id,
+    const struct proctypes *types, struct formation_item **out,
+    size_t *nr);
+
+#endif

@@ -1,0 +1,47 @@
+/*
+ * router.h - the router: an nginx instance of berthd's own, under
+ * ROOT/router/ (nginx.conf, conf.d/APP.conf, logs/, temp dirs, pid),
+ * listening on berth.ini [router] port. One server block per app,
+ * server_name APP.DOMAIN, upstream = the app's web dyno ports. An
+ * unknown host gets a 404 page that names berth.
+ *
+ * Every change is written to a temp file, checked with `nginx -t`,
+ * renamed into place and applied with a graceful reload; router_set()
+ * returns only once nginx serves the new configuration. When anything
+ * fails, the previous configuration stays in place and keeps serving.
+ * Only berthd calls these functions.
+ */
+#ifndef BERTH_ROUTER_H
+#define BERTH_ROUTER_H
+
+#include <stddef.h>
+
+#include "root.h"
+
+struct router;
+
+/*
+ * Write ROOT/router/nginx.conf and start nginx, or adopt the one already
+ * running from router/nginx.pid (after a berthd restart). Returns 0 with
+ * *out set; 1 with *out NULL and berth_error() saying so when nginx is
+ * not installed (apps are then reachable on their dyno ports); -1 on
+ * failure (e.g. the port is taken: the message names the port and the
+ * berth.ini key).
+ */
+int router_start(const struct berth_root *r, struct router **out);
+/*
+ * Route APP.DOMAIN to 127.0.0.1:ports[i]. nports 0 routes it to a 503
+ * page ("APP has no web dynos running") that names berth.
+ */
+int router_set(struct router *rt, const char *app, const int *ports,
+    size_t nports);
+/* Stop routing APP.DOMAIN (unknown host again). */
+int router_remove(struct router *rt, const char *app);
+/* Graceful quit of nginx (then SIGTERM, SIGKILL), and free rt. */
+void router_stop(struct router *rt);
+/* Free rt leaving nginx running (berthd exiting for a restart). */
+void router_free(struct router *rt);
+/* "http://APP.DOMAIN:PORT/" (":80" left out); caller frees. */
+char *router_url(const struct berth_config *cfg, const char *app);
+
+#endif
