@@ -4,6 +4,7 @@
 #include "appjson.h"
 
 #include <jansson.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -54,6 +55,87 @@ parse_buildpacks(json_t *v, struct appjson *out)
 	return 0;
 }
 
+/* A whole number in [min, max] at path, or def when absent. */
+static int
+int_field(json_t *o, const char *key, const char *path, int min, int max,
+    int def, int *out)
+{
+	json_t *v = json_object_get(o, key);
+
+	if (v == NULL) {
+		*out = def;
+		return 0;
+	}
+	if (!json_is_integer(v) || json_integer_value(v) < min ||
+	    json_integer_value(v) > max)
+		return berth_error("app.json: %s.%s: expected a whole number "
+		    "from %d to %d", path, key, min, max);
+	*out = (int)json_integer_value(v);
+	return 0;
+}
+
+/* "healthchecks": {"web": [{"path": "/health", ...}]} */
+static int
+parse_checks(json_t *v, struct appjson *out)
+{
+	const char *type;
+	json_t *list;
+
+	if (!json_is_object(v))
+		return berth_error("app.json: healthchecks: expected an object "
+		    "of process types");
+	json_object_foreach(v, type, list) {
+		size_t i;
+		json_t *c;
+
+		if (!json_is_array(list))
+			return berth_error("app.json: healthchecks.%s: expected "
+			    "an array of checks", type);
+		json_array_foreach(list, i, c) {
+			struct healthcheck hc;
+			json_t *path = json_object_get(c, "path");
+			char where[128];
+
+			snprintf(where, sizeof(where), "healthchecks.%s[%zu]",
+			    type, i);
+			memset(&hc, 0, sizeof(hc));
+			if (!json_is_object(c))
+				return berth_error("app.json: %s: expected an "
+				    "object", where);
+			if (path == NULL)
+				continue;	/* not an HTTP check */
+			if (!json_is_string(path) ||
+			    json_string_value(path)[0] != '/')
+				return berth_error("app.json: %s.path: expected "
+				    "a string starting with '/'", where);
+			if (int_field(c, "status", where, 100, 599, 0,
+			    &hc.status) < 0 ||
+			    int_field(c, "timeout", where, 1, 600, 5,
+			    &hc.timeout) < 0 ||
+			    int_field(c, "attempts", where, 1, 100, 3,
+			    &hc.attempts) < 0)
+				return -1;
+			hc.type = xstrdup(type);
+			hc.path = xstrdup(json_string_value(path));
+			out->checks = xrealloc(out->checks, (out->nchecks + 1) *
+			    sizeof(*out->checks));
+			out->checks[out->nchecks++] = hc;
+		}
+	}
+	return 0;
+}
+
+const struct healthcheck *
+appjson_check(const struct appjson *aj, const char *type)
+{
+	size_t i;
+
+	for (i = 0; i < aj->nchecks; i++)
+		if (strcmp(aj->checks[i].type, type) == 0)
+			return &aj->checks[i];
+	return NULL;
+}
+
 int
 appjson_parse(const char *text, size_t len, struct appjson *out,
     appjson_note_fn note, void *data)
@@ -95,6 +177,9 @@ appjson_parse(const char *text, size_t len, struct appjson *out,
 	v = json_object_get(root, "buildpacks");
 	if (v != NULL && parse_buildpacks(v, out) < 0)
 		goto out;
+	v = json_object_get(root, "healthchecks");
+	if (v != NULL && parse_checks(v, out) < 0)
+		goto out;
 	ret = 0;
 out:
 	json_decref(root);
@@ -127,7 +212,16 @@ appjson_load(const char *dir, struct appjson *out, appjson_note_fn note,
 void
 appjson_clear(struct appjson *aj)
 {
+	size_t i;
+
 	free(aj->name);
 	aj->name = NULL;
 	strvec_clear(&aj->buildpacks);
+	for (i = 0; i < aj->nchecks; i++) {
+		free(aj->checks[i].type);
+		free(aj->checks[i].path);
+	}
+	free(aj->checks);
+	aj->checks = NULL;
+	aj->nchecks = 0;
 }

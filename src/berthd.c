@@ -18,6 +18,7 @@
  * checking the pid still belongs to them) before it converges again, so
  * nothing runs that berthd cannot account for.
  */
+#include "appjson.h"
 #include "applog.h"
 #include "control.h"
 #include "dyno.h"
@@ -26,6 +27,7 @@
 #include "root.h"
 #include "router.h"
 
+#include <curl/curl.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -706,16 +708,60 @@ port_accepts(int port)
 	return ok;
 }
 
+static size_t
+discard(char *p, size_t size, size_t n, void *data)
+{
+	(void)p;
+	(void)data;
+	return size * n;
+}
+
+/* GET hc->path on port; the HTTP status, or -1 (reason in berth_error). */
+static long
+health_get(int port, const struct healthcheck *hc)
+{
+	CURL *c = curl_easy_init();
+	char url[512];
+	long code = -1;
+	CURLcode rc;
+
+	if (c == NULL)
+		return berth_error("cannot start a health check");
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d%s", port, hc->path);
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_NOPROXY, "*");
+	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)hc->timeout * 1000);
+	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, 2000L);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, discard);
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	rc = curl_easy_perform(c);
+	if (rc == CURLE_OK)
+		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
+	else
+		berth_error("%s", curl_easy_strerror(rc));
+	curl_easy_cleanup(c);
+	return code;
+}
+
+/* Whether a health check answer is the one wanted. */
+static int
+health_ok(const struct healthcheck *hc, long code)
+{
+	return hc->status ? code == hc->status : code >= 200 && code < 400;
+}
+
 /*
  * Wait until every dyno in ds is up (web: accepts connections on its
  * port; others: still running). Returns 0, or -1 with berth_error()
  * naming the dyno that crashed or timed out and its last lines.
  */
 static int
-wait_up(struct dyno **ds, size_t n, int fd)
+wait_up(struct dyno **ds, size_t n, int fd, const struct appjson *aj)
 {
 	int64_t deadline = now_ms() + (int64_t)D.root.cfg.boot_timeout * 1000;
+	int *tries = xcalloc(n ? n : 1, sizeof(*tries));
 	size_t i, up = 0;
+	int ret = -1;
 
 	while (up < n) {
 		up = 0;
@@ -745,12 +791,40 @@ wait_up(struct dyno **ds, size_t n, int fd)
 				berth_error("%s", sb.buf);
 				strbuf_release(&sb);
 				free(name);
-				return -1;
+				goto out;
 			}
 			accepts = strcmp(d->type, "web") != 0 ||
 			    port_accepts(port);
 			if (!accepts)
 				continue;
+			if (aj != NULL && port > 0 &&
+			    appjson_check(aj, d->type) != NULL) {
+				const struct healthcheck *hc =
+				    appjson_check(aj, d->type);
+				long code = health_get(port, hc);
+
+				if (!health_ok(hc, code)) {
+					char got[64];
+
+					if (code > 0)
+						snprintf(got, sizeof(got),
+						    "got HTTP %ld", code);
+					else
+						snprintf(got, sizeof(got), "%s",
+						    berth_last_error());
+					if (++tries[i] < hc->attempts)
+						continue;
+					pthread_mutex_lock(&D.lock);
+					name = dyno_name(d);
+					pthread_mutex_unlock(&D.lock);
+					berth_error("%s failed its health check "
+					    "GET %s after %d tries: %s (app.json "
+					    "healthchecks.%s)", name, hc->path,
+					    tries[i], got, d->type);
+					free(name);
+					goto out;
+				}
+			}
 			pthread_mutex_lock(&D.lock);
 			name = dyno_name(d);
 			if (d->state == D_STARTING) {
@@ -788,12 +862,15 @@ wait_up(struct dyno **ds, size_t n, int fd)
 				berth_error("%s", sb.buf);
 				strbuf_release(&sb);
 				free(name);
-				return -1;
+				goto out;
 			}
 		}
 		poll(NULL, 0, 20);
 	}
-	return 0;
+	ret = 0;
+out:
+	free(tries);
+	return ret;
 }
 
 /* ---- router ---- */
@@ -962,8 +1039,18 @@ rollout(struct ledger *db, const struct app *la, int64_t rel_id,
 			fresh[nfresh++] = dyno_start(a, &a->rel, form[i].type,
 			    q, 1);
 		}
-	if (wait_up(fresh, nfresh, fd) < 0)
-		goto fail;
+	{
+		struct appjson aj;
+		char *slugdir = root_pathf(&D.root, "slugs/%s",
+		    a->rel.slug_id);
+		int rc = appjson_load(slugdir, &aj, NULL, NULL);
+
+		free(slugdir);
+		rc = wait_up(fresh, nfresh, fd, rc == 0 ? &aj : NULL);
+		appjson_clear(&aj);
+		if (rc < 0)
+			goto fail;
+	}
 
 	/* The old dynos this rollout replaces. */
 	pthread_mutex_lock(&D.lock);
@@ -1107,7 +1194,7 @@ converge(struct ledger *db, const struct app *la, int fd)
 			    q, 1);
 		}
 	if (nfresh > 0) {
-		ret = wait_up(fresh, nfresh, fd);
+		ret = wait_up(fresh, nfresh, fd, NULL);
 		pthread_mutex_lock(&D.lock);
 		for (i = 0; i < nfresh; i++) {
 			fresh[i]->rollout = 0;
@@ -1786,6 +1873,7 @@ main(int argc, char **argv)
 	}
 	pthread_mutex_init(&D.lock, NULL);
 	pthread_mutex_init(&D.router_lock, NULL);
+	curl_global_init(CURL_GLOBAL_DEFAULT);
 	D.started_at = time(NULL);
 	/* Orphans of dynos (double forks) come back to us to be reaped. */
 	prctl(PR_SET_CHILD_SUBREAPER, 1);

@@ -50,10 +50,10 @@
 
 extern char **environ;
 
-#define DEADLINE_MS	10000	/* a change or a stop, from start to end */
-#define POLL_MS		5	/* between two looks at the generation */
-#define NGINX_RUN_MS	15000	/* one nginx -t, -s or start */
-#define LOG_SCAN_MAX	65536	/* error log bytes read after a reload */
+#define DEADLINE_MS	10000	/* for a change or a stop to work */
+#define POLL_MS		5	/* between two looks at nginx */
+#define NGINX_RUN_MS	15000	/* for one nginx -t, -s or start */
+#define LOG_SCAN_MAX	65536	/* log bytes read after a change */
 
 #define GENERATION_HOST	"_berth-router"
 
@@ -64,7 +64,7 @@ struct pidlist {
 
 struct router {
 	char *dir;		/* ROOT/router */
-	char *prefix;		/* ROOT/router/ (nginx -p wants the slash) */
+	char *prefix;		/* ROOT/router/ (-p wants the slash) */
 	char *conf;		/* ROOT/router/nginx.conf */
 	char *confd;		/* ROOT/router/conf.d */
 	char *staging;		/* ROOT/router/staging */
@@ -213,7 +213,7 @@ find_nginx(const char *name)
 		colon = strchr(p, ':');
 		if (colon != NULL)
 			*colon++ = '\0';
-		if (*p != '/')		/* "" or relative: not for a daemon */
+		if (*p != '/')	/* "" or relative: not for a daemon */
 			continue;
 		cand = path_join(p, name);
 		if (is_executable(cand))
@@ -485,6 +485,7 @@ children(pid_t pid, struct pidlist *out)
 static pid_t
 find_master(const struct router *rt)
 {
+	static const char master[] = "nginx: master process";
 	DIR *d = opendir("/proc");
 	struct dirent *de;
 	pid_t found = 0;
@@ -501,7 +502,7 @@ find_master(const struct router *rt)
 		pid = (pid_t)atol(de->d_name);
 		snprintf(path, sizeof(path), "/proc/%s/cmdline", de->d_name);
 		if (read_file(path, &sb, 65536) == 0 &&
-		    strncmp(strbuf_str(&sb), "nginx: master process", 21) == 0 &&
+		    strncmp(strbuf_str(&sb), master, strlen(master)) == 0 &&
 		    is_our_nginx(rt, pid))
 			found = pid;
 		strbuf_release(&sb);
@@ -1210,7 +1211,7 @@ router_stop(struct router *rt)
 	if (rt == NULL)
 		return;
 	pid = rt->pid != 0 ? rt->pid : read_pid(rt);
-	if (pid != 0 && pid_alive(pid)) {
+	if (pid != 0 && is_our_nginx(rt, pid)) {
 		/* Graceful: workers finish the requests they serve. */
 		if (nginx_run(rt, &out, "-s", "quit", (const char *)NULL) < 0)
 			kill(pid, SIGQUIT);

@@ -15,7 +15,8 @@
 #include <time.h>
 #include <unistd.h>
 
-static char last_error[1024];
+/* Per thread: berthd serves requests in threads of their own. */
+static __thread char last_error[1024];
 
 int
 berth_error(const char *fmt, ...)

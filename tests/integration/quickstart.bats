@@ -7,12 +7,26 @@ setup() {
 	setup_root
 }
 
+teardown() {
+	if [ -n "${QS_ROOT:-}" ]; then
+		BERTH_ROOT=$QS_ROOT berth daemon:stop >/dev/null 2>&1 || true
+	fi
+}
+
 @test "contrib/quickstart deploys the sample app, and is safe to run twice" {
-	export BERTH_ROOT=$BATS_TEST_TMPDIR/qs-root
+	export BERTH_ROOT=$BATS_TEST_TMPDIR/qs-root QS_ROOT=$BATS_TEST_TMPDIR/qs-root
+	# A router port of its own, so tests can run side by side.
+	port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+	mkdir -p "$BERTH_ROOT"
+	printf '[router]\nport = %s\n[runtime]\nport_min = 41000\nport_max = 41999\n' "$port" > "$BERTH_ROOT/berth.ini"
 	run "$BERTH_SRCDIR/contrib/quickstart"
 	[ "$status" -eq 0 ]
 	[[ "$output" == *"Launching demo-staging v1"* ]]
+	[[ "$output" == *"Launching v1... done, http://demo-staging.localhost:$port/"* ]]
+	[[ "$output" == *"Hello from berth!"* ]]
 	[[ "$output" == *"Try next"* ]]
+	run curl -s --max-time 5 "http://demo-staging.localhost:$port/"
+	[[ "$output" == "Hello from berth!"* ]]
 	run berth releases -a demo-staging
 	[[ "${lines[0]}" == "v1"*"succeeded" ]]
 	run "$BERTH_SRCDIR/contrib/quickstart"
