@@ -1274,9 +1274,14 @@ do_deploy(struct ledger *db, const struct app *la, int64_t rel_id, int fd)
 	int had_prev, rc;
 	json_t *reply;
 
-	if (ledger_release_get_by_id(db, rel_id, &rel) != 0 ||
-	    rel.app_id != la->id)
-		return fail_json("no such release for %s", la->name);
+	memset(&rel, 0, sizeof(rel));
+	if (ledger_release_get_by_id(db, rel_id, &rel) != 0)
+		return fail_json("%s", berth_last_error());
+	if (rel.app_id != la->id) {
+		release_clear(&rel);
+		return fail_json("release %lld is not one of %s", (long long)rel_id,
+		    la->name);
+	}
 	memset(&prev, 0, sizeof(prev));
 	had_prev = ledger_release_current(db, la->id, &prev) == 0;
 	rc = rollout(db, la, rel_id, NULL, fd);
@@ -1781,9 +1786,9 @@ static int ready_fd = -1;
  * the child says it is ready (listening), 0, or 1 if it died first.
  */
 static int
-daemonize(void)
+daemonize(const char *dir)
 {
-	char *log = root_path(&D.root, "run/berthd.log");
+	char *log = xasprintf("%s/run/berthd.log", dir);
 	int fd, null, p[2];
 	pid_t pid;
 
@@ -1803,7 +1808,7 @@ daemonize(void)
 		if (read(p[0], &c, 1) == 1)
 			_exit(0);
 		fprintf(stderr, "berthd: failed to start; see "
-		    "%s/run/berthd.log\n", D.root.dir);
+		    "%s/run/berthd.log\n", dir);
 		_exit(1);
 	}
 	close(p[0]);
@@ -1863,13 +1868,21 @@ main(int argc, char **argv)
 		return 1;
 	}
 	if (!D.foreground) {
-		/* The parent's lock goes with the fork's child: re-take. */
+		/*
+		 * Neither the pid lock nor an SQLite connection may cross a
+		 * fork: close both, fork, and open them again in the child.
+		 */
+		char *dir = xstrdup(D.root.dir);
+
 		close(D.pid_fd);
 		D.pid_fd = -1;
-		if (daemonize() < 0 || take_pid_file() < 0) {
-			fprintf(stderr, "berthd: %s\n", berth_last_error());
+		root_close(&D.root);
+		if (daemonize(dir) < 0 || root_open(&D.root, dir) < 0 ||
+		    take_pid_file() < 0) {
+			say("%s", berth_last_error());
 			return 1;
 		}
+		free(dir);
 	}
 	pthread_mutex_init(&D.lock, NULL);
 	pthread_mutex_init(&D.router_lock, NULL);
