@@ -38,13 +38,13 @@
 #include <time.h>
 #include <unistd.h>
 
-#define TEXT_MAX	(64 * 1024)	/* bytes of escaped text per line */
-#define BATCH_MAX	(64 * 1024)	/* write a multi-line text in parts */
+#define TEXT_MAX	(64 * 1024)	/* escaped text bytes per line */
+#define BATCH_MAX	(64 * 1024)	/* a long text goes in parts */
 #define BLOCK		(64 * 1024)	/* read size, both directions */
-#define RECHECK_EVERY	64		/* writes between checks for removal */
-#define PART_MAX	(1024 * 1024)	/* show an unended line past this */
+#define RECHECK_EVERY	64		/* writes per removal check */
+#define PART_MAX	(1024 * 1024)	/* show an unended line past it */
 #define TAG_MAX		63		/* source and proc length */
-#define WAKE_MS		250		/* re-check *stop this often */
+#define WAKE_MS		250		/* re-check *stop (ms) */
 #define ELLIPSIS	"\xe2\x80\xa6"
 
 struct applog {
@@ -109,8 +109,8 @@ add_text(struct strbuf *sb, const char *s, size_t n)
 	size_t i = 0, room = TEXT_MAX, run, take;
 
 	while (i < n) {
-		for (run = 0; i + run < n && is_plain((unsigned char)s[i + run]);
-		    run++)
+		for (run = 0; i + run < n &&
+		    is_plain((unsigned char)s[i + run]); run++)
 			;
 		if (run > 0) {
 			take = run < room ? run : room;

@@ -441,6 +441,20 @@ copy_file(const char *from, const char *to, mode_t mode)
 		close(in);
 		return berth_error_errno("cannot write %s", to);
 	}
+	/*
+	 * copy_file_range copies in the kernel, and shares the blocks
+	 * (reflink) on file systems that can (XFS, btrfs); fall back to
+	 * read/write where it is not supported.
+	 */
+	while ((n = copy_file_range(in, NULL, out, NULL, 1 << 30, 0)) > 0)
+		;
+	if (n == 0)
+		goto done;
+	if (errno != EXDEV && errno != ENOSYS && errno != EINVAL &&
+	    errno != EOPNOTSUPP) {
+		ret = berth_error_errno("cannot copy %s", from);
+		goto done;
+	}
 	while ((n = read(in, buf, sizeof(buf))) > 0) {
 		if (write_all(out, buf, (size_t)n) < 0) {
 			ret = berth_error_errno("cannot write %s", to);
@@ -449,6 +463,7 @@ copy_file(const char *from, const char *to, mode_t mode)
 	}
 	if (n < 0)
 		ret = berth_error_errno("cannot read %s", from);
+done:
 	close(in);
 	if (close(out) < 0 && ret == 0)
 		ret = berth_error_errno("cannot write %s", to);
