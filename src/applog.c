@@ -782,7 +782,7 @@ wait_events(int in, int outfd, int *awd, int *dwd)
 
 int
 applog_follow(const struct berth_root *r, const char *app,
-    const struct applog_filter *f, FILE *out, volatile int *stop)
+    const struct applog_filter *f, FILE *out, volatile sig_atomic_t *stop)
 {
 	struct snapshot s;
 	struct tail t;

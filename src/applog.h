@@ -12,6 +12,7 @@
 #ifndef BERTH_APPLOG_H
 #define BERTH_APPLOG_H
 
+#include <signal.h>
 #include <stdio.h>
 
 #include "root.h"
@@ -47,9 +48,10 @@ int applog_read(const struct berth_root *r, const char *app,
 /*
  * applog_read(), then print matching lines as they are appended, across
  * rotations, until *stop becomes non-zero (set from a signal handler) or
- * out fails (EPIPE). Uses inotify, not polling.
+ * out fails (EPIPE). Uses inotify, not polling. Returns 0 when stopped,
+ * -1 with errno EPIPE when out's reader has gone (both read and follow).
  */
 int applog_follow(const struct berth_root *r, const char *app,
-    const struct applog_filter *f, FILE *out, volatile int *stop);
+    const struct applog_filter *f, FILE *out, volatile sig_atomic_t *stop);
 
 #endif

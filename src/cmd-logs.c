@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static volatile int stop_tail;
+static volatile sig_atomic_t stop_tail;
 
 static void
 on_stop(int sig)

@@ -541,12 +541,12 @@ worker_retired(pid_t pid)
 	if (!pid_alive(pid))
 		return 1;
 	snprintf(path, sizeof(path), "/proc/%ld/cmdline", (long)pid);
-	if (read_file(path, &sb, 65536) < 0) {
-		berth_clear_error();
-		return !pid_alive(pid);
-	}
-	retired = strstr(strbuf_str(&sb), "shutting down") != NULL;
+	if (read_file(path, &sb, 65536) == 0)
+		retired = strstr(strbuf_str(&sb), "shutting down") != NULL;
+	else
+		retired = !pid_alive(pid);	/* gone while we read */
 	strbuf_release(&sb);
+	berth_clear_error();
 	return retired;
 }
 

@@ -743,7 +743,7 @@ struct follower {
 	struct applog_filter f;
 	FILE *out;
 	int rfd;
-	volatile int stop;
+	volatile sig_atomic_t stop;
 	int ret;
 	char err[256];
 	pthread_t th;
@@ -941,7 +941,7 @@ test_follow_rotation(void **state)
 	free(s);
 }
 
-static volatile int child_stop;
+static volatile sig_atomic_t child_stop;
 
 static void
 on_term(int sig)
@@ -1057,7 +1057,7 @@ test_follow_reader_gone(void **state)
 {
 	struct fixture *fx = *state;
 	struct applog_filter f = { 0, NULL, NULL };
-	volatile int stop = 0;
+	volatile sig_atomic_t stop = 0;
 	FILE *out;
 	int p[2], rc;
 
