@@ -128,7 +128,10 @@ static void
 launch_progress(const char *line, void *data)
 {
 	(void)data;
-	printf("  %s\n", line);
+	if (strncmp(line, "-----> ", 7) == 0)
+		printf("%s\n", line + 7);
+	else
+		printf("  %s\n", line);
 	fflush(stdout);
 }
 

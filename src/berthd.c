@@ -23,6 +23,7 @@
 #include "control.h"
 #include "dyno.h"
 #include "names.h"
+#include "release.h"
 #include "repo.h"
 #include "root.h"
 #include "router.h"
@@ -941,42 +942,6 @@ target_matches(const struct dyno *d, const char *target)
 }
 
 /*
- * Load the app's release rel_id (0 = current) into *rel with its slug's
- * commit and process types, using the caller's ledger connection.
- */
-static int
-load_release(struct ledger *db, int64_t app_id, int64_t rel_id,
-    struct release *rel, char **commit, struct proctypes *types)
-{
-	struct slug slug;
-	int rc;
-
-	memset(&slug, 0, sizeof(slug));
-	rc = rel_id ? ledger_release_get_by_id(db, rel_id, rel) :
-	    ledger_release_current(db, app_id, rel);
-	if (rc != 0)
-		return -1;
-	if (rel->slug_id == NULL) {
-		release_clear(rel);
-		return berth_error("the release has no slug");
-	}
-	if (ledger_slug_get(db, rel->slug_id, &slug) != 0) {
-		release_clear(rel);
-		return -1;
-	}
-	*commit = xstrdup(slug.commit);
-	memset(types, 0, sizeof(*types));
-	rc = proctypes_from_json(slug.process_types, types);
-	slug_clear(&slug);
-	if (rc < 0) {
-		release_clear(rel);
-		free(*commit);
-		*commit = NULL;
-	}
-	return rc;
-}
-
-/*
  * Replace the app's dynos that match target with new ones of release
  * rel_id (0 = the current release): start them, wait until they are up,
  * switch the router, stop the old ones. fd gets progress. On failure
@@ -1000,7 +965,7 @@ rollout(struct ledger *db, const struct app *la, int64_t rel_id,
 
 	memset(&prev, 0, sizeof(prev));
 	memset(&prev_types, 0, sizeof(prev_types));
-	if (load_release(db, la->id, rel_id, &rel, &commit, &types) < 0)
+	if (release_load(db, la->id, rel_id, &rel, &commit, &types) < 0)
 		return -1;
 	if (dyno_formation(db, la->id, &types, &form, &nform) < 0)
 		goto out_release;
@@ -1141,7 +1106,7 @@ converge(struct ledger *db, const struct app *la, int fd)
 		char *commit = NULL;
 
 		pthread_mutex_unlock(&D.lock);
-		if (load_release(db, la->id, 0, &rel, &commit, &types) < 0)
+		if (release_load(db, la->id, 0, &rel, &commit, &types) < 0)
 			return 0;	/* nothing released yet */
 		pthread_mutex_lock(&D.lock);
 		app_set_release(a, &rel, commit, &types);
@@ -1266,27 +1231,64 @@ fail_json(const char *fmt, ...)
 	return j;
 }
 
-/* A deploy: roll the pending release out and record how it ended. */
+/* Stream a release phase line to the client. */
+static void
+phase_line(const char *line, void *data)
+{
+	int fd = *(int *)data;
+
+	if (fd >= 0)
+		control_progress(fd, "%s", line);
+}
+
+/*
+ * A deploy: run the pending release's release phase, roll it out, and
+ * record how it ended. The release never stays pending: if the client
+ * goes away, this thread still finishes it.
+ */
 static json_t *
 do_deploy(struct ledger *db, const struct app *la, int64_t rel_id, int fd)
 {
 	struct release rel, prev;
+	struct proctypes types;
+	char *commit = NULL;
 	int had_prev, rc;
 	json_t *reply;
+	struct appst *a;
 
 	memset(&rel, 0, sizeof(rel));
-	if (ledger_release_get_by_id(db, rel_id, &rel) != 0)
+	if (release_load(db, la->id, rel_id, &rel, &commit, &types) < 0)
 		return fail_json("%s", berth_last_error());
 	if (rel.app_id != la->id) {
 		release_clear(&rel);
-		return fail_json("release %lld is not one of %s", (long long)rel_id,
-		    la->name);
+		free(commit);
+		proctypes_clear(&types);
+		return fail_json("release %lld is not one of %s",
+		    (long long)rel_id, la->name);
 	}
 	memset(&prev, 0, sizeof(prev));
 	had_prev = ledger_release_current(db, la->id, &prev) == 0;
-	rc = rollout(db, la, rel_id, NULL, fd);
-	if (rc == 0) {
-		ledger_release_finish(db, rel_id, "succeeded");
+	pthread_mutex_lock(&D.lock);
+	a = app_get(la->name, la->id);
+	pthread_mutex_unlock(&D.lock);
+	rc = 0;
+	if (proctypes_get(&types, "release") != NULL) {
+		control_progress(fd, "-----> Release phase: %s",
+		    proctypes_get(&types, "release"));
+		rc = release_phase(&D.root, la->name, &rel, commit, &types,
+		    phase_line, &fd);
+		pthread_mutex_lock(&D.lock);
+		app_event(a, "release", "Release phase of v%d %s", rel.version,
+		    rc == 0 ? "succeeded" : "failed");
+		pthread_mutex_unlock(&D.lock);
+	}
+	if (rc >= 0) {
+		control_progress(fd, "-----> Starting the dynos of v%d",
+		    rel.version);
+		rc = rollout(db, la, rel_id, NULL, fd);
+	}
+	if (rc >= 0) {
+		release_settle(db, &rel, 1, NULL);
 		if (la->stopped)
 			ledger_app_set_stopped(db, la->id, 0);
 		reply = json_pack("{s:b, s:i}", "ok", 1, "version",
@@ -1294,14 +1296,13 @@ do_deploy(struct ledger *db, const struct app *la, int64_t rel_id, int fd)
 	} else {
 		char *why = xstrdup(berth_last_error());
 
-		ledger_release_finish(db, rel_id, "failed");
-		/* A failed config change leaves the config as it was. */
-		if (strcmp(rel.kind, "config") == 0 && had_prev)
-			ledger_config_restore(db, la->id, prev.config);
+		release_settle(db, &rel, 0, had_prev ? prev.config : NULL);
 		reply = fail_json("%s", why);
 		free(why);
 	}
 	release_clear(&rel);
+	free(commit);
+	proctypes_clear(&types);
 	if (had_prev)
 		release_clear(&prev);
 	return reply;

@@ -96,7 +96,11 @@ static const char template[] =
 "\n"
 "[logs]\n"
 "# An app's log is rotated when it grows past this many KiB.\n"
-"max_size_kb = 10240\n";
+"max_size_kb = 10240\n"
+"\n"
+"[release]\n"
+"# Seconds the Procfile release: command may run before the release fails.\n"
+"timeout = 3600\n";
 
 static int set_domain(struct load *, const struct key *, const char *);
 static int set_log_level(struct load *, const struct key *, const char *);
@@ -121,6 +125,7 @@ static const struct key keys[] = {
 	INT_KEY("runtime", "stop_timeout", stop_timeout, 1, 3600, "seconds"),
 	INT_KEY("runtime", "max_dynos", max_dynos, 1, 10000, "dynos"),
 	INT_KEY("logs", "max_size_kb", log_max_kb, 16, 1048576, "KiB"),
+	INT_KEY("release", "timeout", release_timeout, 1, 86400, "seconds"),
 };
 
 /* Record the first error of a load, prefixed "NAME line N: "; -1. */
@@ -444,6 +449,7 @@ config_copy(struct berth_config *to, const struct berth_config *from)
 	to->stop_timeout = from->stop_timeout;
 	to->max_dynos = from->max_dynos;
 	to->log_max_kb = from->log_max_kb;
+	to->release_timeout = from->release_timeout;
 	memset(&to->buildpacks, 0, sizeof(to->buildpacks));
 	for (i = 0; i < from->buildpacks.nr; i++)
 		strvec_push(&to->buildpacks, from->buildpacks.v[i]);
@@ -496,6 +502,7 @@ config_defaults(struct berth_config *cfg)
 	cfg->stop_timeout = 30;
 	cfg->max_dynos = 100;
 	cfg->log_max_kb = 10240;
+	cfg->release_timeout = 3600;
 	memset(&cfg->buildpacks, 0, sizeof(cfg->buildpacks));
 }
 

@@ -12,6 +12,7 @@
  *             stop_timeout = 30       ; SIGTERM to SIGKILL, seconds
  *             max_dynos = 100         ; per process type
  *   [logs]    max_size_kb = 10240     ; app log size before rotation
+ *   [release] timeout = 3600          ; seconds for the release phase
  *
  * Unknown sections or keys warn with their line number; a bad value is
  * an error naming section.key; a line longer than inih's limit (200) is
@@ -36,6 +37,7 @@ struct berth_config {
 	int stop_timeout;		/* seconds from SIGTERM to SIGKILL */
 	int max_dynos;			/* per process type */
 	int log_max_kb;			/* app log size before rotation */
+	int release_timeout;		/* seconds for the release phase */
 };
 
 typedef void (*config_warn_fn)(const char *msg, void *data);

@@ -140,11 +140,16 @@ say_waiting(const char *holder, void *data)
 	    holder);
 }
 
+/* berthd's progress: its headings as they are, the rest indented. */
 static void
 show_progress(const char *line, void *data)
 {
 	(void)data;
-	out_detail("%s", line);
+	if (strncmp(line, "-----> ", 7) == 0)
+		printf("%s\n", line);
+	else
+		out_detail("%s", line);
+	fflush(stdout);
 }
 
 /* Print a multi-line reason: the first line as an error, then details. */
@@ -189,7 +194,6 @@ release_build(struct push *p, const struct command *c, const struct app *app,
 		    berth_last_error());
 		return -1;
 	}
-	out_heading("Launching %s v%d...", app->name, rel.version);
 	rc = runtime_deploy(&p->root, app->name, rel.id, show_progress, NULL);
 	url = router_url(&p->root.cfg, app->name);
 	if (rc == 0)

@@ -74,9 +74,15 @@ static void
 exec_child(struct child *c, int out_fd)
 {
 	int in = c->in_fd;
+	sigset_t none;
 
+	/* A daemon's blocked or ignored signals must not reach the child. */
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
 	setpgid(0, 0);
 	signal(SIGPIPE, SIG_DFL);
+	signal(SIGINT, SIG_DFL);
+	signal(SIGTERM, SIG_DFL);
 	if (in < 0)
 		in = open("/dev/null", O_RDONLY);
 	if (in >= 0 && in != 0) {

@@ -4,6 +4,7 @@
 #include "runtime.h"
 #include "control.h"
 #include "ledger.h"
+#include "release.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +20,54 @@ call(const struct berth_root *r, json_t *req, line_fn progress, void *data,
 	return rc;
 }
 
+/*
+ * berthd is not running: run the release phase here, and record the
+ * release as succeeded (berthd starts it when it comes up) or failed.
+ */
+static int
+deploy_offline(const struct berth_root *r, const char *app,
+    int64_t release_id, line_fn progress, void *data)
+{
+	struct release rel, prev;
+	struct proctypes types;
+	char *commit = NULL, *offline = xstrdup(berth_last_error());
+	int had_prev, rc;
+
+	if (release_load(r->db, 0, release_id, &rel, &commit, &types) < 0) {
+		free(offline);
+		return -1;
+	}
+	memset(&prev, 0, sizeof(prev));
+	had_prev = ledger_release_current(r->db, rel.app_id, &prev) == 0;
+	if (proctypes_get(&types, "release") != NULL && progress != NULL) {
+		char *head = xasprintf("-----> Release phase: %s",
+		    proctypes_get(&types, "release"));
+
+		progress(head, data);
+		free(head);
+	}
+	rc = release_phase(r, app, &rel, commit, &types, progress, data);
+	if (rc < 0) {
+		char *why = xstrdup(berth_last_error());
+
+		release_settle(r->db, &rel, 0, had_prev ? prev.config : NULL);
+		berth_error("%s", why);
+		free(why);
+	} else if (release_settle(r->db, &rel, 1, NULL) < 0)
+		rc = -1;
+	else {
+		berth_error("%s", offline);
+		rc = 1;
+	}
+	free(offline);
+	free(commit);
+	proctypes_clear(&types);
+	release_clear(&rel);
+	if (had_prev)
+		release_clear(&prev);
+	return rc;
+}
+
 int
 runtime_deploy(const struct berth_root *r, const char *app,
     int64_t release_id, line_fn progress, void *data)
@@ -27,15 +76,8 @@ runtime_deploy(const struct berth_root *r, const char *app,
 	    app, "release_id", (json_int_t)release_id), progress, data,
 	    NULL);
 
-	if (rc == 1) {
-		char *keep = xstrdup(berth_last_error());
-
-		if (ledger_release_finish(r->db, release_id, "succeeded") < 0)
-			rc = -1;
-		else
-			berth_error("%s", keep);
-		free(keep);
-	}
+	if (rc == 1)
+		rc = deploy_offline(r, app, release_id, progress, data);
 	return rc;
 }
 

@@ -15,7 +15,7 @@ setup() {
 	[ "$status" -eq 0 ]
 	[[ "$output" == *"-----> Building demo-staging from main@"* ]]
 	[[ "$output" == *"Procfile-only app"* ]]
-	[[ "$output" == *"Launching demo-staging v1"* ]]
+	[[ "$output" == *"Launching v1"* ]]
 	sha=$(git -C "$APP" rev-parse HEAD)
 	[ "$(remote_head demo main)" = "$sha" ]
 	run berth releases -a demo-staging
@@ -28,7 +28,7 @@ setup() {
 	commit_change "$APP" "Second change"
 	run push "$APP" demo
 	[ "$status" -eq 0 ]
-	[[ "$output" == *"Launching demo-staging v2"* ]]
+	[[ "$output" == *"Launching v2"* ]]
 	run berth releases -a demo-staging --json
 	[ "$(json_get "$output" 'len(d)')" = 2 ]
 	[ "$(json_get "$output" 'd[0]["version"]')" = 2 ]
@@ -143,8 +143,8 @@ setup() {
 	touch "$go"
 	wait "$a"
 	wait "$b"
-	grep -q "Launching demo-staging v1" "$BATS_TEST_TMPDIR/a.out"
-	grep -q "Launching demo-dev v1" "$BATS_TEST_TMPDIR/b.out"
+	grep -q "Launching v1" "$BATS_TEST_TMPDIR/a.out"
+	grep -q "Launching v1" "$BATS_TEST_TMPDIR/b.out"
 	[ "$(remote_head demo main)" = "$(git -C "$APP" rev-parse HEAD)" ]
 	[ "$(remote_head demo develop)" = "$(git -C "$APP" rev-parse HEAD)" ]
 }

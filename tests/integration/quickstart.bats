@@ -21,7 +21,7 @@ teardown() {
 	printf '[router]\nport = %s\n[runtime]\nport_min = 41000\nport_max = 41999\n' "$port" > "$BERTH_ROOT/berth.ini"
 	run "$BERTH_SRCDIR/contrib/quickstart"
 	[ "$status" -eq 0 ]
-	[[ "$output" == *"Launching demo-staging v1"* ]]
+	[[ "$output" == *"Launching v1"* ]]
 	[[ "$output" == *"Launching v1... done, http://demo-staging.localhost:$port/"* ]]
 	[[ "$output" == *"Hello from berth!"* ]]
 	[[ "$output" == *"Try next"* ]]
@@ -48,7 +48,7 @@ teardown() {
 	[ "$status" -eq 0 ]
 	[[ "$output" == *"Node.js app detected (nodejs)"* ]]
 	[[ "$output" == *"process types: web"* ]]
-	[[ "$output" == *"Launching shop-staging v1"* ]]
+	[[ "$output" == *"Launching v1"* ]]
 	run berth apps:info shop-staging
 	[[ "$output" == *"Process types:  web"* ]]
 }

@@ -1,0 +1,176 @@
+/*
+ * release.c - the release phase.
+ */
+#include "release.h"
+#include "dyno.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define TAIL 10
+
+char *
+release_output_path(const struct berth_root *r, int64_t release_id)
+{
+	return root_pathf(r, "logs/release-%lld.log", (long long)release_id);
+}
+
+struct phase {
+	FILE *log;
+	size_t kept;
+	int truncated;
+	line_fn out;
+	void *data;
+	char *tail[TAIL];
+	int next;
+};
+
+static void
+on_line(const char *line, void *data)
+{
+	struct phase *ph = data;
+
+	if (ph->out != NULL)
+		ph->out(line, ph->data);
+	if (ph->log != NULL && ph->kept < RELEASE_OUTPUT_MAX) {
+		fprintf(ph->log, "%s\n", line);
+		ph->kept += strlen(line) + 1;
+	} else if (ph->log != NULL && !ph->truncated) {
+		fprintf(ph->log, "[berth: output past %d bytes not kept]\n",
+		    RELEASE_OUTPUT_MAX);
+		ph->truncated = 1;
+	}
+	free(ph->tail[ph->next]);
+	ph->tail[ph->next] = xstrdup(line);
+	ph->next = (ph->next + 1) % TAIL;
+}
+
+int
+release_phase(const struct berth_root *r, const char *app,
+    const struct release *rel, const char *commit,
+    const struct proctypes *types, line_fn out, void *data)
+{
+	const char *cmd = proctypes_get(types, "release");
+	struct dyno_spec spec;
+	struct child c = CHILD_INIT;
+	struct phase ph;
+	struct strbuf why = STRBUF_INIT;
+	char *dir = NULL, *logpath;
+	int ret = -1, i;
+
+	if (cmd == NULL)
+		return 1;
+	memset(&ph, 0, sizeof(ph));
+	ph.out = out;
+	ph.data = data;
+	logpath = release_output_path(r, rel->id);
+	ph.log = fopen(logpath, "we");
+	if (ph.log != NULL)
+		chmod(logpath, 0600);
+	dir = dyno_prepare_dir(r, app, rel->slug_id, "release");
+	if (dir == NULL)
+		goto out;
+	memset(&spec, 0, sizeof(spec));
+	spec.app = app;
+	spec.type = "release";
+	spec.index = 1;
+	spec.command = cmd;
+	spec.rel = rel;
+	spec.commit = commit;
+	spec.dir = dir;
+	/* The same environment and shell as every dyno, through run_command
+	 * for its deadline and group kill. */
+	dyno_env(&spec, &c.env);
+	dyno_argv(&spec, &c.args);
+	c.dir = dir;
+	c.timeout_ms = (int64_t)r->cfg.release_timeout * 1000;
+	c.on_line = on_line;
+	c.data = &ph;
+	if (run_command(&c) == 0) {
+		ret = 0;
+		goto out;
+	}
+	if (c.timed_out)
+		strbuf_addf(&why, "the release phase (%s) timed out after "
+		    "%d s (berth.ini [release] timeout)", cmd,
+		    r->cfg.release_timeout);
+	else {
+		char *how = child_describe(&c);
+
+		strbuf_addf(&why, "the release phase (%s) %s", cmd, how);
+		free(how);
+	}
+	strbuf_addstr(&why, "; its last lines:");
+	for (i = 0; i < TAIL; i++) {
+		const char *l = ph.tail[(ph.next + i) % TAIL];
+
+		if (l != NULL)
+			strbuf_addf(&why, "\n  %s", l);
+	}
+	berth_error("%s", why.buf);
+out:
+	if (ph.log != NULL)
+		fclose(ph.log);
+	for (i = 0; i < TAIL; i++)
+		free(ph.tail[i]);
+	if (dir != NULL)
+		rm_rf(dir);
+	free(dir);
+	free(logpath);
+	strbuf_release(&why);
+	child_clear(&c);
+	return ret;
+}
+
+int
+release_load(struct ledger *db, int64_t app_id, int64_t rel_id,
+    struct release *rel, char **commit, struct proctypes *types)
+{
+	struct slug slug;
+	int rc;
+
+	memset(&slug, 0, sizeof(slug));
+	memset(types, 0, sizeof(*types));
+	*commit = NULL;
+	rc = rel_id ? ledger_release_get_by_id(db, rel_id, rel) :
+	    ledger_release_current(db, app_id, rel);
+	if (rc != 0)
+		return -1;
+	if (rel->slug_id == NULL) {
+		release_clear(rel);
+		return berth_error("the release has no slug");
+	}
+	if (ledger_slug_get(db, rel->slug_id, &slug) != 0) {
+		release_clear(rel);
+		return -1;
+	}
+	*commit = xstrdup(slug.commit);
+	rc = proctypes_from_json(slug.process_types, types);
+	slug_clear(&slug);
+	if (rc < 0) {
+		release_clear(rel);
+		free(*commit);
+		*commit = NULL;
+	}
+	return rc;
+}
+
+int
+release_settle(struct ledger *db, const struct release *rel, int ok,
+    const char *prev_config)
+{
+	int ret = ledger_release_finish(db, rel->id, ok ? "succeeded" :
+	    "failed");
+
+	if (!ok && prev_config != NULL && (strcmp(rel->kind, "config") == 0 ||
+	    strcmp(rel->kind, "rollback") == 0) &&
+	    ledger_config_restore(db, rel->app_id, prev_config) < 0)
+		ret = -1;
+	return ret;
+}

@@ -1,0 +1,47 @@
+/*
+ * release.h - the release phase: the Procfile `release:` command, run
+ * once per new release (deploy, config change, promotion, rollback,
+ * retry) in a one-off dyno of that release (its slug and its config),
+ * before any of its dynos start. Its output streams to whoever caused
+ * the release and is kept, capped, in logs/release-ID.log (berth
+ * releases:output). A non-zero exit or a timeout (berth.ini [release]
+ * timeout) fails the release; the current one keeps running.
+ */
+#ifndef BERTH_RELEASE_H
+#define BERTH_RELEASE_H
+
+#include "ledger.h"
+#include "procfile.h"
+#include "root.h"
+#include "run-command.h"
+
+/* Most of a release phase's output that is kept (it all streams). */
+#define RELEASE_OUTPUT_MAX (1 << 20)
+
+/* logs/release-ID.log; caller frees. */
+char *release_output_path(const struct berth_root *r, int64_t release_id);
+/*
+ * Run rel's release phase when types has a `release` command (returns 1
+ * when it has none, doing nothing). Each output line goes to out. 0 when
+ * it succeeded; -1 with berth_error() saying why (with the last lines).
+ */
+int release_phase(const struct berth_root *r, const char *app,
+    const struct release *rel, const char *commit,
+    const struct proctypes *types, line_fn out, void *data);
+
+/*
+ * Load release rel_id (0 = the app's current one) with its slug's commit
+ * and process types.
+ */
+int release_load(struct ledger *db, int64_t app_id, int64_t rel_id,
+    struct release *rel, char **commit, struct proctypes *types);
+/*
+ * Record how a pending release ended. When it failed and it had changed
+ * the app's config vars (a config change or a rollback), put them back
+ * to prev_config, the snapshot of the release that keeps running (NULL
+ * when there is none).
+ */
+int release_settle(struct ledger *db, const struct release *rel, int ok,
+    const char *prev_config);
+
+#endif
