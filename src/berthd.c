@@ -80,7 +80,8 @@ struct dyno {
 	time_t started_at;	/* wall clock, for ps */
 	int64_t restart_at;	/* crashed: when to restart */
 	int64_t kill_at;	/* stopping: when to SIGKILL */
-	int restarts;
+	int restarts;		/* shown by ps */
+	int backoff;		/* crashes in a row, for the back-off */
 	int exit_code;
 	struct strbuf partial;
 	char *tail[TAIL_LINES];
@@ -565,9 +566,12 @@ dyno_exited(struct dyno *d, int status)
 	app_event(d->app, name, "Process exited with status %d", d->exit_code);
 	app_event(d->app, name, "State changed from %s to crashed",
 	    state_names[d->state]);
+	/* A dyno that ran a good while before it crashed starts afresh. */
+	if (now_ms() - d->started_ms > 60000)
+		d->backoff = 0;
 	d->state = D_CRASHED;
 	if (!d->rollout) {
-		d->restart_at = now_ms() + restart_delay(d->restarts);
+		d->restart_at = now_ms() + restart_delay(d->backoff);
 		if (d->restart_at <= now_ms())
 			d->restart_at = now_ms() + 1;
 	}
@@ -587,12 +591,13 @@ dyno_restart(struct dyno *d)
 
 	d->restart_at = 0;
 	d->restarts++;
+	d->backoff++;
 	d->dir = dyno_prepare_dir(&D.root, d->app->name, d->app->rel.slug_id,
 	    name);
 	if (d->dir == NULL || dyno_exec(d) < 0) {
 		app_event(d->app, name, "Cannot restart: %s",
 		    berth_last_error());
-		d->restart_at = now_ms() + restart_delay(d->restarts);
+		d->restart_at = now_ms() + restart_delay(d->backoff);
 	} else
 		app_event(d->app, name, "Restarting (restart %d)",
 		    d->restarts);
@@ -761,6 +766,7 @@ wait_up(struct dyno **ds, size_t n, int fd, const struct appjson *aj)
 {
 	int64_t deadline = now_ms() + (int64_t)D.root.cfg.boot_timeout * 1000;
 	int *tries = xcalloc(n ? n : 1, sizeof(*tries));
+	int64_t *next_try = xcalloc(n ? n : 1, sizeof(*next_try));
 	size_t i, up = 0;
 	int ret = -1;
 
@@ -802,7 +808,13 @@ wait_up(struct dyno **ds, size_t n, int fd, const struct appjson *aj)
 			    appjson_check(aj, d->type) != NULL) {
 				const struct healthcheck *hc =
 				    appjson_check(aj, d->type);
-				long code = health_get(port, hc);
+				long code;
+
+				/* A second between tries, as Dokku waits. */
+				if (now_ms() < next_try[i])
+					continue;
+				next_try[i] = now_ms() + 1000;
+				code = health_get(port, hc);
 
 				if (!health_ok(hc, code)) {
 					char got[64];
@@ -871,6 +883,7 @@ wait_up(struct dyno **ds, size_t n, int fd, const struct appjson *aj)
 	ret = 0;
 out:
 	free(tries);
+	free(next_try);
 	return ret;
 }
 
@@ -1163,13 +1176,14 @@ converge(struct ledger *db, const struct app *la, int fd)
 		pthread_mutex_lock(&D.lock);
 		for (i = 0; i < nfresh; i++) {
 			fresh[i]->rollout = 0;
-			/* A dyno that failed to boot restarts with back-off. */
-			if (fresh[i]->state == D_STARTING && ret < 0)
-				dyno_stop(fresh[i]);
-			else if (fresh[i]->state == D_CRASHED &&
+			/*
+			 * They are formation dynos now: one still booting
+			 * goes on, one that crashed restarts with back-off.
+			 */
+			if (fresh[i]->state == D_CRASHED &&
 			    fresh[i]->restart_at == 0)
 				fresh[i]->restart_at = now_ms() +
-				    restart_delay(fresh[i]->restarts);
+				    restart_delay(fresh[i]->backoff);
 		}
 		pthread_mutex_unlock(&D.lock);
 		wake_main();
@@ -1406,7 +1420,7 @@ handle(json_t *req, int fd)
 			if (d->app == a && target_matches(d, target) &&
 			    d->state != D_STOPPING) {
 				n++;
-				d->restarts = 0;
+				d->backoff = 0;
 				if (target != NULL) {
 					/* Like Heroku: it comes back. */
 					d->state = D_UP;

@@ -479,6 +479,11 @@ load_text(struct berth_config *cfg, const char *text, size_t len,
 		berth_error("%s: cannot be parsed (out of memory)", name);
 	else if (ret > 0 && (ld.err_line == 0 || ret < ld.err_line))
 		syntax_error(&ld, ret);
+	if (ret == 0 && ld.err_line == 0 && tmp.port_min > tmp.port_max) {
+		berth_error("%s: runtime.port_min (%d) must not be above "
+		    "runtime.port_max (%d)", name, tmp.port_min, tmp.port_max);
+		ld.err_line = -1;
+	}
 	if (ret != 0 || ld.err_line != 0) {
 		config_clear(&tmp);
 		return -1;

@@ -782,6 +782,8 @@ config_snapshot(struct ledger *db, int64_t app_id)
 
 static void
 fill_release(sqlite3_stmt *st, void *v);
+static int
+config_replace(struct ledger *db, int64_t app_id, const char *snapshot);
 
 #define RELEASE_COLS "id, app_id, version, slug_id, config, kind, status, " \
 	"actor, commit_sha, description, created_at, finished_at"
@@ -806,6 +808,9 @@ release_insert(struct ledger *db, const struct release_new *rn,
 	sqlite3_finalize(st);
 	if (version == 0)
 		return db_error(db, "read release version");
+	if (rn->config != NULL && config_replace(db, rn->app_id,
+	    rn->config) < 0)
+		return -1;
 	config = config_snapshot(db, rn->app_id);
 	if (config == NULL)
 		return -1;
@@ -1406,33 +1411,41 @@ formation_list_free(struct formation_item *f, size_t nr)
 	free(f);
 }
 
-int
-ledger_config_restore(struct ledger *db, int64_t app_id,
-    const char *snapshot)
+/* Make snapshot the app's config vars, inside the caller's txn. */
+static int
+config_replace(struct ledger *db, int64_t app_id, const char *snapshot)
 {
 	struct kvlist kv = { NULL, 0 };
 	size_t i;
+	int ret = -1;
 
 	if (kvlist_from_json(snapshot, &kv) < 0)
 		return -1;
-	if (begin(db) < 0) {
-		kvlist_clear(&kv);
-		return -1;
-	}
 	if (run(db, prep(db, "DELETE FROM config_vars WHERE app_id = ?", "i",
 	    app_id)) < 0)
-		goto fail;
+		goto out;
 	for (i = 0; i < kv.nr; i++)
 		if (run(db, prep(db, "INSERT INTO config_vars (app_id, key, "
 		    "value) VALUES (?, ?, ?)", "iss", app_id, kv.items[i].key,
 		    kv.items[i].value)) < 0)
-			goto fail;
+			goto out;
+	ret = 0;
+out:
 	kvlist_clear(&kv);
+	return ret;
+}
+
+int
+ledger_config_restore(struct ledger *db, int64_t app_id,
+    const char *snapshot)
+{
+	if (begin(db) < 0)
+		return -1;
+	if (config_replace(db, app_id, snapshot) < 0) {
+		rollback(db);
+		return -1;
+	}
 	return commit(db);
-fail:
-	kvlist_clear(&kv);
-	rollback(db);
-	return -1;
 }
 
 int

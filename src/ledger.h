@@ -104,6 +104,11 @@ struct release_new {
 	const char *actor;
 	const char *commit;
 	const char *description;
+	/*
+	 * NULL: snapshot the app's config vars. Otherwise (a rollback) this
+	 * snapshot becomes the app's config vars and the release's config.
+	 */
+	const char *config;
 };
 
 int ledger_open(const char *path, struct ledger **out);
