@@ -2,6 +2,7 @@
  * berth.c - the admin CLI: global options, the command table, help.
  */
 #include "cmd.h"
+#include "names.h"
 #include "repo.h"
 #include "runtime.h"
 
@@ -16,12 +17,18 @@ static const struct berth_cmd *const commands[] = {
 	&cmd_pipelines_entry,
 	&cmd_pipelines_create_entry,
 	&cmd_pipelines_info_entry,
+	&cmd_pipelines_promote_entry,
+	&cmd_pipelines_diff_entry,
 	&cmd_apps_entry,
 	&cmd_apps_create_entry,
 	&cmd_apps_info_entry,
 	&cmd_apps_destroy_entry,
 	&cmd_releases_entry,
 	&cmd_releases_info_entry,
+	&cmd_releases_output_entry,
+	&cmd_releases_rollback_entry,
+	&cmd_releases_retry_entry,
+	&cmd_rollback_entry,
 	&cmd_builds_entry,
 	&cmd_builds_output_entry,
 	&cmd_config_entry,
@@ -46,7 +53,8 @@ static const struct berth_cmd *const commands[] = {
 
 /* Long options; short letters are what berth_cmd.opts lists. */
 enum { OPT_ROOT = 1000, OPT_DEPLOY_BRANCH, OPT_CONFIRM, OPT_NO_APPS,
-    OPT_DOMAIN, OPT_PS, OPT_SOURCE, OPT_FORCE };
+    OPT_DOMAIN, OPT_PS, OPT_SOURCE, OPT_FORCE, OPT_FROM, OPT_TO,
+    OPT_REBUILD };
 static const struct option long_opts[] = {
 	{ "app", required_argument, NULL, 'a' },
 	{ "pipeline", required_argument, NULL, 'p' },
@@ -65,6 +73,9 @@ static const struct option long_opts[] = {
 	{ "ps", required_argument, NULL, OPT_PS },
 	{ "source", required_argument, NULL, OPT_SOURCE },
 	{ "force", no_argument, NULL, OPT_FORCE },
+	{ "from", required_argument, NULL, OPT_FROM },
+	{ "to", required_argument, NULL, OPT_TO },
+	{ "rebuild", no_argument, NULL, OPT_REBUILD },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -81,6 +92,9 @@ static const struct {
 	{ OPT_PS, 'P', "--ps" },
 	{ OPT_SOURCE, 'S', "--source" },
 	{ OPT_FORCE, 'F', "--force" },
+	{ OPT_FROM, 'f', "--from" },
+	{ OPT_TO, 'T', "--to" },
+	{ OPT_REBUILD, 'R', "--rebuild" },
 };
 
 int
@@ -122,6 +136,41 @@ cmd_need_pipeline(struct cmd_ctx *ctx, struct pipeline *out)
 	if (ledger_pipeline_get(ctx->root.db, ctx->pipeline, out) != 0)
 		return cmd_fail_last();
 	return 0;
+}
+
+int
+cmd_need_release(struct cmd_ctx *ctx, const struct app *a, const char *arg,
+    struct release *out)
+{
+	const char *p = arg[0] == 'v' || arg[0] == 'V' ? arg + 1 : arg;
+	char *end, q[64];
+	long v = -1;
+	int latest, rc;
+
+	if (*p >= '0' && *p <= '9') {
+		v = strtol(p, &end, 10);
+		if (*end != '\0' || v > 1000000000)
+			v = -1;
+	}
+	if (v < 0) {
+		name_quote(arg, q, sizeof(q));
+		return cmd_fail("'%s' is not a release version: use vN, e.g. "
+		    "v3", q);
+	}
+	if (v == 0)
+		return cmd_fail("v0 is not a release: versions start at v1; "
+		    "see: berth releases -a %s", a->name);
+	rc = ledger_release_get(ctx->root.db, a->id, (int)v, out);
+	if (rc == 0)
+		return 0;
+	latest = ledger_release_latest_version(ctx->root.db, a->id);
+	if (rc < 0 || latest < 0)
+		return cmd_fail_last();
+	if (latest == 0)
+		return cmd_fail("%s has no release v%ld (it has no releases "
+		    "yet; push to deploy it)", a->name, v);
+	return cmd_fail("%s has no release v%ld (latest is v%d); see: berth "
+	    "releases -a %s", a->name, v, latest, a->name);
 }
 
 static void
@@ -316,6 +365,9 @@ parse(struct cmd_ctx *ctx, int argc, char **argv)
 		case OPT_PS: ctx->ps = optarg; break;
 		case OPT_SOURCE: ctx->source = optarg; break;
 		case OPT_FORCE: ctx->force = 1; break;
+		case OPT_FROM: ctx->from = optarg; break;
+		case OPT_TO: ctx->to = optarg; break;
+		case OPT_REBUILD: ctx->rebuild = 1; break;
 		}
 	}
 	/* After "--", everything is positional. */

@@ -66,25 +66,6 @@ cmd_releases(struct cmd_ctx *ctx)
 	return 0;
 }
 
-/* "v12" or "12" to 12; -1 with an error for anything else. */
-static int
-parse_version(const char *s)
-{
-	const char *p = s[0] == 'v' || s[0] == 'V' ? s + 1 : s;
-	char *end;
-	long v;
-	char q[64];
-
-	if (*p >= '0' && *p <= '9') {
-		v = strtol(p, &end, 10);
-		if (*end == '\0' && v >= 1 && v <= 1000000000)
-			return (int)v;
-	}
-	name_quote(s, q, sizeof(q));
-	return berth_error("'%s' is not a release version: use vN, e.g. v3",
-	    q);
-}
-
 static int
 cmd_releases_info(struct cmd_ctx *ctx)
 {
@@ -94,29 +75,13 @@ cmd_releases_info(struct cmd_ctx *ctx)
 	struct strbuf keys = STRBUF_INIT;
 	struct table t;
 	char sha[8], *created, *finished;
-	int version, rc;
 	size_t i;
 
-	if ((version = parse_version(ctx->argv[0])) < 0)
-		return cmd_fail_last();
 	if (cmd_need_app(ctx, &a) != 0)
 		return 1;
-	rc = ledger_release_get(ctx->root.db, a.id, version, &r);
-	if (rc != 0) {
-		int latest = ledger_release_latest_version(ctx->root.db, a.id);
-
-		if (rc < 0 || latest < 0)
-			rc = cmd_fail_last();
-		else if (latest == 0)
-			rc = cmd_fail("%s has no release v%d (it has no "
-			    "releases yet; push to deploy it)", a.name,
-			    version);
-		else
-			rc = cmd_fail("%s has no release v%d (latest is v%d); "
-			    "see: berth releases -a %s", a.name, version,
-			    latest, a.name);
+	if (cmd_need_release(ctx, &a, ctx->argv[0], &r) != 0) {
 		app_clear(&a);
-		return rc;
+		return 1;
 	}
 	if (r.config != NULL && kvlist_from_json(r.config, &cfg) < 0)
 		kvlist_clear(&cfg);

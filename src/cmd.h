@@ -5,7 +5,8 @@
  * Heroku CLI: -a/--app, -p/--pipeline, --json, -n/--num, anywhere on
  * the line. Option letters in berth_cmd.opts: a app, p pipeline, s stage,
  * b branch, n num, i index, j json, t tail, D --deploy-branch,
- * C --confirm, N --no-apps, d --domain, P --ps, S --source, F --force.
+ * C --confirm, N --no-apps, d --domain, P --ps, S --source, F --force,
+ * f --from, T --to, R --rebuild.
  */
 #ifndef BERTH_CMD_H
 #define BERTH_CMD_H
@@ -37,6 +38,9 @@ struct cmd_ctx {
 	const char *ps;		/* --ps DYNO */
 	const char *source;	/* --source app|berth */
 	int force;		/* --force */
+	const char *from;	/* --from APP|STAGE */
+	const char *to;		/* --to APP[,APP] */
+	int rebuild;		/* --rebuild */
 };
 
 #define CMD_NO_ROOT 0x1		/* do not open the server root first */
@@ -61,6 +65,13 @@ int cmd_fail_last(void);
 /* Load the -a app (live); prints the error and returns 1 on failure. */
 int cmd_need_app(struct cmd_ctx *ctx, struct app *out);
 int cmd_need_pipeline(struct cmd_ctx *ctx, struct pipeline *out);
+/*
+ * Release arg ("v12" or "12") of app into out; prints why not ("shop has
+ * no release v99 (latest is v19); see: berth releases -a shop") and
+ * returns 1 when there is none.
+ */
+int cmd_need_release(struct cmd_ctx *ctx, const struct app *a,
+    const char *arg, struct release *out);
 /*
  * Roll a pending release of app out through berthd (runtime_deploy),
  * showing its progress. Returns 0 when it is live, or recorded because
@@ -108,5 +119,11 @@ extern const struct berth_cmd cmd_run_entry;
 extern const struct berth_cmd cmd_open_entry;
 extern const struct berth_cmd cmd_daemon_status_entry;
 extern const struct berth_cmd cmd_daemon_stop_entry;
+extern const struct berth_cmd cmd_pipelines_promote_entry;
+extern const struct berth_cmd cmd_pipelines_diff_entry;
+extern const struct berth_cmd cmd_rollback_entry;
+extern const struct berth_cmd cmd_releases_rollback_entry;
+extern const struct berth_cmd cmd_releases_retry_entry;
+extern const struct berth_cmd cmd_releases_output_entry;
 
 #endif

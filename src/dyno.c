@@ -125,6 +125,7 @@ dyno_spawn(const struct dyno_spec *d, int in_fd, int out_fd,
 			dup2(out_fd, 1);
 			dup2(out_fd, 2);
 		}
+		close_range(3, ~0U, 0);
 		if (chdir(d->dir) < 0)
 			_exit(126);
 		execve(argv.v[0], argv.v, env.v);

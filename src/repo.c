@@ -210,3 +210,57 @@ repo_clone(const char *url, const char *dir)
 	git_repository_free(repo);
 	return 0;
 }
+
+int
+repo_log(git_repository *repo, const char *from, const char *hide,
+    int limit, struct commit_info **out, size_t *nr)
+{
+	git_revwalk *walk = NULL;
+	git_oid oid;
+	int ret = -1;
+
+	*out = NULL;
+	*nr = 0;
+	if (git_revwalk_new(&walk, repo) < 0)
+		return repo_error("cannot walk the history");
+	git_revwalk_sorting(walk, GIT_SORT_TOPOLOGICAL | GIT_SORT_TIME);
+	if (git_oid_fromstr(&oid, from) < 0 || git_revwalk_push(walk,
+	    &oid) < 0) {
+		repo_error(from);
+		goto out;
+	}
+	if (hide != NULL && (git_oid_fromstr(&oid, hide) < 0 ||
+	    git_revwalk_hide(walk, &oid) < 0)) {
+		repo_error(hide);
+		goto out;
+	}
+	while ((limit == 0 || *nr < (size_t)limit) &&
+	    git_revwalk_next(&oid, walk) == 0) {
+		char sha[GIT_OID_HEXSZ + 1];
+
+		git_oid_tostr(sha, sizeof(sha), &oid);
+		*out = xrealloc(*out, (*nr + 1) * sizeof(**out));
+		if (repo_commit_info(repo, sha, &(*out)[*nr]) < 0)
+			goto out;
+		(*nr)++;
+	}
+	ret = 0;
+out:
+	if (ret < 0) {
+		commit_info_list_free(*out, *nr);
+		*out = NULL;
+		*nr = 0;
+	}
+	git_revwalk_free(walk);
+	return ret;
+}
+
+void
+commit_info_list_free(struct commit_info *ci, size_t nr)
+{
+	size_t i;
+
+	for (i = 0; i < nr; i++)
+		commit_info_clear(&ci[i]);
+	free(ci);
+}

@@ -45,6 +45,13 @@ int repo_checkout(git_repository *repo, const char *sha, const char *dir);
 /* Current target of a ref; 1 (and out "") when it does not exist. */
 int repo_ref_target(git_repository *repo, const char *refname,
     char out[GIT_OID_HEXSZ + 1]);
+/*
+ * The commits reachable from `from` but not from `hide` (NULL: none
+ * hidden), newest first, at most limit (0 = all). *nr may be 0.
+ */
+int repo_log(git_repository *repo, const char *from, const char *hide,
+    int limit, struct commit_info **out, size_t *nr);
+void commit_info_list_free(struct commit_info *ci, size_t nr);
 /* Clone url into dir (a buildpack from a Git URL). */
 int repo_clone(const char *url, const char *dir);
 /* Record libgit2's last error as ours, prefixed with what. */

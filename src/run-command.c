@@ -92,6 +92,8 @@ exec_child(struct child *c, int out_fd)
 		dup2(out_fd, 1);
 		dup2(out_fd, 2);
 	}
+	/* Nothing of ours but stdio reaches the program (dyno pipes...). */
+	close_range(3, ~0U, 0);
 	if (c->dir != NULL && chdir(c->dir) < 0) {
 		dprintf(2, "cannot change to %s: %s\n", c->dir,
 		    strerror(errno));

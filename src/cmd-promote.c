@@ -1,0 +1,425 @@
+/*
+ * cmd-promote.c - pipelines:promote and pipelines:diff: moving what was
+ * tested downstream without rebuilding it, and seeing what would move.
+ *
+ * Stages flow review -> development -> staging -> production. By default
+ * the source is the pipeline's staging app and the targets are the apps
+ * of the next stage.
+ */
+#include "cmd.h"
+#include "build.h"
+#include "repo.h"
+#include "router.h"
+#include "runtime.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static const char *const stages[] = {
+	"review", "development", "staging", "production",
+};
+#define NSTAGES (sizeof(stages) / sizeof(stages[0]))
+
+static int
+stage_index(const char *stage)
+{
+	size_t i;
+
+	for (i = 0; i < NSTAGES; i++)
+		if (strcmp(stages[i], stage) == 0)
+			return (int)i;
+	return -1;
+}
+
+/* The first app of the pipeline in stage, or NULL. */
+static struct app *
+app_in_stage(struct app *apps, size_t napps, const char *stage)
+{
+	size_t i;
+
+	for (i = 0; i < napps; i++)
+		if (strcmp(apps[i].stage, stage) == 0)
+			return &apps[i];
+	return NULL;
+}
+
+static struct app *
+app_named(struct app *apps, size_t napps, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < napps; i++)
+		if (strcmp(apps[i].name, name) == 0)
+			return &apps[i];
+	return NULL;
+}
+
+/*
+ * The app --from names (an app or a stage), else def_stage's. Prints
+ * the error and returns NULL when there is none.
+ */
+static struct app *
+pick_app(const struct pipeline *p, struct app *apps, size_t napps,
+    const char *want, const char *def_stage, const char *flag)
+{
+	struct app *a;
+
+	if (want == NULL)
+		want = def_stage;
+	a = app_named(apps, napps, want);
+	if (a == NULL && stage_index(want) >= 0)
+		a = app_in_stage(apps, napps, want);
+	if (a == NULL)
+		cmd_fail("%s '%s' is neither an app nor a stage with an app in "
+		    "pipeline %s; see: berth pipelines:info -p %s", flag, want,
+		    p->name, p->name);
+	return a;
+}
+
+struct outcome {
+	const char *app;
+	int version;
+	int ok;
+	int64_t ms;
+	char *why;
+};
+
+/* One target: a release of the source's slug (or a rebuild of its
+ * commit) with the target's config, released and rolled out. */
+static void
+promote_one(struct cmd_ctx *ctx, const struct app *src,
+    const struct release *srel, const struct app *dst, git_repository *repo,
+    char *actor, struct outcome *o)
+{
+	struct build_result res;
+	struct release rel;
+	char *desc;
+	const char *slug = srel->slug_id;
+	int64_t t0 = now_ms();
+
+	memset(&res, 0, sizeof(res));
+	memset(&rel, 0, sizeof(rel));
+	o->app = dst->name;
+	if (ctx->rebuild) {
+		struct build_opts bo = { &ctx->root, repo, dst, srel->commit,
+		    "refs/heads/promote", actor };
+
+		if (build_run(&bo, &res) < 0) {
+			o->why = xstrdup(berth_last_error());
+			return;
+		}
+		slug = res.slug_id;
+		desc = xasprintf("Promote %s v%d (rebuilt with %s's config)",
+		    src->name, srel->version, dst->name);
+	} else
+		desc = xasprintf("Promote %s v%d", src->name, srel->version);
+	{
+		struct release_new rn = { dst->id, slug, "promote", "pending",
+		    actor, srel->commit, desc, NULL };
+
+		if (ledger_release_create(ctx->root.db, &rn, &rel) < 0) {
+			o->why = xstrdup(berth_last_error());
+			goto out;
+		}
+	}
+	o->version = rel.version;
+	printf("-----> %s v%d\n", dst->name, rel.version);
+	if (cmd_launch(ctx, dst->name, rel.version, rel.id) == 0)
+		o->ok = 1;
+	else
+		o->why = xstrdup(berth_last_error());
+	release_clear(&rel);
+out:
+	o->ms = now_ms() - t0;
+	free(desc);
+	build_result_clear(&res);
+}
+
+static int
+cmd_pipelines_promote(struct cmd_ctx *ctx)
+{
+	struct pipeline p;
+	struct app *apps = NULL, *src, **dst = NULL;
+	size_t napps = 0, ndst = 0, i;
+	struct release srel;
+	struct outcome *res = NULL;
+	git_repository *repo = NULL;
+	struct table t;
+	char *actor = NULL, sha[8], *repo_path = NULL;
+	int lock = -1, failed = 0, ret = 1, si;
+
+	memset(&srel, 0, sizeof(srel));
+	if (cmd_need_pipeline(ctx, &p) != 0)
+		return 1;
+	if (ledger_app_list(ctx->root.db, p.id, &apps, &napps) < 0) {
+		cmd_fail_last();
+		goto out;
+	}
+	src = pick_app(&p, apps, napps, ctx->from, "staging", "--from");
+	if (src == NULL)
+		goto out;
+	si = stage_index(src->stage);
+	if (ctx->to == NULL && (si == (int)NSTAGES - 1 || si == 0)) {
+		cmd_fail("%s is a %s app: promoting from %s needs --to APP "
+		    "(%s)", src->name, src->stage, src->stage, si == 0 ?
+		    "review apps promote to an app you name" :
+		    "production is the last stage");
+		goto out;
+	}
+	if (ctx->to != NULL) {
+		char *list = xstrdup(ctx->to), *tok, *save = NULL;
+
+		for (tok = strtok_r(list, ",", &save); tok != NULL;
+		    tok = strtok_r(NULL, ",", &save)) {
+			struct app *a = app_named(apps, napps, tok);
+
+			if (a == NULL) {
+				cmd_fail("--to: no app %s in pipeline %s; see: "
+				    "berth pipelines:info -p %s", tok, p.name,
+				    p.name);
+				free(list);
+				goto out;
+			}
+			if (a == src) {
+				cmd_fail("--to: %s is the app promoted from; "
+				    "name another app", tok);
+				free(list);
+				goto out;
+			}
+			dst = xrealloc(dst, (ndst + 1) * sizeof(*dst));
+			dst[ndst++] = a;
+		}
+		free(list);
+	} else
+		for (i = 0; i < napps; i++)
+			if (stage_index(apps[i].stage) == si + 1) {
+				dst = xrealloc(dst, (ndst + 1) * sizeof(*dst));
+				dst[ndst++] = &apps[i];
+			}
+	if (ndst == 0) {
+		cmd_fail("pipeline %s has no %s app to promote %s to; add one "
+		    "with berth apps:create, or name one with --to",
+		    p.name, stages[si + 1], src->name);
+		goto out;
+	}
+	actor = actor_name();
+	lock = cmd_lock_app(ctx, src, "promotion");
+	if (lock < 0)
+		goto out;
+	/* Under the lock, so a push cannot change the source meanwhile. */
+	if (ledger_release_current(ctx->root.db, src->id, &srel) != 0) {
+		cmd_fail("%s has no release to promote; push to it first",
+		    src->name);
+		goto out;
+	}
+	if (srel.slug_id == NULL) {
+		cmd_fail("%s v%d has no slug to promote", src->name,
+		    srel.version);
+		goto out;
+	}
+	if (ctx->rebuild) {
+		repo_path = root_repo_path(&ctx->root, p.name);
+		if (repo_open(repo_path, &repo) < 0) {
+			cmd_fail_last();
+			goto out;
+		}
+	}
+	printf("Promoting %s v%d (%s) to %s...\n", src->name, srel.version,
+	    short_sha(srel.commit, sha), ndst == 1 ? dst[0]->name :
+	    stages[stage_index(dst[0]->stage)]);
+	res = xcalloc(ndst, sizeof(*res));
+	for (i = 0; i < ndst; i++)
+		promote_one(ctx, src, &srel, dst[i], repo, actor, &res[i]);
+
+	table_init(&t, 4);
+	for (i = 0; i < ndst; i++) {
+		char ver[16] = "-", took[32];
+		const char *why = res[i].why;
+		char *first = NULL;
+
+		if (res[i].version > 0)
+			snprintf(ver, sizeof(ver), "v%d", res[i].version);
+		snprintf(took, sizeof(took), "%.1fs", res[i].ms / 1000.0);
+		if (why != NULL)
+			first = xstrndup(why, strcspn(why, "\n"));
+		table_row(&t, res[i].app, ver, res[i].ok ? "succeeded" :
+		    "failed", res[i].ok ? took : first);
+		free(first);
+		if (!res[i].ok)
+			failed++;
+	}
+	printf("\n");
+	table_print(&t, stdout);
+	table_clear(&t);
+	ret = failed ? cmd_fail("%d of %zu promotion%s failed", failed, ndst,
+	    ndst == 1 ? "" : "s") : 0;
+out:
+	deploy_unlock(lock);
+	for (i = 0; res != NULL && i < ndst; i++)
+		free(res[i].why);
+	free(res);
+	free(dst);
+	free(actor);
+	free(repo_path);
+	git_repository_free(repo);
+	release_clear(&srel);
+	app_list_free(apps, napps);
+	pipeline_clear(&p);
+	return ret;
+}
+
+static json_t *
+commits_json(const struct commit_info *ci, size_t nr)
+{
+	json_t *arr = json_array();
+	size_t i;
+
+	for (i = 0; i < nr; i++) {
+		char date[32];
+		time_t t = (time_t)ci[i].time;
+		struct tm tm;
+
+		gmtime_r(&t, &tm);
+		strftime(date, sizeof(date), "%Y-%m-%dT%H:%M:%SZ", &tm);
+		json_array_append_new(arr, json_pack("{s:s, s:s, s:s, s:s}",
+		    "sha", ci[i].sha, "author", ci[i].author, "date", date,
+		    "subject", ci[i].subject));
+	}
+	return arr;
+}
+
+static void
+print_commits(const struct commit_info *ci, size_t nr)
+{
+	struct table t;
+	size_t i;
+
+	table_init(&t, 4);
+	for (i = 0; i < nr; i++) {
+		char date[16], *sha = xasprintf("  %s", ci[i].short_sha);
+		time_t tt = (time_t)ci[i].time;
+		struct tm tm;
+
+		gmtime_r(&tt, &tm);
+		strftime(date, sizeof(date), "%Y-%m-%d", &tm);
+		table_row(&t, sha, date, ci[i].author, ci[i].subject);
+		free(sha);
+	}
+	table_print(&t, stdout);
+	table_clear(&t);
+}
+
+static int
+cmd_pipelines_diff(struct cmd_ctx *ctx)
+{
+	struct pipeline p;
+	struct app *apps = NULL, *up, *down;
+	size_t napps = 0, nahead = 0, nbehind = 0;
+	struct release ur, dr;
+	struct commit_info *ahead = NULL, *behind = NULL;
+	git_repository *repo = NULL;
+	char *repo_path = NULL;
+	int have_d, ret = 1;
+
+	memset(&ur, 0, sizeof(ur));
+	memset(&dr, 0, sizeof(dr));
+	if (cmd_need_pipeline(ctx, &p) != 0)
+		return 1;
+	if (ledger_app_list(ctx->root.db, p.id, &apps, &napps) < 0) {
+		cmd_fail_last();
+		goto out;
+	}
+	up = pick_app(&p, apps, napps, ctx->from, "staging", "--from");
+	if (up == NULL)
+		goto out;
+	down = pick_app(&p, apps, napps, ctx->to, "production", "--to");
+	if (down == NULL)
+		goto out;
+	if (up == down) {
+		cmd_fail("--from and --to are both %s; name two apps",
+		    up->name);
+		goto out;
+	}
+	if (ledger_release_current(ctx->root.db, up->id, &ur) != 0 ||
+	    ur.commit == NULL) {
+		cmd_fail("%s has no release yet; push to it first", up->name);
+		goto out;
+	}
+	have_d = ledger_release_current(ctx->root.db, down->id, &dr) == 0 &&
+	    dr.commit != NULL;
+	repo_path = root_repo_path(&ctx->root, p.name);
+	if (repo_open(repo_path, &repo) < 0 ||
+	    repo_log(repo, ur.commit, have_d ? dr.commit : NULL, 0, &ahead,
+	    &nahead) < 0 ||
+	    (have_d && repo_log(repo, dr.commit, ur.commit, 0, &behind,
+	    &nbehind) < 0)) {
+		cmd_fail_last();
+		goto out;
+	}
+	if (ctx->json) {
+		cmd_print_json(json_pack("{s:s, s:s, s:o, s:o, s:o, s:o}",
+		    "from", up->name, "to", down->name, "from_commit",
+		    json_str_or_null(ur.commit), "to_commit",
+		    json_str_or_null(have_d ? dr.commit : NULL), "ahead",
+		    commits_json(ahead, nahead), "behind",
+		    commits_json(behind, nbehind)));
+		ret = 0;
+		goto out;
+	}
+	if (!have_d)
+		printf("%s has no release yet; %s has %zu commit%s:\n",
+		    down->name, up->name, nahead, nahead == 1 ? "" : "s");
+	else if (nahead == 0 && nbehind == 0)
+		printf("%s and %s are up to date (%.7s)\n", up->name,
+		    down->name, ur.commit);
+	else if (nahead > 0)
+		printf("%s is %zu commit%s ahead of %s\n", up->name, nahead,
+		    nahead == 1 ? "" : "s", down->name);
+	if (nahead > 0)
+		print_commits(ahead, nahead);
+	if (nbehind > 0) {
+		printf("%s is %zu commit%s behind %s (a rollback or a "
+		    "promotion from elsewhere):\n", up->name, nbehind,
+		    nbehind == 1 ? "" : "s", down->name);
+		print_commits(behind, nbehind);
+	}
+	ret = 0;
+out:
+	commit_info_list_free(ahead, nahead);
+	commit_info_list_free(behind, nbehind);
+	git_repository_free(repo);
+	free(repo_path);
+	release_clear(&ur);
+	release_clear(&dr);
+	app_list_free(apps, napps);
+	pipeline_clear(&p);
+	return ret;
+}
+
+const struct berth_cmd cmd_pipelines_promote_entry = {
+	"pipelines:promote", "promote", "pfTR", 0, 0,
+	"pipelines:promote -p PIPELINE [--from APP|STAGE] [--to APP,...] "
+	"[--rebuild]",
+	"release the source app's slug to the next stage, without a rebuild",
+	"Each target gets a new release of the source's current slug (the\n"
+	"very build that was tested) with the target's own config, its\n"
+	"release phase, and a zero-downtime rollout. Default source: the\n"
+	"staging app; default targets: every app of the next stage\n"
+	"(development -> staging -> production). Prints a line per target\n"
+	"and exits 1 if any failed. --rebuild rebuilds the same commit with\n"
+	"each target's config instead, for apps that bake config in at build\n"
+	"time, and says so in the release description.",
+	cmd_pipelines_promote, 0,
+};
+
+const struct berth_cmd cmd_pipelines_diff_entry = {
+	"pipelines:diff", NULL, "pfTj", 0, 0,
+	"pipelines:diff -p PIPELINE [--from APP] [--to APP] [--json]",
+	"the commits the upstream app runs that the downstream one lacks",
+	"Defaults: from the staging app to the production app. Lists short\n"
+	"sha, date, author and subject, newest first; says \"up to date\"\n"
+	"when both run the same commit.",
+	cmd_pipelines_diff, 0,
+};

@@ -1,0 +1,236 @@
+/*
+ * cmd-rollback.c - rollback (releases:rollback), releases:retry and
+ * releases:output: new releases made from earlier ones, and what a
+ * release phase printed.
+ *
+ * A rollback is a new release that copies the slug AND the config vars
+ * of an earlier succeeded release (as on Heroku); versions only grow.
+ */
+#include "cmd.h"
+#include "release.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Whether the slug of rel still exists; prints why not. */
+static int
+slug_usable(struct cmd_ctx *ctx, const struct app *a,
+    const struct release *rel)
+{
+	char *dir;
+	int ok;
+
+	if (rel->slug_id == NULL) {
+		cmd_fail("%s v%d has no slug (no code was released yet)",
+		    a->name, rel->version);
+		return 0;
+	}
+	dir = root_pathf(&ctx->root, "slugs/%s", rel->slug_id);
+	ok = is_dir(dir);
+	free(dir);
+	if (!ok)
+		cmd_fail("the slug of %s v%d was removed; roll back to a newer "
+		    "release (see: berth releases -a %s)", a->name,
+		    rel->version, a->name);
+	return ok;
+}
+
+/* Record a pending release made from `from` and roll it out. */
+static int
+release_from(struct cmd_ctx *ctx, const struct app *a,
+    const struct release *from, const char *kind, const char *desc,
+    const char *config, int *version)
+{
+	struct release rel;
+	char *actor = actor_name();
+	struct release_new rn = { a->id, from->slug_id, kind, "pending", actor,
+	    from->commit, desc, config };
+	int ret;
+
+	memset(&rel, 0, sizeof(rel));
+	if (ledger_release_create(ctx->root.db, &rn, &rel) < 0) {
+		free(actor);
+		return cmd_fail_last();
+	}
+	*version = rel.version;
+	ret = cmd_launch(ctx, a->name, rel.version, rel.id);
+	release_clear(&rel);
+	free(actor);
+	return ret;
+}
+
+static int
+cmd_rollback(struct cmd_ctx *ctx)
+{
+	struct app a;
+	struct release cur, target;
+	char *desc = NULL;
+	int lock = -1, ret = 1, version = 0;
+
+	memset(&cur, 0, sizeof(cur));
+	memset(&target, 0, sizeof(target));
+	if (cmd_need_app(ctx, &a) != 0)
+		return 1;
+	lock = cmd_lock_app(ctx, &a, "rollback");
+	if (lock < 0)
+		goto out;
+	if (ledger_release_current(ctx->root.db, a.id, &cur) != 0) {
+		cmd_fail("%s has no release to roll back from; push to deploy "
+		    "it first", a.name);
+		goto out;
+	}
+	if (ctx->argc > 0) {
+		if (cmd_need_release(ctx, &a, ctx->argv[0], &target) != 0)
+			goto out;
+	} else {
+		/* The newest succeeded release before the current one. */
+		int v;
+
+		for (v = cur.version - 1; v > 0; v--) {
+			if (ledger_release_get(ctx->root.db, a.id, v,
+			    &target) != 0)
+				continue;
+			if (strcmp(target.status, "succeeded") == 0 &&
+			    target.slug_id != NULL)
+				break;
+			release_clear(&target);
+		}
+		if (v == 0) {
+			cmd_fail("%s has no earlier release to roll back to "
+			    "(v%d is its first)", a.name, cur.version);
+			goto out;
+		}
+	}
+	if (strcmp(target.status, "succeeded") != 0) {
+		cmd_fail("%s v%d %s; roll back to a release that succeeded "
+		    "(see: berth releases -a %s)", a.name, target.version,
+		    strcmp(target.status, "failed") == 0 ? "failed" :
+		    "is still pending", a.name);
+		goto out;
+	}
+	if (!slug_usable(ctx, &a, &target))
+		goto out;
+	desc = xasprintf("Rollback to v%d", target.version);
+	printf("Rolling back %s to v%d...\n", a.name, target.version);
+	if (release_from(ctx, &a, &target, "rollback", desc, target.config,
+	    &version) != 0)
+		goto out;
+	printf("Rolled back %s to v%d as v%d (code and config of v%d). "
+	    "Undo: berth rollback v%d -a %s\n", a.name, target.version,
+	    version, target.version, cur.version, a.name);
+	ret = 0;
+out:
+	deploy_unlock(lock);
+	free(desc);
+	release_clear(&cur);
+	release_clear(&target);
+	app_clear(&a);
+	return ret;
+}
+
+static int
+cmd_releases_retry(struct cmd_ctx *ctx)
+{
+	struct app a;
+	struct release cur;
+	char *desc = NULL;
+	int lock, ret = 1, version = 0;
+
+	memset(&cur, 0, sizeof(cur));
+	if (cmd_need_app(ctx, &a) != 0)
+		return 1;
+	lock = cmd_lock_app(ctx, &a, "release retry");
+	if (lock < 0)
+		goto out;
+	if (ledger_release_current(ctx->root.db, a.id, &cur) != 0) {
+		cmd_fail("%s has no release to retry; push to deploy it first",
+		    a.name);
+		goto out;
+	}
+	if (!slug_usable(ctx, &a, &cur))
+		goto out;
+	desc = xasprintf("Retry v%d", cur.version);
+	if (release_from(ctx, &a, &cur, "deploy", desc, NULL, &version) == 0) {
+		printf("Released %s v%d (%s)\n", a.name, version, desc);
+		ret = 0;
+	}
+out:
+	deploy_unlock(lock);
+	free(desc);
+	release_clear(&cur);
+	app_clear(&a);
+	return ret;
+}
+
+static int
+cmd_releases_output(struct cmd_ctx *ctx)
+{
+	struct app a;
+	struct release rel;
+	struct strbuf sb = STRBUF_INIT;
+	char *path = NULL;
+	int ret = 1;
+
+	memset(&rel, 0, sizeof(rel));
+	if (cmd_need_app(ctx, &a) != 0)
+		return 1;
+	if (cmd_need_release(ctx, &a, ctx->argv[0], &rel) != 0)
+		goto out;
+	path = release_output_path(&ctx->root, rel.id);
+	if (!path_exists(path)) {
+		printf("%s v%d ran no release phase (its Procfile has no "
+		    "release: command)\n", a.name, rel.version);
+		ret = 0;
+		goto out;
+	}
+	if (read_file(path, &sb, 2 * RELEASE_OUTPUT_MAX) < 0) {
+		cmd_fail_last();
+		goto out;
+	}
+	fwrite(sb.buf, 1, sb.len, stdout);
+	ret = 0;
+out:
+	strbuf_release(&sb);
+	free(path);
+	release_clear(&rel);
+	app_clear(&a);
+	return ret;
+}
+
+static const char rollback_help[] =
+	"A new release copying the slug and the config vars of vN (default:\n"
+	"the newest succeeded release before the current one), with its\n"
+	"release phase and a zero-downtime rollout. Failed releases and\n"
+	"releases whose slug was removed are refused. Prints how to undo.";
+
+const struct berth_cmd cmd_rollback_entry = {
+	"rollback", NULL, "a", 0, 1,
+	"rollback [vN] -a APP",
+	"roll an app back to the code and config of an earlier release",
+	rollback_help, cmd_rollback, 0,
+};
+
+const struct berth_cmd cmd_releases_rollback_entry = {
+	"releases:rollback", NULL, "a", 0, 1,
+	"releases:rollback [vN] -a APP",
+	"the same as rollback",
+	rollback_help, cmd_rollback, 0,
+};
+
+const struct berth_cmd cmd_releases_retry_entry = {
+	"releases:retry", NULL, "a", 0, 0,
+	"releases:retry -a APP",
+	"release the current slug and config again, re-running the release "
+	"phase",
+	NULL, cmd_releases_retry, 0,
+};
+
+const struct berth_cmd cmd_releases_output_entry = {
+	"releases:output", NULL, "a", 1, 1,
+	"releases:output vN -a APP",
+	"what the release phase of vN printed",
+	"The output is kept up to 1 MB per release; all of it streamed to\n"
+	"whoever made the release.",
+	cmd_releases_output, 0,
+};
