@@ -154,15 +154,79 @@ out:
 static const char *const stages[] = {
 	"review", "development", "staging", "production",
 };
+#define NSTAGES (sizeof(stages) / sizeof(stages[0]))
+
+/*
+ * The pipeline as columns, one per stage that has apps, like the
+ * Heroku dashboard: each app's current release, then its commit and
+ * age on the line below.
+ */
+static void
+print_columns(struct cmd_ctx *ctx, const struct app *apps, size_t napps)
+{
+	struct strvec cells[NSTAGES];
+	size_t s, i, rows = 0, ncols = 0;
+	struct table t;
+
+	memset(cells, 0, sizeof(cells));
+	for (s = 0; s < NSTAGES; s++) {
+		for (i = 0; i < napps; i++) {
+			struct release r;
+			char sha[8], *age;
+
+			if (strcmp(apps[i].stage, stages[s]) != 0)
+				continue;
+			memset(&r, 0, sizeof(r));
+			if (ledger_release_current(ctx->root.db, apps[i].id,
+			    &r) == 0) {
+				age = format_age(r.created_at);
+				strvec_pushf(&cells[s], "%s v%d", apps[i].name,
+				    r.version);
+				strvec_pushf(&cells[s], "  %s  %s",
+				    short_sha(r.commit, sha), age);
+				free(age);
+				release_clear(&r);
+			} else {
+				strvec_push(&cells[s], apps[i].name);
+				strvec_push(&cells[s], apps[i].branch != NULL ?
+				    "  no release: push to deploy" :
+				    "  no release: promote to it");
+			}
+		}
+		if (cells[s].nr > 0)
+			ncols++;
+		if (cells[s].nr > rows)
+			rows = cells[s].nr;
+	}
+	table_init(&t, ncols);
+	for (i = 0; i <= rows; i++) {
+		struct strvec row = STRVEC_INIT;
+
+		for (s = 0; s < NSTAGES; s++) {
+			if (cells[s].nr == 0)
+				continue;
+			if (i == 0)
+				strvec_push(&row, stages[s]);
+			else
+				strvec_push(&row, i - 1 < cells[s].nr ?
+				    cells[s].v[i - 1] : "");
+		}
+		for (s = 0; s < row.nr; s++)
+			strvec_push(&t.cells, row.v[s]);
+		strvec_clear(&row);
+	}
+	table_print(&t, stdout);
+	table_clear(&t);
+	for (s = 0; s < NSTAGES; s++)
+		strvec_clear(&cells[s]);
+}
 
 static int
 cmd_pipelines_info(struct cmd_ctx *ctx)
 {
 	struct pipeline p;
 	struct app *apps = NULL;
-	size_t napps = 0, i, s;
-	json_t *japps = NULL;
-	struct table t;
+	size_t napps = 0, i;
 	char *repo;
 
 	if (ctx->pipeline == NULL && ctx->argc > 0)
@@ -174,60 +238,39 @@ cmd_pipelines_info(struct cmd_ctx *ctx)
 		return cmd_fail_last();
 	}
 	repo = root_repo_path(&ctx->root, p.name);
-	if (ctx->json)
-		japps = json_array();
-	else {
-		printf("=== %s\n", p.name);
-		printf("repo           %s\ndeploy branch  %s\n\n", repo,
-		    p.deploy_branch);
-	}
-	table_init(&t, 6);
-	if (!ctx->json)
-		table_row(&t, "STAGE", "APP", "RELEASE", "COMMIT", "DEPLOYED",
-		    "AUTO-DEPLOYS");
-	for (s = 0; s < sizeof(stages) / sizeof(stages[0]); s++) {
+	if (ctx->json) {
+		json_t *japps = json_array();
+
 		for (i = 0; i < napps; i++) {
 			struct release r;
-			char ver[16] = "-", sha[8], *age = NULL;
 			int rc;
 
-			if (strcmp(apps[i].stage, stages[s]) != 0)
-				continue;
 			memset(&r, 0, sizeof(r));
 			rc = ledger_release_current(ctx->root.db, apps[i].id,
 			    &r);
-			if (rc == 0) {
-				snprintf(ver, sizeof(ver), "v%d", r.version);
-				age = format_age(r.created_at);
-			}
-			if (ctx->json)
-				json_array_append_new(japps, json_pack(
-				    "{s:s, s:s, s:o, s:o, s:o}", "name",
-				    apps[i].name, "stage", apps[i].stage,
-				    "branch", json_str_or_null(apps[i].branch),
-				    "release", rc == 0 ?
-				    json_integer(r.version) : json_null(),
-				    "commit", json_str_or_null(r.commit)));
-			else
-				table_row(&t, apps[i].stage, apps[i].name, ver,
-				    short_sha(r.commit, sha), age ? age : "-",
-				    apps[i].branch ? apps[i].branch : "-");
-			free(age);
+			json_array_append_new(japps, json_pack(
+			    "{s:s, s:s, s:o, s:o, s:o}", "name", apps[i].name,
+			    "stage", apps[i].stage, "branch",
+			    json_str_or_null(apps[i].branch), "release",
+			    rc == 0 ? json_integer(r.version) : json_null(),
+			    "commit", json_str_or_null(r.commit)));
 			if (rc == 0)
 				release_clear(&r);
 		}
-	}
-	if (ctx->json)
 		cmd_print_json(json_pack("{s:s, s:s, s:s, s:o}", "name",
 		    p.name, "deploy_branch", p.deploy_branch, "repo", repo,
 		    "apps", japps));
-	else if (napps == 0)
-		printf("No apps yet; add one with: berth apps:create NAME -p "
-		    "%s --stage staging --branch %s\n", p.name,
+	} else {
+		printf("=== %s\n", p.name);
+		printf("repo           %s\ndeploy branch  %s\n\n", repo,
 		    p.deploy_branch);
-	else
-		table_print(&t, stdout);
-	table_clear(&t);
+		if (napps == 0)
+			printf("No apps yet; add one with: berth apps:create "
+			    "NAME -p %s --stage staging --branch %s\n",
+			    p.name, p.deploy_branch);
+		else
+			print_columns(ctx, apps, napps);
+	}
 	free(repo);
 	app_list_free(apps, napps);
 	pipeline_clear(&p);

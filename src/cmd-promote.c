@@ -125,7 +125,7 @@ promote_one(struct cmd_ctx *ctx, const struct app *src,
 		}
 	}
 	o->version = rel.version;
-	printf("-----> %s v%d\n", dst->name, rel.version);
+	printf("%s v%d:\n", dst->name, rel.version);
 	if (cmd_launch(ctx, dst->name, rel.version, rel.id) == 0)
 		o->ok = 1;
 	else
