@@ -73,7 +73,7 @@ struct dyno {
 	pid_t pid;		/* 0 once reaped */
 	int port;
 	int out_fd;		/* -1 once closed */
-	char *dir;
+	struct dyno_dir dir;	/* dir.path NULL when it has none */
 	enum dstate state;
 	int rollout;		/* started by a rollout not yet switched */
 	int64_t started_ms;	/* monotonic */
@@ -327,7 +327,7 @@ dyno_exec(struct dyno *d)
 	spec.command = d->command;
 	spec.rel = &d->app->rel;
 	spec.commit = d->app->commit;
-	spec.dir = d->dir;
+	spec.dir = &d->dir;
 	if (pipe2(pipefd, O_CLOEXEC) < 0) {
 		berth_error_errno("cannot start %s", name);
 		goto out;
@@ -374,7 +374,7 @@ dyno_start(struct appst *a, const struct release *rel, const char *type,
 	d->version = rel->version;
 	d->rollout = rollout;
 	name = dyno_name(d);
-	d->dir = dyno_prepare_dir(&D.root, a->name, rel->slug_id, name);
+	dyno_dir_prepare(&D.root, a->name, rel->slug_id, name, &d->dir);
 	pthread_mutex_lock(&D.lock);
 	{
 		const char *cmd = NULL;
@@ -388,7 +388,7 @@ dyno_start(struct appst *a, const struct release *rel, const char *type,
 	}
 	d->next = D.dynos;
 	D.dynos = d;
-	if (d->dir == NULL) {
+	if (d->dir.path == NULL) {
 		app_event(a, name, "Cannot start: %s", berth_last_error());
 		d->state = D_CRASHED;
 		d->exit_code = -1;
@@ -502,9 +502,7 @@ dyno_free(struct dyno *d)
 
 	if (d->out_fd >= 0)
 		close(d->out_fd);
-	if (d->dir != NULL)
-		rm_rf(d->dir);
-	free(d->dir);
+	dyno_dir_remove(&d->dir);
 	free(d->type);
 	free(d->command);
 	strbuf_release(&d->partial);
@@ -575,11 +573,7 @@ dyno_exited(struct dyno *d, int status)
 		if (d->restart_at <= now_ms())
 			d->restart_at = now_ms() + 1;
 	}
-	if (d->dir != NULL) {
-		rm_rf(d->dir);
-		free(d->dir);
-		d->dir = NULL;
-	}
+	dyno_dir_remove(&d->dir);
 	free(name);
 }
 
@@ -592,9 +586,8 @@ dyno_restart(struct dyno *d)
 	d->restart_at = 0;
 	d->restarts++;
 	d->backoff++;
-	d->dir = dyno_prepare_dir(&D.root, d->app->name, d->app->rel.slug_id,
-	    name);
-	if (d->dir == NULL || dyno_exec(d) < 0) {
+	if (dyno_dir_prepare(&D.root, d->app->name, d->app->rel.slug_id, name,
+	    &d->dir) < 0 || dyno_exec(d) < 0) {
 		app_event(d->app, name, "Cannot restart: %s",
 		    berth_last_error());
 		d->restart_at = now_ms() + restart_delay(d->backoff);

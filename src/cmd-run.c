@@ -20,11 +20,13 @@ cmd_run(struct cmd_ctx *ctx)
 	struct release rel;
 	struct slug slug;
 	struct strbuf cmd = STRBUF_INIT;
-	char *dir = NULL, name[32];
+	struct dyno_dir dir;
+	char name[32];
 	int i, status = 0, ret = 1;
 	pid_t pid;
 
 	memset(&spec, 0, sizeof(spec));
+	memset(&dir, 0, sizeof(dir));
 	memset(&slug, 0, sizeof(slug));
 	memset(&rel, 0, sizeof(rel));
 	if (cmd_need_app(ctx, &a) != 0)
@@ -43,8 +45,8 @@ cmd_run(struct cmd_ctx *ctx)
 	for (i = 0; i < ctx->argc; i++)
 		strbuf_addf(&cmd, "%s%s", i ? " " : "", ctx->argv[i]);
 	snprintf(name, sizeof(name), "run.%d", (int)(getpid() % 10000));
-	dir = dyno_prepare_dir(&ctx->root, a.name, rel.slug_id, name);
-	if (dir == NULL) {
+	if (dyno_dir_prepare(&ctx->root, a.name, rel.slug_id, name,
+	    &dir) < 0) {
 		cmd_fail_last();
 		goto out;
 	}
@@ -54,7 +56,7 @@ cmd_run(struct cmd_ctx *ctx)
 	spec.command = cmd.buf;
 	spec.rel = &rel;
 	spec.commit = slug.commit;
-	spec.dir = dir;
+	spec.dir = &dir;
 	/* The terminal's Ctrl-C goes to the dyno; we wait for it. */
 	signal(SIGINT, SIG_IGN);
 	signal(SIGQUIT, SIG_IGN);
@@ -68,9 +70,7 @@ cmd_run(struct cmd_ctx *ctx)
 	ret = WIFEXITED(status) ? WEXITSTATUS(status) :
 	    128 + WTERMSIG(status);
 out:
-	if (dir != NULL)
-		rm_rf(dir);
-	free(dir);
+	dyno_dir_remove(&dir);
 	strbuf_release(&cmd);
 	slug_clear(&slug);
 	release_clear(&rel);

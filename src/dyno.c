@@ -2,23 +2,184 @@
  * dyno.c - dyno directories, environments and processes.
  */
 #include "dyno.h"
+#include "run-command.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-char *
-dyno_prepare_dir(const struct berth_root *r, const char *app,
-    const char *slug_id, const char *name)
+/* Create base/upper and base/work for an overlay. */
+static int
+xmkdir_in(const char *base)
+{
+	char *u = path_join(base, "upper"), *w = path_join(base, "work");
+	int ret = mkdir_p(u, 0755) == 0 && mkdir_p(w, 0755) == 0 ? 0 : -1;
+
+	free(u);
+	free(w);
+	return ret;
+}
+
+/* Give back the write bits a sealed slug's copy lacks. */
+static int
+make_writable(const char *path)
+{
+	struct stat st;
+	DIR *d;
+	struct dirent *de;
+	int ret = 0;
+
+	if (lstat(path, &st) < 0 || S_ISLNK(st.st_mode))
+		return 0;
+	if (chmod(path, st.st_mode | S_IWUSR) < 0)
+		return berth_error_errno("cannot prepare %s", path);
+	if (!S_ISDIR(st.st_mode))
+		return 0;
+	d = opendir(path);
+	if (d == NULL)
+		return berth_error_errno("cannot prepare %s", path);
+	while (ret == 0 && (de = readdir(d)) != NULL) {
+		char *sub;
+
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		sub = path_join(path, de->d_name);
+		ret = make_writable(sub);
+		free(sub);
+	}
+	closedir(d);
+	return ret;
+}
+
+/* Append the decimal digits of v to buf at *n (async-signal-safe). */
+static void
+put_num(char *buf, size_t *n, unsigned long v)
+{
+	char tmp[24];
+	size_t k = 0;
+
+	do {
+		tmp[k++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v > 0);
+	while (k > 0)
+		buf[(*n)++] = tmp[--k];
+}
+
+static int
+write_map(const char *path, unsigned long id)
+{
+	char buf[64];
+	size_t n = 0;
+	int fd = open(path, O_WRONLY | O_CLOEXEC), ok;
+
+	if (fd < 0)
+		return -1;
+	put_num(buf, &n, id);
+	buf[n++] = ' ';
+	put_num(buf, &n, id);
+	memcpy(buf + n, " 1\n", 3);
+	n += 3;
+	ok = write(fd, buf, n) == (ssize_t)n;
+	close(fd);
+	return ok ? 0 : -1;
+}
+
+int
+dyno_dir_enter(const struct dyno_dir *dd)
+{
+	uid_t uid = getuid();
+	gid_t gid = getgid();
+
+	if (dd == NULL || dd->mount_opts == NULL)
+		return 0;
+	if (uid == 0) {
+		if (unshare(CLONE_NEWNS) < 0)
+			return -1;
+	} else {
+		int fd;
+
+		/* A user namespace where we are still ourselves. */
+		if (unshare(CLONE_NEWUSER | CLONE_NEWNS) < 0)
+			return -1;
+		fd = open("/proc/self/setgroups", O_WRONLY | O_CLOEXEC);
+		if (fd >= 0) {
+			if (write(fd, "deny", 4) != 4) {
+				close(fd);
+				return -1;
+			}
+			close(fd);
+		}
+		if (write_map("/proc/self/uid_map", uid) < 0 ||
+		    write_map("/proc/self/gid_map", gid) < 0)
+			return -1;
+	}
+	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+		return -1;
+	return mount("overlay", dd->path, "overlay", MS_NOSUID | MS_NODEV,
+	    dd->mount_opts);
+}
+
+static int
+enter_hook(const void *data)
+{
+	return dyno_dir_enter(data);
+}
+
+int
+dyno_overlay_supported(const struct berth_root *r)
+{
+	static int known = -1;
+	struct dyno_dir dd;
+	struct child c = CHILD_INIT;
+	char rnd[9], *lower, *base;
+
+	if (known >= 0)
+		return known;
+	known = 0;
+	if (random_hex(rnd, 4) < 0)
+		return 0;
+	base = root_pathf(r, "tmp/overlay-probe-%s", rnd);
+	lower = path_join(base, "lower");
+	memset(&dd, 0, sizeof(dd));
+	dd.path = path_join(base, "app");
+	dd.mount_opts = xasprintf("lowerdir=%s,upperdir=%s/upper,workdir=%s/"
+	    "work", lower, base, base);
+	if (mkdir_p(lower, 0755) == 0 && mkdir_p(dd.path, 0755) == 0 &&
+	    xmkdir_in(base) == 0) {
+		strvec_push(&c.args, "/bin/true");
+		c.pre_exec = enter_hook;
+		c.pre_exec_data = &dd;
+		c.out_fd = -1;
+		known = run_command(&c) == 0;
+		child_clear(&c);
+	}
+	rm_rf(base);
+	free(base);
+	free(lower);
+	free(dd.path);
+	free(dd.mount_opts);
+	return known;
+}
+
+int
+dyno_dir_prepare(const struct berth_root *r, const char *app,
+    const char *slug_id, const char *name, struct dyno_dir *out)
 {
 	char *slug = root_pathf(r, "slugs/%s", slug_id);
 	char *parent = root_pathf(r, "apps/%s/dynos", app);
-	char rnd[9], *dir = NULL;
+	char rnd[9];
+	int ret = -1;
 
+	memset(out, 0, sizeof(*out));
 	if (!is_dir(slug)) {
 		berth_error("the slug %s of this release was removed; deploy "
 		    "or roll back to another release", slug_id);
@@ -26,16 +187,39 @@ dyno_prepare_dir(const struct berth_root *r, const char *app,
 	}
 	if (mkdir_p(parent, 0750) < 0 || random_hex(rnd, 4) < 0)
 		goto out;
-	dir = xasprintf("%s/%s-%s", parent, name, rnd);
-	if (copy_tree(slug, dir) < 0) {
-		rm_rf(dir);
-		free(dir);
-		dir = NULL;
+	out->base = xasprintf("%s/%s-%s", parent, name, rnd);
+	out->path = path_join(out->base, "app");
+	if (dyno_overlay_supported(r)) {
+		if (mkdir_p(out->path, 0755) < 0 || xmkdir_in(out->base) < 0)
+			goto out;
+		out->mount_opts = xasprintf("lowerdir=%s,upperdir=%s/upper,"
+		    "workdir=%s/work", slug, out->base, out->base);
+	} else {
+		if (mkdir_p(out->base, 0750) < 0 ||
+		    copy_tree(slug, out->path) < 0)
+			goto out;
+		/* The copy of a sealed slug is read-only: make it ours. */
+		if (make_writable(out->path) < 0)
+			goto out;
 	}
+	ret = 0;
 out:
+	if (ret < 0)
+		dyno_dir_remove(out);
 	free(slug);
 	free(parent);
-	return dir;
+	return ret;
+}
+
+void
+dyno_dir_remove(struct dyno_dir *dd)
+{
+	if (dd->base != NULL && path_exists(dd->base))
+		rm_rf(dd->base);
+	free(dd->base);
+	free(dd->path);
+	free(dd->mount_opts);
+	memset(dd, 0, sizeof(*dd));
 }
 
 /* Names berth sets itself; config vars of these names are not passed. */
@@ -62,7 +246,7 @@ dyno_env(const struct dyno_spec *d, struct strvec *env)
 	strvec_pushf(env, "PATH=%s", path != NULL ? path :
 	    "/usr/local/bin:/usr/bin:/bin");
 	strvec_push(env, "LANG=C.UTF-8");
-	strvec_pushf(env, "HOME=%s", d->dir);
+	strvec_pushf(env, "HOME=%s", d->dir->path);
 	if (strcmp(d->type, "run") == 0 && getenv("TERM") != NULL)
 		strvec_pushf(env, "TERM=%s", getenv("TERM"));
 	if (d->rel != NULL && d->rel->config != NULL &&
@@ -126,7 +310,7 @@ dyno_spawn(const struct dyno_spec *d, int in_fd, int out_fd,
 			dup2(out_fd, 2);
 		}
 		close_range(3, ~0U, 0);
-		if (chdir(d->dir) < 0)
+		if (dyno_dir_enter(d->dir) < 0 || chdir(d->dir->path) < 0)
 			_exit(126);
 		execve(argv.v[0], argv.v, env.v);
 		_exit(127);

@@ -15,6 +15,19 @@
 #include "procfile.h"
 #include "root.h"
 
+/*
+ * A dyno's working directory. With overlayfs (measured: O(1) in the slug
+ * size) path is an overlay of the read-only slug and a fresh upper dir,
+ * mounted in the dyno's own mount namespace when it starts, so it goes
+ * away with the dyno; without overlayfs path is a copy of the slug.
+ * Either way writes never reach the slug.
+ */
+struct dyno_dir {
+	char *path;		/* the dyno's cwd and HOME */
+	char *base;		/* removed by dyno_dir_remove() */
+	char *mount_opts;	/* overlay options; NULL when a copy */
+};
+
 struct dyno_spec {
 	const char *app;
 	const char *type;	/* "web", "run" */
@@ -23,16 +36,26 @@ struct dyno_spec {
 	const char *command;	/* the Procfile command (run by bash -c) */
 	const struct release *rel;
 	const char *commit;	/* the slug's commit, SOURCE_VERSION */
-	const char *dir;	/* working directory = HOME */
+	const struct dyno_dir *dir;
 };
 
 /*
- * Copy the slug into a fresh directory under ROOT/apps/APP/dynos/ and
- * return its path (caller frees, and removes it with rm_rf when the
- * dyno is gone).
+ * Prepare a working directory for a dyno of the slug under
+ * ROOT/apps/APP/dynos/NAME-xxxx/. -1 with berth_error() when the slug is
+ * gone or the disk is full.
  */
-char *dyno_prepare_dir(const struct berth_root *r, const char *app,
-    const char *slug_id, const char *name);
+int dyno_dir_prepare(const struct berth_root *r, const char *app,
+    const char *slug_id, const char *name, struct dyno_dir *out);
+void dyno_dir_remove(struct dyno_dir *dd);
+/*
+ * In the dyno's process, after fork and before exec: enter a mount
+ * namespace of its own and mount the overlay (nothing for a copy).
+ * Async-signal-safe. -1 when it fails.
+ */
+int dyno_dir_enter(const struct dyno_dir *dd);
+/* Whether this process can mount overlays (probed once). */
+int dyno_overlay_supported(const struct berth_root *r);
+
 /*
  * The dyno's environment: a small base (PATH, LANG, HOME=dir, TERM for
  * one-off dynos), the release's config snapshot, then PORT, DYNO,

@@ -51,6 +51,12 @@ on_line(const char *line, void *data)
 	ph->next = (ph->next + 1) % TAIL;
 }
 
+static int
+enter_dir(const void *data)
+{
+	return dyno_dir_enter(data);
+}
+
 int
 release_phase(const struct berth_root *r, const char *app,
     const struct release *rel, const char *commit,
@@ -61,20 +67,21 @@ release_phase(const struct berth_root *r, const char *app,
 	struct child c = CHILD_INIT;
 	struct phase ph;
 	struct strbuf why = STRBUF_INIT;
-	char *dir = NULL, *logpath;
+	struct dyno_dir dir;
+	char *logpath;
 	int ret = -1, i;
 
 	if (cmd == NULL)
 		return 1;
 	memset(&ph, 0, sizeof(ph));
+	memset(&dir, 0, sizeof(dir));
 	ph.out = out;
 	ph.data = data;
 	logpath = release_output_path(r, rel->id);
 	ph.log = fopen(logpath, "we");
 	if (ph.log != NULL)
 		chmod(logpath, 0600);
-	dir = dyno_prepare_dir(r, app, rel->slug_id, "release");
-	if (dir == NULL)
+	if (dyno_dir_prepare(r, app, rel->slug_id, "release", &dir) < 0)
 		goto out;
 	memset(&spec, 0, sizeof(spec));
 	spec.app = app;
@@ -83,12 +90,14 @@ release_phase(const struct berth_root *r, const char *app,
 	spec.command = cmd;
 	spec.rel = rel;
 	spec.commit = commit;
-	spec.dir = dir;
+	spec.dir = &dir;
 	/* The same environment and shell as every dyno, through run_command
 	 * for its deadline and group kill. */
 	dyno_env(&spec, &c.env);
 	dyno_argv(&spec, &c.args);
-	c.dir = dir;
+	c.dir = dir.path;
+	c.pre_exec = enter_dir;
+	c.pre_exec_data = &dir;
 	c.timeout_ms = (int64_t)r->cfg.release_timeout * 1000;
 	c.on_line = on_line;
 	c.data = &ph;
@@ -119,9 +128,7 @@ out:
 		fclose(ph.log);
 	for (i = 0; i < TAIL; i++)
 		free(ph.tail[i]);
-	if (dir != NULL)
-		rm_rf(dir);
-	free(dir);
+	dyno_dir_remove(&dir);
 	free(logpath);
 	strbuf_release(&why);
 	child_clear(&c);

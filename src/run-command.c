@@ -94,6 +94,11 @@ exec_child(struct child *c, int out_fd)
 	}
 	/* Nothing of ours but stdio reaches the program (dyno pipes...). */
 	close_range(3, ~0U, 0);
+	if (c->pre_exec != NULL && c->pre_exec(c->pre_exec_data) != 0) {
+		dprintf(2, "cannot prepare %s: %s\n", c->args.v[0],
+		    strerror(errno));
+		_exit(126);
+	}
 	if (c->dir != NULL && chdir(c->dir) < 0) {
 		dprintf(2, "cannot change to %s: %s\n", c->dir,
 		    strerror(errno));

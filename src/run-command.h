@@ -23,6 +23,10 @@ struct child {
 	void *data;
 	int out_fd;
 	int in_fd;		/* stdin; -1 = /dev/null */
+	/* Called in the child just before exec (async-signal-safe only);
+	 * a non-zero return ends the child with status 126. */
+	int (*pre_exec)(const void *data);
+	const void *pre_exec_data;
 
 	/* results */
 	int exit_code;		/* exit status, or 128+signal */
@@ -30,7 +34,7 @@ struct child {
 	int signaled;
 };
 #define CHILD_INIT { STRVEC_INIT, STRVEC_INIT, NULL, 0, NULL, NULL, -1, -1, \
-	0, 0, 0 }
+	NULL, NULL, 0, 0, 0 }
 
 /*
  * Run the child to completion in its own process group. Returns 0 when it
