@@ -218,6 +218,8 @@ cmd_lock_app(struct cmd_ctx *ctx, const struct app *a, const char *what)
 
 	if (fd < 0)
 		cmd_fail_last();
+	else
+		runtime_settle_stale(&ctx->root, a->id);
 	return fd;
 }
 

@@ -260,6 +260,8 @@ deploy_command(struct push *p, const struct command *c, const char *branch,
 		deploy_unlock(fd);
 		return -1;
 	}
+	for (i = 0; i < napps; i++)
+		runtime_settle_stale(&p->root, apps[i].id);
 	/* Build for every app first: a push releases all of them or none. */
 	results = xcalloc(napps, sizeof(*results));
 	for (i = 0; i < napps && ret == 0; i++) {

@@ -147,3 +147,15 @@ runtime_shutdown(const struct berth_root *r)
 	return call(r, json_pack("{s:s}", "cmd", "shutdown"), NULL, NULL,
 	    NULL);
 }
+
+int
+runtime_settle_stale(const struct berth_root *r, int64_t app_id)
+{
+	json_t *st = NULL;
+
+	if (runtime_status(r, &st) == 0) {
+		json_decref(st);
+		return 0;
+	}
+	return ledger_release_fail_stale(r->db, app_id) < 0 ? -1 : 0;
+}

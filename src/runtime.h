@@ -38,6 +38,13 @@ int runtime_destroy(const struct berth_root *r, const char *app);
 int runtime_ps(const struct berth_root *r, const char *app, json_t **out);
 /* berthd's pid, uptime, apps and dynos; 1 when not running. */
 int runtime_status(const struct berth_root *r, json_t **out);
+/*
+ * Under the app's deploy lock, before a new release: when berthd is not
+ * running, nothing can still be rolling a pending release of the app
+ * out, so pending releases left by a killed client are marked failed.
+ * (With berthd running, its request thread finishes them.)
+ */
+int runtime_settle_stale(const struct berth_root *r, int64_t app_id);
 /* Stop berthd, its dynos and its nginx. */
 int runtime_shutdown(const struct berth_root *r);
 
