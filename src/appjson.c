@@ -1,5 +1,9 @@
 /*
- * appjson.c - the app.json subset berth understands.
+ * appjson.c - the app.json subset berth understands. Everything is
+ * checked here, so the build, CI and review-app code can trust what it
+ * gets: every type error names the JSON path it was found at
+ * ("environments.test.scripts.test: expected a string"), and keys berth
+ * ignores are reported through the note callback, never silently.
  */
 #include "appjson.h"
 
@@ -7,6 +11,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "names.h"
+
+/* Room for one JSON key quoted inside an error message or a path. */
+#define KEY_QUOTE_SIZE	128
+
+/* Where parsing reports unknown keys. */
+struct notes {
+	appjson_note_fn fn;
+	void *data;
+};
 
 /* Keys of Heroku's app.json schema; the ones berth does not use yet
  * are accepted quietly, anything else is noted. */
@@ -125,6 +140,368 @@ parse_checks(json_t *v, struct appjson *out)
 	return 0;
 }
 
+/* path.key, with key quoted (control bytes escaped, long keys cut). */
+static char *
+subpath(const char *path, const char *key)
+{
+	char q[KEY_QUOTE_SIZE];
+
+	name_quote(key, q, sizeof(q));
+	return xasprintf("%s.%s", path, q);
+}
+
+/* "app.json: unknown key 'path.key' ignored" (path NULL: the top). */
+static void
+note_unknown(const struct notes *n, const char *path, const char *key)
+{
+	char q[KEY_QUOTE_SIZE];
+	char *where, *msg;
+
+	if (n->fn == NULL)
+		return;
+	if (path != NULL) {
+		where = subpath(path, key);
+	} else {
+		name_quote(key, q, sizeof(q));
+		where = xstrdup(q);
+	}
+	msg = xasprintf("app.json: unknown key '%s' ignored", where);
+	n->fn(msg, n->data);
+	free(msg);
+	free(where);
+}
+
+/* Put "app.json: path: " in front of the current error; returns -1. */
+static int
+error_at(const char *path)
+{
+	char msg[1024];
+
+	snprintf(msg, sizeof(msg), "%s", berth_last_error());
+	return berth_error("app.json: %s: %s", path, msg);
+}
+
+/* A string member key of o into *out (left alone when absent). */
+static int
+string_field(json_t *o, const char *key, const char *path, char **out)
+{
+	json_t *v = json_object_get(o, key);
+
+	if (v == NULL)
+		return 0;
+	if (!json_is_string(v))
+		return berth_error("app.json: %s.%s: expected a string", path,
+		    key);
+	free(*out);
+	*out = xstrdup(json_string_value(v));
+	return 0;
+}
+
+static void
+env_free_one(struct appjson_env *e)
+{
+	free(e->key);
+	free(e->value);
+	free(e->description);
+}
+
+void
+appjson_env_list_free(struct appjson_env *env, size_t nr)
+{
+	size_t i;
+
+	for (i = 0; i < nr; i++)
+		env_free_one(&env[i]);
+	free(env);
+}
+
+/*
+ * One env entry at path: "value" or {description, value, required,
+ * generator}. Fills e (key not set); on error e may hold allocations the
+ * caller frees.
+ */
+static int
+parse_env_entry(json_t *v, const char *path, struct appjson_env *e,
+    const struct notes *n)
+{
+	json_t *req, *gen, *m;
+	const char *k;
+	int has_required = 0;
+
+	if (json_is_string(v)) {
+		e->value = xstrdup(json_string_value(v));
+		e->required = 0;
+		return 0;
+	}
+	if (!json_is_object(v))
+		return berth_error("app.json: %s: expected a string or an "
+		    "object", path);
+	json_object_foreach(v, k, m) {
+		if (strcmp(k, "description") != 0 && strcmp(k, "value") != 0 &&
+		    strcmp(k, "required") != 0 && strcmp(k, "generator") != 0)
+			note_unknown(n, path, k);
+	}
+	if (string_field(v, "description", path, &e->description) < 0 ||
+	    string_field(v, "value", path, &e->value) < 0)
+		return -1;
+	gen = json_object_get(v, "generator");
+	if (gen != NULL) {
+		char q[KEY_QUOTE_SIZE];
+
+		if (!json_is_string(gen))
+			return berth_error("app.json: %s.generator: expected "
+			    "a string", path);
+		if (strcmp(json_string_value(gen), "secret") != 0) {
+			name_quote(json_string_value(gen), q, sizeof(q));
+			return berth_error("app.json: %s.generator: unknown "
+			    "generator '%s': only \"secret\" is supported",
+			    path, q);
+		}
+		e->secret = 1;
+	}
+	req = json_object_get(v, "required");
+	if (req != NULL) {
+		if (!json_is_boolean(req))
+			return berth_error("app.json: %s.required: expected "
+			    "true or false", path);
+		e->required = json_is_true(req);
+		has_required = 1;
+	}
+	/* A var with a value or a generator is satisfied without one. */
+	if (!has_required)
+		e->required = e->value == NULL && !e->secret;
+	return 0;
+}
+
+/* "env": {"KEY": "value" | {...}} at path, appended to *env. */
+static int
+parse_env(json_t *v, const char *path, struct appjson_env **env,
+    size_t *nenv, const struct notes *n)
+{
+	const char *key;
+	json_t *ev;
+
+	if (!json_is_object(v))
+		return berth_error("app.json: %s: expected an object of config "
+		    "vars", path);
+	json_object_foreach(v, key, ev) {
+		struct appjson_env e;
+		char *where = subpath(path, key);
+
+		memset(&e, 0, sizeof(e));
+		if (name_check_config_key(key) < 0) {
+			error_at(where);
+			free(where);
+			return -1;
+		}
+		if (parse_env_entry(ev, where, &e, n) < 0) {
+			env_free_one(&e);
+			free(where);
+			return -1;
+		}
+		free(where);
+		e.key = xstrdup(key);
+		*env = xrealloc(*env, (*nenv + 1) * sizeof(**env));
+		(*env)[(*nenv)++] = e;
+	}
+	return 0;
+}
+
+/* "formation": {"web": {"quantity": 2, "size": "..."}} at path. */
+static int
+parse_formation(json_t *v, const char *path, struct formation_item **f,
+    size_t *nf, const struct notes *n)
+{
+	const char *type, *k;
+	json_t *item, *m;
+
+	if (!json_is_object(v))
+		return berth_error("app.json: %s: expected an object of "
+		    "process types", path);
+	json_object_foreach(v, type, item) {
+		char *where = subpath(path, type);
+		int quantity;
+
+		if (name_check_process_type(type) < 0) {
+			error_at(where);
+			free(where);
+			return -1;
+		}
+		if (!json_is_object(item)) {
+			berth_error("app.json: %s: expected an object with a "
+			    "\"quantity\"", where);
+			free(where);
+			return -1;
+		}
+		json_object_foreach(item, k, m) {
+			if (strcmp(k, "quantity") != 0 &&
+			    strcmp(k, "size") != 0)
+				note_unknown(n, where, k);
+		}
+		/* Heroku's default quantity is 1; size means nothing here. */
+		if (int_field(item, "quantity", where, 0, 1000, 1,
+		    &quantity) < 0) {
+			free(where);
+			return -1;
+		}
+		free(where);
+		*f = xrealloc(*f, (*nf + 1) * sizeof(**f));
+		(*f)[*nf].type = xstrdup(type);
+		(*f)[*nf].quantity = quantity;
+		(*nf)++;
+	}
+	return 0;
+}
+
+/*
+ * "scripts" at path. With test set, the scripts of environments.test
+ * (test-setup, test); else the deploy ones (postdeploy, pr-predestroy).
+ * Other script names are noted.
+ */
+static int
+parse_scripts(json_t *v, const char *path, int test,
+    struct appjson_scripts *s, const struct notes *n)
+{
+	const char *k;
+	json_t *m;
+
+	if (!json_is_object(v))
+		return berth_error("app.json: %s: expected an object of "
+		    "commands", path);
+	json_object_foreach(v, k, m) {
+		char **slot = NULL;
+
+		if (test && strcmp(k, "test-setup") == 0)
+			slot = &s->test_setup;
+		else if (test && strcmp(k, "test") == 0)
+			slot = &s->test;
+		else if (!test && strcmp(k, "postdeploy") == 0)
+			slot = &s->postdeploy;
+		else if (!test && strcmp(k, "pr-predestroy") == 0)
+			slot = &s->pr_predestroy;
+		if (slot == NULL) {
+			note_unknown(n, path, k);
+			continue;
+		}
+		if (string_field(v, k, path, slot) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* environments.test or environments.review at path. */
+static int
+parse_environment(json_t *v, const char *path, int test,
+    struct appjson_environment *e, const struct notes *n)
+{
+	const char *k;
+	json_t *m;
+	char *where = NULL;
+	int ret = 0;
+
+	if (!json_is_object(v))
+		return berth_error("app.json: %s: expected an object", path);
+	e->present = 1;
+	json_object_foreach(v, k, m) {
+		if (strcmp(k, "env") == 0) {
+			where = subpath(path, k);
+			ret = parse_env(m, where, &e->env, &e->nenv, n);
+		} else if (strcmp(k, "formation") == 0) {
+			where = subpath(path, k);
+			ret = parse_formation(m, where, &e->formation,
+			    &e->nformation, n);
+		} else if (strcmp(k, "scripts") == 0) {
+			where = subpath(path, k);
+			ret = parse_scripts(m, where, test, &e->scripts, n);
+		} else {
+			note_unknown(n, path, k);
+			continue;
+		}
+		free(where);
+		where = NULL;
+		if (ret < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* "environments": {"test": {...}, "review": {...}} */
+static int
+parse_environments(json_t *v, struct appjson *out, const struct notes *n)
+{
+	const char *k;
+	json_t *m;
+
+	if (!json_is_object(v))
+		return berth_error("app.json: environments: expected an object "
+		    "with \"test\" and/or \"review\"");
+	json_object_foreach(v, k, m) {
+		int ret;
+
+		if (strcmp(k, "test") == 0)
+			ret = parse_environment(m, "environments.test", 1,
+			    &out->test, n);
+		else if (strcmp(k, "review") == 0)
+			ret = parse_environment(m, "environments.review", 0,
+			    &out->review, n);
+		else {
+			note_unknown(n, "environments", k);
+			continue;
+		}
+		if (ret < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static void
+env_copy(struct appjson_env *to, const struct appjson_env *from)
+{
+	to->key = xstrdup(from->key);
+	to->value = from->value != NULL ? xstrdup(from->value) : NULL;
+	to->description = from->description != NULL ?
+	    xstrdup(from->description) : NULL;
+	to->required = from->required;
+	to->secret = from->secret;
+}
+
+int
+appjson_env_merged(const struct appjson *aj, const char *environment,
+    struct appjson_env **out, size_t *nr)
+{
+	const struct appjson_environment *e = NULL;
+	struct appjson_env *list;
+	size_t n = 0, i, j;
+	size_t extra;
+
+	if (environment != NULL && strcmp(environment, "review") == 0)
+		e = &aj->review;
+	else if (environment != NULL && strcmp(environment, "test") == 0)
+		e = &aj->test;
+	extra = e != NULL ? e->nenv : 0;
+	list = xcalloc(aj->nenv + extra, sizeof(*list));
+	for (i = 0; i < aj->nenv; i++) {
+		const struct appjson_env *src = &aj->env[i];
+
+		for (j = 0; j < extra; j++)
+			if (strcmp(e->env[j].key, src->key) == 0) {
+				src = &e->env[j];
+				break;
+			}
+		env_copy(&list[n++], src);
+	}
+	for (j = 0; j < extra; j++) {
+		for (i = 0; i < aj->nenv; i++)
+			if (strcmp(aj->env[i].key, e->env[j].key) == 0)
+				break;
+		if (i == aj->nenv)
+			env_copy(&list[n++], &e->env[j]);
+	}
+	*out = list;
+	*nr = n;
+	return 0;
+}
+
 const struct healthcheck *
 appjson_check(const struct appjson *aj, const char *type)
 {
@@ -140,6 +517,7 @@ int
 appjson_parse(const char *text, size_t len, struct appjson *out,
     appjson_note_fn note, void *data)
 {
+	struct notes n = { note, data };
 	json_error_t err;
 	json_t *root, *v;
 	const char *k;
@@ -158,13 +536,8 @@ appjson_parse(const char *text, size_t len, struct appjson *out,
 		goto out;
 	}
 	json_object_foreach(root, k, v) {
-		if (!known_key(k) && note != NULL) {
-			char *msg = xasprintf("app.json: unknown key '%s' "
-			    "ignored", k);
-
-			note(msg, data);
-			free(msg);
-		}
+		if (!known_key(k))
+			note_unknown(&n, NULL, k);
 	}
 	v = json_object_get(root, "name");
 	if (v != NULL) {
@@ -179,6 +552,20 @@ appjson_parse(const char *text, size_t len, struct appjson *out,
 		goto out;
 	v = json_object_get(root, "healthchecks");
 	if (v != NULL && parse_checks(v, out) < 0)
+		goto out;
+	v = json_object_get(root, "env");
+	if (v != NULL && parse_env(v, "env", &out->env, &out->nenv, &n) < 0)
+		goto out;
+	v = json_object_get(root, "formation");
+	if (v != NULL && parse_formation(v, "formation", &out->formation,
+	    &out->nformation, &n) < 0)
+		goto out;
+	v = json_object_get(root, "scripts");
+	if (v != NULL && parse_scripts(v, "scripts", 0, &out->scripts,
+	    &n) < 0)
+		goto out;
+	v = json_object_get(root, "environments");
+	if (v != NULL && parse_environments(v, out, &n) < 0)
 		goto out;
 	ret = 0;
 out:
@@ -209,6 +596,23 @@ appjson_load(const char *dir, struct appjson *out, appjson_note_fn note,
 	return ret;
 }
 
+static void
+scripts_clear(struct appjson_scripts *s)
+{
+	free(s->postdeploy);
+	free(s->pr_predestroy);
+	free(s->test_setup);
+	free(s->test);
+}
+
+static void
+environment_clear(struct appjson_environment *e)
+{
+	appjson_env_list_free(e->env, e->nenv);
+	formation_list_free(e->formation, e->nformation);
+	scripts_clear(&e->scripts);
+}
+
 void
 appjson_clear(struct appjson *aj)
 {
@@ -222,6 +626,10 @@ appjson_clear(struct appjson *aj)
 		free(aj->checks[i].path);
 	}
 	free(aj->checks);
-	aj->checks = NULL;
-	aj->nchecks = 0;
+	appjson_env_list_free(aj->env, aj->nenv);
+	formation_list_free(aj->formation, aj->nformation);
+	scripts_clear(&aj->scripts);
+	environment_clear(&aj->test);
+	environment_clear(&aj->review);
+	memset(aj, 0, sizeof(*aj));
 }

@@ -1,7 +1,8 @@
 /*
  * appjson.h - app.json, read with jansson from the pushed commit. This
- * module grows with the features that use app.json; today: name,
- * buildpacks and healthchecks. Errors name the JSON path ("buildpacks[1].url: expected
+ * module reads the subset Heroku documents and Dokku reuses: name, env,
+ * formation, buildpacks, scripts, healthchecks, environments.test and
+ * environments.review. Errors name the JSON path ("buildpacks[1].url: expected
  * a string") or the line and column of a syntax error.
  */
 #ifndef BERTH_APPJSON_H
@@ -9,6 +10,7 @@
 
 #include <stddef.h>
 
+#include "ledger.h"
 #include "util.h"
 
 #define APPJSON_MAX_SIZE (1 << 20)
@@ -26,11 +28,45 @@ struct healthcheck {
 	int attempts;
 };
 
+/* One app.json env var: "KEY": "value" or {description, value,
+ * required, generator}. */
+struct appjson_env {
+	char *key;
+	char *value;		/* NULL when none given */
+	char *description;
+	int required;		/* default: true when no value, as Heroku */
+	int secret;		/* generator: "secret" */
+};
+
+struct appjson_scripts {
+	char *postdeploy;
+	char *pr_predestroy;
+	char *test_setup;	/* environments.test only */
+	char *test;		/* environments.test only */
+};
+
+/* environments.test or environments.review */
+struct appjson_environment {
+	int present;
+	struct appjson_env *env;
+	size_t nenv;
+	struct formation_item *formation;	/* {type: {quantity}} */
+	size_t nformation;
+	struct appjson_scripts scripts;
+};
+
 struct appjson {
 	char *name;
 	struct strvec buildpacks;	/* urls, in order */
 	struct healthcheck *checks;
 	size_t nchecks;
+	struct appjson_env *env;
+	size_t nenv;
+	struct formation_item *formation;
+	size_t nformation;
+	struct appjson_scripts scripts;	/* postdeploy, pr-predestroy */
+	struct appjson_environment test;
+	struct appjson_environment review;
 };
 
 typedef void (*appjson_note_fn)(const char *msg, void *data);
@@ -42,6 +78,14 @@ int appjson_parse(const char *text, size_t len, struct appjson *out,
 int appjson_load(const char *dir, struct appjson *out,
     appjson_note_fn note, void *data);
 void appjson_clear(struct appjson *aj);
+/*
+ * The env of an environment ("review", "test") over the top-level env:
+ * the environment's entries replace the top-level ones of the same key.
+ * Caller frees with appjson_env_list_free().
+ */
+int appjson_env_merged(const struct appjson *aj, const char *environment,
+    struct appjson_env **out, size_t *nr);
+void appjson_env_list_free(struct appjson_env *env, size_t nr);
 /* The check for a process type, or NULL. */
 const struct healthcheck *appjson_check(const struct appjson *aj,
     const char *type);

@@ -82,6 +82,7 @@ struct dyno {
 	int64_t kill_at;	/* stopping: when to SIGKILL */
 	int restarts;		/* shown by ps */
 	int backoff;		/* crashes in a row, for the back-off */
+	char token[20];		/* BERTH_DYNO_ID of its current process */
 	int exit_code;
 	struct strbuf partial;
 	char *tail[TAIL_LINES];
@@ -328,6 +329,8 @@ dyno_exec(struct dyno *d)
 	spec.rel = &d->app->rel;
 	spec.commit = d->app->commit;
 	spec.dir = &d->dir;
+	random_hex(d->token, 8);
+	spec.token = d->token;
 	if (pipe2(pipefd, O_CLOEXEC) < 0) {
 		berth_error_errno("cannot start %s", name);
 		goto out;
@@ -642,11 +645,59 @@ proc_ppid(pid_t pid)
 	return (pid_t)ppid;
 }
 
+/* The BERTH_DYNO_ID in /proc/PID/environ into id[32] ("" if none). */
+static void
+proc_dyno_id(pid_t pid, char id[32])
+{
+	char path[64], buf[65536];
+	ssize_t n;
+	int fd;
+	char *p;
+
+	id[0] = '\0';
+	snprintf(path, sizeof(path), "/proc/%ld/environ", (long)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return;
+	buf[n] = '\0';
+	for (p = buf; p < buf + n; p += strlen(p) + 1)
+		if (strncmp(p, "BERTH_DYNO_ID=", 14) == 0) {
+			snprintf(id, 32, "%s", p + 14);
+			return;
+		}
+}
+
+/* Whether pid is a zombie. */
+static int
+proc_zombie(pid_t pid)
+{
+	char path[64], buf[512], *p;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	p = strrchr(buf, ')');
+	return p != NULL && p[1] == ' ' && p[2] == 'Z';
+}
+
 /*
- * Kill and reap the processes that came to us as subreaper: descendants
- * of dynos that escaped their process group (double forks, setsid) and
- * outlived them. Dynos, run_command() children and nginx are left alone.
- * (main thread, D.lock held)
+ * Processes that came to us as subreaper: descendants of dynos whose
+ * parent died. One that carries the BERTH_DYNO_ID of a dyno that is gone
+ * outlived its dyno (a double fork, a setsid daemon): kill it. One of a
+ * live dyno is left alone. Zombies are reaped. Dynos, run_command()
+ * children and nginx are never touched. (main thread, D.lock held)
  */
 static void
 reap_orphans(void)
@@ -658,6 +709,7 @@ reap_orphans(void)
 	while (dp != NULL && (de = readdir(dp)) != NULL) {
 		pid_t pid = (pid_t)atol(de->d_name);
 		struct dyno *d;
+		char id[32];
 
 		if (pid <= 0 || proc_ppid(pid) != self)
 			continue;
@@ -665,6 +717,18 @@ reap_orphans(void)
 			if (d->pid == pid)
 				break;
 		if (d != NULL || run_command_owns(pid) || proc_is(pid, "nginx"))
+			continue;
+		if (proc_zombie(pid)) {
+			waitpid(pid, NULL, WNOHANG);
+			continue;
+		}
+		proc_dyno_id(pid, id);
+		if (id[0] == '\0')
+			continue;
+		for (d = D.dynos; d != NULL; d = d->next)
+			if (d->pid > 0 && strcmp(d->token, id) == 0)
+				break;
+		if (d != NULL)
 			continue;
 		kill(pid, SIGKILL);
 		waitpid(pid, NULL, 0);
@@ -775,6 +839,13 @@ wait_up(struct dyno **ds, size_t n, int fd, const struct appjson *aj)
 			port = d->port;
 			pthread_mutex_unlock(&D.lock);
 			if (state == D_UP) {
+				up++;
+				continue;
+			}
+			/* Only web dynos gate: a crashing worker restarts
+			 * with back-off, visible in ps, as on Heroku. */
+			if (strcmp(d->type, "web") != 0 && (state == D_CRASHED ||
+			    state == D_STOPPING)) {
 				up++;
 				continue;
 			}
@@ -1181,8 +1252,14 @@ converge(struct ledger *db, const struct app *la, int fd)
 		pthread_mutex_unlock(&D.lock);
 		wake_main();
 	}
-	if (nfresh > 0 || nextra > 0)
+	if (nfresh > 0 || nextra > 0) {
+		char *why = ret < 0 ? xstrdup(berth_last_error()) : NULL;
+
 		route_app(a, NULL, 0, NULL, 0);
+		if (why != NULL)
+			berth_error("%s", why);
+		free(why);
+	}
 	free(fresh);
 	free(extra);
 	formation_list_free(form, nform);
@@ -1414,12 +1491,11 @@ handle(json_t *req, int fd)
 			    d->state != D_STOPPING) {
 				n++;
 				d->backoff = 0;
-				if (target != NULL) {
-					/* Like Heroku: it comes back. */
-					d->state = D_UP;
-					kill(-d->pid, SIGTERM);
-				} else
+				if (target == NULL)
 					dyno_stop(d);
+				else if (d->pid > 0)
+					/* Like Heroku: it comes back. */
+					kill(-d->pid, SIGTERM);
 			}
 		pthread_mutex_unlock(&D.lock);
 		if (target == NULL)

@@ -227,7 +227,8 @@ static int
 platform_name(const char *key)
 {
 	static const char *const names[] = { "PORT", "DYNO", "HOME",
-	    "SOURCE_VERSION", "BERTH_APP", "BERTH_RELEASE", NULL };
+	    "SOURCE_VERSION", "BERTH_APP", "BERTH_RELEASE", "BERTH_DYNO_ID",
+	    NULL };
 	size_t i;
 
 	for (i = 0; names[i] != NULL; i++)
@@ -264,6 +265,8 @@ dyno_env(const struct dyno_spec *d, struct strvec *env)
 	strvec_pushf(env, "BERTH_APP=%s", d->app);
 	if (d->rel != NULL)
 		strvec_pushf(env, "BERTH_RELEASE=v%d", d->rel->version);
+	if (d->token != NULL)
+		strvec_pushf(env, "BERTH_DYNO_ID=%s", d->token);
 }
 
 void

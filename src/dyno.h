@@ -37,6 +37,9 @@ struct dyno_spec {
 	const struct release *rel;
 	const char *commit;	/* the slug's commit, SOURCE_VERSION */
 	const struct dyno_dir *dir;
+	/* BERTH_DYNO_ID: marks every process of this dyno, so berthd can
+	 * tell what outlived it; NULL = none */
+	const char *token;
 };
 
 /*

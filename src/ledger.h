@@ -21,13 +21,17 @@
 
 struct ledger;
 
-#define LEDGER_SCHEMA_VERSION 2
+#define LEDGER_SCHEMA_VERSION 3
 
 struct pipeline {
 	int64_t id;
 	char *name;
 	char *deploy_branch;
 	char *created_at;
+	int review_apps;	/* review apps enabled */
+	int review_autodestroy;	/* berthd destroys stale ones */
+	int review_stale_days;
+	char *ci_gate;		/* reject|off */
 };
 
 struct app {
@@ -241,6 +245,84 @@ int ledger_release_fail_stale(struct ledger *db, int64_t app_id);
 /* The release with this id. */
 int ledger_release_get_by_id(struct ledger *db, int64_t id,
     struct release *out);
+
+/* pipeline settings, and config vars of its CI runs and review apps */
+int ledger_pipeline_set_review(struct ledger *db, int64_t pipeline_id,
+    int enabled, int autodestroy, int stale_days);
+int ledger_pipeline_set_ci_gate(struct ledger *db, int64_t pipeline_id,
+    const char *gate);
+/* scope: "ci" or "review" */
+int ledger_pipeline_config_get(struct ledger *db, int64_t pipeline_id,
+    const char *scope, struct kvlist *out);
+int ledger_pipeline_config_change(struct ledger *db, int64_t pipeline_id,
+    const char *scope, const struct kvlist *set, const char *const *unset,
+    size_t nunset);
+
+/* CI test runs, numbered per pipeline */
+struct test_run {
+	int64_t id;
+	int64_t pipeline_id;
+	int number;
+	char *branch;
+	char *commit;
+	char *status;	/* pending building running succeeded failed errored
+			   cancelled */
+	char *actor;
+	int nodes;
+	int passed;	/* TAP counts, when the tests print TAP */
+	int failed;
+	char *error;
+	char *created_at;
+	char *finished_at;
+};
+int ledger_test_run_create(struct ledger *db, int64_t pipeline_id,
+    const char *branch, const char *commit_sha, const char *actor,
+    int nodes, struct test_run *out);
+int ledger_test_run_update(struct ledger *db, int64_t run_id,
+    const char *status, int passed, int failed, const char *error);
+int ledger_test_node_set(struct ledger *db, int64_t run_id, int node,
+    const char *status, int exit_code, int passed, int failed);
+int ledger_test_run_get(struct ledger *db, int64_t pipeline_id, int number,
+    struct test_run *out);
+/* Newest first; branch NULL = all; limit 0 = all. */
+int ledger_test_run_list(struct ledger *db, int64_t pipeline_id,
+    const char *branch, int limit, struct test_run **out, size_t *nr);
+void test_run_clear(struct test_run *t);
+void test_run_list_free(struct test_run *t, size_t nr);
+
+/* review apps: one live app of stage review per pushed branch */
+struct review_app {
+	int64_t id;
+	int64_t pipeline_id;
+	int64_t app_id;
+	char *app;
+	char *branch;
+	char *status;		/* creating|deployed|failed|destroyed */
+	int postdeploy_done;
+	char *last_push_at;
+	char *created_at;
+	char *destroyed_at;
+};
+/* Create the review app's app (stage review) with its config vars and
+ * its review row, in one transaction. */
+int ledger_review_create(struct ledger *db, int64_t pipeline_id,
+    const char *branch, const char *app_name, const struct kvlist *config,
+    struct review_app *out);
+int ledger_review_get(struct ledger *db, int64_t pipeline_id,
+    const char *branch, struct review_app *out);
+/* all: include destroyed ones */
+int ledger_review_list(struct ledger *db, int64_t pipeline_id, int all,
+    struct review_app **out, size_t *nr);
+/* status NULL = unchanged; touch = last push now */
+int ledger_review_update(struct ledger *db, int64_t id, const char *status,
+    int postdeploy_done, int touch);
+/* Mark it and its app destroyed; releases and test runs stay. */
+int ledger_review_destroy(struct ledger *db, int64_t id);
+/* Live review apps with no push since before (ISO time). */
+int ledger_review_stale(struct ledger *db, int64_t pipeline_id,
+    const char *before, struct review_app **out, size_t *nr);
+void review_app_clear(struct review_app *r);
+void review_app_list_free(struct review_app *r, size_t nr);
 
 /*
  * buildpacks: pipeline_id 0 = the server's installed buildpacks (their

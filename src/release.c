@@ -68,7 +68,7 @@ release_phase(const struct berth_root *r, const char *app,
 	struct phase ph;
 	struct strbuf why = STRBUF_INIT;
 	struct dyno_dir dir;
-	char *logpath;
+	char *logpath, token[20];
 	int ret = -1, i;
 
 	if (cmd == NULL)
@@ -91,6 +91,8 @@ release_phase(const struct berth_root *r, const char *app,
 	spec.rel = rel;
 	spec.commit = commit;
 	spec.dir = &dir;
+	random_hex(token, 8);
+	spec.token = token;
 	/* The same environment and shell as every dyno, through run_command
 	 * for its deadline and group kill. */
 	dyno_env(&spec, &c.env);

@@ -22,17 +22,24 @@ extern char **environ;
 static pthread_mutex_t inflight_lock = PTHREAD_MUTEX_INITIALIZER;
 static pid_t inflight[64];
 
+/* Replace old by new in the table (inflight_lock held). */
 static void
-inflight_set(pid_t old, pid_t new)
+inflight_put(pid_t old, pid_t new)
 {
 	size_t i;
 
-	pthread_mutex_lock(&inflight_lock);
 	for (i = 0; i < sizeof(inflight) / sizeof(inflight[0]); i++)
 		if (inflight[i] == old) {
 			inflight[i] = new;
 			break;
 		}
+}
+
+static void
+inflight_set(pid_t old, pid_t new)
+{
+	pthread_mutex_lock(&inflight_lock);
+	inflight_put(old, new);
 	pthread_mutex_unlock(&inflight_lock);
 }
 
@@ -160,7 +167,13 @@ run_command(struct child *c)
 		return berth_error_errno("cannot create a pipe");
 	fflush(stdout);
 	fflush(stderr);
+	/* Registered before anyone can look: fork under the lock. */
+	pthread_mutex_lock(&inflight_lock);
 	pid = fork();
+	if (pid > 0)
+		inflight_put(0, pid);
+	if (pid != 0)
+		pthread_mutex_unlock(&inflight_lock);
 	if (pid < 0) {
 		if (pipefd[0] >= 0) {
 			close(pipefd[0]);
@@ -171,7 +184,6 @@ run_command(struct child *c)
 	if (pid == 0)
 		exec_child(c, c->on_line != NULL ? pipefd[1] : c->out_fd);
 	setpgid(pid, pid);
-	inflight_set(0, pid);
 	open_pipe = c->on_line != NULL;
 	if (open_pipe)
 		close(pipefd[1]);
