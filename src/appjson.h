@@ -34,7 +34,8 @@ struct appjson_env {
 	char *key;
 	char *value;		/* NULL when none given */
 	char *description;
-	int required;		/* default: true when no value, as Heroku */
+	int required;		/* default: true when neither a value nor a
+				   generator is given, as on Heroku */
 	int secret;		/* generator: "secret" */
 };
 
