@@ -48,13 +48,28 @@ static const struct berth_cmd *const commands[] = {
 	&cmd_open_entry,
 	&cmd_daemon_status_entry,
 	&cmd_daemon_stop_entry,
+	&cmd_ci_entry,
+	&cmd_ci_info_entry,
+	&cmd_ci_last_entry,
+	&cmd_ci_rerun_entry,
+	&cmd_ci_config_entry,
+	&cmd_ci_config_set_entry,
+	&cmd_ci_config_unset_entry,
+	&cmd_reviewapps_entry,
+	&cmd_reviewapps_enable_entry,
+	&cmd_reviewapps_disable_entry,
+	&cmd_reviewapps_config_entry,
+	&cmd_reviewapps_config_set_entry,
+	&cmd_reviewapps_config_unset_entry,
+	&cmd_reviewapps_create_entry,
+	&cmd_reviewapps_destroy_entry,
 	NULL,
 };
 
 /* Long options; short letters are what berth_cmd.opts lists. */
 enum { OPT_ROOT = 1000, OPT_DEPLOY_BRANCH, OPT_CONFIRM, OPT_NO_APPS,
     OPT_DOMAIN, OPT_PS, OPT_SOURCE, OPT_FORCE, OPT_FROM, OPT_TO,
-    OPT_REBUILD };
+    OPT_REBUILD, OPT_AUTODESTROY, OPT_STALE_DAYS, OPT_NODE };
 static const struct option long_opts[] = {
 	{ "app", required_argument, NULL, 'a' },
 	{ "pipeline", required_argument, NULL, 'p' },
@@ -76,6 +91,9 @@ static const struct option long_opts[] = {
 	{ "from", required_argument, NULL, OPT_FROM },
 	{ "to", required_argument, NULL, OPT_TO },
 	{ "rebuild", no_argument, NULL, OPT_REBUILD },
+	{ "autodestroy", no_argument, NULL, OPT_AUTODESTROY },
+	{ "stale-days", required_argument, NULL, OPT_STALE_DAYS },
+	{ "node", required_argument, NULL, OPT_NODE },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -95,6 +113,9 @@ static const struct {
 	{ OPT_FROM, 'f', "--from" },
 	{ OPT_TO, 'T', "--to" },
 	{ OPT_REBUILD, 'R', "--rebuild" },
+	{ OPT_AUTODESTROY, 'A', "--autodestroy" },
+	{ OPT_STALE_DAYS, 'Y', "--stale-days" },
+	{ OPT_NODE, 'O', "--node" },
 };
 
 int
@@ -302,6 +323,20 @@ parse_int(const char *s, const char *opt, int *out)
 	return 0;
 }
 
+/* A whole number from 0 to max. */
+static int
+parse_count(const char *s, const char *opt, int max, int *out)
+{
+	char *end;
+	long v = strtol(s, &end, 10);
+
+	if (*s < '0' || *s > '9' || *end != '\0' || v > max)
+		return berth_error("%s wants a whole number from 0 to %d, not "
+		    "'%s'", opt, max, s);
+	*out = (int)v;
+	return 0;
+}
+
 /* Whether command c accepts option letter ch. */
 static int
 takes(const struct berth_cmd *c, int ch)
@@ -370,6 +405,17 @@ parse(struct cmd_ctx *ctx, int argc, char **argv)
 		case OPT_FROM: ctx->from = optarg; break;
 		case OPT_TO: ctx->to = optarg; break;
 		case OPT_REBUILD: ctx->rebuild = 1; break;
+		case OPT_AUTODESTROY: ctx->autodestroy = 1; break;
+		case OPT_STALE_DAYS:
+			if (parse_count(optarg, "--stale-days", 3650,
+			    &ctx->stale_days) < 0)
+				return -1;
+			break;
+		case OPT_NODE:
+			if (parse_count(optarg, "--node", 1000,
+			    &ctx->node) < 0)
+				return -1;
+			break;
 		}
 	}
 	/* After "--", everything is positional. */
@@ -419,6 +465,8 @@ main(int argc, char **argv)
 		return cmd_fail("no command '%s'; see: berth help", argv[1]);
 	memset(&ctx, 0, sizeof(ctx));
 	ctx.cmd = c;
+	ctx.stale_days = -1;
+	ctx.node = -1;
 	ctx.argv = xcalloc((size_t)argc, sizeof(char *));
 	if (parse(&ctx, argc - 1, argv + 1) < 0) {
 		free(ctx.argv);

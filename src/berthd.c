@@ -24,6 +24,7 @@
 #include "dyno.h"
 #include "names.h"
 #include "release.h"
+#include "review.h"
 #include "repo.h"
 #include "root.h"
 #include "router.h"
@@ -98,11 +99,13 @@ struct appst {
 	struct proctypes types;
 	struct applog *log;
 	int rolling;
+	int deploying;		/* a deploy request holds the app */
 	int stopped;
 };
 
 static struct {
 	pthread_mutex_t lock;
+	pthread_cond_t deploy_done;	/* an app's deploying went to 0 */
 	pthread_mutex_t router_lock;
 	struct berth_root root;
 	struct appst *apps;
@@ -116,6 +119,8 @@ static struct {
 	time_t started_at;
 	int next_port;
 	int foreground;
+	int64_t next_review_check;	/* monotonic ms */
+	int reaping;			/* a reaper thread runs */
 } D;
 
 static void
@@ -1350,11 +1355,19 @@ do_deploy(struct ledger *db, const struct app *la, int64_t rel_id, int fd)
 		return fail_json("release %lld is not one of %s",
 		    (long long)rel_id, la->name);
 	}
-	memset(&prev, 0, sizeof(prev));
-	had_prev = ledger_release_current(db, la->id, &prev) == 0;
+	/*
+	 * One deploy of an app at a time, in the order they come: a client
+	 * killed mid-deploy frees the pipeline's lock, but this thread goes
+	 * on, and the next deploy must wait for it here.
+	 */
 	pthread_mutex_lock(&D.lock);
 	a = app_get(la->name, la->id);
+	while (a->deploying)
+		pthread_cond_wait(&D.deploy_done, &D.lock);
+	a->deploying = 1;
 	pthread_mutex_unlock(&D.lock);
+	memset(&prev, 0, sizeof(prev));
+	had_prev = ledger_release_current(db, la->id, &prev) == 0;
 	rc = 0;
 	if (proctypes_get(&types, "release") != NULL) {
 		control_progress(fd, "-----> Release phase: %s",
@@ -1384,6 +1397,10 @@ do_deploy(struct ledger *db, const struct app *la, int64_t rel_id, int fd)
 		reply = fail_json("%s", why);
 		free(why);
 	}
+	pthread_mutex_lock(&D.lock);
+	a->deploying = 0;
+	pthread_cond_broadcast(&D.deploy_done);
+	pthread_mutex_unlock(&D.lock);
 	release_clear(&rel);
 	free(commit);
 	proctypes_clear(&types);
@@ -1725,6 +1742,61 @@ stop_all(void)
 	}
 }
 
+/* ---- stale review apps ---- */
+
+/*
+ * Destroy the review apps of autodestroy pipelines that had no push for
+ * their stale period (review_destroy runs pr-predestroy, stops them and
+ * removes their route, through this berthd's control socket).
+ */
+static void *
+reaper_thread(void *arg)
+{
+	struct berth_root r;
+	struct pipeline *ps = NULL;
+	size_t nps = 0, i, j;
+
+	(void)arg;
+	if (root_open(&r, D.root.dir) < 0) {
+		say("review reaper: %s", berth_last_error());
+		goto out;
+	}
+	if (ledger_pipeline_list(r.db, &ps, &nps) == 0)
+		for (i = 0; i < nps; i++) {
+			struct review_app *ra = NULL;
+			size_t nra = 0;
+			char before[32];
+			time_t t;
+			struct tm tm;
+
+			if (!ps[i].review_apps || !ps[i].review_autodestroy)
+				continue;
+			t = time(NULL) - (time_t)ps[i].review_stale_days * 86400;
+			gmtime_r(&t, &tm);
+			strftime(before, sizeof(before), "%Y-%m-%dT%H:%M:%SZ",
+			    &tm);
+			if (ledger_review_stale(r.db, ps[i].id, before, &ra,
+			    &nra) < 0)
+				continue;
+			for (j = 0; j < nra; j++) {
+				say("destroying review app %s: no push for %d "
+				    "day%s", ra[j].app, ps[i].review_stale_days,
+				    ps[i].review_stale_days == 1 ? "" : "s");
+				if (review_destroy(&r, &ps[i], ra[j].branch,
+				    "berthd") < 0)
+					say("%s", berth_last_error());
+			}
+			review_app_list_free(ra, nra);
+		}
+	pipeline_list_free(ps, nps);
+	root_close(&r);
+out:
+	pthread_mutex_lock(&D.lock);
+	D.reaping = 0;
+	pthread_mutex_unlock(&D.lock);
+	return NULL;
+}
+
 /* ---- the main loop ---- */
 
 static void
@@ -1765,6 +1837,8 @@ main_loop(void)
 			pfds[n].fd = d->out_fd;
 			pfds[n++].events = POLLIN;
 		}
+		if (next == 0 || D.next_review_check < next)
+			next = D.next_review_check;
 		pthread_mutex_unlock(&D.lock);
 		now = now_ms();
 		timeout = next == 0 ? -1 : next <= now ? 0 :
@@ -1808,6 +1882,20 @@ main_loop(void)
 			    d->kill_at > 0 && d->kill_at <= now) {
 				kill(-d->pid, SIGKILL);
 				d->kill_at = 0;
+			}
+		}
+		if (now >= D.next_review_check) {
+			D.next_review_check = now +
+			    (int64_t)D.root.cfg.review_check_interval * 1000;
+			if (!D.reaping) {
+				pthread_t t;
+
+				D.reaping = 1;
+				if (pthread_create(&t, NULL, reaper_thread,
+				    NULL) == 0)
+					pthread_detach(t);
+				else
+					D.reaping = 0;
 			}
 		}
 		/* Stopped dynos whose process was already gone. */
@@ -1969,6 +2057,7 @@ main(int argc, char **argv)
 		free(dir);
 	}
 	pthread_mutex_init(&D.lock, NULL);
+	pthread_cond_init(&D.deploy_done, NULL);
 	pthread_mutex_init(&D.router_lock, NULL);
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	D.started_at = time(NULL);
@@ -2002,6 +2091,8 @@ main(int argc, char **argv)
 		(void)w;
 		close(ready_fd);
 	}
+	D.next_review_check = now_ms() +
+	    (int64_t)D.root.cfg.review_check_interval * 1000;
 	pthread_create(&st, NULL, startup_thread, NULL);
 	pthread_detach(st);
 	main_loop();

@@ -20,8 +20,10 @@
 #define REDACT_MIN 5
 
 struct build_ctx {
-	const struct build_opts *o;
+	const struct build_opts *o;	/* NULL for a test build */
 	struct berth_root *root;
+	int64_t pipeline_id;
+	const char *commit;
 	FILE *log;
 	struct kvlist config;
 	int64_t deadline;
@@ -52,7 +54,9 @@ redact(const struct kvlist *config, const char *line)
 		const char *v = config->items[i].value, *p, *start;
 		size_t vlen = strlen(v);
 
-		if (vlen < REDACT_MIN || strstr(cur, v) == NULL)
+		/* berth's own variables (BERTH_APP...) are no secrets. */
+		if (vlen < REDACT_MIN || strstr(cur, v) == NULL ||
+		    strncmp(config->items[i].key, "BERTH_", 6) == 0)
 			continue;
 		strbuf_reset(&sb);
 		for (start = cur; (p = strstr(start, v)) != NULL;
@@ -145,7 +149,7 @@ build_env(struct build_ctx *b)
 	if (getenv("LANG") == NULL)
 		strvec_push(&b->env, "LANG=C.UTF-8");
 	strvec_push(&b->env, "STACK=berth-1");
-	strvec_pushf(&b->env, "SOURCE_VERSION=%s", b->o->commit);
+	strvec_pushf(&b->env, "SOURCE_VERSION=%s", b->commit);
 }
 
 /* Time left for the build, or -1 after recording the timeout error. */
@@ -290,7 +294,7 @@ choose_buildpacks(struct build_ctx *b, const struct appjson *aj,
 			strvec_push(&specs, aj->buildpacks.v[i]);
 		source = "app.json";
 	} else {
-		if (ledger_buildpack_list(b->root->db, b->o->app->pipeline_id,
+		if (ledger_buildpack_list(b->root->db, b->pipeline_id,
 		    &pbps, &npbps) < 0)
 			goto out;
 		for (i = 0; i < npbps; i++)
@@ -529,6 +533,8 @@ build_run(const struct build_opts *o, struct build_result *res)
 	memset(&b, 0, sizeof(b));
 	b.o = o;
 	b.root = o->root;
+	b.pipeline_id = o->app->pipeline_id;
+	b.commit = o->commit;
 	b.deadline = now_ms() + (int64_t)o->root->cfg.build_timeout * 1000;
 	if (ledger_config_get(b.root->db, o->app->id, &b.config) < 0)
 		return -1;
@@ -580,4 +586,65 @@ build_result_clear(struct build_result *res)
 	free(res->slug_id);
 	res->slug_id = NULL;
 	proctypes_clear(&res->types);
+}
+
+int
+build_for_test(const struct build_test_opts *o, struct strvec *test_bps)
+{
+	struct build_ctx b;
+	struct appjson aj;
+	struct bp *bps = NULL;
+	size_t nbps = 0, i;
+	int ret = -1;
+
+	memset(&b, 0, sizeof(b));
+	memset(&aj, 0, sizeof(aj));
+	b.root = o->root;
+	b.pipeline_id = o->pipeline_id;
+	b.commit = o->commit;
+	b.deadline = now_ms() + (int64_t)o->root->cfg.build_timeout * 1000;
+	b.log = o->log;
+	b.scratch = xstrdup(o->dir);
+	b.appdir = path_join(o->dir, "app");
+	b.envdir = path_join(o->dir, "env");
+	b.cachedir = root_pathf(b.root, "cache/ci-%lld",
+	    (long long)o->pipeline_id);
+	for (i = 0; o->config != NULL && i < o->config->nr; i++)
+		kvlist_add(&b.config, o->config->items[i].key,
+		    o->config->items[i].value);
+	build_env(&b);
+	if (mkdir_p(o->dir, 0700) < 0 ||
+	    repo_checkout(o->repo, o->commit, b.appdir) < 0 ||
+	    appjson_load(b.appdir, &aj, warn_line, &b) < 0 ||
+	    write_env_dir(&b) < 0 || mkdir_p(b.cachedir, 0700) < 0 ||
+	    choose_buildpacks(&b, &aj, &bps, &nbps) < 0)
+		goto out;
+	for (i = 0; i < nbps; i++) {
+		/* bin/test-compile when the buildpack has one (Heroku CI). */
+		char *tc = xasprintf("%s/bin/test-compile", bps[i].dir);
+		char *t = xasprintf("%s/bin/test", bps[i].dir);
+		int has_tc = access(tc, X_OK) == 0;
+
+		if (access(t, X_OK) == 0)
+			strvec_push(test_bps, bps[i].dir);
+		free(tc);
+		free(t);
+		if (run_script(&b, &bps[i], has_tc ? "test-compile" : "compile",
+		    0, b.appdir, b.cachedir, b.envdir) < 0)
+			goto out;
+	}
+	ret = 0;
+out:
+	for (i = 0; i < nbps; i++)
+		bp_clear(&bps[i]);
+	free(bps);
+	appjson_clear(&aj);
+	/* The caller's log and directory stay; the env dir goes. */
+	if (b.envdir != NULL)
+		rm_rf(b.envdir);
+	b.log = NULL;
+	free(b.scratch);
+	b.scratch = NULL;
+	ctx_clear(&b);
+	return ret;
 }

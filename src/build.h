@@ -7,6 +7,8 @@
 #ifndef BERTH_BUILD_H
 #define BERTH_BUILD_H
 
+#include <stdio.h>
+
 #include "procfile.h"
 #include "repo.h"
 #include "root.h"
@@ -34,6 +36,24 @@ struct build_result {
  */
 int build_run(const struct build_opts *o, struct build_result *res);
 void build_result_clear(struct build_result *res);
+/*
+ * A build for CI: check the commit out into DIR/app and run each
+ * buildpack's bin/test-compile (or bin/compile) with config (the test
+ * environment: app.json environments.test.env and the pipeline's CI
+ * config vars, never an app's) as ENV_DIR. Nothing is sealed or
+ * recorded; output goes to stdout and log. The directories of the
+ * buildpacks that have bin/test are added to test_bps.
+ */
+struct build_test_opts {
+	struct berth_root *root;
+	git_repository *repo;
+	int64_t pipeline_id;
+	const char *commit;
+	const struct kvlist *config;
+	const char *dir;
+	FILE *log;
+};
+int build_for_test(const struct build_test_opts *o, struct strvec *test_bps);
 /* logs/build-ID.log of the root; caller frees. */
 char *build_log_path(const struct berth_root *r, int64_t build_id);
 

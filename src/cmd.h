@@ -6,7 +6,8 @@
  * the line. Option letters in berth_cmd.opts: a app, p pipeline, s stage,
  * b branch, n num, i index, j json, t tail, D --deploy-branch,
  * C --confirm, N --no-apps, d --domain, P --ps, S --source, F --force,
- * f --from, T --to, R --rebuild.
+ * f --from, T --to, R --rebuild, A --autodestroy, Y --stale-days,
+ * O --node.
  */
 #ifndef BERTH_CMD_H
 #define BERTH_CMD_H
@@ -41,6 +42,9 @@ struct cmd_ctx {
 	const char *from;	/* --from APP|STAGE */
 	const char *to;		/* --to APP[,APP] */
 	int rebuild;		/* --rebuild */
+	int autodestroy;	/* --autodestroy */
+	int stale_days;		/* --stale-days N; -1 = unset */
+	int node;		/* --node I; -1 = unset */
 };
 
 #define CMD_NO_ROOT 0x1		/* do not open the server root first */
@@ -125,5 +129,20 @@ extern const struct berth_cmd cmd_rollback_entry;
 extern const struct berth_cmd cmd_releases_rollback_entry;
 extern const struct berth_cmd cmd_releases_retry_entry;
 extern const struct berth_cmd cmd_releases_output_entry;
+extern const struct berth_cmd cmd_ci_entry;
+extern const struct berth_cmd cmd_ci_info_entry;
+extern const struct berth_cmd cmd_ci_last_entry;
+extern const struct berth_cmd cmd_ci_rerun_entry;
+extern const struct berth_cmd cmd_ci_config_entry;
+extern const struct berth_cmd cmd_ci_config_set_entry;
+extern const struct berth_cmd cmd_ci_config_unset_entry;
+extern const struct berth_cmd cmd_reviewapps_entry;
+extern const struct berth_cmd cmd_reviewapps_enable_entry;
+extern const struct berth_cmd cmd_reviewapps_disable_entry;
+extern const struct berth_cmd cmd_reviewapps_config_entry;
+extern const struct berth_cmd cmd_reviewapps_config_set_entry;
+extern const struct berth_cmd cmd_reviewapps_config_unset_entry;
+extern const struct berth_cmd cmd_reviewapps_create_entry;
+extern const struct berth_cmd cmd_reviewapps_destroy_entry;
 
 #endif

@@ -100,7 +100,17 @@ static const char template[] =
 "\n"
 "[release]\n"
 "# Seconds the Procfile release: command may run before the release fails.\n"
-"timeout = 3600\n";
+"timeout = 3600\n"
+"\n"
+"[ci]\n"
+"# Seconds one CI node's test-setup and test may take.\n"
+"timeout = 1800\n"
+"# Most CI nodes run in parallel (app.json formation.test.quantity).\n"
+"max_nodes = 4\n"
+"\n"
+"[review]\n"
+"# Seconds between berthd's checks for stale review apps.\n"
+"check_interval = 3600\n";
 
 static int set_domain(struct load *, const struct key *, const char *);
 static int set_log_level(struct load *, const struct key *, const char *);
@@ -126,6 +136,10 @@ static const struct key keys[] = {
 	INT_KEY("runtime", "max_dynos", max_dynos, 1, 10000, "dynos"),
 	INT_KEY("logs", "max_size_kb", log_max_kb, 16, 1048576, "KiB"),
 	INT_KEY("release", "timeout", release_timeout, 1, 86400, "seconds"),
+	INT_KEY("ci", "timeout", ci_timeout, 1, 86400, "seconds"),
+	INT_KEY("ci", "max_nodes", ci_max_nodes, 1, 64, "nodes"),
+	INT_KEY("review", "check_interval", review_check_interval, 1, 86400,
+	    "seconds"),
 };
 
 /* Record the first error of a load, prefixed "NAME line N: "; -1. */
@@ -450,6 +464,9 @@ config_copy(struct berth_config *to, const struct berth_config *from)
 	to->max_dynos = from->max_dynos;
 	to->log_max_kb = from->log_max_kb;
 	to->release_timeout = from->release_timeout;
+	to->ci_timeout = from->ci_timeout;
+	to->ci_max_nodes = from->ci_max_nodes;
+	to->review_check_interval = from->review_check_interval;
 	memset(&to->buildpacks, 0, sizeof(to->buildpacks));
 	for (i = 0; i < from->buildpacks.nr; i++)
 		strvec_push(&to->buildpacks, from->buildpacks.v[i]);
@@ -508,6 +525,9 @@ config_defaults(struct berth_config *cfg)
 	cfg->max_dynos = 100;
 	cfg->log_max_kb = 10240;
 	cfg->release_timeout = 3600;
+	cfg->ci_timeout = 1800;
+	cfg->ci_max_nodes = 4;
+	cfg->review_check_interval = 3600;
 	memset(&cfg->buildpacks, 0, sizeof(cfg->buildpacks));
 }
 

@@ -13,6 +13,8 @@
  *             max_dynos = 100         ; per process type
  *   [logs]    max_size_kb = 10240     ; app log size before rotation
  *   [release] timeout = 3600          ; seconds for the release phase
+ *   [ci]      timeout = 1800, max_nodes = 4
+ *   [review]  check_interval = 3600   ; seconds between stale checks
  *
  * Unknown sections or keys warn with their line number; a bad value is
  * an error naming section.key; a line longer than inih's limit (200) is
@@ -38,6 +40,9 @@ struct berth_config {
 	int max_dynos;			/* per process type */
 	int log_max_kb;			/* app log size before rotation */
 	int release_timeout;		/* seconds for the release phase */
+	int ci_timeout;			/* seconds for one CI node's tests */
+	int ci_max_nodes;		/* parallel CI nodes at most */
+	int review_check_interval;	/* seconds between stale checks */
 };
 
 typedef void (*config_warn_fn)(const char *msg, void *data);

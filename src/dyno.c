@@ -171,20 +171,13 @@ dyno_overlay_supported(const struct berth_root *r)
 }
 
 int
-dyno_dir_prepare(const struct berth_root *r, const char *app,
-    const char *slug_id, const char *name, struct dyno_dir *out)
+dyno_dir_prepare_from(const struct berth_root *r, const char *lower,
+    const char *parent, const char *name, struct dyno_dir *out)
 {
-	char *slug = root_pathf(r, "slugs/%s", slug_id);
-	char *parent = root_pathf(r, "apps/%s/dynos", app);
 	char rnd[9];
 	int ret = -1;
 
 	memset(out, 0, sizeof(*out));
-	if (!is_dir(slug)) {
-		berth_error("the slug %s of this release was removed; deploy "
-		    "or roll back to another release", slug_id);
-		goto out;
-	}
 	if (mkdir_p(parent, 0750) < 0 || random_hex(rnd, 4) < 0)
 		goto out;
 	out->base = xasprintf("%s/%s-%s", parent, name, rnd);
@@ -193,10 +186,10 @@ dyno_dir_prepare(const struct berth_root *r, const char *app,
 		if (mkdir_p(out->path, 0755) < 0 || xmkdir_in(out->base) < 0)
 			goto out;
 		out->mount_opts = xasprintf("lowerdir=%s,upperdir=%s/upper,"
-		    "workdir=%s/work", slug, out->base, out->base);
+		    "workdir=%s/work", lower, out->base, out->base);
 	} else {
 		if (mkdir_p(out->base, 0750) < 0 ||
-		    copy_tree(slug, out->path) < 0)
+		    copy_tree(lower, out->path) < 0)
 			goto out;
 		/* The copy of a sealed slug is read-only: make it ours. */
 		if (make_writable(out->path) < 0)
@@ -206,9 +199,65 @@ dyno_dir_prepare(const struct berth_root *r, const char *app,
 out:
 	if (ret < 0)
 		dyno_dir_remove(out);
+	return ret;
+}
+
+int
+dyno_dir_prepare(const struct berth_root *r, const char *app,
+    const char *slug_id, const char *name, struct dyno_dir *out)
+{
+	char *slug = root_pathf(r, "slugs/%s", slug_id);
+	char *parent = root_pathf(r, "apps/%s/dynos", app);
+	int ret;
+
+	memset(out, 0, sizeof(*out));
+	if (!is_dir(slug))
+		ret = berth_error("the slug %s of this release was removed; "
+		    "deploy or roll back to another release", slug_id);
+	else
+		ret = dyno_dir_prepare_from(r, slug, parent, name, out);
 	free(slug);
 	free(parent);
 	return ret;
+}
+
+int
+dyno_kill_token(const char *token)
+{
+	DIR *dp = opendir("/proc");
+	struct dirent *de;
+	size_t tlen = strlen(token);
+	int n = 0;
+
+	while (dp != NULL && (de = readdir(dp)) != NULL) {
+		char path[64], buf[65536], *p;
+		ssize_t len;
+		int fd;
+		long pid = atol(de->d_name);
+
+		if (pid <= 1 || pid == (long)getpid())
+			continue;
+		snprintf(path, sizeof(path), "/proc/%ld/environ", pid);
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		len = read(fd, buf, sizeof(buf) - 1);
+		close(fd);
+		if (len <= 0)
+			continue;
+		buf[len] = '\0';
+		for (p = buf; p < buf + len; p += strlen(p) + 1)
+			if (strncmp(p, "BERTH_DYNO_ID=", 14) == 0 &&
+			    strncmp(p + 14, token, tlen) == 0 &&
+			    p[14 + tlen] == '\0') {
+				kill((pid_t)pid, SIGKILL);
+				n++;
+				break;
+			}
+	}
+	if (dp != NULL)
+		closedir(dp);
+	return n;
 }
 
 void

@@ -49,7 +49,12 @@ struct dyno_spec {
  */
 int dyno_dir_prepare(const struct berth_root *r, const char *app,
     const char *slug_id, const char *name, struct dyno_dir *out);
+/* The same over any read-only tree: lower, under parent/NAME-xxxx. */
+int dyno_dir_prepare_from(const struct berth_root *r, const char *lower,
+    const char *parent, const char *name, struct dyno_dir *out);
 void dyno_dir_remove(struct dyno_dir *dd);
+/* SIGKILL every process whose environment has BERTH_DYNO_ID=token. */
+int dyno_kill_token(const char *token);
 /*
  * In the dyno's process, after fork and before exec: enter a mount
  * namespace of its own and mount the overlay (nothing for a copy).

@@ -9,6 +9,8 @@
  * branch head stays the commit of the app's current release.
  */
 #include "build.h"
+#include "ci.h"
+#include "review.h"
 #include "names.h"
 #include "output.h"
 #include "repo.h"
@@ -37,7 +39,60 @@ struct push {
 	struct command *cmds;
 	size_t ncmds;
 	char *actor;
+	int ci_skip;		/* git push -o ci.skip */
+	int review_skip;	/* git push -o review.skip */
 };
+
+/* git push -o OPTION: ci.skip and review.skip; others are noted. */
+static void
+read_push_options(struct push *p)
+{
+	const char *count = getenv("GIT_PUSH_OPTION_COUNT");
+	int n = count != NULL ? atoi(count) : 0, i;
+
+	for (i = 0; i < n && i < 100; i++) {
+		char name[64];
+		const char *v;
+
+		snprintf(name, sizeof(name), "GIT_PUSH_OPTION_%d", i);
+		v = getenv(name);
+		if (v == NULL)
+			continue;
+		if (strcmp(v, "ci.skip") == 0)
+			p->ci_skip = 1;
+		else if (strcmp(v, "review.skip") == 0)
+			p->review_skip = 1;
+		else
+			out_heading("Push option '%s' ignored (berth knows "
+			    "ci.skip and review.skip)", v);
+	}
+}
+
+/*
+ * CI for a pushed commit of branch. 0: passed, or nothing to test, or
+ * skipped; -1: the run failed or errored (after saying so).
+ */
+static int
+run_ci(struct push *p, const struct command *c, const char *branch)
+{
+	struct ci_opts o = { &p->root, p->repo, &p->pipeline, branch, c->new,
+	    p->actor };
+	struct test_run run;
+	int rc;
+
+	if (p->ci_skip) {
+		out_heading("CI skipped (git push -o ci.skip)");
+		return 0;
+	}
+	rc = ci_run(&o, &run);
+	if (rc == 1)
+		return 0;
+	if (rc < 0 && run.number > 0)
+		out_error("See: berth ci:info %d -p %s", run.number,
+		    p->pipeline.name);
+	test_run_clear(&run);
+	return rc < 0 ? -1 : 0;
+}
 
 static void
 usage(FILE *f)
@@ -262,6 +317,23 @@ deploy_command(struct push *p, const struct command *c, const char *branch,
 	}
 	for (i = 0; i < napps; i++)
 		runtime_settle_stale(&p->root, apps[i].id);
+	/* The CI gate: failing tests reject the push before any release. */
+	if (run_ci(p, c, branch) < 0 &&
+	    strcmp(p->pipeline.ci_gate, "reject") == 0) {
+		struct release cur;
+
+		if (ledger_release_current(p->root.db, apps[0].id, &cur) == 0) {
+			char a[8];
+
+			out_error("Push rejected: tests failed. %s stays on v%d "
+			    "(%s).", apps[0].name, cur.version,
+			    short_sha(cur.commit, a));
+			release_clear(&cur);
+		} else
+			out_error("Push rejected: tests failed.");
+		deploy_unlock(fd);
+		return -1;
+	}
 	/* Build for every app first: a push releases all of them or none. */
 	results = xcalloc(napps, sizeof(*results));
 	for (i = 0; i < napps && ret == 0; i++) {
@@ -335,6 +407,52 @@ pre_receive(struct push *p)
 	return ret;
 }
 
+/*
+ * post-receive: branches no app auto-deploys get CI and their review
+ * app; a deleted branch loses its review app. Never rejects anything
+ * (git has moved the refs already).
+ */
+static int
+post_receive(struct push *p)
+{
+	size_t i;
+
+	for (i = 0; i < p->ncmds; i++) {
+		struct command *c = &p->cmds[i];
+		struct app *apps = NULL;
+		size_t napps = 0;
+		const char *branch;
+		struct review_app ra;
+
+		if (strncmp(c->ref, "refs/heads/", 11) != 0)
+			continue;
+		branch = c->ref + 11;
+		if (strcmp(c->new, ZERO_SHA) == 0) {
+			if (ledger_review_get(p->root.db, p->pipeline.id,
+			    branch, &ra) == 0) {
+				review_app_clear(&ra);
+				review_destroy(&p->root, &p->pipeline, branch,
+				    p->actor);
+			}
+			continue;
+		}
+		if (ledger_apps_for_branch(p->root.db, p->pipeline.id, branch,
+		    &apps, &napps) == 0 && napps > 0) {
+			app_list_free(apps, napps);
+			continue;	/* deployed (and tested) in pre-receive */
+		}
+		app_list_free(apps, napps);
+		run_ci(p, c, branch);
+		if (p->pipeline.review_apps && !p->review_skip)
+			review_deploy(&p->root, p->repo, &p->pipeline, branch,
+			    c->new, p->actor);
+		else if (p->pipeline.review_apps)
+			out_heading("Review app skipped (git push -o "
+			    "review.skip)");
+	}
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -368,7 +486,8 @@ main(int argc, char **argv)
 	p.actor = actor_name();
 	if (read_commands(&p) < 0)
 		goto out;
-	ret = pre ? pre_receive(&p) : 0;
+	read_push_options(&p);
+	ret = pre ? pre_receive(&p) : post_receive(&p);
 	if (ret != 0)
 		ret = 1;
 out:

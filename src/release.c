@@ -63,29 +63,44 @@ release_phase(const struct berth_root *r, const char *app,
     const struct proctypes *types, line_fn out, void *data)
 {
 	const char *cmd = proctypes_get(types, "release");
+	char *logpath;
+	int ret;
+
+	if (cmd == NULL)
+		return 1;
+	logpath = release_output_path(r, rel->id);
+	ret = release_script(r, app, rel, commit, cmd, "release", logpath,
+	    r->cfg.release_timeout, out, data);
+	free(logpath);
+	return ret;
+}
+
+int
+release_script(const struct berth_root *r, const char *app,
+    const struct release *rel, const char *commit, const char *cmd,
+    const char *name, const char *logpath, int timeout, line_fn out,
+    void *data)
+{
 	struct dyno_spec spec;
 	struct child c = CHILD_INIT;
 	struct phase ph;
 	struct strbuf why = STRBUF_INIT;
 	struct dyno_dir dir;
-	char *logpath, token[20];
+	char token[20];
 	int ret = -1, i;
 
-	if (cmd == NULL)
-		return 1;
 	memset(&ph, 0, sizeof(ph));
 	memset(&dir, 0, sizeof(dir));
 	ph.out = out;
 	ph.data = data;
-	logpath = release_output_path(r, rel->id);
 	ph.log = fopen(logpath, "we");
 	if (ph.log != NULL)
 		chmod(logpath, 0600);
-	if (dyno_dir_prepare(r, app, rel->slug_id, "release", &dir) < 0)
+	if (dyno_dir_prepare(r, app, rel->slug_id, name, &dir) < 0)
 		goto out;
 	memset(&spec, 0, sizeof(spec));
 	spec.app = app;
-	spec.type = "release";
+	spec.type = name;
 	spec.index = 1;
 	spec.command = cmd;
 	spec.rel = rel;
@@ -100,7 +115,7 @@ release_phase(const struct berth_root *r, const char *app,
 	c.dir = dir.path;
 	c.pre_exec = enter_dir;
 	c.pre_exec_data = &dir;
-	c.timeout_ms = (int64_t)r->cfg.release_timeout * 1000;
+	c.timeout_ms = (int64_t)timeout * 1000;
 	c.on_line = on_line;
 	c.data = &ph;
 	if (run_command(&c) == 0) {
@@ -108,13 +123,15 @@ release_phase(const struct berth_root *r, const char *app,
 		goto out;
 	}
 	if (c.timed_out)
-		strbuf_addf(&why, "the release phase (%s) timed out after "
-		    "%d s (berth.ini [release] timeout)", cmd,
-		    r->cfg.release_timeout);
+		strbuf_addf(&why, "%s (%s) timed out after %d s%s",
+		    strcmp(name, "release") == 0 ? "the release phase" : name,
+		    cmd, timeout, strcmp(name, "release") == 0 ?
+		    " (berth.ini [release] timeout)" : "");
 	else {
 		char *how = child_describe(&c);
 
-		strbuf_addf(&why, "the release phase (%s) %s", cmd, how);
+		strbuf_addf(&why, "%s (%s) %s", strcmp(name, "release") == 0 ?
+		    "the release phase" : name, cmd, how);
 		free(how);
 	}
 	strbuf_addstr(&why, "; its last lines:");
@@ -131,7 +148,6 @@ out:
 	for (i = 0; i < TAIL; i++)
 		free(ph.tail[i]);
 	dyno_dir_remove(&dir);
-	free(logpath);
 	strbuf_release(&why);
 	child_clear(&c);
 	return ret;

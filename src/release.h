@@ -30,6 +30,15 @@ int release_phase(const struct berth_root *r, const char *app,
     const struct proctypes *types, line_fn out, void *data);
 
 /*
+ * Run a one-off command the same way (a dyno of rel named name, e.g.
+ * "postdeploy"), with output to out and, capped, to logpath; timeout in
+ * seconds. 0 or -1 with berth_error() saying why, with the last lines.
+ */
+int release_script(const struct berth_root *r, const char *app,
+    const struct release *rel, const char *commit, const char *cmd,
+    const char *name, const char *logpath, int timeout, line_fn out,
+    void *data);
+/*
  * Load release rel_id (0 = the app's current one) with its slug's commit
  * and process types.
  */

@@ -264,3 +264,42 @@ commit_info_list_free(struct commit_info *ci, size_t nr)
 		commit_info_clear(&ci[i]);
 	free(ci);
 }
+
+int
+repo_read_blob(git_repository *repo, const char *sha, const char *path,
+    size_t max, struct strbuf *out)
+{
+	git_commit *c = NULL;
+	git_tree *tree = NULL;
+	git_tree_entry *e = NULL;
+	git_blob *blob = NULL;
+	int ret = -1, rc;
+
+	if (lookup_commit(repo, sha, &c) < 0)
+		return -1;
+	if (git_commit_tree(&tree, c) < 0) {
+		repo_error("cannot read the pushed tree");
+		goto out;
+	}
+	rc = git_tree_entry_bypath(&e, tree, path);
+	if (rc == GIT_ENOTFOUND) {
+		ret = 1;
+		goto out;
+	}
+	if (rc < 0 || git_blob_lookup(&blob, repo, git_tree_entry_id(e)) < 0) {
+		repo_error(path);
+		goto out;
+	}
+	if ((size_t)git_blob_rawsize(blob) > max) {
+		berth_error("%s is larger than %zu bytes", path, max);
+		goto out;
+	}
+	strbuf_add(out, git_blob_rawcontent(blob), (size_t)git_blob_rawsize(blob));
+	ret = 0;
+out:
+	git_blob_free(blob);
+	git_tree_entry_free(e);
+	git_tree_free(tree);
+	git_commit_free(c);
+	return ret;
+}

@@ -8,6 +8,8 @@
 #include <git2.h>
 #include <stdint.h>
 
+#include "util.h"
+
 /* Call once per process before any other repo_* function. */
 void repo_global_init(void);
 void repo_global_shutdown(void);
@@ -52,6 +54,12 @@ int repo_ref_target(git_repository *repo, const char *refname,
 int repo_log(git_repository *repo, const char *from, const char *hide,
     int limit, struct commit_info **out, size_t *nr);
 void commit_info_list_free(struct commit_info *ci, size_t nr);
+/*
+ * The content of path in the commit's tree into out (at most max bytes).
+ * 1 when the commit has no such file.
+ */
+int repo_read_blob(git_repository *repo, const char *sha, const char *path,
+    size_t max, struct strbuf *out);
 /* Clone url into dir (a buildpack from a Git URL). */
 int repo_clone(const char *url, const char *dir);
 /* Record libgit2's last error as ours, prefixed with what. */

@@ -1,0 +1,604 @@
+/*
+ * cmd-reviewapps.c - reviewapps, reviewapps:enable, reviewapps:disable,
+ * reviewapps:config, reviewapps:config:set, reviewapps:config:unset,
+ * reviewapps:create, reviewapps:destroy: a pipeline's review apps, as
+ * Heroku Review Apps work. With review apps enabled, every pushed branch
+ * other than the deploy branch gets an app of stage review, named
+ * <pipeline>-<branch slug>, created on its first push and redeployed on
+ * every later one; deleting the branch destroys it. The pipeline's review
+ * config vars stand in for production secrets: they are copied into a
+ * review app when it is created, and a change never echoes their values.
+ */
+#include "cmd.h"
+#include "names.h"
+#include "repo.h"
+#include "review.h"
+#include "router.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define REVIEW_SCOPE "review"
+
+/* "review apps: enabled (autodestroy after 5 days)" and the like. */
+static void
+print_state(const struct pipeline *p)
+{
+	printf("review apps: %s", p->review_apps ? "enabled" : "disabled");
+	if (p->review_autodestroy)
+		printf(" (autodestroy after %d day%s)", p->review_stale_days,
+		    p->review_stale_days == 1 ? "" : "s");
+	printf("\n");
+}
+
+/* The newest test run of branch into *out; 1 when it has none. */
+static int
+branch_last_run(struct cmd_ctx *ctx, const struct pipeline *p,
+    const char *branch, struct test_run *out)
+{
+	struct test_run *rs = NULL;
+	size_t nr = 0;
+
+	if (ledger_test_run_list(ctx->root.db, p->id, branch, 1, &rs,
+	    &nr) < 0)
+		return -1;
+	if (nr == 0) {
+		free(rs);
+		return 1;
+	}
+	*out = rs[0];		/* the strings move to out */
+	free(rs);
+	return 0;
+}
+
+static int
+cmd_reviewapps(struct cmd_ctx *ctx)
+{
+	struct pipeline p;
+	struct review_app *ra = NULL;
+	size_t nr = 0, i;
+	struct table t;
+	json_t *arr = NULL;
+	int ret = 0;
+
+	if (cmd_need_pipeline(ctx, &p) != 0)
+		return 1;
+	if (ledger_review_list(ctx->root.db, p.id, 0, &ra, &nr) < 0) {
+		pipeline_clear(&p);
+		return cmd_fail_last();
+	}
+	if (ctx->json)
+		arr = json_array();
+	else {
+		print_state(&p);
+		if (nr == 0 && p.review_apps)
+			printf("No review apps yet; push a branch other than "
+			    "%s to create one\n", p.deploy_branch);
+		else if (nr == 0)
+			printf("No review apps; enable them with: berth "
+			    "reviewapps:enable -p %s\n", p.name);
+		else {
+			printf("\n");
+			table_init(&t, 6);
+			table_row(&t, "BRANCH", "APP", "URL", "STATUS",
+			    "LAST PUSH", "CI");
+		}
+	}
+	for (i = 0; i < nr; i++) {
+		struct test_run run;
+		char *url = router_url(&ctx->root.cfg, ra[i].app);
+		int rc;
+
+		memset(&run, 0, sizeof(run));
+		rc = branch_last_run(ctx, &p, ra[i].branch, &run);
+		if (rc < 0) {
+			ret = cmd_fail_last();
+			free(url);
+			break;
+		}
+		if (ctx->json) {
+			json_t *jci = rc == 0 ? json_pack("{s:i, s:o}",
+			    "number", run.number, "status",
+			    json_str_or_null(run.status)) : json_null();
+
+			json_array_append_new(arr, json_pack("{s:o, s:o, s:s, "
+			    "s:o, s:b, s:o, s:o, s:o}",
+			    "branch", json_str_or_null(ra[i].branch),
+			    "app", json_str_or_null(ra[i].app), "url", url,
+			    "status", json_str_or_null(ra[i].status),
+			    "postdeploy_done", ra[i].postdeploy_done,
+			    "last_push_at",
+			    json_str_or_null(ra[i].last_push_at),
+			    "created_at", json_str_or_null(ra[i].created_at),
+			    "ci", jci));
+		} else {
+			char *age = format_age(ra[i].last_push_at);
+
+			table_row(&t, ra[i].branch, ra[i].app, url,
+			    ra[i].status, age, rc == 0 ? run.status : "-");
+			free(age);
+		}
+		test_run_clear(&run);
+		free(url);
+	}
+	if (ctx->json) {
+		if (ret == 0)
+			cmd_print_json(arr);
+		else
+			json_decref(arr);
+	} else if (nr > 0) {
+		if (ret == 0)
+			table_print(&t, stdout);
+		table_clear(&t);
+	}
+	review_app_list_free(ra, nr);
+	pipeline_clear(&p);
+	return ret;
+}
+
+static int
+cmd_reviewapps_enable(struct cmd_ctx *ctx)
+{
+	struct pipeline p;
+	int autodestroy, days;
+
+	if (cmd_need_pipeline(ctx, &p) != 0)
+		return 1;
+	autodestroy = ctx->autodestroy || p.review_autodestroy;
+	days = ctx->stale_days >= 0 ? ctx->stale_days : p.review_stale_days;
+	if (ledger_pipeline_set_review(ctx->root.db, p.id, 1, autodestroy,
+	    days) < 0) {
+		pipeline_clear(&p);
+		return cmd_fail_last();
+	}
+	p.review_apps = 1;
+	p.review_autodestroy = autodestroy;
+	p.review_stale_days = days;
+	printf("Enabling review apps on pipeline %s... done\n", p.name);
+	print_state(&p);
+	if (!autodestroy && ctx->stale_days >= 0)
+		printf("Stale days are used with autodestroy: add "
+		    "--autodestroy to turn it on\n");
+	printf("Push a branch other than %s to get its review app\n",
+	    p.deploy_branch);
+	pipeline_clear(&p);
+	return 0;
+}
+
+static int
+cmd_reviewapps_disable(struct cmd_ctx *ctx)
+{
+	struct pipeline p;
+	struct review_app *ra = NULL;
+	size_t nr = 0;
+	int ret = 0;
+
+	if (cmd_need_pipeline(ctx, &p) != 0)
+		return 1;
+	/* --autodestroy: only stop destroying stale ones, as on Heroku. */
+	if (ctx->autodestroy) {
+		if (ledger_pipeline_set_review(ctx->root.db, p.id,
+		    p.review_apps, 0, p.review_stale_days) < 0)
+			ret = cmd_fail_last();
+		else
+			printf("Disabling autodestroy of review apps on "
+			    "pipeline %s... done\n", p.name);
+		pipeline_clear(&p);
+		return ret;
+	}
+	if (ledger_review_list(ctx->root.db, p.id, 0, &ra, &nr) < 0 ||
+	    ledger_pipeline_set_review(ctx->root.db, p.id, 0,
+	    p.review_autodestroy, p.review_stale_days) < 0)
+		ret = cmd_fail_last();
+	else {
+		printf("Disabling review apps on pipeline %s... done\n",
+		    p.name);
+		if (nr > 0)
+			printf("The %zu existing review app%s stay%s; destroy "
+			    "one with: berth reviewapps:destroy -p %s -b "
+			    "BRANCH\n", nr, nr == 1 ? "" : "s", nr == 1 ?
+			    "s" : "", p.name);
+	}
+	review_app_list_free(ra, nr);
+	pipeline_clear(&p);
+	return ret;
+}
+
+/* ---- the pipeline's review app config vars (scope "review") ---- */
+
+static int
+cmd_reviewapps_config(struct cmd_ctx *ctx)
+{
+	struct pipeline p;
+	struct kvlist kv;
+	struct table t;
+	size_t i;
+
+	if (cmd_need_pipeline(ctx, &p) != 0)
+		return 1;
+	if (ledger_pipeline_config_get(ctx->root.db, p.id, REVIEW_SCOPE,
+	    &kv) < 0) {
+		pipeline_clear(&p);
+		return cmd_fail_last();
+	}
+	if (ctx->json) {
+		json_t *o = json_object();
+
+		for (i = 0; i < kv.nr; i++) {
+			json_t *v = json_string(kv.items[i].value);
+
+			json_object_set_new(o, kv.items[i].key,
+			    v != NULL ? v : json_null());
+		}
+		cmd_print_json(o);
+	} else if (kv.nr == 0)
+		printf("pipeline %s has no review app config vars; set one "
+		    "with: berth reviewapps:config:set KEY=VALUE -p %s\n",
+		    p.name, p.name);
+	else {
+		printf("=== %s Review App Config Vars\n", p.name);
+		table_init(&t, 2);
+		for (i = 0; i < kv.nr; i++) {
+			char *key = xasprintf("%s:", kv.items[i].key);
+
+			table_row(&t, key, kv.items[i].value);
+			free(key);
+		}
+		table_print(&t, stdout);
+		table_clear(&t);
+	}
+	kvlist_clear(&kv);
+	pipeline_clear(&p);
+	return 0;
+}
+
+/* "A, B" from keys; caller frees. */
+static char *
+key_names(const char *const *keys, size_t nr)
+{
+	struct strbuf sb = STRBUF_INIT;
+	size_t i;
+
+	for (i = 0; i < nr; i++)
+		strbuf_addf(&sb, "%s%s", i ? ", " : "", keys[i]);
+	return strbuf_detach(&sb);
+}
+
+/* Said after every change: it reaches new review apps only. */
+static void
+print_applies(const char *pipeline)
+{
+	printf("This applies to review apps created from now on; existing "
+	    "ones keep their own config (change one with: berth config:set "
+	    "-a APP; see: berth reviewapps -p %s)\n", pipeline);
+}
+
+static int
+cmd_reviewapps_config_set(struct cmd_ctx *ctx)
+{
+	struct kvlist set = { NULL, 0 };
+	const char **keys = NULL;
+	struct pipeline p;
+	char *names, q[64];
+	int i, ret = 1;
+	size_t k;
+
+	/* Check every argument before anything changes. */
+	for (i = 0; i < ctx->argc; i++) {
+		const char *arg = ctx->argv[i], *eq = strchr(arg, '=');
+		char *key;
+
+		if (eq == NULL) {
+			name_quote(arg, q, sizeof(q));
+			cmd_fail("'%s' has no '=': use reviewapps:config:set "
+			    "KEY=VALUE", q);
+			goto out;
+		}
+		key = xstrndup(arg, (size_t)(eq - arg));
+		if (name_check_config_key(key) < 0) {
+			free(key);
+			cmd_fail_last();
+			goto out;
+		}
+		if (!utf8_valid(eq + 1, strlen(eq + 1))) {
+			cmd_fail("the value of %s is not valid UTF-8", key);
+			free(key);
+			goto out;
+		}
+		kvlist_add(&set, key, eq + 1);
+		free(key);
+	}
+	if (cmd_need_pipeline(ctx, &p) != 0)
+		goto out;
+	if (ledger_pipeline_config_change(ctx->root.db, p.id, REVIEW_SCOPE,
+	    &set, NULL, 0) < 0)
+		cmd_fail_last();
+	else {
+		keys = xcalloc(set.nr, sizeof(*keys));
+		for (k = 0; k < set.nr; k++)
+			keys[k] = set.items[k].key;
+		names = key_names(keys, set.nr);
+		printf("Setting %s on pipeline %s's review apps... done\n",
+		    names, p.name);
+		free(names);
+		print_applies(p.name);
+		ret = 0;
+	}
+	pipeline_clear(&p);
+out:
+	free(keys);
+	kvlist_clear(&set);
+	return ret;
+}
+
+static int
+cmd_reviewapps_config_unset(struct cmd_ctx *ctx)
+{
+	const char **keys, **absent;
+	size_t nkeys = 0, nabsent = 0, j;
+	struct kvlist kv;
+	struct pipeline p;
+	char *names;
+	int i, ret = 0;
+
+	for (i = 0; i < ctx->argc; i++)
+		if (name_check_config_key(ctx->argv[i]) < 0)
+			return cmd_fail_last();
+	if (cmd_need_pipeline(ctx, &p) != 0)
+		return 1;
+	if (ledger_pipeline_config_get(ctx->root.db, p.id, REVIEW_SCOPE,
+	    &kv) < 0) {
+		pipeline_clear(&p);
+		return cmd_fail_last();
+	}
+	/* Only keys that are set change; say which were not. */
+	keys = xcalloc((size_t)ctx->argc, sizeof(*keys));
+	absent = xcalloc((size_t)ctx->argc, sizeof(*absent));
+	for (i = 0; i < ctx->argc; i++) {
+		const char *key = ctx->argv[i];
+
+		for (j = 0; j < nkeys; j++)
+			if (strcmp(keys[j], key) == 0)
+				break;
+		if (j < nkeys)
+			continue;
+		if (kvlist_get(&kv, key) != NULL)
+			keys[nkeys++] = key;
+		else
+			absent[nabsent++] = key;
+	}
+	if (nkeys > 0) {
+		if (ledger_pipeline_config_change(ctx->root.db, p.id,
+		    REVIEW_SCOPE, NULL, keys, nkeys) < 0)
+			ret = cmd_fail_last();
+		else {
+			names = key_names(keys, nkeys);
+			printf("Unsetting %s on pipeline %s's review apps... "
+			    "done\n", names, p.name);
+			free(names);
+			print_applies(p.name);
+		}
+	}
+	if (ret == 0 && nabsent > 0) {
+		names = key_names(absent, nabsent);
+		printf("%s %s not set on pipeline %s's review apps%s\n",
+		    names, nabsent > 1 ? "were" : "was", p.name, nkeys == 0 ?
+		    "; nothing changed" : "");
+		free(names);
+	}
+	free(absent);
+	free(keys);
+	kvlist_clear(&kv);
+	pipeline_clear(&p);
+	return ret;
+}
+
+/* The -b branch, checked; prints why not and returns 1. */
+static int
+need_branch(struct cmd_ctx *ctx, const struct pipeline *p)
+{
+	if (ctx->branch == NULL)
+		return cmd_fail("%s needs a branch: add -b BRANCH (see: berth "
+		    "reviewapps -p %s)", ctx->cmd->name, p->name);
+	if (name_check_branch(ctx->branch) < 0)
+		return cmd_fail_last();
+	return 0;
+}
+
+static int
+cmd_reviewapps_create(struct cmd_ctx *ctx)
+{
+	struct pipeline p;
+	struct review_app ra;
+	git_repository *repo = NULL;
+	char *repo_path = NULL, *actor = NULL, *ref = NULL, *url;
+	char sha[GIT_OID_HEXSZ + 1];
+	int rc, ret = 1;
+
+	if (cmd_need_pipeline(ctx, &p) != 0)
+		return 1;
+	if (need_branch(ctx, &p) != 0)
+		goto out;
+	if (strcmp(ctx->branch, p.deploy_branch) == 0) {
+		cmd_fail("%s is pipeline %s's deploy branch: a push deploys "
+		    "it to its apps, never to a review app", ctx->branch,
+		    p.name);
+		goto out;
+	}
+	repo_path = root_repo_path(&ctx->root, p.name);
+	if (repo_open(repo_path, &repo) < 0) {
+		cmd_fail_last();
+		goto out;
+	}
+	ref = xasprintf("refs/heads/%s", ctx->branch);
+	rc = repo_ref_target(repo, ref, sha);
+	if (rc < 0) {
+		cmd_fail_last();
+		goto out;
+	}
+	if (rc == 1) {
+		cmd_fail("pipeline %s has no branch %s; push it first: git "
+		    "push berth %s", p.name, ctx->branch, ctx->branch);
+		goto out;
+	}
+	actor = actor_name();
+	fflush(stdout);
+	if (review_deploy(&ctx->root, repo, &p, ctx->branch, sha,
+	    actor) < 0) {
+		fflush(stdout);
+		cmd_fail_last();
+		goto out;
+	}
+	fflush(stdout);
+	memset(&ra, 0, sizeof(ra));
+	if (ledger_review_get(ctx->root.db, p.id, ctx->branch, &ra) == 0) {
+		url = router_url(&ctx->root.cfg, ra.app);
+		printf("Review app %s for %s: %s\n", ra.app, ctx->branch, url);
+		free(url);
+		review_app_clear(&ra);
+	}
+	ret = 0;
+out:
+	free(ref);
+	free(actor);
+	free(repo_path);
+	git_repository_free(repo);
+	pipeline_clear(&p);
+	return ret;
+}
+
+static int
+cmd_reviewapps_destroy(struct cmd_ctx *ctx)
+{
+	struct pipeline p;
+	struct review_app ra;
+	char *actor;
+	int rc, ret = 1;
+
+	if (cmd_need_pipeline(ctx, &p) != 0)
+		return 1;
+	if (need_branch(ctx, &p) != 0) {
+		pipeline_clear(&p);
+		return 1;
+	}
+	memset(&ra, 0, sizeof(ra));
+	rc = ledger_review_get(ctx->root.db, p.id, ctx->branch, &ra);
+	if (rc < 0) {
+		pipeline_clear(&p);
+		return cmd_fail_last();
+	}
+	if (rc == 1) {
+		ret = cmd_fail("pipeline %s has no review app for %s; see: "
+		    "berth reviewapps -p %s", p.name, ctx->branch, p.name);
+		pipeline_clear(&p);
+		return ret;
+	}
+	actor = actor_name();
+	fflush(stdout);
+	if (review_destroy(&ctx->root, &p, ctx->branch, actor) < 0) {
+		fflush(stdout);
+		ret = cmd_fail("cannot destroy review app %s: %s", ra.app,
+		    berth_last_error());
+	} else {
+		fflush(stdout);
+		printf("Destroyed review app %s (%s); its releases and test "
+		    "runs stay in the ledger\n", ra.app, ctx->branch);
+		ret = 0;
+	}
+	free(actor);
+	review_app_clear(&ra);
+	pipeline_clear(&p);
+	return ret;
+}
+
+const struct berth_cmd cmd_reviewapps_entry = {
+	"reviewapps", NULL, "pj", 0, 0,
+	"reviewapps -p PIPELINE [--json]",
+	"list a pipeline's review apps with their URLs and test status",
+	"One line per live review app: branch, app, URL, status (creating,\n"
+	"deployed, failed), time since its branch was last pushed, and the\n"
+	"status of the branch's newest test run (- when none). Destroyed\n"
+	"review apps are not listed; their history stays in the ledger.",
+	cmd_reviewapps, 0,
+};
+
+const struct berth_cmd cmd_reviewapps_enable_entry = {
+	"reviewapps:enable", NULL, "pAY", 0, 0,
+	"reviewapps:enable -p PIPELINE [--autodestroy] [--stale-days N]",
+	"give every pushed branch its own review app",
+	"From now on, a push of any branch other than the deploy branch\n"
+	"creates (first push) or redeploys (later pushes) the review app\n"
+	"PIPELINE-BRANCH, with app.json env and environments.review, plus\n"
+	"the pipeline's review config vars; deleting the branch destroys it.\n"
+	"git push -o review.skip pushes a branch without one.\n"
+	"--autodestroy makes berthd destroy review apps whose branch had no\n"
+	"push for --stale-days N days (default: the current setting, first\n"
+	"5). Without --autodestroy, the current autodestroy setting stays;\n"
+	"turn it off with: berth reviewapps:disable --autodestroy.",
+	cmd_reviewapps_enable, 0,
+};
+
+const struct berth_cmd cmd_reviewapps_disable_entry = {
+	"reviewapps:disable", NULL, "pA", 0, 0,
+	"reviewapps:disable -p PIPELINE [--autodestroy]",
+	"stop creating review apps for pushed branches",
+	"Existing review apps stay, and keep being destroyed when their\n"
+	"branch is deleted; destroy one now with reviewapps:destroy.\n"
+	"With --autodestroy, only stale review apps stop being destroyed;\n"
+	"review apps stay enabled.",
+	cmd_reviewapps_disable, 0,
+};
+
+const struct berth_cmd cmd_reviewapps_config_entry = {
+	"reviewapps:config", NULL, "pj", 0, 0,
+	"reviewapps:config -p PIPELINE [--json]",
+	"show the config vars new review apps get",
+	"Review apps never see the staging or production config. These\n"
+	"stand in for its secrets: a review app gets them when it is created,\n"
+	"over app.json env, and app.json env marked required must be here.",
+	cmd_reviewapps_config, 0,
+};
+
+const struct berth_cmd cmd_reviewapps_config_set_entry = {
+	"reviewapps:config:set", NULL, "p", 1, -1,
+	"reviewapps:config:set KEY=VALUE [KEY=VALUE...] -p PIPELINE",
+	"set config vars that new review apps get",
+	"Each argument is split at its first '='; VALUE may be empty or hold\n"
+	"'='. KEY is letters, digits and '_', not starting with a digit.\n"
+	"Values are not echoed back; see them with: berth reviewapps:config\n"
+	"-p PIPELINE. Review apps created afterwards get them; existing ones\n"
+	"keep their own config (berth config:set -a APP changes one).",
+	cmd_reviewapps_config_set, 0,
+};
+
+const struct berth_cmd cmd_reviewapps_config_unset_entry = {
+	"reviewapps:config:unset", NULL, "p", 1, -1,
+	"reviewapps:config:unset KEY [KEY...] -p PIPELINE",
+	"remove config vars that new review apps get",
+	"Review apps created afterwards no longer get them; existing ones\n"
+	"keep their own config.",
+	cmd_reviewapps_config_unset, 0,
+};
+
+const struct berth_cmd cmd_reviewapps_create_entry = {
+	"reviewapps:create", NULL, "pb", 0, 0,
+	"reviewapps:create -p PIPELINE -b BRANCH",
+	"create or redeploy the review app of a pushed branch",
+	"Deploys the head of BRANCH in the pipeline's repo to its review app,\n"
+	"creating it first when there is none, as a push of the branch does\n"
+	"(also when review apps are disabled, or the push said\n"
+	"-o review.skip). BRANCH must not be the deploy branch. Exits 1 when\n"
+	"the build or the deploy fails.",
+	cmd_reviewapps_create, 0,
+};
+
+const struct berth_cmd cmd_reviewapps_destroy_entry = {
+	"reviewapps:destroy", NULL, "pb", 0, 0,
+	"reviewapps:destroy -p PIPELINE -b BRANCH",
+	"destroy the review app of a branch",
+	"Runs app.json scripts.pr-predestroy, stops its dynos and removes its\n"
+	"route, as deleting the branch does. Its releases and test runs stay\n"
+	"in the ledger. A later push of the branch creates it again.",
+	cmd_reviewapps_destroy, 0,
+};

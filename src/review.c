@@ -1,0 +1,420 @@
+/*
+ * review.c - review apps: one app per pushed branch, created on its
+ * first push, redeployed on every push, destroyed with the branch.
+ */
+#include "review.h"
+#include "appjson.h"
+#include "build.h"
+#include "names.h"
+#include "output.h"
+#include "release.h"
+#include "router.h"
+#include "runtime.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define NAME_MAX_LEN 30
+
+/* FNV-1a: a stable short hash of the exact branch name. */
+static unsigned
+branch_hash(const char *s)
+{
+	unsigned h = 2166136261u;
+
+	for (; *s != '\0'; s++) {
+		h ^= (unsigned char)*s;
+		h *= 16777619u;
+	}
+	return h;
+}
+
+/* feature/Login_Form -> feature-login-form */
+static char *
+branch_slug(const char *branch)
+{
+	struct strbuf sb = STRBUF_INIT;
+	const char *p;
+
+	for (p = branch; *p != '\0'; p++) {
+		int c = tolower((unsigned char)*p);
+
+		if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'))
+			strbuf_addch(&sb, c);
+		else if (sb.len > 0 && sb.buf[sb.len - 1] != '-')
+			strbuf_addch(&sb, '-');
+	}
+	while (sb.len > 0 && sb.buf[sb.len - 1] == '-')
+		sb.buf[--sb.len] = '\0';
+	return strbuf_detach(&sb);
+}
+
+/* Whether name is free for branch: no live app, or its own review app. */
+static int
+name_free_for(struct ledger *db, const char *pipeline_name, int64_t pid,
+    const char *name, const char *branch)
+{
+	struct app a;
+	struct review_app ra;
+	int mine = 0;
+
+	(void)pipeline_name;
+	memset(&a, 0, sizeof(a));
+	if (ledger_app_get(db, name, &a) != 0)
+		return 1;
+	if (ledger_review_get(db, pid, branch, &ra) == 0) {
+		mine = ra.app_id == a.id;
+		review_app_clear(&ra);
+	}
+	app_clear(&a);
+	return mine;
+}
+
+char *
+review_app_name(struct ledger *db, const char *pipeline, const char *branch)
+{
+	struct pipeline p;
+	char *slug = branch_slug(branch), *name = NULL;
+	size_t plen = strlen(pipeline);
+	char suffix[8];
+
+	memset(&p, 0, sizeof(p));
+	if (*slug == '\0') {
+		berth_error("branch '%s' makes no review app name: use letters "
+		    "or digits in it", branch);
+		goto out;
+	}
+	if (ledger_pipeline_get(db, pipeline, &p) != 0)
+		goto out;
+	name = xasprintf("%s-%s", pipeline, slug);
+	snprintf(suffix, sizeof(suffix), "-%04x",
+	    branch_hash(branch) & 0xffff);
+	if (strlen(name) > NAME_MAX_LEN ||
+	    !name_free_for(db, pipeline, p.id, name, branch)) {
+		/* Cut to leave room for "-xxxx", never inside "-". */
+		size_t keep = NAME_MAX_LEN - strlen(suffix);
+
+		if (plen + 1 >= keep) {
+			free(name);
+			name = NULL;
+			berth_error("pipeline name %s leaves no room for a review "
+			    "app name (at most %d characters)", pipeline,
+			    NAME_MAX_LEN);
+			goto out;
+		}
+		if (strlen(name) > keep)
+			name[keep] = '\0';
+		while (name[strlen(name) - 1] == '-')
+			name[strlen(name) - 1] = '\0';
+		{
+			char *n2 = xasprintf("%s%s", name, suffix);
+
+			free(name);
+			name = n2;
+		}
+		if (!name_free_for(db, pipeline, p.id, name, branch)) {
+			berth_error("review app name %s for branch %s is taken; "
+			    "rename the branch or destroy that app", name,
+			    branch);
+			free(name);
+			name = NULL;
+			goto out;
+		}
+	}
+	if (name_check_app(name) < 0) {
+		free(name);
+		name = NULL;
+	}
+out:
+	pipeline_clear(&p);
+	free(slug);
+	return name;
+}
+
+static void
+show_line(const char *line, void *data)
+{
+	(void)data;
+	if (strncmp(line, "-----> ", 7) == 0)
+		printf("%s\n", line);
+	else
+		printf("       %s\n", line);
+	fflush(stdout);
+}
+
+static void
+waiting(const char *holder, void *data)
+{
+	(void)data;
+	out_heading("Waiting for the %s to finish", holder);
+}
+
+/*
+ * The config of a new review app from app.json (review over top-level
+ * env), the pipeline's review config and berth's own variables. Fails
+ * naming every required var that has no value.
+ */
+static int
+review_config(struct berth_root *r, const struct pipeline *p,
+    const struct appjson *aj, const char *branch, const char *name,
+    struct kvlist *out)
+{
+	struct appjson_env *env = NULL;
+	struct kvlist pconf = { NULL, 0 };
+	struct strbuf missing = STRBUF_INIT;
+	struct app *parents = NULL;
+	size_t nenv = 0, nparents = 0, i;
+	int ret = -1;
+
+	if (appjson_env_merged(aj, "review", &env, &nenv) < 0 ||
+	    ledger_pipeline_config_get(r->db, p->id, "review", &pconf) < 0)
+		goto out;
+	for (i = 0; i < nenv; i++) {
+		const char *pv = kvlist_get(&pconf, env[i].key);
+
+		if (env[i].value != NULL)
+			kvlist_add(out, env[i].key, env[i].value);
+		else if (env[i].secret) {
+			char rnd[65];
+
+			random_hex(rnd, 32);
+			kvlist_add(out, env[i].key, rnd);
+		} else if (env[i].required && pv == NULL)
+			strbuf_addf(&missing, "%s%s", missing.len ? ", " : "",
+			    env[i].key);
+	}
+	if (missing.len > 0) {
+		berth_error("review app for %s not created: required config "
+		    "var%s %s %s not set; set %s with: berth "
+		    "reviewapps:config:set KEY=VALUE -p %s", branch,
+		    strchr(missing.buf, ',') ? "s" : "", missing.buf,
+		    strchr(missing.buf, ',') ? "are" : "is",
+		    strchr(missing.buf, ',') ? "them" : "it", p->name);
+		goto out;
+	}
+	for (i = 0; i < pconf.nr; i++)
+		kvlist_add(out, pconf.items[i].key, pconf.items[i].value);
+	kvlist_add(out, "BERTH_BRANCH", branch);
+	kvlist_add(out, "BERTH_APP", name);
+	if (ledger_apps_for_branch(r->db, p->id, p->deploy_branch, &parents,
+	    &nparents) == 0 && nparents > 0)
+		kvlist_add(out, "BERTH_PARENT_APP", parents[0].name);
+	ret = 0;
+out:
+	app_list_free(parents, nparents);
+	appjson_env_list_free(env, nenv);
+	kvlist_clear(&pconf);
+	strbuf_release(&missing);
+	return ret;
+}
+
+/* The formation of a new review app: environments.review's, else the
+ * top-level one. */
+static int
+review_formation(struct berth_root *r, int64_t app_id,
+    const struct appjson *aj)
+{
+	if (aj->review.nformation > 0)
+		return ledger_formation_set(r->db, app_id, aj->review.formation,
+		    aj->review.nformation);
+	if (aj->nformation > 0)
+		return ledger_formation_set(r->db, app_id, aj->formation,
+		    aj->nformation);
+	return 0;
+}
+
+/* Run a script of app.json for the app's release (postdeploy...). */
+static int
+run_hook_script(struct berth_root *r, const struct app *a, int64_t rel_id,
+    const char *cmd, const char *name)
+{
+	struct release rel;
+	struct proctypes types;
+	char *commit = NULL, *log;
+	int ret;
+
+	if (release_load(r->db, a->id, rel_id, &rel, &commit, &types) < 0)
+		return -1;
+	out_heading("%s: %s", name, cmd);
+	log = root_pathf(r, "logs/%s-%lld.log", name, (long long)rel.id);
+	ret = release_script(r, a->name, &rel, commit, cmd, name, log,
+	    r->cfg.release_timeout, show_line, NULL);
+	free(log);
+	free(commit);
+	proctypes_clear(&types);
+	release_clear(&rel);
+	return ret;
+}
+
+int
+review_deploy(struct berth_root *r, git_repository *repo,
+    const struct pipeline *p, const char *branch, const char *commit,
+    const char *actor)
+{
+	struct strbuf text = STRBUF_INIT;
+	struct appjson aj;
+	struct review_app ra;
+	struct kvlist config = { NULL, 0 };
+	struct build_result res;
+	struct release rel;
+	struct app a;
+	char *name = NULL, *what, sha[8], *url = NULL, *desc = NULL;
+	const char *postdeploy;
+	int lock, rc, is_new = 0, ret = -1;
+
+	memset(&aj, 0, sizeof(aj));
+	memset(&ra, 0, sizeof(ra));
+	memset(&res, 0, sizeof(res));
+	memset(&rel, 0, sizeof(rel));
+	memset(&a, 0, sizeof(a));
+	what = xasprintf("review deploy of %s", short_sha(commit, sha));
+	lock = deploy_lock(r, p->name, what, waiting, NULL);
+	free(what);
+	if (lock < 0)
+		return -1;
+	rc = repo_read_blob(repo, commit, "app.json", APPJSON_MAX_SIZE, &text);
+	if (rc < 0 || (rc == 0 && appjson_parse(text.buf, text.len, &aj, NULL,
+	    NULL) < 0))
+		goto out;
+	if (ledger_review_get(r->db, p->id, branch, &ra) != 0) {
+		name = review_app_name(r->db, p->name, branch);
+		if (name == NULL ||
+		    review_config(r, p, &aj, branch, name, &config) < 0 ||
+		    ledger_review_create(r->db, p->id, branch, name, &config,
+		    &ra) < 0)
+			goto out;
+		is_new = 1;
+	}
+	if (ledger_app_get(r->db, ra.app, &a) != 0)
+		goto out;
+	if (is_new && review_formation(r, a.id, &aj) < 0)
+		goto out;
+	runtime_settle_stale(r, a.id);
+	out_heading("Review app %s%s", a.name, is_new ? " (new)" : "");
+	ledger_review_update(r->db, ra.id, NULL, 0, 1);
+	{
+		char *ref = xasprintf("refs/heads/%s", branch);
+		struct build_opts bo = { r, repo, &a, commit, ref, actor };
+
+		rc = build_run(&bo, &res);
+		free(ref);
+		if (rc < 0)
+			goto failed;
+	}
+	desc = xasprintf("Deploy %s", short_sha(commit, sha));
+	{
+		struct release_new rn = { a.id, res.slug_id, "deploy",
+		    "pending", actor, commit, desc, NULL };
+
+		if (ledger_release_create(r->db, &rn, &rel) < 0)
+			goto failed;
+	}
+	rc = runtime_deploy(r, a.name, rel.id, show_line, NULL);
+	if (rc < 0)
+		goto failed;
+	url = router_url(&r->cfg, a.name);
+	if (rc == 1)
+		out_heading("Launching v%d... %s; it starts when berthd does",
+		    rel.version, berth_last_error());
+	else
+		out_heading("Launching v%d... done, %s", rel.version, url);
+	ledger_review_update(r->db, ra.id, "deployed", 0, 0);
+	/* scripts.postdeploy: once, after the first successful deploy. */
+	postdeploy = aj.review.scripts.postdeploy != NULL ?
+	    aj.review.scripts.postdeploy : aj.scripts.postdeploy;
+	if (!ra.postdeploy_done && postdeploy != NULL) {
+		if (run_hook_script(r, &a, rel.id, postdeploy,
+		    "postdeploy") < 0) {
+			out_error("postdeploy failed: %s", berth_last_error());
+			goto out_unlock;
+		}
+		ledger_review_update(r->db, ra.id, NULL, 1, 0);
+		out_detail("postdeploy done");
+	}
+	ret = 0;
+	goto out_unlock;
+failed:
+	ledger_review_update(r->db, ra.id, "failed", 0, 0);
+out:
+	if (ret < 0)
+		out_error("Review app: %s", berth_last_error());
+out_unlock:
+	deploy_unlock(lock);
+	free(name);
+	free(url);
+	free(desc);
+	strbuf_release(&text);
+	appjson_clear(&aj);
+	review_app_clear(&ra);
+	kvlist_clear(&config);
+	build_result_clear(&res);
+	release_clear(&rel);
+	app_clear(&a);
+	return ret;
+}
+
+int
+review_destroy(struct berth_root *r, const struct pipeline *p,
+    const char *branch, const char *actor)
+{
+	struct review_app ra;
+	struct release cur;
+	struct app a;
+	char *what;
+	int lock, ret = -1, ran = 0;
+
+	(void)actor;
+	memset(&a, 0, sizeof(a));
+	memset(&cur, 0, sizeof(cur));
+	what = xasprintf("review app destruction of %s", branch);
+	lock = deploy_lock(r, p->name, what, waiting, NULL);
+	free(what);
+	if (lock < 0)
+		return -1;
+	if (ledger_review_get(r->db, p->id, branch, &ra) != 0) {
+		berth_error("branch %s of pipeline %s has no review app",
+		    branch, p->name);
+		goto out_nora;
+	}
+	if (ledger_app_get(r->db, ra.app, &a) != 0)
+		goto out;
+	/* scripts.pr-predestroy of the running release's app.json. */
+	if (ledger_release_current(r->db, a.id, &cur) == 0 &&
+	    cur.slug_id != NULL) {
+		struct appjson aj;
+		char *dir = root_pathf(r, "slugs/%s", cur.slug_id);
+		const char *cmd;
+
+		if (appjson_load(dir, &aj, NULL, NULL) == 0) {
+			cmd = aj.review.scripts.pr_predestroy != NULL ?
+			    aj.review.scripts.pr_predestroy :
+			    aj.scripts.pr_predestroy;
+			if (cmd != NULL) {
+				if (run_hook_script(r, &a, 0, cmd,
+				    "pr-predestroy") < 0)
+					out_error("pr-predestroy failed: %s; "
+					    "destroying anyway",
+					    berth_last_error());
+				ran = 1;
+			}
+			appjson_clear(&aj);
+		}
+		free(dir);
+	}
+	if (runtime_destroy(r, a.name) < 0)
+		out_error("%s", berth_last_error());
+	if (ledger_review_destroy(r->db, ra.id) < 0)
+		goto out;
+	out_heading("Review app %s destroyed%s", a.name, ran ?
+	    " (pr-predestroy ran)" : "");
+	ret = 0;
+out:
+	review_app_clear(&ra);
+out_nora:
+	deploy_unlock(lock);
+	release_clear(&cur);
+	app_clear(&a);
+	return ret;
+}
