@@ -235,12 +235,15 @@ pid_file(const struct dyno *d)
 	    d->type, d->index, (long)d->pid);
 }
 
-/* Start time of a process in clock ticks since boot (0 if gone). */
+/*
+ * Field n (1-based, as in proc(5): 4 is the ppid, 22 the start time in
+ * clock ticks) of /proc/PID/stat; 0 when the process is gone.
+ */
 static unsigned long long
-proc_start_time(pid_t pid)
+proc_stat_field(pid_t pid, int field)
 {
 	char path[64], buf[1024], *p;
-	unsigned long long t = 0;
+	unsigned long long v = 0;
 	int fd, i;
 	ssize_t n;
 
@@ -253,15 +256,19 @@ proc_start_time(pid_t pid)
 	if (n <= 0)
 		return 0;
 	buf[n] = '\0';
+	/* The command name (field 2) may hold spaces: start after it. */
 	p = strrchr(buf, ')');
-	if (p == NULL)
-		return 0;
-	/* Field 22 is starttime; p points at the end of field 2. */
-	for (i = 2; i < 22 && p != NULL; i++)
+	for (i = 2; i < field && p != NULL; i++)
 		p = strchr(p + 1, ' ');
 	if (p != NULL)
-		t = strtoull(p + 1, NULL, 10);
-	return t;
+		v = strtoull(p + 1, NULL, 10);
+	return v;
+}
+
+static unsigned long long
+proc_start_time(pid_t pid)
+{
+	return proc_stat_field(pid, 22);
 }
 
 static void
@@ -630,24 +637,7 @@ proc_is(pid_t pid, const char *name)
 static pid_t
 proc_ppid(pid_t pid)
 {
-	char path[64], buf[1024], *p;
-	long ppid = 0;
-	int fd;
-	ssize_t n;
-
-	snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return 0;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return 0;
-	buf[n] = '\0';
-	p = strrchr(buf, ')');
-	if (p == NULL || sscanf(p + 1, " %*c %ld", &ppid) != 1)
-		return 0;
-	return (pid_t)ppid;
+	return (pid_t)proc_stat_field(pid, 4);
 }
 
 /* The BERTH_DYNO_ID in /proc/PID/environ into id[32] ("" if none). */

@@ -406,181 +406,26 @@ out:
 
 /* ---- the pipeline's CI config vars (scope "ci") ---- */
 
-#define CI_SCOPE "ci"
+static const struct var_scope ci_vars = {
+	"ci", "CI", "CI", "ci:config", NULL,
+};
 
 static int
 cmd_ci_config(struct cmd_ctx *ctx)
 {
-	struct pipeline p;
-	struct kvlist kv;
-	struct table t;
-	size_t i;
-
-	if (cmd_need_pipeline(ctx, &p) != 0)
-		return 1;
-	if (ledger_pipeline_config_get(ctx->root.db, p.id, CI_SCOPE,
-	    &kv) < 0) {
-		pipeline_clear(&p);
-		return cmd_fail_last();
-	}
-	if (ctx->json) {
-		json_t *o = json_object();
-
-		for (i = 0; i < kv.nr; i++) {
-			json_t *v = json_string(kv.items[i].value);
-
-			json_object_set_new(o, kv.items[i].key,
-			    v != NULL ? v : json_null());
-		}
-		cmd_print_json(o);
-	} else if (kv.nr == 0)
-		printf("pipeline %s has no CI config vars; set one with: berth "
-		    "ci:config:set KEY=VALUE -p %s\n", p.name, p.name);
-	else {
-		printf("=== %s CI Config Vars\n", p.name);
-		table_init(&t, 2);
-		for (i = 0; i < kv.nr; i++) {
-			char *key = xasprintf("%s:", kv.items[i].key);
-
-			table_row(&t, key, kv.items[i].value);
-			free(key);
-		}
-		table_print(&t, stdout);
-		table_clear(&t);
-	}
-	kvlist_clear(&kv);
-	pipeline_clear(&p);
-	return 0;
-}
-
-/* "A, B" from keys; caller frees. */
-static char *
-key_names(const char *const *keys, size_t nr)
-{
-	struct strbuf sb = STRBUF_INIT;
-	size_t i;
-
-	for (i = 0; i < nr; i++)
-		strbuf_addf(&sb, "%s%s", i ? ", " : "", keys[i]);
-	return strbuf_detach(&sb);
+	return cmd_pipeline_vars_show(ctx, &ci_vars);
 }
 
 static int
 cmd_ci_config_set(struct cmd_ctx *ctx)
 {
-	struct kvlist set = { NULL, 0 };
-	const char **keys = NULL;
-	struct pipeline p;
-	char *names, q[64];
-	int i, ret = 1;
-	size_t k;
-
-	/* Check every argument before anything changes. */
-	for (i = 0; i < ctx->argc; i++) {
-		const char *arg = ctx->argv[i], *eq = strchr(arg, '=');
-		char *key;
-
-		if (eq == NULL) {
-			name_quote(arg, q, sizeof(q));
-			cmd_fail("'%s' has no '=': use ci:config:set KEY=VALUE",
-			    q);
-			goto out;
-		}
-		key = xstrndup(arg, (size_t)(eq - arg));
-		if (name_check_config_key(key) < 0) {
-			free(key);
-			cmd_fail_last();
-			goto out;
-		}
-		if (!utf8_valid(eq + 1, strlen(eq + 1))) {
-			cmd_fail("the value of %s is not valid UTF-8", key);
-			free(key);
-			goto out;
-		}
-		kvlist_add(&set, key, eq + 1);
-		free(key);
-	}
-	if (cmd_need_pipeline(ctx, &p) != 0)
-		goto out;
-	if (ledger_pipeline_config_change(ctx->root.db, p.id, CI_SCOPE, &set,
-	    NULL, 0) < 0)
-		cmd_fail_last();
-	else {
-		keys = xcalloc(set.nr, sizeof(*keys));
-		for (k = 0; k < set.nr; k++)
-			keys[k] = set.items[k].key;
-		names = key_names(keys, set.nr);
-		printf("Setting %s on pipeline %s's CI... done\n", names,
-		    p.name);
-		free(names);
-		ret = 0;
-	}
-	pipeline_clear(&p);
-out:
-	free(keys);
-	kvlist_clear(&set);
-	return ret;
+	return cmd_pipeline_vars_set(ctx, &ci_vars);
 }
 
 static int
 cmd_ci_config_unset(struct cmd_ctx *ctx)
 {
-	const char **keys, **absent;
-	size_t nkeys = 0, nabsent = 0, j;
-	struct kvlist kv;
-	struct pipeline p;
-	char *names;
-	int i, ret = 0;
-
-	for (i = 0; i < ctx->argc; i++)
-		if (name_check_config_key(ctx->argv[i]) < 0)
-			return cmd_fail_last();
-	if (cmd_need_pipeline(ctx, &p) != 0)
-		return 1;
-	if (ledger_pipeline_config_get(ctx->root.db, p.id, CI_SCOPE,
-	    &kv) < 0) {
-		pipeline_clear(&p);
-		return cmd_fail_last();
-	}
-	/* Only keys that are set change; say which were not. */
-	keys = xcalloc((size_t)ctx->argc, sizeof(*keys));
-	absent = xcalloc((size_t)ctx->argc, sizeof(*absent));
-	for (i = 0; i < ctx->argc; i++) {
-		const char *key = ctx->argv[i];
-
-		for (j = 0; j < nkeys; j++)
-			if (strcmp(keys[j], key) == 0)
-				break;
-		if (j < nkeys)
-			continue;
-		if (kvlist_get(&kv, key) != NULL)
-			keys[nkeys++] = key;
-		else
-			absent[nabsent++] = key;
-	}
-	if (nkeys > 0) {
-		if (ledger_pipeline_config_change(ctx->root.db, p.id,
-		    CI_SCOPE, NULL, keys, nkeys) < 0)
-			ret = cmd_fail_last();
-		else {
-			names = key_names(keys, nkeys);
-			printf("Unsetting %s on pipeline %s's CI... done\n",
-			    names, p.name);
-			free(names);
-		}
-	}
-	if (ret == 0 && nabsent > 0) {
-		names = key_names(absent, nabsent);
-		printf("%s %s not set on pipeline %s's CI%s\n", names,
-		    nabsent > 1 ? "were" : "was", p.name, nkeys == 0 ?
-		    "; nothing changed" : "");
-		free(names);
-	}
-	free(absent);
-	free(keys);
-	kvlist_clear(&kv);
-	pipeline_clear(&p);
-	return ret;
+	return cmd_pipeline_vars_unset(ctx, &ci_vars);
 }
 
 const struct berth_cmd cmd_ci_entry = {

@@ -17,8 +17,6 @@ cmd_config(struct cmd_ctx *ctx)
 {
 	struct app a;
 	struct kvlist kv;
-	struct table t;
-	size_t i;
 
 	if (cmd_need_app(ctx, &a) != 0)
 		return 1;
@@ -26,30 +24,14 @@ cmd_config(struct cmd_ctx *ctx)
 		app_clear(&a);
 		return cmd_fail_last();
 	}
-	if (ctx->json) {
-		json_t *o = json_object();
+	{
+		char *title = xasprintf("%s Config Vars", a.name);
+		char *empty = xasprintf("%s has no config vars; set one with: "
+		    "berth config:set KEY=VALUE -a %s", a.name, a.name);
 
-		for (i = 0; i < kv.nr; i++) {
-			json_t *v = json_string(kv.items[i].value);
-
-			json_object_set_new(o, kv.items[i].key,
-			    v != NULL ? v : json_null());
-		}
-		cmd_print_json(o);
-	} else if (kv.nr == 0)
-		printf("%s has no config vars; set one with: berth config:set "
-		    "KEY=VALUE -a %s\n", a.name, a.name);
-	else {
-		printf("=== %s Config Vars\n", a.name);
-		table_init(&t, 2);
-		for (i = 0; i < kv.nr; i++) {
-			char *key = xasprintf("%s:", kv.items[i].key);
-
-			table_row(&t, key, kv.items[i].value);
-			free(key);
-		}
-		table_print(&t, stdout);
-		table_clear(&t);
+		cmd_vars_print(ctx, &kv, title, empty);
+		free(title);
+		free(empty);
 	}
 	kvlist_clear(&kv);
 	app_clear(&a);
@@ -82,24 +64,12 @@ cmd_config_get(struct cmd_ctx *ctx)
 	return ret;
 }
 
-/* "A, B" from the keys of kv; caller frees. */
-static char *
-key_names(const char *const *keys, size_t nr)
-{
-	struct strbuf sb = STRBUF_INIT;
-	size_t i;
-
-	for (i = 0; i < nr; i++)
-		strbuf_addf(&sb, "%s%s", i ? ", " : "", keys[i]);
-	return strbuf_detach(&sb);
-}
-
 /* "... done, v5" or "... done" when the change made no release. */
 static void
 print_done(const char *verb, const char *const *keys, size_t nr,
     const char *app, int version)
 {
-	char *names = key_names(keys, nr);
+	char *names = cmd_key_names(keys, nr);
 
 	if (version > 0)
 		printf("%s %s on %s... done, v%d\n", verb, names, app, version);
@@ -114,36 +84,14 @@ cmd_config_set(struct cmd_ctx *ctx)
 	struct kvlist set = { NULL, 0 };
 	const char **keys = NULL;
 	struct app a;
-	char *actor = NULL, q[64];
-	int i, version, ret = 1, lock = -1;
+	char *actor = NULL;
+	int version, ret = 1, lock = -1;
 	int64_t release_id = 0;
 	size_t k;
 
 	/* Check every argument before anything changes. */
-	for (i = 0; i < ctx->argc; i++) {
-		const char *arg = ctx->argv[i], *eq = strchr(arg, '=');
-		char *key;
-
-		if (eq == NULL) {
-			name_quote(arg, q, sizeof(q));
-			cmd_fail("'%s' has no '=': use config:set KEY=VALUE",
-			    q);
-			goto out;
-		}
-		key = xstrndup(arg, (size_t)(eq - arg));
-		if (name_check_config_key(key) < 0) {
-			free(key);
-			cmd_fail_last();
-			goto out;
-		}
-		if (!utf8_valid(eq + 1, strlen(eq + 1))) {
-			cmd_fail("the value of %s is not valid UTF-8", key);
-			free(key);
-			goto out;
-		}
-		kvlist_add(&set, key, eq + 1);
-		free(key);
-	}
+	if (cmd_vars_parse(ctx, "config:set", &set) != 0)
+		goto out;
 	if (cmd_need_app(ctx, &a) != 0)
 		goto out;
 	actor = actor_name();
@@ -193,20 +141,7 @@ cmd_config_unset(struct cmd_ctx *ctx)
 	/* Only keys that are set make the release; say which were not. */
 	keys = xcalloc((size_t)ctx->argc, sizeof(*keys));
 	absent = xcalloc((size_t)ctx->argc, sizeof(*absent));
-	for (i = 0; i < ctx->argc; i++) {
-		const char *key = ctx->argv[i];
-		size_t j;
-
-		for (j = 0; j < nkeys; j++)
-			if (strcmp(keys[j], key) == 0)
-				break;
-		if (j < nkeys)
-			continue;
-		if (kvlist_get(&kv, key) != NULL)
-			keys[nkeys++] = key;
-		else
-			absent[nabsent++] = key;
-	}
+	cmd_vars_split(ctx, &kv, keys, &nkeys, absent, &nabsent);
 	if (nkeys > 0) {
 		int64_t release_id = 0;
 		int lock = cmd_lock_app(ctx, &a, "config change");
@@ -227,7 +162,7 @@ cmd_config_unset(struct cmd_ctx *ctx)
 		deploy_unlock(lock);
 	}
 	if (ret == 0 && nabsent > 0) {
-		names = key_names(absent, nabsent);
+		names = cmd_key_names(absent, nabsent);
 		printf("%s %s not set on %s%s\n", names, nabsent > 1 ? "were" :
 		    "was", a.name, nkeys == 0 ? "; nothing changed" : "");
 		free(names);

@@ -207,191 +207,28 @@ cmd_reviewapps_disable(struct cmd_ctx *ctx)
 
 /* ---- the pipeline's review app config vars (scope "review") ---- */
 
+static const struct var_scope review_vars = {
+	"review", "review apps", "Review App", "reviewapps:config",
+	"This applies to review apps created from now on; existing ones keep "
+	"their own config (change one with: berth config:set -a APP)",
+};
+
 static int
 cmd_reviewapps_config(struct cmd_ctx *ctx)
 {
-	struct pipeline p;
-	struct kvlist kv;
-	struct table t;
-	size_t i;
-
-	if (cmd_need_pipeline(ctx, &p) != 0)
-		return 1;
-	if (ledger_pipeline_config_get(ctx->root.db, p.id, REVIEW_SCOPE,
-	    &kv) < 0) {
-		pipeline_clear(&p);
-		return cmd_fail_last();
-	}
-	if (ctx->json) {
-		json_t *o = json_object();
-
-		for (i = 0; i < kv.nr; i++) {
-			json_t *v = json_string(kv.items[i].value);
-
-			json_object_set_new(o, kv.items[i].key,
-			    v != NULL ? v : json_null());
-		}
-		cmd_print_json(o);
-	} else if (kv.nr == 0)
-		printf("pipeline %s has no review app config vars; set one "
-		    "with: berth reviewapps:config:set KEY=VALUE -p %s\n",
-		    p.name, p.name);
-	else {
-		printf("=== %s Review App Config Vars\n", p.name);
-		table_init(&t, 2);
-		for (i = 0; i < kv.nr; i++) {
-			char *key = xasprintf("%s:", kv.items[i].key);
-
-			table_row(&t, key, kv.items[i].value);
-			free(key);
-		}
-		table_print(&t, stdout);
-		table_clear(&t);
-	}
-	kvlist_clear(&kv);
-	pipeline_clear(&p);
-	return 0;
-}
-
-/* "A, B" from keys; caller frees. */
-static char *
-key_names(const char *const *keys, size_t nr)
-{
-	struct strbuf sb = STRBUF_INIT;
-	size_t i;
-
-	for (i = 0; i < nr; i++)
-		strbuf_addf(&sb, "%s%s", i ? ", " : "", keys[i]);
-	return strbuf_detach(&sb);
-}
-
-/* Said after every change: it reaches new review apps only. */
-static void
-print_applies(const char *pipeline)
-{
-	printf("This applies to review apps created from now on; existing "
-	    "ones keep their own config (change one with: berth config:set "
-	    "-a APP; see: berth reviewapps -p %s)\n", pipeline);
+	return cmd_pipeline_vars_show(ctx, &review_vars);
 }
 
 static int
 cmd_reviewapps_config_set(struct cmd_ctx *ctx)
 {
-	struct kvlist set = { NULL, 0 };
-	const char **keys = NULL;
-	struct pipeline p;
-	char *names, q[64];
-	int i, ret = 1;
-	size_t k;
-
-	/* Check every argument before anything changes. */
-	for (i = 0; i < ctx->argc; i++) {
-		const char *arg = ctx->argv[i], *eq = strchr(arg, '=');
-		char *key;
-
-		if (eq == NULL) {
-			name_quote(arg, q, sizeof(q));
-			cmd_fail("'%s' has no '=': use reviewapps:config:set "
-			    "KEY=VALUE", q);
-			goto out;
-		}
-		key = xstrndup(arg, (size_t)(eq - arg));
-		if (name_check_config_key(key) < 0) {
-			free(key);
-			cmd_fail_last();
-			goto out;
-		}
-		if (!utf8_valid(eq + 1, strlen(eq + 1))) {
-			cmd_fail("the value of %s is not valid UTF-8", key);
-			free(key);
-			goto out;
-		}
-		kvlist_add(&set, key, eq + 1);
-		free(key);
-	}
-	if (cmd_need_pipeline(ctx, &p) != 0)
-		goto out;
-	if (ledger_pipeline_config_change(ctx->root.db, p.id, REVIEW_SCOPE,
-	    &set, NULL, 0) < 0)
-		cmd_fail_last();
-	else {
-		keys = xcalloc(set.nr, sizeof(*keys));
-		for (k = 0; k < set.nr; k++)
-			keys[k] = set.items[k].key;
-		names = key_names(keys, set.nr);
-		printf("Setting %s on pipeline %s's review apps... done\n",
-		    names, p.name);
-		free(names);
-		print_applies(p.name);
-		ret = 0;
-	}
-	pipeline_clear(&p);
-out:
-	free(keys);
-	kvlist_clear(&set);
-	return ret;
+	return cmd_pipeline_vars_set(ctx, &review_vars);
 }
 
 static int
 cmd_reviewapps_config_unset(struct cmd_ctx *ctx)
 {
-	const char **keys, **absent;
-	size_t nkeys = 0, nabsent = 0, j;
-	struct kvlist kv;
-	struct pipeline p;
-	char *names;
-	int i, ret = 0;
-
-	for (i = 0; i < ctx->argc; i++)
-		if (name_check_config_key(ctx->argv[i]) < 0)
-			return cmd_fail_last();
-	if (cmd_need_pipeline(ctx, &p) != 0)
-		return 1;
-	if (ledger_pipeline_config_get(ctx->root.db, p.id, REVIEW_SCOPE,
-	    &kv) < 0) {
-		pipeline_clear(&p);
-		return cmd_fail_last();
-	}
-	/* Only keys that are set change; say which were not. */
-	keys = xcalloc((size_t)ctx->argc, sizeof(*keys));
-	absent = xcalloc((size_t)ctx->argc, sizeof(*absent));
-	for (i = 0; i < ctx->argc; i++) {
-		const char *key = ctx->argv[i];
-
-		for (j = 0; j < nkeys; j++)
-			if (strcmp(keys[j], key) == 0)
-				break;
-		if (j < nkeys)
-			continue;
-		if (kvlist_get(&kv, key) != NULL)
-			keys[nkeys++] = key;
-		else
-			absent[nabsent++] = key;
-	}
-	if (nkeys > 0) {
-		if (ledger_pipeline_config_change(ctx->root.db, p.id,
-		    REVIEW_SCOPE, NULL, keys, nkeys) < 0)
-			ret = cmd_fail_last();
-		else {
-			names = key_names(keys, nkeys);
-			printf("Unsetting %s on pipeline %s's review apps... "
-			    "done\n", names, p.name);
-			free(names);
-			print_applies(p.name);
-		}
-	}
-	if (ret == 0 && nabsent > 0) {
-		names = key_names(absent, nabsent);
-		printf("%s %s not set on pipeline %s's review apps%s\n",
-		    names, nabsent > 1 ? "were" : "was", p.name, nkeys == 0 ?
-		    "; nothing changed" : "");
-		free(names);
-	}
-	free(absent);
-	free(keys);
-	kvlist_clear(&kv);
-	pipeline_clear(&p);
-	return ret;
+	return cmd_pipeline_vars_unset(ctx, &review_vars);
 }
 
 /* The -b branch, checked; prints why not and returns 1. */

@@ -89,6 +89,29 @@ int cmd_launch(struct cmd_ctx *ctx, const char *app, int version,
  * when it has to wait. Returns the lock fd, or -1 after printing why.
  */
 int cmd_lock_app(struct cmd_ctx *ctx, const struct app *a, const char *what);
+/* Config var helpers (cmd-vars.c), shared by every config command. */
+/* Parse and check every KEY=VALUE argument into set; 1 after printing. */
+int cmd_vars_parse(struct cmd_ctx *ctx, const char *cmd, struct kvlist *set);
+/* "A, B"; caller frees. */
+char *cmd_key_names(const char *const *keys, size_t nr);
+/* The distinct argv keys that kv has (keys) and has not (absent); both
+ * arrays have room for ctx->argc. */
+void cmd_vars_split(struct cmd_ctx *ctx, const struct kvlist *kv,
+    const char **keys, size_t *nkeys, const char **absent, size_t *nabsent);
+/* "=== title" and aligned "KEY: value" lines, or empty, or --json. */
+void cmd_vars_print(struct cmd_ctx *ctx, const struct kvlist *kv,
+    const char *title, const char *empty);
+/* A pipeline's own config vars of one scope (ci, review). */
+struct var_scope {
+	const char *scope;	/* "ci" */
+	const char *label;	/* "CI" in "pipeline P's CI" */
+	const char *title;	/* "CI" in "=== P CI Config Vars" */
+	const char *cmd;	/* "ci:config" */
+	const char *note;	/* printed after a change, or NULL */
+};
+int cmd_pipeline_vars_show(struct cmd_ctx *ctx, const struct var_scope *vs);
+int cmd_pipeline_vars_set(struct cmd_ctx *ctx, const struct var_scope *vs);
+int cmd_pipeline_vars_unset(struct cmd_ctx *ctx, const struct var_scope *vs);
 /* Print JSON to stdout, steals the reference. Returns 0. */
 int cmd_print_json(json_t *j);
 /* json_string that maps NULL to JSON null. */
