@@ -3,6 +3,7 @@
  */
 #include "cmd.h"
 #include "router.h"
+#include "runtime.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,8 +14,32 @@ cmd_open(struct cmd_ctx *ctx)
 	struct app a;
 	char *url;
 
+	json_t *st = NULL, *dynos = NULL, *d;
+	size_t i;
+
 	if (cmd_need_app(ctx, &a) != 0)
 		return 1;
+	/* Without nginx, apps answer on their web dynos' ports. */
+	if (runtime_status(&ctx->root, &st) == 0 &&
+	    !json_is_true(json_object_get(st, "router")) &&
+	    runtime_ps(&ctx->root, a.name, &dynos) == 0) {
+		json_array_foreach(dynos, i, d) {
+			json_int_t port = json_integer_value(json_object_get(d,
+			    "port"));
+
+			if (port > 0) {
+				printf("http://127.0.0.1:%lld/  (no router: "
+				    "nginx is not installed)\n",
+				    (long long)port);
+				json_decref(dynos);
+				json_decref(st);
+				app_clear(&a);
+				return 0;
+			}
+		}
+	}
+	json_decref(dynos);
+	json_decref(st);
 	url = router_url(&ctx->root.cfg, a.name);
 	printf("%s\n", url);
 	free(url);
@@ -27,6 +52,7 @@ const struct berth_cmd cmd_open_entry = {
 	"open -a APP",
 	"print the app's URL",
 	"http://APP.DOMAIN:PORT/ from berth.ini [server] domain and [router]\n"
-	"port. With the default domain, localhost, it works with no DNS.",
+	"port. With the default domain, localhost, it works with no DNS.\n"
+	"When berthd runs without nginx, the address of a web dyno instead.",
 	cmd_open, 0,
 };
