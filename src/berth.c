@@ -55,6 +55,7 @@ static const struct berth_cmd *const commands[] = {
 	&cmd_ci_config_entry,
 	&cmd_ci_config_set_entry,
 	&cmd_ci_config_unset_entry,
+	&cmd_ci_gate_entry,
 	&cmd_reviewapps_entry,
 	&cmd_reviewapps_enable_entry,
 	&cmd_reviewapps_disable_entry,

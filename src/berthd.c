@@ -1106,6 +1106,15 @@ rollout(struct ledger *db, const struct app *la, int64_t rel_id,
 	pthread_mutex_unlock(&D.lock);
 	if (route_app(a, fresh, nfresh, old, nold) < 0)
 		goto fail;
+	/*
+	 * Drain: nginx workers of the old configuration may still be
+	 * proxying requests to the old dynos; stop those only once the
+	 * workers are done (10 s at most, for long-lived connections).
+	 */
+	pthread_mutex_lock(&D.router_lock);
+	if (D.router != NULL)
+		router_drain(D.router, 10000);
+	pthread_mutex_unlock(&D.router_lock);
 	pthread_mutex_lock(&D.lock);
 	for (i = 0; i < nfresh; i++)
 		fresh[i]->rollout = 0;
@@ -1208,6 +1217,10 @@ converge(struct ledger *db, const struct app *la, int fd)
 	pthread_mutex_unlock(&D.lock);
 	if (nextra > 0) {
 		route_app(a, NULL, 0, extra, nextra);
+		pthread_mutex_lock(&D.router_lock);
+		if (D.router != NULL)
+			router_drain(D.router, 10000);
+		pthread_mutex_unlock(&D.router_lock);
 		pthread_mutex_lock(&D.lock);
 		for (i = 0; i < nextra; i++)
 			dyno_stop(extra[i]);
@@ -2080,6 +2093,14 @@ main(int argc, char **argv)
 
 		(void)w;
 		close(ready_fd);
+	}
+	/* Start anywhere in the port range, so berthds that share a range
+	 * (tests) rarely race for the same port. */
+	{
+		char rnd[9];
+
+		if (random_hex(rnd, 4) == 0)
+			D.next_port = (int)(strtoul(rnd, NULL, 16) % 100000);
 	}
 	D.next_review_check = now_ms() +
 	    (int64_t)D.root.cfg.review_check_interval * 1000;

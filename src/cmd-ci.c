@@ -428,6 +428,42 @@ cmd_ci_config_unset(struct cmd_ctx *ctx)
 	return cmd_pipeline_vars_unset(ctx, &ci_vars);
 }
 
+static int
+cmd_ci_gate(struct cmd_ctx *ctx)
+{
+	struct pipeline p;
+	const char *gate = ctx->argc > 0 ? ctx->argv[0] : NULL;
+	int ret = 0;
+
+	if (gate != NULL && strcmp(gate, "reject") != 0 &&
+	    strcmp(gate, "off") != 0)
+		return cmd_fail("ci:gate takes reject or off, not '%s'", gate);
+	if (cmd_need_pipeline(ctx, &p) != 0)
+		return 1;
+	if (gate == NULL)
+		printf("CI gate of pipeline %s: %s\n", p.name, p.ci_gate);
+	else if (ledger_pipeline_set_ci_gate(ctx->root.db, p.id, gate) < 0)
+		ret = cmd_fail_last();
+	else
+		printf("CI gate of pipeline %s: %s (%s)\n", p.name, gate,
+		    strcmp(gate, "reject") == 0 ? "a failed test run rejects "
+		    "a push to a deployed branch" : "test runs are recorded; "
+		    "pushes are not rejected for them");
+	pipeline_clear(&p);
+	return ret;
+}
+
+const struct berth_cmd cmd_ci_gate_entry = {
+	"ci:gate", NULL, "p", 0, 1,
+	"ci:gate [reject|off] -p PIPELINE",
+	"show or set whether failing tests reject pushes to deployed branches",
+	"reject (the default): a failed or errored test run of a push to a\n"
+	"branch that apps auto-deploy rejects the push before any release,\n"
+	"so the branch keeps matching what runs. off: runs are recorded and\n"
+	"shown, the push goes on.",
+	cmd_ci_gate, 0,
+};
+
 const struct berth_cmd cmd_ci_entry = {
 	"ci", NULL, "pbnj", 0, 0,
 	"ci -p PIPELINE [--branch BRANCH] [-n NUM] [--json]",

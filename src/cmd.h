@@ -159,6 +159,7 @@ extern const struct berth_cmd cmd_ci_rerun_entry;
 extern const struct berth_cmd cmd_ci_config_entry;
 extern const struct berth_cmd cmd_ci_config_set_entry;
 extern const struct berth_cmd cmd_ci_config_unset_entry;
+extern const struct berth_cmd cmd_ci_gate_entry;
 extern const struct berth_cmd cmd_reviewapps_entry;
 extern const struct berth_cmd cmd_reviewapps_enable_entry;
 extern const struct berth_cmd cmd_reviewapps_disable_entry;

@@ -688,7 +688,8 @@ ledger_apps_for_branch(struct ledger *db, int64_t pipeline_id,
 {
 	return collect(db, prep(db, "SELECT " APP_COLS APP_FROM
 	    "WHERE a.destroyed_at IS NULL AND a.pipeline_id = ? AND "
-	    "a.branch = ?" APP_ORDER, "is", pipeline_id, branch),
+	    "a.branch = ? AND a.stage != 'review'" APP_ORDER, "is",
+	    pipeline_id, branch),
 	    sizeof(**out), fill_app, (void **)out, nr);
 }
 

@@ -151,7 +151,8 @@ int ledger_app_get(struct ledger *db, const char *name, struct app *out);
 /* pipeline_id 0 = every pipeline. Ordered by pipeline, stage, name. */
 int ledger_app_list(struct ledger *db, int64_t pipeline_id,
     struct app **out, size_t *nr);
-/* Live apps of the pipeline that auto-deploy branch. */
+/* Live apps of the pipeline that auto-deploy branch (review apps, which
+ * post-receive deploys, are not among them). */
 int ledger_apps_for_branch(struct ledger *db, int64_t pipeline_id,
     const char *branch, struct app **out, size_t *nr);
 int ledger_app_destroy(struct ledger *db, int64_t app_id);

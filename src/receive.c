@@ -90,6 +90,9 @@ run_ci(struct push *p, const struct command *c, const char *branch)
 	if (rc < 0 && run.number > 0)
 		out_error("See: berth ci:info %d -p %s", run.number,
 		    p->pipeline.name);
+	else if (rc < 0)
+		/* No run was made: say why (a bad app.json...). */
+		out_error("CI: %s", berth_last_error());
 	test_run_clear(&run);
 	return rc < 0 ? -1 : 0;
 }
@@ -321,16 +324,18 @@ deploy_command(struct push *p, const struct command *c, const char *branch,
 	if (run_ci(p, c, branch) < 0 &&
 	    strcmp(p->pipeline.ci_gate, "reject") == 0) {
 		struct release cur;
+		const char *why = strncmp(berth_last_error(), "tests ", 6) ==
+		    0 ? "tests failed" : "CI could not run";
 
 		if (ledger_release_current(p->root.db, apps[0].id, &cur) == 0) {
 			char a[8];
 
-			out_error("Push rejected: tests failed. %s stays on v%d "
-			    "(%s).", apps[0].name, cur.version,
+			out_error("Push rejected: %s. %s stays on v%d (%s).",
+			    why, apps[0].name, cur.version,
 			    short_sha(cur.commit, a));
 			release_clear(&cur);
 		} else
-			out_error("Push rejected: tests failed.");
+			out_error("Push rejected: %s.", why);
 		deploy_unlock(fd);
 		return -1;
 	}

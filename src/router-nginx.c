@@ -1228,3 +1228,28 @@ router_stop(struct router *rt)
 	berth_clear_error();
 	router_free(rt);
 }
+
+int
+router_drain(struct router *rt, int timeout_ms)
+{
+	int64_t deadline = now_ms() + timeout_ms;
+	pid_t master = read_pid(rt);
+
+	if (master <= 0)
+		return 0;
+	for (;;) {
+		struct pidlist kids = { NULL, 0, 0 };
+		size_t i, draining = 0;
+
+		children(master, &kids);
+		for (i = 0; i < kids.nr; i++)
+			if (pid_alive(kids.v[i]) && worker_retired(kids.v[i]))
+				draining++;
+		free(kids.v);
+		if (draining == 0)
+			return 0;
+		if (now_ms() >= deadline)
+			return -1;
+		usleep(POLL_MS * 1000);
+	}
+}

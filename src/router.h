@@ -35,6 +35,12 @@ int router_start(const struct berth_root *r, struct router **out);
  */
 int router_set(struct router *rt, const char *app, const int *ports,
     size_t nports);
+/*
+ * Wait until the workers an earlier reload retired have finished their
+ * requests and exited (at most timeout_ms; -1 when some still run):
+ * until then they may still send requests to the upstreams they knew.
+ */
+int router_drain(struct router *rt, int timeout_ms);
 /* Stop routing APP.DOMAIN (unknown host again). */
 int router_remove(struct router *rt, const char *app);
 /* Graceful quit of nginx (then SIGTERM, SIGKILL), and free rt. */
