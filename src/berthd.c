@@ -11,7 +11,9 @@
  * SIGKILL after stop_timeout): no polling. Each control connection gets
  * a thread of its own, so a rollout that waits for a dyno to boot never
  * stalls log capture. All shared state (apps, dynos) is guarded by
- * D.lock; only the main thread frees a dyno.
+ * D.lock; only the main thread frees a dyno, and only once no client
+ * thread has it pinned (a thread that keeps a dyno pointer across an
+ * unlock pins it).
  *
  * Recovery: every dyno has a pid file under run/dynos/; a berthd that
  * starts after a crash (kill -9) stops the dynos those files name (after
@@ -48,6 +50,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -69,8 +72,8 @@ struct dyno {
 	char *type;
 	int index;
 	char *command;
-	int64_t release_id;
-	int version;
+	struct release rel;	/* its own copy: id, version, slug, config */
+	char *commit;		/* its slug's commit */
 	pid_t pid;		/* 0 once reaped */
 	int port;
 	int out_fd;		/* -1 once closed */
@@ -83,6 +86,7 @@ struct dyno {
 	int64_t kill_at;	/* stopping: when to SIGKILL */
 	int restarts;		/* shown by ps */
 	int backoff;		/* crashes in a row, for the back-off */
+	int pins;		/* client threads holding a pointer to it */
 	char token[20];		/* BERTH_DYNO_ID of its current process */
 	int exit_code;
 	struct strbuf partial;
@@ -100,6 +104,7 @@ struct appst {
 	struct applog *log;
 	int rolling;
 	int deploying;		/* a deploy request holds the app */
+	int destroyed;		/* apps:destroy: no more dynos */
 	int stopped;
 };
 
@@ -174,25 +179,30 @@ app_event(struct appst *a, const char *proc, const char *fmt, ...)
 
 /* ---- apps ---- */
 
+/* The live (not destroyed) app of that name (D.lock held). */
 static struct appst *
 app_find(const char *name)
 {
 	struct appst *a;
 
 	for (a = D.apps; a != NULL; a = a->next)
-		if (strcmp(a->name, name) == 0)
+		if (!a->destroyed && strcmp(a->name, name) == 0)
 			return a;
 	return NULL;
 }
 
-/* Find or add the app (D.lock held). */
+/*
+ * Find or add the app by its ledger id (D.lock held): a name can come
+ * back after its app was destroyed, as a new app with a new id.
+ */
 static struct appst *
 app_get(const char *name, int64_t id)
 {
-	struct appst *a = app_find(name);
+	struct appst *a;
 
-	if (a != NULL)
-		return a;
+	for (a = D.apps; a != NULL; a = a->next)
+		if (a->id == id)
+			return a;
 	a = xcalloc(1, sizeof(*a));
 	a->name = xstrdup(name);
 	a->id = id;
@@ -203,6 +213,17 @@ app_get(const char *name, int64_t id)
 	a->next = D.apps;
 	D.apps = a;
 	return a;
+}
+
+/*
+ * Wait until no deploy or rollout of the app is under way (D.lock
+ * held; it is released while waiting).
+ */
+static void
+app_wait_idle(struct appst *a)
+{
+	while (a->deploying || a->rolling)
+		pthread_cond_wait(&D.deploy_done, &D.lock);
 }
 
 /* Make rel (with its slug's commit and types) the app's current one. */
@@ -338,8 +359,8 @@ dyno_exec(struct dyno *d)
 	spec.index = d->index;
 	spec.port = d->port;
 	spec.command = d->command;
-	spec.rel = &d->app->rel;
-	spec.commit = d->app->commit;
+	spec.rel = &d->rel;
+	spec.commit = d->commit;
 	spec.dir = &d->dir;
 	random_hex(d->token, 8);
 	spec.token = d->token;
@@ -369,14 +390,27 @@ out:
 	return ret;
 }
 
+/* A copy of what a dyno needs of its release (D.lock held). */
+static void
+release_copy(const struct release *from, struct release *to)
+{
+	memset(to, 0, sizeof(*to));
+	to->id = from->id;
+	to->app_id = from->app_id;
+	to->version = from->version;
+	to->slug_id = from->slug_id ? xstrdup(from->slug_id) : NULL;
+	to->config = from->config ? xstrdup(from->config) : NULL;
+}
+
 /*
- * Create and start a dyno of release rel (D.lock NOT held: copying the
- * slug takes time). rel must be the app's current release or the one a
- * rollout is starting; rollout marks it as not yet live.
+ * Create and start a dyno of the app's release as it is now (the current
+ * one, or the one a rollout is starting; rollout marks the dyno as not
+ * yet live). The dyno keeps its own copy of the release, so a restart
+ * after a crash runs what it ran before. D.lock NOT held: preparing the
+ * directory may copy the slug.
  */
 static struct dyno *
-dyno_start(struct appst *a, const struct release *rel, const char *type,
-    int index, int rollout)
+dyno_start(struct appst *a, const char *type, int index, int rollout)
 {
 	struct dyno *d = xcalloc(1, sizeof(*d));
 	char *name;
@@ -385,11 +419,13 @@ dyno_start(struct appst *a, const struct release *rel, const char *type,
 	d->index = index;
 	d->out_fd = -1;
 	d->app = a;
-	d->release_id = rel->id;
-	d->version = rel->version;
 	d->rollout = rollout;
+	pthread_mutex_lock(&D.lock);
+	release_copy(&a->rel, &d->rel);
+	d->commit = a->commit ? xstrdup(a->commit) : NULL;
+	pthread_mutex_unlock(&D.lock);
 	name = dyno_name(d);
-	dyno_dir_prepare(&D.root, a->name, rel->slug_id, name, &d->dir);
+	dyno_dir_prepare(&D.root, a->name, d->rel.slug_id, name, &d->dir);
 	pthread_mutex_lock(&D.lock);
 	{
 		const char *cmd = NULL;
@@ -403,6 +439,7 @@ dyno_start(struct appst *a, const struct release *rel, const char *type,
 	}
 	d->next = D.dynos;
 	D.dynos = d;
+	d->pins = 1;		/* the caller unpins */
 	if (d->dir.path == NULL) {
 		app_event(a, name, "Cannot start: %s", berth_last_error());
 		d->state = D_CRASHED;
@@ -518,6 +555,8 @@ dyno_free(struct dyno *d)
 	if (d->out_fd >= 0)
 		close(d->out_fd);
 	dyno_dir_remove(&d->dir);
+	release_clear(&d->rel);
+	free(d->commit);
 	free(d->type);
 	free(d->command);
 	strbuf_release(&d->partial);
@@ -538,6 +577,31 @@ dyno_remove(struct dyno *d)
 			break;
 		}
 	dyno_free(d);
+}
+
+/* Pin dynos a client thread keeps across unlocks (D.lock held). */
+static void
+pin_all(struct dyno **ds, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		ds[i]->pins++;
+}
+
+/* Let go of them; the main loop frees stopped ones (D.lock NOT held). */
+static void
+unpin_all(struct dyno **ds, size_t n)
+{
+	size_t i;
+
+	if (n == 0)
+		return;
+	pthread_mutex_lock(&D.lock);
+	for (i = 0; i < n; i++)
+		ds[i]->pins--;
+	pthread_mutex_unlock(&D.lock);
+	wake_main();
 }
 
 /* Back-off before the nth restart: 0 s, then 1, 2, 4 ... 300 s. */
@@ -573,7 +637,8 @@ dyno_exited(struct dyno *d, int status)
 		app_event(d->app, name, "Process exited with status %d",
 		    d->exit_code);
 		free(name);
-		dyno_remove(d);
+		if (d->pins == 0)
+			dyno_remove(d);
 		return;
 	}
 	app_event(d->app, name, "Process exited with status %d", d->exit_code);
@@ -601,7 +666,7 @@ dyno_restart(struct dyno *d)
 	d->restart_at = 0;
 	d->restarts++;
 	d->backoff++;
-	if (dyno_dir_prepare(&D.root, d->app->name, d->app->rel.slug_id, name,
+	if (dyno_dir_prepare(&D.root, d->app->name, d->rel.slug_id, name,
 	    &d->dir) < 0 || dyno_exec(d) < 0) {
 		app_event(d->app, name, "Cannot restart: %s",
 		    berth_last_error());
@@ -818,6 +883,7 @@ wait_up(struct dyno **ds, size_t n, int fd, const struct appjson *aj)
 {
 	int64_t deadline = now_ms() + (int64_t)D.root.cfg.boot_timeout * 1000;
 	int *tries = xcalloc(n ? n : 1, sizeof(*tries));
+	int64_t booted;
 	int64_t *next_try = xcalloc(n ? n : 1, sizeof(*next_try));
 	size_t i, up = 0;
 	int ret = -1;
@@ -899,17 +965,19 @@ wait_up(struct dyno **ds, size_t n, int fd, const struct appjson *aj)
 			}
 			pthread_mutex_lock(&D.lock);
 			name = dyno_name(d);
+			booted = -1;
 			if (d->state == D_STARTING) {
 				d->state = D_UP;
 				app_event(d->app, name, "State changed from "
 				    "starting to up");
-				if (fd >= 0)
-					control_progress(fd, "%s up (%.1fs)",
-					    name, (now_ms() - d->started_ms) /
-					    1000.0);
+				booted = now_ms() - d->started_ms;
 				up++;
 			}
 			pthread_mutex_unlock(&D.lock);
+			/* Never write to a client with D.lock held. */
+			if (booted >= 0 && fd >= 0)
+				control_progress(fd, "%s up (%.1fs)", name,
+				    booted / 1000.0);
 			free(name);
 		}
 		if (up == n)
@@ -1044,6 +1112,11 @@ rollout(struct ledger *db, const struct app *la, int64_t rel_id,
 
 	pthread_mutex_lock(&D.lock);
 	a = app_get(la->name, la->id);
+	if (a->destroyed) {
+		pthread_mutex_unlock(&D.lock);
+		berth_error("%s was destroyed", la->name);
+		goto out_release;
+	}
 	if (a->rolling) {
 		pthread_mutex_unlock(&D.lock);
 		berth_error("%s is being deployed already; try again when "
@@ -1073,7 +1146,7 @@ rollout(struct ledger *db, const struct app *la, int64_t rel_id,
 			if (!target_matches(&tmp, target))
 				continue;
 			fresh = xrealloc(fresh, (nfresh + 1) * sizeof(*fresh));
-			fresh[nfresh++] = dyno_start(a, &a->rel, form[i].type,
+			fresh[nfresh++] = dyno_start(a, form[i].type,
 			    q, 1);
 		}
 	{
@@ -1103,6 +1176,7 @@ rollout(struct ledger *db, const struct app *la, int64_t rel_id,
 			old[nold++] = d;
 		}
 	}
+	pin_all(old, nold);
 	pthread_mutex_unlock(&D.lock);
 	if (route_app(a, fresh, nfresh, old, nold) < 0)
 		goto fail;
@@ -1121,6 +1195,7 @@ rollout(struct ledger *db, const struct app *la, int64_t rel_id,
 	for (i = 0; i < nold; i++)
 		dyno_stop(old[i]);
 	a->rolling = 0;
+	pthread_cond_broadcast(&D.deploy_done);
 	a->stopped = 0;
 	release_clear(&prev);
 	free(prev_commit);
@@ -1146,14 +1221,18 @@ fail:
 		a->commit = prev_commit;
 		a->types = prev_types;
 		a->rolling = 0;
+		pthread_cond_broadcast(&D.deploy_done);
 		app_event(a, "api", "Rollout failed: %s", why);
 		pthread_mutex_unlock(&D.lock);
 		berth_error("%s", why);
 		free(why);
 	}
 out:
+	unpin_all(fresh, nfresh);
+	unpin_all(old, nold);
 	free(fresh);
 	free(old);
+	free(commit);
 	formation_list_free(form, nform);
 	return ret;
 out_release:
@@ -1180,6 +1259,11 @@ converge(struct ledger *db, const struct app *la, int fd)
 
 	pthread_mutex_lock(&D.lock);
 	a = app_get(la->name, la->id);
+	app_wait_idle(a);
+	if (a->destroyed) {
+		pthread_mutex_unlock(&D.lock);
+		return 0;
+	}
 	a->stopped = la->stopped;
 	if (a->rel.id == 0) {
 		struct release rel;
@@ -1214,6 +1298,7 @@ converge(struct ledger *db, const struct app *la, int fd)
 			extra[nextra++] = d;
 		}
 	}
+	pin_all(extra, nextra);
 	pthread_mutex_unlock(&D.lock);
 	if (nextra > 0) {
 		route_app(a, NULL, 0, extra, nextra);
@@ -1240,7 +1325,7 @@ converge(struct ledger *db, const struct app *la, int fd)
 			if (have)
 				continue;
 			fresh = xrealloc(fresh, (nfresh + 1) * sizeof(*fresh));
-			fresh[nfresh++] = dyno_start(a, &a->rel, form[i].type,
+			fresh[nfresh++] = dyno_start(a, form[i].type,
 			    q, 1);
 		}
 	if (nfresh > 0) {
@@ -1268,6 +1353,8 @@ converge(struct ledger *db, const struct app *la, int fd)
 			berth_error("%s", why);
 		free(why);
 	}
+	unpin_all(fresh, nfresh);
+	unpin_all(extra, nextra);
 	free(fresh);
 	free(extra);
 	formation_list_free(form, nform);
@@ -1297,7 +1384,7 @@ ps_json(struct appst *a)
 		    d->type, "index", d->index, "state",
 		    d->rollout && d->state != D_CRASHED ? "booting" :
 		    state_names[d->state], "command", d->command, "port",
-		    d->port, "release", (json_int_t)d->version, "restarts",
+		    d->port, "release", (json_int_t)d->rel.version, "restarts",
 		    d->restarts, "exit_code", d->exit_code, "started_at",
 		    (json_int_t)d->started_at));
 		free(name);
@@ -1462,9 +1549,17 @@ handle(json_t *req, int fd)
 
 		pthread_mutex_lock(&D.lock);
 		a = app_find(appname);
+		if (a != NULL) {
+			app_wait_idle(a);
+			a->destroyed = 1;
+		}
 		for (d = D.dynos; a != NULL && d != NULL; d = d->next)
 			if (d->app == a)
 				dyno_stop(d);
+		if (a != NULL && a->log != NULL) {
+			applog_close(a->log);
+			a->log = NULL;
+		}
 		pthread_mutex_unlock(&D.lock);
 		pthread_mutex_lock(&D.router_lock);
 		if (D.router != NULL)
@@ -1504,6 +1599,7 @@ handle(json_t *req, int fd)
 			ledger_app_set_stopped(db, la.id, 1);
 		pthread_mutex_lock(&D.lock);
 		a = app_get(la.name, la.id);
+		app_wait_idle(a);
 		if (target == NULL)
 			a->stopped = 1;
 		for (d = D.dynos; d != NULL; d = d->next)
@@ -1905,7 +2001,8 @@ main_loop(void)
 		for (d = D.dynos; d != NULL; ) {
 			struct dyno *next_d = d->next;
 
-			if (d->state == D_STOPPING && d->pid == 0)
+			if (d->state == D_STOPPING && d->pid == 0 &&
+			    d->pins == 0)
 				dyno_remove(d);
 			d = next_d;
 		}
@@ -1921,6 +2018,14 @@ main_loop(void)
 				pthread_attr_t attr;
 
 				c->fd = cfd;
+				{
+					/* A client that stops reading cannot
+					 * hold a deploy for ever. */
+					struct timeval tv = { 30, 0 };
+
+					setsockopt(cfd, SOL_SOCKET, SO_SNDTIMEO,
+					    &tv, sizeof(tv));
+				}
 				pthread_attr_init(&attr);
 				pthread_attr_setdetachstate(&attr,
 				    PTHREAD_CREATE_DETACHED);

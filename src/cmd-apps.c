@@ -98,6 +98,31 @@ cmd_apps_create(struct cmd_ctx *ctx)
 		return cmd_fail_last();
 	if (cmd_need_pipeline(ctx, &p) != 0)
 		return 1;
+	/* A branch deploys one app: a push releases it or is refused. */
+	if (ctx->branch != NULL) {
+		struct app *apps = NULL;
+		size_t n = 0;
+		int rc = ledger_apps_for_branch(ctx->root.db, p.id, ctx->branch,
+		    &apps, &n);
+
+		if (rc == 0 && n > 0)
+			cmd_fail("%s already auto-deploys %s; a branch deploys "
+			    "one app (promote to the others: berth "
+			    "pipelines:promote)", apps[0].name, ctx->branch);
+		else if (rc < 0)
+			cmd_fail_last();
+		app_list_free(apps, n);
+		if (rc < 0 || n > 0) {
+			pipeline_clear(&p);
+			return 1;
+		}
+	}
+	if (ctx->stage != NULL && strcmp(ctx->stage, "review") == 0 &&
+	    ctx->branch != NULL) {
+		pipeline_clear(&p);
+		return cmd_fail("review apps are made by pushing their branch "
+		    "(or berth reviewapps:create), not with --branch");
+	}
 	if (ledger_app_create(ctx->root.db, name, p.id, ctx->stage,
 	    ctx->branch, NULL) < 0) {
 		pipeline_clear(&p);

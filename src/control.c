@@ -36,6 +36,13 @@ write_all(int fd, const char *p, size_t len)
 	return 0;
 }
 
+/*
+ * The client this thread serves stopped reading (a send failed or timed
+ * out): later messages to it are dropped at once instead of each
+ * waiting out the socket's send timeout.
+ */
+static __thread int dead_fd = -1;
+
 int
 control_send(int fd, json_t *msg)
 {
@@ -43,10 +50,14 @@ control_send(int fd, json_t *msg)
 	int ret = -1;
 
 	json_decref(msg);
-	if (s == NULL)
+	if (s == NULL || fd == dead_fd) {
+		free(s);
 		return -1;
+	}
 	if (write_all(fd, s, strlen(s)) == 0 && write_all(fd, "\n", 1) == 0)
 		ret = 0;
+	else
+		dead_fd = fd;
 	free(s);
 	return ret;
 }
@@ -162,6 +173,7 @@ control_call(const struct berth_root *r, json_t *req, line_fn progress,
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return berth_error_errno("control socket");
+	dead_fd = -1;		/* a new connection, perhaps on an old number */
 	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
 		close(fd);
 		berth_error("berthd is not running; start it with: berthd "

@@ -13,6 +13,7 @@
 #include "util.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <fcntl.h>
 #include <jansson.h>
 #include <sqlite3.h>
@@ -1949,4 +1950,27 @@ ledger_review_stale(struct ledger *db, int64_t pipeline_id,
 	    "WHERE r.pipeline_id = ? AND r.status != 'destroyed' AND "
 	    "r.last_push_at < ?", "is", pipeline_id, before), sizeof(**out),
 	    fill_review, (void **)out, nr);
+}
+
+int
+ledger_release_last_deploy(struct ledger *db, int64_t app_id, char *out,
+    size_t size)
+{
+	sqlite3_stmt *st = prep(db, "SELECT commit_sha FROM releases WHERE "
+	    "app_id = ? AND kind = 'deploy' AND status = 'succeeded' AND "
+	    "commit_sha IS NOT NULL ORDER BY version DESC LIMIT 1", "i",
+	    app_id);
+	int rc;
+
+	if (st == NULL)
+		return -1;
+	out[0] = '\0';
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		snprintf(out, size, "%s", (const char *)sqlite3_column_text(st,
+		    0));
+	sqlite3_finalize(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return db_error(db, "read release");
+	return rc == SQLITE_ROW ? 0 : 1;
 }

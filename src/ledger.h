@@ -212,6 +212,10 @@ int ledger_release_get(struct ledger *db, int64_t app_id, int version,
 /* The newest succeeded release; 1 when the app has none. */
 int ledger_release_current(struct ledger *db, int64_t app_id,
     struct release *out);
+/* The commit of the app's newest succeeded deploy (a push), into out;
+ * 1 when it has none. */
+int ledger_release_last_deploy(struct ledger *db, int64_t app_id, char *out,
+    size_t size);
 /* Highest version (any status), 0 when none. */
 int ledger_release_latest_version(struct ledger *db, int64_t app_id);
 /* Newest first; limit 0 = all. */

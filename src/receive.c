@@ -19,6 +19,7 @@
 #include "runtime.h"
 
 #include <libgen.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -275,24 +276,39 @@ release_build(struct push *p, const struct command *c, const struct app *app,
 /*
  * Under the lock, the branch must still be where this push found it;
  * otherwise another push moved it while we waited and git would refuse
- * this update after we had released it.
+ * this update after we had released it. The push that held the lock
+ * before us may have released its commit without git having moved the
+ * ref yet (git does that after pre-receive exits): wait a moment for
+ * the ref to reach the app's last deployed commit first.
  */
 static int
 branch_unchanged(struct push *p, const struct command *c,
-    const char *branch)
+    const char *branch, const struct app *app)
 {
-	char cur[GIT_OID_HEXSZ + 1];
-	int rc = repo_ref_target(p->repo, c->ref, cur);
+	char cur[GIT_OID_HEXSZ + 1], last[GIT_OID_HEXSZ + 1];
+	int64_t deadline = now_ms() + 5000;
+	int rc, have_last;
 
-	if (rc < 0)
-		return -1;
-	if (rc == 1)
-		strcpy(cur, ZERO_SHA);
-	if (strcmp(cur, c->old) != 0) {
+	have_last = ledger_release_last_deploy(p->root.db, app->id, last,
+	    sizeof(last)) == 0;
+	for (;;) {
+		rc = repo_ref_target(p->repo, c->ref, cur);
+		if (rc < 0)
+			return -1;
+		if (rc == 1)
+			strcpy(cur, ZERO_SHA);
+		if (!have_last || strcmp(cur, last) == 0 ||
+		    now_ms() >= deadline)
+			break;
+		poll(NULL, 0, 20);
+	}
+	if (strcmp(cur, c->old) != 0 || (have_last && strcmp(c->old, last) != 0 &&
+	    strcmp(cur, last) == 0)) {
 		char a[8];
 
 		return berth_error("%s moved to %s while this push waited; "
-		    "pull and push again", branch, short_sha(cur, a));
+		    "pull and push again", branch, short_sha(have_last &&
+		    strcmp(cur, last) != 0 ? cur : last, a));
 	}
 	return 0;
 }
@@ -313,7 +329,7 @@ deploy_command(struct push *p, const struct command *c, const char *branch,
 		out_error("%s", berth_last_error());
 		return -1;
 	}
-	if (branch_unchanged(p, c, branch) < 0) {
+	if (branch_unchanged(p, c, branch, &apps[0]) < 0) {
 		out_error("Push rejected: %s", berth_last_error());
 		deploy_unlock(fd);
 		return -1;
@@ -370,11 +386,62 @@ deploy_command(struct push *p, const struct command *c, const char *branch,
 	return ret;
 }
 
+/*
+ * Before anything is built: refuse deleting a branch an app auto-deploys,
+ * and a push that updates more than one such branch (each would release
+ * on its own, and git takes or refuses the whole push).
+ */
+static int
+check_commands(struct push *p)
+{
+	const char *first = NULL;
+	size_t i;
+
+	for (i = 0; i < p->ncmds; i++) {
+		struct command *c = &p->cmds[i];
+		struct app *apps = NULL;
+		size_t napps = 0;
+		const char *branch;
+
+		if (strncmp(c->ref, "refs/heads/", 11) != 0)
+			continue;
+		branch = c->ref + 11;
+		if (ledger_apps_for_branch(p->root.db, p->pipeline.id, branch,
+		    &apps, &napps) < 0) {
+			out_error("%s", berth_last_error());
+			return -1;
+		}
+		app_list_free(apps, napps);
+		if (napps == 0 && strcmp(branch, p->pipeline.deploy_branch) != 0)
+			continue;
+		if (strcmp(c->new, ZERO_SHA) == 0) {
+			out_error("Deleting %s is not allowed: it is %s of "
+			    "pipeline %s. Push a new commit to it instead.",
+			    branch, napps ? "a branch its apps deploy" :
+			    "the deploy branch", p->pipeline.name);
+			return -1;
+		}
+		if (napps == 0)
+			continue;
+		if (first != NULL) {
+			out_error("This push updates %s and %s, which apps "
+			    "deploy: push one of them at a time.", first,
+			    branch);
+			return -1;
+		}
+		first = branch;
+	}
+	return 0;
+}
+
 static int
 pre_receive(struct push *p)
 {
 	size_t i;
 	int ret = 0;
+
+	if (check_commands(p) < 0)
+		return -1;
 
 	for (i = 0; i < p->ncmds && ret == 0; i++) {
 		struct command *c = &p->cmds[i];
@@ -385,16 +452,8 @@ pre_receive(struct push *p)
 		if (strncmp(c->ref, "refs/heads/", 11) != 0)
 			continue;	/* tags: accepted, nothing to do */
 		branch = c->ref + 11;
-		if (strcmp(c->new, ZERO_SHA) == 0) {
-			if (strcmp(branch, p->pipeline.deploy_branch) == 0) {
-				out_error("Deleting %s is not allowed: it is "
-				    "the deploy branch of pipeline %s. Push a "
-				    "new commit to it instead.", branch,
-				    p->pipeline.name);
-				ret = -1;
-			}
-			continue;
-		}
+		if (strcmp(c->new, ZERO_SHA) == 0)
+			continue;	/* check_commands() allowed it */
 		if (ledger_apps_for_branch(p->root.db, p->pipeline.id, branch,
 		    &apps, &napps) < 0) {
 			out_error("%s", berth_last_error());
