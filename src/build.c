@@ -544,9 +544,7 @@ build_run(const struct build_opts *o, struct build_result *res)
 		return -1;
 	}
 	logpath = build_log_path(b.root, res->build_id);
-	b.log = fopen(logpath, "we");
-	if (b.log != NULL)
-		chmod(logpath, 0600);
+	b.log = fopen_private(logpath);
 	b.scratch = root_pathf(b.root, "tmp/build-%lld",
 	    (long long)res->build_id);
 	b.appdir = path_join(b.scratch, "app");

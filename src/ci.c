@@ -321,9 +321,7 @@ ci_run(const struct ci_opts *o, struct test_run *run)
 		goto done;
 	}
 	log_path = ci_log_path(o->root, run->id, 0);
-	log = fopen(log_path, "we");
-	if (log != NULL)
-		chmod(log_path, 0600);
+	log = fopen_private(log_path);
 	dir = root_pathf(o->root, "tmp/ci-%lld", (long long)run->id);
 	j.built = path_join(dir, "app");
 	j.nodes_dir = path_join(dir, "nodes");
@@ -366,12 +364,20 @@ ci_run(const struct ci_opts *o, struct test_run *run)
 
 		nodes[i].job = &j;
 		nodes[i].index = i;
-		nodes[i].log = fopen(np, "we");
+		nodes[i].log = fopen_private(np);
 		free(np);
-		pthread_create(&threads[i], NULL, node_thread, &nodes[i]);
+		if (pthread_create(&threads[i], NULL, node_thread,
+		    &nodes[i]) != 0) {
+			nodes[i].status = "errored";
+			nodes[i].why = xstrdup("cannot start a thread");
+			nodes[i].index = -1;
+		}
 	}
 	for (i = 0; i < nnodes; i++) {
-		pthread_join(threads[i], NULL);
+		if (nodes[i].index >= 0)
+			pthread_join(threads[i], NULL);
+		else
+			nodes[i].index = i;
 		passed += nodes[i].passed;
 		failed += nodes[i].failed;
 		ledger_test_node_set(o->root->db, run->id, i, nodes[i].status,

@@ -7,6 +7,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <sched.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
@@ -134,40 +135,64 @@ enter_hook(const void *data)
 	return dyno_dir_enter(data);
 }
 
+static void
+ignore_line(const char *line, void *data)
+{
+	(void)line;
+	(void)data;
+}
+
 int
 dyno_overlay_supported(const struct berth_root *r)
 {
+	static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 	static int known = -1;
 	struct dyno_dir dd;
 	struct child c = CHILD_INIT;
-	char rnd[9], *lower, *base;
+	char rnd[9], *lower = NULL, *sub = NULL, *base = NULL;
+	int ok = 0;
 
+	pthread_mutex_lock(&lock);
 	if (known >= 0)
-		return known;
-	known = 0;
+		goto out;
 	if (random_hex(rnd, 4) < 0)
-		return 0;
+		goto done;
 	base = root_pathf(r, "tmp/overlay-probe-%s", rnd);
 	lower = path_join(base, "lower");
+	sub = path_join(lower, "sealed");
 	memset(&dd, 0, sizeof(dd));
 	dd.path = path_join(base, "app");
 	dd.mount_opts = xasprintf("lowerdir=%s,upperdir=%s/upper,workdir=%s/"
 	    "work", lower, base, base);
-	if (mkdir_p(lower, 0755) == 0 && mkdir_p(dd.path, 0755) == 0 &&
-	    xmkdir_in(base) == 0) {
-		strvec_push(&c.args, "/bin/true");
+	/*
+	 * Like a sealed slug: a directory without write bits. A program
+	 * (after exec, with the credentials a dyno has) must be able to
+	 * write in it through the overlay, or dynos get copies instead.
+	 */
+	if (mkdir_p(sub, 0755) == 0 && chmod(sub, 0555) == 0 &&
+	    mkdir_p(dd.path, 0755) == 0 && xmkdir_in(base) == 0) {
+		strvec_push(&c.args, "/bin/sh");
+		strvec_push(&c.args, "-c");
+		strvec_push(&c.args, ": > sealed/probe");
+		c.dir = dd.path;
+		c.on_line = ignore_line;
 		c.pre_exec = enter_hook;
 		c.pre_exec_data = &dd;
-		c.out_fd = -1;
-		known = run_command(&c) == 0;
+		ok = run_command(&c) == 0;
 		child_clear(&c);
 	}
 	rm_rf(base);
-	free(base);
-	free(lower);
 	free(dd.path);
 	free(dd.mount_opts);
-	return known;
+done:
+	known = ok;
+out:
+	ok = known;
+	pthread_mutex_unlock(&lock);
+	free(base);
+	free(lower);
+	free(sub);
+	return ok;
 }
 
 int
@@ -207,7 +232,13 @@ dyno_dir_prepare(const struct berth_root *r, const char *app,
     const char *slug_id, const char *name, struct dyno_dir *out)
 {
 	char *slug = root_pathf(r, "slugs/%s", slug_id);
-	char *parent = root_pathf(r, "apps/%s/dynos", app);
+	/*
+	 * Formation dynos (web.1) live in dynos/, which a restarted berthd
+	 * clears; one-off ones (run.N, release...) in oneoff/, which it
+	 * leaves to the process that made them.
+	 */
+	char *parent = root_pathf(r, "apps/%s/%s", app, strchr(name, '.') !=
+	    NULL && strncmp(name, "run.", 4) != 0 ? "dynos" : "oneoff");
 	int ret;
 
 	memset(out, 0, sizeof(*out));

@@ -93,9 +93,7 @@ release_script(const struct berth_root *r, const char *app,
 	memset(&dir, 0, sizeof(dir));
 	ph.out = out;
 	ph.data = data;
-	ph.log = fopen(logpath, "we");
-	if (ph.log != NULL)
-		chmod(logpath, 0600);
+	ph.log = fopen_private(logpath);
 	if (dyno_dir_prepare(r, app, rel->slug_id, name, &dir) < 0)
 		goto out;
 	memset(&spec, 0, sizeof(spec));

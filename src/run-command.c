@@ -202,6 +202,9 @@ run_command(struct child *c)
 		if (!done) {
 			pid_t w = waitpid(pid, &status, WNOHANG);
 
+			/* A lost child (someone reaped it) is a failure. */
+			if (w < 0 && errno != EINTR)
+				status = 255 << 8;
 			if (w == pid || (w < 0 && errno != EINTR)) {
 				done = 1;
 				kill(-pid, SIGKILL);

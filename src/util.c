@@ -631,3 +631,17 @@ human_size(int64_t bytes, char buf[32])
 	else
 		snprintf(buf, 32, "%.1f GB", bytes / (1024.0 * 1024 * 1024));
 }
+
+FILE *
+fopen_private(const char *path)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	FILE *f;
+
+	if (fd < 0)
+		return NULL;
+	f = fdopen(fd, "w");
+	if (f == NULL)
+		close(fd);
+	return f;
+}

@@ -8,6 +8,7 @@
 #define BERTH_UTIL_H
 
 #include <stdarg.h>
+#include <stdio.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -73,6 +74,8 @@ int read_file(const char *path, struct strbuf *out, size_t max);
 int write_file_atomic(const char *path, const void *data, size_t len,
     mode_t mode);
 int mkdir_p(const char *path, mode_t mode);
+/* Create or truncate path, mode 0600 from the start, for writing. */
+FILE *fopen_private(const char *path);
 /* Remove a tree (works on read-only trees, which sealed slugs are). */
 int rm_rf(const char *path);
 /* Copy a directory tree (regular files, dirs, symlinks); keeps modes. */
