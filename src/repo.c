@@ -161,8 +161,14 @@ repo_checkout(git_repository *repo, const char *sha, const char *dir)
 	opts.target_directory = dir;
 	errno = 0;
 	if (git_checkout_tree(repo, (const git_object *)tree, &opts) < 0) {
-		if (errno == ENOSPC)
-			berth_error_errno("cannot check the commit out");
+		const git_error *e = git_error_last();
+
+		/* libgit2 does not keep errno; its message names ENOSPC. */
+		if (errno == ENOSPC || (e != NULL && e->message != NULL &&
+		    strstr(e->message, "No space left") != NULL))
+			berth_error("cannot check the commit out: disk full (no "
+			    "space left on the server root's file system); "
+			    "free space and push again");
 		else
 			repo_error("cannot check the commit out");
 		goto out;

@@ -241,3 +241,19 @@ setup() {
 	[[ "$output" == *"Restoring node_modules from cache"* ]]
 	[[ "$output" != *"Installing dependencies with npm ci"* ]]
 }
+
+@test "a full disk during the build is reported as such and changes nothing" {
+	[ "$(id -u)" -eq 0 ] || skip "needs root to mount a small tmpfs"
+	mount -t tmpfs -o size=64k tmpfs "$BERTH_ROOT/tmp"
+	head -c 300000 /dev/urandom > "$APP/big.bin"
+	git -C "$APP" add big.bin
+	git -C "$APP" commit -qm "Big file"
+	run push "$APP" demo
+	umount "$BERTH_ROOT/tmp"
+	[ "$status" -ne 0 ]
+	[[ "$output" == *"disk full"* ]]
+	[ "$(remote_head demo main)" = none ]
+	[ -z "$(ls "$BERTH_ROOT/slugs")" ]
+	run berth releases -a demo-staging --json
+	[ "$(json_get "$output" 'len(d)')" = 0 ]
+}
