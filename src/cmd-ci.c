@@ -471,7 +471,8 @@ const struct berth_cmd cmd_ci_entry = {
 	"One line per run: number, status, branch, commit, TAP counts (or -\n"
 	"when the tests print no TAP), when it started and who pushed it.\n"
 	"As on Heroku CI, a run is made for every pushed commit whose\n"
-	"app.json has environments.test (or whose buildpack has bin/test),\n"
+	"app.json has environments.test (its scripts.test, or else the\n"
+	"buildpacks' bin/test, is what runs),\n"
 	"unless the push says: git push -o ci.skip. Statuses: pending,\n"
 	"building, running, succeeded, failed (a test failed), errored\n"
 	"(test-setup failed or the run timed out), cancelled.",
