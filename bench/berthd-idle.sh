@@ -8,23 +8,11 @@
 #     has no polling loop, it sleeps in poll() until I/O or a timer.
 #
 # usage: bench/berthd-idle.sh [BUILDDIR]   (default: _build)
-set -euo pipefail
-
-top=$(cd "$(dirname "$0")/.." && pwd)
-build=${1:-$top/_build}
+. "$(dirname "$0")/lib.sh" "$@"
 idle=${IDLE_SECONDS:-60}
-export PATH="$build/src:$PATH"
-tmp=$(mktemp -d)
-export BERTH_ROOT=$tmp/root HOME=$tmp/home GIT_CONFIG_NOSYSTEM=1
-trap 'berth daemon:stop >/dev/null 2>&1 || true; rm -rf "$tmp"' EXIT
-mkdir -p "$HOME"
-git config --global user.name bench
-git config --global user.email bench@localhost
-git config --global init.defaultBranch main
-
-rport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 berth init >/dev/null
-printf '[router]\nport = %s\n[runtime]\nport_min = 43000\nport_max = 43999\nmax_dynos = 200\n' "$rport" >> "$BERTH_ROOT/berth.ini"
+router_ini 43000 43999
+printf 'max_dynos = 200\n' >> "$BERTH_ROOT/berth.ini"
 berth pipelines:create bench >/dev/null
 berthd
 pid=$(cat "$BERTH_ROOT/run/berthd.pid")

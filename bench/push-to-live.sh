@@ -10,32 +10,15 @@
 # (target: at most 1.5x).
 #
 # usage: bench/push-to-live.sh [BUILDDIR]   (default: _build)
-set -euo pipefail
-
-top=$(cd "$(dirname "$0")/.." && pwd)
-build=${1:-$top/_build}
-export PATH="$build/src:$PATH"
-tmp=$(mktemp -d)
-export BERTH_ROOT=$tmp/root HOME=$tmp/home GIT_CONFIG_NOSYSTEM=1
-cleanup() {
-	berth daemon:stop >/dev/null 2>&1 || true
-	[ -f "$tmp/plain.pid" ] && kill "$(cat "$tmp/plain.pid")" 2>/dev/null || true
-	rm -rf "$tmp"
+. "$(dirname "$0")/lib.sh" "$@"
+bench_extra_cleanup() {
+	[ -f "$tmp/plain.pid" ] && kill "$(cat "$tmp/plain.pid")" 2>/dev/null
+	return 0
 }
-trap cleanup EXIT
-mkdir -p "$HOME"
-git config --global user.name bench
-git config --global user.email bench@localhost
-git config --global init.defaultBranch main
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-ms() { echo $(( $(date +%s%N) / 1000000 )); }
-median() { sort -n | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
-
-rport=$(free_port)
 pport=$(free_port)
 berth init >/dev/null
-printf '[router]\nport = %s\n[runtime]\nport_min = 42000\nport_max = 42999\n' "$rport" >> "$BERTH_ROOT/berth.ini"
+router_ini 42000 42999
 berth pipelines:create bench >/dev/null
 berthd
 

@@ -9,21 +9,7 @@
 #     in the ledger, against the same with 20 releases; prints the ratio.
 #
 # usage: bench/push.sh [BUILDDIR]   (default: _build, from contrib/check)
-set -euo pipefail
-
-top=$(cd "$(dirname "$0")/.." && pwd)
-build=${1:-$top/_build}
-export PATH="$build/src:$PATH"
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-export BERTH_ROOT=$tmp/root HOME=$tmp/home GIT_CONFIG_NOSYSTEM=1
-mkdir -p "$HOME"
-git config --global user.name bench
-git config --global user.email bench@localhost
-git config --global init.defaultBranch main
-
-ms() { echo $(( $(date +%s%N) / 1000000 )); }
-median() { sort -n | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
+. "$(dirname "$0")/lib.sh" "$@"
 
 berth init >/dev/null
 berth pipelines:create bench >/dev/null

@@ -9,25 +9,9 @@
 #     overhead over the build alone).
 #
 # usage: bench/review.sh [BUILDDIR]   (default: _build)
-set -euo pipefail
-
-top=$(cd "$(dirname "$0")/.." && pwd)
-build=${1:-$top/_build}
-export PATH="$build/src:$PATH"
-tmp=$(mktemp -d)
-export BERTH_ROOT=$tmp/root HOME=$tmp/home GIT_CONFIG_NOSYSTEM=1
-trap 'berth daemon:stop >/dev/null 2>&1 || true; rm -rf "$tmp"' EXIT
-mkdir -p "$HOME"
-git config --global user.name bench
-git config --global user.email bench@localhost
-git config --global init.defaultBranch main
-
-ms() { echo $(( $(date +%s%N) / 1000000 )); }
-median() { sort -n | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
-
-rport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+. "$(dirname "$0")/lib.sh" "$@"
 berth init >/dev/null
-printf '[router]\nport = %s\n[runtime]\nport_min = 45000\nport_max = 45999\n' "$rport" >> "$BERTH_ROOT/berth.ini"
+router_ini 45000 45999
 berth pipelines:create bench >/dev/null
 berth reviewapps:enable -p bench >/dev/null
 berthd

@@ -62,29 +62,6 @@ parse_run_number(const char *arg, const char *pipeline, int *out)
 	return 0;
 }
 
-/*
- * The newest run of the pipeline (of branch, when not NULL) into *out.
- * Returns 0; 1 when there is none (nothing printed); -1 on error.
- */
-static int
-newest_run(struct cmd_ctx *ctx, const struct pipeline *p,
-    const char *branch, struct test_run *out)
-{
-	struct test_run *rs = NULL;
-	size_t nr = 0;
-
-	if (ledger_test_run_list(ctx->root.db, p->id, branch, 1, &rs,
-	    &nr) < 0)
-		return -1;
-	if (nr == 0) {
-		free(rs);
-		return 1;
-	}
-	*out = rs[0];		/* the strings move to out */
-	free(rs);
-	return 0;
-}
-
 /* Run arg ("18", "#18") of the pipeline; prints why not and returns 1. */
 static int
 need_run(struct cmd_ctx *ctx, const struct pipeline *p, const char *arg,
@@ -101,7 +78,7 @@ need_run(struct cmd_ctx *ctx, const struct pipeline *p, const char *arg,
 	if (rc < 0)
 		return cmd_fail_last();
 	memset(&last, 0, sizeof(last));
-	rc = newest_run(ctx, p, NULL, &last);
+	rc = ledger_test_run_latest(ctx->root.db, p->id, NULL, &last);
 	if (rc < 0)
 		return cmd_fail_last();
 	if (rc == 1)
@@ -321,7 +298,7 @@ cmd_ci_last(struct cmd_ctx *ctx)
 	if (cmd_need_pipeline(ctx, &p) != 0)
 		return 1;
 	memset(&t, 0, sizeof(t));
-	rc = newest_run(ctx, &p, ctx->branch, &t);
+	rc = ledger_test_run_latest(ctx->root.db, p.id, ctx->branch, &t);
 	if (rc < 0)
 		ret = cmd_fail_last();
 	else if (rc == 1 && ctx->branch != NULL)
@@ -354,7 +331,8 @@ cmd_ci_rerun(struct cmd_ctx *ctx)
 	if (ctx->argc > 0) {
 		if (need_run(ctx, &p, ctx->argv[0], &old) != 0)
 			goto out;
-	} else if ((rc = newest_run(ctx, &p, NULL, &old)) != 0) {
+	} else if ((rc = ledger_test_run_latest(ctx->root.db, p.id, NULL,
+	    &old)) != 0) {
 		if (rc < 0)
 			cmd_fail_last();
 		else

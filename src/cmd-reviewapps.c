@@ -32,26 +32,6 @@ print_state(const struct pipeline *p)
 	printf("\n");
 }
 
-/* The newest test run of branch into *out; 1 when it has none. */
-static int
-branch_last_run(struct cmd_ctx *ctx, const struct pipeline *p,
-    const char *branch, struct test_run *out)
-{
-	struct test_run *rs = NULL;
-	size_t nr = 0;
-
-	if (ledger_test_run_list(ctx->root.db, p->id, branch, 1, &rs,
-	    &nr) < 0)
-		return -1;
-	if (nr == 0) {
-		free(rs);
-		return 1;
-	}
-	*out = rs[0];		/* the strings move to out */
-	free(rs);
-	return 0;
-}
-
 static int
 cmd_reviewapps(struct cmd_ctx *ctx)
 {
@@ -91,7 +71,7 @@ cmd_reviewapps(struct cmd_ctx *ctx)
 		int rc;
 
 		memset(&run, 0, sizeof(run));
-		rc = branch_last_run(ctx, &p, ra[i].branch, &run);
+		rc = ledger_test_run_latest(ctx->root.db, p.id, ra[i].branch, &run);
 		if (rc < 0) {
 			ret = cmd_fail_last();
 			free(url);

@@ -1763,6 +1763,15 @@ ledger_test_run_get(struct ledger *db, int64_t pipeline_id, int number,
 }
 
 int
+ledger_test_run_latest(struct ledger *db, int64_t pipeline_id,
+    const char *branch, struct test_run *out)
+{
+	return run_one(db, prep(db, "SELECT " RUN_COLS " FROM test_runs "
+	    "WHERE pipeline_id = ?1 AND (?2 IS NULL OR branch = ?2) ORDER BY "
+	    "number DESC LIMIT 1", "is", pipeline_id, branch), out);
+}
+
+int
 ledger_test_run_list(struct ledger *db, int64_t pipeline_id,
     const char *branch, int limit, struct test_run **out, size_t *nr)
 {

@@ -289,6 +289,9 @@ int ledger_test_node_set(struct ledger *db, int64_t run_id, int node,
     const char *status, int exit_code, int passed, int failed);
 int ledger_test_run_get(struct ledger *db, int64_t pipeline_id, int number,
     struct test_run *out);
+/* The newest run (of branch; NULL = any); 1 when there is none. */
+int ledger_test_run_latest(struct ledger *db, int64_t pipeline_id,
+    const char *branch, struct test_run *out);
 /* Newest first; branch NULL = all; limit 0 = all. */
 int ledger_test_run_list(struct ledger *db, int64_t pipeline_id,
     const char *branch, int limit, struct test_run **out, size_t *nr);
