@@ -10,6 +10,7 @@
 . "$(dirname "$0")/lib.sh" "$@"
 berth init >/dev/null
 router_ini 44000 44999
+printf '[build]\napp_json_paths = 1\n' >> "$BERTH_ROOT/berth.ini"
 berthd
 
 # A buildpack that makes the slug SLUG_MB big (from the app's config).

@@ -588,7 +588,7 @@ appjson_load(const char *dir, struct appjson *out, appjson_note_fn note,
 		free(path);
 		return 1;
 	}
-	ret = read_file(path, &sb, APPJSON_MAX_SIZE);
+	ret = read_file_regular(path, &sb, APPJSON_MAX_SIZE);
 	if (ret == 0)
 		ret = appjson_parse(sb.buf, sb.len, out, note, data);
 	strbuf_release(&sb);

@@ -19,6 +19,8 @@
 /* Values this short are too common to redact without mangling output. */
 #define REDACT_MIN 5
 
+struct secret;
+
 struct build_ctx {
 	const struct build_opts *o;	/* NULL for a test build */
 	struct berth_root *root;
@@ -33,6 +35,8 @@ struct build_ctx {
 	char *cachedir;
 	struct strvec env;	/* environment for buildpack programs */
 	struct strbuf capture;	/* bin/detect and bin/release stdout */
+	struct secret *secrets;	/* config values hidden from output */
+	size_t nsecrets;
 	int capturing;
 };
 
@@ -42,27 +46,89 @@ build_log_path(const struct berth_root *r, int64_t build_id)
 	return root_pathf(r, "logs/build-%lld.log", (long long)build_id);
 }
 
+/* berth's own variables, which hold no secret (app and branch names). */
+static int
+platform_var(const char *key)
+{
+	static const char *const names[] = { "BERTH_APP", "BERTH_BRANCH",
+	    "BERTH_PARENT_APP", "BERTH_RELEASE", NULL };
+	size_t i;
+
+	for (i = 0; names[i] != NULL; i++)
+		if (strcmp(names[i], key) == 0)
+			return 1;
+	return 0;
+}
+
+struct secret {
+	const char *key;
+	char *value;		/* one line of a config var's value */
+};
+
+static int
+longest_first(const void *a, const void *b)
+{
+	size_t la = strlen(((const struct secret *)a)->value);
+	size_t lb = strlen(((const struct secret *)b)->value);
+
+	return la < lb ? 1 : la > lb ? -1 : 0;
+}
+
+/*
+ * The values to hide, longest first (a short value inside a longer one
+ * must not leave the rest of the longer one showing), each line of a
+ * multi-line value (a PEM key) on its own.
+ */
+static void
+secrets_init(struct build_ctx *b)
+{
+	size_t i;
+
+	for (i = 0; i < b->config.nr; i++) {
+		const char *v = b->config.items[i].value, *nl;
+
+		if (platform_var(b->config.items[i].key))
+			continue;
+		for (; *v != '\0'; v = *nl ? nl + 1 : nl) {
+			size_t len;
+
+			nl = strchrnul(v, '\n');
+			len = (size_t)(nl - v);
+			if (len > 0 && v[len - 1] == '\r')
+				len--;
+			if (len < REDACT_MIN)
+				continue;
+			b->secrets = xrealloc(b->secrets, (b->nsecrets + 1) *
+			    sizeof(*b->secrets));
+			b->secrets[b->nsecrets].key = b->config.items[i].key;
+			b->secrets[b->nsecrets].value = xstrndup(v, len);
+			b->nsecrets++;
+		}
+	}
+	if (b->nsecrets > 1)
+		qsort(b->secrets, b->nsecrets, sizeof(*b->secrets),
+		    longest_first);
+}
+
 /* Replace config var values in line with [KEY]. Caller frees. */
 static char *
-redact(const struct kvlist *config, const char *line)
+redact(const struct build_ctx *b, const char *line)
 {
 	struct strbuf sb = STRBUF_INIT;
 	char *cur = xstrdup(line);
 	size_t i;
 
-	for (i = 0; i < config->nr; i++) {
-		const char *v = config->items[i].value, *p, *start;
+	for (i = 0; i < b->nsecrets; i++) {
+		const char *v = b->secrets[i].value, *p, *start;
 		size_t vlen = strlen(v);
 
-		/* berth's own variables (BERTH_APP...) are no secrets. */
-		if (vlen < REDACT_MIN || strstr(cur, v) == NULL ||
-		    strncmp(config->items[i].key, "BERTH_", 6) == 0)
+		if (strstr(cur, v) == NULL)
 			continue;
 		strbuf_reset(&sb);
 		for (start = cur; (p = strstr(start, v)) != NULL;
 		    start = p + vlen) {
 			strbuf_add(&sb, start, (size_t)(p - start));
-			strbuf_addf(&sb, "[%s]", config->items[i].key);
+			strbuf_addf(&sb, "[%s]", b->secrets[i].key);
 		}
 		strbuf_addstr(&sb, start);
 		free(cur);
@@ -76,7 +142,7 @@ redact(const struct kvlist *config, const char *line)
 static void
 emit(struct build_ctx *b, const char *prefix, const char *text)
 {
-	char *clean = redact(&b->config, text);
+	char *clean = redact(b, text);
 
 	printf("%s%s\n", prefix, clean);
 	fflush(stdout);
@@ -194,6 +260,9 @@ run_script(struct build_ctx *b, const struct bp *bp, const char *script,
 	c.timeout_ms = left;
 	c.on_line = on_buildpack_line;
 	c.data = b;
+	/* What bin/detect and bin/release print on stdout is data (their
+	 * name, YAML); as on Heroku, their stderr is not part of it. */
+	c.stdout_only = capture;
 	b->capturing = capture;
 	strbuf_reset(&b->capture);
 	ret = run_command(&c);
@@ -246,7 +315,7 @@ read_procfile(struct build_ctx *b, struct proctypes *types, int *present)
 
 	*present = path_exists(path);
 	if (*present) {
-		ret = read_file(path, &text, 1 << 20);
+		ret = read_file_regular(path, &text, 1 << 20);
 		if (ret == 0)
 			ret = procfile_parse(strbuf_str(&text), text.len, types,
 			    warn_line, b);
@@ -290,8 +359,21 @@ choose_buildpacks(struct build_ctx *b, const struct appjson *aj,
 	*out = NULL;
 	*nr = 0;
 	if (aj->buildpacks.nr > 0) {
-		for (i = 0; i < aj->buildpacks.nr; i++)
-			strvec_push(&specs, aj->buildpacks.v[i]);
+		for (i = 0; i < aj->buildpacks.nr; i++) {
+			const char *spec = aj->buildpacks.v[i];
+
+			/* A pushed app.json names installed buildpacks or Git
+			 * URLs, not paths on the server, unless berth.ini
+			 * [build] app_json_paths = 1 trusts pushers. */
+			if ((spec[0] == '/' || spec[0] == '.') &&
+			    !b->root->cfg.app_json_paths) {
+				berth_error("app.json: buildpacks: '%s' is a path "
+				    "on the server; name an installed buildpack "
+				    "(see: berth buildpacks) or a Git URL", spec);
+				goto out;
+			}
+			strvec_push(&specs, spec);
+		}
 		source = "app.json";
 	} else {
 		if (ledger_buildpack_list(b->root->db, b->pipeline_id,
@@ -380,6 +462,10 @@ ctx_clear(struct build_ctx *b)
 	if (b->log != NULL)
 		fclose(b->log);
 	kvlist_clear(&b->config);
+	while (b->nsecrets > 0)
+		free(b->secrets[--b->nsecrets].value);
+	free(b->secrets);
+	b->secrets = NULL;
 	free(b->scratch);
 	free(b->appdir);
 	free(b->envdir);
@@ -538,6 +624,7 @@ build_run(const struct build_opts *o, struct build_result *res)
 	b.deadline = now_ms() + (int64_t)o->root->cfg.build_timeout * 1000;
 	if (ledger_config_get(b.root->db, o->app->id, &b.config) < 0)
 		return -1;
+	secrets_init(&b);
 	if (ledger_build_start(b.root->db, o->app->id, o->commit, o->ref,
 	    o->actor, &res->build_id) < 0) {
 		kvlist_clear(&b.config);
@@ -610,6 +697,7 @@ build_for_test(const struct build_test_opts *o, struct strvec *test_bps)
 	for (i = 0; o->config != NULL && i < o->config->nr; i++)
 		kvlist_add(&b.config, o->config->items[i].key,
 		    o->config->items[i].value);
+	secrets_init(&b);
 	build_env(&b);
 	if (mkdir_p(o->dir, 0700) < 0 ||
 	    repo_checkout(o->repo, o->commit, b.appdir) < 0 ||

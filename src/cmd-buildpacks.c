@@ -215,7 +215,8 @@ pipeline_spec(struct berth_root *r, const char *spec, const char *name)
 			    "berth buildpacks", q);
 		return NULL;
 	}
-	return xstrdup(spec);
+	/* Stored as the installed name the build will look for. */
+	return xstrdup(name);
 }
 
 static int

@@ -108,6 +108,8 @@ promote_one(struct cmd_ctx *ctx, const struct app *src,
 
 		if (build_run(&bo, &res) < 0) {
 			o->why = xstrdup(berth_last_error());
+			o->ms = now_ms() - t0;
+			build_result_clear(&res);
 			return;
 		}
 		slug = res.slug_id;

@@ -151,7 +151,9 @@ cmd_releases_retry(struct cmd_ctx *ctx)
 	if (!slug_usable(ctx, &a, &cur))
 		goto out;
 	desc = xasprintf("Retry v%d", cur.version);
-	if (release_from(ctx, &a, &cur, "deploy", desc, NULL, &version) == 0) {
+	/* The same kind as the release it retries: a retried rollback is
+	 * no push, and must not count as the branch's last deploy. */
+	if (release_from(ctx, &a, &cur, cur.kind, desc, NULL, &version) == 0) {
 		printf("Released %s v%d (%s)\n", a.name, version, desc);
 		ret = 0;
 	}

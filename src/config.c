@@ -76,6 +76,9 @@ static const char template[] =
 "# Buildpacks to try, in this order, as a comma-separated list of names,\n"
 "# e.g. \"nodejs, python\". Empty means berth's own order.\n"
 "buildpacks =\n"
+"# 1 lets a pushed app.json name buildpack directories on this server\n"
+"# (trusted pushers only); 0 allows installed names and Git URLs.\n"
+"app_json_paths = 0\n"
 "\n"
 "[router]\n"
 "# The port berth's own nginx listens on: http://APP.DOMAIN:PORT/.\n"
@@ -127,6 +130,7 @@ static const struct key keys[] = {
 	{ "server", "log_level", set_log_level, 0, 0, 0, NULL },
 	INT_KEY("build", "timeout", build_timeout, 1, TIMEOUT_MAX, "seconds"),
 	{ "build", "buildpacks", set_buildpacks, 0, 0, 0, NULL },
+	INT_KEY("build", "app_json_paths", app_json_paths, 0, 1, NULL),
 	INT_KEY("router", "port", router_port, 1, 65535, "port number"),
 	{ "router", "nginx", set_program, 0, 0, 0, NULL },
 	INT_KEY("runtime", "port_min", port_min, 1024, 65535, "port number"),
@@ -222,6 +226,9 @@ set_int(struct load *ld, const struct key *k, const char *value)
 		v = v * 10 + (*p - '0');
 	if (p == value || *p != '\0' || v < k->min || v > k->max) {
 		name_quote(value, q, sizeof(q));
+		if (k->unit == NULL)
+			return load_error(ld, "%s.%s must be 0 or 1 (got '%s')",
+			    k->section, k->name, q);
 		return load_error(ld, "%s.%s must be a whole number of %s "
 		    "from %d to %d (got '%s')", k->section, k->name, k->unit,
 		    k->min, k->max, q);
@@ -455,6 +462,7 @@ config_copy(struct berth_config *to, const struct berth_config *from)
 	    "localhost");
 	to->log_level = from->log_level;
 	to->build_timeout = from->build_timeout;
+	to->app_json_paths = from->app_json_paths;
 	to->router_port = from->router_port;
 	to->nginx = xstrdup(from->nginx != NULL ? from->nginx : "nginx");
 	to->port_min = from->port_min;

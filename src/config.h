@@ -5,6 +5,7 @@
  *             log_level = info        ; error|warn|info|debug
  *   [build]   timeout = 900           ; seconds for one whole build
  *             buildpacks = nodejs, python  ; detection order (optional)
+ *             app_json_paths = 0      ; 1: app.json may name buildpack dirs
  *   [router]  port = 8080             ; nginx listens on this port
  *             nginx = nginx           ; the nginx binary
  *   [runtime] port_min = 20000, port_max = 29999  ; web dyno ports
@@ -32,6 +33,7 @@ struct berth_config {
 	enum log_level log_level;
 	int build_timeout;		/* seconds */
 	struct strvec buildpacks;	/* detection order; empty = ledger's */
+	int app_json_paths;		/* app.json may name server paths */
 	int router_port;		/* nginx listens here */
 	char *nginx;			/* nginx binary ("nginx" = from PATH) */
 	int port_min, port_max;		/* web dyno ports */

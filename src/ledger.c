@@ -194,7 +194,18 @@ begin(struct ledger *db)
 static int
 commit(struct ledger *db)
 {
-	return exec_sql(db, "COMMIT");
+	if (exec_sql(db, "COMMIT") == 0)
+		return 0;
+	/* A COMMIT that failed (disk full, I/O) may leave the transaction
+	 * open, and every later BEGIN on this connection would fail. */
+	if (!sqlite3_get_autocommit(db->db)) {
+		char *keep = xstrdup(berth_last_error());
+
+		sqlite3_exec(db->db, "ROLLBACK", NULL, NULL, NULL);
+		berth_error("%s", keep);
+		free(keep);
+	}
+	return -1;
 }
 
 static void
@@ -1512,22 +1523,41 @@ ledger_config_restore(struct ledger *db, int64_t app_id,
 int
 ledger_release_fail_stale(struct ledger *db, int64_t app_id)
 {
+	struct release cur;
+	sqlite3_stmt *st;
 	char now[32];
-	int n;
+	int n, changed_config = 0;
 
 	now_text(now);
+	memset(&cur, 0, sizeof(cur));
 	if (begin(db) < 0)
 		return -1;
+	/* A pending config change or rollback rewrote the config vars:
+	 * put back those of the release that keeps running. */
+	st = prep(db, "SELECT 1 FROM releases WHERE app_id = ? AND status = "
+	    "'pending' AND kind IN ('config', 'rollback')", "i", app_id);
+	if (st == NULL)
+		goto fail;
+	changed_config = sqlite3_step(st) == SQLITE_ROW;
+	sqlite3_finalize(st);
+	if (changed_config && current_release_in_txn(db, app_id, &cur) == 0) {
+		int rc = config_replace(db, app_id, cur.config);
+
+		release_clear(&cur);
+		if (rc < 0)
+			goto fail;
+	}
 	if (run(db, prep(db, "UPDATE releases SET status = 'failed', "
 	    "finished_at = ? WHERE app_id = ? AND status = 'pending'", "si",
-	    now, app_id)) < 0) {
-		rollback(db);
-		return -1;
-	}
+	    now, app_id)) < 0)
+		goto fail;
 	n = sqlite3_changes(db->db);
 	if (commit(db) < 0)
 		return -1;
 	return n;
+fail:
+	rollback(db);
+	return -1;
 }
 
 int
@@ -1943,6 +1973,8 @@ ledger_review_destroy(struct ledger *db, int64_t id)
 	    "destroyed_at = ? WHERE id = ?", "si", now, id)) < 0 ||
 	    run(db, prep(db, "UPDATE apps SET destroyed_at = ? WHERE id = ? "
 	    "AND destroyed_at IS NULL", "si", now, app_id)) < 0 ||
+	    run(db, prep(db, "DELETE FROM config_vars WHERE app_id = ?", "i",
+	    app_id)) < 0 ||
 	    run(db, prep(db, "DELETE FROM formation WHERE app_id = ?", "i",
 	    app_id)) < 0) {
 		rollback(db);

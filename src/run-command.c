@@ -97,7 +97,13 @@ exec_child(struct child *c, int out_fd)
 	}
 	if (out_fd >= 0) {
 		dup2(out_fd, 1);
-		dup2(out_fd, 2);
+		if (c->stdout_only) {
+			int null = open("/dev/null", O_WRONLY);
+
+			if (null >= 0)
+				dup2(null, 2);
+		} else
+			dup2(out_fd, 2);
 	}
 	/* Nothing of ours but stdio reaches the program (dyno pipes...). */
 	close_range(3, ~0U, 0);

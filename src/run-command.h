@@ -23,6 +23,7 @@ struct child {
 	void *data;
 	int out_fd;
 	int in_fd;		/* stdin; -1 = /dev/null */
+	int stdout_only;	/* stderr to /dev/null, not to on_line/out_fd */
 	/* Called in the child just before exec (async-signal-safe only);
 	 * a non-zero return ends the child with status 126. */
 	int (*pre_exec)(const void *data);
@@ -34,7 +35,7 @@ struct child {
 	int signaled;
 };
 #define CHILD_INIT { STRVEC_INIT, STRVEC_INIT, NULL, 0, NULL, NULL, -1, -1, \
-	NULL, NULL, 0, 0, 0 }
+	0, NULL, NULL, 0, 0, 0 }
 
 /*
  * Run the child to completion in its own process group. Returns 0 when it

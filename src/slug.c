@@ -133,7 +133,7 @@ slugignore_apply(const char *dir)
 		free(path);
 		return 0;
 	}
-	if (read_file(path, &text, 1 << 20) < 0) {
+	if (read_file_regular(path, &text, 1 << 20) < 0) {
 		free(path);
 		return -1;
 	}

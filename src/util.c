@@ -317,6 +317,21 @@ read_file(const char *path, struct strbuf *out, size_t max)
 	return 0;
 }
 
+int
+read_file_regular(const char *path, struct strbuf *out, size_t max)
+{
+	struct stat st;
+	const char *name = strrchr(path, '/');
+
+	name = name != NULL ? name + 1 : path;
+	if (lstat(path, &st) < 0)
+		return berth_error_errno("cannot read %s", name);
+	if (!S_ISREG(st.st_mode))
+		return berth_error("%s must be a regular file, not a link or a "
+		    "special file", name);
+	return read_file(path, out, max);
+}
+
 static int
 write_all(int fd, const void *data, size_t len)
 {

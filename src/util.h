@@ -70,6 +70,11 @@ char **strvec_argv(struct strvec *sv);
 
 /* Read a whole file (adds a NUL); -1 with errno-based error if it fails. */
 int read_file(const char *path, struct strbuf *out, size_t max);
+/*
+ * read_file() for a file of a pushed tree: refuses a symlink or anything
+ * but a regular file (a link to /etc/passwd or to a pipe).
+ */
+int read_file_regular(const char *path, struct strbuf *out, size_t max);
 /* Write data to path via path.tmp + rename, with the given mode. */
 int write_file_atomic(const char *path, const void *data, size_t len,
     mode_t mode);

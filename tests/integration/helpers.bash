@@ -19,6 +19,8 @@ setup_root() {
 	git config --global init.defaultBranch main
 	git config --global advice.detachedHead false
 	berth init >/dev/null
+	# The tests name fixture buildpacks by path in app.json.
+	printf '\n[build]\napp_json_paths = 1\n' >> "$BERTH_ROOT/berth.ini"
 }
 
 # make_app DIR: a Procfile-only app in a new git repo with one commit.

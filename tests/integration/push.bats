@@ -257,3 +257,35 @@ setup() {
 	run berth releases -a demo-staging --json
 	[ "$(json_get "$output" 'len(d)')" = 0 ]
 }
+
+@test "a secret that contains another config value is hidden whole" {
+	berth config:set APP_HOST=db.example.com \
+	    DATABASE_URL=postgres://app:s3cretpw@db.example.com/prod \
+	    -a demo-staging >/dev/null
+	use_buildpack "$APP" echo-env
+	run push "$APP" demo
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"DATABASE_URL=[DATABASE_URL]"* ]]
+	[[ "$output" != *"s3cretpw"* ]]
+	! grep -r "s3cretpw" "$BERTH_ROOT/logs" || false
+}
+
+@test "a Procfile that is a symlink out of the tree is refused" {
+	rm "$APP/Procfile"
+	ln -s /etc/passwd "$APP/Procfile"
+	git -C "$APP" add -A
+	git -C "$APP" commit -qm "Sneaky Procfile"
+	run push "$APP" demo
+	[ "$status" -ne 0 ]
+	[[ "$output" == *"Procfile must be a regular file"* ]]
+	[[ "$output" != *"root:x:"* ]]
+}
+
+@test "app.json may not name a buildpack directory unless berth.ini allows it" {
+	sed -i 's/^app_json_paths = 1$/app_json_paths = 0/' "$BERTH_ROOT/berth.ini"
+	use_buildpack "$APP" echo-env
+	run push "$APP" demo
+	[ "$status" -ne 0 ]
+	[[ "$output" == *"is a path on the server; name an installed buildpack"* ]]
+	[ "$(remote_head demo main)" = none ]
+}
