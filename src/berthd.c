@@ -75,6 +75,7 @@ struct dyno {
 	struct release rel;	/* its own copy: id, version, slug, config */
 	char *commit;		/* its slug's commit */
 	pid_t pid;		/* 0 once reaped */
+	pid_t pgid;		/* its process group (its first pid) */
 	int port;
 	int out_fd;		/* -1 once closed */
 	struct dyno_dir dir;	/* dir.path NULL when it has none */
@@ -369,6 +370,7 @@ dyno_exec(struct dyno *d)
 		goto out;
 	}
 	d->pid = dyno_spawn(&spec, -1, pipefd[1], 1);
+	d->pgid = d->pid > 0 ? d->pid : 0;
 	close(pipefd[1]);
 	if (d->pid < 0) {
 		d->pid = 0;
@@ -469,7 +471,7 @@ dyno_stop(struct dyno *d)
 	}
 	if (d->pid > 0) {
 		app_event(d->app, name, "Stopping all processes with SIGTERM");
-		kill(-d->pid, SIGTERM);
+		kill(-d->pgid, SIGTERM);
 		d->kill_at = now_ms() + (int64_t)D.root.cfg.stop_timeout * 1000;
 	}
 	d->state = D_STOPPING;
@@ -614,6 +616,13 @@ restart_delay(int restarts)
 	return ms > RESTART_MAX_MS ? RESTART_MAX_MS : ms;
 }
 
+/* Whether any process of the dyno's group is left. */
+static int
+group_alive(const struct dyno *d)
+{
+	return d->pgid > 0 && (kill(-d->pgid, 0) == 0 || errno == EPERM);
+}
+
 /* A dyno's process ended (main thread, D.lock held). */
 static void
 dyno_exited(struct dyno *d, int status)
@@ -624,22 +633,27 @@ dyno_exited(struct dyno *d, int status)
 	free(pf);
 	d->exit_code = WIFEXITED(status) ? WEXITSTATUS(status) :
 	    128 + WTERMSIG(status);
-	/* Whatever it left in its group goes too. */
-	kill(-d->pid, SIGKILL);
 	d->pid = 0;
 	if (d->out_fd >= 0)
 		dyno_read(d);
-	if (d->out_fd >= 0) {
-		close(d->out_fd);
-		d->out_fd = -1;
-	}
 	if (d->state == D_STOPPING) {
+		/*
+		 * Stopping: the shell may go first while the app it ran
+		 * still finishes its requests and says goodbye; the group
+		 * has until kill_at, and the main loop removes the dyno once
+		 * the group is empty and its output read.
+		 */
 		app_event(d->app, name, "Process exited with status %d",
 		    d->exit_code);
 		free(name);
-		if (d->pins == 0)
-			dyno_remove(d);
 		return;
+	}
+	/* Crashed: whatever it left in its group goes too. */
+	kill(-d->pgid, SIGKILL);
+	d->pgid = 0;
+	if (d->out_fd >= 0) {
+		close(d->out_fd);
+		d->out_fd = -1;
 	}
 	app_event(d->app, name, "Process exited with status %d", d->exit_code);
 	app_event(d->app, name, "State changed from %s to crashed",
@@ -786,7 +800,8 @@ reap_orphans(void)
 		if (id[0] == '\0')
 			continue;
 		for (d = D.dynos; d != NULL; d = d->next)
-			if (d->pid > 0 && strcmp(d->token, id) == 0)
+			if ((d->pid > 0 || d->state == D_STOPPING) &&
+			    strcmp(d->token, id) == 0)
 				break;
 		if (d != NULL)
 			continue;
@@ -1824,18 +1839,21 @@ stop_all(void)
 	pthread_mutex_unlock(&D.lock);
 	deadline = now_ms() + (int64_t)D.root.cfg.stop_timeout * 1000;
 	for (;;) {
-		int left = 0;
+		int left = 0, late = now_ms() >= deadline;
 
 		pthread_mutex_lock(&D.lock);
 		reap();
-		for (d = D.dynos; d != NULL; d = d->next)
-			if (d->pid > 0) {
-				left++;
-				if (now_ms() >= deadline)
-					kill(-d->pid, SIGKILL);
-			}
+		for (d = D.dynos; d != NULL; d = d->next) {
+			if (d->out_fd >= 0)
+				dyno_read(d);
+			if (d->pid == 0 && !group_alive(d))
+				continue;
+			left++;
+			if (late && d->pgid > 0)
+				kill(-d->pgid, SIGKILL);
+		}
 		pthread_mutex_unlock(&D.lock);
-		if (left == 0)
+		if (left == 0 || now_ms() >= deadline + 5000)
 			break;
 		poll(NULL, 0, 20);
 	}
@@ -1925,7 +1943,7 @@ main_loop(void)
 		pfds[n++].events = POLLIN;
 		for (d = D.dynos; d != NULL; d = d->next) {
 			int64_t t = d->state == D_CRASHED ? d->restart_at :
-			    d->state == D_STOPPING && d->pid > 0 ? d->kill_at :
+			    d->state == D_STOPPING ? d->kill_at :
 			    0;
 
 			if (t > 0 && (next == 0 || t < next))
@@ -1977,10 +1995,19 @@ main_loop(void)
 			if (d->state == D_CRASHED && d->restart_at > 0 &&
 			    d->restart_at <= now)
 				dyno_restart(d);
-			else if (d->state == D_STOPPING && d->pid > 0 &&
-			    d->kill_at > 0 && d->kill_at <= now) {
-				kill(-d->pid, SIGKILL);
+			else if (d->state == D_STOPPING && d->kill_at > 0 &&
+			    d->kill_at <= now) {
+				if (d->pgid > 0)
+					kill(-d->pgid, SIGKILL);
 				d->kill_at = 0;
+				/* What an escapee still holds open is dropped. */
+				if (d->pid == 0 && d->out_fd >= 0) {
+					dyno_read(d);
+					if (d->out_fd >= 0) {
+						close(d->out_fd);
+						d->out_fd = -1;
+					}
+				}
 			}
 		}
 		if (now >= D.next_review_check) {
@@ -2002,7 +2029,7 @@ main_loop(void)
 			struct dyno *next_d = d->next;
 
 			if (d->state == D_STOPPING && d->pid == 0 &&
-			    d->pins == 0)
+			    d->pins == 0 && d->out_fd < 0 && !group_alive(d))
 				dyno_remove(d);
 			d = next_d;
 		}

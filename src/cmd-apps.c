@@ -4,6 +4,7 @@
  * (its ledger history stays; its config vars and build cache go).
  */
 #include "cmd.h"
+#include "router.h"
 #include "runtime.h"
 #include "names.h"
 #include "procfile.h"
@@ -244,6 +245,12 @@ cmd_apps_info(struct cmd_ctx *ctx)
 	else
 		strbuf_addf(&line, "%zu (%s)", cfg.nr, keys.buf);
 	table_row(&t, "Config vars:", line.buf);
+	{
+		char *url = router_url(&ctx->root.cfg, a.name);
+
+		table_row(&t, "Web URL:", url);
+		free(url);
+	}
 	table_row(&t, "Repo:", repo);
 	created = format_time(a.created_at);
 	table_row(&t, "Created:", created);

@@ -54,8 +54,11 @@ cmd_init(struct cmd_ctx *ctx)
 	    root_open(&r, ctx->root_dir) < 0)
 		return cmd_fail_last();
 	install_bundled(&r);
-	printf("berth: server root %s ready (ledger v%d, apps at "
-	    "APP.%s)\n", r.dir, ledger_schema_version(r.db), r.cfg.domain);
+	printf("berth: server root %s ready (ledger v%d, router on :%d, apps "
+	    "at http://APP.%s:%d/)\n", r.dir, ledger_schema_version(r.db),
+	    r.cfg.router_port, r.cfg.domain, r.cfg.router_port);
+	printf("Next: berthd --root %s, then: berth pipelines:create NAME\n",
+	    r.dir);
 	root_close(&r);
 	return 0;
 }

@@ -4,6 +4,7 @@
 #include "cmd.h"
 #include "names.h"
 #include "repo.h"
+#include "router.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -132,13 +133,18 @@ cmd_pipelines_create(struct cmd_ctx *ctx)
 	printf("Created pipeline %s\n  repo        %s\n", name, repo);
 	if (!ctx->no_apps) {
 		char *deploys = xasprintf("auto-deploys %s", branch);
+		char *surl = router_url(&ctx->root.cfg, staging);
+		char *purl = router_url(&ctx->root.cfg, name);
 
-		table_init(&t, 3);
-		table_row(&t, "  staging   ", staging, deploys);
-		table_row(&t, "  production", name, "promote from staging");
+		table_init(&t, 4);
+		table_row(&t, "  staging   ", staging, deploys, surl);
+		table_row(&t, "  production", name, "promote from staging",
+		    purl);
 		table_print(&t, stdout);
 		table_clear(&t);
 		free(deploys);
+		free(surl);
+		free(purl);
 	}
 	printf("\nPush to it:  git remote add berth %s && git push berth "
 	    "%s\n", repo, branch);

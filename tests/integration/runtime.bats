@@ -294,8 +294,12 @@ worker: echo tick; exit 3"
 	for p in $old; do
 		wait_for "old dyno process $p to end" 10 eval "! kill -0 $p"
 	done
-	run berth logs -a demo-staging --ps web.1
-	[[ "$output" == *"app[web.1]: SIGTERM received, shutting down"* ]]
+	# berthd logs what the old dyno wrote last once it reads its pipe.
+	old_words() {
+		berth logs -a demo-staging --ps web.1 |
+		    grep -q 'app\[web.1\]: SIGTERM received, shutting down'
+	}
+	wait_for "the old dyno's last words in the log" 10 old_words
 }
 
 @test "after kill -9 of berthd a new one takes over without duplicates" {
