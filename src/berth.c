@@ -366,9 +366,20 @@ parse(struct cmd_ctx *ctx, int argc, char **argv)
 			continue;
 		}
 		if (ch == '?' || ch == ':') {
-			if (optopt != 0 && strchr("apsbni", optopt) != NULL)
-				return berth_error("option -%c needs a value",
-				    optopt);
+			const struct option *lo;
+
+			/* A known long option without its value. */
+			for (lo = long_opts; lo->name != NULL; lo++)
+				if (optopt != 0 && lo->val == optopt &&
+				    lo->has_arg == required_argument)
+					return berth_error("option %s%s needs a "
+					    "value; see: berth help %s",
+					    optopt < 256 ? "-" : "--",
+					    optopt < 256 ? (char[2]){ (char)optopt,
+					    0 } : lo->name, c->name);
+			if (optopt > 0 && optopt < 256)
+				return berth_error("unknown option '-%c'; see: "
+				    "berth help %s", optopt, c->name);
 			return berth_error("unknown option '%s'; see: berth "
 			    "help %s", argv[optind - 1], c->name);
 		}
