@@ -264,20 +264,12 @@ pid_file(const struct dyno *d)
 static unsigned long long
 proc_stat_field(pid_t pid, int field)
 {
-	char path[64], buf[1024], *p;
+	char buf[1024], *p;
 	unsigned long long v = 0;
-	int fd, i;
-	ssize_t n;
+	int i;
 
-	snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
+	if (proc_read(pid, "stat", buf, sizeof(buf)) <= 0)
 		return 0;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return 0;
-	buf[n] = '\0';
 	/* The command name (field 2) may hold spaces: start after it. */
 	p = strrchr(buf, ')');
 	for (i = 2; i < field && p != NULL; i++)
@@ -695,19 +687,10 @@ dyno_restart(struct dyno *d)
 static int
 proc_is(pid_t pid, const char *name)
 {
-	char path[64], comm[64];
-	int fd;
-	ssize_t n;
+	char comm[64];
 
-	snprintf(path, sizeof(path), "/proc/%ld/comm", (long)pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
+	if (proc_read(pid, "comm", comm, sizeof(comm)) <= 0)
 		return 0;
-	n = read(fd, comm, sizeof(comm) - 1);
-	close(fd);
-	if (n <= 0)
-		return 0;
-	comm[n] = '\0';
 	comm[strcspn(comm, "\n")] = '\0';
 	return strcmp(comm, name) == 0;
 }
@@ -719,49 +702,14 @@ proc_ppid(pid_t pid)
 	return (pid_t)proc_stat_field(pid, 4);
 }
 
-/* The BERTH_DYNO_ID in /proc/PID/environ into id[32] ("" if none). */
-static void
-proc_dyno_id(pid_t pid, char id[32])
-{
-	char path[64], buf[65536];
-	ssize_t n;
-	int fd;
-	char *p;
-
-	id[0] = '\0';
-	snprintf(path, sizeof(path), "/proc/%ld/environ", (long)pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return;
-	buf[n] = '\0';
-	for (p = buf; p < buf + n; p += strlen(p) + 1)
-		if (strncmp(p, "BERTH_DYNO_ID=", 14) == 0) {
-			snprintf(id, 32, "%s", p + 14);
-			return;
-		}
-}
-
 /* Whether pid is a zombie. */
 static int
 proc_zombie(pid_t pid)
 {
-	char path[64], buf[512], *p;
-	ssize_t n;
-	int fd;
+	char buf[512], *p;
 
-	snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
+	if (proc_read(pid, "stat", buf, sizeof(buf)) <= 0)
 		return 0;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return 0;
-	buf[n] = '\0';
 	p = strrchr(buf, ')');
 	return p != NULL && p[1] == ' ' && p[2] == 'Z';
 }
@@ -796,7 +744,7 @@ reap_orphans(void)
 			waitpid(pid, NULL, WNOHANG);
 			continue;
 		}
-		proc_dyno_id(pid, id);
+		dyno_proc_token(pid, id);
 		if (id[0] == '\0')
 			continue;
 		for (d = D.dynos; d != NULL; d = d->next)

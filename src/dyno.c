@@ -252,39 +252,57 @@ dyno_dir_prepare(const struct berth_root *r, const char *app,
 	return ret;
 }
 
+ssize_t
+proc_read(pid_t pid, const char *name, char *buf, size_t size)
+{
+	char path[64];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%ld/%s", (long)pid, name);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, size - 1);
+	close(fd);
+	if (n < 0)
+		return -1;
+	buf[n] = '\0';
+	return n;
+}
+
+void
+dyno_proc_token(pid_t pid, char id[32])
+{
+	char buf[65536], *p;
+	ssize_t n = proc_read(pid, "environ", buf, sizeof(buf));
+
+	id[0] = '\0';
+	for (p = buf; n > 0 && p < buf + n; p += strlen(p) + 1)
+		if (strncmp(p, "BERTH_DYNO_ID=", 14) == 0) {
+			snprintf(id, 32, "%s", p + 14);
+			return;
+		}
+}
+
 int
 dyno_kill_token(const char *token)
 {
 	DIR *dp = opendir("/proc");
 	struct dirent *de;
-	size_t tlen = strlen(token);
 	int n = 0;
 
 	while (dp != NULL && (de = readdir(dp)) != NULL) {
-		char path[64], buf[65536], *p;
-		ssize_t len;
-		int fd;
 		long pid = atol(de->d_name);
+		char id[32];
 
 		if (pid <= 1 || pid == (long)getpid())
 			continue;
-		snprintf(path, sizeof(path), "/proc/%ld/environ", pid);
-		fd = open(path, O_RDONLY | O_CLOEXEC);
-		if (fd < 0)
-			continue;
-		len = read(fd, buf, sizeof(buf) - 1);
-		close(fd);
-		if (len <= 0)
-			continue;
-		buf[len] = '\0';
-		for (p = buf; p < buf + len; p += strlen(p) + 1)
-			if (strncmp(p, "BERTH_DYNO_ID=", 14) == 0 &&
-			    strncmp(p + 14, token, tlen) == 0 &&
-			    p[14 + tlen] == '\0') {
-				kill((pid_t)pid, SIGKILL);
-				n++;
-				break;
-			}
+		dyno_proc_token((pid_t)pid, id);
+		if (id[0] != '\0' && strcmp(id, token) == 0) {
+			kill((pid_t)pid, SIGKILL);
+			n++;
+		}
 	}
 	if (dp != NULL)
 		closedir(dp);
