@@ -296,9 +296,12 @@ write_pid_file(const struct dyno *d)
 	free(path);
 }
 
-/* Whether port is free to bind on 127.0.0.1. */
+/*
+ * Try port on 127.0.0.1: bind it (is it free?) or connect to it (does a
+ * dyno accept on it?). 1 when that worked.
+ */
 static int
-port_free(int port)
+loopback_try(int port, int (*op)(int, const struct sockaddr *, socklen_t))
 {
 	struct sockaddr_in sa;
 	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), ok;
@@ -309,9 +312,15 @@ port_free(int port)
 	sa.sin_family = AF_INET;
 	sa.sin_port = htons((uint16_t)port);
 	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	ok = bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
+	ok = op(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
 	close(fd);
 	return ok;
+}
+
+static int
+port_free(int port)
+{
+	return loopback_try(port, bind);
 }
 
 /* A port no dyno holds and nothing listens on (D.lock held). */
@@ -780,18 +789,7 @@ reap(void)
 static int
 port_accepts(int port)
 {
-	struct sockaddr_in sa;
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), ok;
-
-	if (fd < 0)
-		return 0;
-	memset(&sa, 0, sizeof(sa));
-	sa.sin_family = AF_INET;
-	sa.sin_port = htons((uint16_t)port);
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	ok = connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
-	close(fd);
-	return ok;
+	return loopback_try(port, connect);
 }
 
 static size_t
