@@ -2,6 +2,7 @@
  * dyno.c - dyno directories, environments and processes.
  */
 #include "dyno.h"
+#include "proc.h"
 #include "run-command.h"
 
 #include <dirent.h>
@@ -252,25 +253,6 @@ dyno_dir_prepare(const struct berth_root *r, const char *app,
 	return ret;
 }
 
-ssize_t
-proc_read(pid_t pid, const char *name, char *buf, size_t size)
-{
-	char path[64];
-	ssize_t n;
-	int fd;
-
-	snprintf(path, sizeof(path), "/proc/%ld/%s", (long)pid, name);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	n = read(fd, buf, size - 1);
-	close(fd);
-	if (n < 0)
-		return -1;
-	buf[n] = '\0';
-	return n;
-}
-
 void
 dyno_proc_token(pid_t pid, char id[32])
 {
@@ -285,28 +267,24 @@ dyno_proc_token(pid_t pid, char id[32])
 		}
 }
 
+static int
+kill_marked(pid_t pid, void *data)
+{
+	const char *token = data;
+	char id[32];
+
+	if (pid <= 1 || pid == getpid())
+		return 0;
+	dyno_proc_token(pid, id);
+	if (id[0] != '\0' && strcmp(id, token) == 0)
+		kill(pid, SIGKILL);
+	return 0;
+}
+
 int
 dyno_kill_token(const char *token)
 {
-	DIR *dp = opendir("/proc");
-	struct dirent *de;
-	int n = 0;
-
-	while (dp != NULL && (de = readdir(dp)) != NULL) {
-		long pid = atol(de->d_name);
-		char id[32];
-
-		if (pid <= 1 || pid == (long)getpid())
-			continue;
-		dyno_proc_token((pid_t)pid, id);
-		if (id[0] != '\0' && strcmp(id, token) == 0) {
-			kill((pid_t)pid, SIGKILL);
-			n++;
-		}
-	}
-	if (dp != NULL)
-		closedir(dp);
-	return n;
+	return proc_each(kill_marked, (void *)token);
 }
 
 void

@@ -53,11 +53,6 @@ int dyno_dir_prepare(const struct berth_root *r, const char *app,
 int dyno_dir_prepare_from(const struct berth_root *r, const char *lower,
     const char *parent, const char *name, struct dyno_dir *out);
 void dyno_dir_remove(struct dyno_dir *dd);
-/*
- * Read /proc/PID/NAME into buf (NUL-terminated); its length, or -1 when
- * the process is gone or the file unreadable.
- */
-ssize_t proc_read(pid_t pid, const char *name, char *buf, size_t size);
 /* The BERTH_DYNO_ID of a process into id[32] ("" when it has none). */
 void dyno_proc_token(pid_t pid, char id[32]);
 /* SIGKILL every process whose environment has BERTH_DYNO_ID=token. */

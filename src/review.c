@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define NAME_MAX_LEN 30
 
@@ -417,4 +418,50 @@ out_nora:
 	release_clear(&cur);
 	app_clear(&a);
 	return ret;
+}
+
+/* The review apps of pipeline p with no push since its stale period. */
+static void
+reap_pipeline(struct berth_root *r, const struct pipeline *p,
+    void (*say)(const char *fmt, ...))
+{
+	struct review_app *ra = NULL;
+	size_t nra = 0, j;
+	char before[32];
+	time_t t;
+	struct tm tm;
+
+	t = time(NULL) - (time_t)p->review_stale_days * 86400;
+	gmtime_r(&t, &tm);
+	strftime(before, sizeof(before), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	if (ledger_review_stale(r->db, p->id, before, &ra, &nra) < 0)
+		return;
+	for (j = 0; j < nra; j++) {
+		say("destroying review app %s: no push for %d day%s",
+		    ra[j].app, p->review_stale_days,
+		    p->review_stale_days == 1 ? "" : "s");
+		if (review_destroy(r, p, ra[j].branch, "berthd") < 0)
+			say("%s", berth_last_error());
+	}
+	review_app_list_free(ra, nra);
+}
+
+void
+review_reap_stale(const char *root_dir,
+    void (*say)(const char *fmt, ...))
+{
+	struct berth_root r;
+	struct pipeline *ps = NULL;
+	size_t nps = 0, i;
+
+	if (root_open(&r, root_dir) < 0) {
+		say("review reaper: %s", berth_last_error());
+		return;
+	}
+	if (ledger_pipeline_list(r.db, &ps, &nps) == 0)
+		for (i = 0; i < nps; i++)
+			if (ps[i].review_apps && ps[i].review_autodestroy)
+				reap_pipeline(&r, &ps[i], say);
+	pipeline_list_free(ps, nps);
+	root_close(&r);
 }

@@ -36,5 +36,12 @@ int review_deploy(struct berth_root *r, git_repository *repo,
 /* Run pr-predestroy, stop it, remove its route, mark it destroyed. */
 int review_destroy(struct berth_root *r, const struct pipeline *p,
     const char *branch, const char *actor);
+/*
+ * Destroy the review apps of autodestroy pipelines that had no push for
+ * their stale period (review_destroy, as "berthd"), each said with
+ * say(). The server root is opened here: call it from a thread.
+ */
+void review_reap_stale(const char *root_dir,
+    void (*say)(const char *fmt, ...) BERTH_ATTR_PRINTF(1, 2));
 
 #endif

@@ -30,6 +30,7 @@
  * on a new [emerg] line in the error log, a dead master or a deadline.
  */
 #include "router.h"
+#include "proc.h"
 
 #include <curl/curl.h>
 #include <dirent.h>
@@ -371,23 +372,9 @@ log_emerg_since(const struct router *rt, off_t from, struct strbuf *msg)
 static int
 pid_alive(pid_t pid)
 {
-	char path[64], buf[512], *p;
-	ssize_t n;
-	int fd;
-
 	if (pid <= 0 || kill(pid, 0) < 0)
 		return 0;
-	snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return 1;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return 1;
-	buf[n] = '\0';
-	p = strrchr(buf, ')');
-	if (p != NULL && p[1] == ' ' && p[2] == 'Z') {
+	if (proc_zombie(pid)) {
 		waitpid(pid, NULL, WNOHANG);
 		return 0;
 	}
@@ -421,95 +408,71 @@ read_pid(const struct router *rt)
 static int
 is_our_nginx(const struct router *rt, pid_t pid)
 {
-	struct strbuf sb = STRBUF_INIT;
-	char path[64];
-	size_t i;
-	int ours = 0;
+	char buf[4096];
 
-	if (!pid_alive(pid))
+	if (!pid_alive(pid) || proc_cmdline(pid, buf, sizeof(buf)) <= 0)
 		return 0;
-	snprintf(path, sizeof(path), "/proc/%ld/cmdline", (long)pid);
-	if (read_file(path, &sb, 65536) == 0 && sb.len > 0) {
-		for (i = 0; i < sb.len; i++)
-			if (sb.buf[i] == '\0')
-				sb.buf[i] = ' ';
-		ours = strstr(sb.buf, "nginx") != NULL &&
-		    strstr(sb.buf, rt->conf) != NULL;
+	return strstr(buf, "nginx") != NULL && strstr(buf, rt->conf) != NULL;
+}
+
+struct children_walk {
+	pid_t parent;
+	struct pidlist *out;
+};
+
+static int
+add_child(pid_t pid, void *data)
+{
+	struct children_walk *w = data;
+	struct pidlist *out = w->out;
+
+	if (proc_ppid(pid) != w->parent)
+		return 0;
+	if (out->nr == out->alloc) {
+		out->alloc = out->alloc ? 2 * out->alloc : 8;
+		out->v = xrealloc(out->v, out->alloc * sizeof(*out->v));
 	}
-	strbuf_release(&sb);
-	berth_clear_error();
-	return ours;
+	out->v[out->nr++] = pid;
+	return 0;
 }
 
 /* The pids whose parent is pid (an nginx master's workers). */
 static void
 children(pid_t pid, struct pidlist *out)
 {
-	DIR *d = opendir("/proc");
-	struct dirent *de;
+	struct children_walk w = { pid, out };
 
 	out->nr = 0;
-	if (d == NULL)
-		return;
-	while ((de = readdir(d)) != NULL) {
-		char path[300], buf[512], *p;
-		ssize_t n;
-		long ppid;
-		int fd;
+	proc_each(add_child, &w);
+}
 
-		if (de->d_name[0] < '1' || de->d_name[0] > '9')
-			continue;
-		snprintf(path, sizeof(path), "/proc/%s/stat", de->d_name);
-		fd = open(path, O_RDONLY | O_CLOEXEC);
-		if (fd < 0)
-			continue;
-		n = read(fd, buf, sizeof(buf) - 1);
-		close(fd);
-		if (n <= 0)
-			continue;
-		buf[n] = '\0';
-		p = strrchr(buf, ')');
-		if (p == NULL || sscanf(p + 1, " %*c %ld", &ppid) != 1 ||
-		    ppid != (long)pid)
-			continue;
-		if (out->nr == out->alloc) {
-			out->alloc = out->alloc ? 2 * out->alloc : 8;
-			out->v = xrealloc(out->v, out->alloc * sizeof(*out->v));
-		}
-		out->v[out->nr++] = (pid_t)atol(de->d_name);
-	}
-	closedir(d);
+struct master_walk {
+	const struct router *rt;
+	pid_t found;
+};
+
+static int
+match_master(pid_t pid, void *data)
+{
+	static const char master[] = "nginx: master process";
+	struct master_walk *w = data;
+	char buf[4096];
+
+	if (proc_cmdline(pid, buf, sizeof(buf)) > 0 &&
+	    strncmp(buf, master, strlen(master)) == 0 &&
+	    is_our_nginx(w->rt, pid))
+		w->found = pid;
+	return w->found != 0;
 }
 
 /* A running master of ours whatever the pid file says; 0 = none. */
 static pid_t
 find_master(const struct router *rt)
 {
-	static const char master[] = "nginx: master process";
-	DIR *d = opendir("/proc");
-	struct dirent *de;
-	pid_t found = 0;
+	struct master_walk w = { rt, 0 };
 
-	if (d == NULL)
-		return 0;
-	while (found == 0 && (de = readdir(d)) != NULL) {
-		struct strbuf sb = STRBUF_INIT;
-		char path[300];
-		pid_t pid;
-
-		if (de->d_name[0] < '1' || de->d_name[0] > '9')
-			continue;
-		pid = (pid_t)atol(de->d_name);
-		snprintf(path, sizeof(path), "/proc/%s/cmdline", de->d_name);
-		if (read_file(path, &sb, 65536) == 0 &&
-		    strncmp(strbuf_str(&sb), master, strlen(master)) == 0 &&
-		    is_our_nginx(rt, pid))
-			found = pid;
-		strbuf_release(&sb);
-	}
-	closedir(d);
-	berth_clear_error();
-	return found;
+	proc_each(match_master, &w);
+	return w.found;
 }
 
 /* Send sig to pid and to its children (nginx's workers). */
@@ -534,20 +497,13 @@ kill_family(pid_t pid, int sig)
 static int
 worker_retired(pid_t pid)
 {
-	struct strbuf sb = STRBUF_INIT;
-	char path[64];
-	int retired;
+	char buf[4096];
 
 	if (!pid_alive(pid))
 		return 1;
-	snprintf(path, sizeof(path), "/proc/%ld/cmdline", (long)pid);
-	if (read_file(path, &sb, 65536) == 0)
-		retired = strstr(strbuf_str(&sb), "shutting down") != NULL;
-	else
-		retired = !pid_alive(pid);	/* gone while we read */
-	strbuf_release(&sb);
-	berth_clear_error();
-	return retired;
+	if (proc_cmdline(pid, buf, sizeof(buf)) >= 0)
+		return strstr(buf, "shutting down") != NULL;
+	return !pid_alive(pid);	/* gone while we read */
 }
 
 /* Wait until pid is gone or deadline (now_ms() based) passes. */

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -607,6 +608,25 @@ now_iso(char buf[32])
 	clock_gettime(CLOCK_REALTIME, &ts);
 	gmtime_r(&ts.tv_sec, &tm);
 	strftime(buf, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+void
+log_say(const char *fmt, ...)
+{
+	struct strbuf sb = STRBUF_INIT;
+	char ts[32];
+	va_list ap;
+
+	now_iso(ts);
+	strbuf_addf(&sb, "%s %s[%ld]: ", ts, program_invocation_short_name,
+	    (long)getpid());
+	va_start(ap, fmt);
+	strbuf_vaddf(&sb, fmt, ap);
+	va_end(ap);
+	strbuf_addch(&sb, '\n');
+	fputs(sb.buf, stderr);
+	fflush(stderr);
+	strbuf_release(&sb);
 }
 
 int64_t

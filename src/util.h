@@ -97,6 +97,8 @@ char *path_real(const char *path);
 
 /* Current time as "2026-11-26T13:23:22Z" (UTC) into buf[32]. */
 void now_iso(char buf[32]);
+/* A line "TIME PROG[PID]: text" on stderr: a daemon's own log. */
+void log_say(const char *fmt, ...) BERTH_ATTR_PRINTF(1, 2);
 /* Monotonic milliseconds. */
 int64_t now_ms(void);
 /* n random bytes as 2n lowercase hex chars into out[2n+1]. */

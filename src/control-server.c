@@ -1,0 +1,513 @@
+/*
+ * control-server.c - berthd's control requests (see control-server.h):
+ * the command table, loading what an operation works towards from the
+ * ledger, and the deploy operation (release phase, rollout, settle).
+ */
+#include "control-server.h"
+#include "control.h"
+#include "names.h"
+#include "release.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+/* One request being served. */
+struct request {
+	struct control_server *cs;
+	json_t *req;
+	const char *target;	/* "web", "web.1" or NULL */
+	struct ledger *db;	/* its own connection */
+	struct app la;		/* the live app it names */
+	struct progress pr;	/* to the client */
+};
+
+struct control_cmd {
+	const char *name;
+	int needs_app;		/* the live app of "app" is loaded first */
+	json_t *(*run)(struct request *rq);
+};
+
+static json_t *
+fail_json(const char *fmt, ...) BERTH_ATTR_PRINTF(1, 2);
+
+static json_t *
+fail_json(const char *fmt, ...)
+{
+	struct strbuf sb = STRBUF_INIT;
+	va_list ap;
+	json_t *j;
+
+	va_start(ap, fmt);
+	strbuf_vaddf(&sb, fmt, ap);
+	va_end(ap);
+	j = json_pack("{s:b, s:s}", "ok", 0, "error", sb.buf);
+	strbuf_release(&sb);
+	return j;
+}
+
+static json_t *
+ok_json(void)
+{
+	return json_pack("{s:b}", "ok", 1);
+}
+
+/* 0 as ok, -1 as the error berth_error() holds. */
+static json_t *
+result_json(int rc)
+{
+	return rc < 0 ? fail_json("%s", berth_last_error()) : ok_json();
+}
+
+static void
+client_line(const char *line, void *data)
+{
+	control_progress(*(int *)data, "%s", line);
+}
+
+/*
+ * Load release rel_id of la (0 = its current one) with what an
+ * operation needs of it: commit, types, formation, health checks.
+ */
+static int
+plan_load(const struct berth_root *r, struct ledger *db, const struct app *la,
+    int64_t rel_id, struct rollout_plan *plan)
+{
+	char *slugdir;
+	int rc;
+
+	memset(plan, 0, sizeof(*plan));
+	plan->stopped = la->stopped;
+	if (release_load(db, la->id, rel_id, &plan->rel, &plan->commit,
+	    &plan->types) < 0)
+		return -1;
+	if (plan->rel.app_id != la->id) {
+		rollout_plan_clear(plan);
+		return berth_error("release %lld is not one of %s",
+		    (long long)rel_id, la->name);
+	}
+	if (dyno_formation(db, la->id, &plan->types, &plan->form,
+	    &plan->nform) < 0) {
+		rollout_plan_clear(plan);
+		return -1;
+	}
+	slugdir = root_pathf(r, "slugs/%s", plan->rel.slug_id);
+	rc = appjson_load(slugdir, &plan->aj, NULL, NULL);
+	free(slugdir);
+	if (rc == 0)
+		plan->has_aj = 1;
+	else
+		appjson_clear(&plan->aj);
+	berth_clear_error();
+	return 0;
+}
+
+/* ---- the deploy operation ---- */
+
+/* Run the release phase of plan's release, when it has one. */
+static int
+run_release_phase(struct request *rq, struct sv_app *a,
+    const struct rollout_plan *plan)
+{
+	struct supervisor *sv = rq->cs->sv;
+	const char *cmd = proctypes_get(&plan->types, "release");
+	int rc;
+
+	if (cmd == NULL)
+		return 0;
+	progress_say(&rq->pr, "-----> Release phase: %s", cmd);
+	rc = release_phase(rq->cs->root, rq->la.name, &plan->rel,
+	    plan->commit, &plan->types, rq->pr.fn, rq->pr.data);
+	pthread_mutex_lock(&sv->lock);
+	sv_app_event(a, "release", "Release phase of v%d %s",
+	    plan->rel.version, rc < 0 ? "failed" : "succeeded");
+	pthread_mutex_unlock(&sv->lock);
+	return rc < 0 ? -1 : 0;
+}
+
+/*
+ * A deploy: run the pending release's release phase, roll it out, and
+ * record how it ended. The release never stays pending: when the
+ * client goes away, this thread still finishes it.
+ */
+static json_t *
+cmd_deploy(struct request *rq)
+{
+	json_t *id = json_object_get(rq->req, "release_id");
+	struct rollout_plan plan;
+	struct release rel, prev;
+	struct sv_app *a;
+	json_t *reply;
+	int had_prev, rc;
+
+	if (!json_is_integer(id))
+		return fail_json("deploy needs a release_id");
+	if (plan_load(rq->cs->root, rq->db, &rq->la, json_integer_value(id),
+	    &plan) < 0)
+		return fail_json("%s", berth_last_error());
+	/* What to settle: its own copy, as the rollout takes plan's. */
+	if (ledger_release_get_by_id(rq->db, plan.rel.id, &rel) != 0) {
+		rollout_plan_clear(&plan);
+		return fail_json("%s", berth_last_error());
+	}
+	a = sv_app_op_begin(rq->cs->sv, rq->la.name, rq->la.id);
+	memset(&prev, 0, sizeof(prev));
+	had_prev = ledger_release_current(rq->db, rq->la.id, &prev) == 0;
+	rc = run_release_phase(rq, a, &plan);
+	if (rc == 0) {
+		progress_say(&rq->pr, "-----> Starting the dynos of v%d",
+		    plan.rel.version);
+		rc = rollout_release(&rq->cs->env, a, &plan, NULL, 1, &rq->pr);
+	}
+	if (rc == 0) {
+		release_settle(rq->db, &rel, 1, NULL);
+		if (rq->la.stopped)
+			ledger_app_set_stopped(rq->db, rq->la.id, 0);
+		reply = json_pack("{s:b, s:i}", "ok", 1, "version",
+		    rel.version);
+	} else {
+		char *why = xstrdup(berth_last_error());
+
+		release_settle(rq->db, &rel, 0, had_prev ? prev.config : NULL);
+		reply = fail_json("%s", why);
+		free(why);
+	}
+	sv_app_op_end(rq->cs->sv, a);
+	rollout_plan_clear(&plan);
+	release_clear(&rel);
+	if (had_prev)
+		release_clear(&prev);
+	return reply;
+}
+
+/* ---- the other app operations ---- */
+
+/* Converge the app to its current release and formation. */
+static int
+converge_app(struct control_server *cs, struct ledger *db,
+    const struct app *la, const struct progress *pr)
+{
+	struct rollout_plan plan;
+	struct sv_app *a;
+	int rc = 0;
+
+	a = sv_app_op_begin(cs->sv, la->name, la->id);
+	/* Nothing released yet: nothing to run. */
+	if (plan_load(cs->root, db, la, 0, &plan) == 0) {
+		rc = rollout_converge(&cs->env, a, &plan, pr);
+		rollout_plan_clear(&plan);
+	}
+	sv_app_op_end(cs->sv, a);
+	return rc;
+}
+
+static json_t *
+cmd_scale(struct request *rq)
+{
+	return result_json(converge_app(rq->cs, rq->db, &rq->la, &rq->pr));
+}
+
+static json_t *
+cmd_start(struct request *rq)
+{
+	ledger_app_set_stopped(rq->db, rq->la.id, 0);
+	rq->la.stopped = 0;
+	return cmd_scale(rq);
+}
+
+static json_t *
+cmd_restart(struct request *rq)
+{
+	struct rollout_plan plan;
+	struct sv_app *a;
+	int rc;
+
+	if (plan_load(rq->cs->root, rq->db, &rq->la, 0, &plan) < 0)
+		return fail_json("%s", berth_last_error());
+	a = sv_app_op_begin(rq->cs->sv, rq->la.name, rq->la.id);
+	rc = rollout_release(&rq->cs->env, a, &plan, rq->target, 0, &rq->pr);
+	sv_app_op_end(rq->cs->sv, a);
+	rollout_plan_clear(&plan);
+	return result_json(rc);
+}
+
+static json_t *
+cmd_stop(struct request *rq)
+{
+	struct sv_app *a;
+	int n;
+
+	if (rq->target == NULL)
+		ledger_app_set_stopped(rq->db, rq->la.id, 1);
+	a = sv_app_op_begin(rq->cs->sv, rq->la.name, rq->la.id);
+	n = rollout_stop(&rq->cs->env, a, rq->target);
+	sv_app_op_end(rq->cs->sv, a);
+	return json_pack("{s:b, s:i}", "ok", 1, "stopped", n);
+}
+
+/* The app is gone from the ledger already: find it by name. */
+static json_t *
+cmd_destroy(struct request *rq)
+{
+	struct supervisor *sv = rq->cs->sv;
+	const char *name = json_string_value(json_object_get(rq->req, "app"));
+	struct sv_app *a;
+	int64_t id = 0;
+
+	pthread_mutex_lock(&sv->lock);
+	a = sv_app_find(sv, name);
+	if (a != NULL)
+		id = a->id;
+	pthread_mutex_unlock(&sv->lock);
+	if (a == NULL) {
+		if (rq->cs->env.router.remove != NULL)
+			rq->cs->env.router.remove(rq->cs->env.router.data,
+			    name);
+		return ok_json();
+	}
+	a = sv_app_op_begin(sv, name, id);
+	rollout_destroy(&rq->cs->env, a);
+	sv_app_op_end(sv, a);
+	return ok_json();
+}
+
+static json_t *
+cmd_ps(struct request *rq)
+{
+	struct supervisor *sv = rq->cs->sv;
+	json_t *reply;
+
+	pthread_mutex_lock(&sv->lock);
+	reply = json_pack("{s:b, s:o}", "ok", 1, "dynos", sv_ps_json(sv,
+	    sv_app_find(sv, rq->la.name)));
+	pthread_mutex_unlock(&sv->lock);
+	return reply;
+}
+
+static json_t *
+cmd_status(struct request *rq)
+{
+	struct control_server *cs = rq->cs;
+	size_t napps, ndynos;
+
+	pthread_mutex_lock(&cs->sv->lock);
+	sv_counts(cs->sv, &napps, &ndynos);
+	pthread_mutex_unlock(&cs->sv->lock);
+	return json_pack("{s:b, s:i, s:I, s:I, s:I, s:b}", "ok", 1, "pid",
+	    (int)getpid(), "started_at", (json_int_t)cs->started_at, "apps",
+	    (json_int_t)napps, "dynos", (json_int_t)ndynos, "router",
+	    cs->has_router);
+}
+
+static json_t *
+cmd_shutdown(struct request *rq)
+{
+	if (rq->cs->on_shutdown != NULL)
+		rq->cs->on_shutdown(rq->cs->data);
+	return ok_json();
+}
+
+static const struct control_cmd commands[] = {
+	{ .name = "status", .run = cmd_status },
+	{ .name = "shutdown", .run = cmd_shutdown },
+	{ .name = "destroy", .run = cmd_destroy },
+	{ .name = "deploy", .needs_app = 1, .run = cmd_deploy },
+	{ .name = "scale", .needs_app = 1, .run = cmd_scale },
+	{ .name = "start", .needs_app = 1, .run = cmd_start },
+	{ .name = "restart", .needs_app = 1, .run = cmd_restart },
+	{ .name = "stop", .needs_app = 1, .run = cmd_stop },
+	{ .name = "ps", .needs_app = 1, .run = cmd_ps },
+};
+
+static const struct control_cmd *
+find_cmd(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (strcmp(commands[i].name, name) == 0)
+			return &commands[i];
+	return NULL;
+}
+
+/* Everything but status and shutdown names an app and opens the ledger. */
+static json_t *
+handle(struct request *rq)
+{
+	const char *name = json_string_value(json_object_get(rq->req, "cmd"));
+	const char *app = json_string_value(json_object_get(rq->req, "app"));
+	const struct control_cmd *c;
+	json_t *reply;
+	char *path;
+
+	if (name == NULL)
+		return fail_json("no cmd in request");
+	if ((c = find_cmd(name)) == NULL)
+		return fail_json("unknown cmd %s", name);
+	if (c->run == cmd_status || c->run == cmd_shutdown)
+		return c->run(rq);
+	if (app == NULL || name_check_app(app) < 0)
+		return fail_json("bad or missing app in request");
+	path = root_path(rq->cs->root, "ledger.db");
+	if (ledger_open(path, &rq->db) < 0) {
+		free(path);
+		return fail_json("%s", berth_last_error());
+	}
+	free(path);
+	if (c->needs_app && ledger_app_get(rq->db, app, &rq->la) != 0)
+		reply = fail_json("%s", berth_last_error());
+	else
+		reply = c->run(rq);
+	app_clear(&rq->la);
+	ledger_close(rq->db);
+	return reply;
+}
+
+struct client {
+	struct control_server *cs;
+	int fd;
+};
+
+static void *
+client_thread(void *arg)
+{
+	struct client *c = arg;
+	struct request rq;
+
+	memset(&rq, 0, sizeof(rq));
+	rq.cs = c->cs;
+	rq.pr.fn = client_line;
+	rq.pr.data = &c->fd;
+	if (control_read_request(c->fd, &rq.req) == 0) {
+		rq.target = json_string_value(json_object_get(rq.req,
+		    "target"));
+		control_send(c->fd, handle(&rq));
+	}
+	json_decref(rq.req);
+	close(c->fd);
+	free(c);
+	return NULL;
+}
+
+/* ---- the socket ---- */
+
+int
+control_server_listen(struct control_server *cs)
+{
+	struct sockaddr_un sa;
+	char *path = control_socket_path(cs->root);
+	int fd;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sun_family = AF_UNIX;
+	if (strlen(path) >= sizeof(sa.sun_path)) {
+		berth_error("control socket path %s is too long", path);
+		free(path);
+		return -1;
+	}
+	strcpy(sa.sun_path, path);
+	unlink(path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+	    chmod(path, 0600) < 0 || listen(fd, 64) < 0) {
+		berth_error_errno("cannot listen on %s", path);
+		if (fd >= 0)
+			close(fd);
+		free(path);
+		return -1;
+	}
+	free(path);
+	cs->listen_fd = fd;
+	return 0;
+}
+
+/* Start a detached thread; 0, or -1 when none could be made. */
+static int
+detached(void *(*fn)(void *), void *arg)
+{
+	pthread_attr_t attr;
+	pthread_t t;
+	int rc;
+
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	rc = pthread_create(&t, &attr, fn, arg);
+	pthread_attr_destroy(&attr);
+	return rc == 0 ? 0 : -1;
+}
+
+void
+control_server_accept(struct control_server *cs)
+{
+	int cfd;
+
+	while ((cfd = accept4(cs->listen_fd, NULL, NULL, SOCK_CLOEXEC)) >=
+	    0) {
+		struct client *c = xcalloc(1, sizeof(*c));
+		/* A client that stops reading cannot hold a deploy for
+		 * ever. */
+		struct timeval tv = { 30, 0 };
+
+		setsockopt(cfd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+		c->cs = cs;
+		c->fd = cfd;
+		if (detached(client_thread, c) < 0) {
+			close(cfd);
+			free(c);
+		}
+	}
+}
+
+void
+control_server_close(struct control_server *cs)
+{
+	char *sock = control_socket_path(cs->root);
+
+	if (cs->listen_fd >= 0)
+		close(cs->listen_fd);
+	cs->listen_fd = -1;
+	unlink(sock);
+	free(sock);
+}
+
+static void *
+converge_thread(void *arg)
+{
+	struct control_server *cs = arg;
+	struct ledger *db = NULL;
+	struct app *apps = NULL;
+	size_t napps = 0, i;
+	char *path = root_path(cs->root, "ledger.db");
+
+	if (ledger_open(path, &db) == 0 &&
+	    ledger_app_list(db, 0, &apps, &napps) == 0) {
+		for (i = 0; i < napps; i++) {
+			/* Pending releases of a dead rollout stay failed. */
+			ledger_release_fail_stale(db, apps[i].id);
+			if (converge_app(cs, db, &apps[i], NULL) < 0)
+				log_say("%s: %s", apps[i].name,
+				    berth_last_error());
+		}
+		log_say("converged %zu app%s", napps, napps == 1 ? "" : "s");
+	} else
+		log_say("start-up: %s", berth_last_error());
+	app_list_free(apps, napps);
+	ledger_close(db);
+	free(path);
+	return NULL;
+}
+
+void
+control_server_converge_all(struct control_server *cs)
+{
+	if (detached(converge_thread, cs) < 0)
+		log_say("cannot start converging: %s", strerror(errno));
+}

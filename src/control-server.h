@@ -1,0 +1,45 @@
+/*
+ * control-server.h - berthd's side of the control socket (the protocol
+ * is in control.h): one thread per connection reads one request, finds
+ * its command in a table and runs it, streaming progress lines back.
+ * App commands run as the app's operation (supervisor.h), so requests
+ * for one app run one at a time, in order, and never wait on another
+ * app's.
+ */
+#ifndef BERTH_CONTROL_SERVER_H
+#define BERTH_CONTROL_SERVER_H
+
+#include <time.h>
+
+#include "rollout.h"
+#include "root.h"
+#include "supervisor.h"
+
+struct control_server {
+	const struct berth_root *root;
+	struct supervisor *sv;
+	struct rollout_env env;
+	int listen_fd;
+	time_t started_at;
+	int has_router;
+	/* Called (from a client thread) for {"cmd": "shutdown"}. */
+	void (*on_shutdown)(void *data);
+	void *data;
+};
+
+/*
+ * Listen on ROOT/run/berthd.sock (mode 0600, non-blocking). -1 with
+ * berth_error() naming the path.
+ */
+int control_server_listen(struct control_server *cs);
+/* Accept every waiting connection, each into a thread of its own. */
+void control_server_accept(struct control_server *cs);
+/* Close and unlink the socket. */
+void control_server_close(struct control_server *cs);
+/*
+ * Converge every app of the ledger (after a start), in a thread of its
+ * own; pending releases a dead rollout left are failed first.
+ */
+void control_server_converge_all(struct control_server *cs);
+
+#endif

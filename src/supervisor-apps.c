@@ -1,0 +1,100 @@
+/*
+ * supervisor-apps.c - the supervisor's apps (see supervisor.h): what
+ * each one runs now, its log, and its operation queue, a FIFO ticket
+ * lock under sv->lock, so one app's operations run one at a time in the
+ * order they were asked for while other apps' run side by side.
+ */
+#include "supervisor.h"
+#include "applog.h"
+
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- apps ---- */
+
+struct sv_app *
+sv_app_find(struct supervisor *sv, const char *name)
+{
+	struct sv_app *a;
+
+	for (a = sv->apps; a != NULL; a = a->next)
+		if (!a->destroyed && strcmp(a->name, name) == 0)
+			return a;
+	return NULL;
+}
+
+struct sv_app *
+sv_app_get(struct supervisor *sv, const char *name, int64_t id)
+{
+	struct sv_app *a;
+
+	for (a = sv->apps; a != NULL; a = a->next)
+		if (a->id == id)
+			return a;
+	a = xcalloc(1, sizeof(*a));
+	a->name = xstrdup(name);
+	a->id = id;
+	pthread_cond_init(&a->op_turn, NULL);
+	if (applog_open(sv->root, name, &a->log) < 0) {
+		log_say("cannot open the log of %s: %s", name,
+		    berth_last_error());
+		a->log = NULL;
+	}
+	a->next = sv->apps;
+	sv->apps = a;
+	return a;
+}
+
+void
+sv_app_set_release(struct sv_app *a, struct release *rel, const char *commit,
+    struct proctypes *types)
+{
+	release_clear(&a->rel);
+	a->rel = *rel;
+	memset(rel, 0, sizeof(*rel));
+	free(a->commit);
+	a->commit = commit != NULL ? xstrdup(commit) : NULL;
+	proctypes_clear(&a->types);
+	a->types = *types;
+	memset(types, 0, sizeof(*types));
+}
+
+void
+sv_app_event(struct sv_app *a, const char *proc, const char *fmt, ...)
+{
+	struct strbuf sb = STRBUF_INIT;
+	va_list ap;
+
+	va_start(ap, fmt);
+	strbuf_vaddf(&sb, fmt, ap);
+	va_end(ap);
+	if (a->log != NULL)
+		applog_write(a->log, "berth", proc, sb.buf);
+	strbuf_release(&sb);
+}
+
+struct sv_app *
+sv_app_op_begin(struct supervisor *sv, const char *name, int64_t id)
+{
+	struct sv_app *a;
+	unsigned long ticket;
+
+	pthread_mutex_lock(&sv->lock);
+	a = sv_app_get(sv, name, id);
+	ticket = a->op_next++;
+	while (a->op_serving != ticket)
+		pthread_cond_wait(&a->op_turn, &sv->lock);
+	pthread_mutex_unlock(&sv->lock);
+	return a;
+}
+
+void
+sv_app_op_end(struct supervisor *sv, struct sv_app *a)
+{
+	pthread_mutex_lock(&sv->lock);
+	a->op_serving++;
+	pthread_cond_broadcast(&a->op_turn);
+	pthread_mutex_unlock(&sv->lock);
+}
+

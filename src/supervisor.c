@@ -1,0 +1,811 @@
+/*
+ * supervisor.c - berthd's dynos (see supervisor.h): their processes,
+ * output, exits, crash restarts with back-off, the per-app operation
+ * queue, recovery after a crash of berthd, and shutdown.
+ *
+ * Every dyno has a pid file under run/dynos/ (pid and start time), so a
+ * berthd that starts after a kill -9 can stop exactly what the previous
+ * one left (supervisor_recover).
+ */
+#include "supervisor.h"
+#include "applog.h"
+#include "proc.h"
+#include "run-command.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define RESTART_MAX_MS (5 * 60 * 1000)
+
+static const char *const state_names[] = {
+	"starting", "up", "crashed", "stopping",
+};
+
+static int
+real_prepare(void *data, const struct berth_root *r, const char *app,
+    const char *slug_id, const char *name, struct dyno_dir *out)
+{
+	(void)data;
+	return dyno_dir_prepare(r, app, slug_id, name, out);
+}
+
+static pid_t
+real_spawn(void *data, const struct dyno_spec *spec, int out_fd)
+{
+	(void)data;
+	return dyno_spawn(spec, -1, out_fd, 1);
+}
+
+const struct sv_spawner sv_spawner_real = {
+	.prepare = real_prepare,
+	.spawn = real_spawn,
+	.data = NULL,
+};
+
+int
+supervisor_init(struct supervisor *sv, const struct berth_root *r,
+    const struct sv_spawner *sp)
+{
+	char rnd[9];
+
+	memset(sv, 0, sizeof(*sv));
+	pthread_mutex_init(&sv->lock, NULL);
+	sv->root = r;
+	sv->spawner = *sp;
+	if (pipe2(sv->wake, O_NONBLOCK | O_CLOEXEC) < 0)
+		return berth_error_errno("cannot create a pipe");
+	/* Start anywhere in the port range, so berthds that share a range
+	 * (tests) rarely race for the same port. */
+	if (random_hex(rnd, 4) == 0)
+		sv->next_port = (int)(strtoul(rnd, NULL, 16) % 100000);
+	return 0;
+}
+
+void
+supervisor_wake(struct supervisor *sv)
+{
+	ssize_t n = write(sv->wake[1], "x", 1);
+
+	(void)n;
+}
+
+/* ---- dynos ---- */
+
+void
+sv_dyno_name(const struct sv_dyno *d, char buf[64])
+{
+	snprintf(buf, 64, "%s.%d", d->type, d->index);
+}
+
+int
+sv_dyno_matches(const struct sv_dyno *d, const char *target)
+{
+	char name[64];
+
+	if (target == NULL)
+		return 1;
+	if (strchr(target, '.') == NULL)
+		return strcmp(d->type, target) == 0;
+	sv_dyno_name(d, name);
+	return strcmp(name, target) == 0;
+}
+
+static char *
+pid_file(struct supervisor *sv, const struct sv_dyno *d)
+{
+	return root_pathf(sv->root, "run/dynos/%s.%s.%d.%ld", d->app->name,
+	    d->type, d->index, (long)d->pid);
+}
+
+static void
+write_pid_file(struct supervisor *sv, const struct sv_dyno *d)
+{
+	char *path = pid_file(sv, d), buf[64];
+	int n = snprintf(buf, sizeof(buf), "%ld %llu\n", (long)d->pid,
+	    proc_start_time(d->pid));
+
+	write_file_atomic(path, buf, (size_t)n, 0600);
+	free(path);
+}
+
+/*
+ * Try port on 127.0.0.1: bind it (is it free?) or connect to it (does a
+ * dyno accept on it?). 1 when that worked.
+ */
+static int
+loopback_try(int port, int (*op)(int, const struct sockaddr *, socklen_t))
+{
+	struct sockaddr_in sa;
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), ok;
+
+	if (fd < 0)
+		return 0;
+	memset(&sa, 0, sizeof(sa));
+	sa.sin_family = AF_INET;
+	sa.sin_port = htons((uint16_t)port);
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ok = op(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
+	close(fd);
+	return ok;
+}
+
+static int
+port_free(int port)
+{
+	return loopback_try(port, bind);
+}
+
+int
+sv_port_accepts(int port)
+{
+	return loopback_try(port, connect);
+}
+
+/* A port no dyno holds and nothing listens on (sv->lock held). */
+static int
+port_alloc(struct supervisor *sv)
+{
+	const struct berth_config *cfg = &sv->root->cfg;
+	int span = cfg->port_max - cfg->port_min + 1, i;
+
+	for (i = 0; i < span; i++) {
+		int port = cfg->port_min + (sv->next_port++ % span);
+		struct sv_dyno *d;
+
+		for (d = sv->dynos; d != NULL; d = d->next)
+			if (d->port == port)
+				break;
+		if (d == NULL && port_free(port))
+			return port;
+	}
+	return berth_error("no free port in %d-%d (berth.ini [runtime] "
+	    "port_min, port_max)", cfg->port_min, cfg->port_max);
+}
+
+/*
+ * Spawn d's process on its prepared dir (sv->lock held). On failure
+ * the caller leaves d crashed.
+ */
+static int
+dyno_exec(struct supervisor *sv, struct sv_dyno *d)
+{
+	struct dyno_spec spec = {
+		.app = d->app->name,
+		.type = d->type,
+		.index = d->index,
+		.port = d->port,
+		.command = d->command,
+		.rel = &d->rel,
+		.commit = d->commit,
+		.dir = &d->dir,
+		.token = d->token,
+	};
+	char name[64];
+	int pipefd[2];
+
+	sv_dyno_name(d, name);
+	random_hex(d->token, 8);
+	if (pipe2(pipefd, O_CLOEXEC) < 0)
+		return berth_error_errno("cannot start %s", name);
+	d->pid = sv->spawner.spawn(sv->spawner.data, &spec, pipefd[1]);
+	d->pgid = d->pid > 0 ? d->pid : 0;
+	close(pipefd[1]);
+	if (d->pid <= 0) {
+		d->pid = 0;
+		close(pipefd[0]);
+		return -1;
+	}
+	fcntl(pipefd[0], F_SETFL, O_NONBLOCK);
+	d->out_fd = pipefd[0];
+	d->state = SV_STARTING;
+	d->started_ms = now_ms();
+	d->started_at = time(NULL);
+	write_pid_file(sv, d);
+	sv_app_event(d->app, name, "Starting process with command `%s`",
+	    d->command);
+	supervisor_wake(sv);
+	return 0;
+}
+
+/* A copy of what a dyno needs of its release. */
+static void
+release_copy(const struct release *from, struct release *to)
+{
+	memset(to, 0, sizeof(*to));
+	to->id = from->id;
+	to->app_id = from->app_id;
+	to->version = from->version;
+	to->slug_id = from->slug_id ? xstrdup(from->slug_id) : NULL;
+	to->config = from->config ? xstrdup(from->config) : NULL;
+}
+
+struct sv_dyno *
+sv_dyno_start(struct supervisor *sv, struct sv_app *a, const char *type,
+    int index)
+{
+	struct sv_dyno *d = xcalloc(1, sizeof(*d));
+	const char *cmd;
+	char name[64];
+
+	d->type = xstrdup(type);
+	d->index = index;
+	d->out_fd = -1;
+	d->app = a;
+	d->rollout = 1;
+	pthread_mutex_lock(&sv->lock);
+	release_copy(&a->rel, &d->rel);
+	d->commit = a->commit ? xstrdup(a->commit) : NULL;
+	/* The command comes from the release's slug types. */
+	cmd = proctypes_get(&a->types, type);
+	d->command = xstrdup(cmd != NULL ? cmd : "true");
+	pthread_mutex_unlock(&sv->lock);
+	sv_dyno_name(d, name);
+	sv->spawner.prepare(sv->spawner.data, sv->root, a->name,
+	    d->rel.slug_id, name, &d->dir);
+	pthread_mutex_lock(&sv->lock);
+	d->next = sv->dynos;
+	sv->dynos = d;
+	d->pins = 1;		/* the caller unpins */
+	if (d->dir.path == NULL ||
+	    (strcmp(type, "web") == 0 && (d->port = port_alloc(sv)) < 0) ||
+	    dyno_exec(sv, d) < 0) {
+		sv_app_event(a, name, "Cannot start: %s", berth_last_error());
+		if (d->port < 0)
+			d->port = 0;
+		d->state = SV_CRASHED;
+		d->exit_code = -1;
+	}
+	pthread_mutex_unlock(&sv->lock);
+	return d;
+}
+
+void
+sv_dyno_stop(struct supervisor *sv, struct sv_dyno *d)
+{
+	char name[64];
+
+	if (d->state == SV_STOPPING)
+		return;
+	sv_dyno_name(d, name);
+	if (d->pid > 0) {
+		sv_app_event(d->app, name, "Stopping all processes with "
+		    "SIGTERM");
+		kill(-d->pgid, SIGTERM);
+		d->kill_at = now_ms() + (int64_t)sv->root->cfg.stop_timeout *
+		    1000;
+	}
+	d->state = SV_STOPPING;
+	d->restart_at = 0;
+	supervisor_wake(sv);
+}
+
+/* Keep the last lines of a dyno's output for failure reports. */
+static void
+tail_add(struct sv_dyno *d, const char *line)
+{
+	free(d->tail[d->tail_next]);
+	d->tail[d->tail_next] = xstrdup(line);
+	d->tail_next = (d->tail_next + 1) % SV_TAIL_LINES;
+}
+
+void
+sv_dyno_tail(const struct sv_dyno *d, struct strbuf *out)
+{
+	int i;
+
+	for (i = 0; i < SV_TAIL_LINES; i++) {
+		const char *l = d->tail[(d->tail_next + i) % SV_TAIL_LINES];
+
+		if (l != NULL)
+			strbuf_addf(out, "\n  %s", l);
+	}
+}
+
+static void
+dyno_line(struct sv_dyno *d, const char *line)
+{
+	char name[64];
+
+	sv_dyno_name(d, name);
+	if (d->app->log != NULL)
+		applog_write(d->app->log, "app", name, line);
+	tail_add(d, line);
+}
+
+static void
+close_output(struct sv_dyno *d)
+{
+	if (d->out_fd >= 0) {
+		close(d->out_fd);
+		d->out_fd = -1;
+	}
+}
+
+/* Read what the dyno wrote (sv->lock held). At EOF the pipe is closed. */
+static void
+dyno_read(struct sv_dyno *d)
+{
+	char buf[8192];
+	ssize_t n;
+
+	while ((n = read(d->out_fd, buf, sizeof(buf))) > 0) {
+		char *start, *nl;
+
+		strbuf_add(&d->partial, buf, (size_t)n);
+		start = d->partial.buf;
+		while ((nl = memchr(start, '\n', d->partial.len -
+		    (size_t)(start - d->partial.buf))) != NULL) {
+			*nl = '\0';
+			dyno_line(d, start);
+			start = nl + 1;
+		}
+		n = (ssize_t)(start - d->partial.buf);
+		memmove(d->partial.buf, start, d->partial.len - (size_t)n);
+		d->partial.len -= (size_t)n;
+		d->partial.buf[d->partial.len] = '\0';
+		if (d->partial.len > 65536) {
+			dyno_line(d, d->partial.buf);
+			strbuf_reset(&d->partial);
+		}
+	}
+	if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
+		if (d->partial.len > 0)
+			dyno_line(d, d->partial.buf);
+		strbuf_reset(&d->partial);
+		close_output(d);
+	}
+}
+
+static void
+dyno_free(struct sv_dyno *d)
+{
+	int i;
+
+	close_output(d);
+	dyno_dir_remove(&d->dir);
+	release_clear(&d->rel);
+	free(d->commit);
+	free(d->type);
+	free(d->command);
+	strbuf_release(&d->partial);
+	for (i = 0; i < SV_TAIL_LINES; i++)
+		free(d->tail[i]);
+	free(d);
+}
+
+void
+sv_pin(struct sv_dyno **ds, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		ds[i]->pins++;
+}
+
+void
+sv_unpin(struct supervisor *sv, struct sv_dyno **ds, size_t n)
+{
+	size_t i;
+
+	if (n == 0)
+		return;
+	pthread_mutex_lock(&sv->lock);
+	for (i = 0; i < n; i++)
+		ds[i]->pins--;
+	pthread_mutex_unlock(&sv->lock);
+	supervisor_wake(sv);
+}
+
+int64_t
+sv_restart_delay(int restarts)
+{
+	int64_t ms = restarts == 0 ? 0 : 1000LL << (restarts - 1 > 16 ?
+	    16 : restarts - 1);
+
+	return ms > RESTART_MAX_MS ? RESTART_MAX_MS : ms;
+}
+
+/* Whether any process of the dyno's group is left. */
+static int
+group_alive(const struct sv_dyno *d)
+{
+	return d->pgid > 0 && (kill(-d->pgid, 0) == 0 || errno == EPERM);
+}
+
+/* A dyno's process ended (event loop, sv->lock held). */
+static void
+dyno_exited(struct supervisor *sv, struct sv_dyno *d, int status)
+{
+	char name[64], *pf = pid_file(sv, d);
+
+	sv_dyno_name(d, name);
+	unlink(pf);
+	free(pf);
+	d->exit_code = WIFEXITED(status) ? WEXITSTATUS(status) :
+	    128 + WTERMSIG(status);
+	d->pid = 0;
+	if (d->out_fd >= 0)
+		dyno_read(d);
+	sv_app_event(d->app, name, "Process exited with status %d",
+	    d->exit_code);
+	if (d->state == SV_STOPPING)
+		/*
+		 * Stopping: the shell may go first while the app it ran
+		 * still finishes its requests and says goodbye; the group
+		 * has until kill_at, and the event loop removes the dyno
+		 * once the group is empty and its output read.
+		 */
+		return;
+	/* Crashed: whatever it left in its group goes too. */
+	kill(-d->pgid, SIGKILL);
+	d->pgid = 0;
+	close_output(d);
+	sv_app_event(d->app, name, "State changed from %s to crashed",
+	    state_names[d->state]);
+	/* A dyno that ran a good while before it crashed starts afresh. */
+	if (now_ms() - d->started_ms > 60000)
+		d->backoff = 0;
+	d->state = SV_CRASHED;
+	if (!d->rollout) {
+		d->restart_at = now_ms() + sv_restart_delay(d->backoff);
+		if (d->restart_at <= now_ms())
+			d->restart_at = now_ms() + 1;
+	}
+	dyno_dir_remove(&d->dir);
+}
+
+struct restart_job {
+	struct supervisor *sv;
+	struct sv_dyno *d;
+};
+
+/*
+ * Restart a crashed formation dyno whose back-off ran out: its
+ * directory is prepared without sv->lock (it may be a slug copy), in a
+ * thread of its own so the event loop keeps reading logs meanwhile. The
+ * dyno is pinned and marked restarting until it is done.
+ */
+static void *
+restart_thread(void *arg)
+{
+	struct restart_job *job = arg;
+	struct supervisor *sv = job->sv;
+	struct sv_dyno *d = job->d;
+	struct dyno_dir dir = { NULL, NULL, NULL };
+	char name[64];
+	int rc;
+
+	free(job);
+	sv_dyno_name(d, name);
+	rc = sv->spawner.prepare(sv->spawner.data, sv->root, d->app->name,
+	    d->rel.slug_id, name, &dir);
+	pthread_mutex_lock(&sv->lock);
+	d->restarting = 0;
+	d->pins--;
+	if (d->state != SV_CRASHED || d->app->destroyed) {
+		/* Stopped while we prepared: it is not wanted any more. */
+		dyno_dir_remove(&dir);
+	} else if (rc < 0 || (d->dir = dir, dyno_exec(sv, d) < 0)) {
+		sv_app_event(d->app, name, "Cannot restart: %s",
+		    berth_last_error());
+		dyno_dir_remove(&d->dir);
+		d->restart_at = now_ms() + sv_restart_delay(d->backoff);
+	} else
+		sv_app_event(d->app, name, "Restarting (restart %d)",
+		    d->restarts);
+	pthread_mutex_unlock(&sv->lock);
+	supervisor_wake(sv);
+	return NULL;
+}
+
+/* Hand a due restart to a thread (event loop, sv->lock held). */
+static void
+dyno_restart(struct supervisor *sv, struct sv_dyno *d)
+{
+	struct restart_job *job = xcalloc(1, sizeof(*job));
+	pthread_attr_t attr;
+	pthread_t t;
+
+	d->restart_at = 0;
+	d->restarts++;
+	d->backoff++;
+	d->restarting = 1;
+	d->pins++;
+	job->sv = sv;
+	job->d = d;
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	if (pthread_create(&t, &attr, restart_thread, job) != 0) {
+		free(job);
+		d->restarting = 0;
+		d->pins--;
+		d->restart_at = now_ms() + sv_restart_delay(d->backoff);
+	}
+	pthread_attr_destroy(&attr);
+}
+
+struct orphan_walk {
+	struct supervisor *sv;
+	pid_t self;
+};
+
+/*
+ * pid came to us as subreaper: a descendant of a dyno whose parent
+ * died. One that carries the BERTH_DYNO_ID of a dyno that is gone
+ * outlived its dyno (a double fork, a setsid daemon): kill it. One of a
+ * live dyno is left alone. Zombies are reaped. Dynos, run_command()
+ * children and nginx are never touched.
+ */
+static int
+reap_orphan(pid_t pid, void *data)
+{
+	struct orphan_walk *w = data;
+	struct sv_dyno *d;
+	char id[32];
+
+	if (proc_ppid(pid) != w->self)
+		return 0;
+	for (d = w->sv->dynos; d != NULL; d = d->next)
+		if (d->pid == pid)
+			return 0;
+	if (run_command_owns(pid) || proc_comm_is(pid, "nginx"))
+		return 0;
+	if (proc_zombie(pid)) {
+		waitpid(pid, NULL, WNOHANG);
+		return 0;
+	}
+	dyno_proc_token(pid, id);
+	if (id[0] == '\0')
+		return 0;
+	for (d = w->sv->dynos; d != NULL; d = d->next)
+		if ((d->pid > 0 || d->state == SV_STOPPING) &&
+		    strcmp(d->token, id) == 0)
+			return 0;
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	return 0;
+}
+
+/* Reap exited dynos and orphans (event loop, sv->lock held). */
+static void
+reap(struct supervisor *sv)
+{
+	struct orphan_walk w = { sv, getpid() };
+	struct sv_dyno *d, *next;
+	int status;
+
+	for (d = sv->dynos; d != NULL; d = next) {
+		next = d->next;
+		if (d->pid > 0 && waitpid(d->pid, &status, WNOHANG) == d->pid)
+			dyno_exited(sv, d, status);
+	}
+	proc_each(reap_orphan, &w);
+}
+
+/* ---- ps ---- */
+
+json_t *
+sv_ps_json(struct supervisor *sv, struct sv_app *a)
+{
+	json_t *arr = json_array();
+	struct sv_dyno *d;
+
+	for (d = sv->dynos; a != NULL && d != NULL; d = d->next) {
+		char name[64];
+
+		if (d->app != a)
+			continue;
+		sv_dyno_name(d, name);
+		json_array_append_new(arr, json_pack("{s:s, s:s, s:i, s:s, "
+		    "s:s, s:i, s:I, s:i, s:i, s:I}", "name", name, "type",
+		    d->type, "index", d->index, "state",
+		    d->rollout && d->state != SV_CRASHED ? "booting" :
+		    state_names[d->state], "command", d->command, "port",
+		    d->port, "release", (json_int_t)d->rel.version, "restarts",
+		    d->restarts, "exit_code", d->exit_code, "started_at",
+		    (json_int_t)d->started_at));
+	}
+	return arr;
+}
+
+void
+sv_counts(struct supervisor *sv, size_t *apps, size_t *dynos)
+{
+	struct sv_app *a;
+	struct sv_dyno *d;
+
+	*apps = *dynos = 0;
+	for (a = sv->apps; a != NULL; a = a->next)
+		(*apps)++;
+	for (d = sv->dynos; d != NULL; d = d->next)
+		(*dynos)++;
+}
+
+/* ---- the event loop ---- */
+
+/* The next timer of a dyno: a restart or a SIGKILL; 0 = none. */
+static int64_t
+dyno_timer(const struct sv_dyno *d)
+{
+	if (d->state == SV_CRASHED)
+		return d->restart_at;
+	if (d->state == SV_STOPPING)
+		return d->kill_at;
+	return 0;
+}
+
+int
+supervisor_poll_fds(struct supervisor *sv, struct pollfd **pfds,
+    struct sv_dyno ***owners, size_t *n, size_t *alloc, int64_t next_ms)
+{
+	int64_t next = next_ms, now;
+	struct sv_dyno *d;
+	size_t want = *n + 1;
+
+	pthread_mutex_lock(&sv->lock);
+	for (d = sv->dynos; d != NULL; d = d->next)
+		want++;
+	if (want > *alloc) {
+		*alloc = want;
+		*pfds = xrealloc(*pfds, want * sizeof(**pfds));
+		*owners = xrealloc(*owners, want * sizeof(**owners));
+	}
+	(*pfds)[*n].fd = sv->wake[0];
+	(*pfds)[*n].events = POLLIN;
+	(*owners)[(*n)++] = NULL;
+	for (d = sv->dynos; d != NULL; d = d->next) {
+		int64_t t = dyno_timer(d);
+
+		if (t > 0 && (next == 0 || t < next))
+			next = t;
+		if (d->out_fd < 0)
+			continue;
+		(*pfds)[*n].fd = d->out_fd;
+		(*pfds)[*n].events = POLLIN;
+		(*owners)[(*n)++] = d;
+	}
+	pthread_mutex_unlock(&sv->lock);
+	now = now_ms();
+	return next == 0 ? -1 : next <= now ? 0 : (int)(next - now);
+}
+
+/* SIGKILL a stopping dyno's group at its deadline (sv->lock held). */
+static void
+dyno_kill_late(struct sv_dyno *d)
+{
+	if (d->pgid > 0)
+		kill(-d->pgid, SIGKILL);
+	d->kill_at = 0;
+	/* What an escapee still holds open is dropped. */
+	if (d->pid == 0 && d->out_fd >= 0) {
+		dyno_read(d);
+		close_output(d);
+	}
+}
+
+/* Unlink and free stopped dynos nobody holds (sv->lock held). */
+static void
+remove_stopped(struct supervisor *sv)
+{
+	struct sv_dyno **pp = &sv->dynos;
+
+	while (*pp != NULL) {
+		struct sv_dyno *d = *pp;
+
+		if (d->state == SV_STOPPING && d->pid == 0 && d->pins == 0 &&
+		    d->out_fd < 0 && !group_alive(d)) {
+			*pp = d->next;
+			dyno_free(d);
+		} else
+			pp = &d->next;
+	}
+}
+
+void
+supervisor_poll_done(struct supervisor *sv, struct pollfd *pfds,
+    struct sv_dyno **owners, size_t n, int got_chld)
+{
+	struct sv_dyno *d;
+	int64_t now;
+	size_t i;
+
+	pthread_mutex_lock(&sv->lock);
+	for (i = 0; i < n; i++) {
+		if (!(pfds[i].revents & (POLLIN | POLLHUP | POLLERR)))
+			continue;
+		if (pfds[i].fd == sv->wake[0]) {
+			char buf[64];
+
+			while (read(sv->wake[0], buf, sizeof(buf)) > 0)
+				;
+		} else if (owners[i] != NULL && owners[i]->out_fd >= 0)
+			dyno_read(owners[i]);
+	}
+	/* Reap after reading, so a dyno's last words are logged. */
+	if (got_chld)
+		reap(sv);
+	now = now_ms();
+	for (d = sv->dynos; d != NULL; d = d->next) {
+		if (d->state == SV_CRASHED && d->restart_at > 0 &&
+		    d->restart_at <= now && !d->restarting)
+			dyno_restart(sv, d);
+		else if (d->state == SV_STOPPING && d->kill_at > 0 &&
+		    d->kill_at <= now)
+			dyno_kill_late(d);
+	}
+	remove_stopped(sv);
+	pthread_mutex_unlock(&sv->lock);
+}
+
+/* ---- shutdown ---- */
+
+void
+supervisor_stop_all(struct supervisor *sv)
+{
+	int64_t deadline;
+	struct sv_dyno *d;
+
+	pthread_mutex_lock(&sv->lock);
+	for (d = sv->dynos; d != NULL; d = d->next)
+		sv_dyno_stop(sv, d);
+	pthread_mutex_unlock(&sv->lock);
+	deadline = now_ms() + (int64_t)sv->root->cfg.stop_timeout * 1000;
+	for (;;) {
+		int left = 0, late = now_ms() >= deadline;
+
+		pthread_mutex_lock(&sv->lock);
+		reap(sv);
+		for (d = sv->dynos; d != NULL; d = d->next) {
+			if (d->out_fd >= 0)
+				dyno_read(d);
+			if (d->pid == 0 && !group_alive(d))
+				continue;
+			left++;
+			if (late && d->pgid > 0)
+				kill(-d->pgid, SIGKILL);
+		}
+		pthread_mutex_unlock(&sv->lock);
+		if (left == 0 || now_ms() >= deadline + 5000)
+			break;
+		poll(NULL, 0, 20);
+	}
+}
+
+void
+supervisor_clear(struct supervisor *sv)
+{
+	while (sv->dynos != NULL) {
+		struct sv_dyno *d = sv->dynos;
+
+		sv->dynos = d->next;
+		dyno_free(d);
+	}
+	while (sv->apps != NULL) {
+		struct sv_app *a = sv->apps;
+
+		sv->apps = a->next;
+		release_clear(&a->rel);
+		free(a->commit);
+		proctypes_clear(&a->types);
+		if (a->log != NULL)
+			applog_close(a->log);
+		pthread_cond_destroy(&a->op_turn);
+		free(a->name);
+		free(a);
+	}
+	if (sv->wake[0] > 0)
+		close(sv->wake[0]);
+	if (sv->wake[1] > 0)
+		close(sv->wake[1]);
+	pthread_mutex_destroy(&sv->lock);
+}
