@@ -478,30 +478,68 @@ control_server_close(struct control_server *cs)
 	free(sock);
 }
 
+struct converge_job {
+	struct control_server *cs;
+	struct app app;
+	int rc;
+	int started;		/* in a thread of its own, to be joined */
+	pthread_t t;
+};
+
+/* One app at start-up, with its own ledger connection. */
+static void *
+converge_one(void *arg)
+{
+	struct converge_job *job = arg;
+	struct ledger *db = NULL;
+	char *path = root_path(job->cs->root, "ledger.db");
+
+	job->rc = ledger_open(path, &db);
+	if (job->rc == 0) {
+		/* Pending releases of a dead rollout stay failed. */
+		ledger_release_fail_stale(db, job->app.id);
+		job->rc = converge_app(job->cs, db, &job->app, NULL);
+	}
+	if (job->rc < 0)
+		log_say("%s: %s", job->app.name, berth_last_error());
+	ledger_close(db);
+	free(path);
+	return NULL;
+}
+
+/* Every app converges in a thread of its own: none waits on another. */
 static void *
 converge_thread(void *arg)
 {
 	struct control_server *cs = arg;
+	struct converge_job *jobs;
 	struct ledger *db = NULL;
 	struct app *apps = NULL;
 	size_t napps = 0, i;
 	char *path = root_path(cs->root, "ledger.db");
 
-	if (ledger_open(path, &db) == 0 &&
-	    ledger_app_list(db, 0, &apps, &napps) == 0) {
-		for (i = 0; i < napps; i++) {
-			/* Pending releases of a dead rollout stay failed. */
-			ledger_release_fail_stale(db, apps[i].id);
-			if (converge_app(cs, db, &apps[i], NULL) < 0)
-				log_say("%s: %s", apps[i].name,
-				    berth_last_error());
-		}
-		log_say("converged %zu app%s", napps, napps == 1 ? "" : "s");
-	} else
+	if (ledger_open(path, &db) < 0 ||
+	    ledger_app_list(db, 0, &apps, &napps) < 0) {
 		log_say("start-up: %s", berth_last_error());
-	app_list_free(apps, napps);
+		napps = 0;
+	}
 	ledger_close(db);
 	free(path);
+	jobs = xcalloc(napps ? napps : 1, sizeof(*jobs));
+	for (i = 0; i < napps; i++) {
+		jobs[i].cs = cs;
+		jobs[i].app = apps[i];
+		jobs[i].started = pthread_create(&jobs[i].t, NULL,
+		    converge_one, &jobs[i]) == 0;
+		if (!jobs[i].started)
+			converge_one(&jobs[i]);
+	}
+	for (i = 0; i < napps; i++)
+		if (jobs[i].started)
+			pthread_join(jobs[i].t, NULL);
+	log_say("converged %zu app%s", napps, napps == 1 ? "" : "s");
+	free(jobs);
+	app_list_free(apps, napps);
 	return NULL;
 }
 
