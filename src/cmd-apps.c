@@ -308,36 +308,49 @@ cmd_apps_destroy(struct cmd_ctx *ctx)
 }
 
 const struct berth_cmd cmd_apps_entry = {
-	"apps", NULL, "pj", 0, 0,
-	"apps [-p PIPELINE] [--json]",
+	.name = "apps",
+	.usage = "apps [-p PIPELINE] [--json]",
+	.summary =
 	"list apps with their stage, current release and auto-deploy branch",
-	NULL, cmd_apps, 0,
+	.opts = "pj",
+	.min_args = 0, .max_args = 0,
+	.exec = cmd_apps,
 };
 
 const struct berth_cmd cmd_apps_create_entry = {
-	"apps:create", NULL, "psb", 1, 1,
-	"apps:create NAME -p PIPELINE --stage STAGE [--branch BRANCH]",
-	"add an app to a pipeline stage",
+	.name = "apps:create",
+	.usage = "apps:create NAME -p PIPELINE --stage STAGE [--branch BRANCH]",
+	.summary = "add an app to a pipeline stage",
+	.help =
 	"STAGE is review, development, staging or production. With --branch,\n"
 	"a push to BRANCH builds and deploys the app; without it, the app\n"
 	"gets releases by promotion only.",
-	cmd_apps_create, 0,
+	.opts = "psb",
+	.min_args = 1, .max_args = 1,
+	.exec = cmd_apps_create,
 };
 
 const struct berth_cmd cmd_apps_info_entry = {
-	"apps:info", NULL, "aj", 0, 1,
-	"apps:info [-a APP | APP] [--json]",
+	.name = "apps:info",
+	.usage = "apps:info [-a APP | APP] [--json]",
+	.summary =
 	"show an app: pipeline, current release, slug, config var names",
+	.help =
 	"Config var values are never shown here; see: berth config -a APP.",
-	cmd_apps_info, 0,
+	.opts = "aj",
+	.min_args = 0, .max_args = 1,
+	.exec = cmd_apps_info,
 };
 
 const struct berth_cmd cmd_apps_destroy_entry = {
-	"apps:destroy", NULL, "aC", 0, 1,
-	"apps:destroy [-a APP | APP] --confirm APP",
-	"destroy an app (its release history stays in the ledger)",
+	.name = "apps:destroy",
+	.usage = "apps:destroy [-a APP | APP] --confirm APP",
+	.summary = "destroy an app (its release history stays in the ledger)",
+	.help =
 	"Removes the app's config vars, formation and build cache. Its\n"
 	"releases, builds and slugs stay in the ledger for the record. The\n"
 	"name can be used again afterwards.",
-	cmd_apps_destroy, 0,
+	.opts = "aC",
+	.min_args = 0, .max_args = 1,
+	.exec = cmd_apps_destroy,
 };

@@ -303,29 +303,38 @@ cmd_buildpacks_remove(struct cmd_ctx *ctx)
 }
 
 const struct berth_cmd cmd_buildpacks_entry = {
-	"buildpacks", NULL, "pj", 0, 0,
-	"buildpacks [-p PIPELINE] [--json]",
-	"list installed buildpacks, or a pipeline's own list",
+	.name = "buildpacks",
+	.usage = "buildpacks [-p PIPELINE] [--json]",
+	.summary = "list installed buildpacks, or a pipeline's own list",
+	.help =
 	"Without -p: the server's installed buildpacks in detection order.\n"
 	"With -p: the buildpacks the pipeline's builds run, in order, instead\n"
 	"of detection.",
-	cmd_buildpacks, 0,
+	.opts = "pj",
+	.min_args = 0, .max_args = 0,
+	.exec = cmd_buildpacks,
 };
 
 const struct berth_cmd cmd_buildpacks_add_entry = {
-	"buildpacks:add", NULL, "pi", 1, 1,
-	"buildpacks:add PATH|GIT-URL|NAME [--index N] [-p PIPELINE]",
-	"install a buildpack, or add one to a pipeline's list",
+	.name = "buildpacks:add",
+	.usage = "buildpacks:add PATH|GIT-URL|NAME [--index N] [-p PIPELINE]",
+	.summary = "install a buildpack, or add one to a pipeline's list",
+	.help =
 	"Without -p: copies PATH or clones GIT-URL into ROOT/buildpacks/NAME\n"
 	"and adds it to the detection order at position N (default: last).\n"
 	"With -p: adds an installed NAME (\"nodejs\" or \"heroku/nodejs\"), a\n"
 	"PATH or a GIT-URL to the pipeline's own list at position N.",
-	cmd_buildpacks_add, 0,
+	.opts = "pi",
+	.min_args = 1, .max_args = 1,
+	.exec = cmd_buildpacks_add,
 };
 
 const struct berth_cmd cmd_buildpacks_remove_entry = {
-	"buildpacks:remove", NULL, "p", 1, 1,
-	"buildpacks:remove NAME [-p PIPELINE]",
+	.name = "buildpacks:remove",
+	.usage = "buildpacks:remove NAME [-p PIPELINE]",
+	.summary =
 	"uninstall a buildpack, or remove one from a pipeline's list",
-	NULL, cmd_buildpacks_remove, 0,
+	.opts = "p",
+	.min_args = 1, .max_args = 1,
+	.exec = cmd_buildpacks_remove,
 };

@@ -385,7 +385,10 @@ out:
 /* ---- the pipeline's CI config vars (scope "ci") ---- */
 
 static const struct var_scope ci_vars = {
-	"ci", "CI", "CI", "ci:config", NULL,
+	.scope = "ci",
+	.label = "CI",
+	.title = "CI",
+	.cmd = "ci:config",
 };
 
 static int
@@ -432,20 +435,25 @@ cmd_ci_gate(struct cmd_ctx *ctx)
 }
 
 const struct berth_cmd cmd_ci_gate_entry = {
-	"ci:gate", NULL, "p", 0, 1,
-	"ci:gate [reject|off] -p PIPELINE",
+	.name = "ci:gate",
+	.usage = "ci:gate [reject|off] -p PIPELINE",
+	.summary =
 	"show or set whether failing tests reject pushes to deployed branches",
+	.help =
 	"reject (the default): a failed or errored test run of a push to a\n"
 	"branch that apps auto-deploy rejects the push before any release,\n"
 	"so the branch keeps matching what runs. off: runs are recorded and\n"
 	"shown, the push goes on.",
-	cmd_ci_gate, 0,
+	.opts = "p",
+	.min_args = 0, .max_args = 1,
+	.exec = cmd_ci_gate,
 };
 
 const struct berth_cmd cmd_ci_entry = {
-	"ci", NULL, "pbnj", 0, 0,
-	"ci -p PIPELINE [--branch BRANCH] [-n NUM] [--json]",
-	"list a pipeline's CI test runs, newest first (default 15)",
+	.name = "ci",
+	.usage = "ci -p PIPELINE [--branch BRANCH] [-n NUM] [--json]",
+	.summary = "list a pipeline's CI test runs, newest first (default 15)",
+	.help =
 	"One line per run: number, status, branch, commit, TAP counts (or -\n"
 	"when the tests print no TAP), when it started and who pushed it.\n"
 	"As on Heroku CI, a run is made for every pushed commit whose\n"
@@ -454,62 +462,81 @@ const struct berth_cmd cmd_ci_entry = {
 	"unless the push says: git push -o ci.skip. Statuses: pending,\n"
 	"building, running, succeeded, failed (a test failed), errored\n"
 	"(test-setup failed or the run timed out), cancelled.",
-	cmd_ci, 0,
+	.opts = "pbnj",
+	.min_args = 0, .max_args = 0,
+	.exec = cmd_ci,
 };
 
 const struct berth_cmd cmd_ci_info_entry = {
-	"ci:info", NULL, "pOj", 1, 1,
-	"ci:info N -p PIPELINE [--node I] [--json]",
-	"show a test run and its output",
+	.name = "ci:info",
+	.usage = "ci:info N -p PIPELINE [--node I] [--json]",
+	.summary = "show a test run and its output",
+	.help =
 	"N is the run's number, 18 or #18. Prints the run's details, the\n"
 	"output of its test build, then each node's test output. --node I\n"
 	"shows only node I, counted from 0 like CI_NODE_INDEX. --json gives\n"
 	"the details and the paths of the stored logs.",
-	cmd_ci_info, 0,
+	.opts = "pOj",
+	.min_args = 1, .max_args = 1,
+	.exec = cmd_ci_info,
 };
 
 const struct berth_cmd cmd_ci_last_entry = {
-	"ci:last", NULL, "pbOj", 0, 0,
-	"ci:last -p PIPELINE [--branch BRANCH] [--node I] [--json]",
-	"show the newest test run (of a branch) and its output",
+	.name = "ci:last",
+	.usage = "ci:last -p PIPELINE [--branch BRANCH] [--node I] [--json]",
+	.summary = "show the newest test run (of a branch) and its output",
+	.help =
 	"Same as ci:info for the newest run of the pipeline, or of BRANCH.",
-	cmd_ci_last, 0,
+	.opts = "pbOj",
+	.min_args = 0, .max_args = 0,
+	.exec = cmd_ci_last,
 };
 
 const struct berth_cmd cmd_ci_rerun_entry = {
-	"ci:rerun", NULL, "p", 0, 1,
-	"ci:rerun [N] -p PIPELINE",
-	"run the tests of a test run's commit again, as a new run",
+	.name = "ci:rerun",
+	.usage = "ci:rerun [N] -p PIPELINE",
+	.summary = "run the tests of a test run's commit again, as a new run",
+	.help =
 	"Re-runs run N (default: the newest) with the same branch and commit\n"
 	"and today's CI config vars, streaming its output. The new run gets\n"
 	"the next number. Exits 0 when it succeeds, 1 otherwise. A re-run\n"
 	"never deploys or moves a branch: the push that made N is decided.",
-	cmd_ci_rerun, 0,
+	.opts = "p",
+	.min_args = 0, .max_args = 1,
+	.exec = cmd_ci_rerun,
 };
 
 const struct berth_cmd cmd_ci_config_entry = {
-	"ci:config", NULL, "pj", 0, 0,
-	"ci:config -p PIPELINE [--json]",
-	"show the config vars a pipeline's test runs get",
+	.name = "ci:config",
+	.usage = "ci:config -p PIPELINE [--json]",
+	.summary = "show the config vars a pipeline's test runs get",
+	.help =
 	"Test runs never see an app's config vars; they get app.json\n"
 	"environments.test.env plus these, as on Heroku CI.",
-	cmd_ci_config, 0,
+	.opts = "pj",
+	.min_args = 0, .max_args = 0,
+	.exec = cmd_ci_config,
 };
 
 const struct berth_cmd cmd_ci_config_set_entry = {
-	"ci:config:set", NULL, "p", 1, -1,
-	"ci:config:set KEY=VALUE [KEY=VALUE...] -p PIPELINE",
-	"set config vars for a pipeline's test runs",
+	.name = "ci:config:set",
+	.usage = "ci:config:set KEY=VALUE [KEY=VALUE...] -p PIPELINE",
+	.summary = "set config vars for a pipeline's test runs",
+	.help =
 	"Each argument is split at its first '='; VALUE may be empty or hold\n"
 	"'='. KEY is letters, digits and '_', not starting with a digit.\n"
 	"Values are not echoed back; see them with: berth ci:config -p\n"
 	"PIPELINE. Test runs started from now on get them.",
-	cmd_ci_config_set, 0,
+	.opts = "p",
+	.min_args = 1, .max_args = -1,
+	.exec = cmd_ci_config_set,
 };
 
 const struct berth_cmd cmd_ci_config_unset_entry = {
-	"ci:config:unset", NULL, "p", 1, -1,
-	"ci:config:unset KEY [KEY...] -p PIPELINE",
-	"remove config vars of a pipeline's test runs",
-	NULL, cmd_ci_config_unset, 0,
+	.name = "ci:config:unset",
+	.usage = "ci:config:unset KEY [KEY...] -p PIPELINE",
+	.summary = "remove config vars of a pipeline's test runs",
+	.opts = "p",
+	.min_args = 1, .max_args = -1,
+	.exec = cmd_ci_config_unset,
 };

@@ -64,11 +64,15 @@ cmd_init(struct cmd_ctx *ctx)
 }
 
 const struct berth_cmd cmd_init_entry = {
-	"init", NULL, "d", 0, 0,
-	"init [--domain DOMAIN] [--root DIR]",
-	"create a server root (idempotent)",
+	.name = "init",
+	.usage = "init [--domain DOMAIN] [--root DIR]",
+	.summary = "create a server root (idempotent)",
+	.help =
 	"Creates the server root's folders, a documented berth.ini and the\n"
 	"ledger, and installs the bundled buildpacks. Running it again on\n"
 	"an existing root changes nothing that is there.",
-	cmd_init, CMD_NO_ROOT,
+	.opts = "d",
+	.min_args = 0, .max_args = 0,
+	.exec = cmd_init,
+	.flags = CMD_NO_ROOT,
 };

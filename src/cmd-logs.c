@@ -91,9 +91,10 @@ cmd_logs(struct cmd_ctx *ctx)
 }
 
 const struct berth_cmd cmd_logs_entry = {
-	"logs", NULL, "antPS", 0, 0,
-	"logs -a APP [-n N] [--tail] [--ps DYNO] [--source app|berth]",
-	"show an app's logs: its dynos' output and berth's events",
+	.name = "logs",
+	.usage = "logs -a APP [-n N] [--tail] [--ps DYNO] [--source app|berth]",
+	.summary = "show an app's logs: its dynos' output and berth's events",
+	.help =
 	"Prints the last lines of the app's log, oldest first, one event a\n"
 	"line:\n"
 	"\n"
@@ -110,5 +111,7 @@ const struct berth_cmd cmd_logs_entry = {
 	"  -t, --tail         then keep printing new lines until Ctrl-C\n"
 	"  --ps DYNO          only one dyno (web.1) or process type (web)\n"
 	"  --source SOURCE    only app (dyno output) or berth lines",
-	cmd_logs, 0,
+	.opts = "antPS",
+	.min_args = 0, .max_args = 0,
+	.exec = cmd_logs,
 };

@@ -284,27 +284,36 @@ cmd_pipelines_info(struct cmd_ctx *ctx)
 }
 
 const struct berth_cmd cmd_pipelines_entry = {
-	"pipelines", NULL, "j", 0, 0,
-	"pipelines [--json]",
-	"list pipelines",
-	NULL, cmd_pipelines, 0,
+	.name = "pipelines",
+	.usage = "pipelines [--json]",
+	.summary = "list pipelines",
+	.opts = "j",
+	.min_args = 0, .max_args = 0,
+	.exec = cmd_pipelines,
 };
 
 const struct berth_cmd cmd_pipelines_create_entry = {
-	"pipelines:create", NULL, "DN", 1, 1,
-	"pipelines:create NAME [--deploy-branch BRANCH] [--no-apps]",
+	.name = "pipelines:create",
+	.usage = "pipelines:create NAME [--deploy-branch BRANCH] [--no-apps]",
+	.summary =
 	"create a pipeline: a bare repo plus NAME-staging and NAME apps",
+	.help =
 	"Creates ROOT/repos/NAME.git with berth-receive linked as its\n"
 	"pre-receive and post-receive hooks, an app NAME-staging (stage\n"
 	"staging) that auto-deploys BRANCH (default: main), and an app NAME\n"
 	"(stage production) that is promoted to, never pushed to.\n"
 	"--no-apps creates the pipeline and repo alone.",
-	cmd_pipelines_create, 0,
+	.opts = "DN",
+	.min_args = 1, .max_args = 1,
+	.exec = cmd_pipelines_create,
 };
 
 const struct berth_cmd cmd_pipelines_info_entry = {
-	"pipelines:info", NULL, "pj", 0, 1,
-	"pipelines:info -p PIPELINE [--json]",
+	.name = "pipelines:info",
+	.usage = "pipelines:info -p PIPELINE [--json]",
+	.summary =
 	"show a pipeline's apps by stage with their current releases",
-	NULL, cmd_pipelines_info, 0,
+	.opts = "pj",
+	.min_args = 0, .max_args = 1,
+	.exec = cmd_pipelines_info,
 };

@@ -401,10 +401,14 @@ out:
 }
 
 const struct berth_cmd cmd_pipelines_promote_entry = {
-	"pipelines:promote", "promote", "pfTR", 0, 0,
+	.name = "pipelines:promote",
+	.alias = "promote",
+	.usage =
 	"pipelines:promote -p PIPELINE [--from APP|STAGE] [--to APP,...] "
 	"[--rebuild]",
+	.summary =
 	"release the source app's slug to the next stage, without a rebuild",
+	.help =
 	"Each target gets a new release of the source's current slug (the\n"
 	"very build that was tested) with the target's own config, its\n"
 	"release phase, and a zero-downtime rollout. Default source: the\n"
@@ -413,15 +417,21 @@ const struct berth_cmd cmd_pipelines_promote_entry = {
 	"and exits 1 if any failed. --rebuild rebuilds the same commit with\n"
 	"each target's config instead, for apps that bake config in at build\n"
 	"time, and says so in the release description.",
-	cmd_pipelines_promote, 0,
+	.opts = "pfTR",
+	.min_args = 0, .max_args = 0,
+	.exec = cmd_pipelines_promote,
 };
 
 const struct berth_cmd cmd_pipelines_diff_entry = {
-	"pipelines:diff", NULL, "pfTj", 0, 0,
-	"pipelines:diff -p PIPELINE [--from APP] [--to APP] [--json]",
+	.name = "pipelines:diff",
+	.usage = "pipelines:diff -p PIPELINE [--from APP] [--to APP] [--json]",
+	.summary =
 	"the commits the upstream app runs that the downstream one lacks",
+	.help =
 	"Defaults: from the staging app to the production app. Lists short\n"
 	"sha, date, author and subject, newest first; says \"up to date\"\n"
 	"when both run the same commit.",
-	cmd_pipelines_diff, 0,
+	.opts = "pfTj",
+	.min_args = 0, .max_args = 0,
+	.exec = cmd_pipelines_diff,
 };

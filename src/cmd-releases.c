@@ -125,16 +125,21 @@ cmd_releases_info(struct cmd_ctx *ctx)
 }
 
 const struct berth_cmd cmd_releases_entry = {
-	"releases", NULL, "anj", 0, 0,
-	"releases -a APP [-n NUM] [--json]",
-	"list an app's releases, newest first (default 15)",
-	NULL, cmd_releases, 0,
+	.name = "releases",
+	.usage = "releases -a APP [-n NUM] [--json]",
+	.summary = "list an app's releases, newest first (default 15)",
+	.opts = "anj",
+	.min_args = 0, .max_args = 0,
+	.exec = cmd_releases,
 };
 
 const struct berth_cmd cmd_releases_info_entry = {
-	"releases:info", NULL, "aj", 1, 1,
-	"releases:info vN -a APP [--json]",
-	"show one release: status, commit, slug, config var names",
+	.name = "releases:info",
+	.usage = "releases:info vN -a APP [--json]",
+	.summary = "show one release: status, commit, slug, config var names",
+	.help =
 	"Lists the keys of the release's config snapshot, never the values.",
-	cmd_releases_info, 0,
+	.opts = "aj",
+	.min_args = 1, .max_args = 1,
+	.exec = cmd_releases_info,
 };

@@ -188,9 +188,13 @@ cmd_reviewapps_disable(struct cmd_ctx *ctx)
 /* ---- the pipeline's review app config vars (scope "review") ---- */
 
 static const struct var_scope review_vars = {
-	"review", "review apps", "Review App", "reviewapps:config",
-	"This applies to review apps created from now on; existing ones keep "
-	"their own config (change one with: berth config:set -a APP)",
+	.scope = "review",
+	.label = "review apps",
+	.title = "Review App",
+	.cmd = "reviewapps:config",
+	.note = "This applies to review apps created from now on; existing "
+	    "ones keep their own config (change one with: berth config:set "
+	    "-a APP)",
 };
 
 static int
@@ -330,20 +334,26 @@ cmd_reviewapps_destroy(struct cmd_ctx *ctx)
 }
 
 const struct berth_cmd cmd_reviewapps_entry = {
-	"reviewapps", NULL, "pj", 0, 0,
-	"reviewapps -p PIPELINE [--json]",
+	.name = "reviewapps",
+	.usage = "reviewapps -p PIPELINE [--json]",
+	.summary =
 	"list a pipeline's review apps with their URLs and test status",
+	.help =
 	"One line per live review app: branch, app, URL, status (creating,\n"
 	"deployed, failed), time since its branch was last pushed, and the\n"
 	"status of the branch's newest test run (- when none). Destroyed\n"
 	"review apps are not listed; their history stays in the ledger.",
-	cmd_reviewapps, 0,
+	.opts = "pj",
+	.min_args = 0, .max_args = 0,
+	.exec = cmd_reviewapps,
 };
 
 const struct berth_cmd cmd_reviewapps_enable_entry = {
-	"reviewapps:enable", NULL, "pAY", 0, 0,
+	.name = "reviewapps:enable",
+	.usage =
 	"reviewapps:enable -p PIPELINE [--autodestroy] [--stale-days N]",
-	"give every pushed branch its own review app",
+	.summary = "give every pushed branch its own review app",
+	.help =
 	"From now on, a push of any branch other than the deploy branch\n"
 	"creates (first push) or redeploys (later pushes) the review app\n"
 	"PIPELINE-BRANCH, with app.json env and environments.review, plus\n"
@@ -353,69 +363,89 @@ const struct berth_cmd cmd_reviewapps_enable_entry = {
 	"push for --stale-days N days (default: the current setting, first\n"
 	"5). Without --autodestroy, the current autodestroy setting stays;\n"
 	"turn it off with: berth reviewapps:disable --autodestroy.",
-	cmd_reviewapps_enable, 0,
+	.opts = "pAY",
+	.min_args = 0, .max_args = 0,
+	.exec = cmd_reviewapps_enable,
 };
 
 const struct berth_cmd cmd_reviewapps_disable_entry = {
-	"reviewapps:disable", NULL, "pA", 0, 0,
-	"reviewapps:disable -p PIPELINE [--autodestroy]",
-	"stop creating review apps for pushed branches",
+	.name = "reviewapps:disable",
+	.usage = "reviewapps:disable -p PIPELINE [--autodestroy]",
+	.summary = "stop creating review apps for pushed branches",
+	.help =
 	"Existing review apps stay, and keep being destroyed when their\n"
 	"branch is deleted; destroy one now with reviewapps:destroy.\n"
 	"With --autodestroy, only stale review apps stop being destroyed;\n"
 	"review apps stay enabled.",
-	cmd_reviewapps_disable, 0,
+	.opts = "pA",
+	.min_args = 0, .max_args = 0,
+	.exec = cmd_reviewapps_disable,
 };
 
 const struct berth_cmd cmd_reviewapps_config_entry = {
-	"reviewapps:config", NULL, "pj", 0, 0,
-	"reviewapps:config -p PIPELINE [--json]",
-	"show the config vars new review apps get",
+	.name = "reviewapps:config",
+	.usage = "reviewapps:config -p PIPELINE [--json]",
+	.summary = "show the config vars new review apps get",
+	.help =
 	"Review apps never see the staging or production config. These\n"
 	"stand in for its secrets: a review app gets them when it is created,\n"
 	"over app.json env, and app.json env marked required must be here.",
-	cmd_reviewapps_config, 0,
+	.opts = "pj",
+	.min_args = 0, .max_args = 0,
+	.exec = cmd_reviewapps_config,
 };
 
 const struct berth_cmd cmd_reviewapps_config_set_entry = {
-	"reviewapps:config:set", NULL, "p", 1, -1,
-	"reviewapps:config:set KEY=VALUE [KEY=VALUE...] -p PIPELINE",
-	"set config vars that new review apps get",
+	.name = "reviewapps:config:set",
+	.usage = "reviewapps:config:set KEY=VALUE [KEY=VALUE...] -p PIPELINE",
+	.summary = "set config vars that new review apps get",
+	.help =
 	"Each argument is split at its first '='; VALUE may be empty or hold\n"
 	"'='. KEY is letters, digits and '_', not starting with a digit.\n"
 	"Values are not echoed back; see them with: berth reviewapps:config\n"
 	"-p PIPELINE. Review apps created afterwards get them; existing ones\n"
 	"keep their own config (berth config:set -a APP changes one).",
-	cmd_reviewapps_config_set, 0,
+	.opts = "p",
+	.min_args = 1, .max_args = -1,
+	.exec = cmd_reviewapps_config_set,
 };
 
 const struct berth_cmd cmd_reviewapps_config_unset_entry = {
-	"reviewapps:config:unset", NULL, "p", 1, -1,
-	"reviewapps:config:unset KEY [KEY...] -p PIPELINE",
-	"remove config vars that new review apps get",
+	.name = "reviewapps:config:unset",
+	.usage = "reviewapps:config:unset KEY [KEY...] -p PIPELINE",
+	.summary = "remove config vars that new review apps get",
+	.help =
 	"Review apps created afterwards no longer get them; existing ones\n"
 	"keep their own config.",
-	cmd_reviewapps_config_unset, 0,
+	.opts = "p",
+	.min_args = 1, .max_args = -1,
+	.exec = cmd_reviewapps_config_unset,
 };
 
 const struct berth_cmd cmd_reviewapps_create_entry = {
-	"reviewapps:create", NULL, "pb", 0, 0,
-	"reviewapps:create -p PIPELINE -b BRANCH",
-	"create or redeploy the review app of a pushed branch",
+	.name = "reviewapps:create",
+	.usage = "reviewapps:create -p PIPELINE -b BRANCH",
+	.summary = "create or redeploy the review app of a pushed branch",
+	.help =
 	"Deploys the head of BRANCH in the pipeline's repo to its review app,\n"
 	"creating it first when there is none, as a push of the branch does\n"
 	"(also when review apps are disabled, or the push said\n"
 	"-o review.skip). BRANCH must not be the deploy branch. Exits 1 when\n"
 	"the build or the deploy fails.",
-	cmd_reviewapps_create, 0,
+	.opts = "pb",
+	.min_args = 0, .max_args = 0,
+	.exec = cmd_reviewapps_create,
 };
 
 const struct berth_cmd cmd_reviewapps_destroy_entry = {
-	"reviewapps:destroy", NULL, "pb", 0, 0,
-	"reviewapps:destroy -p PIPELINE -b BRANCH",
-	"destroy the review app of a branch",
+	.name = "reviewapps:destroy",
+	.usage = "reviewapps:destroy -p PIPELINE -b BRANCH",
+	.summary = "destroy the review app of a branch",
+	.help =
 	"Runs app.json scripts.pr-predestroy, stops its dynos and removes its\n"
 	"route, as deleting the branch does. Its releases and test runs stay\n"
 	"in the ledger. A later push of the branch creates it again.",
-	cmd_reviewapps_destroy, 0,
+	.opts = "pb",
+	.min_args = 0, .max_args = 0,
+	.exec = cmd_reviewapps_destroy,
 };
