@@ -223,12 +223,13 @@ static int
 cmd_buildpacks_add(struct cmd_ctx *ctx)
 {
 	const char *spec = ctx->argv[0];
+	int index = cmd_num(ctx, "index", 0);
 	struct pipeline p;
 	char *name = NULL, *stored = NULL;
 	int ret = 1;
 
 	if (ctx->pipeline == NULL) {
-		if (buildpack_install(&ctx->root, spec, ctx->index, &name) < 0)
+		if (buildpack_install(&ctx->root, spec, index, &name) < 0)
 			return cmd_fail_last();
 		printf("Installed buildpack %s (position %d)\n", name,
 		    position_of(ctx->root.db, 0, name));
@@ -243,7 +244,7 @@ cmd_buildpacks_add(struct cmd_ctx *ctx)
 	if ((name = bp_name_arg(spec)) == NULL ||
 	    (stored = pipeline_spec(&ctx->root, spec, name)) == NULL ||
 	    ledger_buildpack_add(ctx->root.db, p.id, name, stored,
-	    ctx->index) < 0) {
+	    index) < 0) {
 		cmd_fail_last();
 		goto out;
 	}
@@ -310,7 +311,7 @@ const struct berth_cmd cmd_buildpacks_entry = {
 	"Without -p: the server's installed buildpacks in detection order.\n"
 	"With -p: the buildpacks the pipeline's builds run, in order, instead\n"
 	"of detection.",
-	.opts = "pj",
+	.options = cmd_opts_pipeline_json,
 	.min_args = 0, .max_args = 0,
 	.exec = cmd_buildpacks,
 };
@@ -324,7 +325,13 @@ const struct berth_cmd cmd_buildpacks_add_entry = {
 	"and adds it to the detection order at position N (default: last).\n"
 	"With -p: adds an installed NAME (\"nodejs\" or \"heroku/nodejs\"), a\n"
 	"PATH or a GIT-URL to the pipeline's own list at position N.",
-	.opts = "pi",
+	.options = (const struct cmd_option[]){
+		CMD_OPT_PIPELINE,
+		{ .name = "index", .short_name = 'i', .kind = CMD_NUMBER,
+		    .arg = "N", .min = 1, .max = 1000000,
+		    .help = "the position in the list (default: last)" },
+		{ 0 },
+	},
 	.min_args = 1, .max_args = 1,
 	.exec = cmd_buildpacks_add,
 };
@@ -334,7 +341,7 @@ const struct berth_cmd cmd_buildpacks_remove_entry = {
 	.usage = "buildpacks:remove NAME [-p PIPELINE]",
 	.summary =
 	"uninstall a buildpack, or remove one from a pipeline's list",
-	.opts = "p",
+	.options = cmd_opts_pipeline,
 	.min_args = 1, .max_args = 1,
 	.exec = cmd_buildpacks_remove,
 };

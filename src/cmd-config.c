@@ -179,7 +179,7 @@ const struct berth_cmd cmd_config_entry = {
 	.name = "config",
 	.usage = "config -a APP [--json]",
 	.summary = "show an app's config vars",
-	.opts = "aj",
+	.options = cmd_opts_app_json,
 	.min_args = 0, .max_args = 0,
 	.exec = cmd_config,
 };
@@ -189,7 +189,7 @@ const struct berth_cmd cmd_config_get_entry = {
 	.usage = "config:get KEY -a APP",
 	.summary = "print one config var's value",
 	.help = "Exits 1 with nothing on stdout when KEY is not set.",
-	.opts = "a",
+	.options = cmd_opts_app,
 	.min_args = 1, .max_args = 1,
 	.exec = cmd_config_get,
 };
@@ -202,7 +202,7 @@ const struct berth_cmd cmd_config_set_entry = {
 	"Each argument is split at its first '='; VALUE may be empty or hold\n"
 	"'='. KEY is letters, digits and '_', not starting with a digit.\n"
 	"Values are not echoed back; see them with: berth config -a APP.",
-	.opts = "a",
+	.options = cmd_opts_app,
 	.min_args = 1, .max_args = -1,
 	.exec = cmd_config_set,
 };
@@ -211,7 +211,7 @@ const struct berth_cmd cmd_config_unset_entry = {
 	.name = "config:unset",
 	.usage = "config:unset KEY [KEY...] -a APP",
 	.summary = "remove config vars (a new release when the app has one)",
-	.opts = "a",
+	.options = cmd_opts_app,
 	.min_args = 1, .max_args = -1,
 	.exec = cmd_config_unset,
 };

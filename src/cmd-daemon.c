@@ -64,7 +64,7 @@ const struct berth_cmd cmd_daemon_status_entry = {
 	.usage = "daemon:status [--json]",
 	.summary = "is berthd running: pid, uptime, apps, dynos, router",
 	.help = "Exits 1 when berthd is not running.",
-	.opts = "j",
+	.options = cmd_opts_json,
 	.min_args = 0, .max_args = 0,
 	.exec = cmd_daemon_status,
 };

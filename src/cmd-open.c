@@ -55,7 +55,7 @@ const struct berth_cmd cmd_open_entry = {
 	"http://APP.DOMAIN:PORT/ from berth.ini [server] domain and [router]\n"
 	"port. With the default domain, localhost, it works with no DNS.\n"
 	"When berthd runs without nginx, the address of a web dyno instead.",
-	.opts = "a",
+	.options = cmd_opts_app,
 	.min_args = 0, .max_args = 0,
 	.exec = cmd_open,
 };

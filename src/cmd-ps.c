@@ -291,7 +291,7 @@ const struct berth_cmd cmd_ps_entry = {
 	"States: booting (a rollout is starting it), starting, up, crashed\n"
 	"(restarted with back-off: 0 s, 1 s, 2 s, 4 s ... up to 5 min),\n"
 	"stopping.",
-	.opts = "aj",
+	.options = cmd_opts_app_json,
 	.min_args = 0, .max_args = 0,
 	.exec = cmd_ps,
 };
@@ -306,7 +306,7 @@ const struct berth_cmd cmd_ps_scale_entry = {
 	"to match it. New web dynos join the router once they accept\n"
 	"connections; removed ones leave it before they stop. The most per\n"
 	"type is berth.ini [runtime] max_dynos.",
-	.opts = "a",
+	.options = cmd_opts_app,
 	.min_args = 1, .max_args = -1,
 	.exec = cmd_ps_scale,
 };
@@ -319,7 +319,7 @@ const struct berth_cmd cmd_ps_restart_entry = {
 	.help =
 	"New dynos start first; web ones take traffic once they accept\n"
 	"connections, then the old ones stop.",
-	.opts = "a",
+	.options = cmd_opts_app,
 	.min_args = 0, .max_args = 1,
 	.exec = cmd_ps_restart,
 };
@@ -334,7 +334,7 @@ const struct berth_cmd cmd_ps_stop_entry = {
 	"`berth ps:start` or the next deploy (as in Dokku); its URL answers\n"
 	"503. With TYPE or TYPE.N those dynos stop and, as on Heroku, the\n"
 	"formation starts them again.",
-	.opts = "a",
+	.options = cmd_opts_app,
 	.min_args = 0, .max_args = 1,
 	.exec = cmd_ps_stop,
 };
@@ -344,7 +344,7 @@ const struct berth_cmd cmd_ps_start_entry = {
 	.alias = "start",
 	.usage = "ps:start -a APP",
 	.summary = "start an app stopped with ps:stop",
-	.opts = "a",
+	.options = cmd_opts_app,
 	.min_args = 0, .max_args = 0,
 	.exec = cmd_ps_start,
 };

@@ -212,7 +212,7 @@ const struct berth_cmd cmd_rollback_entry = {
 	.summary =
 	"roll an app back to the code and config of an earlier release",
 	.help = rollback_help,
-	.opts = "a",
+	.options = cmd_opts_app,
 	.min_args = 0, .max_args = 1,
 	.exec = cmd_rollback,
 };
@@ -222,7 +222,7 @@ const struct berth_cmd cmd_releases_rollback_entry = {
 	.usage = "releases:rollback [vN] -a APP",
 	.summary = "the same as rollback",
 	.help = rollback_help,
-	.opts = "a",
+	.options = cmd_opts_app,
 	.min_args = 0, .max_args = 1,
 	.exec = cmd_rollback,
 };
@@ -233,7 +233,7 @@ const struct berth_cmd cmd_releases_retry_entry = {
 	.summary =
 	"release the current slug and config again, re-running the release "
 	"phase",
-	.opts = "a",
+	.options = cmd_opts_app,
 	.min_args = 0, .max_args = 0,
 	.exec = cmd_releases_retry,
 };
@@ -245,7 +245,7 @@ const struct berth_cmd cmd_releases_output_entry = {
 	.help =
 	"The output is kept up to 1 MB per release; all of it streamed to\n"
 	"whoever made the release.",
-	.opts = "a",
+	.options = cmd_opts_app,
 	.min_args = 1, .max_args = 1,
 	.exec = cmd_releases_output,
 };

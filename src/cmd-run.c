@@ -87,7 +87,7 @@ const struct berth_cmd cmd_run_entry = {
 	"with its config vars, DYNO=run.N, the .profile.d scripts sourced,\n"
 	"and this terminal's stdin, stdout and stderr. berth exits with the\n"
 	"command's exit status (128+N when a signal N ended it).",
-	.opts = "a",
+	.options = cmd_opts_app,
 	.min_args = 1, .max_args = -1,
 	.exec = cmd_run,
 };
