@@ -1,12 +1,12 @@
 /*
- * berth.c - the admin CLI: global options, the command table, help.
+ * berth.c - the admin CLI: the command table, help, and the helpers
+ * commands share. cmd-parse.c reads a command's options.
  */
 #include "cmd.h"
 #include "names.h"
 #include "repo.h"
 #include "runtime.h"
 
-#include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -65,58 +65,6 @@ static const struct berth_cmd *const commands[] = {
 	&cmd_reviewapps_create_entry,
 	&cmd_reviewapps_destroy_entry,
 	NULL,
-};
-
-/* Long options; short letters are what berth_cmd.opts lists. */
-enum { OPT_ROOT = 1000, OPT_DEPLOY_BRANCH, OPT_CONFIRM, OPT_NO_APPS,
-    OPT_DOMAIN, OPT_PS, OPT_SOURCE, OPT_FORCE, OPT_FROM, OPT_TO,
-    OPT_REBUILD, OPT_AUTODESTROY, OPT_STALE_DAYS, OPT_NODE };
-static const struct option long_opts[] = {
-	{ "app", required_argument, NULL, 'a' },
-	{ "pipeline", required_argument, NULL, 'p' },
-	{ "stage", required_argument, NULL, 's' },
-	{ "branch", required_argument, NULL, 'b' },
-	{ "num", required_argument, NULL, 'n' },
-	{ "index", required_argument, NULL, 'i' },
-	{ "json", no_argument, NULL, 'j' },
-	{ "help", no_argument, NULL, 'h' },
-	{ "root", required_argument, NULL, OPT_ROOT },
-	{ "deploy-branch", required_argument, NULL, OPT_DEPLOY_BRANCH },
-	{ "confirm", required_argument, NULL, OPT_CONFIRM },
-	{ "no-apps", no_argument, NULL, OPT_NO_APPS },
-	{ "domain", required_argument, NULL, OPT_DOMAIN },
-	{ "tail", no_argument, NULL, 't' },
-	{ "ps", required_argument, NULL, OPT_PS },
-	{ "source", required_argument, NULL, OPT_SOURCE },
-	{ "force", no_argument, NULL, OPT_FORCE },
-	{ "from", required_argument, NULL, OPT_FROM },
-	{ "to", required_argument, NULL, OPT_TO },
-	{ "rebuild", no_argument, NULL, OPT_REBUILD },
-	{ "autodestroy", no_argument, NULL, OPT_AUTODESTROY },
-	{ "stale-days", required_argument, NULL, OPT_STALE_DAYS },
-	{ "node", required_argument, NULL, OPT_NODE },
-	{ NULL, 0, NULL, 0 },
-};
-
-/* Which long-only options a command takes, by its opts string letter. */
-static const struct {
-	int opt;
-	char letter;
-	const char *name;
-} long_only[] = {
-	{ OPT_DEPLOY_BRANCH, 'D', "--deploy-branch" },
-	{ OPT_CONFIRM, 'C', "--confirm" },
-	{ OPT_NO_APPS, 'N', "--no-apps" },
-	{ OPT_DOMAIN, 'd', "--domain" },
-	{ OPT_PS, 'P', "--ps" },
-	{ OPT_SOURCE, 'S', "--source" },
-	{ OPT_FORCE, 'F', "--force" },
-	{ OPT_FROM, 'f', "--from" },
-	{ OPT_TO, 'T', "--to" },
-	{ OPT_REBUILD, 'R', "--rebuild" },
-	{ OPT_AUTODESTROY, 'A', "--autodestroy" },
-	{ OPT_STALE_DAYS, 'Y', "--stale-days" },
-	{ OPT_NODE, 'O', "--node" },
 };
 
 int
@@ -307,141 +255,9 @@ print_cmd_help(const struct berth_cmd *c)
 		printf("\n%s\n", c->help);
 	if (c->alias != NULL)
 		printf("\nAlias: %s\n", c->alias);
+	cmd_print_options(stdout, c->options);
 	printf("\nGlobal: --root DIR (default: $BERTH_ROOT or %s)\n",
 	    BERTH_DEFAULT_ROOT);
-}
-
-static int
-parse_int(const char *s, const char *opt, int *out)
-{
-	char *end;
-	long v = strtol(s, &end, 10);
-
-	if (*s == '\0' || *end != '\0' || v < 1 || v > 1000000)
-		return berth_error("%s wants a whole number from 1 to 1000000, "
-		    "not '%s'", opt, s);
-	*out = (int)v;
-	return 0;
-}
-
-/* A whole number from 0 to max. */
-static int
-parse_count(const char *s, const char *opt, int max, int *out)
-{
-	char *end;
-	long v = strtol(s, &end, 10);
-
-	if (*s < '0' || *s > '9' || *end != '\0' || v > max)
-		return berth_error("%s wants a whole number from 0 to %d, not "
-		    "'%s'", opt, max, s);
-	*out = (int)v;
-	return 0;
-}
-
-/* Whether command c accepts option letter ch. */
-static int
-takes(const struct berth_cmd *c, int ch)
-{
-	return ch == 'h' || (c->opts != NULL && strchr(c->opts, ch) != NULL);
-}
-
-static int
-parse(struct cmd_ctx *ctx, int argc, char **argv)
-{
-	const struct berth_cmd *c = ctx->cmd;
-	int ch;
-	size_t i;
-
-	opterr = 0;
-	optind = 1;
-	while ((ch = getopt_long(argc, argv, "-a:p:s:b:n:i:jth", long_opts,
-	    NULL)) != -1) {
-		int letter = ch;
-
-		for (i = 0; i < sizeof(long_only) / sizeof(long_only[0]); i++)
-			if (long_only[i].opt == ch)
-				letter = long_only[i].letter;
-		if (ch == 1) {
-			ctx->argv[ctx->argc++] = optarg;
-			continue;
-		}
-		if (ch == '?' || ch == ':') {
-			const struct option *lo;
-
-			/* A known long option without its value. */
-			for (lo = long_opts; lo->name != NULL; lo++)
-				if (optopt != 0 && lo->val == optopt &&
-				    lo->has_arg == required_argument)
-					return berth_error("option %s%s needs a "
-					    "value; see: berth help %s",
-					    optopt < 256 ? "-" : "--",
-					    optopt < 256 ? (char[2]){ (char)optopt,
-					    0 } : lo->name, c->name);
-			if (optopt > 0 && optopt < 256)
-				return berth_error("unknown option '-%c'; see: "
-				    "berth help %s", optopt, c->name);
-			return berth_error("unknown option '%s'; see: berth "
-			    "help %s", argv[optind - 1], c->name);
-		}
-		if (ch == OPT_ROOT) {
-			ctx->root_dir = optarg;
-			continue;
-		}
-		if (!takes(c, letter))
-			return berth_error("%s does not take option '%s'; "
-			    "see: berth help %s", c->name, argv[optind - 1],
-			    c->name);
-		switch (ch) {
-		case 'a': ctx->app = optarg; break;
-		case 'p': ctx->pipeline = optarg; break;
-		case 's': ctx->stage = optarg; break;
-		case 'b': ctx->branch = optarg; break;
-		case 'j': ctx->json = 1; break;
-		case 't': ctx->tail = 1; break;
-		case 'h': print_cmd_help(c); exit(0);
-		case 'n':
-			if (parse_int(optarg, "-n", &ctx->num) < 0)
-				return -1;
-			break;
-		case 'i':
-			if (parse_int(optarg, "--index", &ctx->index) < 0)
-				return -1;
-			break;
-		case OPT_DEPLOY_BRANCH: ctx->deploy_branch = optarg; break;
-		case OPT_CONFIRM: ctx->confirm = optarg; break;
-		case OPT_NO_APPS: ctx->no_apps = 1; break;
-		case OPT_DOMAIN: ctx->domain = optarg; break;
-		case OPT_PS: ctx->ps = optarg; break;
-		case OPT_SOURCE: ctx->source = optarg; break;
-		case OPT_FORCE: ctx->force = 1; break;
-		case OPT_FROM: ctx->from = optarg; break;
-		case OPT_TO: ctx->to = optarg; break;
-		case OPT_REBUILD: ctx->rebuild = 1; break;
-		case OPT_AUTODESTROY: ctx->autodestroy = 1; break;
-		case OPT_STALE_DAYS:
-			if (parse_count(optarg, "--stale-days", 3650,
-			    &ctx->stale_days) < 0)
-				return -1;
-			break;
-		case OPT_NODE:
-			if (parse_count(optarg, "--node", 1000,
-			    &ctx->node) < 0)
-				return -1;
-			break;
-		}
-	}
-	/* After "--", everything is positional. */
-	for (; optind < argc; optind++)
-		ctx->argv[ctx->argc++] = argv[optind];
-	if (ctx->argc < c->min_args)
-		return berth_error("%s needs more arguments: berth %s",
-		    c->name, c->usage);
-	if (c->max_args >= 0 && ctx->argc > c->max_args)
-		return berth_error("%s takes %s argument%s ('%s' is extra): "
-		    "berth %s", c->name, c->max_args == 0 ? "no" :
-		    c->max_args == 1 ? "one" : "fewer", c->max_args == 1 ?
-		    "" : "s", ctx->argv[c->max_args], c->usage);
-	return 0;
 }
 
 int
@@ -475,14 +291,15 @@ main(int argc, char **argv)
 	c = find_cmd(argv[1]);
 	if (c == NULL)
 		return cmd_fail("no command '%s'; see: berth help", argv[1]);
-	memset(&ctx, 0, sizeof(ctx));
-	ctx.cmd = c;
-	ctx.stale_days = -1;
-	ctx.node = -1;
-	ctx.argv = xcalloc((size_t)argc, sizeof(char *));
-	if (parse(&ctx, argc - 1, argv + 1) < 0) {
-		free(ctx.argv);
+	ret = cmd_parse(&ctx, c, commands, argc - 1, argv + 1);
+	if (ret < 0) {
+		cmd_ctx_clear(&ctx);
 		return cmd_fail_last();
+	}
+	if (ret > 0) {
+		print_cmd_help(c);
+		cmd_ctx_clear(&ctx);
+		return 0;
 	}
 	if (ctx.root_dir == NULL)
 		ctx.root_dir = root_default();
@@ -497,6 +314,6 @@ main(int argc, char **argv)
 		root_close(&ctx.root);
 out:
 	repo_global_shutdown();
-	free(ctx.argv);
+	cmd_ctx_clear(&ctx);
 	return ret;
 }

@@ -87,29 +87,31 @@ static int
 cmd_apps_create(struct cmd_ctx *ctx)
 {
 	const char *name = ctx->argv[0];
+	const char *stage = cmd_opt(ctx, "stage");
+	const char *branch = cmd_opt(ctx, "branch");
 	struct pipeline p;
 
 	if (name_check_app(name) < 0)
 		return cmd_fail_last();
-	if (ctx->stage == NULL)
+	if (stage == NULL)
 		return cmd_fail("apps:create needs a stage: add --stage "
 		    "review|development|staging|production");
-	if (name_check_stage(ctx->stage) < 0 || (ctx->branch != NULL &&
-	    name_check_branch(ctx->branch) < 0))
+	if (name_check_stage(stage) < 0 || (branch != NULL &&
+	    name_check_branch(branch) < 0))
 		return cmd_fail_last();
 	if (cmd_need_pipeline(ctx, &p) != 0)
 		return 1;
 	/* A branch deploys one app: a push releases it or is refused. */
-	if (ctx->branch != NULL) {
+	if (branch != NULL) {
 		struct app *apps = NULL;
 		size_t n = 0;
-		int rc = ledger_apps_for_branch(ctx->root.db, p.id, ctx->branch,
+		int rc = ledger_apps_for_branch(ctx->root.db, p.id, branch,
 		    &apps, &n);
 
 		if (rc == 0 && n > 0)
 			cmd_fail("%s already auto-deploys %s; a branch deploys "
 			    "one app (promote to the others: berth "
-			    "pipelines:promote)", apps[0].name, ctx->branch);
+			    "pipelines:promote)", apps[0].name, branch);
 		else if (rc < 0)
 			cmd_fail_last();
 		app_list_free(apps, n);
@@ -118,20 +120,20 @@ cmd_apps_create(struct cmd_ctx *ctx)
 			return 1;
 		}
 	}
-	if (ctx->stage != NULL && strcmp(ctx->stage, "review") == 0 &&
-	    ctx->branch != NULL) {
+	if (stage != NULL && strcmp(stage, "review") == 0 &&
+	    branch != NULL) {
 		pipeline_clear(&p);
 		return cmd_fail("review apps are made by pushing their branch "
 		    "(or berth reviewapps:create), not with --branch");
 	}
-	if (ledger_app_create(ctx->root.db, name, p.id, ctx->stage,
-	    ctx->branch, NULL) < 0) {
+	if (ledger_app_create(ctx->root.db, name, p.id, stage,
+	    branch, NULL) < 0) {
 		pipeline_clear(&p);
 		return cmd_fail_last();
 	}
 	printf("Created app %s in pipeline %s (stage %s%s%s)\n", name, p.name,
-	    ctx->stage, ctx->branch ? ", auto-deploys " : "",
-	    ctx->branch ? ctx->branch : "");
+	    stage, branch ? ", auto-deploys " : "",
+	    branch ? branch : "");
 	pipeline_clear(&p);
 	return 0;
 }
@@ -276,12 +278,13 @@ static int
 cmd_apps_destroy(struct cmd_ctx *ctx)
 {
 	struct app a;
+	const char *confirm = cmd_opt(ctx, "confirm");
 	char *cache;
 	int ret = 0;
 
 	if (app_from_args(ctx) != 0 || cmd_need_app(ctx, &a) != 0)
 		return 1;
-	if (ctx->confirm == NULL || strcmp(ctx->confirm, a.name) != 0) {
+	if (confirm == NULL || strcmp(confirm, a.name) != 0) {
 		ret = cmd_fail("this destroys %s; to proceed, run: berth "
 		    "apps:destroy %s --confirm %s", a.name, a.name, a.name);
 		app_clear(&a);
@@ -308,36 +311,61 @@ cmd_apps_destroy(struct cmd_ctx *ctx)
 }
 
 const struct berth_cmd cmd_apps_entry = {
-	"apps", NULL, "pj", 0, 0,
-	"apps [-p PIPELINE] [--json]",
+	.name = "apps",
+	.usage = "apps [-p PIPELINE] [--json]",
+	.summary =
 	"list apps with their stage, current release and auto-deploy branch",
-	NULL, cmd_apps, 0,
+	.options = cmd_opts_pipeline_json,
+	.min_args = 0, .max_args = 0,
+	.exec = cmd_apps,
 };
 
 const struct berth_cmd cmd_apps_create_entry = {
-	"apps:create", NULL, "psb", 1, 1,
-	"apps:create NAME -p PIPELINE --stage STAGE [--branch BRANCH]",
-	"add an app to a pipeline stage",
+	.name = "apps:create",
+	.usage = "apps:create NAME -p PIPELINE --stage STAGE [--branch BRANCH]",
+	.summary = "add an app to a pipeline stage",
+	.help =
 	"STAGE is review, development, staging or production. With --branch,\n"
 	"a push to BRANCH builds and deploys the app; without it, the app\n"
 	"gets releases by promotion only.",
-	cmd_apps_create, 0,
+	.options = (const struct cmd_option[]){
+		CMD_OPT_PIPELINE,
+		{ .name = "stage", .short_name = 's', .kind = CMD_STRING,
+		    .arg = "STAGE",
+		    .help = "review, development, staging or production" },
+		CMD_OPT_BRANCH("a push to BRANCH deploys the app"),
+		{ 0 },
+	},
+	.min_args = 1, .max_args = 1,
+	.exec = cmd_apps_create,
 };
 
 const struct berth_cmd cmd_apps_info_entry = {
-	"apps:info", NULL, "aj", 0, 1,
-	"apps:info [-a APP | APP] [--json]",
+	.name = "apps:info",
+	.usage = "apps:info [-a APP | APP] [--json]",
+	.summary =
 	"show an app: pipeline, current release, slug, config var names",
+	.help =
 	"Config var values are never shown here; see: berth config -a APP.",
-	cmd_apps_info, 0,
+	.options = cmd_opts_app_json,
+	.min_args = 0, .max_args = 1,
+	.exec = cmd_apps_info,
 };
 
 const struct berth_cmd cmd_apps_destroy_entry = {
-	"apps:destroy", NULL, "aC", 0, 1,
-	"apps:destroy [-a APP | APP] --confirm APP",
-	"destroy an app (its release history stays in the ledger)",
+	.name = "apps:destroy",
+	.usage = "apps:destroy [-a APP | APP] --confirm APP",
+	.summary = "destroy an app (its release history stays in the ledger)",
+	.help =
 	"Removes the app's config vars, formation and build cache. Its\n"
 	"releases, builds and slugs stay in the ledger for the record. The\n"
 	"name can be used again afterwards.",
-	cmd_apps_destroy, 0,
+	.options = (const struct cmd_option[]){
+		CMD_OPT_APP,
+		{ .name = "confirm", .kind = CMD_STRING, .arg = "APP",
+		    .help = "the app's name again, to confirm" },
+		{ 0 },
+	},
+	.min_args = 0, .max_args = 1,
+	.exec = cmd_apps_destroy,
 };

@@ -223,12 +223,13 @@ static int
 cmd_buildpacks_add(struct cmd_ctx *ctx)
 {
 	const char *spec = ctx->argv[0];
+	int index = cmd_num(ctx, "index", 0);
 	struct pipeline p;
 	char *name = NULL, *stored = NULL;
 	int ret = 1;
 
 	if (ctx->pipeline == NULL) {
-		if (buildpack_install(&ctx->root, spec, ctx->index, &name) < 0)
+		if (buildpack_install(&ctx->root, spec, index, &name) < 0)
 			return cmd_fail_last();
 		printf("Installed buildpack %s (position %d)\n", name,
 		    position_of(ctx->root.db, 0, name));
@@ -243,7 +244,7 @@ cmd_buildpacks_add(struct cmd_ctx *ctx)
 	if ((name = bp_name_arg(spec)) == NULL ||
 	    (stored = pipeline_spec(&ctx->root, spec, name)) == NULL ||
 	    ledger_buildpack_add(ctx->root.db, p.id, name, stored,
-	    ctx->index) < 0) {
+	    index) < 0) {
 		cmd_fail_last();
 		goto out;
 	}
@@ -303,29 +304,44 @@ cmd_buildpacks_remove(struct cmd_ctx *ctx)
 }
 
 const struct berth_cmd cmd_buildpacks_entry = {
-	"buildpacks", NULL, "pj", 0, 0,
-	"buildpacks [-p PIPELINE] [--json]",
-	"list installed buildpacks, or a pipeline's own list",
+	.name = "buildpacks",
+	.usage = "buildpacks [-p PIPELINE] [--json]",
+	.summary = "list installed buildpacks, or a pipeline's own list",
+	.help =
 	"Without -p: the server's installed buildpacks in detection order.\n"
 	"With -p: the buildpacks the pipeline's builds run, in order, instead\n"
 	"of detection.",
-	cmd_buildpacks, 0,
+	.options = cmd_opts_pipeline_json,
+	.min_args = 0, .max_args = 0,
+	.exec = cmd_buildpacks,
 };
 
 const struct berth_cmd cmd_buildpacks_add_entry = {
-	"buildpacks:add", NULL, "pi", 1, 1,
-	"buildpacks:add PATH|GIT-URL|NAME [--index N] [-p PIPELINE]",
-	"install a buildpack, or add one to a pipeline's list",
+	.name = "buildpacks:add",
+	.usage = "buildpacks:add PATH|GIT-URL|NAME [--index N] [-p PIPELINE]",
+	.summary = "install a buildpack, or add one to a pipeline's list",
+	.help =
 	"Without -p: copies PATH or clones GIT-URL into ROOT/buildpacks/NAME\n"
 	"and adds it to the detection order at position N (default: last).\n"
 	"With -p: adds an installed NAME (\"nodejs\" or \"heroku/nodejs\"), a\n"
 	"PATH or a GIT-URL to the pipeline's own list at position N.",
-	cmd_buildpacks_add, 0,
+	.options = (const struct cmd_option[]){
+		CMD_OPT_PIPELINE,
+		{ .name = "index", .short_name = 'i', .kind = CMD_NUMBER,
+		    .arg = "N", .min = 1, .max = 1000000,
+		    .help = "the position in the list (default: last)" },
+		{ 0 },
+	},
+	.min_args = 1, .max_args = 1,
+	.exec = cmd_buildpacks_add,
 };
 
 const struct berth_cmd cmd_buildpacks_remove_entry = {
-	"buildpacks:remove", NULL, "p", 1, 1,
-	"buildpacks:remove NAME [-p PIPELINE]",
+	.name = "buildpacks:remove",
+	.usage = "buildpacks:remove NAME [-p PIPELINE]",
+	.summary =
 	"uninstall a buildpack, or remove one from a pipeline's list",
-	NULL, cmd_buildpacks_remove, 0,
+	.options = cmd_opts_pipeline,
+	.min_args = 1, .max_args = 1,
+	.exec = cmd_buildpacks_remove,
 };

@@ -33,8 +33,8 @@ cmd_builds(struct cmd_ctx *ctx)
 
 	if (cmd_need_app(ctx, &a) != 0)
 		return 1;
-	if (ledger_build_list(ctx->root.db, a.id, ctx->num ? ctx->num :
-	    BUILDS_DEFAULT_NUM, &bs, &nr) < 0) {
+	if (ledger_build_list(ctx->root.db, a.id, cmd_num(ctx, "num",
+	    BUILDS_DEFAULT_NUM), &bs, &nr) < 0) {
 		app_clear(&a);
 		return cmd_fail_last();
 	}
@@ -144,17 +144,27 @@ cmd_builds_output(struct cmd_ctx *ctx)
 }
 
 const struct berth_cmd cmd_builds_entry = {
-	"builds", NULL, "anj", 0, 0,
-	"builds -a APP [-n NUM] [--json]",
-	"list an app's builds, newest first (default 15)",
-	NULL, cmd_builds, 0,
+	.name = "builds",
+	.usage = "builds -a APP [-n NUM] [--json]",
+	.summary = "list an app's builds, newest first (default 15)",
+	.options = (const struct cmd_option[]){
+		CMD_OPT_APP,
+		CMD_OPT_NUM("how many builds (default 15)"),
+		CMD_OPT_JSON,
+		{ 0 },
+	},
+	.min_args = 0, .max_args = 0,
+	.exec = cmd_builds,
 };
 
 const struct berth_cmd cmd_builds_output_entry = {
-	"builds:output", NULL, "a", 1, 1,
-	"builds:output ID [-a APP]",
-	"print the full output of a build",
+	.name = "builds:output",
+	.usage = "builds:output ID [-a APP]",
+	.summary = "print the full output of a build",
+	.help =
 	"Prints the build's log as the pusher saw it. With -a, the build must\n"
 	"belong to APP.",
-	cmd_builds_output, 0,
+	.options = cmd_opts_app,
+	.min_args = 1, .max_args = 1,
+	.exec = cmd_builds_output,
 };

@@ -143,7 +143,7 @@ print_log(const struct berth_root *r, const struct test_run *t, int node,
 
 /*
  * A run in full: its details, then the test build's output and each
- * node's (only node ctx->node when --node was given). Returns the exit
+ * node's (only node I when --node I was given). Returns the exit
  * status.
  */
 static int
@@ -154,8 +154,9 @@ show_run(struct cmd_ctx *ctx, const struct pipeline *p,
 	char counts[64], nodes[32], title[64];
 	char *created, *finished;
 	int i, first = 0, last = t->nodes - 1;
+	int node = cmd_num(ctx, "node", -1);
 
-	if (ctx->node >= 0 && ctx->node >= t->nodes) {
+	if (node >= 0 && node >= t->nodes) {
 		if (t->nodes < 1)
 			return cmd_fail("test run #%d has no node output: it "
 			    "ran on no nodes", t->number);
@@ -167,8 +168,8 @@ show_run(struct cmd_ctx *ctx, const struct pipeline *p,
 		    "to %d (as CI_NODE_INDEX)", t->number, t->nodes,
 		    t->nodes - 1);
 	}
-	if (ctx->node >= 0)
-		first = last = ctx->node;
+	if (node >= 0)
+		first = last = node;
 	if (ctx->json) {
 		json_t *j = run_json(t), *jn = json_array();
 		char *path;
@@ -207,7 +208,7 @@ show_run(struct cmd_ctx *ctx, const struct pipeline *p,
 	free(created);
 	free(finished);
 
-	if (ctx->node < 0 && print_log(&ctx->root, t, 0, "Test build") < 0)
+	if (node < 0 && print_log(&ctx->root, t, 0, "Test build") < 0)
 		return cmd_fail_last();
 	for (i = first; i <= last; i++) {
 		snprintf(title, sizeof(title), "Node %d (CI_NODE_INDEX=%d)",
@@ -222,16 +223,17 @@ static int
 cmd_ci(struct cmd_ctx *ctx)
 {
 	struct pipeline p;
+	const char *branch = cmd_opt(ctx, "branch");
 	struct test_run *rs = NULL;
 	size_t nr = 0, i;
 	struct table t;
 
-	if (ctx->branch != NULL && name_check_branch(ctx->branch) < 0)
+	if (branch != NULL && name_check_branch(branch) < 0)
 		return cmd_fail_last();
 	if (cmd_need_pipeline(ctx, &p) != 0)
 		return 1;
-	if (ledger_test_run_list(ctx->root.db, p.id, ctx->branch, ctx->num ?
-	    ctx->num : CI_DEFAULT_NUM, &rs, &nr) < 0) {
+	if (ledger_test_run_list(ctx->root.db, p.id, branch, cmd_num(ctx, "num",
+	    CI_DEFAULT_NUM), &rs, &nr) < 0) {
 		pipeline_clear(&p);
 		return cmd_fail_last();
 	}
@@ -241,9 +243,9 @@ cmd_ci(struct cmd_ctx *ctx)
 		for (i = 0; i < nr; i++)
 			json_array_append_new(arr, run_json(&rs[i]));
 		cmd_print_json(arr);
-	} else if (nr == 0 && ctx->branch != NULL)
+	} else if (nr == 0 && branch != NULL)
 		printf("No test runs of %s yet; " CI_NO_RUNS_HINT "\n",
-		    ctx->branch);
+		    branch);
 	else if (nr == 0)
 		printf("No test runs yet; " CI_NO_RUNS_HINT "\n");
 	else {
@@ -290,20 +292,21 @@ static int
 cmd_ci_last(struct cmd_ctx *ctx)
 {
 	struct pipeline p;
+	const char *branch = cmd_opt(ctx, "branch");
 	struct test_run t;
 	int rc, ret;
 
-	if (ctx->branch != NULL && name_check_branch(ctx->branch) < 0)
+	if (branch != NULL && name_check_branch(branch) < 0)
 		return cmd_fail_last();
 	if (cmd_need_pipeline(ctx, &p) != 0)
 		return 1;
 	memset(&t, 0, sizeof(t));
-	rc = ledger_test_run_latest(ctx->root.db, p.id, ctx->branch, &t);
+	rc = ledger_test_run_latest(ctx->root.db, p.id, branch, &t);
 	if (rc < 0)
 		ret = cmd_fail_last();
-	else if (rc == 1 && ctx->branch != NULL)
+	else if (rc == 1 && branch != NULL)
 		ret = cmd_fail("pipeline %s has no test runs of %s yet; "
-		    CI_NO_RUNS_HINT, p.name, ctx->branch);
+		    CI_NO_RUNS_HINT, p.name, branch);
 	else if (rc == 1)
 		ret = cmd_fail("pipeline %s has no test runs yet; "
 		    CI_NO_RUNS_HINT, p.name);
@@ -385,7 +388,10 @@ out:
 /* ---- the pipeline's CI config vars (scope "ci") ---- */
 
 static const struct var_scope ci_vars = {
-	"ci", "CI", "CI", "ci:config", NULL,
+	.scope = "ci",
+	.label = "CI",
+	.title = "CI",
+	.cmd = "ci:config",
 };
 
 static int
@@ -431,21 +437,30 @@ cmd_ci_gate(struct cmd_ctx *ctx)
 	return ret;
 }
 
+/* --node I, of ci:info and ci:last. */
+#define CI_OPT_NODE { .name = "node", .kind = CMD_NUMBER, .arg = "I", \
+	.min = 0, .max = 1000, .help = "only node I's output, counted from 0" }
+
 const struct berth_cmd cmd_ci_gate_entry = {
-	"ci:gate", NULL, "p", 0, 1,
-	"ci:gate [reject|off] -p PIPELINE",
+	.name = "ci:gate",
+	.usage = "ci:gate [reject|off] -p PIPELINE",
+	.summary =
 	"show or set whether failing tests reject pushes to deployed branches",
+	.help =
 	"reject (the default): a failed or errored test run of a push to a\n"
 	"branch that apps auto-deploy rejects the push before any release,\n"
 	"so the branch keeps matching what runs. off: runs are recorded and\n"
 	"shown, the push goes on.",
-	cmd_ci_gate, 0,
+	.options = cmd_opts_pipeline,
+	.min_args = 0, .max_args = 1,
+	.exec = cmd_ci_gate,
 };
 
 const struct berth_cmd cmd_ci_entry = {
-	"ci", NULL, "pbnj", 0, 0,
-	"ci -p PIPELINE [--branch BRANCH] [-n NUM] [--json]",
-	"list a pipeline's CI test runs, newest first (default 15)",
+	.name = "ci",
+	.usage = "ci -p PIPELINE [--branch BRANCH] [-n NUM] [--json]",
+	.summary = "list a pipeline's CI test runs, newest first (default 15)",
+	.help =
 	"One line per run: number, status, branch, commit, TAP counts (or -\n"
 	"when the tests print no TAP), when it started and who pushed it.\n"
 	"As on Heroku CI, a run is made for every pushed commit whose\n"
@@ -454,62 +469,98 @@ const struct berth_cmd cmd_ci_entry = {
 	"unless the push says: git push -o ci.skip. Statuses: pending,\n"
 	"building, running, succeeded, failed (a test failed), errored\n"
 	"(test-setup failed or the run timed out), cancelled.",
-	cmd_ci, 0,
+	.options = (const struct cmd_option[]){
+		CMD_OPT_PIPELINE,
+		CMD_OPT_BRANCH("only the runs of BRANCH"),
+		CMD_OPT_NUM("how many runs (default 15)"),
+		CMD_OPT_JSON,
+		{ 0 },
+	},
+	.min_args = 0, .max_args = 0,
+	.exec = cmd_ci,
 };
 
 const struct berth_cmd cmd_ci_info_entry = {
-	"ci:info", NULL, "pOj", 1, 1,
-	"ci:info N -p PIPELINE [--node I] [--json]",
-	"show a test run and its output",
+	.name = "ci:info",
+	.usage = "ci:info N -p PIPELINE [--node I] [--json]",
+	.summary = "show a test run and its output",
+	.help =
 	"N is the run's number, 18 or #18. Prints the run's details, the\n"
 	"output of its test build, then each node's test output. --node I\n"
 	"shows only node I, counted from 0 like CI_NODE_INDEX. --json gives\n"
 	"the details and the paths of the stored logs.",
-	cmd_ci_info, 0,
+	.options = (const struct cmd_option[]){
+		CMD_OPT_PIPELINE,
+		CI_OPT_NODE,
+		CMD_OPT_JSON,
+		{ 0 },
+	},
+	.min_args = 1, .max_args = 1,
+	.exec = cmd_ci_info,
 };
 
 const struct berth_cmd cmd_ci_last_entry = {
-	"ci:last", NULL, "pbOj", 0, 0,
-	"ci:last -p PIPELINE [--branch BRANCH] [--node I] [--json]",
-	"show the newest test run (of a branch) and its output",
+	.name = "ci:last",
+	.usage = "ci:last -p PIPELINE [--branch BRANCH] [--node I] [--json]",
+	.summary = "show the newest test run (of a branch) and its output",
+	.help =
 	"Same as ci:info for the newest run of the pipeline, or of BRANCH.",
-	cmd_ci_last, 0,
+	.options = (const struct cmd_option[]){
+		CMD_OPT_PIPELINE,
+		CMD_OPT_BRANCH("the newest run of BRANCH"),
+		CI_OPT_NODE,
+		CMD_OPT_JSON,
+		{ 0 },
+	},
+	.min_args = 0, .max_args = 0,
+	.exec = cmd_ci_last,
 };
 
 const struct berth_cmd cmd_ci_rerun_entry = {
-	"ci:rerun", NULL, "p", 0, 1,
-	"ci:rerun [N] -p PIPELINE",
-	"run the tests of a test run's commit again, as a new run",
+	.name = "ci:rerun",
+	.usage = "ci:rerun [N] -p PIPELINE",
+	.summary = "run the tests of a test run's commit again, as a new run",
+	.help =
 	"Re-runs run N (default: the newest) with the same branch and commit\n"
 	"and today's CI config vars, streaming its output. The new run gets\n"
 	"the next number. Exits 0 when it succeeds, 1 otherwise. A re-run\n"
 	"never deploys or moves a branch: the push that made N is decided.",
-	cmd_ci_rerun, 0,
+	.options = cmd_opts_pipeline,
+	.min_args = 0, .max_args = 1,
+	.exec = cmd_ci_rerun,
 };
 
 const struct berth_cmd cmd_ci_config_entry = {
-	"ci:config", NULL, "pj", 0, 0,
-	"ci:config -p PIPELINE [--json]",
-	"show the config vars a pipeline's test runs get",
+	.name = "ci:config",
+	.usage = "ci:config -p PIPELINE [--json]",
+	.summary = "show the config vars a pipeline's test runs get",
+	.help =
 	"Test runs never see an app's config vars; they get app.json\n"
 	"environments.test.env plus these, as on Heroku CI.",
-	cmd_ci_config, 0,
+	.options = cmd_opts_pipeline_json,
+	.min_args = 0, .max_args = 0,
+	.exec = cmd_ci_config,
 };
 
 const struct berth_cmd cmd_ci_config_set_entry = {
-	"ci:config:set", NULL, "p", 1, -1,
-	"ci:config:set KEY=VALUE [KEY=VALUE...] -p PIPELINE",
-	"set config vars for a pipeline's test runs",
+	.name = "ci:config:set",
+	.usage = "ci:config:set KEY=VALUE [KEY=VALUE...] -p PIPELINE",
+	.summary = "set config vars for a pipeline's test runs",
+	.help =
 	"Each argument is split at its first '='; VALUE may be empty or hold\n"
 	"'='. KEY is letters, digits and '_', not starting with a digit.\n"
 	"Values are not echoed back; see them with: berth ci:config -p\n"
 	"PIPELINE. Test runs started from now on get them.",
-	cmd_ci_config_set, 0,
+	.options = cmd_opts_pipeline,
+	.min_args = 1, .max_args = -1,
+	.exec = cmd_ci_config_set,
 };
 
 const struct berth_cmd cmd_ci_config_unset_entry = {
-	"ci:config:unset", NULL, "p", 1, -1,
-	"ci:config:unset KEY [KEY...] -p PIPELINE",
-	"remove config vars of a pipeline's test runs",
-	NULL, cmd_ci_config_unset, 0,
+	.name = "ci:config:unset",
+	.usage = "ci:config:unset KEY [KEY...] -p PIPELINE",
+	.summary = "remove config vars of a pipeline's test runs",
+	.options = cmd_opts_pipeline,
+	.min_args = 1, .max_args = -1,
+	.exec = cmd_ci_config_unset,
 };

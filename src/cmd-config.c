@@ -176,33 +176,42 @@ cmd_config_unset(struct cmd_ctx *ctx)
 }
 
 const struct berth_cmd cmd_config_entry = {
-	"config", NULL, "aj", 0, 0,
-	"config -a APP [--json]",
-	"show an app's config vars",
-	NULL, cmd_config, 0,
+	.name = "config",
+	.usage = "config -a APP [--json]",
+	.summary = "show an app's config vars",
+	.options = cmd_opts_app_json,
+	.min_args = 0, .max_args = 0,
+	.exec = cmd_config,
 };
 
 const struct berth_cmd cmd_config_get_entry = {
-	"config:get", NULL, "a", 1, 1,
-	"config:get KEY -a APP",
-	"print one config var's value",
-	"Exits 1 with nothing on stdout when KEY is not set.",
-	cmd_config_get, 0,
+	.name = "config:get",
+	.usage = "config:get KEY -a APP",
+	.summary = "print one config var's value",
+	.help = "Exits 1 with nothing on stdout when KEY is not set.",
+	.options = cmd_opts_app,
+	.min_args = 1, .max_args = 1,
+	.exec = cmd_config_get,
 };
 
 const struct berth_cmd cmd_config_set_entry = {
-	"config:set", NULL, "a", 1, -1,
-	"config:set KEY=VALUE [KEY=VALUE...] -a APP",
-	"set config vars (a new release when the app has one)",
+	.name = "config:set",
+	.usage = "config:set KEY=VALUE [KEY=VALUE...] -a APP",
+	.summary = "set config vars (a new release when the app has one)",
+	.help =
 	"Each argument is split at its first '='; VALUE may be empty or hold\n"
 	"'='. KEY is letters, digits and '_', not starting with a digit.\n"
 	"Values are not echoed back; see them with: berth config -a APP.",
-	cmd_config_set, 0,
+	.options = cmd_opts_app,
+	.min_args = 1, .max_args = -1,
+	.exec = cmd_config_set,
 };
 
 const struct berth_cmd cmd_config_unset_entry = {
-	"config:unset", NULL, "a", 1, -1,
-	"config:unset KEY [KEY...] -a APP",
-	"remove config vars (a new release when the app has one)",
-	NULL, cmd_config_unset, 0,
+	.name = "config:unset",
+	.usage = "config:unset KEY [KEY...] -a APP",
+	.summary = "remove config vars (a new release when the app has one)",
+	.options = cmd_opts_app,
+	.min_args = 1, .max_args = -1,
+	.exec = cmd_config_unset,
 };

@@ -60,16 +60,19 @@ cmd_daemon_stop(struct cmd_ctx *ctx)
 }
 
 const struct berth_cmd cmd_daemon_status_entry = {
-	"daemon:status", NULL, "j", 0, 0,
-	"daemon:status [--json]",
-	"is berthd running: pid, uptime, apps, dynos, router",
-	"Exits 1 when berthd is not running.",
-	cmd_daemon_status, 0,
+	.name = "daemon:status",
+	.usage = "daemon:status [--json]",
+	.summary = "is berthd running: pid, uptime, apps, dynos, router",
+	.help = "Exits 1 when berthd is not running.",
+	.options = cmd_opts_json,
+	.min_args = 0, .max_args = 0,
+	.exec = cmd_daemon_status,
 };
 
 const struct berth_cmd cmd_daemon_stop_entry = {
-	"daemon:stop", NULL, "", 0, 0,
-	"daemon:stop",
-	"stop berthd, its dynos and its nginx",
-	NULL, cmd_daemon_stop, 0,
+	.name = "daemon:stop",
+	.usage = "daemon:stop",
+	.summary = "stop berthd, its dynos and its nginx",
+	.min_args = 0, .max_args = 0,
+	.exec = cmd_daemon_stop,
 };

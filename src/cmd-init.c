@@ -39,18 +39,19 @@ static int
 cmd_init(struct cmd_ctx *ctx)
 {
 	struct berth_root r;
+	const char *domain = cmd_opt(ctx, "domain");
 
-	if (ctx->domain != NULL) {
+	if (domain != NULL) {
 		const char *p;
 
-		for (p = ctx->domain; *p != '\0'; p++)
+		for (p = domain; *p != '\0'; p++)
 			if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' &&
 			    *p <= '9') || *p == '-' || *p == '.'))
 				return cmd_fail("domain '%s' is not valid: use "
 				    "lowercase letters, digits, '-' and '.'",
-				    ctx->domain);
+				    domain);
 	}
-	if (root_init(ctx->root_dir, ctx->domain) < 0 ||
+	if (root_init(ctx->root_dir, domain) < 0 ||
 	    root_open(&r, ctx->root_dir) < 0)
 		return cmd_fail_last();
 	install_bundled(&r);
@@ -64,11 +65,19 @@ cmd_init(struct cmd_ctx *ctx)
 }
 
 const struct berth_cmd cmd_init_entry = {
-	"init", NULL, "d", 0, 0,
-	"init [--domain DOMAIN] [--root DIR]",
-	"create a server root (idempotent)",
+	.name = "init",
+	.usage = "init [--domain DOMAIN] [--root DIR]",
+	.summary = "create a server root (idempotent)",
+	.help =
 	"Creates the server root's folders, a documented berth.ini and the\n"
 	"ledger, and installs the bundled buildpacks. Running it again on\n"
 	"an existing root changes nothing that is there.",
-	cmd_init, CMD_NO_ROOT,
+	.options = (const struct cmd_option[]){
+		{ .name = "domain", .kind = CMD_STRING, .arg = "DOMAIN",
+		    .help = "apps answer at APP.DOMAIN (default: localhost)" },
+		{ 0 },
+	},
+	.min_args = 0, .max_args = 0,
+	.exec = cmd_init,
+	.flags = CMD_NO_ROOT,
 };

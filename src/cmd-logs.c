@@ -52,27 +52,29 @@ cmd_logs(struct cmd_ctx *ctx)
 	struct applog_filter f;
 	struct sigaction sa;
 	struct app a;
+	const char *ps = cmd_opt(ctx, "ps");
+	const char *source = cmd_opt(ctx, "source");
 	char q[80];
 	int rc;
 
 	if (cmd_need_app(ctx, &a) != 0)
 		return 1;
 	app_clear(&a);
-	if (ctx->source != NULL && strcmp(ctx->source, "app") != 0 &&
-	    strcmp(ctx->source, "berth") != 0) {
-		name_quote(ctx->source, q, sizeof(q));
+	if (source != NULL && strcmp(source, "app") != 0 &&
+	    strcmp(source, "berth") != 0) {
+		name_quote(source, q, sizeof(q));
 		return cmd_fail("--source must be app (dyno output) or berth "
 		    "(platform events), not '%s'", q);
 	}
-	if (ctx->ps != NULL && check_ps(ctx->ps) != 0)
+	if (ps != NULL && check_ps(ps) != 0)
 		return 1;
 	memset(&f, 0, sizeof(f));
-	f.lines = ctx->num > 0 ? ctx->num : 100;
-	f.ps = ctx->ps;
-	f.source = ctx->source;
+	f.lines = cmd_num(ctx, "num", 100);
+	f.ps = ps;
+	f.source = source;
 	/* `berth logs --tail | head` ends quietly when head exits. */
 	signal(SIGPIPE, SIG_IGN);
-	if (ctx->tail) {
+	if (cmd_flag(ctx, "tail")) {
 		memset(&sa, 0, sizeof(sa));
 		sa.sa_handler = on_stop;
 		sigemptyset(&sa.sa_mask);
@@ -91,9 +93,10 @@ cmd_logs(struct cmd_ctx *ctx)
 }
 
 const struct berth_cmd cmd_logs_entry = {
-	"logs", NULL, "antPS", 0, 0,
-	"logs -a APP [-n N] [--tail] [--ps DYNO] [--source app|berth]",
-	"show an app's logs: its dynos' output and berth's events",
+	.name = "logs",
+	.usage = "logs -a APP [-n N] [--tail] [--ps DYNO] [--source app|berth]",
+	.summary = "show an app's logs: its dynos' output and berth's events",
+	.help =
 	"Prints the last lines of the app's log, oldest first, one event a\n"
 	"line:\n"
 	"\n"
@@ -104,11 +107,18 @@ const struct berth_cmd cmd_logs_entry = {
 	"to stdout or stderr; berth[router|release|api|...] are berth's own\n"
 	"events about the app. Control characters show as \\xNN; a line\n"
 	"longer than 64 KiB is cut and ends with \"…\". The log keeps about\n"
-	"twice berth.ini [logs] max_size_kb; older lines are dropped.\n"
-	"\n"
-	"  -n, --num N        the last N lines (default 100)\n"
-	"  -t, --tail         then keep printing new lines until Ctrl-C\n"
-	"  --ps DYNO          only one dyno (web.1) or process type (web)\n"
-	"  --source SOURCE    only app (dyno output) or berth lines",
-	cmd_logs, 0,
+	"twice berth.ini [logs] max_size_kb; older lines are dropped.",
+	.options = (const struct cmd_option[]){
+		CMD_OPT_APP,
+		CMD_OPT_NUM("the last NUM lines (default 100)"),
+		{ .name = "tail", .short_name = 't', .kind = CMD_FLAG,
+		    .help = "then keep printing new lines until Ctrl-C" },
+		{ .name = "ps", .kind = CMD_STRING, .arg = "DYNO",
+		    .help = "only one dyno (web.1) or process type (web)" },
+		{ .name = "source", .kind = CMD_STRING, .arg = "SOURCE",
+		    .help = "only app (dyno output) or berth lines" },
+		{ 0 },
+	},
+	.min_args = 0, .max_args = 0,
+	.exec = cmd_logs,
 };

@@ -48,11 +48,14 @@ cmd_open(struct cmd_ctx *ctx)
 }
 
 const struct berth_cmd cmd_open_entry = {
-	"open", NULL, "a", 0, 0,
-	"open -a APP",
-	"print the app's URL",
+	.name = "open",
+	.usage = "open -a APP",
+	.summary = "print the app's URL",
+	.help =
 	"http://APP.DOMAIN:PORT/ from berth.ini [server] domain and [router]\n"
 	"port. With the default domain, localhost, it works with no DNS.\n"
 	"When berthd runs without nginx, the address of a web dyno instead.",
-	cmd_open, 0,
+	.options = cmd_opts_app,
+	.min_args = 0, .max_args = 0,
+	.exec = cmd_open,
 };

@@ -78,13 +78,16 @@ static int
 cmd_pipelines_create(struct cmd_ctx *ctx)
 {
 	const char *name = ctx->argv[0];
-	const char *branch = ctx->deploy_branch ? ctx->deploy_branch : "main";
+	const char *branch = cmd_opt(ctx, "deploy-branch");
+	int no_apps = cmd_flag(ctx, "no-apps");
 	char *staging = NULL, *repo = NULL, *tmp = NULL, *recv = NULL;
 	char rnd[9];
 	struct app_new apps[2];
 	struct table t;
 	int ret = 1;
 
+	if (branch == NULL)
+		branch = "main";
 	if (name_check_pipeline(name) < 0 || name_check_branch(branch) < 0)
 		return cmd_fail_last();
 	staging = xasprintf("%s-staging", name);
@@ -94,7 +97,7 @@ cmd_pipelines_create(struct cmd_ctx *ctx)
 	apps[1].name = name;
 	apps[1].stage = "production";
 	apps[1].branch = NULL;
-	if (!ctx->no_apps && name_check_app(staging) < 0) {
+	if (!no_apps && name_check_app(staging) < 0) {
 		cmd_fail("%s; pick a shorter pipeline name or use --no-apps",
 		    berth_last_error());
 		goto out;
@@ -119,7 +122,7 @@ cmd_pipelines_create(struct cmd_ctx *ctx)
 	tmp = root_pathf(&ctx->root, "tmp/repo-%s.git", rnd);
 	if (repo_create_bare(tmp, branch, recv) < 0 ||
 	    ledger_pipeline_create(ctx->root.db, name, branch, apps,
-	    ctx->no_apps ? 0 : 2, NULL) < 0) {
+	    no_apps ? 0 : 2, NULL) < 0) {
 		cmd_fail_last();
 		rm_rf(tmp);
 		goto out;
@@ -131,7 +134,7 @@ cmd_pipelines_create(struct cmd_ctx *ctx)
 		goto out;
 	}
 	printf("Created pipeline %s\n  repo        %s\n", name, repo);
-	if (!ctx->no_apps) {
+	if (!no_apps) {
 		char *deploys = xasprintf("auto-deploys %s", branch);
 		char *surl = router_url(&ctx->root.cfg, staging);
 		char *purl = router_url(&ctx->root.cfg, name);
@@ -284,27 +287,42 @@ cmd_pipelines_info(struct cmd_ctx *ctx)
 }
 
 const struct berth_cmd cmd_pipelines_entry = {
-	"pipelines", NULL, "j", 0, 0,
-	"pipelines [--json]",
-	"list pipelines",
-	NULL, cmd_pipelines, 0,
+	.name = "pipelines",
+	.usage = "pipelines [--json]",
+	.summary = "list pipelines",
+	.options = cmd_opts_json,
+	.min_args = 0, .max_args = 0,
+	.exec = cmd_pipelines,
 };
 
 const struct berth_cmd cmd_pipelines_create_entry = {
-	"pipelines:create", NULL, "DN", 1, 1,
-	"pipelines:create NAME [--deploy-branch BRANCH] [--no-apps]",
+	.name = "pipelines:create",
+	.usage = "pipelines:create NAME [--deploy-branch BRANCH] [--no-apps]",
+	.summary =
 	"create a pipeline: a bare repo plus NAME-staging and NAME apps",
+	.help =
 	"Creates ROOT/repos/NAME.git with berth-receive linked as its\n"
 	"pre-receive and post-receive hooks, an app NAME-staging (stage\n"
 	"staging) that auto-deploys BRANCH (default: main), and an app NAME\n"
 	"(stage production) that is promoted to, never pushed to.\n"
 	"--no-apps creates the pipeline and repo alone.",
-	cmd_pipelines_create, 0,
+	.options = (const struct cmd_option[]){
+		{ .name = "deploy-branch", .kind = CMD_STRING, .arg = "BRANCH",
+		    .help = "the branch NAME-staging deploys (default: main)" },
+		{ .name = "no-apps", .kind = CMD_FLAG,
+		    .help = "create the pipeline and its repo alone" },
+		{ 0 },
+	},
+	.min_args = 1, .max_args = 1,
+	.exec = cmd_pipelines_create,
 };
 
 const struct berth_cmd cmd_pipelines_info_entry = {
-	"pipelines:info", NULL, "pj", 0, 1,
-	"pipelines:info -p PIPELINE [--json]",
+	.name = "pipelines:info",
+	.usage = "pipelines:info -p PIPELINE [--json]",
+	.summary =
 	"show a pipeline's apps by stage with their current releases",
-	NULL, cmd_pipelines_info, 0,
+	.options = cmd_opts_pipeline_json,
+	.min_args = 0, .max_args = 1,
+	.exec = cmd_pipelines_info,
 };

@@ -102,7 +102,7 @@ promote_one(struct cmd_ctx *ctx, const struct app *src,
 	memset(&res, 0, sizeof(res));
 	memset(&rel, 0, sizeof(rel));
 	o->app = dst->name;
-	if (ctx->rebuild) {
+	if (cmd_flag(ctx, "rebuild")) {
 		struct build_opts bo = { &ctx->root, repo, dst, srel->commit,
 		    "refs/heads/promote", actor };
 
@@ -159,19 +159,20 @@ cmd_pipelines_promote(struct cmd_ctx *ctx)
 		cmd_fail_last();
 		goto out;
 	}
-	src = pick_app(&p, apps, napps, ctx->from, "staging", "--from");
+	src = pick_app(&p, apps, napps, cmd_opt(ctx, "from"), "staging",
+	    "--from");
 	if (src == NULL)
 		goto out;
 	si = stage_index(src->stage);
-	if (ctx->to == NULL && (si == (int)NSTAGES - 1 || si == 0)) {
+	if (cmd_opt(ctx, "to") == NULL && (si == (int)NSTAGES - 1 || si == 0)) {
 		cmd_fail("%s is a %s app: promoting from %s needs --to APP "
 		    "(%s)", src->name, src->stage, src->stage, si == 0 ?
 		    "review apps promote to an app you name" :
 		    "production is the last stage");
 		goto out;
 	}
-	if (ctx->to != NULL) {
-		char *list = xstrdup(ctx->to), *tok, *save = NULL;
+	if (cmd_opt(ctx, "to") != NULL) {
+		char *list = xstrdup(cmd_opt(ctx, "to")), *tok, *save = NULL;
 
 		for (tok = strtok_r(list, ",", &save); tok != NULL;
 		    tok = strtok_r(NULL, ",", &save)) {
@@ -221,7 +222,7 @@ cmd_pipelines_promote(struct cmd_ctx *ctx)
 		    srel.version);
 		goto out;
 	}
-	if (ctx->rebuild) {
+	if (cmd_flag(ctx, "rebuild")) {
 		repo_path = root_repo_path(&ctx->root, p.name);
 		if (repo_open(repo_path, &repo) < 0) {
 			cmd_fail_last();
@@ -333,10 +334,12 @@ cmd_pipelines_diff(struct cmd_ctx *ctx)
 		cmd_fail_last();
 		goto out;
 	}
-	up = pick_app(&p, apps, napps, ctx->from, "staging", "--from");
+	up = pick_app(&p, apps, napps, cmd_opt(ctx, "from"), "staging",
+	    "--from");
 	if (up == NULL)
 		goto out;
-	down = pick_app(&p, apps, napps, ctx->to, "production", "--to");
+	down = pick_app(&p, apps, napps, cmd_opt(ctx, "to"), "production",
+	    "--to");
 	if (down == NULL)
 		goto out;
 	if (up == down) {
@@ -401,10 +404,14 @@ out:
 }
 
 const struct berth_cmd cmd_pipelines_promote_entry = {
-	"pipelines:promote", "promote", "pfTR", 0, 0,
+	.name = "pipelines:promote",
+	.alias = "promote",
+	.usage =
 	"pipelines:promote -p PIPELINE [--from APP|STAGE] [--to APP,...] "
 	"[--rebuild]",
+	.summary =
 	"release the source app's slug to the next stage, without a rebuild",
+	.help =
 	"Each target gets a new release of the source's current slug (the\n"
 	"very build that was tested) with the target's own config, its\n"
 	"release phase, and a zero-downtime rollout. Default source: the\n"
@@ -413,15 +420,38 @@ const struct berth_cmd cmd_pipelines_promote_entry = {
 	"and exits 1 if any failed. --rebuild rebuilds the same commit with\n"
 	"each target's config instead, for apps that bake config in at build\n"
 	"time, and says so in the release description.",
-	cmd_pipelines_promote, 0,
+	.options = (const struct cmd_option[]){
+		CMD_OPT_PIPELINE,
+		{ .name = "from", .kind = CMD_STRING, .arg = "APP|STAGE",
+		    .help = "the source app (default: the staging app)" },
+		{ .name = "to", .kind = CMD_STRING, .arg = "APP,...",
+		    .help = "the target apps (default: the next stage's)" },
+		{ .name = "rebuild", .kind = CMD_FLAG,
+		    .help = "rebuild the commit with each target's config" },
+		{ 0 },
+	},
+	.min_args = 0, .max_args = 0,
+	.exec = cmd_pipelines_promote,
 };
 
 const struct berth_cmd cmd_pipelines_diff_entry = {
-	"pipelines:diff", NULL, "pfTj", 0, 0,
-	"pipelines:diff -p PIPELINE [--from APP] [--to APP] [--json]",
+	.name = "pipelines:diff",
+	.usage = "pipelines:diff -p PIPELINE [--from APP] [--to APP] [--json]",
+	.summary =
 	"the commits the upstream app runs that the downstream one lacks",
+	.help =
 	"Defaults: from the staging app to the production app. Lists short\n"
 	"sha, date, author and subject, newest first; says \"up to date\"\n"
 	"when both run the same commit.",
-	cmd_pipelines_diff, 0,
+	.options = (const struct cmd_option[]){
+		CMD_OPT_PIPELINE,
+		{ .name = "from", .kind = CMD_STRING, .arg = "APP",
+		    .help = "the upstream app (default: staging)" },
+		{ .name = "to", .kind = CMD_STRING, .arg = "APP",
+		    .help = "the downstream app (default: production)" },
+		CMD_OPT_JSON,
+		{ 0 },
+	},
+	.min_args = 0, .max_args = 0,
+	.exec = cmd_pipelines_diff,
 };

@@ -284,49 +284,67 @@ cmd_ps_start(struct cmd_ctx *ctx)
 }
 
 const struct berth_cmd cmd_ps_entry = {
-	"ps", NULL, "aj", 0, 0,
-	"ps -a APP [--json]",
-	"list an app's dynos: state, uptime, port, release",
+	.name = "ps",
+	.usage = "ps -a APP [--json]",
+	.summary = "list an app's dynos: state, uptime, port, release",
+	.help =
 	"States: booting (a rollout is starting it), starting, up, crashed\n"
 	"(restarted with back-off: 0 s, 1 s, 2 s, 4 s ... up to 5 min),\n"
 	"stopping.",
-	cmd_ps, 0,
+	.options = cmd_opts_app_json,
+	.min_args = 0, .max_args = 0,
+	.exec = cmd_ps,
 };
 
 const struct berth_cmd cmd_ps_scale_entry = {
-	"ps:scale", "scale", "a", 1, -1,
-	"ps:scale TYPE=N|TYPE+N|TYPE-N ... -a APP",
-	"set how many dynos of each process type run",
+	.name = "ps:scale",
+	.alias = "scale",
+	.usage = "ps:scale TYPE=N|TYPE+N|TYPE-N ... -a APP",
+	.summary = "set how many dynos of each process type run",
+	.help =
 	"The formation is kept in the ledger; berthd starts or stops dynos\n"
 	"to match it. New web dynos join the router once they accept\n"
 	"connections; removed ones leave it before they stop. The most per\n"
 	"type is berth.ini [runtime] max_dynos.",
-	cmd_ps_scale, 0,
+	.options = cmd_opts_app,
+	.min_args = 1, .max_args = -1,
+	.exec = cmd_ps_scale,
 };
 
 const struct berth_cmd cmd_ps_restart_entry = {
-	"ps:restart", "restart", "a", 0, 1,
-	"ps:restart [TYPE|DYNO] -a APP",
-	"replace dynos with fresh ones, without downtime",
+	.name = "ps:restart",
+	.alias = "restart",
+	.usage = "ps:restart [TYPE|DYNO] -a APP",
+	.summary = "replace dynos with fresh ones, without downtime",
+	.help =
 	"New dynos start first; web ones take traffic once they accept\n"
 	"connections, then the old ones stop.",
-	cmd_ps_restart, 0,
+	.options = cmd_opts_app,
+	.min_args = 0, .max_args = 1,
+	.exec = cmd_ps_restart,
 };
 
 const struct berth_cmd cmd_ps_stop_entry = {
-	"ps:stop", "stop", "a", 0, 1,
-	"ps:stop [TYPE|DYNO] -a APP",
-	"stop an app (until ps:start), or stop dynos (they restart)",
+	.name = "ps:stop",
+	.alias = "stop",
+	.usage = "ps:stop [TYPE|DYNO] -a APP",
+	.summary = "stop an app (until ps:start), or stop dynos (they restart)",
+	.help =
 	"Without a target the whole app stops and stays stopped until\n"
 	"`berth ps:start` or the next deploy (as in Dokku); its URL answers\n"
 	"503. With TYPE or TYPE.N those dynos stop and, as on Heroku, the\n"
 	"formation starts them again.",
-	cmd_ps_stop, 0,
+	.options = cmd_opts_app,
+	.min_args = 0, .max_args = 1,
+	.exec = cmd_ps_stop,
 };
 
 const struct berth_cmd cmd_ps_start_entry = {
-	"ps:start", "start", "a", 0, 0,
-	"ps:start -a APP",
-	"start an app stopped with ps:stop",
-	NULL, cmd_ps_start, 0,
+	.name = "ps:start",
+	.alias = "start",
+	.usage = "ps:start -a APP",
+	.summary = "start an app stopped with ps:stop",
+	.options = cmd_opts_app,
+	.min_args = 0, .max_args = 0,
+	.exec = cmd_ps_start,
 };

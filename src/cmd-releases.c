@@ -35,8 +35,8 @@ cmd_releases(struct cmd_ctx *ctx)
 
 	if (cmd_need_app(ctx, &a) != 0)
 		return 1;
-	if (ledger_release_list(ctx->root.db, a.id, ctx->num ? ctx->num :
-	    RELEASES_DEFAULT_NUM, &rs, &nr) < 0) {
+	if (ledger_release_list(ctx->root.db, a.id, cmd_num(ctx, "num",
+	    RELEASES_DEFAULT_NUM), &rs, &nr) < 0) {
 		app_clear(&a);
 		return cmd_fail_last();
 	}
@@ -125,16 +125,26 @@ cmd_releases_info(struct cmd_ctx *ctx)
 }
 
 const struct berth_cmd cmd_releases_entry = {
-	"releases", NULL, "anj", 0, 0,
-	"releases -a APP [-n NUM] [--json]",
-	"list an app's releases, newest first (default 15)",
-	NULL, cmd_releases, 0,
+	.name = "releases",
+	.usage = "releases -a APP [-n NUM] [--json]",
+	.summary = "list an app's releases, newest first (default 15)",
+	.options = (const struct cmd_option[]){
+		CMD_OPT_APP,
+		CMD_OPT_NUM("how many releases (default 15)"),
+		CMD_OPT_JSON,
+		{ 0 },
+	},
+	.min_args = 0, .max_args = 0,
+	.exec = cmd_releases,
 };
 
 const struct berth_cmd cmd_releases_info_entry = {
-	"releases:info", NULL, "aj", 1, 1,
-	"releases:info vN -a APP [--json]",
-	"show one release: status, commit, slug, config var names",
+	.name = "releases:info",
+	.usage = "releases:info vN -a APP [--json]",
+	.summary = "show one release: status, commit, slug, config var names",
+	.help =
 	"Lists the keys of the release's config snapshot, never the values.",
-	cmd_releases_info, 0,
+	.options = cmd_opts_app_json,
+	.min_args = 1, .max_args = 1,
+	.exec = cmd_releases_info,
 };

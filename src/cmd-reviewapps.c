@@ -122,11 +122,12 @@ cmd_reviewapps_enable(struct cmd_ctx *ctx)
 {
 	struct pipeline p;
 	int autodestroy, days;
+	int stale_days = cmd_num(ctx, "stale-days", -1);
 
 	if (cmd_need_pipeline(ctx, &p) != 0)
 		return 1;
-	autodestroy = ctx->autodestroy || p.review_autodestroy;
-	days = ctx->stale_days >= 0 ? ctx->stale_days : p.review_stale_days;
+	autodestroy = cmd_flag(ctx, "autodestroy") || p.review_autodestroy;
+	days = stale_days >= 0 ? stale_days : p.review_stale_days;
 	if (ledger_pipeline_set_review(ctx->root.db, p.id, 1, autodestroy,
 	    days) < 0) {
 		pipeline_clear(&p);
@@ -137,7 +138,7 @@ cmd_reviewapps_enable(struct cmd_ctx *ctx)
 	p.review_stale_days = days;
 	printf("Enabling review apps on pipeline %s... done\n", p.name);
 	print_state(&p);
-	if (!autodestroy && ctx->stale_days >= 0)
+	if (!autodestroy && stale_days >= 0)
 		printf("Stale days are used with autodestroy: add "
 		    "--autodestroy to turn it on\n");
 	printf("Push a branch other than %s to get its review app\n",
@@ -157,7 +158,7 @@ cmd_reviewapps_disable(struct cmd_ctx *ctx)
 	if (cmd_need_pipeline(ctx, &p) != 0)
 		return 1;
 	/* --autodestroy: only stop destroying stale ones, as on Heroku. */
-	if (ctx->autodestroy) {
+	if (cmd_flag(ctx, "autodestroy")) {
 		if (ledger_pipeline_set_review(ctx->root.db, p.id,
 		    p.review_apps, 0, p.review_stale_days) < 0)
 			ret = cmd_fail_last();
@@ -188,9 +189,13 @@ cmd_reviewapps_disable(struct cmd_ctx *ctx)
 /* ---- the pipeline's review app config vars (scope "review") ---- */
 
 static const struct var_scope review_vars = {
-	"review", "review apps", "Review App", "reviewapps:config",
-	"This applies to review apps created from now on; existing ones keep "
-	"their own config (change one with: berth config:set -a APP)",
+	.scope = "review",
+	.label = "review apps",
+	.title = "Review App",
+	.cmd = "reviewapps:config",
+	.note = "This applies to review apps created from now on; existing "
+	    "ones keep their own config (change one with: berth config:set "
+	    "-a APP)",
 };
 
 static int
@@ -215,10 +220,12 @@ cmd_reviewapps_config_unset(struct cmd_ctx *ctx)
 static int
 need_branch(struct cmd_ctx *ctx, const struct pipeline *p)
 {
-	if (ctx->branch == NULL)
+	const char *branch = cmd_opt(ctx, "branch");
+
+	if (branch == NULL)
 		return cmd_fail("%s needs a branch: add -b BRANCH (see: berth "
 		    "reviewapps -p %s)", ctx->cmd->name, p->name);
-	if (name_check_branch(ctx->branch) < 0)
+	if (name_check_branch(branch) < 0)
 		return cmd_fail_last();
 	return 0;
 }
@@ -227,6 +234,7 @@ static int
 cmd_reviewapps_create(struct cmd_ctx *ctx)
 {
 	struct pipeline p;
+	const char *branch = cmd_opt(ctx, "branch");
 	struct review_app ra;
 	git_repository *repo = NULL;
 	char *repo_path = NULL, *actor = NULL, *ref = NULL, *url;
@@ -237,9 +245,9 @@ cmd_reviewapps_create(struct cmd_ctx *ctx)
 		return 1;
 	if (need_branch(ctx, &p) != 0)
 		goto out;
-	if (strcmp(ctx->branch, p.deploy_branch) == 0) {
+	if (strcmp(branch, p.deploy_branch) == 0) {
 		cmd_fail("%s is pipeline %s's deploy branch: a push deploys "
-		    "it to its apps, never to a review app", ctx->branch,
+		    "it to its apps, never to a review app", branch,
 		    p.name);
 		goto out;
 	}
@@ -248,7 +256,7 @@ cmd_reviewapps_create(struct cmd_ctx *ctx)
 		cmd_fail_last();
 		goto out;
 	}
-	ref = xasprintf("refs/heads/%s", ctx->branch);
+	ref = xasprintf("refs/heads/%s", branch);
 	rc = repo_ref_target(repo, ref, sha);
 	if (rc < 0) {
 		cmd_fail_last();
@@ -256,12 +264,12 @@ cmd_reviewapps_create(struct cmd_ctx *ctx)
 	}
 	if (rc == 1) {
 		cmd_fail("pipeline %s has no branch %s; push it first: git "
-		    "push berth %s", p.name, ctx->branch, ctx->branch);
+		    "push berth %s", p.name, branch, branch);
 		goto out;
 	}
 	actor = actor_name();
 	fflush(stdout);
-	if (review_deploy(&ctx->root, repo, &p, ctx->branch, sha,
+	if (review_deploy(&ctx->root, repo, &p, branch, sha,
 	    actor) < 0) {
 		fflush(stdout);
 		cmd_fail_last();
@@ -269,9 +277,9 @@ cmd_reviewapps_create(struct cmd_ctx *ctx)
 	}
 	fflush(stdout);
 	memset(&ra, 0, sizeof(ra));
-	if (ledger_review_get(ctx->root.db, p.id, ctx->branch, &ra) == 0) {
+	if (ledger_review_get(ctx->root.db, p.id, branch, &ra) == 0) {
 		url = router_url(&ctx->root.cfg, ra.app);
-		printf("Review app %s for %s: %s\n", ra.app, ctx->branch, url);
+		printf("Review app %s for %s: %s\n", ra.app, branch, url);
 		free(url);
 		review_app_clear(&ra);
 	}
@@ -289,6 +297,7 @@ static int
 cmd_reviewapps_destroy(struct cmd_ctx *ctx)
 {
 	struct pipeline p;
+	const char *branch = cmd_opt(ctx, "branch");
 	struct review_app ra;
 	char *actor;
 	int rc, ret = 1;
@@ -300,27 +309,27 @@ cmd_reviewapps_destroy(struct cmd_ctx *ctx)
 		return 1;
 	}
 	memset(&ra, 0, sizeof(ra));
-	rc = ledger_review_get(ctx->root.db, p.id, ctx->branch, &ra);
+	rc = ledger_review_get(ctx->root.db, p.id, branch, &ra);
 	if (rc < 0) {
 		pipeline_clear(&p);
 		return cmd_fail_last();
 	}
 	if (rc == 1) {
 		ret = cmd_fail("pipeline %s has no review app for %s; see: "
-		    "berth reviewapps -p %s", p.name, ctx->branch, p.name);
+		    "berth reviewapps -p %s", p.name, branch, p.name);
 		pipeline_clear(&p);
 		return ret;
 	}
 	actor = actor_name();
 	fflush(stdout);
-	if (review_destroy(&ctx->root, &p, ctx->branch, actor) < 0) {
+	if (review_destroy(&ctx->root, &p, branch, actor) < 0) {
 		fflush(stdout);
 		ret = cmd_fail("cannot destroy review app %s: %s", ra.app,
 		    berth_last_error());
 	} else {
 		fflush(stdout);
 		printf("Destroyed review app %s (%s); its releases and test "
-		    "runs stay in the ledger\n", ra.app, ctx->branch);
+		    "runs stay in the ledger\n", ra.app, branch);
 		ret = 0;
 	}
 	free(actor);
@@ -330,20 +339,26 @@ cmd_reviewapps_destroy(struct cmd_ctx *ctx)
 }
 
 const struct berth_cmd cmd_reviewapps_entry = {
-	"reviewapps", NULL, "pj", 0, 0,
-	"reviewapps -p PIPELINE [--json]",
+	.name = "reviewapps",
+	.usage = "reviewapps -p PIPELINE [--json]",
+	.summary =
 	"list a pipeline's review apps with their URLs and test status",
+	.help =
 	"One line per live review app: branch, app, URL, status (creating,\n"
 	"deployed, failed), time since its branch was last pushed, and the\n"
 	"status of the branch's newest test run (- when none). Destroyed\n"
 	"review apps are not listed; their history stays in the ledger.",
-	cmd_reviewapps, 0,
+	.options = cmd_opts_pipeline_json,
+	.min_args = 0, .max_args = 0,
+	.exec = cmd_reviewapps,
 };
 
 const struct berth_cmd cmd_reviewapps_enable_entry = {
-	"reviewapps:enable", NULL, "pAY", 0, 0,
+	.name = "reviewapps:enable",
+	.usage =
 	"reviewapps:enable -p PIPELINE [--autodestroy] [--stale-days N]",
-	"give every pushed branch its own review app",
+	.summary = "give every pushed branch its own review app",
+	.help =
 	"From now on, a push of any branch other than the deploy branch\n"
 	"creates (first push) or redeploys (later pushes) the review app\n"
 	"PIPELINE-BRANCH, with app.json env and environments.review, plus\n"
@@ -353,69 +368,110 @@ const struct berth_cmd cmd_reviewapps_enable_entry = {
 	"push for --stale-days N days (default: the current setting, first\n"
 	"5). Without --autodestroy, the current autodestroy setting stays;\n"
 	"turn it off with: berth reviewapps:disable --autodestroy.",
-	cmd_reviewapps_enable, 0,
+	.options = (const struct cmd_option[]){
+		CMD_OPT_PIPELINE,
+		{ .name = "autodestroy", .kind = CMD_FLAG,
+		    .help = "destroy review apps with no push for a while" },
+		{ .name = "stale-days", .kind = CMD_NUMBER, .arg = "N",
+		    .min = 0, .max = 3650,
+		    .help = "days with no push before they go" },
+		{ 0 },
+	},
+	.min_args = 0, .max_args = 0,
+	.exec = cmd_reviewapps_enable,
 };
 
 const struct berth_cmd cmd_reviewapps_disable_entry = {
-	"reviewapps:disable", NULL, "pA", 0, 0,
-	"reviewapps:disable -p PIPELINE [--autodestroy]",
-	"stop creating review apps for pushed branches",
+	.name = "reviewapps:disable",
+	.usage = "reviewapps:disable -p PIPELINE [--autodestroy]",
+	.summary = "stop creating review apps for pushed branches",
+	.help =
 	"Existing review apps stay, and keep being destroyed when their\n"
 	"branch is deleted; destroy one now with reviewapps:destroy.\n"
 	"With --autodestroy, only stale review apps stop being destroyed;\n"
 	"review apps stay enabled.",
-	cmd_reviewapps_disable, 0,
+	.options = (const struct cmd_option[]){
+		CMD_OPT_PIPELINE,
+		{ .name = "autodestroy", .kind = CMD_FLAG,
+		    .help = "only stop destroying stale review apps" },
+		{ 0 },
+	},
+	.min_args = 0, .max_args = 0,
+	.exec = cmd_reviewapps_disable,
 };
 
 const struct berth_cmd cmd_reviewapps_config_entry = {
-	"reviewapps:config", NULL, "pj", 0, 0,
-	"reviewapps:config -p PIPELINE [--json]",
-	"show the config vars new review apps get",
+	.name = "reviewapps:config",
+	.usage = "reviewapps:config -p PIPELINE [--json]",
+	.summary = "show the config vars new review apps get",
+	.help =
 	"Review apps never see the staging or production config. These\n"
 	"stand in for its secrets: a review app gets them when it is created,\n"
 	"over app.json env, and app.json env marked required must be here.",
-	cmd_reviewapps_config, 0,
+	.options = cmd_opts_pipeline_json,
+	.min_args = 0, .max_args = 0,
+	.exec = cmd_reviewapps_config,
 };
 
 const struct berth_cmd cmd_reviewapps_config_set_entry = {
-	"reviewapps:config:set", NULL, "p", 1, -1,
-	"reviewapps:config:set KEY=VALUE [KEY=VALUE...] -p PIPELINE",
-	"set config vars that new review apps get",
+	.name = "reviewapps:config:set",
+	.usage = "reviewapps:config:set KEY=VALUE [KEY=VALUE...] -p PIPELINE",
+	.summary = "set config vars that new review apps get",
+	.help =
 	"Each argument is split at its first '='; VALUE may be empty or hold\n"
 	"'='. KEY is letters, digits and '_', not starting with a digit.\n"
 	"Values are not echoed back; see them with: berth reviewapps:config\n"
 	"-p PIPELINE. Review apps created afterwards get them; existing ones\n"
 	"keep their own config (berth config:set -a APP changes one).",
-	cmd_reviewapps_config_set, 0,
+	.options = cmd_opts_pipeline,
+	.min_args = 1, .max_args = -1,
+	.exec = cmd_reviewapps_config_set,
 };
 
 const struct berth_cmd cmd_reviewapps_config_unset_entry = {
-	"reviewapps:config:unset", NULL, "p", 1, -1,
-	"reviewapps:config:unset KEY [KEY...] -p PIPELINE",
-	"remove config vars that new review apps get",
+	.name = "reviewapps:config:unset",
+	.usage = "reviewapps:config:unset KEY [KEY...] -p PIPELINE",
+	.summary = "remove config vars that new review apps get",
+	.help =
 	"Review apps created afterwards no longer get them; existing ones\n"
 	"keep their own config.",
-	cmd_reviewapps_config_unset, 0,
+	.options = cmd_opts_pipeline,
+	.min_args = 1, .max_args = -1,
+	.exec = cmd_reviewapps_config_unset,
 };
 
 const struct berth_cmd cmd_reviewapps_create_entry = {
-	"reviewapps:create", NULL, "pb", 0, 0,
-	"reviewapps:create -p PIPELINE -b BRANCH",
-	"create or redeploy the review app of a pushed branch",
+	.name = "reviewapps:create",
+	.usage = "reviewapps:create -p PIPELINE -b BRANCH",
+	.summary = "create or redeploy the review app of a pushed branch",
+	.help =
 	"Deploys the head of BRANCH in the pipeline's repo to its review app,\n"
 	"creating it first when there is none, as a push of the branch does\n"
 	"(also when review apps are disabled, or the push said\n"
 	"-o review.skip). BRANCH must not be the deploy branch. Exits 1 when\n"
 	"the build or the deploy fails.",
-	cmd_reviewapps_create, 0,
+	.options = (const struct cmd_option[]){
+		CMD_OPT_PIPELINE,
+		CMD_OPT_BRANCH("the pushed branch to deploy"),
+		{ 0 },
+	},
+	.min_args = 0, .max_args = 0,
+	.exec = cmd_reviewapps_create,
 };
 
 const struct berth_cmd cmd_reviewapps_destroy_entry = {
-	"reviewapps:destroy", NULL, "pb", 0, 0,
-	"reviewapps:destroy -p PIPELINE -b BRANCH",
-	"destroy the review app of a branch",
+	.name = "reviewapps:destroy",
+	.usage = "reviewapps:destroy -p PIPELINE -b BRANCH",
+	.summary = "destroy the review app of a branch",
+	.help =
 	"Runs app.json scripts.pr-predestroy, stops its dynos and removes its\n"
 	"route, as deleting the branch does. Its releases and test runs stay\n"
 	"in the ledger. A later push of the branch creates it again.",
-	cmd_reviewapps_destroy, 0,
+	.options = (const struct cmd_option[]){
+		CMD_OPT_PIPELINE,
+		CMD_OPT_BRANCH("the branch whose review app to destroy"),
+		{ 0 },
+	},
+	.min_args = 0, .max_args = 0,
+	.exec = cmd_reviewapps_destroy,
 };

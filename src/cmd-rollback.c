@@ -207,32 +207,45 @@ static const char rollback_help[] =
 	"releases whose slug was removed are refused. Prints how to undo.";
 
 const struct berth_cmd cmd_rollback_entry = {
-	"rollback", NULL, "a", 0, 1,
-	"rollback [vN] -a APP",
+	.name = "rollback",
+	.usage = "rollback [vN] -a APP",
+	.summary =
 	"roll an app back to the code and config of an earlier release",
-	rollback_help, cmd_rollback, 0,
+	.help = rollback_help,
+	.options = cmd_opts_app,
+	.min_args = 0, .max_args = 1,
+	.exec = cmd_rollback,
 };
 
 const struct berth_cmd cmd_releases_rollback_entry = {
-	"releases:rollback", NULL, "a", 0, 1,
-	"releases:rollback [vN] -a APP",
-	"the same as rollback",
-	rollback_help, cmd_rollback, 0,
+	.name = "releases:rollback",
+	.usage = "releases:rollback [vN] -a APP",
+	.summary = "the same as rollback",
+	.help = rollback_help,
+	.options = cmd_opts_app,
+	.min_args = 0, .max_args = 1,
+	.exec = cmd_rollback,
 };
 
 const struct berth_cmd cmd_releases_retry_entry = {
-	"releases:retry", NULL, "a", 0, 0,
-	"releases:retry -a APP",
+	.name = "releases:retry",
+	.usage = "releases:retry -a APP",
+	.summary =
 	"release the current slug and config again, re-running the release "
 	"phase",
-	NULL, cmd_releases_retry, 0,
+	.options = cmd_opts_app,
+	.min_args = 0, .max_args = 0,
+	.exec = cmd_releases_retry,
 };
 
 const struct berth_cmd cmd_releases_output_entry = {
-	"releases:output", NULL, "a", 1, 1,
-	"releases:output vN -a APP",
-	"what the release phase of vN printed",
+	.name = "releases:output",
+	.usage = "releases:output vN -a APP",
+	.summary = "what the release phase of vN printed",
+	.help =
 	"The output is kept up to 1 MB per release; all of it streamed to\n"
 	"whoever made the release.",
-	cmd_releases_output, 0,
+	.options = cmd_opts_app,
+	.min_args = 1, .max_args = 1,
+	.exec = cmd_releases_output,
 };

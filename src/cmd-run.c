@@ -79,12 +79,15 @@ out:
 }
 
 const struct berth_cmd cmd_run_entry = {
-	"run", NULL, "a", 1, -1,
-	"run -a APP -- COMMAND [ARGS...]",
-	"run a one-off dyno on the app's current release",
+	.name = "run",
+	.usage = "run -a APP -- COMMAND [ARGS...]",
+	.summary = "run a one-off dyno on the app's current release",
+	.help =
 	"The command runs in a fresh copy of the current release's slug,\n"
 	"with its config vars, DYNO=run.N, the .profile.d scripts sourced,\n"
 	"and this terminal's stdin, stdout and stderr. berth exits with the\n"
 	"command's exit status (128+N when a signal N ended it).",
-	cmd_run, 0,
+	.options = cmd_opts_app,
+	.min_args = 1, .max_args = -1,
+	.exec = cmd_run,
 };

@@ -1,13 +1,11 @@
 /*
  * cmd.h - the berth CLI's commands. Each cmd-TOPIC.c file defines the
- * struct berth_cmd entries of one topic; berth.c lists them in one
- * table and nothing else knows a command exists. Options follow the
- * Heroku CLI: -a/--app, -p/--pipeline, --json, -n/--num, anywhere on
- * the line. Option letters in berth_cmd.opts: a app, p pipeline, s stage,
- * b branch, n num, i index, j json, t tail, D --deploy-branch,
- * C --confirm, N --no-apps, d --domain, P --ps, S --source, F --force,
- * f --from, T --to, R --rebuild, A --autodestroy, Y --stale-days,
- * O --node.
+ * struct berth_cmd entries of one topic, each with the options it
+ * takes; berth.c lists them in one table and nothing else knows a
+ * command exists. Options follow the Heroku CLI: -a/--app,
+ * -p/--pipeline, --json, -n/--num, anywhere on the line. cmd-parse.c
+ * reads a command line against its command's options, and a command
+ * reads their values by name: cmd_opt(ctx, "confirm").
  */
 #ifndef BERTH_CMD_H
 #define BERTH_CMD_H
@@ -15,36 +13,74 @@
 #include "output.h"
 #include "root.h"
 
+#include <stdio.h>
+
 #include <jansson.h>
+
+/* What an option takes. */
+enum cmd_opt_kind {
+	CMD_FLAG,		/* nothing: --json */
+	CMD_STRING,		/* a value: --confirm APP */
+	CMD_NUMBER,		/* a whole number from min to max: -n 20 */
+};
+
+/* One option a command takes; a command's list ends with { 0 }. */
+struct cmd_option {
+	const char *name;	/* "confirm" for --confirm */
+	char short_name;	/* 'a' for -a, or 0 */
+	enum cmd_opt_kind kind;
+	const char *arg;	/* "APP" in --help, for a value */
+	int min, max;		/* a CMD_NUMBER's range */
+	const char *help;	/* one line for --help */
+};
+
+/*
+ * The Heroku CLI's options that many commands share, worded once. An
+ * entry lists them by name: .options = (const struct cmd_option[]){
+ * CMD_OPT_APP, CMD_OPT_NUM("how many builds"), { 0 } }.
+ */
+#define CMD_OPT_APP { .name = "app", .short_name = 'a', \
+	.kind = CMD_STRING, .arg = "APP", .help = "the app to work on" }
+#define CMD_OPT_PIPELINE { .name = "pipeline", .short_name = 'p', \
+	.kind = CMD_STRING, .arg = "PIPELINE", \
+	.help = "the pipeline to work on" }
+#define CMD_OPT_JSON { .name = "json", .short_name = 'j', \
+	.kind = CMD_FLAG, .help = "print JSON instead of a table" }
+/* -n and -b count and mean different things, so each entry says what. */
+#define CMD_OPT_NUM(what) { .name = "num", .short_name = 'n', \
+	.kind = CMD_NUMBER, .arg = "NUM", .min = 1, .max = 1000000, \
+	.help = (what) }
+#define CMD_OPT_BRANCH(what) { .name = "branch", .short_name = 'b', \
+	.kind = CMD_STRING, .arg = "BRANCH", .help = (what) }
+
+/* Whole option lists that many commands take (cmd-parse.c). */
+extern const struct cmd_option cmd_opts_app[];	/* -a */
+extern const struct cmd_option cmd_opts_app_json[];	/* -a, --json */
+extern const struct cmd_option cmd_opts_pipeline[];	/* -p */
+extern const struct cmd_option cmd_opts_pipeline_json[];	/* -p, --json */
+extern const struct cmd_option cmd_opts_json[];	/* --json */
+
+/* The value of one option on a parsed command line. */
+struct cmd_value {
+	const char *str;	/* as given, "" for a flag; NULL: not given */
+	int num;		/* a CMD_NUMBER's value */
+};
 
 /* Parsed command line, handed to a command's exec. */
 struct cmd_ctx {
 	const struct berth_cmd *cmd;
-	const char *root_dir;
+	const char *root_dir;	/* --root */
 	struct berth_root root;	/* open unless the command has CMD_NO_ROOT */
 	int argc;		/* positional arguments */
 	char **argv;
+	/*
+	 * The options nearly every command takes, as fields; set only
+	 * when the command lists them. Its other options: cmd_opt().
+	 */
 	const char *app;	/* -a, --app */
 	const char *pipeline;	/* -p, --pipeline */
-	const char *stage;	/* -s, --stage */
-	const char *branch;	/* -b, --branch */
-	const char *deploy_branch;	/* --deploy-branch */
-	const char *confirm;	/* --confirm */
-	const char *domain;	/* --domain */
-	int num;		/* -n, --num; 0 = unset */
-	int index;		/* -i, --index; 0 = unset */
 	int json;		/* --json */
-	int no_apps;		/* --no-apps */
-	int tail;		/* -t, --tail */
-	const char *ps;		/* --ps DYNO */
-	const char *source;	/* --source app|berth */
-	int force;		/* --force */
-	const char *from;	/* --from APP|STAGE */
-	const char *to;		/* --to APP[,APP] */
-	int rebuild;		/* --rebuild */
-	int autodestroy;	/* --autodestroy */
-	int stale_days;		/* --stale-days N; -1 = unset */
-	int node;		/* --node I; -1 = unset */
+	struct cmd_value *values;	/* one per cmd->options entry */
 };
 
 #define CMD_NO_ROOT 0x1		/* do not open the server root first */
@@ -52,15 +88,42 @@ struct cmd_ctx {
 struct berth_cmd {
 	const char *name;	/* "releases:info" */
 	const char *alias;	/* another name, or NULL */
-	const char *opts;	/* short options it takes: "a:n:j" style */
-	int min_args;
-	int max_args;		/* -1 = any */
 	const char *usage;	/* "releases:info vN -a APP" */
 	const char *summary;	/* one line */
 	const char *help;	/* more lines for --help, or NULL */
+	const struct cmd_option *options;	/* ends with { 0 }; or NULL */
+	int min_args;
+	int max_args;		/* -1 = any */
 	int (*exec)(struct cmd_ctx *);
 	int flags;
 };
+
+/*
+ * Parse the command line of command c (argv[0] is its name) into ctx.
+ * Options come anywhere before "--", as -a APP, -aAPP, --app APP or
+ * --app=APP, flags also clustered (-jt); numbers are checked against
+ * their range. c takes its own options and the global --root and
+ * -h/--help; all (every command, NULL-terminated) tells an option
+ * another command takes ("apps does not take option '--confirm'") from
+ * one none does ("unknown option '--x'"). Returns 0; 1 when --help came
+ * before any error (c's help is wanted, the rest is not checked); -1
+ * after berth_error() naming the option or the argument count. In every
+ * case release ctx with cmd_ctx_clear().
+ */
+int cmd_parse(struct cmd_ctx *ctx, const struct berth_cmd *c,
+    const struct berth_cmd *const *all, int argc, char **argv);
+void cmd_ctx_clear(struct cmd_ctx *ctx);
+/*
+ * An option's value by its long name: the string (NULL when not given),
+ * whether a flag was given, a number (def when not given). The name
+ * and kind must be in the command's options: asking for another is a
+ * bug in berth, and aborts.
+ */
+const char *cmd_opt(const struct cmd_ctx *ctx, const char *name);
+int cmd_flag(const struct cmd_ctx *ctx, const char *name);
+int cmd_num(const struct cmd_ctx *ctx, const char *name, int def);
+/* "Options:" and a line per option, for --help; nothing when none. */
+void cmd_print_options(FILE *f, const struct cmd_option *opts);
 
 /* Print an error as "berth: msg"; returns 1 (the exit status). */
 int cmd_fail(const char *fmt, ...) BERTH_ATTR_PRINTF(1, 2);
