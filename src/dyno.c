@@ -360,42 +360,19 @@ pid_t
 dyno_spawn(const struct dyno_spec *d, int in_fd, int out_fd,
     int new_session)
 {
-	struct strvec env = STRVEC_INIT, argv = STRVEC_INIT;
+	struct child c = CHILD_INIT;
 	pid_t pid;
 
-	dyno_env(d, &env);
-	dyno_argv(d, &argv);
-	pid = fork();
-	if (pid < 0) {
-		berth_error_errno("cannot start %s.%d", d->type, d->index);
-	} else if (pid == 0) {
-		/* Only async-signal-safe calls from here to exec. */
-		int in = in_fd;
-		sigset_t none;
-
-		sigemptyset(&none);
-		sigprocmask(SIG_SETMASK, &none, NULL);
-		signal(SIGPIPE, SIG_DFL);
-		signal(SIGINT, SIG_DFL);
-		signal(SIGTERM, SIG_DFL);
-		if (new_session)
-			setsid();
-		if (in < 0)
-			in = open("/dev/null", O_RDONLY);
-		if (in >= 0 && in != 0)
-			dup2(in, 0);
-		if (out_fd >= 0) {
-			dup2(out_fd, 1);
-			dup2(out_fd, 2);
-		}
-		close_range(3, ~0U, 0);
-		if (dyno_dir_enter(d->dir) < 0 || chdir(d->dir->path) < 0)
-			_exit(126);
-		execve(argv.v[0], argv.v, env.v);
-		_exit(127);
-	}
-	strvec_clear(&env);
-	strvec_clear(&argv);
+	dyno_env(d, &c.env);
+	dyno_argv(d, &c.args);
+	c.dir = d->dir->path;
+	c.in_fd = in_fd;
+	c.out_fd = out_fd;
+	c.group = new_session ? CHILD_OWN_SESSION : CHILD_OUR_GROUP;
+	c.pre_exec = enter_hook;
+	c.pre_exec_data = d->dir;
+	pid = start_command(&c);
+	child_clear(&c);
 	return pid;
 }
 

@@ -76,9 +76,12 @@ void dyno_env(const struct dyno_spec *d, struct strvec *env);
 /* argv that sources the .profile.d scripts and then runs the command. */
 void dyno_argv(const struct dyno_spec *d, struct strvec *argv);
 /*
- * Fork and exec the dyno in a new session (so it leads its own process
- * group) with stdin from /dev/null (in_fd < 0) or in_fd, and stdout and
- * stderr to out_fd (or inherited when out_fd < 0). Returns its pid.
+ * Start the dyno (through start_command) in a new session, so it leads
+ * its own process group, or with !new_session in ours (a foreground
+ * job); stdin from /dev/null (in_fd < 0) or in_fd, stdout and stderr to
+ * out_fd (or inherited when out_fd < 0). Returns its pid once bash has
+ * exec'd, or -1 with berth_error() when it could not be started (its
+ * directory could not be entered...); that child is already reaped.
  */
 pid_t dyno_spawn(const struct dyno_spec *d, int in_fd, int out_fd,
     int new_session);

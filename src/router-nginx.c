@@ -179,16 +179,6 @@ router_url(const struct berth_config *cfg, const char *app)
 	    cfg->router_port);
 }
 
-/* Whether path is a regular, executable file. */
-static int
-is_executable(const char *path)
-{
-	struct stat st;
-
-	return stat(path, &st) == 0 && S_ISREG(st.st_mode) &&
-	    access(path, X_OK) == 0;
-}
-
 /*
  * The absolute path of the nginx binary: name itself when it holds a
  * '/', else the first match in $PATH, then the sbin dirs that a
@@ -197,32 +187,17 @@ is_executable(const char *path)
 static char *
 find_nginx(const char *name)
 {
-	static const char extra[] = "/usr/local/sbin:/usr/sbin:/sbin";
 	const char *path = getenv("PATH");
-	struct strbuf dirs = STRBUF_INIT;
-	char *found = NULL, *p, *colon;
-
-	if (strchr(name, '/') != NULL)
-		return is_executable(name) ? realpath(name, NULL) : NULL;
-	strbuf_addstr(&dirs, path != NULL && *path != '\0' ? path :
+	char *dirs = xasprintf("%s:/usr/local/sbin:/usr/sbin:/sbin",
+	    path != NULL && *path != '\0' ? path :
 	    "/usr/local/bin:/usr/bin:/bin");
-	strbuf_addch(&dirs, ':');
-	strbuf_addstr(&dirs, extra);
-	for (p = dirs.buf; found == NULL && p != NULL; p = colon) {
-		char *cand;
+	char *found = path_search(name, dirs), *real = NULL;
 
-		colon = strchr(p, ':');
-		if (colon != NULL)
-			*colon++ = '\0';
-		if (*p != '/')	/* "" or relative: not for a daemon */
-			continue;
-		cand = path_join(p, name);
-		if (is_executable(cand))
-			found = realpath(cand, NULL);
-		free(cand);
-	}
-	strbuf_release(&dirs);
-	return found;
+	if (found != NULL)
+		real = realpath(found, NULL);
+	free(found);
+	free(dirs);
+	return real;
 }
 
 static void

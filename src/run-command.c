@@ -1,7 +1,18 @@
 /*
  * run-command.c - start, feed, time out and reap external programs.
- * Every program berth runs (buildpacks, git for buildpack clones, nginx)
- * goes through run_command(): argv arrays only, never a shell string.
+ * Every program berth runs (buildpacks, git for buildpack clones, nginx,
+ * release and test scripts, dynos) is started by child_start(): argv
+ * arrays only, never a shell string.
+ *
+ * berthd and builds are threaded, so between fork() and exec the child
+ * makes async-signal-safe calls only: another thread may have held a
+ * lock (malloc's, stdio's) at the fork, and in the child it is never
+ * released. Everything the child needs (the program's path, argv, envp,
+ * its stdio fds) is prepared before the fork; the child resets signals,
+ * dups, closes, runs the pre_exec hook, changes directory and execs.
+ * When one of those steps fails it writes the step and errno to a
+ * close-on-exec pipe and exits: the parent reads EOF when the exec
+ * succeeded, or why it failed (as git's start_command does).
  */
 #include "run-command.h"
 
@@ -13,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -21,6 +33,23 @@ extern char **environ;
 /* Children in flight, for run_command_owns(). */
 static pthread_mutex_t inflight_lock = PTHREAD_MUTEX_INITIALIZER;
 static pid_t inflight[64];
+
+/* What the child writes to the notify pipe when a step fails. */
+struct child_failure {
+	int step;		/* enum child_step */
+	int err;		/* its errno */
+};
+
+/* Everything the child needs, made before the fork. */
+struct launch {
+	char *path;		/* the file to exec; NULL = not found */
+	char **argv;
+	char **envp;
+	int fd[3];		/* what becomes fd 0, 1, 2; -1 = inherited */
+	int null_fd;		/* /dev/null when needed, else -1 */
+	int out_pipe[2];	/* to on_line, when there is one */
+	int notify[2];		/* the close-on-exec notify pipe */
+};
 
 /* Replace old by new in the table (inflight_lock held). */
 static void
@@ -67,6 +96,21 @@ child_clear(struct child *c)
 char *
 child_describe(const struct child *c)
 {
+	const char *err = strerror(c->start_errno);
+
+	switch (c->start_step) {
+	case CHILD_STEP_STDIO:
+		return xasprintf("could not be started: cannot set up its "
+		    "stdin, stdout and stderr: %s", err);
+	case CHILD_STEP_PRE_EXEC:
+		return xasprintf("could not be prepared to run: %s", err);
+	case CHILD_STEP_CHDIR:
+		return xasprintf("could not be run in %s: %s", c->dir, err);
+	case CHILD_STEP_EXEC:
+		return xasprintf("could not be run: %s", err);
+	case CHILD_STEP_NONE:
+		break;
+	}
 	if (c->timed_out)
 		return xasprintf("timed out after %lld s",
 		    (long long)(c->timeout_ms / 1000));
@@ -76,53 +120,354 @@ child_describe(const struct child *c)
 	return xasprintf("exited with status %d", c->exit_code);
 }
 
-/* In the child: wire up fds, move to dir, exec. Never returns. */
-static void
-exec_child(struct child *c, int out_fd)
+/*
+ * berth_error() "PROG HOW": the whole path when it could not be run,
+ * else its last component ("compile exited with status 2"). Returns -1.
+ */
+static int
+child_error(const struct child *c)
 {
-	int in = c->in_fd;
-	sigset_t none;
+	const char *name = c->args.v[0], *slash = strrchr(name, '/');
+	char *why = child_describe(c);
 
-	/* A daemon's blocked or ignored signals must not reach the child. */
+	if (c->start_step == CHILD_STEP_NONE && slash != NULL)
+		name = slash + 1;
+	berth_error("%s %s", name, why);
+	free(why);
+	return -1;
+}
+
+/* Whether path is a regular, executable file. */
+static int
+is_executable(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) == 0 && S_ISREG(st.st_mode) &&
+	    access(path, X_OK) == 0;
+}
+
+char *
+path_search(const char *name, const char *dirs)
+{
+	const char *p, *end;
+
+	if (strchr(name, '/') != NULL)
+		return is_executable(name) ? xstrdup(name) : NULL;
+	if (dirs == NULL || *dirs == '\0')
+		dirs = "/usr/local/bin:/usr/bin:/bin";
+	for (p = dirs; ; p = end + 1) {
+		char *cand;
+
+		end = strchrnul(p, ':');
+		/* "" or relative: never the cwd of a daemon */
+		if (*p == '/') {
+			cand = xasprintf("%.*s/%s", (int)(end - p), p, name);
+			if (is_executable(cand))
+				return cand;
+			free(cand);
+		}
+		if (*end == '\0')
+			return NULL;
+	}
+}
+
+/* PATH in env, or ours when env is empty (NULL when unset). */
+static const char *
+env_path(const struct strvec *env)
+{
+	size_t i;
+
+	if (env->nr == 0)
+		return getenv("PATH");
+	for (i = 0; i < env->nr; i++)
+		if (strncmp(env->v[i], "PATH=", 5) == 0)
+			return env->v[i] + 5;
+	return NULL;
+}
+
+/*
+ * The status the child exits with when a step failed, as shells do:
+ * 127 when the program or the directory is not there, 126 otherwise.
+ */
+static int
+failure_status(int step, int err)
+{
+	return step == CHILD_STEP_CHDIR || (step == CHILD_STEP_EXEC &&
+	    err == ENOENT) ? 127 : 126;
+}
+
+/*
+ * Move *fd to 3 or above (still close-on-exec), out of the child's way
+ * when it dups onto 0-2.
+ */
+static int
+fd_above_stdio(int *fd)
+{
+	int moved;
+
+	if (*fd >= 3)
+		return 0;
+	moved = fcntl(*fd, F_DUPFD_CLOEXEC, 3);
+	if (moved < 0)
+		return -1;
+	close(*fd);
+	*fd = moved;
+	return 0;
+}
+
+/* Close *fd if open and mark it closed. */
+static void
+fd_close(int *fd)
+{
+	if (*fd >= 0)
+		close(*fd);
+	*fd = -1;
+}
+
+static void
+launch_release(struct launch *l)
+{
+	int i;
+
+	free(l->path);
+	fd_close(&l->null_fd);
+	for (i = 0; i < 2; i++) {
+		fd_close(&l->out_pipe[i]);
+		fd_close(&l->notify[i]);
+	}
+}
+
+/*
+ * Prepare what the child of c needs: its stdout (and stderr unless
+ * c->stdout_only) a pipe to on_line, or c->out_fd. -1 with berth_error()
+ * when out of fds; launch_release() l either way.
+ */
+static int
+launch_prepare(struct child *c, struct launch *l)
+{
+	int out_fd = c->out_fd;
+
+	memset(l, 0, sizeof(*l));
+	l->null_fd = -1;
+	l->out_pipe[0] = l->out_pipe[1] = l->notify[0] = l->notify[1] = -1;
+	l->argv = strvec_argv(&c->args);
+	l->envp = c->env.nr > 0 ? strvec_argv(&c->env) : environ;
+	if (strchr(c->args.v[0], '/') != NULL)
+		l->path = xstrdup(c->args.v[0]);
+	else
+		l->path = path_search(c->args.v[0], env_path(&c->env));
+	if (c->on_line != NULL) {
+		if (pipe2(l->out_pipe, O_CLOEXEC) < 0)
+			return berth_error_errno("cannot create a pipe");
+		out_fd = l->out_pipe[1];
+	}
+	if ((c->in_fd < 0 || (out_fd >= 0 && c->stdout_only)) &&
+	    (l->null_fd = open("/dev/null", O_RDWR | O_CLOEXEC)) < 0)
+		return berth_error_errno("cannot open /dev/null");
+	l->fd[0] = c->in_fd >= 0 ? c->in_fd : l->null_fd;
+	l->fd[1] = out_fd;
+	l->fd[2] = out_fd >= 0 && c->stdout_only ? l->null_fd : out_fd;
+	if (pipe2(l->notify, O_CLOEXEC) < 0 ||
+	    fd_above_stdio(&l->notify[0]) < 0 ||
+	    fd_above_stdio(&l->notify[1]) < 0)
+		return berth_error_errno("cannot create a pipe");
+	return 0;
+}
+
+/* In the child: report the failed step and errno, then exit. */
+static void __attribute__((noreturn))
+child_fail(int notify, enum child_step step)
+{
+	struct child_failure f;
+	ssize_t n;
+
+	f.step = step;
+	f.err = errno;
+	do
+		n = write(notify, &f, sizeof(f));
+	while (n < 0 && errno == EINTR);
+	_exit(failure_status(f.step, f.err));
+}
+
+/*
+ * In the child: default dispositions for every signal we catch (no
+ * handler of ours may run here) and for the ones a daemon or `berth run`
+ * ignores, then an empty mask: the program gets a clean slate.
+ */
+static void
+child_reset_signals(void)
+{
+	struct sigaction dfl, old;
+	sigset_t none;
+	int sig;
+
+	memset(&dfl, 0, sizeof(dfl));
+	dfl.sa_handler = SIG_DFL;
+	for (sig = 1; sig < NSIG; sig++) {
+		if (sig == SIGKILL || sig == SIGSTOP ||
+		    sigaction(sig, NULL, &old) < 0 ||
+		    old.sa_handler == SIG_DFL)
+			continue;
+		if (old.sa_handler != SIG_IGN || sig == SIGPIPE ||
+		    sig == SIGINT || sig == SIGQUIT || sig == SIGTERM)
+			sigaction(sig, &dfl, NULL);
+	}
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
-	setpgid(0, 0);
-	signal(SIGPIPE, SIG_DFL);
-	signal(SIGINT, SIG_DFL);
-	signal(SIGTERM, SIG_DFL);
-	if (in < 0)
-		in = open("/dev/null", O_RDONLY);
-	if (in >= 0 && in != 0) {
-		dup2(in, 0);
-	}
-	if (out_fd >= 0) {
-		dup2(out_fd, 1);
-		if (c->stdout_only) {
-			int null = open("/dev/null", O_WRONLY);
+}
 
-			if (null >= 0)
-				dup2(null, 2);
-		} else
-			dup2(out_fd, 2);
+/*
+ * In the child: l->fd[i] becomes fd i, and every other fd but the
+ * notify pipe is closed: nothing of ours reaches the program (dyno
+ * pipes, other children's pipes, the ledger). -1 with errno.
+ */
+static int
+child_stdio(const struct launch *l)
+{
+	int fd[3], i, notify = l->notify[1];
+
+	/*
+	 * A source in 0-2 that is not its own target could be dup'd over
+	 * before its turn: move it up first.
+	 */
+	for (i = 0; i < 3; i++) {
+		fd[i] = l->fd[i];
+		if (fd[i] >= 0 && fd[i] < 3 && fd[i] != i &&
+		    (fd[i] = fcntl(fd[i], F_DUPFD, 3)) < 0)
+			return -1;
 	}
-	/* Nothing of ours but stdio reaches the program (dyno pipes...). */
-	close_range(3, ~0U, 0);
-	if (c->pre_exec != NULL && c->pre_exec(c->pre_exec_data) != 0) {
-		dprintf(2, "cannot prepare %s: %s\n", c->args.v[0],
-		    strerror(errno));
-		_exit(126);
+	for (i = 0; i < 3; i++) {
+		if (fd[i] < 0)
+			continue;
+		if (fd[i] == i ? fcntl(i, F_SETFD, 0) < 0 : dup2(fd[i], i) < 0)
+			return -1;
 	}
-	if (c->dir != NULL && chdir(c->dir) < 0) {
-		dprintf(2, "cannot change to %s: %s\n", c->dir,
-		    strerror(errno));
-		_exit(127);
+	if (notify > 3)
+		close_range(3, (unsigned int)notify - 1, 0);
+	close_range((unsigned int)notify + 1, ~0U, 0);
+	return 0;
+}
+
+/* In the child, after fork: async-signal-safe calls only. */
+static void __attribute__((noreturn))
+child_run(const struct child *c, const struct launch *l)
+{
+	int notify = l->notify[1];
+
+	child_reset_signals();
+	if (c->group == CHILD_OWN_GROUP)
+		setpgid(0, 0);
+	else if (c->group == CHILD_OWN_SESSION)
+		setsid();
+	if (child_stdio(l) < 0)
+		child_fail(notify, CHILD_STEP_STDIO);
+	if (c->pre_exec != NULL && c->pre_exec(c->pre_exec_data) != 0)
+		child_fail(notify, CHILD_STEP_PRE_EXEC);
+	if (c->dir != NULL && chdir(c->dir) < 0)
+		child_fail(notify, CHILD_STEP_CHDIR);
+	execve(l->path, l->argv, l->envp);
+	child_fail(notify, CHILD_STEP_EXEC);
+}
+
+/* c never ran: record why, berth_error() it. Returns -1. */
+static int
+start_failed(struct child *c, int step, int err)
+{
+	c->start_step = step;
+	c->start_errno = err;
+	c->exit_code = failure_status(step, err);
+	return child_error(c);
+}
+
+/*
+ * Fork and exec c. For run_command (tracked) its pid is in the in-flight
+ * table from the fork on, and the read end of the pipe to on_line goes
+ * to *out_read. Returns the pid once the exec succeeded, else -1 with
+ * berth_error() and c's results saying why (the child, if any, reaped).
+ */
+static pid_t
+child_start(struct child *c, int tracked, int *out_read)
+{
+	struct launch l;
+	struct child_failure f;
+	sigset_t all, old;
+	pid_t pid;
+	ssize_t n;
+	int fork_errno;
+
+	c->exit_code = -1;
+	c->timed_out = 0;
+	c->signaled = 0;
+	c->start_step = CHILD_STEP_NONE;
+	c->start_errno = 0;
+	if (c->args.nr == 0)
+		return berth_error("run_command: empty argv");
+	/* Its group is what run_command kills on timeout. */
+	if (tracked && c->group == CHILD_OUR_GROUP)
+		return berth_error("run_command: a child needs a process "
+		    "group of its own");
+	if (launch_prepare(c, &l) < 0) {
+		launch_release(&l);
+		return -1;
 	}
-	if (c->env.nr > 0)
-		execve(c->args.v[0], c->args.v, c->env.v);
-	else
-		execv(c->args.v[0], c->args.v);
-	dprintf(2, "cannot run %s: %s\n", c->args.v[0], strerror(errno));
-	_exit(127);
+	if (l.path == NULL) {
+		launch_release(&l);
+		return start_failed(c, CHILD_STEP_EXEC, ENOENT);
+	}
+	fflush(stdout);
+	fflush(stderr);
+	/* No handler of ours may run in the child before it resets them. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	/* Registered before anyone can look: fork under the lock. */
+	if (tracked)
+		pthread_mutex_lock(&inflight_lock);
+	pid = fork();
+	if (pid == 0)
+		child_run(c, &l);
+	fork_errno = errno;
+	if (tracked) {
+		if (pid > 0)
+			inflight_put(0, pid);
+		pthread_mutex_unlock(&inflight_lock);
+	}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	/* The child's ends are the child's: EOF comes when it lets go. */
+	fd_close(&l.notify[1]);
+	fd_close(&l.out_pipe[1]);
+	if (pid < 0) {
+		launch_release(&l);
+		errno = fork_errno;
+		return berth_error_errno("cannot start %s", c->args.v[0]);
+	}
+	/* EOF: the exec closed the pipe. A report: a step failed. */
+	do
+		n = read(l.notify[0], &f, sizeof(f));
+	while (n < 0 && errno == EINTR);
+	if (n != (ssize_t)sizeof(f)) {
+		if (out_read != NULL) {
+			*out_read = l.out_pipe[0];
+			l.out_pipe[0] = -1;
+		}
+		launch_release(&l);
+		return pid;
+	}
+	launch_release(&l);
+	while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+		;
+	if (tracked)
+		inflight_set(pid, 0);
+	return start_failed(c, f.step, f.err);
+}
+
+pid_t
+start_command(struct child *c)
+{
+	if (c->on_line != NULL || c->timeout_ms != 0)
+		return berth_error("start_command: on_line and timeout_ms "
+		    "are for run_command()");
+	return child_start(c, 0, NULL);
 }
 
 /* Split buffered output into lines and deliver the complete ones. */
@@ -158,41 +503,15 @@ int
 run_command(struct child *c)
 {
 	struct strbuf pending = STRBUF_INIT;
-	int pipefd[2] = { -1, -1 };
+	int out = -1;
 	int64_t deadline = c->timeout_ms > 0 ? now_ms() + c->timeout_ms : 0;
 	int status = 0, done = 0, open_pipe;
-
 	pid_t pid;
 
-	c->exit_code = -1;
-	c->timed_out = 0;
-	c->signaled = 0;
-	if (c->args.nr == 0)
-		return berth_error("run_command: empty argv");
-	if (c->on_line != NULL && pipe2(pipefd, O_CLOEXEC) < 0)
-		return berth_error_errno("cannot create a pipe");
-	fflush(stdout);
-	fflush(stderr);
-	/* Registered before anyone can look: fork under the lock. */
-	pthread_mutex_lock(&inflight_lock);
-	pid = fork();
-	if (pid > 0)
-		inflight_put(0, pid);
-	if (pid != 0)
-		pthread_mutex_unlock(&inflight_lock);
-	if (pid < 0) {
-		if (pipefd[0] >= 0) {
-			close(pipefd[0]);
-			close(pipefd[1]);
-		}
-		return berth_error_errno("cannot start %s", c->args.v[0]);
-	}
-	if (pid == 0)
-		exec_child(c, c->on_line != NULL ? pipefd[1] : c->out_fd);
-	setpgid(pid, pid);
-	open_pipe = c->on_line != NULL;
-	if (open_pipe)
-		close(pipefd[1]);
+	pid = child_start(c, 1, &out);
+	if (pid < 0)
+		return -1;
+	open_pipe = out >= 0;
 
 	/*
 	 * Read output and reap; on timeout kill the group. Once the main
@@ -225,19 +544,19 @@ run_command(struct child *c)
 		if (done && (!open_pipe || now_ms() >= drain_until))
 			break;
 		if (open_pipe) {
-			struct pollfd pfd = { pipefd[0], POLLIN, 0 };
+			struct pollfd pfd = { out, POLLIN, 0 };
 			int rc = poll(&pfd, 1, timeout);
 
 			if (rc > 0) {
 				char buf[8192];
-				ssize_t n = read(pipefd[0], buf, sizeof(buf));
+				ssize_t n = read(out, buf, sizeof(buf));
 
 				if (n > 0) {
 					strbuf_add(&pending, buf, (size_t)n);
 					deliver_lines(c, &pending, 0);
 				} else if (n == 0 || (errno != EINTR &&
 				    errno != EAGAIN)) {
-					close(pipefd[0]);
+					close(out);
 					open_pipe = 0;
 				}
 			}
@@ -250,7 +569,7 @@ run_command(struct child *c)
 			poll(NULL, 0, 10);
 	}
 	if (open_pipe)
-		close(pipefd[0]);
+		close(out);
 	if (c->on_line != NULL)
 		deliver_lines(c, &pending, 1);
 	strbuf_release(&pending);
@@ -262,13 +581,7 @@ run_command(struct child *c)
 		c->exit_code = 128 + WTERMSIG(status);
 	} else
 		c->exit_code = WEXITSTATUS(status);
-	if (c->timed_out || c->exit_code != 0) {
-		char *why = child_describe(c);
-		const char *slash = strrchr(c->args.v[0], '/');
-
-		berth_error("%s %s", slash ? slash + 1 : c->args.v[0], why);
-		free(why);
-		return -1;
-	}
+	if (c->timed_out || c->exit_code != 0)
+		return child_error(c);
 	return 0;
 }
