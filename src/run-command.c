@@ -32,7 +32,8 @@ extern char **environ;
 
 /* Children in flight, for run_command_owns(). */
 static pthread_mutex_t inflight_lock = PTHREAD_MUTEX_INITIALIZER;
-static pid_t inflight[64];
+static pid_t *inflight;		/* 0 = a free slot */
+static size_t ninflight;
 
 /* What the child writes to the notify pipe when a step fails. */
 struct child_failure {
@@ -51,17 +52,26 @@ struct launch {
 	int notify[2];		/* the close-on-exec notify pipe */
 };
 
-/* Replace old by new in the table (inflight_lock held). */
+/*
+ * Replace old by new in the table (inflight_lock held); adding (old 0)
+ * grows the table when it is full, so no child goes unregistered.
+ */
 static void
 inflight_put(pid_t old, pid_t new)
 {
 	size_t i;
 
-	for (i = 0; i < sizeof(inflight) / sizeof(inflight[0]); i++)
+	for (i = 0; i < ninflight; i++)
 		if (inflight[i] == old) {
 			inflight[i] = new;
-			break;
+			return;
 		}
+	if (old != 0)
+		return;
+	inflight = xrealloc(inflight, (ninflight + 16) * sizeof(*inflight));
+	memset(inflight + ninflight, 0, 16 * sizeof(*inflight));
+	inflight[ninflight] = new;
+	ninflight += 16;
 }
 
 static void
@@ -79,9 +89,8 @@ run_command_owns(pid_t pid)
 	int found = 0;
 
 	pthread_mutex_lock(&inflight_lock);
-	for (i = 0; i < sizeof(inflight) / sizeof(inflight[0]); i++)
-		if (inflight[i] == pid)
-			found = 1;
+	for (i = 0; i < ninflight && !found; i++)
+		found = inflight[i] == pid;
 	pthread_mutex_unlock(&inflight_lock);
 	return found;
 }
