@@ -36,26 +36,24 @@ slug_usable(struct cmd_ctx *ctx, const struct app *a,
 	return ok;
 }
 
-/* Record a pending release made from `from` and roll it out. */
+/* Release a copy of `from` (a rollback or a retry) and roll it out. */
 static int
 release_from(struct cmd_ctx *ctx, const struct app *a,
-    const struct release *from, const char *kind, const char *desc,
-    const char *config, int *version)
+    const struct release *from, enum release_kind kind, const char *desc,
+    int *version)
 {
-	struct release rel;
 	char *actor = actor_name();
-	struct release_new rn = { a->id, from->slug_id, kind, "pending", actor,
-	    from->commit, desc, config };
-	int ret;
+	struct release_order o = {
+		.app = a,
+		.kind = kind,
+		.from = from,
+		.actor = actor,
+		.description = desc,
+	};
+	int ret = cmd_release(ctx, &o, version);
 
-	memset(&rel, 0, sizeof(rel));
-	if (ledger_release_create(ctx->root.db, &rn, &rel) < 0) {
-		free(actor);
-		return cmd_fail_last();
-	}
-	*version = rel.version;
-	ret = cmd_launch(ctx, a->name, rel.version, rel.id);
-	release_clear(&rel);
+	if (ret < 0)
+		ret = cmd_fail_last();
 	free(actor);
 	return ret;
 }
@@ -113,7 +111,7 @@ cmd_rollback(struct cmd_ctx *ctx)
 		goto out;
 	desc = xasprintf("Rollback to v%d", target.version);
 	printf("Rolling back %s to v%d...\n", a.name, target.version);
-	if (release_from(ctx, &a, &target, "rollback", desc, target.config,
+	if (release_from(ctx, &a, &target, RELEASE_ROLLBACK, desc,
 	    &version) != 0)
 		goto out;
 	printf("Rolled back %s to v%d as v%d (code and config of v%d). "
@@ -151,9 +149,10 @@ cmd_releases_retry(struct cmd_ctx *ctx)
 	if (!slug_usable(ctx, &a, &cur))
 		goto out;
 	desc = xasprintf("Retry v%d", cur.version);
-	/* The same kind as the release it retries: a retried rollback is
-	 * no push, and must not count as the branch's last deploy. */
-	if (release_from(ctx, &a, &cur, cur.kind, desc, NULL, &version) == 0) {
+	/* A retry keeps the kind of the release it retries: a retried
+	 * rollback is no push, and must not count as the branch's last
+	 * deploy. */
+	if (release_from(ctx, &a, &cur, RELEASE_RETRY, desc, &version) == 0) {
 		printf("Released %s v%d (%s)\n", a.name, version, desc);
 		ret = 0;
 	}
