@@ -1,5 +1,8 @@
 /*
- * runtime-local.c - the runtime interface over berthd's control socket.
+ * runtime-local.c - the local runtime backend (berth.ini [runtime]
+ * backend = local): berthd supervises the dynos of every app on this
+ * server behind its own nginx, and is asked over its control socket;
+ * when it is not running, a deploy runs its release phase here.
  */
 #include "runtime.h"
 #include "control.h"
@@ -68,8 +71,8 @@ deploy_offline(const struct berth_root *r, const char *app,
 	return rc;
 }
 
-int
-runtime_deploy(const struct berth_root *r, const char *app,
+static int
+local_deploy(const struct berth_root *r, const char *app,
     int64_t release_id, line_fn progress, void *data)
 {
 	int rc = call(r, json_pack("{s:s, s:s, s:I}", "cmd", "deploy", "app",
@@ -81,16 +84,16 @@ runtime_deploy(const struct berth_root *r, const char *app,
 	return rc;
 }
 
-int
-runtime_scale(const struct berth_root *r, const char *app,
+static int
+local_scale(const struct berth_root *r, const char *app,
     line_fn progress, void *data)
 {
 	return call(r, json_pack("{s:s, s:s}", "cmd", "scale", "app", app),
 	    progress, data, NULL);
 }
 
-int
-runtime_restart(const struct berth_root *r, const char *app,
+static int
+local_restart(const struct berth_root *r, const char *app,
     const char *target, line_fn progress, void *data)
 {
 	return call(r, json_pack("{s:s, s:s, s:o}", "cmd", "restart", "app",
@@ -98,8 +101,8 @@ runtime_restart(const struct berth_root *r, const char *app,
 	    progress, data, NULL);
 }
 
-int
-runtime_stop(const struct berth_root *r, const char *app,
+static int
+local_stop(const struct berth_root *r, const char *app,
     const char *target)
 {
 	return call(r, json_pack("{s:s, s:s, s:o}", "cmd", "stop", "app", app,
@@ -107,22 +110,22 @@ runtime_stop(const struct berth_root *r, const char *app,
 	    NULL, NULL);
 }
 
-int
-runtime_start(const struct berth_root *r, const char *app)
+static int
+local_start(const struct berth_root *r, const char *app)
 {
 	return call(r, json_pack("{s:s, s:s}", "cmd", "start", "app", app),
 	    NULL, NULL, NULL);
 }
 
-int
-runtime_destroy(const struct berth_root *r, const char *app)
+static int
+local_destroy(const struct berth_root *r, const char *app)
 {
 	return call(r, json_pack("{s:s, s:s}", "cmd", "destroy", "app", app),
 	    NULL, NULL, NULL);
 }
 
-int
-runtime_ps(const struct berth_root *r, const char *app, json_t **out)
+static int
+local_ps(const struct berth_root *r, const char *app, json_t **out)
 {
 	json_t *reply = NULL;
 	int rc = call(r, json_pack("{s:s, s:s}", "cmd", "ps", "app", app),
@@ -135,27 +138,41 @@ runtime_ps(const struct berth_root *r, const char *app, json_t **out)
 	return rc;
 }
 
-int
-runtime_status(const struct berth_root *r, json_t **out)
+static int
+local_status(const struct berth_root *r, json_t **out)
 {
 	return call(r, json_pack("{s:s}", "cmd", "status"), NULL, NULL, out);
 }
 
-int
-runtime_shutdown(const struct berth_root *r)
+static int
+local_shutdown(const struct berth_root *r)
 {
 	return call(r, json_pack("{s:s}", "cmd", "shutdown"), NULL, NULL,
 	    NULL);
 }
 
-int
-runtime_settle_stale(const struct berth_root *r, int64_t app_id)
+static int
+local_settle_stale(const struct berth_root *r, int64_t app_id)
 {
 	json_t *st = NULL;
 
-	if (runtime_status(r, &st) == 0) {
+	if (local_status(r, &st) == 0) {
 		json_decref(st);
 		return 0;
 	}
 	return ledger_release_fail_stale(r->db, app_id) < 0 ? -1 : 0;
 }
+
+const struct runtime_backend runtime_local = {
+	.name = "local",
+	.deploy = local_deploy,
+	.scale = local_scale,
+	.restart = local_restart,
+	.stop = local_stop,
+	.start = local_start,
+	.destroy = local_destroy,
+	.ps = local_ps,
+	.status = local_status,
+	.settle_stale = local_settle_stale,
+	.shutdown = local_shutdown,
+};

@@ -1,7 +1,25 @@
 /*
- * runtime.h - how the CLI and the hook change what runs. The runtime is
- * an interface: today runtime-local.c asks berthd over its control
- * socket; a Kubernetes backend would implement the same calls.
+ * runtime.h - the runtime: the one way the CLI, the hook, builds, CI
+ * and review apps reach anything that runs app code or reads its
+ * runtime state. Callers include this header only; what runs where
+ * (dyno directories and pids, nginx, ROOT/apps, berthd) belongs to the
+ * backend.
+ *
+ * A backend is a struct runtime_backend (below); berth.ini [runtime]
+ * backend names the one a server uses (only "local" exists: berthd's
+ * supervisor, its dynos and its nginx, runtime-local.c). The runtime_*
+ * functions call the configured backend's operations.
+ *
+ * "Backend unavailable" means the backend's control plane cannot be
+ * reached (local: berthd is not running). It is not an error the user
+ * caused, and each call says what it does then:
+ *  - deploy still runs the release phase (here) and records the release
+ *    as succeeded, returning 1; the backend starts it when it comes up;
+ *  - scale, restart, stop, start, destroy, ps and status return 1 with
+ *    berth_error() saying so ("berthd is not running; start it with:
+ *    berthd"); the ledger already holds what they asked for.
+ * Every other failure is -1 with berth_error() saying why in one line
+ * (more lines only for a release phase's or a dyno's last output).
  */
 #ifndef BERTH_RUNTIME_H
 #define BERTH_RUNTIME_H
@@ -12,13 +30,41 @@
 #include "run-command.h"
 
 /*
- * Roll release (a pending release of app) out with zero downtime: start
- * its dynos, wait until web dynos accept connections, switch the router,
- * stop the old dynos. The release ends succeeded or failed in the
- * ledger. Progress goes to progress(). Returns 0 when live, -1 when the
- * rollout failed (berth_error() says why, with the dyno's last lines),
- * 1 when berthd is not running: then the release is marked succeeded
- * and berthd starts it when it comes up.
+ * What a backend provides. Each operation promises what the runtime_*
+ * function of the same name below says; all are required.
+ */
+struct runtime_backend {
+	const char *name;		/* berth.ini [runtime] backend */
+	int (*deploy)(const struct berth_root *r, const char *app,
+	    int64_t release_id, line_fn progress, void *data);
+	int (*scale)(const struct berth_root *r, const char *app,
+	    line_fn progress, void *data);
+	int (*restart)(const struct berth_root *r, const char *app,
+	    const char *target, line_fn progress, void *data);
+	int (*stop)(const struct berth_root *r, const char *app,
+	    const char *target);
+	int (*start)(const struct berth_root *r, const char *app);
+	int (*destroy)(const struct berth_root *r, const char *app);
+	int (*ps)(const struct berth_root *r, const char *app, json_t **out);
+	int (*status)(const struct berth_root *r, json_t **out);
+	int (*settle_stale)(const struct berth_root *r, int64_t app_id);
+	int (*shutdown)(const struct berth_root *r);
+};
+
+/* The backends berth has; config.c accepts exactly their names. */
+extern const struct runtime_backend runtime_local;
+
+/*
+ * Roll release (a pending release of app) out with zero downtime: run
+ * its release phase, start its dynos, wait until web dynos accept
+ * connections, switch the router, stop the old dynos. The release ends
+ * succeeded or failed in the ledger, settled by the backend
+ * (release_settle()) even when the caller goes away. Progress goes to
+ * progress(). Returns 0 when live, -1 when the release phase or the
+ * rollout failed (berth_error() says why, with the last lines), 1 when
+ * the backend is unavailable: then the release phase ran here, the
+ * release is marked succeeded and the backend starts it when it comes
+ * up. Only release_deploy() (deploy.h) calls this.
  */
 int runtime_deploy(const struct berth_root *r, const char *app,
     int64_t release_id, line_fn progress, void *data);
@@ -36,16 +82,19 @@ int runtime_start(const struct berth_root *r, const char *app);
 int runtime_destroy(const struct berth_root *r, const char *app);
 /* The app's dynos as a JSON array (see berth ps --json). */
 int runtime_ps(const struct berth_root *r, const char *app, json_t **out);
-/* berthd's pid, uptime, apps and dynos; 1 when not running. */
+/*
+ * The backend's pid, uptime, apps and dynos, and "router": whether apps
+ * are behind a router; 1 when unavailable.
+ */
 int runtime_status(const struct berth_root *r, json_t **out);
 /*
- * Under the app's deploy lock, before a new release: when berthd is not
- * running, nothing can still be rolling a pending release of the app
- * out, so pending releases left by a killed client are marked failed.
- * (With berthd running, its request thread finishes them.)
+ * Under the app's deploy lock, before a new release: when the backend
+ * is unavailable, nothing can still be rolling a pending release of the
+ * app out, so pending releases left by a killed client are marked
+ * failed. (With it available, it finishes them itself.)
  */
 int runtime_settle_stale(const struct berth_root *r, int64_t app_id);
-/* Stop berthd, its dynos and its nginx. */
+/* Stop the backend, its dynos and its router. */
 int runtime_shutdown(const struct berth_root *r);
 
 #endif

@@ -1,0 +1,92 @@
+/*
+ * runtime.c - the runtime interface (runtime.h): the backend berth.ini
+ * [runtime] backend names, and each runtime_* call handed to it.
+ */
+#include "runtime.h"
+
+#include <string.h>
+
+static const struct runtime_backend *const backends[] = {
+	&runtime_local,
+};
+
+/*
+ * The configured backend. config.c accepts only the names above, so an
+ * unknown one cannot reach here; the first backend is the fallback.
+ */
+static const struct runtime_backend *
+backend(const struct berth_root *r)
+{
+	const char *name = r->cfg.runtime_backend;
+	size_t i;
+
+	for (i = 0; name != NULL && i < sizeof(backends) / sizeof(backends[0]);
+	    i++)
+		if (strcmp(backends[i]->name, name) == 0)
+			return backends[i];
+	return backends[0];
+}
+
+int
+runtime_deploy(const struct berth_root *r, const char *app,
+    int64_t release_id, line_fn progress, void *data)
+{
+	return backend(r)->deploy(r, app, release_id, progress, data);
+}
+
+int
+runtime_scale(const struct berth_root *r, const char *app,
+    line_fn progress, void *data)
+{
+	return backend(r)->scale(r, app, progress, data);
+}
+
+int
+runtime_restart(const struct berth_root *r, const char *app,
+    const char *target, line_fn progress, void *data)
+{
+	return backend(r)->restart(r, app, target, progress, data);
+}
+
+int
+runtime_stop(const struct berth_root *r, const char *app,
+    const char *target)
+{
+	return backend(r)->stop(r, app, target);
+}
+
+int
+runtime_start(const struct berth_root *r, const char *app)
+{
+	return backend(r)->start(r, app);
+}
+
+int
+runtime_destroy(const struct berth_root *r, const char *app)
+{
+	return backend(r)->destroy(r, app);
+}
+
+int
+runtime_ps(const struct berth_root *r, const char *app, json_t **out)
+{
+	return backend(r)->ps(r, app, out);
+}
+
+int
+runtime_status(const struct berth_root *r, json_t **out)
+{
+	return backend(r)->status(r, out);
+}
+
+int
+runtime_settle_stale(const struct berth_root *r, int64_t app_id)
+{
+	return backend(r)->settle_stale(r, app_id);
+}
+
+int
+runtime_shutdown(const struct berth_root *r)
+{
+	return backend(r)->shutdown(r);
+}
