@@ -8,6 +8,7 @@
  */
 #include "cmd.h"
 #include "release.h"
+#include "runtime.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,7 +19,6 @@ static int
 slug_usable(struct cmd_ctx *ctx, const struct app *a,
     const struct release *rel)
 {
-	char *dir;
 	int ok;
 
 	if (rel->slug_id == NULL) {
@@ -26,9 +26,7 @@ slug_usable(struct cmd_ctx *ctx, const struct app *a,
 		    a->name, rel->version);
 		return 0;
 	}
-	dir = root_pathf(&ctx->root, "slugs/%s", rel->slug_id);
-	ok = is_dir(dir);
-	free(dir);
+	ok = runtime_slug_exists(&ctx->root, rel->slug_id);
 	if (!ok)
 		cmd_fail("the slug of %s v%d was removed; roll back to a newer "
 		    "release (see: berth releases -a %s)", a->name,

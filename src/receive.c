@@ -16,7 +16,6 @@
 #include "repo.h"
 #include "root.h"
 #include "deploy.h"
-#include "router.h"
 #include "runtime.h"
 
 #include <libgen.h>
@@ -262,7 +261,7 @@ release_build(struct push *p, const struct command *c, const struct app *app,
 		release_done_clear(&done);
 		return -1;
 	}
-	url = router_url(&p->root.cfg, app->name);
+	url = runtime_url(&p->root, app->name);
 	if (done.outcome == RELEASE_LIVE)
 		out_heading("Launching v%d... done, %s", done.version, url);
 	else if (done.outcome == RELEASE_RECORDED)

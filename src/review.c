@@ -9,7 +9,6 @@
 #include "names.h"
 #include "output.h"
 #include "release.h"
-#include "router.h"
 #include "runtime.h"
 
 #include <ctype.h>
@@ -321,7 +320,7 @@ review_deploy(struct berth_root *r, git_repository *repo,
 	if (done.outcome == RELEASE_NOT_CREATED ||
 	    done.outcome == RELEASE_FAILED)
 		goto failed;
-	url = router_url(&r->cfg, a.name);
+	url = runtime_url(r, a.name);
 	if (done.outcome == RELEASE_RECORDED)
 		out_heading("Launching v%d... %s; it starts when berthd does",
 		    done.version, done.why);
@@ -391,10 +390,11 @@ review_destroy(struct berth_root *r, const struct pipeline *p,
 	if (ledger_release_current(r->db, a.id, &cur) == 0 &&
 	    cur.slug_id != NULL) {
 		struct appjson aj;
-		char *dir = root_pathf(r, "slugs/%s", cur.slug_id);
+		char *dir = NULL;
 		const char *cmd;
 
-		if (appjson_load(dir, &aj, NULL, NULL) == 0) {
+		if (runtime_slug_open(r, cur.slug_id, &dir) == 0 &&
+		    appjson_load(dir, &aj, NULL, NULL) == 0) {
 			cmd = aj.review.scripts.pr_predestroy != NULL ?
 			    aj.review.scripts.pr_predestroy :
 			    aj.scripts.pr_predestroy;
@@ -408,7 +408,8 @@ review_destroy(struct berth_root *r, const struct pipeline *p,
 			}
 			appjson_clear(&aj);
 		}
-		free(dir);
+		if (dir != NULL)
+			runtime_slug_close(r, dir);
 	}
 	if (runtime_destroy(r, a.name) < 0)
 		out_error("%s", berth_last_error());

@@ -5,9 +5,12 @@
  * when it is not running, a deploy runs its release phase here.
  */
 #include "runtime.h"
+#include "applog.h"
 #include "control.h"
 #include "ledger.h"
 #include "release.h"
+#include "router.h"
+#include "slug.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -163,6 +166,86 @@ local_settle_stale(const struct berth_root *r, int64_t app_id)
 	return ledger_release_fail_stale(r->db, app_id) < 0 ? -1 : 0;
 }
 
+static char *
+local_url(const struct berth_root *r, const char *app)
+{
+	return router_url(&r->cfg, app);
+}
+
+/* The app's log file, ROOT/apps/APP/log (applog.c). */
+static int
+local_logs(const struct berth_root *r, const char *app,
+    const struct runtime_log_query *q, FILE *out,
+    volatile sig_atomic_t *stop)
+{
+	struct applog_filter f = {
+		.lines = q->lines,
+		.ps = q->ps,
+		.source = q->source,
+	};
+
+	if (stop != NULL)
+		return applog_follow(r, app, &f, out, stop);
+	return applog_read(r, app, &f, out);
+}
+
+/* Slugs are sealed directories, ROOT/slugs/ID, that dynos overlay. */
+static char *
+slug_dir(const struct berth_root *r, const char *slug_id)
+{
+	return root_pathf(r, "slugs/%s", slug_id);
+}
+
+static int
+local_slug_put(const struct berth_root *r, const char *tree,
+    const char *slug_id)
+{
+	char *dir = slug_dir(r, slug_id);
+	int rc = slug_seal(tree, dir);
+
+	free(dir);
+	return rc;
+}
+
+static int
+local_slug_exists(const struct berth_root *r, const char *slug_id)
+{
+	char *dir = slug_dir(r, slug_id);
+	int ok = is_dir(dir);
+
+	free(dir);
+	return ok;
+}
+
+static int
+local_slug_open(const struct berth_root *r, const char *slug_id,
+    char **dir)
+{
+	*dir = slug_dir(r, slug_id);
+	if (is_dir(*dir))
+		return 0;
+	free(*dir);
+	*dir = NULL;
+	return berth_error("slug %s was removed", slug_id);
+}
+
+static void
+local_slug_close(const struct berth_root *r, char *dir)
+{
+	(void)r;
+	free(dir);
+}
+
+static int
+local_slug_remove(const struct berth_root *r, const char *slug_id)
+{
+	char *dir = slug_dir(r, slug_id);
+	int rc = rm_rf(dir);
+
+	free(dir);
+	return rc;
+}
+
 const struct runtime_backend runtime_local = {
 	.name = "local",
 	.deploy = local_deploy,
@@ -175,4 +258,11 @@ const struct runtime_backend runtime_local = {
 	.status = local_status,
 	.settle_stale = local_settle_stale,
 	.shutdown = local_shutdown,
+	.url = local_url,
+	.logs = local_logs,
+	.slug_put = local_slug_put,
+	.slug_exists = local_slug_exists,
+	.slug_open = local_slug_open,
+	.slug_close = local_slug_close,
+	.slug_remove = local_slug_remove,
 };

@@ -90,3 +90,49 @@ runtime_shutdown(const struct berth_root *r)
 {
 	return backend(r)->shutdown(r);
 }
+
+char *
+runtime_url(const struct berth_root *r, const char *app)
+{
+	return backend(r)->url(r, app);
+}
+
+int
+runtime_logs(const struct berth_root *r, const char *app,
+    const struct runtime_log_query *q, FILE *out,
+    volatile sig_atomic_t *stop)
+{
+	return backend(r)->logs(r, app, q, out, stop);
+}
+
+int
+runtime_slug_put(const struct berth_root *r, const char *tree,
+    const char *slug_id)
+{
+	return backend(r)->slug_put(r, tree, slug_id);
+}
+
+int
+runtime_slug_exists(const struct berth_root *r, const char *slug_id)
+{
+	return backend(r)->slug_exists(r, slug_id);
+}
+
+int
+runtime_slug_open(const struct berth_root *r, const char *slug_id,
+    char **dir)
+{
+	return backend(r)->slug_open(r, slug_id, dir);
+}
+
+void
+runtime_slug_close(const struct berth_root *r, char *dir)
+{
+	backend(r)->slug_close(r, dir);
+}
+
+int
+runtime_slug_remove(const struct berth_root *r, const char *slug_id)
+{
+	return backend(r)->slug_remove(r, slug_id);
+}

@@ -25,9 +25,18 @@
 #define BERTH_RUNTIME_H
 
 #include <jansson.h>
+#include <signal.h>
+#include <stdio.h>
 
 #include "root.h"
 #include "run-command.h"
+
+/* Which lines of an app's log (berth logs). */
+struct runtime_log_query {
+	int lines;		/* the last N matching lines; 0 = 100 */
+	const char *ps;		/* "web.1", or "web" for every web dyno */
+	const char *source;	/* "app" or "berth", NULL = both */
+};
 
 /*
  * What a backend provides. Each operation promises what the runtime_*
@@ -49,6 +58,17 @@ struct runtime_backend {
 	int (*status)(const struct berth_root *r, json_t **out);
 	int (*settle_stale)(const struct berth_root *r, int64_t app_id);
 	int (*shutdown)(const struct berth_root *r);
+	char *(*url)(const struct berth_root *r, const char *app);
+	int (*logs)(const struct berth_root *r, const char *app,
+	    const struct runtime_log_query *q, FILE *out,
+	    volatile sig_atomic_t *stop);
+	int (*slug_put)(const struct berth_root *r, const char *tree,
+	    const char *slug_id);
+	int (*slug_exists)(const struct berth_root *r, const char *slug_id);
+	int (*slug_open)(const struct berth_root *r, const char *slug_id,
+	    char **dir);
+	void (*slug_close)(const struct berth_root *r, char *dir);
+	int (*slug_remove)(const struct berth_root *r, const char *slug_id);
 };
 
 /* The backends berth has; config.c accepts exactly their names. */
@@ -96,5 +116,39 @@ int runtime_status(const struct berth_root *r, json_t **out);
 int runtime_settle_stale(const struct berth_root *r, int64_t app_id);
 /* Stop the backend, its dynos and its router. */
 int runtime_shutdown(const struct berth_root *r);
+
+/* Where the app answers: "http://APP.DOMAIN:PORT/"; caller frees. */
+char *runtime_url(const struct berth_root *r, const char *app);
+/*
+ * Print the app's last q->lines matching log lines to out, oldest first
+ * (nothing for an app with no log yet), in the format of DESIGN.md
+ * ("2026-11-26T13:23:22.123456+00:00 app[web.1]: text"). With stop not
+ * NULL, then print matching lines as they come until *stop becomes
+ * non-zero (set from a signal handler). Returns 0; -1 with errno EPIPE
+ * when out's reader has gone, or with berth_error().
+ */
+int runtime_logs(const struct berth_root *r, const char *app,
+    const struct runtime_log_query *q, FILE *out,
+    volatile sig_atomic_t *stop);
+
+/*
+ * Slugs. The backend keeps them where its dynos can run them; a slug is
+ * never changed once put. Put the built tree (on this machine; it is
+ * consumed) as slug slug_id; 0 or -1 with berth_error().
+ */
+int runtime_slug_put(const struct berth_root *r, const char *tree,
+    const char *slug_id);
+/* 1 when the slug is still stored, 0 when it was removed. */
+int runtime_slug_exists(const struct berth_root *r, const char *slug_id);
+/*
+ * A read-only directory on this machine holding the slug's tree, into
+ * *dir, until runtime_slug_close(); -1 with berth_error() when it is
+ * gone.
+ */
+int runtime_slug_open(const struct berth_root *r, const char *slug_id,
+    char **dir);
+void runtime_slug_close(const struct berth_root *r, char *dir);
+/* Remove a slug no release uses (a build whose record failed). */
+int runtime_slug_remove(const struct berth_root *r, const char *slug_id);
 
 #endif
