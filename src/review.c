@@ -239,8 +239,8 @@ run_hook_script(struct berth_root *r, const struct app *a, int64_t rel_id,
 		return -1;
 	out_heading("%s: %s", name, cmd);
 	log = root_pathf(r, "logs/%s-%lld.log", name, (long long)rel.id);
-	ret = release_script(r, a->name, &rel, commit, cmd, name, log,
-	    r->cfg.release_timeout, show_line, NULL);
+	ret = runtime_script(r, a->name, &rel, commit, cmd, name, log,
+	    show_line, NULL);
 	free(log);
 	free(commit);
 	proctypes_clear(&types);

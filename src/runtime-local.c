@@ -7,13 +7,18 @@
 #include "runtime.h"
 #include "applog.h"
 #include "control.h"
+#include "dyno.h"
 #include "ledger.h"
 #include "release.h"
 #include "router.h"
 #include "slug.h"
 
+#include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 /* One request; returns control_call()'s result. */
 static int
@@ -246,6 +251,114 @@ local_slug_remove(const struct berth_root *r, const char *slug_id)
 	return rc;
 }
 
+/* A child of this process, not of berthd, so the terminal is attached;
+ * it works in ROOT/apps/APP/oneoff/, which berthd leaves alone. */
+static int
+local_run(const struct berth_root *r, const char *app,
+    const struct release *rel, const char *commit, const char *command)
+{
+	struct dyno_spec spec;
+	struct dyno_dir dir;
+	char name[32];
+	int status = 0, ret = -1;
+	pid_t pid;
+
+	memset(&spec, 0, sizeof(spec));
+	memset(&dir, 0, sizeof(dir));
+	snprintf(name, sizeof(name), "run.%d", (int)(getpid() % 10000));
+	if (dyno_dir_prepare(r, app, rel->slug_id, name, &dir) < 0)
+		goto out;
+	spec.app = app;
+	spec.type = "run";
+	spec.index = (int)(getpid() % 10000);
+	spec.command = command;
+	spec.rel = rel;
+	spec.commit = commit;
+	spec.dir = &dir;
+	/* The terminal's Ctrl-C goes to the dyno; we wait for it. */
+	signal(SIGINT, SIG_IGN);
+	signal(SIGQUIT, SIG_IGN);
+	pid = dyno_spawn(&spec, 0, -1, 0);
+	if (pid < 0)
+		goto out;
+	while (waitpid(pid, &status, 0) < 0)
+		;
+	ret = WIFEXITED(status) ? WEXITSTATUS(status) :
+	    128 + WTERMSIG(status);
+out:
+	dyno_dir_remove(&dir);
+	return ret;
+}
+
+static int
+local_script(const struct berth_root *r, const char *app,
+    const struct release *rel, const char *commit, const char *cmd,
+    const char *name, const char *logpath, line_fn out, void *data)
+{
+	return release_script(r, app, rel, commit, cmd, name, logpath,
+	    r->cfg.release_timeout, out, data);
+}
+
+/* A CI node: an overlay (or a copy) of the test build, like a dyno's. */
+struct local_node {
+	struct runtime_node base;
+	struct dyno_dir dir;
+};
+
+static int
+local_node_open(const struct berth_root *r, const char *tree,
+    const char *parent, const char *name, struct runtime_node **out)
+{
+	struct local_node *n = xcalloc(1, sizeof(*n));
+
+	n->base.backend = &runtime_local;
+	if (dyno_dir_prepare_from(r, tree, parent, name, &n->dir) < 0) {
+		free(n);
+		return -1;
+	}
+	*out = &n->base;
+	return 0;
+}
+
+static const char *
+local_node_dir(const struct runtime_node *n)
+{
+	return ((const struct local_node *)n)->dir.path;
+}
+
+static int
+enter_dir(const void *data)
+{
+	return dyno_dir_enter(data);
+}
+
+static int
+local_node_run(struct runtime_node *base, struct child *c)
+{
+	struct local_node *n = (struct local_node *)base;
+	char token[20];
+	int ret;
+
+	random_hex(token, 8);
+	strvec_pushf(&c->env, "BERTH_DYNO_ID=%s", token);
+	c->dir = n->dir.path;
+	c->pre_exec = enter_dir;
+	c->pre_exec_data = &n->dir;
+	ret = run_command(c);
+	/* A daemon a test left behind goes with the node. */
+	dyno_kill_token(token);
+	return ret;
+}
+
+static void
+local_node_close(struct runtime_node *base)
+{
+	struct local_node *n = (struct local_node *)base;
+
+	dyno_dir_remove(&n->dir);
+	free(n);
+}
+
 const struct runtime_backend runtime_local = {
 	.name = "local",
 	.deploy = local_deploy,
@@ -265,4 +378,10 @@ const struct runtime_backend runtime_local = {
 	.slug_open = local_slug_open,
 	.slug_close = local_slug_close,
 	.slug_remove = local_slug_remove,
+	.run = local_run,
+	.script = local_script,
+	.node_open = local_node_open,
+	.node_dir = local_node_dir,
+	.node_run = local_node_run,
+	.node_close = local_node_close,
 };

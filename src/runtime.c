@@ -136,3 +136,45 @@ runtime_slug_remove(const struct berth_root *r, const char *slug_id)
 {
 	return backend(r)->slug_remove(r, slug_id);
 }
+
+int
+runtime_run(const struct berth_root *r, const char *app,
+    const struct release *rel, const char *commit, const char *command)
+{
+	return backend(r)->run(r, app, rel, commit, command);
+}
+
+int
+runtime_script(const struct berth_root *r, const char *app,
+    const struct release *rel, const char *commit, const char *cmd,
+    const char *name, const char *logpath, line_fn out, void *data)
+{
+	return backend(r)->script(r, app, rel, commit, cmd, name, logpath,
+	    out, data);
+}
+
+int
+runtime_node_open(const struct berth_root *r, const char *tree,
+    const char *parent, const char *name, struct runtime_node **out)
+{
+	return backend(r)->node_open(r, tree, parent, name, out);
+}
+
+const char *
+runtime_node_dir(const struct runtime_node *n)
+{
+	return n->backend->node_dir(n);
+}
+
+int
+runtime_node_run(struct runtime_node *n, struct child *c)
+{
+	return n->backend->node_run(n, c);
+}
+
+void
+runtime_node_close(struct runtime_node *n)
+{
+	if (n != NULL)
+		n->backend->node_close(n);
+}

@@ -28,8 +28,16 @@
 #include <signal.h>
 #include <stdio.h>
 
+#include "ledger.h"
 #include "root.h"
 #include "run-command.h"
+
+struct runtime_backend;
+
+/* A CI node (runtime_node_open()); each backend's node begins with it. */
+struct runtime_node {
+	const struct runtime_backend *backend;	/* that opened it */
+};
 
 /* Which lines of an app's log (berth logs). */
 struct runtime_log_query {
@@ -69,6 +77,17 @@ struct runtime_backend {
 	    char **dir);
 	void (*slug_close)(const struct berth_root *r, char *dir);
 	int (*slug_remove)(const struct berth_root *r, const char *slug_id);
+	int (*run)(const struct berth_root *r, const char *app,
+	    const struct release *rel, const char *commit,
+	    const char *command);
+	int (*script)(const struct berth_root *r, const char *app,
+	    const struct release *rel, const char *commit, const char *cmd,
+	    const char *name, const char *logpath, line_fn out, void *data);
+	int (*node_open)(const struct berth_root *r, const char *tree,
+	    const char *parent, const char *name, struct runtime_node **out);
+	const char *(*node_dir)(const struct runtime_node *n);
+	int (*node_run)(struct runtime_node *n, struct child *c);
+	void (*node_close)(struct runtime_node *n);
 };
 
 /* The backends berth has; config.c accepts exactly their names. */
@@ -150,5 +169,43 @@ int runtime_slug_open(const struct berth_root *r, const char *slug_id,
 void runtime_slug_close(const struct berth_root *r, char *dir);
 /* Remove a slug no release uses (a build whose record failed). */
 int runtime_slug_remove(const struct berth_root *r, const char *slug_id);
+
+/*
+ * A one-off dyno (berth run): command, run by the dyno's shell, in a
+ * fresh copy of rel's slug (commit: its SOURCE_VERSION) with rel's
+ * config, DYNO=run.N and this process's stdin, stdout and stderr; the
+ * terminal's Ctrl-C goes to the dyno, and this waits for it. Returns
+ * its exit status (128+N when signal N ended it), -1 with berth_error()
+ * when it could not start. Needs no control plane.
+ */
+int runtime_run(const struct berth_root *r, const char *app,
+    const struct release *rel, const char *commit, const char *command);
+/*
+ * An app script of rel (app.json postdeploy, pr-predestroy) run like
+ * the release phase: a one-off dyno named name, output to out line by
+ * line and, capped, to logpath, bounded by [release] timeout. 0, or -1
+ * with berth_error() saying why with the script's last lines.
+ */
+int runtime_script(const struct berth_root *r, const char *app,
+    const struct release *rel, const char *commit, const char *cmd,
+    const char *name, const char *logpath, line_fn out, void *data);
+
+/*
+ * CI nodes: a throwaway writable view of tree (a test build on this
+ * machine; writes never reach it), named name, with scratch space under
+ * parent. -1 with berth_error() when it cannot be made (full disk).
+ */
+int runtime_node_open(const struct berth_root *r, const char *tree,
+    const char *parent, const char *name, struct runtime_node **out);
+/* The node's app directory as its commands see it (cwd and HOME). */
+const char *runtime_node_dir(const struct runtime_node *n);
+/*
+ * Run c (its args, env, on_line, timeout_ms; c->dir is set here) in the
+ * node, adding BERTH_DYNO_ID to its environment. Whatever it leaves
+ * running (a daemon a test started) is killed when it ends. Returns
+ * run_command()'s result; c holds the exit code or timed_out.
+ */
+int runtime_node_run(struct runtime_node *n, struct child *c);
+void runtime_node_close(struct runtime_node *n);
 
 #endif
