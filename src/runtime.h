@@ -42,7 +42,7 @@ struct runtime_node {
 /* Which lines of an app's log (berth logs). */
 struct runtime_log_query {
 	int lines;		/* the last N matching lines; 0 = 100 */
-	const char *ps;		/* "web.1", or "web" for every web dyno */
+	const char *ps;		/* "web.1", or "web" (every web dyno) */
 	const char *source;	/* "app" or "berth", NULL = both */
 };
 
