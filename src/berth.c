@@ -155,22 +155,35 @@ launch_progress(const char *line, void *data)
 }
 
 int
-cmd_launch(struct cmd_ctx *ctx, const char *app, int version,
-    int64_t release_id)
+cmd_release(struct cmd_ctx *ctx, const struct release_order *o, int *version)
 {
-	int rc = runtime_deploy(&ctx->root, app, release_id, launch_progress,
-	    NULL);
+	struct release_order ord = *o;
+	struct release_done done;
+	int ret = 0;
 
-	if (rc == 1) {
+	if (ord.progress == NULL)
+		ord.progress = launch_progress;
+	switch (release_deploy(&ctx->root, &ord, &done)) {
+	case RELEASE_NOT_CREATED:
+		ret = -1;
+		break;
+	case RELEASE_RECORDED:
 		fprintf(stderr, "berth: %s; v%d is recorded and starts when "
-		    "berthd does\n", berth_last_error(), version);
-		return 0;
+		    "berthd does\n", done.why, done.version);
+		break;
+	case RELEASE_FAILED:
+		ret = cmd_fail("v%d of %s failed to start, the previous "
+		    "release keeps running: %s", done.version, o->app->name,
+		    done.why);
+		break;
+	case RELEASE_LIVE:
+	case RELEASE_UNNEEDED:
+		break;
 	}
-	if (rc < 0)
-		return cmd_fail("v%d of %s failed to start, the previous "
-		    "release keeps running: %s", version, app,
-		    berth_last_error());
-	return 0;
+	if (version != NULL)
+		*version = done.version;
+	release_done_clear(&done);
+	return ret;
 }
 
 static void

@@ -6,6 +6,7 @@
 #include "buildpack.h"
 #include "output.h"
 #include "run-command.h"
+#include "runtime.h"
 #include "slug.h"
 
 #include <errno.h>
@@ -486,7 +487,7 @@ build_steps(struct build_ctx *b, struct build_result *res)
 	struct commit_info ci;
 	struct slug slug;
 	struct strbuf names = STRBUF_INIT;
-	char *slugdir = NULL, *types_json = NULL, id[25], size[32];
+	char *types_json = NULL, id[25], size[32];
 	const char *branch = o->ref;
 	int have_procfile = 0, ret = -1, n;
 
@@ -573,9 +574,8 @@ build_steps(struct build_ctx *b, struct build_result *res)
 	/* Seal: from here on the slug is never written again. */
 	if (random_hex(id, 12) < 0)
 		goto out;
-	slugdir = root_pathf(b->root, "slugs/%s", id);
 	res->size = tree_size(b->appdir);
-	if (slug_seal(b->appdir, slugdir) < 0)
+	if (runtime_slug_put(b->root, b->appdir, id) < 0)
 		goto out;
 	types_json = proctypes_to_json(&res->types);
 	slug.id = id;
@@ -584,7 +584,7 @@ build_steps(struct build_ctx *b, struct build_result *res)
 	slug.size = res->size;
 	slug.buildpacks = (char *)strbuf_str(&names);
 	if (ledger_slug_create(b->root->db, &slug) < 0) {
-		rm_rf(slugdir);
+		runtime_slug_remove(b->root, id);
 		goto out;
 	}
 	res->slug_id = xstrdup(id);
@@ -604,7 +604,6 @@ out:
 	appjson_clear(&aj);
 	strbuf_release(&names);
 	free(types_json);
-	free(slugdir);
 	return ret;
 }
 

@@ -5,9 +5,9 @@
 #include "ci.h"
 #include "appjson.h"
 #include "build.h"
-#include "dyno.h"
 #include "output.h"
 #include "run-command.h"
+#include "runtime.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -79,16 +79,9 @@ node_line(const char *line, void *data)
 	pthread_mutex_unlock(&j->out_lock);
 }
 
-static int
-enter_dir(const void *data)
-{
-	return dyno_dir_enter(data);
-}
-
 /* The environment a node's scripts run with. */
 static void
-node_env(struct ci_node *n, const struct dyno_dir *dir, const char *token,
-    struct strvec *env)
+node_env(struct ci_node *n, const char *dir, struct strvec *env)
 {
 	struct ci_job *j = n->job;
 	const char *path = getenv("PATH");
@@ -97,7 +90,7 @@ node_env(struct ci_node *n, const struct dyno_dir *dir, const char *token,
 	strvec_pushf(env, "PATH=%s", path != NULL ? path :
 	    "/usr/local/bin:/usr/bin:/bin");
 	strvec_push(env, "LANG=C.UTF-8");
-	strvec_pushf(env, "HOME=%s", dir->path);
+	strvec_pushf(env, "HOME=%s", dir);
 	for (i = 0; i < j->config.nr; i++)
 		strvec_pushf(env, "%s=%s", j->config.items[i].key,
 		    j->config.items[i].value);
@@ -111,7 +104,6 @@ node_env(struct ci_node *n, const struct dyno_dir *dir, const char *token,
 	strvec_pushf(env, "CI_NODE_TOTAL=%d", j->nnodes);
 	strvec_pushf(env, "CI_NODE_INDEX=%d", n->index);
 	strvec_pushf(env, "SOURCE_VERSION=%s", j->o->commit);
-	strvec_pushf(env, "BERTH_DYNO_ID=%s", token);
 }
 
 /*
@@ -120,15 +112,14 @@ node_env(struct ci_node *n, const struct dyno_dir *dir, const char *token,
  * result; c->timed_out and exit code land in n.
  */
 static int
-node_script(struct ci_node *n, const struct dyno_dir *dir, const char *cmd,
+node_script(struct ci_node *n, struct runtime_node *node, const char *cmd,
     const char *bp, int64_t deadline)
 {
 	struct child c = CHILD_INIT;
-	char token[20];
+	const char *dir = runtime_node_dir(node);
 	int ret;
 
-	random_hex(token, 8);
-	node_env(n, dir, token, &c.env);
+	node_env(n, dir, &c.env);
 	if (cmd != NULL) {
 		strvec_push(&c.args, "/bin/bash");
 		strvec_push(&c.args, "-c");
@@ -138,18 +129,15 @@ node_script(struct ci_node *n, const struct dyno_dir *dir, const char *cmd,
 		strvec_push(&c.args, cmd);
 	} else {
 		strvec_pushf(&c.args, "%s/bin/test", bp);
-		strvec_push(&c.args, dir->path);
+		strvec_push(&c.args, dir);
 		strvec_pushf(&c.args, "%s/env", n->job->nodes_dir);
 	}
-	c.dir = dir->path;
-	c.pre_exec = enter_dir;
-	c.pre_exec_data = dir;
 	c.on_line = node_line;
 	c.data = n;
 	c.timeout_ms = deadline - now_ms();
 	if (c.timeout_ms <= 0)
 		c.timeout_ms = 1;
-	ret = run_command(&c);
+	ret = runtime_node_run(node, &c);
 	n->exit_code = c.exit_code;
 	if (ret < 0) {
 		free(n->why);
@@ -166,8 +154,6 @@ node_script(struct ci_node *n, const struct dyno_dir *dir, const char *cmd,
 		if (c.timed_out)
 			n->exit_code = -1;
 	}
-	/* A daemon a test left behind goes with the node. */
-	dyno_kill_token(token);
 	child_clear(&c);
 	return ret;
 }
@@ -177,7 +163,7 @@ node_thread(void *arg)
 {
 	struct ci_node *n = arg;
 	struct ci_job *j = n->job;
-	struct dyno_dir dir;
+	struct runtime_node *node = NULL;
 	const struct appjson_scripts *sc = &j->aj.test.scripts;
 	int64_t deadline = now_ms() + (int64_t)j->o->root->cfg.ci_timeout *
 	    1000;
@@ -186,30 +172,30 @@ node_thread(void *arg)
 
 	n->status = "succeeded";
 	snprintf(name, sizeof(name), "node-%d", n->index);
-	if (dyno_dir_prepare_from(j->o->root, j->built, j->nodes_dir, name,
-	    &dir) < 0) {
+	if (runtime_node_open(j->o->root, j->built, j->nodes_dir, name,
+	    &node) < 0) {
 		n->status = "errored";
 		n->why = xstrdup(berth_last_error());
 		return NULL;
 	}
 	if (sc->test_setup != NULL &&
-	    node_script(n, &dir, sc->test_setup, NULL, deadline) < 0) {
+	    node_script(n, node, sc->test_setup, NULL, deadline) < 0) {
 		n->status = "errored";
 		goto out;
 	}
 	if (sc->test != NULL) {
-		if (node_script(n, &dir, sc->test, NULL, deadline) < 0)
+		if (node_script(n, node, sc->test, NULL, deadline) < 0)
 			n->status = n->exit_code < 0 ? "errored" : "failed";
 	} else
 		for (i = 0; i < j->test_bps.nr; i++)
-			if (node_script(n, &dir, NULL, j->test_bps.v[i],
+			if (node_script(n, node, NULL, j->test_bps.v[i],
 			    deadline) < 0) {
 				n->status = n->exit_code < 0 ? "errored" :
 				    "failed";
 				break;
 			}
 out:
-	dyno_dir_remove(&dir);
+	runtime_node_close(node);
 	return NULL;
 }
 

@@ -4,7 +4,6 @@
  * (its ledger history stays; its config vars and build cache go).
  */
 #include "cmd.h"
-#include "router.h"
 #include "runtime.h"
 #include "names.h"
 #include "procfile.h"
@@ -248,7 +247,7 @@ cmd_apps_info(struct cmd_ctx *ctx)
 		strbuf_addf(&line, "%zu (%s)", cfg.nr, keys.buf);
 	table_row(&t, "Config vars:", line.buf);
 	{
-		char *url = router_url(&ctx->root.cfg, a.name);
+		char *url = runtime_url(&ctx->root, a.name);
 
 		table_row(&t, "Web URL:", url);
 		free(url);

@@ -85,8 +85,7 @@ cmd_config_set(struct cmd_ctx *ctx)
 	const char **keys = NULL;
 	struct app a;
 	char *actor = NULL;
-	int version, ret = 1, lock = -1;
-	int64_t release_id = 0;
+	int version = 0, ret = 1, lock = -1;
 	size_t k;
 
 	/* Check every argument before anything changes. */
@@ -98,17 +97,23 @@ cmd_config_set(struct cmd_ctx *ctx)
 	lock = cmd_lock_app(ctx, &a, "config change");
 	if (lock < 0)
 		;
-	else if (ledger_config_change(ctx->root.db, a.id, &set, NULL, 0,
-	    actor, &version, &release_id) < 0)
-		cmd_fail_last();
 	else {
+		struct release_order o = {
+			.app = &a,
+			.kind = RELEASE_CONFIG,
+			.set = &set,
+			.actor = actor,
+		};
+
+		ret = cmd_release(ctx, &o, &version);
+		if (ret < 0)
+			ret = cmd_fail_last();
+	}
+	if (ret == 0) {
 		keys = xcalloc(set.nr, sizeof(*keys));
 		for (k = 0; k < set.nr; k++)
 			keys[k] = set.items[k].key;
-		ret = release_id ? cmd_launch(ctx, a.name, version,
-		    release_id) : 0;
-		if (ret == 0)
-			print_done("Setting", keys, set.nr, a.name, version);
+		print_done("Setting", keys, set.nr, a.name, version);
 	}
 	deploy_unlock(lock);
 	app_clear(&a);
@@ -143,22 +148,21 @@ cmd_config_unset(struct cmd_ctx *ctx)
 	absent = xcalloc((size_t)ctx->argc, sizeof(*absent));
 	cmd_vars_split(ctx, &kv, keys, &nkeys, absent, &nabsent);
 	if (nkeys > 0) {
-		int64_t release_id = 0;
 		int lock = cmd_lock_app(ctx, &a, "config change");
+		struct release_order o = {
+			.app = &a,
+			.kind = RELEASE_CONFIG,
+			.unset = keys,
+			.nunset = nkeys,
+		};
 
-		actor = actor_name();
+		o.actor = actor = actor_name();
 		if (lock < 0)
 			ret = 1;
-		else if (ledger_config_change(ctx->root.db, a.id, NULL, keys,
-		    nkeys, actor, &version, &release_id) < 0)
+		else if ((ret = cmd_release(ctx, &o, &version)) < 0)
 			ret = cmd_fail_last();
-		else {
-			ret = release_id ? cmd_launch(ctx, a.name, version,
-			    release_id) : 0;
-			if (ret == 0)
-				print_done("Unsetting", keys, nkeys, a.name,
-				    version);
-		}
+		else if (ret == 0)
+			print_done("Unsetting", keys, nkeys, a.name, version);
 		deploy_unlock(lock);
 	}
 	if (ret == 0 && nabsent > 0) {

@@ -2,9 +2,9 @@
  * cmd-logs.c - logs: an app's log stream (its dynos' output and berth's
  * events about it), the last lines or followed, like `heroku logs`.
  */
-#include "applog.h"
 #include "cmd.h"
 #include "names.h"
+#include "runtime.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -49,7 +49,7 @@ check_ps(const char *ps)
 static int
 cmd_logs(struct cmd_ctx *ctx)
 {
-	struct applog_filter f;
+	struct runtime_log_query f;
 	struct sigaction sa;
 	struct app a;
 	const char *ps = cmd_opt(ctx, "ps");
@@ -81,10 +81,10 @@ cmd_logs(struct cmd_ctx *ctx)
 		sa.sa_flags = 0;	/* no SA_RESTART: wake the wait */
 		sigaction(SIGINT, &sa, NULL);
 		sigaction(SIGTERM, &sa, NULL);
-		rc = applog_follow(&ctx->root, ctx->app, &f, stdout,
+		rc = runtime_logs(&ctx->root, ctx->app, &f, stdout,
 		    &stop_tail);
 	} else
-		rc = applog_read(&ctx->root, ctx->app, &f, stdout);
+		rc = runtime_logs(&ctx->root, ctx->app, &f, stdout, NULL);
 	if (rc < 0 && errno == EPIPE)
 		return 0;
 	if (rc < 0)

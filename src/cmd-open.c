@@ -2,7 +2,6 @@
  * cmd-open.c - open: the app's URL.
  */
 #include "cmd.h"
-#include "router.h"
 #include "runtime.h"
 
 #include <stdio.h>
@@ -40,7 +39,7 @@ cmd_open(struct cmd_ctx *ctx)
 	}
 	json_decref(dynos);
 	json_decref(st);
-	url = router_url(&ctx->root.cfg, a.name);
+	url = runtime_url(&ctx->root, a.name);
 	printf("%s\n", url);
 	free(url);
 	app_clear(&a);

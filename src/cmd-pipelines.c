@@ -4,7 +4,7 @@
 #include "cmd.h"
 #include "names.h"
 #include "repo.h"
-#include "router.h"
+#include "runtime.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -136,8 +136,8 @@ cmd_pipelines_create(struct cmd_ctx *ctx)
 	printf("Created pipeline %s\n  repo        %s\n", name, repo);
 	if (!no_apps) {
 		char *deploys = xasprintf("auto-deploys %s", branch);
-		char *surl = router_url(&ctx->root.cfg, staging);
-		char *purl = router_url(&ctx->root.cfg, name);
+		char *surl = runtime_url(&ctx->root, staging);
+		char *purl = runtime_url(&ctx->root, name);
 
 		table_init(&t, 4);
 		table_row(&t, "  staging   ", staging, deploys, surl);

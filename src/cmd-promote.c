@@ -9,8 +9,6 @@
 #include "cmd.h"
 #include "build.h"
 #include "repo.h"
-#include "router.h"
-#include "runtime.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -86,6 +84,13 @@ struct outcome {
 	char *why;
 };
 
+/* "APP vN:" above a target's release phase and rollout. */
+static void
+show_target(const struct release_order *o, const struct release *rel)
+{
+	printf("%s v%d:\n", o->app->name, rel->version);
+}
+
 /* One target: a release of the source's slug (or a rebuild of its
  * commit) with the target's config, released and rolled out. */
 static void
@@ -94,13 +99,11 @@ promote_one(struct cmd_ctx *ctx, const struct app *src,
     char *actor, struct outcome *o)
 {
 	struct build_result res;
-	struct release rel;
 	char *desc;
 	const char *slug = srel->slug_id;
 	int64_t t0 = now_ms();
 
 	memset(&res, 0, sizeof(res));
-	memset(&rel, 0, sizeof(rel));
 	o->app = dst->name;
 	if (cmd_flag(ctx, "rebuild")) {
 		struct build_opts bo = { &ctx->root, repo, dst, srel->commit,
@@ -118,22 +121,21 @@ promote_one(struct cmd_ctx *ctx, const struct app *src,
 	} else
 		desc = xasprintf("Promote %s v%d", src->name, srel->version);
 	{
-		struct release_new rn = { dst->id, slug, "promote", "pending",
-		    actor, srel->commit, desc, NULL };
+		struct release_order ord = {
+			.app = dst,
+			.kind = RELEASE_PROMOTE,
+			.slug_id = slug,
+			.commit = srel->commit,
+			.actor = actor,
+			.description = desc,
+			.created = show_target,
+		};
 
-		if (ledger_release_create(ctx->root.db, &rn, &rel) < 0) {
+		if (cmd_release(ctx, &ord, &o->version) == 0)
+			o->ok = 1;
+		else
 			o->why = xstrdup(berth_last_error());
-			goto out;
-		}
 	}
-	o->version = rel.version;
-	printf("%s v%d:\n", dst->name, rel.version);
-	if (cmd_launch(ctx, dst->name, rel.version, rel.id) == 0)
-		o->ok = 1;
-	else
-		o->why = xstrdup(berth_last_error());
-	release_clear(&rel);
-out:
 	o->ms = now_ms() - t0;
 	free(desc);
 	build_result_clear(&res);

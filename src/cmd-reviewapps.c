@@ -13,7 +13,7 @@
 #include "names.h"
 #include "repo.h"
 #include "review.h"
-#include "router.h"
+#include "runtime.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -67,7 +67,7 @@ cmd_reviewapps(struct cmd_ctx *ctx)
 	}
 	for (i = 0; i < nr; i++) {
 		struct test_run run;
-		char *url = router_url(&ctx->root.cfg, ra[i].app);
+		char *url = runtime_url(&ctx->root, ra[i].app);
 		int rc;
 
 		memset(&run, 0, sizeof(run));
@@ -278,7 +278,7 @@ cmd_reviewapps_create(struct cmd_ctx *ctx)
 	fflush(stdout);
 	memset(&ra, 0, sizeof(ra));
 	if (ledger_review_get(ctx->root.db, p.id, branch, &ra) == 0) {
-		url = router_url(&ctx->root.cfg, ra.app);
+		url = runtime_url(&ctx->root, ra.app);
 		printf("Review app %s for %s: %s\n", ra.app, branch, url);
 		free(url);
 		review_app_clear(&ra);

@@ -8,6 +8,7 @@
  */
 #include "cmd.h"
 #include "release.h"
+#include "runtime.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,7 +19,6 @@ static int
 slug_usable(struct cmd_ctx *ctx, const struct app *a,
     const struct release *rel)
 {
-	char *dir;
 	int ok;
 
 	if (rel->slug_id == NULL) {
@@ -26,9 +26,7 @@ slug_usable(struct cmd_ctx *ctx, const struct app *a,
 		    a->name, rel->version);
 		return 0;
 	}
-	dir = root_pathf(&ctx->root, "slugs/%s", rel->slug_id);
-	ok = is_dir(dir);
-	free(dir);
+	ok = runtime_slug_exists(&ctx->root, rel->slug_id);
 	if (!ok)
 		cmd_fail("the slug of %s v%d was removed; roll back to a newer "
 		    "release (see: berth releases -a %s)", a->name,
@@ -36,26 +34,24 @@ slug_usable(struct cmd_ctx *ctx, const struct app *a,
 	return ok;
 }
 
-/* Record a pending release made from `from` and roll it out. */
+/* Release a copy of `from` (a rollback or a retry) and roll it out. */
 static int
 release_from(struct cmd_ctx *ctx, const struct app *a,
-    const struct release *from, const char *kind, const char *desc,
-    const char *config, int *version)
+    const struct release *from, enum release_kind kind, const char *desc,
+    int *version)
 {
-	struct release rel;
 	char *actor = actor_name();
-	struct release_new rn = { a->id, from->slug_id, kind, "pending", actor,
-	    from->commit, desc, config };
-	int ret;
+	struct release_order o = {
+		.app = a,
+		.kind = kind,
+		.from = from,
+		.actor = actor,
+		.description = desc,
+	};
+	int ret = cmd_release(ctx, &o, version);
 
-	memset(&rel, 0, sizeof(rel));
-	if (ledger_release_create(ctx->root.db, &rn, &rel) < 0) {
-		free(actor);
-		return cmd_fail_last();
-	}
-	*version = rel.version;
-	ret = cmd_launch(ctx, a->name, rel.version, rel.id);
-	release_clear(&rel);
+	if (ret < 0)
+		ret = cmd_fail_last();
 	free(actor);
 	return ret;
 }
@@ -113,7 +109,7 @@ cmd_rollback(struct cmd_ctx *ctx)
 		goto out;
 	desc = xasprintf("Rollback to v%d", target.version);
 	printf("Rolling back %s to v%d...\n", a.name, target.version);
-	if (release_from(ctx, &a, &target, "rollback", desc, target.config,
+	if (release_from(ctx, &a, &target, RELEASE_ROLLBACK, desc,
 	    &version) != 0)
 		goto out;
 	printf("Rolled back %s to v%d as v%d (code and config of v%d). "
@@ -151,9 +147,10 @@ cmd_releases_retry(struct cmd_ctx *ctx)
 	if (!slug_usable(ctx, &a, &cur))
 		goto out;
 	desc = xasprintf("Retry v%d", cur.version);
-	/* The same kind as the release it retries: a retried rollback is
-	 * no push, and must not count as the branch's last deploy. */
-	if (release_from(ctx, &a, &cur, cur.kind, desc, NULL, &version) == 0) {
+	/* A retry keeps the kind of the release it retries: a retried
+	 * rollback is no push, and must not count as the branch's last
+	 * deploy. */
+	if (release_from(ctx, &a, &cur, RELEASE_RETRY, desc, &version) == 0) {
 		printf("Released %s v%d (%s)\n", a.name, version, desc);
 		ret = 0;
 	}

@@ -3,30 +3,19 @@
  * its config, stdio attached and the exit status passed through.
  */
 #include "cmd.h"
-#include "dyno.h"
+#include "runtime.h"
 
-#include <signal.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 static int
 cmd_run(struct cmd_ctx *ctx)
 {
-	struct dyno_spec spec;
 	struct app a;
 	struct release rel;
 	struct slug slug;
 	struct strbuf cmd = STRBUF_INIT;
-	struct dyno_dir dir;
-	char name[32];
-	int i, status = 0, ret = 1;
-	pid_t pid;
+	int i, ret = 1;
 
-	memset(&spec, 0, sizeof(spec));
-	memset(&dir, 0, sizeof(dir));
 	memset(&slug, 0, sizeof(slug));
 	memset(&rel, 0, sizeof(rel));
 	if (cmd_need_app(ctx, &a) != 0)
@@ -44,33 +33,10 @@ cmd_run(struct cmd_ctx *ctx)
 	/* The words after -- make one command, run by the dyno's shell. */
 	for (i = 0; i < ctx->argc; i++)
 		strbuf_addf(&cmd, "%s%s", i ? " " : "", ctx->argv[i]);
-	snprintf(name, sizeof(name), "run.%d", (int)(getpid() % 10000));
-	if (dyno_dir_prepare(&ctx->root, a.name, rel.slug_id, name,
-	    &dir) < 0) {
-		cmd_fail_last();
-		goto out;
-	}
-	spec.app = a.name;
-	spec.type = "run";
-	spec.index = (int)(getpid() % 10000);
-	spec.command = cmd.buf;
-	spec.rel = &rel;
-	spec.commit = slug.commit;
-	spec.dir = &dir;
-	/* The terminal's Ctrl-C goes to the dyno; we wait for it. */
-	signal(SIGINT, SIG_IGN);
-	signal(SIGQUIT, SIG_IGN);
-	pid = dyno_spawn(&spec, 0, -1, 0);
-	if (pid < 0) {
-		cmd_fail_last();
-		goto out;
-	}
-	while (waitpid(pid, &status, 0) < 0)
-		;
-	ret = WIFEXITED(status) ? WEXITSTATUS(status) :
-	    128 + WTERMSIG(status);
+	ret = runtime_run(&ctx->root, a.name, &rel, slug.commit, cmd.buf);
+	if (ret < 0)
+		ret = cmd_fail_last();
 out:
-	dyno_dir_remove(&dir);
 	strbuf_release(&cmd);
 	slug_clear(&slug);
 	release_clear(&rel);

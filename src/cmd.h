@@ -10,6 +10,7 @@
 #ifndef BERTH_CMD_H
 #define BERTH_CMD_H
 
+#include "deploy.h"
 #include "output.h"
 #include "root.h"
 
@@ -140,13 +141,15 @@ int cmd_need_pipeline(struct cmd_ctx *ctx, struct pipeline *out);
 int cmd_need_release(struct cmd_ctx *ctx, const struct app *a,
     const char *arg, struct release *out);
 /*
- * Roll a pending release of app out through berthd (runtime_deploy),
- * showing its progress. Returns 0 when it is live, or recorded because
- * berthd is not running (said on stderr); 1 after printing why when the
- * rollout failed.
+ * Make the release o orders (release_deploy()), showing its progress
+ * (o->progress, when NULL berth's own). *version (may be NULL) gets its
+ * version, 0 when none was made. Returns 0 when it is live, needed no
+ * release, or is recorded because berthd is not running (said on
+ * stderr); 1 after printing why when it failed; -1, printing nothing,
+ * when it could not be recorded (berth_last_error() says why).
  */
-int cmd_launch(struct cmd_ctx *ctx, const char *app, int version,
-    int64_t release_id);
+int cmd_release(struct cmd_ctx *ctx, const struct release_order *o,
+    int *version);
 /*
  * Take the deploy lock of the app's pipeline (as pushes do), saying so
  * when it has to wait. Returns the lock fd, or -1 after printing why.

@@ -56,6 +56,8 @@ struct key {
 };
 
 static const char *const log_levels[] = { "error", "warn", "info", "debug" };
+/* The runtime backends berth has (runtime.c has one of each name). */
+static const char *const runtime_backends[] = { "local" };
 
 static const char template[] =
 "# berth.ini - settings for this berth server.\n"
@@ -87,6 +89,8 @@ static const char template[] =
 "nginx = nginx\n"
 "\n"
 "[runtime]\n"
+"# Where apps run: local (berthd's dynos on this server, behind nginx).\n"
+"backend = local\n"
 "# Web dynos get ports from this range.\n"
 "port_min = 20000\n"
 "port_max = 29999\n"
@@ -120,6 +124,7 @@ static int set_log_level(struct load *, const struct key *, const char *);
 static int set_int(struct load *, const struct key *, const char *);
 static int set_buildpacks(struct load *, const struct key *, const char *);
 static int set_program(struct load *, const struct key *, const char *);
+static int set_backend(struct load *, const struct key *, const char *);
 
 #define INT_KEY(sec, name, field, min, max, unit) \
 	{ sec, name, set_int, offsetof(struct berth_config, field), min, max, \
@@ -133,6 +138,7 @@ static const struct key keys[] = {
 	INT_KEY("build", "app_json_paths", app_json_paths, 0, 1, NULL),
 	INT_KEY("router", "port", router_port, 1, 65535, "port number"),
 	{ "router", "nginx", set_program, 0, 0, 0, NULL },
+	{ "runtime", "backend", set_backend, 0, 0, 0, NULL },
 	INT_KEY("runtime", "port_min", port_min, 1024, 65535, "port number"),
 	INT_KEY("runtime", "port_max", port_max, 1024, 65535, "port number"),
 	INT_KEY("runtime", "boot_timeout", boot_timeout, 1, 3600, "seconds"),
@@ -256,6 +262,30 @@ set_program(struct load *ld, const struct key *k, const char *value)
 	free(ld->cfg->nginx);
 	ld->cfg->nginx = xstrdup(value);
 	return 0;
+}
+
+/* One of runtime_backends[]; the error lists them. */
+static int
+set_backend(struct load *ld, const struct key *k, const char *value)
+{
+	struct strbuf names = STRBUF_INIT;
+	char q[QUOTE_SIZE];
+	size_t i, n = sizeof(runtime_backends) / sizeof(runtime_backends[0]);
+
+	for (i = 0; i < n; i++)
+		if (strcmp(value, runtime_backends[i]) == 0) {
+			free(ld->cfg->runtime_backend);
+			ld->cfg->runtime_backend = xstrdup(value);
+			return 0;
+		}
+	for (i = 0; i < n; i++)
+		strbuf_addf(&names, "%s%s", i == 0 ? "" : i + 1 < n ? ", " :
+		    " or ", runtime_backends[i]);
+	name_quote(value, q, sizeof(q));
+	load_error(ld, "%s.%s must be %s (got '%s')", k->section, k->name,
+	    names.buf, q);
+	strbuf_release(&names);
+	return -1;
 }
 
 /* A buildpack name: [a-z0-9][a-z0-9._-]*. */
@@ -465,6 +495,8 @@ config_copy(struct berth_config *to, const struct berth_config *from)
 	to->app_json_paths = from->app_json_paths;
 	to->router_port = from->router_port;
 	to->nginx = xstrdup(from->nginx != NULL ? from->nginx : "nginx");
+	to->runtime_backend = xstrdup(from->runtime_backend != NULL ?
+	    from->runtime_backend : "local");
 	to->port_min = from->port_min;
 	to->port_max = from->port_max;
 	to->boot_timeout = from->boot_timeout;
@@ -526,6 +558,7 @@ config_defaults(struct berth_config *cfg)
 	cfg->build_timeout = 900;
 	cfg->router_port = 8080;
 	cfg->nginx = xstrdup("nginx");
+	cfg->runtime_backend = xstrdup("local");
 	cfg->port_min = 20000;
 	cfg->port_max = 29999;
 	cfg->boot_timeout = 60;
@@ -577,6 +610,8 @@ config_clear(struct berth_config *cfg)
 	cfg->domain = NULL;
 	free(cfg->nginx);
 	cfg->nginx = NULL;
+	free(cfg->runtime_backend);
+	cfg->runtime_backend = NULL;
 	strvec_clear(&cfg->buildpacks);
 }
 

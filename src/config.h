@@ -8,7 +8,8 @@
  *             app_json_paths = 0      ; 1: app.json may name buildpack dirs
  *   [router]  port = 8080             ; nginx listens on this port
  *             nginx = nginx           ; the nginx binary
- *   [runtime] port_min = 20000, port_max = 29999  ; web dyno ports
+ *   [runtime] backend = local         ; where apps run (runtime.h)
+ *             port_min = 20000, port_max = 29999  ; web dyno ports
  *             boot_timeout = 60       ; seconds for web to bind $PORT
  *             stop_timeout = 30       ; SIGTERM to SIGKILL, seconds
  *             max_dynos = 100         ; per process type
@@ -36,6 +37,7 @@ struct berth_config {
 	int app_json_paths;		/* app.json may name server paths */
 	int router_port;		/* nginx listens here */
 	char *nginx;			/* nginx binary ("nginx" = from PATH) */
+	char *runtime_backend;		/* [runtime] backend: "local" */
 	int port_min, port_max;		/* web dyno ports */
 	int boot_timeout;		/* seconds for web to bind $PORT */
 	int stop_timeout;		/* seconds from SIGTERM to SIGKILL */

@@ -964,8 +964,15 @@ ledger_config_change(struct ledger *db, int64_t app_id,
 	if (rc < 0)
 		goto fail;
 	if (rc == 0) {
-		struct release_new rn = { app_id, cur.slug_id, "config",
-		    "pending", actor, cur.commit, strbuf_str(&desc) };
+		struct release_new rn = {
+			.app_id = app_id,
+			.slug_id = cur.slug_id,
+			.kind = "config",
+			.status = "pending",
+			.actor = actor,
+			.commit = cur.commit,
+			.description = strbuf_str(&desc),
+		};
 		int v = release_insert(db, &rn, NULL);
 
 		if (v < 0)

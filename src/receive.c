@@ -15,7 +15,7 @@
 #include "output.h"
 #include "repo.h"
 #include "root.h"
-#include "router.h"
+#include "deploy.h"
 #include "runtime.h"
 
 #include <libgen.h>
@@ -229,47 +229,51 @@ show_failure(const char *what, const char *why)
 }
 
 /*
- * Record release vN of a successful build as pending and have berthd
- * roll it out; the release ends succeeded or failed.
+ * Release a successful build (release_deploy()); the release ends
+ * succeeded or failed.
  */
 static int
 release_build(struct push *p, const struct command *c, const struct app *app,
     const struct build_result *res)
 {
-	struct release rel;
+	struct release_done done;
 	char sha[8], *desc, *url;
-	int ret, rc;
+	int ret = 0;
 
 	desc = xasprintf("Deploy %s", short_sha(c->new, sha));
 	{
-		struct release_new rn = { app->id, res->slug_id, "deploy",
-		    "pending", p->actor, c->new, desc };
+		struct release_order o = {
+			.app = app,
+			.kind = RELEASE_DEPLOY,
+			.slug_id = res->slug_id,
+			.commit = c->new,
+			.actor = p->actor,
+			.description = desc,
+			.progress = show_progress,
+		};
 
-		ret = ledger_release_create(p->root.db, &rn, &rel);
+		release_deploy(&p->root, &o, &done);
 	}
 	free(desc);
-	if (ret < 0) {
+	if (done.outcome == RELEASE_NOT_CREATED) {
 		out_error("Cannot record the release of %s: %s", app->name,
-		    berth_last_error());
+		    done.why);
+		release_done_clear(&done);
 		return -1;
 	}
-	rc = runtime_deploy(&p->root, app->name, rel.id, show_progress, NULL);
-	url = router_url(&p->root.cfg, app->name);
-	if (rc == 0)
-		out_heading("Launching v%d... done, %s", rel.version, url);
-	else if (rc == 1)
+	url = runtime_url(&p->root, app->name);
+	if (done.outcome == RELEASE_LIVE)
+		out_heading("Launching v%d... done, %s", done.version, url);
+	else if (done.outcome == RELEASE_RECORDED)
 		out_heading("Launching v%d... %s; v%d is recorded and starts "
-		    "when berthd does", rel.version, berth_last_error(),
-		    rel.version);
+		    "when berthd does", done.version, done.why, done.version);
 	else {
-		char *why = xstrdup(berth_last_error());
-
-		show_failure("Push rejected: the release failed to start", why);
-		free(why);
+		show_failure("Push rejected: the release failed to start",
+		    done.why);
 		ret = -1;
 	}
 	free(url);
-	release_clear(&rel);
+	release_done_clear(&done);
 	return ret;
 }
 

@@ -6,6 +6,11 @@
  * the release and is kept, capped, in logs/release-ID.log (berth
  * releases:output). A non-zero exit or a timeout (berth.ini [release]
  * timeout) fails the release; the current one keeps running.
+ *
+ * release_phase() and release_script() run dynos: only the local
+ * runtime backend (berthd, runtime-local.c) calls them; everyone else
+ * goes through runtime.h. release_load() and release_settle() are the
+ * ledger side of a release, for any backend.
  */
 #ifndef BERTH_RELEASE_H
 #define BERTH_RELEASE_H

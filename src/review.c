@@ -5,10 +5,10 @@
 #include "review.h"
 #include "appjson.h"
 #include "build.h"
+#include "deploy.h"
 #include "names.h"
 #include "output.h"
 #include "release.h"
-#include "router.h"
 #include "runtime.h"
 
 #include <ctype.h>
@@ -240,8 +240,8 @@ run_hook_script(struct berth_root *r, const struct app *a, int64_t rel_id,
 		return -1;
 	out_heading("%s: %s", name, cmd);
 	log = root_pathf(r, "logs/%s-%lld.log", name, (long long)rel.id);
-	ret = release_script(r, a->name, &rel, commit, cmd, name, log,
-	    r->cfg.release_timeout, show_line, NULL);
+	ret = runtime_script(r, a->name, &rel, commit, cmd, name, log,
+	    show_line, NULL);
 	free(log);
 	free(commit);
 	proctypes_clear(&types);
@@ -259,7 +259,7 @@ review_deploy(struct berth_root *r, git_repository *repo,
 	struct review_app ra;
 	struct kvlist config = { NULL, 0 };
 	struct build_result res;
-	struct release rel;
+	struct release_done done;
 	struct app a;
 	char *name = NULL, *what, sha[8], *url = NULL, *desc = NULL;
 	const char *postdeploy;
@@ -268,7 +268,7 @@ review_deploy(struct berth_root *r, git_repository *repo,
 	memset(&aj, 0, sizeof(aj));
 	memset(&ra, 0, sizeof(ra));
 	memset(&res, 0, sizeof(res));
-	memset(&rel, 0, sizeof(rel));
+	memset(&done, 0, sizeof(done));
 	memset(&a, 0, sizeof(a));
 	what = xasprintf("review deploy of %s", short_sha(commit, sha));
 	lock = deploy_lock(r, p->name, what, waiting, NULL);
@@ -306,27 +306,33 @@ review_deploy(struct berth_root *r, git_repository *repo,
 	}
 	desc = xasprintf("Deploy %s", short_sha(commit, sha));
 	{
-		struct release_new rn = { a.id, res.slug_id, "deploy",
-		    "pending", actor, commit, desc, NULL };
+		struct release_order o = {
+			.app = &a,
+			.kind = RELEASE_DEPLOY,
+			.slug_id = res.slug_id,
+			.commit = commit,
+			.actor = actor,
+			.description = desc,
+			.progress = show_line,
+		};
 
-		if (ledger_release_create(r->db, &rn, &rel) < 0)
-			goto failed;
+		release_deploy(r, &o, &done);
 	}
-	rc = runtime_deploy(r, a.name, rel.id, show_line, NULL);
-	if (rc < 0)
+	if (done.outcome == RELEASE_NOT_CREATED ||
+	    done.outcome == RELEASE_FAILED)
 		goto failed;
-	url = router_url(&r->cfg, a.name);
-	if (rc == 1)
+	url = runtime_url(r, a.name);
+	if (done.outcome == RELEASE_RECORDED)
 		out_heading("Launching v%d... %s; it starts when berthd does",
-		    rel.version, berth_last_error());
+		    done.version, done.why);
 	else
-		out_heading("Launching v%d... done, %s", rel.version, url);
+		out_heading("Launching v%d... done, %s", done.version, url);
 	ledger_review_update(r->db, ra.id, "deployed", 0, 0);
 	/* scripts.postdeploy: once, after the first successful deploy. */
 	postdeploy = aj.review.scripts.postdeploy != NULL ?
 	    aj.review.scripts.postdeploy : aj.scripts.postdeploy;
 	if (!ra.postdeploy_done && postdeploy != NULL) {
-		if (run_hook_script(r, &a, rel.id, postdeploy,
+		if (run_hook_script(r, &a, done.id, postdeploy,
 		    "postdeploy") < 0) {
 			out_error("postdeploy failed: %s", berth_last_error());
 			goto out_unlock;
@@ -351,7 +357,7 @@ out_unlock:
 	review_app_clear(&ra);
 	kvlist_clear(&config);
 	build_result_clear(&res);
-	release_clear(&rel);
+	release_done_clear(&done);
 	app_clear(&a);
 	return ret;
 }
@@ -385,10 +391,11 @@ review_destroy(struct berth_root *r, const struct pipeline *p,
 	if (ledger_release_current(r->db, a.id, &cur) == 0 &&
 	    cur.slug_id != NULL) {
 		struct appjson aj;
-		char *dir = root_pathf(r, "slugs/%s", cur.slug_id);
+		char *dir = NULL;
 		const char *cmd;
 
-		if (appjson_load(dir, &aj, NULL, NULL) == 0) {
+		if (runtime_slug_open(r, cur.slug_id, &dir) == 0 &&
+		    appjson_load(dir, &aj, NULL, NULL) == 0) {
 			cmd = aj.review.scripts.pr_predestroy != NULL ?
 			    aj.review.scripts.pr_predestroy :
 			    aj.scripts.pr_predestroy;
@@ -402,7 +409,8 @@ review_destroy(struct berth_root *r, const struct pipeline *p,
 			}
 			appjson_clear(&aj);
 		}
-		free(dir);
+		if (dir != NULL)
+			runtime_slug_close(r, dir);
 	}
 	if (runtime_destroy(r, a.name) < 0)
 		out_error("%s", berth_last_error());

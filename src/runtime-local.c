@@ -1,13 +1,24 @@
 /*
- * runtime-local.c - the runtime interface over berthd's control socket.
+ * runtime-local.c - the local runtime backend (berth.ini [runtime]
+ * backend = local): berthd supervises the dynos of every app on this
+ * server behind its own nginx, and is asked over its control socket;
+ * when it is not running, a deploy runs its release phase here.
  */
 #include "runtime.h"
+#include "applog.h"
 #include "control.h"
+#include "dyno.h"
 #include "ledger.h"
 #include "release.h"
+#include "router.h"
+#include "slug.h"
 
+#include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 /* One request; returns control_call()'s result. */
 static int
@@ -68,8 +79,8 @@ deploy_offline(const struct berth_root *r, const char *app,
 	return rc;
 }
 
-int
-runtime_deploy(const struct berth_root *r, const char *app,
+static int
+local_deploy(const struct berth_root *r, const char *app,
     int64_t release_id, line_fn progress, void *data)
 {
 	int rc = call(r, json_pack("{s:s, s:s, s:I}", "cmd", "deploy", "app",
@@ -81,16 +92,16 @@ runtime_deploy(const struct berth_root *r, const char *app,
 	return rc;
 }
 
-int
-runtime_scale(const struct berth_root *r, const char *app,
+static int
+local_scale(const struct berth_root *r, const char *app,
     line_fn progress, void *data)
 {
 	return call(r, json_pack("{s:s, s:s}", "cmd", "scale", "app", app),
 	    progress, data, NULL);
 }
 
-int
-runtime_restart(const struct berth_root *r, const char *app,
+static int
+local_restart(const struct berth_root *r, const char *app,
     const char *target, line_fn progress, void *data)
 {
 	return call(r, json_pack("{s:s, s:s, s:o}", "cmd", "restart", "app",
@@ -98,8 +109,8 @@ runtime_restart(const struct berth_root *r, const char *app,
 	    progress, data, NULL);
 }
 
-int
-runtime_stop(const struct berth_root *r, const char *app,
+static int
+local_stop(const struct berth_root *r, const char *app,
     const char *target)
 {
 	return call(r, json_pack("{s:s, s:s, s:o}", "cmd", "stop", "app", app,
@@ -107,22 +118,22 @@ runtime_stop(const struct berth_root *r, const char *app,
 	    NULL, NULL);
 }
 
-int
-runtime_start(const struct berth_root *r, const char *app)
+static int
+local_start(const struct berth_root *r, const char *app)
 {
 	return call(r, json_pack("{s:s, s:s}", "cmd", "start", "app", app),
 	    NULL, NULL, NULL);
 }
 
-int
-runtime_destroy(const struct berth_root *r, const char *app)
+static int
+local_destroy(const struct berth_root *r, const char *app)
 {
 	return call(r, json_pack("{s:s, s:s}", "cmd", "destroy", "app", app),
 	    NULL, NULL, NULL);
 }
 
-int
-runtime_ps(const struct berth_root *r, const char *app, json_t **out)
+static int
+local_ps(const struct berth_root *r, const char *app, json_t **out)
 {
 	json_t *reply = NULL;
 	int rc = call(r, json_pack("{s:s, s:s}", "cmd", "ps", "app", app),
@@ -135,27 +146,242 @@ runtime_ps(const struct berth_root *r, const char *app, json_t **out)
 	return rc;
 }
 
-int
-runtime_status(const struct berth_root *r, json_t **out)
+static int
+local_status(const struct berth_root *r, json_t **out)
 {
 	return call(r, json_pack("{s:s}", "cmd", "status"), NULL, NULL, out);
 }
 
-int
-runtime_shutdown(const struct berth_root *r)
+static int
+local_shutdown(const struct berth_root *r)
 {
 	return call(r, json_pack("{s:s}", "cmd", "shutdown"), NULL, NULL,
 	    NULL);
 }
 
-int
-runtime_settle_stale(const struct berth_root *r, int64_t app_id)
+static int
+local_settle_stale(const struct berth_root *r, int64_t app_id)
 {
 	json_t *st = NULL;
 
-	if (runtime_status(r, &st) == 0) {
+	if (local_status(r, &st) == 0) {
 		json_decref(st);
 		return 0;
 	}
 	return ledger_release_fail_stale(r->db, app_id) < 0 ? -1 : 0;
 }
+
+static char *
+local_url(const struct berth_root *r, const char *app)
+{
+	return router_url(&r->cfg, app);
+}
+
+/* The app's log file, ROOT/apps/APP/log (applog.c). */
+static int
+local_logs(const struct berth_root *r, const char *app,
+    const struct runtime_log_query *q, FILE *out,
+    volatile sig_atomic_t *stop)
+{
+	struct applog_filter f = {
+		.lines = q->lines,
+		.ps = q->ps,
+		.source = q->source,
+	};
+
+	if (stop != NULL)
+		return applog_follow(r, app, &f, out, stop);
+	return applog_read(r, app, &f, out);
+}
+
+/* Slugs are sealed directories, ROOT/slugs/ID, that dynos overlay. */
+static char *
+slug_dir(const struct berth_root *r, const char *slug_id)
+{
+	return root_pathf(r, "slugs/%s", slug_id);
+}
+
+static int
+local_slug_put(const struct berth_root *r, const char *tree,
+    const char *slug_id)
+{
+	char *dir = slug_dir(r, slug_id);
+	int rc = slug_seal(tree, dir);
+
+	free(dir);
+	return rc;
+}
+
+static int
+local_slug_exists(const struct berth_root *r, const char *slug_id)
+{
+	char *dir = slug_dir(r, slug_id);
+	int ok = is_dir(dir);
+
+	free(dir);
+	return ok;
+}
+
+static int
+local_slug_open(const struct berth_root *r, const char *slug_id,
+    char **dir)
+{
+	*dir = slug_dir(r, slug_id);
+	if (is_dir(*dir))
+		return 0;
+	free(*dir);
+	*dir = NULL;
+	return berth_error("slug %s was removed", slug_id);
+}
+
+static void
+local_slug_close(const struct berth_root *r, char *dir)
+{
+	(void)r;
+	free(dir);
+}
+
+static int
+local_slug_remove(const struct berth_root *r, const char *slug_id)
+{
+	char *dir = slug_dir(r, slug_id);
+	int rc = rm_rf(dir);
+
+	free(dir);
+	return rc;
+}
+
+/* A child of this process, not of berthd, so the terminal is attached;
+ * it works in ROOT/apps/APP/oneoff/, which berthd leaves alone. */
+static int
+local_run(const struct berth_root *r, const char *app,
+    const struct release *rel, const char *commit, const char *command)
+{
+	struct dyno_spec spec;
+	struct dyno_dir dir;
+	char name[32];
+	int status = 0, ret = -1;
+	pid_t pid;
+
+	memset(&spec, 0, sizeof(spec));
+	memset(&dir, 0, sizeof(dir));
+	snprintf(name, sizeof(name), "run.%d", (int)(getpid() % 10000));
+	if (dyno_dir_prepare(r, app, rel->slug_id, name, &dir) < 0)
+		goto out;
+	spec.app = app;
+	spec.type = "run";
+	spec.index = (int)(getpid() % 10000);
+	spec.command = command;
+	spec.rel = rel;
+	spec.commit = commit;
+	spec.dir = &dir;
+	/* The terminal's Ctrl-C goes to the dyno; we wait for it. */
+	signal(SIGINT, SIG_IGN);
+	signal(SIGQUIT, SIG_IGN);
+	pid = dyno_spawn(&spec, 0, -1, 0);
+	if (pid < 0)
+		goto out;
+	while (waitpid(pid, &status, 0) < 0)
+		;
+	ret = WIFEXITED(status) ? WEXITSTATUS(status) :
+	    128 + WTERMSIG(status);
+out:
+	dyno_dir_remove(&dir);
+	return ret;
+}
+
+static int
+local_script(const struct berth_root *r, const char *app,
+    const struct release *rel, const char *commit, const char *cmd,
+    const char *name, const char *logpath, line_fn out, void *data)
+{
+	return release_script(r, app, rel, commit, cmd, name, logpath,
+	    r->cfg.release_timeout, out, data);
+}
+
+/* A CI node: an overlay (or a copy) of the test build, like a dyno's. */
+struct local_node {
+	struct runtime_node base;
+	struct dyno_dir dir;
+};
+
+static int
+local_node_open(const struct berth_root *r, const char *tree,
+    const char *parent, const char *name, struct runtime_node **out)
+{
+	struct local_node *n = xcalloc(1, sizeof(*n));
+
+	n->base.backend = &runtime_local;
+	if (dyno_dir_prepare_from(r, tree, parent, name, &n->dir) < 0) {
+		free(n);
+		return -1;
+	}
+	*out = &n->base;
+	return 0;
+}
+
+static const char *
+local_node_dir(const struct runtime_node *n)
+{
+	return ((const struct local_node *)n)->dir.path;
+}
+
+static int
+enter_dir(const void *data)
+{
+	return dyno_dir_enter(data);
+}
+
+static int
+local_node_run(struct runtime_node *base, struct child *c)
+{
+	struct local_node *n = (struct local_node *)base;
+	char token[20];
+	int ret;
+
+	random_hex(token, 8);
+	strvec_pushf(&c->env, "BERTH_DYNO_ID=%s", token);
+	c->dir = n->dir.path;
+	c->pre_exec = enter_dir;
+	c->pre_exec_data = &n->dir;
+	ret = run_command(c);
+	/* A daemon a test left behind goes with the node. */
+	dyno_kill_token(token);
+	return ret;
+}
+
+static void
+local_node_close(struct runtime_node *base)
+{
+	struct local_node *n = (struct local_node *)base;
+
+	dyno_dir_remove(&n->dir);
+	free(n);
+}
+
+const struct runtime_backend runtime_local = {
+	.name = "local",
+	.deploy = local_deploy,
+	.scale = local_scale,
+	.restart = local_restart,
+	.stop = local_stop,
+	.start = local_start,
+	.destroy = local_destroy,
+	.ps = local_ps,
+	.status = local_status,
+	.settle_stale = local_settle_stale,
+	.shutdown = local_shutdown,
+	.url = local_url,
+	.logs = local_logs,
+	.slug_put = local_slug_put,
+	.slug_exists = local_slug_exists,
+	.slug_open = local_slug_open,
+	.slug_close = local_slug_close,
+	.slug_remove = local_slug_remove,
+	.run = local_run,
+	.script = local_script,
+	.node_open = local_node_open,
+	.node_dir = local_node_dir,
+	.node_run = local_node_run,
+	.node_close = local_node_close,
+};

@@ -14,6 +14,7 @@
 #include <cmocka.h>
 
 #include "config.h"
+#include "runtime.h"
 #include "util.h"
 
 /* Warnings collected by collect_warn(), each followed by '\n'. */
@@ -59,6 +60,7 @@ assert_defaults(const struct berth_config *cfg)
 	assert_int_equal(cfg->log_level, BERTH_LOG_INFO);
 	assert_int_equal(cfg->build_timeout, 900);
 	assert_int_equal(cfg->buildpacks.nr, 0);
+	assert_string_equal(cfg->runtime_backend, "local");
 }
 
 /* Load text, which must fail with exactly msg and leave cfg alone. */
@@ -373,6 +375,30 @@ test_load_file(void **state)
 	unlink(path);
 }
 
+/*
+ * [runtime] backend picks where apps run: a backend berth has, or a
+ * one-line error naming the key and the values it takes.
+ */
+static void
+test_runtime_backend(void **state)
+{
+	struct berth_config *cfg = *state;
+
+	load_fails(cfg, "[runtime]\nbackend = swarm\n", "berth.ini line 2: "
+	    "runtime.backend must be local (got 'swarm')");
+	load_fails(cfg, "[runtime]\nbackend =\n", "berth.ini line 2: "
+	    "runtime.backend must be local (got '')");
+	load_fails(cfg, "[runtime]\nbackend = Local\n", "berth.ini line 2: "
+	    "runtime.backend must be local (got 'Local')");
+	assert_int_equal(config_load_string(cfg,
+	    "[runtime]\nbackend = local\n", "berth.ini", NULL, NULL), 0);
+	assert_string_equal(cfg->runtime_backend, "local");
+	/* The name config.c accepts is the name of a backend. */
+	assert_string_equal(runtime_local.name, cfg->runtime_backend);
+	assert_non_null(strstr(config_template(),
+	    "\nbackend = local\n"));
+}
+
 /* The template loads cleanly and says what the defaults are. */
 static void
 test_template(void **state)
@@ -420,6 +446,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_missing_file, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_load_file, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_runtime_backend, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_template, setup, teardown),
 	};

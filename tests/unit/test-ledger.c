@@ -125,8 +125,15 @@ static int
 make_release(struct ledger *db, int64_t app_id, const char *slug_id,
     const char *kind, const char *status, const char *desc)
 {
-	struct release_new rn = { app_id, slug_id, kind, status, "alice",
-	    slug_id != NULL ? SHA1 : NULL, desc };
+	struct release_new rn = {
+		.app_id = app_id,
+		.slug_id = slug_id,
+		.kind = kind,
+		.status = status,
+		.actor = "alice",
+		.commit = slug_id != NULL ? SHA1 : NULL,
+		.description = desc,
+	};
 	struct release r;
 	int v;
 
@@ -870,8 +877,14 @@ static void
 test_release_create_versions(void **state)
 {
 	struct fixture *fx = *state;
-	struct release_new rn = { 0, SLUG1, "deploy", "succeeded", "alice",
-	    SHA1, "Deploy 1111111" };
+	struct release_new rn = {
+		.slug_id = SLUG1,
+		.kind = "deploy",
+		.status = "succeeded",
+		.actor = "alice",
+		.commit = SHA1,
+		.description = "Deploy 1111111",
+	};
 	struct release r;
 	struct kvlist set = { NULL, 0 };
 	int64_t app, app2;
@@ -959,8 +972,15 @@ test_release_current(void **state)
 	    "v2"), 2);
 	memset(&r3, 0, sizeof(r3));
 	{
-		struct release_new rn = { app, SLUG1, "deploy", "pending",
-		    "alice", SHA1, "v3" };
+		struct release_new rn = {
+			.app_id = app,
+			.slug_id = SLUG1,
+			.kind = "deploy",
+			.status = "pending",
+			.actor = "alice",
+			.commit = SHA1,
+			.description = "v3",
+		};
 
 		assert_int_equal(ledger_release_create(fx->db, &rn, &r3), 0);
 	}
@@ -1415,8 +1435,13 @@ child_releases(const char *path, int64_t app, int n)
 		_exit(1);
 	}
 	for (i = 0; i < NEACH; i++) {
-		struct release_new rn = { app, NULL, "config", "succeeded",
-		    actor, NULL, "concurrent" };
+		struct release_new rn = {
+			.app_id = app,
+			.kind = "config",
+			.status = "succeeded",
+			.actor = actor,
+			.description = "concurrent",
+		};
 
 		if (ledger_release_create(db, &rn, NULL) != 0) {
 			fprintf(stderr, "# child %d: release %d: %s\n", n, i,
