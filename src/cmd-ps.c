@@ -3,7 +3,7 @@
  * dynos, which berthd runs to match the formation in the ledger.
  */
 #include "cmd.h"
-#include "dyno.h"
+#include "release.h"
 #include "names.h"
 #include "runtime.h"
 
@@ -171,7 +171,7 @@ cmd_ps_scale(struct cmd_ctx *ctx)
 	rc = ledger_slug_get(ctx->root.db, rel.slug_id, &slug);
 	release_clear(&rel);
 	if (rc != 0 || proctypes_from_json(slug.process_types, &types) < 0 ||
-	    dyno_formation(ctx->root.db, a.id, &types, &cur, &ncur) < 0) {
+	    release_formation(ctx->root.db, a.id, &types, &cur, &ncur) < 0) {
 		cmd_fail_last();
 		goto out;
 	}

@@ -94,7 +94,7 @@ plan_load(const struct berth_root *r, struct ledger *db, const struct app *la,
 		return berth_error("release %lld is not one of %s",
 		    (long long)rel_id, la->name);
 	}
-	if (dyno_formation(db, la->id, &plan->types, &plan->form,
+	if (release_formation(db, la->id, &plan->types, &plan->form,
 	    &plan->nform) < 0) {
 		rollout_plan_clear(plan);
 		return -1;

@@ -85,14 +85,5 @@ void dyno_argv(const struct dyno_spec *d, struct strvec *argv);
  */
 pid_t dyno_spawn(const struct dyno_spec *d, int in_fd, int out_fd,
     int new_session);
-/*
- * The formation to run for a release: every process type of the
- * release with its quantity from the ledger, and the default for types
- * without a row: web=1, others 0, or the first type 1 when there is no
- * web type and no row at all. Caller frees with formation_list_free().
- */
-int dyno_formation(struct ledger *db, int64_t app_id,
-    const struct proctypes *types, struct formation_item **out,
-    size_t *nr);
 
 #endif

@@ -197,3 +197,37 @@ release_settle(struct ledger *db, const struct release *rel, int ok,
 		ret = -1;
 	return ret;
 }
+
+int
+release_formation(struct ledger *db, int64_t app_id,
+    const struct proctypes *types, struct formation_item **out, size_t *nr)
+{
+	struct formation_item *rows = NULL;
+	size_t nrows = 0, i, j;
+	int have_web = proctypes_get(types, "web") != NULL;
+
+	if (ledger_formation_get(db, app_id, &rows, &nrows) < 0)
+		return -1;
+	*out = xcalloc(types->nr ? types->nr : 1, sizeof(**out));
+	*nr = 0;
+	for (i = 0; i < types->nr; i++) {
+		const char *t = types->items[i].name;
+		int q = -1;
+
+		/* The release phase is not a formation type (as on Heroku). */
+		if (strcmp(t, "release") == 0)
+			continue;
+
+		for (j = 0; j < nrows; j++)
+			if (strcmp(rows[j].type, t) == 0)
+				q = rows[j].quantity;
+		if (q < 0)
+			q = strcmp(t, "web") == 0 ||
+			    (!have_web && nrows == 0 && *nr == 0) ? 1 : 0;
+		(*out)[*nr].type = xstrdup(t);
+		(*out)[*nr].quantity = q;
+		(*nr)++;
+	}
+	formation_list_free(rows, nrows);
+	return 0;
+}

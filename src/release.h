@@ -9,8 +9,8 @@
  *
  * release_phase() and release_script() run dynos: only the local
  * runtime backend (berthd, runtime-local.c) calls them; everyone else
- * goes through runtime.h. release_load() and release_settle() are the
- * ledger side of a release, for any backend.
+ * goes through runtime.h. release_load(), release_formation() and
+ * release_settle() are the ledger side of a release, for any backend.
  */
 #ifndef BERTH_RELEASE_H
 #define BERTH_RELEASE_H
@@ -57,5 +57,15 @@ int release_load(struct ledger *db, int64_t app_id, int64_t rel_id,
  */
 int release_settle(struct ledger *db, const struct release *rel, int ok,
     const char *prev_config);
+
+/*
+ * The formation to run for a release: every process type of the
+ * release with its quantity from the ledger, and the default for types
+ * without a row: web=1, others 0, or the first type 1 when there is no
+ * web type and no row at all. Caller frees with formation_list_free().
+ */
+int release_formation(struct ledger *db, int64_t app_id,
+    const struct proctypes *types, struct formation_item **out,
+    size_t *nr);
 
 #endif
