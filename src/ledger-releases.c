@@ -1,0 +1,559 @@
+/*
+ * ledger-releases.c - the ledger's config vars, releases and formations: the release invariants above live here.
+ */
+#include "ledger.h"
+#include "ledger-int.h"
+#include "names.h"
+#include "util.h"
+
+#include <jansson.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- config vars ---- */
+
+void
+kvlist_add(struct kvlist *kv, const char *key, const char *value)
+{
+	size_t i;
+
+	for (i = 0; i < kv->nr; i++) {
+		if (strcmp(kv->items[i].key, key) == 0) {
+			free(kv->items[i].value);
+			kv->items[i].value = xstrdup(value);
+			return;
+		}
+	}
+	kv->items = xrealloc(kv->items, (kv->nr + 1) * sizeof(*kv->items));
+	kv->items[kv->nr].key = xstrdup(key);
+	kv->items[kv->nr].value = xstrdup(value);
+	kv->nr++;
+}
+
+const char *
+kvlist_get(const struct kvlist *kv, const char *key)
+{
+	size_t i;
+
+	for (i = 0; i < kv->nr; i++)
+		if (strcmp(kv->items[i].key, key) == 0)
+			return kv->items[i].value;
+	return NULL;
+}
+
+void
+kvlist_clear(struct kvlist *kv)
+{
+	size_t i;
+
+	for (i = 0; i < kv->nr; i++) {
+		free(kv->items[i].key);
+		free(kv->items[i].value);
+	}
+	free(kv->items);
+	kv->items = NULL;
+	kv->nr = 0;
+}
+
+char *
+kvlist_to_json(const struct kvlist *kv)
+{
+	json_t *o = json_object();
+	char *s, *ret;
+	size_t i;
+
+	for (i = 0; i < kv->nr; i++)
+		json_object_set_new(o, kv->items[i].key,
+		    json_string(kv->items[i].value));
+	s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	json_decref(o);
+	ret = xstrdup(s != NULL ? s : "{}");
+	free(s);
+	return ret;
+}
+
+int
+kvlist_from_json(const char *json, struct kvlist *out)
+{
+	json_error_t err;
+	json_t *o = json_loads(json, 0, &err), *v;
+	const char *k;
+
+	if (o == NULL || !json_is_object(o)) {
+		json_decref(o);
+		return berth_error("config snapshot is not a JSON object");
+	}
+	json_object_foreach(o, k, v) {
+		if (json_is_string(v))
+			kvlist_add(out, k, json_string_value(v));
+	}
+	json_decref(o);
+	return 0;
+}
+
+void
+sql_fill_kv(sqlite3_stmt *st, void *v)
+{
+	struct kv *kv = v;
+
+	kv->key = sql_text(st, 0);
+	kv->value = sql_text(st, 1);
+}
+
+int
+ledger_config_get(struct ledger *db, int64_t app_id, struct kvlist *out)
+{
+	out->items = NULL;
+	out->nr = 0;
+	return sql_collect(db, sql_prep(db, "SELECT key, value FROM config_vars "
+	    "WHERE app_id = ? ORDER BY key", "i", app_id),
+	    sizeof(*out->items), sql_fill_kv, (void **)&out->items, &out->nr);
+}
+
+/* Snapshot of the app's config as JSON, inside the caller's txn. */
+static char *
+config_snapshot(struct ledger *db, int64_t app_id)
+{
+	struct kvlist kv = { NULL, 0 };
+	char *json;
+
+	if (ledger_config_get(db, app_id, &kv) < 0)
+		return NULL;
+	json = kvlist_to_json(&kv);
+	kvlist_clear(&kv);
+	return json;
+}
+
+static void
+fill_release(sqlite3_stmt *st, void *v);
+static int
+config_replace(struct ledger *db, int64_t app_id, const char *snapshot);
+
+#define RELEASE_COLS "id, app_id, version, slug_id, config, kind, status, " \
+	"actor, commit_sha, description, created_at, finished_at"
+
+/* Insert a release inside an open transaction. */
+static int
+release_insert(struct ledger *db, const struct release_new *rn,
+    struct release *out)
+{
+	char now[32];
+	char *config;
+	sqlite3_stmt *st;
+	int version = 0, rc;
+
+	sql_now(now);
+	st = sql_prep(db, "SELECT COALESCE(MAX(version), 0) FROM releases WHERE "
+	    "app_id = ?", "i", rn->app_id);
+	if (st == NULL)
+		return -1;
+	if (sqlite3_step(st) == SQLITE_ROW)
+		version = sqlite3_column_int(st, 0) + 1;
+	sqlite3_finalize(st);
+	if (version == 0)
+		return sql_error(db, "read release version");
+	if (rn->config != NULL && config_replace(db, rn->app_id,
+	    rn->config) < 0)
+		return -1;
+	config = config_snapshot(db, rn->app_id);
+	if (config == NULL)
+		return -1;
+	rc = sql_run(db, sql_prep(db, "INSERT INTO releases (app_id, version, "
+	    "slug_id, config, kind, status, actor, commit_sha, description, "
+	    "created_at, finished_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
+	    "CASE WHEN ?6 = 'pending' THEN NULL ELSE ?10 END)",
+	    "idssssssss", rn->app_id, version, rn->slug_id, config, rn->kind,
+	    rn->status, rn->actor, rn->commit, rn->description, now));
+	free(config);
+	if (rc < 0)
+		return -1;
+	if (out != NULL) {
+		int64_t rid = sqlite3_last_insert_rowid(db->db);
+
+		st = sql_prep(db, "SELECT " RELEASE_COLS " FROM releases WHERE "
+		    "id = ?", "i", rid);
+		if (st == NULL)
+			return -1;
+		if (sqlite3_step(st) == SQLITE_ROW)
+			fill_release(st, out);
+		sqlite3_finalize(st);
+	}
+	return version;
+}
+
+static int
+current_release_in_txn(struct ledger *db, int64_t app_id,
+    struct release *out);
+
+int
+ledger_config_change(struct ledger *db, int64_t app_id,
+    const struct kvlist *set, const char *const *unset, size_t nunset,
+    const char *actor, int *version, int64_t *release_id)
+{
+	struct strbuf desc = STRBUF_INIT, names = STRBUF_INIT;
+	struct release cur;
+	size_t i;
+	int rc, n = 0;
+
+	if (version != NULL)
+		*version = 0;
+	if (release_id != NULL)
+		*release_id = 0;
+	memset(&cur, 0, sizeof(cur));
+	if (sql_begin(db) < 0)
+		return -1;
+	for (i = 0; set != NULL && i < set->nr; i++) {
+		const struct kv *kv = &set->items[i];
+
+		if (!utf8_valid(kv->key, strlen(kv->key)) ||
+		    !utf8_valid(kv->value, strlen(kv->value))) {
+			berth_error("config var %s is not valid UTF-8",
+			    set->items[i].key);
+			goto fail;
+		}
+		if (sql_run(db, sql_prep(db, "INSERT INTO config_vars (app_id, key, "
+		    "value) VALUES (?, ?, ?) ON CONFLICT (app_id, key) DO "
+		    "UPDATE SET value = excluded.value", "iss", app_id,
+		    set->items[i].key, set->items[i].value)) < 0)
+			goto fail;
+		strbuf_addf(&names, "%s%s", n++ ? ", " : "", set->items[i].key);
+	}
+	if (n > 0)
+		strbuf_addf(&desc, "Set %s config var%s", strbuf_str(&names),
+		    n > 1 ? "s" : "");
+	strbuf_reset(&names);
+	n = 0;
+	for (i = 0; i < nunset; i++) {
+		if (sql_run(db, sql_prep(db, "DELETE FROM config_vars WHERE app_id = ? "
+		    "AND key = ?", "is", app_id, unset[i])) < 0)
+			goto fail;
+		strbuf_addf(&names, "%s%s", n++ ? ", " : "", unset[i]);
+	}
+	if (n > 0)
+		strbuf_addf(&desc, "%sRemove %s config var%s",
+		    desc.len ? "; " : "", strbuf_str(&names), n > 1 ? "s" : "");
+	rc = current_release_in_txn(db, app_id, &cur);
+	if (rc < 0)
+		goto fail;
+	if (rc == 0) {
+		struct release_new rn = {
+			.app_id = app_id,
+			.slug_id = cur.slug_id,
+			.kind = "config",
+			.status = "pending",
+			.actor = actor,
+			.commit = cur.commit,
+			.description = strbuf_str(&desc),
+		};
+		int v = release_insert(db, &rn, NULL);
+
+		if (v < 0)
+			goto fail;
+		if (version != NULL)
+			*version = v;
+		if (release_id != NULL)
+			*release_id = sqlite3_last_insert_rowid(db->db);
+	}
+	release_clear(&cur);
+	strbuf_release(&desc);
+	strbuf_release(&names);
+	return sql_commit(db);
+fail:
+	release_clear(&cur);
+	strbuf_release(&desc);
+	strbuf_release(&names);
+	sql_rollback(db);
+	return -1;
+}
+
+/* ---- releases ---- */
+
+static void
+fill_release(sqlite3_stmt *st, void *v)
+{
+	struct release *r = v;
+
+	r->id = sqlite3_column_int64(st, 0);
+	r->app_id = sqlite3_column_int64(st, 1);
+	r->version = sqlite3_column_int(st, 2);
+	r->slug_id = sql_text(st, 3);
+	r->config = sql_text(st, 4);
+	r->kind = sql_text(st, 5);
+	r->status = sql_text(st, 6);
+	r->actor = sql_text(st, 7);
+	r->commit = sql_text(st, 8);
+	r->description = sql_text(st, 9);
+	r->created_at = sql_text(st, 10);
+	r->finished_at = sql_text(st, 11);
+}
+
+void
+release_clear(struct release *r)
+{
+	free(r->slug_id);
+	free(r->config);
+	free(r->kind);
+	free(r->status);
+	free(r->actor);
+	free(r->commit);
+	free(r->description);
+	free(r->created_at);
+	free(r->finished_at);
+	memset(r, 0, sizeof(*r));
+}
+
+void
+release_list_free(struct release *r, size_t nr)
+{
+	size_t i;
+
+	for (i = 0; i < nr; i++)
+		release_clear(&r[i]);
+	free(r);
+}
+
+int
+ledger_release_create(struct ledger *db, const struct release_new *rn,
+    struct release *out)
+{
+	if (sql_begin(db) < 0)
+		return -1;
+	if (release_insert(db, rn, out) < 0) {
+		sql_rollback(db);
+		return -1;
+	}
+	return sql_commit(db);
+}
+
+int
+ledger_release_finish(struct ledger *db, int64_t release_id,
+    const char *status)
+{
+	char now[32];
+
+	sql_now(now);
+	if (sql_begin(db) < 0)
+		return -1;
+	if (sql_run(db, sql_prep(db, "UPDATE releases SET status = ?, finished_at = ? "
+	    "WHERE id = ?", "ssi", status, now, release_id)) < 0) {
+		sql_rollback(db);
+		return -1;
+	}
+	return sql_commit(db);
+}
+
+static int
+release_one(struct ledger *db, sqlite3_stmt *st, struct release *out)
+{
+	int rc;
+
+	if (st == NULL)
+		return -1;
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		fill_release(st, out);
+		sqlite3_finalize(st);
+		return 0;
+	}
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE)
+		return sql_error(db, "read release");
+	return 1;
+}
+
+int
+ledger_release_get(struct ledger *db, int64_t app_id, int version,
+    struct release *out)
+{
+	int rc = release_one(db, sql_prep(db, "SELECT " RELEASE_COLS " FROM "
+	    "releases WHERE app_id = ? AND version = ?", "id", app_id,
+	    version), out);
+
+	if (rc == 1) {
+		int latest = ledger_release_latest_version(db, app_id);
+
+		if (latest > 0)
+			berth_error("no release v%d (latest is v%d)", version,
+			    latest);
+		else
+			berth_error("no release v%d (the app has no releases "
+			    "yet)", version);
+	}
+	return rc;
+}
+
+static int
+current_release_in_txn(struct ledger *db, int64_t app_id,
+    struct release *out)
+{
+	return release_one(db, sql_prep(db, "SELECT " RELEASE_COLS " FROM "
+	    "releases WHERE app_id = ? AND status = 'succeeded' ORDER BY "
+	    "version DESC LIMIT 1", "i", app_id), out);
+}
+
+int
+ledger_release_current(struct ledger *db, int64_t app_id,
+    struct release *out)
+{
+	int rc = current_release_in_txn(db, app_id, out);
+
+	if (rc == 1)
+		berth_error("the app has no release yet; push to deploy it");
+	return rc;
+}
+
+int
+ledger_release_latest_version(struct ledger *db, int64_t app_id)
+{
+	return sql_int(sql_prep(db, "SELECT COALESCE(MAX(version), 0) FROM "
+	    "releases WHERE app_id = ?", "i", app_id));
+}
+
+int
+ledger_release_list(struct ledger *db, int64_t app_id, int limit,
+    struct release **out, size_t *nr)
+{
+	return sql_collect(db, sql_prep(db, "SELECT " RELEASE_COLS " FROM releases "
+	    "WHERE app_id = ?1 ORDER BY version DESC "
+	    "LIMIT CASE WHEN ?2 > 0 THEN ?2 ELSE -1 END", "id", app_id,
+	    limit), sizeof(**out), fill_release, (void **)out, nr);
+}
+
+/* ---- formation ---- */
+
+static void
+fill_formation(sqlite3_stmt *st, void *v)
+{
+	struct formation_item *f = v;
+
+	f->type = sql_text(st, 0);
+	f->quantity = sqlite3_column_int(st, 1);
+}
+
+int
+ledger_formation_get(struct ledger *db, int64_t app_id,
+    struct formation_item **out, size_t *nr)
+{
+	return sql_collect(db, sql_prep(db, "SELECT type, quantity FROM formation "
+	    "WHERE app_id = ? ORDER BY type", "i", app_id), sizeof(**out),
+	    fill_formation, (void **)out, nr);
+}
+
+int
+ledger_formation_set(struct ledger *db, int64_t app_id,
+    const struct formation_item *items, size_t nr)
+{
+	size_t i;
+
+	if (sql_begin(db) < 0)
+		return -1;
+	for (i = 0; i < nr; i++)
+		if (sql_run(db, sql_prep(db, "INSERT INTO formation (app_id, type, "
+		    "quantity) VALUES (?, ?, ?) ON CONFLICT (app_id, type) DO "
+		    "UPDATE SET quantity = excluded.quantity", "isd", app_id,
+		    items[i].type, items[i].quantity)) < 0) {
+			sql_rollback(db);
+			return -1;
+		}
+	return sql_commit(db);
+}
+
+void
+formation_list_free(struct formation_item *f, size_t nr)
+{
+	size_t i;
+
+	for (i = 0; i < nr; i++)
+		free(f[i].type);
+	free(f);
+}
+
+/* Make snapshot the app's config vars, inside the caller's txn. */
+static int
+config_replace(struct ledger *db, int64_t app_id, const char *snapshot)
+{
+	struct kvlist kv = { NULL, 0 };
+	size_t i;
+	int ret = -1;
+
+	if (kvlist_from_json(snapshot, &kv) < 0)
+		return -1;
+	if (sql_run(db, sql_prep(db, "DELETE FROM config_vars WHERE app_id = ?", "i",
+	    app_id)) < 0)
+		goto out;
+	for (i = 0; i < kv.nr; i++)
+		if (sql_run(db, sql_prep(db, "INSERT INTO config_vars (app_id, key, "
+		    "value) VALUES (?, ?, ?)", "iss", app_id, kv.items[i].key,
+		    kv.items[i].value)) < 0)
+			goto out;
+	ret = 0;
+out:
+	kvlist_clear(&kv);
+	return ret;
+}
+
+int
+ledger_config_restore(struct ledger *db, int64_t app_id,
+    const char *snapshot)
+{
+	if (sql_begin(db) < 0)
+		return -1;
+	if (config_replace(db, app_id, snapshot) < 0) {
+		sql_rollback(db);
+		return -1;
+	}
+	return sql_commit(db);
+}
+
+int
+ledger_release_fail_stale(struct ledger *db, int64_t app_id)
+{
+	struct release cur;
+	sqlite3_stmt *st;
+	char now[32];
+	int n, changed_config = 0;
+
+	sql_now(now);
+	memset(&cur, 0, sizeof(cur));
+	if (sql_begin(db) < 0)
+		return -1;
+	/* A pending config change or rollback rewrote the config vars:
+	 * put back those of the release that keeps running. */
+	st = sql_prep(db, "SELECT 1 FROM releases WHERE app_id = ? AND status = "
+	    "'pending' AND kind IN ('config', 'rollback')", "i", app_id);
+	if (st == NULL)
+		goto fail;
+	changed_config = sqlite3_step(st) == SQLITE_ROW;
+	sqlite3_finalize(st);
+	if (changed_config && current_release_in_txn(db, app_id, &cur) == 0) {
+		int rc = config_replace(db, app_id, cur.config);
+
+		release_clear(&cur);
+		if (rc < 0)
+			goto fail;
+	}
+	if (sql_run(db, sql_prep(db, "UPDATE releases SET status = 'failed', "
+	    "finished_at = ? WHERE app_id = ? AND status = 'pending'", "si",
+	    now, app_id)) < 0)
+		goto fail;
+	n = sqlite3_changes(db->db);
+	if (sql_commit(db) < 0)
+		return -1;
+	return n;
+fail:
+	sql_rollback(db);
+	return -1;
+}
+
+int
+ledger_release_get_by_id(struct ledger *db, int64_t id, struct release *out)
+{
+	int rc = release_one(db, sql_prep(db, "SELECT " RELEASE_COLS " FROM "
+	    "releases WHERE id = ?", "i", id), out);
+
+	if (rc == 1)
+		berth_error("no release with id %lld", (long long)id);
+	return rc;
+}
