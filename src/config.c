@@ -415,8 +415,8 @@ handle(void *user, const char *section, const char *name, const char *value)
 	name_quote(name, qn, sizeof(qn));
 	if (section[0] == '\0')
 		msg = xasprintf("%s line %d: unknown key '%s' ignored; keys "
-		    "belong under [server] or [build]", ld->name, ld->lineno,
-		    qn);
+		    "belong under a section such as [server] (see "
+		    "berth.ini(5))", ld->name, ld->lineno, qn);
 	else
 		msg = xasprintf("%s line %d: unknown key '%s.%s' ignored",
 		    ld->name, ld->lineno, qs, qn);

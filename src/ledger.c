@@ -282,90 +282,100 @@ sql_now(char buf[32])
 	now_iso(buf);
 }
 
-int
-ledger_open(const char *path, struct ledger **out)
+/*
+ * Create the file 0600 before SQLite does, so secrets stay ours (SQLite
+ * gives -wal and -shm the same mode). Only when it does not exist:
+ * closing any fd of a file drops every POSIX lock this process holds on
+ * it, which would break the locking of other connections in this
+ * process (berthd has one per thread).
+ */
+static int
+create_private(const char *path)
 {
-	struct ledger *db = xcalloc(1, sizeof(*db));
-	int fd, version;
+	int fd;
+
+	if (path_exists(path))
+		return 0;
+	fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0 && errno != EEXIST)
+		return berth_error_errno("cannot open ledger %s", path);
+	if (fd >= 0)
+		close(fd);
+	return 0;
+}
+
+/*
+ * WAL, NORMAL sync and foreign keys. Switching a new file to WAL needs
+ * an exclusive lock, and SQLite answers SQLITE_BUSY at once (no busy
+ * handler) when another process is doing the same: retry for up to the
+ * busy timeout.
+ */
+static int
+set_pragmas(struct ledger *db)
+{
+	int tries;
+
+	for (tries = 0; ; tries++) {
+		int rc = sqlite3_exec(db->db, "PRAGMA journal_mode=WAL", NULL,
+		    NULL, NULL);
+
+		if (rc == SQLITE_OK)
+			break;
+		if ((rc & 0xff) != SQLITE_BUSY || tries >= 3000)
+			return sql_error(db, "set WAL mode");
+		usleep(10000);
+	}
+	return sql_exec(db, "PRAGMA synchronous=NORMAL;"
+	    "PRAGMA foreign_keys=ON;");
+}
+
+/* Run the migrations the file lacks, in one transaction. */
+static int
+migrate(struct ledger *db, const char *path)
+{
+	int version;
 	size_t i;
-	sqlite3_stmt *st;
 
-	/*
-	 * Create the file 0600 before SQLite does, so secrets stay ours
-	 * (SQLite gives -wal and -shm the same mode). Only when it does not
-	 * exist: closing any fd of a file drops every POSIX lock this
-	 * process holds on it, which would break the locking of other
-	 * connections in this process (berthd has one per thread).
-	 */
-	if (!path_exists(path)) {
-		fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-		if (fd < 0 && errno != EEXIST) {
-			free(db);
-			return berth_error_errno("cannot open ledger %s", path);
-		}
-		if (fd >= 0)
-			close(fd);
-	}
-	if (sqlite3_open_v2(path, &db->db, SQLITE_OPEN_READWRITE |
-	    SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
-		berth_error("cannot open ledger %s: %s", path,
-		    sqlite3_errmsg(db->db));
-		sqlite3_close(db->db);
-		free(db);
-		return -1;
-	}
-	sqlite3_busy_timeout(db->db, 30000);
-	/*
-	 * Switching a new file to WAL needs an exclusive lock, and SQLite
-	 * answers SQLITE_BUSY at once (no busy handler) when another
-	 * process is doing the same: retry for up to the busy timeout.
-	 */
-	{
-		int tries;
-
-		for (tries = 0; ; tries++) {
-			int rc = sqlite3_exec(db->db,
-			    "PRAGMA journal_mode=WAL", NULL, NULL, NULL);
-
-			if (rc == SQLITE_OK)
-				break;
-			if ((rc & 0xff) != SQLITE_BUSY || tries >= 3000) {
-				sql_error(db, "set WAL mode");
-				goto fail;
-			}
-			usleep(10000);
-		}
-	}
-	if (sql_exec(db, "PRAGMA synchronous=NORMAL;"
-	    "PRAGMA foreign_keys=ON;") < 0)
-		goto fail;
 	if (sql_begin(db) < 0)
-		goto fail;
+		return -1;
 	version = ledger_schema_version(db);
 	if (version < 0 || version > (int)NMIGRATIONS) {
 		sql_rollback(db);
-		berth_error("ledger %s has schema version %d; this berth "
-		    "knows up to %d: upgrade berth", path, version,
+		return berth_error("ledger %s has schema version %d; this "
+		    "berth knows up to %d: upgrade berth", path, version,
 		    (int)NMIGRATIONS);
-		goto fail;
 	}
 	for (i = (size_t)version; i < NMIGRATIONS; i++) {
 		char pragma[64];
 
-		if (sql_exec(db, migrations[i]) < 0) {
-			sql_rollback(db);
-			goto fail;
-		}
 		snprintf(pragma, sizeof(pragma), "PRAGMA user_version=%zu",
 		    i + 1);
-		if (sql_exec(db, pragma) < 0) {
+		if (sql_exec(db, migrations[i]) < 0 ||
+		    sql_exec(db, pragma) < 0) {
 			sql_rollback(db);
-			goto fail;
+			return -1;
 		}
 	}
-	if (sql_commit(db) < 0)
+	return sql_commit(db);
+}
+
+int
+ledger_open(const char *path, struct ledger **out)
+{
+	struct ledger *db;
+
+	if (create_private(path) < 0)
+		return -1;
+	db = xcalloc(1, sizeof(*db));
+	if (sqlite3_open_v2(path, &db->db, SQLITE_OPEN_READWRITE |
+	    SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+		berth_error("cannot open ledger %s: %s", path,
+		    sqlite3_errmsg(db->db));
 		goto fail;
-	(void)st;
+	}
+	sqlite3_busy_timeout(db->db, 30000);
+	if (set_pragmas(db) < 0 || migrate(db, path) < 0)
+		goto fail;
 	*out = db;
 	return 0;
 fail:

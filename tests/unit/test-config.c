@@ -167,7 +167,7 @@ test_unknown_keys_warn(void **state)
 	assert_int_equal(count, 3);
 	assert_string_equal(strbuf_str(&warnings),
 	    "berth.ini line 1: unknown key 'stray' ignored; keys belong under "
-	    "[server] or [build]\n"
+	    "a section such as [server] (see berth.ini(5))\n"
 	    "berth.ini line 5: unknown key 'server.port' ignored\n"
 	    "berth.ini line 7: unknown key 'buidl.timeout' ignored\n");
 	assert_string_equal(cfg->domain, "x.test");
