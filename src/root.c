@@ -190,7 +190,7 @@ deploy_lock(const struct berth_root *r, const char *pipeline,
 		holder[n > 0 ? n : 0] = '\0';
 		holder[strcspn(holder, "\n")] = '\0';
 		if (waiting != NULL)
-			waiting(holder[0] ? holder : "another deploy", data);
+			waiting(holder[0] ? holder : "other deploy", data);
 		while (flock(fd, LOCK_EX) < 0) {
 			if (errno != EINTR) {
 				berth_error_errno("cannot take the deploy lock");

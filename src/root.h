@@ -43,7 +43,8 @@ char *actor_name(void);
 /*
  * Take the pipeline's deploy lock (run/locks/PIPELINE.lock, flock), and
  * wait for it when another deploy holds it: waiting() is called once
- * with what that holder wrote ("deploy of 3f2a9c1"). `what` is written
+ * with what that holder wrote ("deploy of 3f2a9c1"; "other deploy" when
+ * it wrote nothing yet), to follow "the". `what` is written
  * for the next waiter. Returns the lock fd; closing it (or exiting)
  * releases the lock.
  */
