@@ -148,7 +148,8 @@ node_script(struct ci_node *n, struct runtime_node *node, const char *cmd,
 		else {
 			char *how = child_describe(&c);
 
-			n->why = xasprintf("%s %s", cmd ? cmd : "bin/test", how);
+			n->why = xasprintf("%s %s", cmd ? cmd : "bin/test",
+			    how);
 			free(how);
 		}
 		if (c.timed_out)
@@ -252,103 +253,142 @@ commit_details(struct ci_job *j)
 	commit_info_clear(&ci);
 }
 
-int
-ci_run(const struct ci_opts *o, struct test_run *run)
+/*
+ * One ci_run from the recorded test run to its end: what the nodes share,
+ * where the build lives, and the result so far.
+ */
+struct ci_ctx {
+	struct ci_job j;
+	char *dir;		/* tmp/ci-ID: the build and the nodes */
+	char *log_path;
+	FILE *log;		/* the build's log, logs/ci-ID.log */
+	const char *status;	/* succeeded|failed|errored */
+	int passed, failed;	/* TAP results of all nodes */
+};
+
+/*
+ * The commit's app.json into aj. 0 when it has environments.test; 1 when
+ * there is no app.json or no environments.test (aj cleared: nothing to
+ * test); -1 when it cannot be read or parsed.
+ */
+static int
+read_test_appjson(const struct ci_opts *o, struct appjson *aj)
 {
 	struct strbuf text = STRBUF_INIT;
-	struct ci_job j;
-	struct ci_node *nodes = NULL;
-	pthread_t *threads = NULL;
-	char *dir = NULL, *log_path = NULL;
-	const char *status = "succeeded";
-	FILE *log = NULL;
-	int64_t t0 = now_ms();
-	int rc, i, passed = 0, failed = 0, nnodes = 1, ret = -1;
+	int rc;
 
-	memset(&j, 0, sizeof(j));
-	memset(run, 0, sizeof(*run));
-	/* Only a commit whose app.json has environments.test is tested. */
 	rc = repo_read_blob(o->repo, o->commit, "app.json", APPJSON_MAX_SIZE,
 	    &text);
-	if (rc == 1) {
-		strbuf_release(&text);
-		return 1;
+	if (rc == 1)
+		goto out;
+	if (rc < 0 || appjson_parse(text.buf, text.len, aj, NULL, NULL) < 0)
+		rc = -1;
+	else if (!aj->test.present) {
+		appjson_clear(aj);
+		rc = 1;
+	} else
+		rc = 0;
+out:
+	strbuf_release(&text);
+	return rc;
+}
+
+/*
+ * How many nodes to test on: the quantity of environments.test's "test"
+ * formation, at least 1 and at most max (berth.ini [ci] max_nodes).
+ */
+static int
+test_nnodes(const struct appjson *aj, int max)
+{
+	int i, n = 1;
+
+	for (i = 0; i < (int)aj->test.nformation; i++)
+		if (strcmp(aj->test.formation[i].type, "test") == 0)
+			n = aj->test.formation[i].quantity;
+	if (n < 1)
+		n = 1;
+	if (n > max)
+		n = max;
+	return n;
+}
+
+/*
+ * ENV_DIR for buildpacks' bin/test: a file per test config var in
+ * nodes_dir/env, shared read-only by the nodes.
+ */
+static void
+write_env_dir(const struct ci_job *j)
+{
+	char *envdir = path_join(j->nodes_dir, "env");
+	size_t k;
+
+	mkdir_p(envdir, 0700);
+	for (k = 0; k < j->config.nr; k++) {
+		char *f = path_join(envdir, j->config.items[k].key);
+
+		write_file_atomic(f, j->config.items[k].value,
+		    strlen(j->config.items[k].value), 0600);
+		free(f);
 	}
-	if (rc < 0 || appjson_parse(text.buf, text.len, &j.aj, NULL,
-	    NULL) < 0) {
-		strbuf_release(&text);
+	free(envdir);
+}
+
+/*
+ * Everything before the nodes run: the test config, the build for testing
+ * in c->dir (logged to c->log) and ENV_DIR. -1, with berth_error() set,
+ * when the tests cannot run; c holds what was made either way.
+ */
+static int
+ci_prepare(struct ci_ctx *c)
+{
+	const struct ci_opts *o = c->j.o;
+	int64_t id = c->j.run->id;
+
+	if (job_config(&c->j) < 0)
+		return -1;
+	c->log_path = ci_log_path(o->root, id, 0);
+	c->log = fopen_private(c->log_path);
+	c->dir = root_pathf(o->root, "tmp/ci-%lld", (long long)id);
+	c->j.built = path_join(c->dir, "app");
+	c->j.nodes_dir = path_join(c->dir, "nodes");
+	ledger_test_run_update(o->root->db, id, "building", 0, 0, NULL);
+	{
+		struct build_test_opts bo = {
+			.root = o->root,
+			.repo = o->repo,
+			.pipeline_id = o->pipeline->id,
+			.commit = o->commit,
+			.config = &c->j.config,
+			.dir = c->dir,
+			.log = c->log,
+		};
+
+		if (build_for_test(&bo, &c->j.test_bps) < 0)
+			return -1;
+	}
+	if (c->j.aj.test.scripts.test == NULL && c->j.test_bps.nr == 0) {
+		berth_error("app.json environments.test has no scripts.test "
+		    "and no buildpack has bin/test: add scripts.test");
 		return -1;
 	}
-	strbuf_release(&text);
-	if (!j.aj.test.present) {
-		appjson_clear(&j.aj);
-		return 1;
-	}
-	for (i = 0; i < (int)j.aj.test.nformation; i++)
-		if (strcmp(j.aj.test.formation[i].type, "test") == 0)
-			nnodes = j.aj.test.formation[i].quantity;
-	if (nnodes < 1)
-		nnodes = 1;
-	if (nnodes > o->root->cfg.ci_max_nodes)
-		nnodes = o->root->cfg.ci_max_nodes;
-	j.o = o;
-	j.nnodes = nnodes;
-	pthread_mutex_init(&j.out_lock, NULL);
-	if (ledger_test_run_create(o->root->db, o->pipeline->id, o->branch,
-	    o->commit, o->actor, nnodes, run) < 0)
-		goto out;
-	j.run = run;
-	out_heading("Testing %.7s on %s (app.json environments.test) [test "
-	    "run #%d%s]", o->commit, o->branch, run->number, nnodes > 1 ?
-	    ", parallel" : "");
-	commit_details(&j);
-	if (job_config(&j) < 0) {
-		status = "errored";
-		goto done;
-	}
-	log_path = ci_log_path(o->root, run->id, 0);
-	log = fopen_private(log_path);
-	dir = root_pathf(o->root, "tmp/ci-%lld", (long long)run->id);
-	j.built = path_join(dir, "app");
-	j.nodes_dir = path_join(dir, "nodes");
-	ledger_test_run_update(o->root->db, run->id, "building", 0, 0, NULL);
-	{
-		struct build_test_opts bo = { o->root, o->repo,
-		    o->pipeline->id, o->commit, &j.config, dir, log };
+	write_env_dir(&c->j);
+	return 0;
+}
 
-		if (build_for_test(&bo, &j.test_bps) < 0) {
-			status = "errored";
-			goto done;
-		}
-	}
-	if (j.aj.test.scripts.test == NULL && j.test_bps.nr == 0) {
-		berth_error("app.json environments.test has no scripts.test and "
-		    "no buildpack has bin/test: add scripts.test");
-		status = "errored";
-		goto done;
-	}
-	/* ENV_DIR for buildpacks' bin/test, shared read-only by nodes. */
-	{
-		char *envdir = path_join(j.nodes_dir, "env");
-		size_t k;
+/*
+ * Start a thread per node of j, each logging to logs/ci-ID-node-N.log.
+ * A node whose thread cannot start is errored, with index -1 to say it
+ * is not to be joined.
+ */
+static void
+nodes_start(struct ci_job *j, struct ci_node *nodes, pthread_t *threads)
+{
+	int i;
 
-		mkdir_p(envdir, 0700);
-		for (k = 0; k < j.config.nr; k++) {
-			char *f = path_join(envdir, j.config.items[k].key);
+	for (i = 0; i < j->nnodes; i++) {
+		char *np = ci_log_path(j->o->root, j->run->id, i + 1);
 
-			write_file_atomic(f, j.config.items[k].value,
-			    strlen(j.config.items[k].value), 0600);
-			free(f);
-		}
-		free(envdir);
-	}
-	ledger_test_run_update(o->root->db, run->id, "running", 0, 0, NULL);
-	nodes = xcalloc((size_t)nnodes, sizeof(*nodes));
-	threads = xcalloc((size_t)nnodes, sizeof(*threads));
-	for (i = 0; i < nnodes; i++) {
-		char *np = ci_log_path(o->root, run->id, i + 1);
-
-		nodes[i].job = &j;
+		nodes[i].job = j;
 		nodes[i].index = i;
 		nodes[i].log = fopen_private(np);
 		free(np);
@@ -359,77 +399,153 @@ ci_run(const struct ci_opts *o, struct test_run *run)
 			nodes[i].index = -1;
 		}
 	}
-	for (i = 0; i < nnodes; i++) {
+}
+
+/*
+ * Wait for every node started by nodes_start; record each in the ledger
+ * and fold its status (errored over failed over succeeded) and TAP counts
+ * into c. The first unsuccessful node's reason becomes berth_last_error().
+ */
+static void
+nodes_join(struct ci_ctx *c, struct ci_node *nodes, pthread_t *threads)
+{
+	struct ledger *db = c->j.o->root->db;
+	int i;
+
+	for (i = 0; i < c->j.nnodes; i++) {
 		if (nodes[i].index >= 0)
 			pthread_join(threads[i], NULL);
 		else
 			nodes[i].index = i;
-		passed += nodes[i].passed;
-		failed += nodes[i].failed;
-		ledger_test_node_set(o->root->db, run->id, i, nodes[i].status,
+		c->passed += nodes[i].passed;
+		c->failed += nodes[i].failed;
+		ledger_test_node_set(db, c->j.run->id, i, nodes[i].status,
 		    nodes[i].exit_code, nodes[i].passed, nodes[i].failed);
 		if (strcmp(nodes[i].status, "errored") == 0)
-			status = "errored";
+			c->status = "errored";
 		else if (strcmp(nodes[i].status, "failed") == 0 &&
-		    strcmp(status, "succeeded") == 0)
-			status = "failed";
+		    strcmp(c->status, "succeeded") == 0)
+			c->status = "failed";
 	}
-	for (i = 0; i < nnodes; i++)
+	for (i = 0; i < c->j.nnodes; i++)
 		if (nodes[i].why != NULL &&
 		    strcmp(nodes[i].status, "succeeded") != 0) {
 			berth_error("node %d: %s", i, nodes[i].why);
 			break;
 		}
-done:
-	{
-		char *why = strcmp(status, "succeeded") != 0 ?
-		    xstrdup(berth_last_error()) : NULL;
-		double secs = (now_ms() - t0) / 1000.0;
+}
 
-		ledger_test_run_update(o->root->db, run->id, status, passed,
-		    failed, why);
-		free(run->status);
-		run->status = xstrdup(status);
-		run->passed = passed;
-		run->failed = failed;
-		if (passed + failed > 0)
-			out_detail("%d passed, %d failed  [test run #%d, %s, "
-			    "%.1fs]", passed, failed, run->number, status,
-			    secs);
-		else
-			out_detail("test run #%d %s  [%.1fs]", run->number,
-			    status, secs);
-		if (why != NULL) {
-			out_error("Tests %s: %s", status, why);
-			berth_error("tests %s: %s", status, why);
-		}
-		ret = why == NULL ? 0 : -1;
-		free(why);
+/* Run the tests on all of c's nodes in parallel; c gets the result. */
+static void
+ci_test(struct ci_ctx *c)
+{
+	int n = c->j.nnodes, i;
+	struct ci_node *nodes;
+	pthread_t *threads;
+
+	ledger_test_run_update(c->j.o->root->db, c->j.run->id, "running", 0,
+	    0, NULL);
+	nodes = xcalloc((size_t)n, sizeof(*nodes));
+	threads = xcalloc((size_t)n, sizeof(*threads));
+	nodes_start(&c->j, nodes, threads);
+	nodes_join(c, nodes, threads);
+	for (i = 0; i < n; i++) {
+		if (nodes[i].log != NULL)
+			fclose(nodes[i].log);
+		free(nodes[i].why);
 	}
-out:
-	if (nodes != NULL)
-		for (i = 0; i < nnodes; i++) {
-			if (nodes[i].log != NULL)
-				fclose(nodes[i].log);
-			free(nodes[i].why);
-		}
 	free(nodes);
 	free(threads);
-	if (log != NULL)
-		fclose(log);
-	if (dir != NULL)
-		rm_rf(dir);
-	free(dir);
-	free(log_path);
-	free(j.built);
-	free(j.nodes_dir);
-	free(j.author);
-	free(j.date);
-	free(j.message);
-	kvlist_clear(&j.config);
-	strvec_clear(&j.test_bps);
-	appjson_clear(&j.aj);
-	if (j.o != NULL)
-		pthread_mutex_destroy(&j.out_lock);
+}
+
+/*
+ * Record and report the end of the run: c's status and counts into the
+ * ledger and run, a summary line, and unless it succeeded the reason
+ * (berth_last_error()). 0 when the run succeeded, else -1.
+ */
+static int
+ci_finish(const struct ci_ctx *c, struct test_run *run, int64_t t0)
+{
+	char *why = strcmp(c->status, "succeeded") != 0 ?
+	    xstrdup(berth_last_error()) : NULL;
+	double secs = (now_ms() - t0) / 1000.0;
+	int ret;
+
+	ledger_test_run_update(c->j.o->root->db, run->id, c->status,
+	    c->passed, c->failed, why);
+	free(run->status);
+	run->status = xstrdup(c->status);
+	run->passed = c->passed;
+	run->failed = c->failed;
+	if (c->passed + c->failed > 0)
+		out_detail("%d passed, %d failed  [test run #%d, %s, %.1fs]",
+		    c->passed, c->failed, run->number, c->status, secs);
+	else
+		out_detail("test run #%d %s  [%.1fs]", run->number, c->status,
+		    secs);
+	if (why != NULL) {
+		out_error("Tests %s: %s", c->status, why);
+		berth_error("tests %s: %s", c->status, why);
+	}
+	ret = why == NULL ? 0 : -1;
+	free(why);
+	return ret;
+}
+
+/* Free what c holds and remove its build directory. */
+static void
+ci_ctx_clear(struct ci_ctx *c)
+{
+	if (c->log != NULL)
+		fclose(c->log);
+	if (c->dir != NULL)
+		rm_rf(c->dir);
+	free(c->dir);
+	free(c->log_path);
+	free(c->j.built);
+	free(c->j.nodes_dir);
+	free(c->j.author);
+	free(c->j.date);
+	free(c->j.message);
+	kvlist_clear(&c->j.config);
+	strvec_clear(&c->j.test_bps);
+	appjson_clear(&c->j.aj);
+	if (c->j.o != NULL)
+		pthread_mutex_destroy(&c->j.out_lock);
+}
+
+int
+ci_run(const struct ci_opts *o, struct test_run *run)
+{
+	struct ci_ctx c;
+	int64_t t0 = now_ms();
+	int ret;
+
+	memset(&c, 0, sizeof(c));
+	memset(run, 0, sizeof(*run));
+	c.status = "succeeded";
+	/* Only a commit whose app.json has environments.test is tested. */
+	ret = read_test_appjson(o, &c.j.aj);
+	if (ret != 0)
+		return ret;
+	c.j.o = o;
+	c.j.nnodes = test_nnodes(&c.j.aj, o->root->cfg.ci_max_nodes);
+	pthread_mutex_init(&c.j.out_lock, NULL);
+	if (ledger_test_run_create(o->root->db, o->pipeline->id, o->branch,
+	    o->commit, o->actor, c.j.nnodes, run) < 0) {
+		ci_ctx_clear(&c);
+		return -1;
+	}
+	c.j.run = run;
+	out_heading("Testing %.7s on %s (app.json environments.test) [test "
+	    "run #%d%s]", o->commit, o->branch, run->number, c.j.nnodes > 1 ?
+	    ", parallel" : "");
+	commit_details(&c.j);
+	if (ci_prepare(&c) < 0)
+		c.status = "errored";
+	else
+		ci_test(&c);
+	ret = ci_finish(&c, run, t0);
+	ci_ctx_clear(&c);
 	return ret;
 }

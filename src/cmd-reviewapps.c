@@ -32,6 +32,85 @@ print_state(const struct pipeline *p)
 	printf("\n");
 }
 
+/*
+ * The text listing's head: the pipeline's state and, when it has no
+ * review apps, how to get some; with nr review apps, t is started with
+ * its header row (the caller clears it).
+ */
+static void
+list_head(const struct pipeline *p, size_t nr, struct table *t)
+{
+	print_state(p);
+	if (nr == 0 && p->review_apps)
+		printf("No review apps yet; push a branch other than "
+		    "%s to create one\n", p->deploy_branch);
+	else if (nr == 0)
+		printf("No review apps; enable them with: berth "
+		    "reviewapps:enable -p %s\n", p->name);
+	else {
+		printf("\n");
+		table_init(t, 6);
+		table_row(t, "BRANCH", "APP", "URL", "STATUS", "LAST PUSH",
+		    "CI");
+	}
+}
+
+/*
+ * The --json object of review app ra at url; run is its latest CI run
+ * (NULL: none). The caller owns the result.
+ */
+static json_t *
+review_json(const struct review_app *ra, const char *url,
+    const struct test_run *run)
+{
+	json_t *jci = run != NULL ? json_pack("{s:i, s:o}", "number",
+	    run->number, "status", json_str_or_null(run->status)) :
+	    json_null();
+
+	return json_pack("{s:o, s:o, s:s, s:o, s:b, s:o, s:o, s:o}",
+	    "branch", json_str_or_null(ra->branch),
+	    "app", json_str_or_null(ra->app), "url", url,
+	    "status", json_str_or_null(ra->status),
+	    "postdeploy_done", ra->postdeploy_done,
+	    "last_push_at", json_str_or_null(ra->last_push_at),
+	    "created_at", json_str_or_null(ra->created_at),
+	    "ci", jci);
+}
+
+/*
+ * Review app ra of pipeline p with its URL and latest CI run: appended
+ * to arr with --json, else a row of t. -1 with berth_error() set when
+ * its CI run cannot be read.
+ */
+static int
+list_row(struct cmd_ctx *ctx, const struct pipeline *p,
+    const struct review_app *ra, json_t *arr, struct table *t)
+{
+	struct test_run run;
+	char *url = runtime_url(&ctx->root, ra->app);
+	int rc;
+
+	memset(&run, 0, sizeof(run));
+	rc = ledger_test_run_latest(ctx->root.db, p->id, ra->branch, &run);
+	if (rc < 0) {
+		free(url);
+		return -1;
+	}
+	if (ctx->json)
+		json_array_append_new(arr, review_json(ra, url,
+		    rc == 0 ? &run : NULL));
+	else {
+		char *age = format_age(ra->last_push_at);
+
+		table_row(t, ra->branch, ra->app, url, ra->status, age,
+		    rc == 0 ? run.status : "-");
+		free(age);
+	}
+	test_run_clear(&run);
+	free(url);
+	return 0;
+}
+
 static int
 cmd_reviewapps(struct cmd_ctx *ctx)
 {
@@ -50,58 +129,13 @@ cmd_reviewapps(struct cmd_ctx *ctx)
 	}
 	if (ctx->json)
 		arr = json_array();
-	else {
-		print_state(&p);
-		if (nr == 0 && p.review_apps)
-			printf("No review apps yet; push a branch other than "
-			    "%s to create one\n", p.deploy_branch);
-		else if (nr == 0)
-			printf("No review apps; enable them with: berth "
-			    "reviewapps:enable -p %s\n", p.name);
-		else {
-			printf("\n");
-			table_init(&t, 6);
-			table_row(&t, "BRANCH", "APP", "URL", "STATUS",
-			    "LAST PUSH", "CI");
-		}
-	}
-	for (i = 0; i < nr; i++) {
-		struct test_run run;
-		char *url = runtime_url(&ctx->root, ra[i].app);
-		int rc;
-
-		memset(&run, 0, sizeof(run));
-		rc = ledger_test_run_latest(ctx->root.db, p.id, ra[i].branch, &run);
-		if (rc < 0) {
+	else
+		list_head(&p, nr, &t);
+	for (i = 0; i < nr; i++)
+		if (list_row(ctx, &p, &ra[i], arr, &t) < 0) {
 			ret = cmd_fail_last();
-			free(url);
 			break;
 		}
-		if (ctx->json) {
-			json_t *jci = rc == 0 ? json_pack("{s:i, s:o}",
-			    "number", run.number, "status",
-			    json_str_or_null(run.status)) : json_null();
-
-			json_array_append_new(arr, json_pack("{s:o, s:o, s:s, "
-			    "s:o, s:b, s:o, s:o, s:o}",
-			    "branch", json_str_or_null(ra[i].branch),
-			    "app", json_str_or_null(ra[i].app), "url", url,
-			    "status", json_str_or_null(ra[i].status),
-			    "postdeploy_done", ra[i].postdeploy_done,
-			    "last_push_at",
-			    json_str_or_null(ra[i].last_push_at),
-			    "created_at", json_str_or_null(ra[i].created_at),
-			    "ci", jci));
-		} else {
-			char *age = format_age(ra[i].last_push_at);
-
-			table_row(&t, ra[i].branch, ra[i].app, url,
-			    ra[i].status, age, rc == 0 ? run.status : "-");
-			free(age);
-		}
-		test_run_clear(&run);
-		free(url);
-	}
 	if (ctx->json) {
 		if (ret == 0)
 			cmd_print_json(arr);

@@ -54,14 +54,13 @@ branch_slug(const char *branch)
 
 /* Whether name is free for branch: no live app, or its own review app. */
 static int
-name_free_for(struct ledger *db, const char *pipeline_name, int64_t pid,
-    const char *name, const char *branch)
+name_free_for(struct ledger *db, int64_t pid, const char *name,
+    const char *branch)
 {
 	struct app a;
 	struct review_app ra;
 	int mine = 0;
 
-	(void)pipeline_name;
 	memset(&a, 0, sizeof(a));
 	if (ledger_app_get(db, name, &a) != 0)
 		return 1;
@@ -93,16 +92,16 @@ review_app_name(struct ledger *db, const char *pipeline, const char *branch)
 	snprintf(suffix, sizeof(suffix), "-%04x",
 	    branch_hash(branch) & 0xffff);
 	if (strlen(name) > NAME_MAX_LEN ||
-	    !name_free_for(db, pipeline, p.id, name, branch)) {
+	    !name_free_for(db, p.id, name, branch)) {
 		/* Cut to leave room for "-xxxx", never inside "-". */
 		size_t keep = NAME_MAX_LEN - strlen(suffix);
 
 		if (plen + 1 >= keep) {
 			free(name);
 			name = NULL;
-			berth_error("pipeline name %s leaves no room for a review "
-			    "app name (at most %d characters)", pipeline,
-			    NAME_MAX_LEN);
+			berth_error("pipeline name %s leaves no room for a "
+			    "review app name (at most %d characters)",
+			    pipeline, NAME_MAX_LEN);
 			goto out;
 		}
 		if (strlen(name) > keep)
@@ -115,10 +114,10 @@ review_app_name(struct ledger *db, const char *pipeline, const char *branch)
 			free(name);
 			name = n2;
 		}
-		if (!name_free_for(db, pipeline, p.id, name, branch)) {
-			berth_error("review app name %s for branch %s is taken; "
-			    "rename the branch or destroy that app", name,
-			    branch);
+		if (!name_free_for(db, p.id, name, branch)) {
+			berth_error("review app name %s for branch %s is "
+			    "taken; rename the branch or destroy that app",
+			    name, branch);
 			free(name);
 			name = NULL;
 			goto out;
@@ -249,116 +248,202 @@ run_hook_script(struct berth_root *r, const struct app *a, int64_t rel_id,
 	return ret;
 }
 
+/* One review_deploy: the push it deploys and the review app it goes to. */
+struct review_push {
+	struct berth_root *r;
+	git_repository *repo;
+	const struct pipeline *p;
+	const char *branch, *commit, *actor;
+	struct appjson aj;	/* the commit's; empty when it has none */
+	struct review_app ra;	/* the branch's review app */
+	struct app a;		/* ra's app */
+	int is_new;		/* ra was created by this push */
+};
+
+/*
+ * The pushed commit's app.json into rp->aj, left empty when there is
+ * none. -1 with berth_error() set when it cannot be read or parsed.
+ */
+static int
+push_appjson(struct review_push *rp)
+{
+	struct strbuf text = STRBUF_INIT;
+	int rc;
+
+	rc = repo_read_blob(rp->repo, rp->commit, "app.json",
+	    APPJSON_MAX_SIZE, &text);
+	if (rc == 0 && appjson_parse(text.buf, text.len, &rp->aj, NULL,
+	    NULL) < 0)
+		rc = -1;
+	strbuf_release(&text);
+	return rc < 0 ? -1 : 0;
+}
+
+/*
+ * The branch's review app into rp->ra and its app into rp->a; on the
+ * branch's first push a new one (name, config, formation from app.json),
+ * which sets rp->is_new. -1 with berth_error() set when there is none
+ * and none can be made.
+ */
+static int
+review_app_open(struct review_push *rp)
+{
+	struct ledger *db = rp->r->db;
+	struct kvlist config = { NULL, 0 };
+	char *name = NULL;
+	int ret = -1;
+
+	if (ledger_review_get(db, rp->p->id, rp->branch, &rp->ra) != 0) {
+		name = review_app_name(db, rp->p->name, rp->branch);
+		if (name == NULL || review_config(rp->r, rp->p, &rp->aj,
+		    rp->branch, name, &config) < 0 ||
+		    ledger_review_create(db, rp->p->id, rp->branch, name,
+		    &config, &rp->ra) < 0)
+			goto out;
+		rp->is_new = 1;
+	}
+	if (ledger_app_get(db, rp->ra.app, &rp->a) != 0)
+		goto out;
+	if (rp->is_new && review_formation(rp->r, rp->a.id, &rp->aj) < 0)
+		goto out;
+	ret = 0;
+out:
+	free(name);
+	kvlist_clear(&config);
+	return ret;
+}
+
+/*
+ * Build the pushed commit for rp's app and release it, progress on
+ * stdout; done says how the release went. -1 with berth_error() set
+ * when the build fails or no release went live or was recorded.
+ */
+static int
+push_release(struct review_push *rp, struct release_done *done)
+{
+	char *ref = xasprintf("refs/heads/%s", rp->branch), *desc, sha[8];
+	struct build_opts bo = {
+		.root = rp->r,
+		.repo = rp->repo,
+		.app = &rp->a,
+		.commit = rp->commit,
+		.ref = ref,
+		.actor = rp->actor,
+	};
+	struct build_result res;
+	int rc;
+
+	memset(&res, 0, sizeof(res));
+	rc = build_run(&bo, &res);
+	free(ref);
+	if (rc < 0) {
+		build_result_clear(&res);
+		return -1;
+	}
+	desc = xasprintf("Deploy %s", short_sha(rp->commit, sha));
+	{
+		struct release_order o = {
+			.app = &rp->a,
+			.kind = RELEASE_DEPLOY,
+			.slug_id = res.slug_id,
+			.commit = rp->commit,
+			.actor = rp->actor,
+			.description = desc,
+			.progress = show_line,
+		};
+
+		release_deploy(rp->r, &o, done);
+	}
+	free(desc);
+	build_result_clear(&res);
+	return done->outcome == RELEASE_NOT_CREATED ||
+	    done->outcome == RELEASE_FAILED ? -1 : 0;
+}
+
+/*
+ * Deploy the push to rp's app and mark the review app deployed, or
+ * failed (-1, berth_error() set) when the build or the release fails.
+ * done is filled as push_release fills it.
+ */
+static int
+push_deploy(struct review_push *rp, struct release_done *done)
+{
+	struct ledger *db = rp->r->db;
+	char *url;
+
+	runtime_settle_stale(rp->r, rp->a.id);
+	out_heading("Review app %s%s", rp->a.name, rp->is_new ? " (new)" : "");
+	ledger_review_update(db, rp->ra.id, NULL, 0, 1);
+	if (push_release(rp, done) < 0) {
+		ledger_review_update(db, rp->ra.id, "failed", 0, 0);
+		return -1;
+	}
+	url = runtime_url(rp->r, rp->a.name);
+	if (done->outcome == RELEASE_RECORDED)
+		out_heading("Launching v%d... %s; it starts when berthd does",
+		    done->version, done->why);
+	else
+		out_heading("Launching v%d... done, %s", done->version, url);
+	free(url);
+	ledger_review_update(db, rp->ra.id, "deployed", 0, 0);
+	return 0;
+}
+
+/*
+ * scripts.postdeploy (environments.review's, else the top-level one) for
+ * release rel_id: once, after the review app's first successful deploy.
+ * -1, said on stdout, when it fails; it is then run on the next push.
+ */
+static int
+push_postdeploy(struct review_push *rp, int64_t rel_id)
+{
+	const char *cmd = rp->aj.review.scripts.postdeploy != NULL ?
+	    rp->aj.review.scripts.postdeploy : rp->aj.scripts.postdeploy;
+
+	if (rp->ra.postdeploy_done || cmd == NULL)
+		return 0;
+	if (run_hook_script(rp->r, &rp->a, rel_id, cmd, "postdeploy") < 0) {
+		out_error("postdeploy failed: %s", berth_last_error());
+		return -1;
+	}
+	ledger_review_update(rp->r->db, rp->ra.id, NULL, 1, 0);
+	out_detail("postdeploy done");
+	return 0;
+}
+
 int
 review_deploy(struct berth_root *r, git_repository *repo,
     const struct pipeline *p, const char *branch, const char *commit,
     const char *actor)
 {
-	struct strbuf text = STRBUF_INIT;
-	struct appjson aj;
-	struct review_app ra;
-	struct kvlist config = { NULL, 0 };
-	struct build_result res;
+	struct review_push rp;
 	struct release_done done;
-	struct app a;
-	char *name = NULL, *what, sha[8], *url = NULL, *desc = NULL;
-	const char *postdeploy;
-	int lock, rc, is_new = 0, ret = -1;
+	char *what, sha[8];
+	int lock, ret = -1;
 
-	memset(&aj, 0, sizeof(aj));
-	memset(&ra, 0, sizeof(ra));
-	memset(&res, 0, sizeof(res));
+	memset(&rp, 0, sizeof(rp));
 	memset(&done, 0, sizeof(done));
-	memset(&a, 0, sizeof(a));
+	rp.r = r;
+	rp.repo = repo;
+	rp.p = p;
+	rp.branch = branch;
+	rp.commit = commit;
+	rp.actor = actor;
 	what = xasprintf("review deploy of %s", short_sha(commit, sha));
 	lock = deploy_lock(r, p->name, what, waiting, NULL);
 	free(what);
 	if (lock < 0)
 		return -1;
-	rc = repo_read_blob(repo, commit, "app.json", APPJSON_MAX_SIZE, &text);
-	if (rc < 0 || (rc == 0 && appjson_parse(text.buf, text.len, &aj, NULL,
-	    NULL) < 0))
-		goto out;
-	if (ledger_review_get(r->db, p->id, branch, &ra) != 0) {
-		name = review_app_name(r->db, p->name, branch);
-		if (name == NULL ||
-		    review_config(r, p, &aj, branch, name, &config) < 0 ||
-		    ledger_review_create(r->db, p->id, branch, name, &config,
-		    &ra) < 0)
-			goto out;
-		is_new = 1;
-	}
-	if (ledger_app_get(r->db, ra.app, &a) != 0)
-		goto out;
-	if (is_new && review_formation(r, a.id, &aj) < 0)
-		goto out;
-	runtime_settle_stale(r, a.id);
-	out_heading("Review app %s%s", a.name, is_new ? " (new)" : "");
-	ledger_review_update(r->db, ra.id, NULL, 0, 1);
-	{
-		char *ref = xasprintf("refs/heads/%s", branch);
-		struct build_opts bo = { r, repo, &a, commit, ref, actor };
-
-		rc = build_run(&bo, &res);
-		free(ref);
-		if (rc < 0)
-			goto failed;
-	}
-	desc = xasprintf("Deploy %s", short_sha(commit, sha));
-	{
-		struct release_order o = {
-			.app = &a,
-			.kind = RELEASE_DEPLOY,
-			.slug_id = res.slug_id,
-			.commit = commit,
-			.actor = actor,
-			.description = desc,
-			.progress = show_line,
-		};
-
-		release_deploy(r, &o, &done);
-	}
-	if (done.outcome == RELEASE_NOT_CREATED ||
-	    done.outcome == RELEASE_FAILED)
-		goto failed;
-	url = runtime_url(r, a.name);
-	if (done.outcome == RELEASE_RECORDED)
-		out_heading("Launching v%d... %s; it starts when berthd does",
-		    done.version, done.why);
-	else
-		out_heading("Launching v%d... done, %s", done.version, url);
-	ledger_review_update(r->db, ra.id, "deployed", 0, 0);
-	/* scripts.postdeploy: once, after the first successful deploy. */
-	postdeploy = aj.review.scripts.postdeploy != NULL ?
-	    aj.review.scripts.postdeploy : aj.scripts.postdeploy;
-	if (!ra.postdeploy_done && postdeploy != NULL) {
-		if (run_hook_script(r, &a, done.id, postdeploy,
-		    "postdeploy") < 0) {
-			out_error("postdeploy failed: %s", berth_last_error());
-			goto out_unlock;
-		}
-		ledger_review_update(r->db, ra.id, NULL, 1, 0);
-		out_detail("postdeploy done");
-	}
-	ret = 0;
-	goto out_unlock;
-failed:
-	ledger_review_update(r->db, ra.id, "failed", 0, 0);
-out:
-	if (ret < 0)
+	if (push_appjson(&rp) < 0 || review_app_open(&rp) < 0 ||
+	    push_deploy(&rp, &done) < 0)
 		out_error("Review app: %s", berth_last_error());
-out_unlock:
+	else
+		ret = push_postdeploy(&rp, done.id);
 	deploy_unlock(lock);
-	free(name);
-	free(url);
-	free(desc);
-	strbuf_release(&text);
-	appjson_clear(&aj);
-	review_app_clear(&ra);
-	kvlist_clear(&config);
-	build_result_clear(&res);
+	appjson_clear(&rp.aj);
+	review_app_clear(&rp.ra);
+	app_clear(&rp.a);
 	release_done_clear(&done);
-	app_clear(&a);
 	return ret;
 }
 
