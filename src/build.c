@@ -183,7 +183,8 @@ on_buildpack_line(const char *line, void *data)
 	if (line[strspn(line, " \t")] == '\0')
 		emit(b, "", "");
 	else if (strncmp(line, "-----> ", 7) == 0 ||
-	    strncmp(line, "       ", 7) == 0 || strncmp(line, " !     ", 7) == 0)
+	    strncmp(line, "       ", 7) == 0 ||
+	    strncmp(line, " !     ", 7) == 0)
 		emit(b, "", line);
 	else
 		emit(b, "       ", line);
@@ -342,6 +343,148 @@ detected_label(struct build_ctx *b, const struct bp *bp)
 }
 
 /*
+ * The buildpacks the app lists: app.json's (*source "app.json"), else
+ * the pipeline's (*source "the pipeline's buildpacks"), appended to
+ * specs. *source stays NULL when neither lists any.
+ */
+static int
+listed_buildpacks(struct build_ctx *b, const struct appjson *aj,
+    struct strvec *specs, const char **source)
+{
+	struct buildpack *pbps = NULL;
+	size_t npbps = 0, i;
+	int ret = -1;
+
+	for (i = 0; i < aj->buildpacks.nr; i++) {
+		const char *spec = aj->buildpacks.v[i];
+
+		/* A pushed app.json names installed buildpacks or Git URLs,
+		 * not paths on the server, unless berth.ini [build]
+		 * app_json_paths = 1 trusts pushers. */
+		if ((spec[0] == '/' || spec[0] == '.') &&
+		    !b->root->cfg.app_json_paths)
+			return berth_error("app.json: buildpacks: '%s' is a "
+			    "path on the server; name an installed buildpack "
+			    "(see: berth buildpacks) or a Git URL", spec);
+		strvec_push(specs, spec);
+	}
+	if (aj->buildpacks.nr > 0) {
+		*source = "app.json";
+		return 0;
+	}
+	if (ledger_buildpack_list(b->root->db, b->pipeline_id, &pbps,
+	    &npbps) >= 0) {
+		for (i = 0; i < npbps; i++)
+			strvec_push(specs, pbps[i].source);
+		if (npbps > 0)
+			*source = "the pipeline's buildpacks";
+		ret = 0;
+	}
+	buildpack_list_free(pbps, npbps);
+	return ret;
+}
+
+/*
+ * Run bp's bin/detect on the app and, when it accepts, say what it
+ * found (naming source, where the buildpack was listed, unless NULL).
+ * -1 with run_script()'s berth_error() when it does not.
+ */
+static int
+detect(struct build_ctx *b, const struct bp *bp, const char *source)
+{
+	char *label;
+
+	if (run_script(b, bp, "detect", 1, b->appdir, NULL, NULL) < 0)
+		return -1;
+	label = detected_label(b, bp);
+	if (source != NULL)
+		say(b, "-----> ", "%s app detected (%s, from %s)", label,
+		    bp->name, source);
+	else
+		say(b, "-----> ", "%s app detected (%s)", label, bp->name);
+	free(label);
+	return 0;
+}
+
+/*
+ * Resolve every listed buildpack into *out (fetching into scratch),
+ * each of which must detect the app. On failure *out holds the *nr
+ * resolved so far, for the caller to clear.
+ */
+static int
+resolve_listed(struct build_ctx *b, const struct strvec *specs,
+    const char *source, const char *scratch, struct bp **out, size_t *nr)
+{
+	size_t i;
+
+	*out = xcalloc(specs->nr, sizeof(**out));
+	for (i = 0; i < specs->nr; i++) {
+		struct bp *bp = &(*out)[i];
+
+		if (buildpack_resolve(b->root, specs->v[i], scratch, bp) < 0)
+			return -1;
+		(*nr)++;
+		if (detect(b, bp, source) < 0)
+			return berth_error("buildpack %s (from %s) does not "
+			    "support this app: its bin/detect failed",
+			    bp->name, source);
+	}
+	return 0;
+}
+
+/*
+ * The first installed buildpack, in detection order, whose bin/detect
+ * accepts the app: *out holds it and *nr is 1, or *nr stays 0 when none
+ * does. One that cannot be resolved is skipped with a warning. -1 (and
+ * nothing in *out) when the order cannot be read or time ran out.
+ */
+static int
+detect_installed(struct build_ctx *b, const char *scratch, struct bp **out,
+    size_t *nr)
+{
+	struct strvec specs = STRVEC_INIT;
+	size_t i;
+	int ret = -1;
+
+	if (buildpack_detection_order(b->root, &specs) < 0)
+		goto out;
+	for (i = 0; i < specs.nr; i++) {
+		struct bp bp;
+
+		if (buildpack_resolve(b->root, specs.v[i], scratch, &bp) < 0) {
+			say(b, " !     ", "Warning: skipping %s",
+			    berth_last_error());
+			continue;
+		}
+		if (detect(b, &bp, NULL) < 0) {
+			bp_clear(&bp);
+			if (time_left(b) < 0)
+				goto out;
+			continue;
+		}
+		*out = xcalloc(1, sizeof(**out));
+		(*out)[0] = bp;
+		*nr = 1;
+		break;
+	}
+	ret = 0;
+out:
+	strvec_clear(&specs);
+	return ret;
+}
+
+/* Free n buildpacks and the array holding them. */
+static void
+bps_free(struct bp *bps, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		bp_clear(&bps[i]);
+	free(bps);
+}
+
+/*
  * Choose the buildpacks: app.json's, else the pipeline's list, else the
  * first installed one whose bin/detect accepts the app. Explicit ones
  * must detect too, as on Heroku. *nr may end 0 (no buildpack).
@@ -351,105 +494,25 @@ choose_buildpacks(struct build_ctx *b, const struct appjson *aj,
     struct bp **out, size_t *nr)
 {
 	struct strvec specs = STRVEC_INIT;
-	struct buildpack *pbps = NULL;
-	size_t npbps = 0, i;
 	char *scratch = path_join(b->scratch, "buildpacks");
 	const char *source = NULL;
 	int ret = -1;
 
 	*out = NULL;
 	*nr = 0;
-	if (aj->buildpacks.nr > 0) {
-		for (i = 0; i < aj->buildpacks.nr; i++) {
-			const char *spec = aj->buildpacks.v[i];
-
-			/* A pushed app.json names installed buildpacks or Git
-			 * URLs, not paths on the server, unless berth.ini
-			 * [build] app_json_paths = 1 trusts pushers. */
-			if ((spec[0] == '/' || spec[0] == '.') &&
-			    !b->root->cfg.app_json_paths) {
-				berth_error("app.json: buildpacks: '%s' is a path "
-				    "on the server; name an installed buildpack "
-				    "(see: berth buildpacks) or a Git URL", spec);
-				goto out;
-			}
-			strvec_push(&specs, spec);
-		}
-		source = "app.json";
-	} else {
-		if (ledger_buildpack_list(b->root->db, b->pipeline_id,
-		    &pbps, &npbps) < 0)
-			goto out;
-		for (i = 0; i < npbps; i++)
-			strvec_push(&specs, pbps[i].source);
-		if (npbps > 0)
-			source = "the pipeline's buildpacks";
-	}
-	if (mkdir_p(scratch, 0700) < 0)
+	if (listed_buildpacks(b, aj, &specs, &source) < 0 ||
+	    mkdir_p(scratch, 0700) < 0)
 		goto out;
-	if (source != NULL) {
-		*out = xcalloc(specs.nr, sizeof(**out));
-		for (i = 0; i < specs.nr; i++) {
-			struct bp *bp = &(*out)[i];
-			char *label;
-
-			if (buildpack_resolve(b->root, specs.v[i], scratch,
-			    bp) < 0)
-				goto out;
-			(*nr)++;
-			if (run_script(b, bp, "detect", 1, b->appdir, NULL,
-			    NULL) < 0) {
-				berth_error("buildpack %s (from %s) does not "
-				    "support this app: its bin/detect failed",
-				    bp->name, source);
-				goto out;
-			}
-			label = detected_label(b, bp);
-			say(b, "-----> ", "%s app detected (%s, from %s)", label,
-			    bp->name, source);
-			free(label);
-		}
-		ret = 0;
-		goto out;
-	}
-	if (buildpack_detection_order(b->root, &specs) < 0)
-		goto out;
-	for (i = 0; i < specs.nr; i++) {
-		struct bp bp;
-		char *label;
-
-		if (buildpack_resolve(b->root, specs.v[i], scratch, &bp) < 0) {
-			say(b, " !     ", "Warning: skipping %s",
-			    berth_last_error());
-			continue;
-		}
-		if (run_script(b, &bp, "detect", 1, b->appdir, NULL,
-		    NULL) < 0) {
-			if (time_left(b) < 0) {
-				bp_clear(&bp);
-				goto out;
-			}
-			bp_clear(&bp);
-			continue;
-		}
-		label = detected_label(b, &bp);
-		say(b, "-----> ", "%s app detected (%s)", label, bp.name);
-		free(label);
-		*out = xcalloc(1, sizeof(**out));
-		(*out)[0] = bp;
-		*nr = 1;
-		break;
-	}
-	ret = 0;
+	if (source != NULL)
+		ret = resolve_listed(b, &specs, source, scratch, out, nr);
+	else
+		ret = detect_installed(b, scratch, out, nr);
 out:
 	if (ret < 0) {
-		for (i = 0; i < *nr; i++)
-			bp_clear(&(*out)[i]);
-		free(*out);
+		bps_free(*out, *nr);
 		*out = NULL;
 		*nr = 0;
 	}
-	buildpack_list_free(pbps, npbps);
 	strvec_clear(&specs);
 	free(scratch);
 	return ret;
@@ -475,24 +538,33 @@ ctx_clear(struct build_ctx *b)
 	strbuf_release(&b->capture);
 }
 
-/* The build proper, after the ledger row and log exist. */
+/* What build_steps() gathers on its way to a slug; parts_clear() frees. */
+struct build_parts {
+	struct appjson aj;
+	int have_procfile;
+	struct bp *bps;		/* the chosen buildpacks, in order */
+	size_t nbps;
+	struct strbuf names;	/* "a,b": the buildpacks run, for the ledger */
+	struct proctypes release_types;	/* the last bin/release's defaults */
+};
+
+static void
+parts_clear(struct build_parts *p)
+{
+	bps_free(p->bps, p->nbps);
+	proctypes_clear(&p->release_types);
+	appjson_clear(&p->aj);
+	strbuf_release(&p->names);
+}
+
+/* Say what is built: the app, its branch, the commit and its subject. */
 static int
-build_steps(struct build_ctx *b, struct build_result *res)
+announce(struct build_ctx *b)
 {
 	const struct build_opts *o = b->o;
-	struct appjson aj;
-	struct proctypes release_types = { NULL, 0 };
-	struct bp *bps = NULL;
-	size_t nbps = 0, i;
-	struct commit_info ci;
-	struct slug slug;
-	struct strbuf names = STRBUF_INIT;
-	char *types_json = NULL, id[25], size[32];
 	const char *branch = o->ref;
-	int have_procfile = 0, ret = -1, n;
+	struct commit_info ci;
 
-	memset(&aj, 0, sizeof(aj));
-	memset(&slug, 0, sizeof(slug));
 	if (strncmp(branch, "refs/heads/", 11) == 0)
 		branch += 11;
 	if (repo_commit_info(o->repo, o->commit, &ci) < 0)
@@ -500,110 +572,186 @@ build_steps(struct build_ctx *b, struct build_result *res)
 	say(b, "-----> ", "Building %s from %s@%s (%s)", o->app->name, branch,
 	    ci.short_sha, ci.subject);
 	commit_info_clear(&ci);
+	return 0;
+}
+
+/*
+ * Check the commit out into b->appdir less what .slugignore lists, read
+ * its Procfile into res->types and its app.json into p->aj, and make
+ * ENV_DIR and the cache directory the buildpacks are given.
+ */
+static int
+prepare_tree(struct build_ctx *b, struct build_result *res,
+    struct build_parts *p)
+{
+	int n;
 
 	if (mkdir_p(b->scratch, 0700) < 0 ||
-	    repo_checkout(o->repo, o->commit, b->appdir) < 0)
-		goto out;
+	    repo_checkout(b->o->repo, b->o->commit, b->appdir) < 0)
+		return -1;
 	n = slugignore_apply(b->appdir);
 	if (n < 0)
-		goto out;
+		return -1;
 	if (n > 0)
 		say(b, "       ", "Removed %d path%s listed in .slugignore", n,
 		    n == 1 ? "" : "s");
-	if (read_procfile(b, &res->types, &have_procfile) < 0)
-		goto out;
-	if (appjson_load(b->appdir, &aj, warn_line, b) < 0)
-		goto out;
-	if (write_env_dir(b) < 0 || mkdir_p(b->cachedir, 0700) < 0)
-		goto out;
-	if (choose_buildpacks(b, &aj, &bps, &nbps) < 0)
-		goto out;
-	if (nbps == 0 && !have_procfile) {
-		berth_error("no buildpack detected this app and it has no "
-		    "Procfile: add a Procfile, or a buildpack (see: berth "
+	if (read_procfile(b, &res->types, &p->have_procfile) < 0 ||
+	    appjson_load(b->appdir, &p->aj, warn_line, b) < 0 ||
+	    write_env_dir(b) < 0 || mkdir_p(b->cachedir, 0700) < 0)
+		return -1;
+	return 0;
+}
+
+/* An app needs a buildpack or a Procfile; say so when it has only one. */
+static int
+check_runnable(struct build_ctx *b, const struct build_parts *p)
+{
+	if (p->nbps == 0 && !p->have_procfile)
+		return berth_error("no buildpack detected this app and it has "
+		    "no Procfile: add a Procfile, or a buildpack (see: berth "
 		    "buildpacks)");
-		goto out;
-	}
-	if (nbps == 0)
+	if (p->nbps == 0)
 		say(b, "-----> ", "Procfile-only app (no buildpack detected)");
-	for (i = 0; i < nbps; i++) {
-		struct proctypes t = { NULL, 0 };
+	return 0;
+}
 
-		if (nbps > 1)
-			say(b, "-----> ", "Running buildpack %s", bps[i].name);
-		if (run_script(b, &bps[i], "compile", 0, b->appdir,
-		    b->cachedir, b->envdir) < 0)
-			goto out;
-		strbuf_addf(&names, "%s%s", i ? "," : "", bps[i].name);
-		if (!is_dir(b->appdir)) {
-			berth_error("buildpack %s removed the build directory",
-			    bps[i].name);
-			goto out;
-		}
-		/* bin/release is optional; the last one's types win. */
-		{
-			char *rel = xasprintf("%s/bin/release", bps[i].dir);
-			int has = access(rel, X_OK) == 0;
+/*
+ * bin/release is optional. When bp has one, run it and, if the
+ * default_process_types it prints are not empty, they replace *types:
+ * the last buildpack's win.
+ */
+static int
+release_defaults(struct build_ctx *b, const struct bp *bp,
+    struct proctypes *types)
+{
+	struct proctypes t = { NULL, 0 };
+	char *rel = xasprintf("%s/bin/release", bp->dir);
+	int has = access(rel, X_OK) == 0;
 
-			free(rel);
-			if (!has)
-				continue;
-		}
-		if (run_script(b, &bps[i], "release", 1, b->appdir, NULL,
-		    NULL) < 0)
-			goto out;
-		if (release_yaml_parse(strbuf_str(&b->capture), &t) < 0) {
-			char *why = xstrdup(berth_last_error());
+	free(rel);
+	if (!has)
+		return 0;
+	if (run_script(b, bp, "release", 1, b->appdir, NULL, NULL) < 0)
+		return -1;
+	if (release_yaml_parse(strbuf_str(&b->capture), &t) < 0) {
+		char *why = xstrdup(berth_last_error());
 
-			berth_error("buildpack %s: bin/release printed "
-			    "invalid YAML: %s", bps[i].name, why);
-			free(why);
-			proctypes_clear(&t);
-			goto out;
-		}
-		if (t.nr > 0) {
-			proctypes_clear(&release_types);
-			release_types = t;
-		} else
-			proctypes_clear(&t);
+		berth_error("buildpack %s: bin/release printed "
+		    "invalid YAML: %s", bp->name, why);
+		free(why);
+		proctypes_clear(&t);
+		return -1;
 	}
-	proctypes_merge_missing(&res->types, &release_types);
-	if (time_left(b) < 0)
-		goto out;
+	if (t.nr > 0) {
+		proctypes_clear(types);
+		*types = t;
+	} else
+		proctypes_clear(&t);
+	return 0;
+}
 
-	/* Seal: from here on the slug is never written again. */
+/*
+ * Run each chosen buildpack's bin/compile on the app, in order, then
+ * its bin/release: p->names lists those run, p->release_types holds
+ * the defaults release_defaults() kept.
+ */
+static int
+compile_all(struct build_ctx *b, struct build_parts *p)
+{
+	size_t i;
+
+	for (i = 0; i < p->nbps; i++) {
+		const struct bp *bp = &p->bps[i];
+
+		if (p->nbps > 1)
+			say(b, "-----> ", "Running buildpack %s", bp->name);
+		if (run_script(b, bp, "compile", 0, b->appdir, b->cachedir,
+		    b->envdir) < 0)
+			return -1;
+		strbuf_addf(&p->names, "%s%s", i ? "," : "", bp->name);
+		if (!is_dir(b->appdir))
+			return berth_error("buildpack %s removed the build "
+			    "directory", bp->name);
+		if (release_defaults(b, bp, &p->release_types) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/*
+ * Seal the built tree: store it as a slug under a new id and record it
+ * in the ledger with res->types and the buildpacks that made it; set
+ * res->size and res->slug_id. From here on the slug is never written
+ * again.
+ */
+static int
+seal(struct build_ctx *b, struct build_result *res, const char *buildpacks)
+{
+	struct slug slug;
+	char id[25], *types_json;
+	int ret = 0;
+
 	if (random_hex(id, 12) < 0)
-		goto out;
+		return -1;
 	res->size = tree_size(b->appdir);
 	if (runtime_slug_put(b->root, b->appdir, id) < 0)
-		goto out;
+		return -1;
 	types_json = proctypes_to_json(&res->types);
+	memset(&slug, 0, sizeof(slug));
 	slug.id = id;
-	slug.commit = (char *)o->commit;
+	slug.commit = (char *)b->o->commit;
 	slug.process_types = types_json;
 	slug.size = res->size;
-	slug.buildpacks = (char *)strbuf_str(&names);
+	slug.buildpacks = (char *)buildpacks;
 	if (ledger_slug_create(b->root->db, &slug) < 0) {
 		runtime_slug_remove(b->root, id);
-		goto out;
-	}
-	res->slug_id = xstrdup(id);
+		ret = -1;
+	} else
+		res->slug_id = xstrdup(id);
+	free(types_json);
+	return ret;
+}
+
+/* Tell the pusher the slug's size and its process types. */
+static void
+say_slug(struct build_ctx *b, const struct build_result *res)
+{
+	struct strbuf names = STRBUF_INIT;
+	char size[32];
+	size_t i;
+
 	human_size(res->size, size);
-	strbuf_reset(&names);
 	for (i = 0; i < res->types.nr; i++)
 		strbuf_addf(&names, "%s%s", i ? ", " : "",
 		    res->types.items[i].name);
 	say(b, "-----> ", "Slug %s, process types: %s", size,
 	    res->types.nr ? strbuf_str(&names) : "(none: add a Procfile)");
+	strbuf_release(&names);
+}
+
+/*
+ * The build proper, after the ledger row and log exist: the Procfile's
+ * types win over the buildpacks' defaults.
+ */
+static int
+build_steps(struct build_ctx *b, struct build_result *res)
+{
+	struct build_parts p = { .names = STRBUF_INIT };
+	int ret = -1;
+
+	if (announce(b) < 0)
+		return -1;
+	if (prepare_tree(b, res, &p) < 0 ||
+	    choose_buildpacks(b, &p.aj, &p.bps, &p.nbps) < 0 ||
+	    check_runnable(b, &p) < 0 || compile_all(b, &p) < 0)
+		goto out;
+	proctypes_merge_missing(&res->types, &p.release_types);
+	if (time_left(b) < 0 || seal(b, res, strbuf_str(&p.names)) < 0)
+		goto out;
+	say_slug(b, res);
 	ret = 0;
 out:
-	for (i = 0; i < nbps; i++)
-		bp_clear(&bps[i]);
-	free(bps);
-	proctypes_clear(&release_types);
-	appjson_clear(&aj);
-	strbuf_release(&names);
-	free(types_json);
+	parts_clear(&p);
 	return ret;
 }
 
@@ -647,8 +795,8 @@ build_run(const struct build_opts *o, struct build_result *res)
 
 		say(&b, " !     ", "Build failed: %s", msg);
 		if (b.log != NULL)
-			say(&b, " !     ", "Build log: berth builds:output %lld",
-			    (long long)res->build_id);
+			say(&b, " !     ", "Build log: berth builds:output "
+			    "%lld", (long long)res->build_id);
 		ledger_build_finish(b.root->db, res->build_id, "failed", NULL,
 		    msg);
 		berth_error("%s", msg);
@@ -720,9 +868,7 @@ build_for_test(const struct build_test_opts *o, struct strvec *test_bps)
 	}
 	ret = 0;
 out:
-	for (i = 0; i < nbps; i++)
-		bp_clear(&bps[i]);
-	free(bps);
+	bps_free(bps, nbps);
 	appjson_clear(&aj);
 	/* The caller's log and directory stay; the env dir goes. */
 	if (b.envdir != NULL)

@@ -202,103 +202,152 @@ yaml_empty(const char *v, size_t len)
 	    (len == 4 && memcmp(v, "null", 4) == 0);
 }
 
+/* One non-blank line of bin/release output, split for the parser. */
+struct yaml_line {
+	char what[64];		/* "bin/release line 3", prefixing messages */
+	size_t indent;		/* leading spaces */
+	const char *s;		/* the content, trimmed; len 0 = blank */
+	size_t len;
+	const char *colon;	/* the ':' that ends a key, or NULL */
+};
+
+/* Where release_yaml_parse() is in the document. */
+struct yaml_state {
+	int seen_content;	/* a "---" or a key came before */
+	int in_types;		/* under default_process_types: */
+	size_t child_indent;	/* its entries' indent; 0 = none yet */
+};
+
+/*
+ * Split ln into yl. The colon ending a key is the first ':' on the
+ * line, and only when a blank or the end of the line follows it.
+ */
+static void
+yaml_line_split(const struct line *ln, struct yaml_line *yl)
+{
+	snprintf(yl->what, sizeof(yl->what), "bin/release line %d",
+	    ln->lineno);
+	for (yl->indent = 0; yl->indent < ln->len &&
+	    ln->s[yl->indent] == ' '; yl->indent++)
+		;
+	yl->len = ln->len - yl->indent;
+	yl->s = trim(ln->s + yl->indent, &yl->len);
+	yl->colon = memchr(yl->s, ':', yl->len);
+	if (yl->colon != NULL && yl->colon + 1 < yl->s + yl->len &&
+	    !is_blank((unsigned char)yl->colon[1]))
+		yl->colon = NULL;
+}
+
+/*
+ * A "key: value" line at the top level: it opens default_process_types
+ * (whose value must be empty: its types are on the lines below) or
+ * another key, which is ignored with what is under it.
+ */
+static int
+yaml_top_key(struct yaml_state *st, const struct yaml_line *yl)
+{
+	size_t vlen, klen;
+	const char *val;
+
+	if (yl->colon == NULL)
+		return berth_error("%s: expected 'key:' at the top level",
+		    yl->what);
+	vlen = yl->len - (size_t)(yl->colon - yl->s) - 1;
+	val = trim(yl->colon + 1, &vlen);
+	val = yaml_scalar(val, &vlen);
+	klen = (size_t)(yl->colon - yl->s);
+	st->in_types = klen == 21 &&
+	    memcmp(yl->s, "default_process_types", 21) == 0;
+	st->child_indent = 0;
+	if (st->in_types && vlen != 0 && !yaml_empty(val, vlen))
+		return berth_error("%s: default_process_types must be "
+		    "followed by indented 'type: command' lines", yl->what);
+	return 0;
+}
+
+/*
+ * A "type: command" line under default_process_types, indented like
+ * the first one, added to pt.
+ */
+static int
+yaml_type_entry(struct yaml_state *st, const struct yaml_line *yl,
+    struct proctypes *pt)
+{
+	size_t vlen, klen;
+	const char *val, *key;
+	char *name, *command;
+
+	if (st->child_indent == 0)
+		st->child_indent = yl->indent;
+	if (yl->indent != st->child_indent)
+		return berth_error("%s: expected 'type: command' indented "
+		    "like the lines above it", yl->what);
+	if (yl->colon == NULL)
+		return berth_error("%s: expected 'type: command' under "
+		    "default_process_types", yl->what);
+	klen = (size_t)(yl->colon - yl->s);
+	key = trim(yl->s, &klen);
+	key = yaml_scalar(key, &klen);
+	vlen = yl->len - (size_t)(yl->colon - yl->s) - 1;
+	val = trim(yl->colon + 1, &vlen);
+	val = yaml_scalar(val, &vlen);
+	if (vlen == 1 && (val[0] == '|' || val[0] == '>'))
+		return berth_error("%s: multi-line commands ('|' or '>') are "
+		    "not supported; put the command on one line", yl->what);
+	if (parse_pair(yl->what, key, klen, val, vlen, &name, &command) < 0)
+		return -1;
+	proctypes_set(pt, name, command);
+	free(name);
+	free(command);
+	return 0;
+}
+
+/*
+ * One line of the document: blanks and comments are skipped, one "---"
+ * may open it, then a top-level key or an entry under one.
+ */
+static int
+yaml_line_parse(struct yaml_state *st, const struct line *ln,
+    struct proctypes *pt)
+{
+	struct yaml_line yl;
+
+	yaml_line_split(ln, &yl);
+	if (yl.len == 0 || yl.s[0] == '#')
+		return 0;
+	if (ln->s[yl.indent] == '\t')
+		return berth_error("%s: YAML does not allow tabs for "
+		    "indentation", yl.what);
+	if (yl.indent == 0 && yl.len == 3 && memcmp(yl.s, "---", 3) == 0) {
+		if (st->seen_content)
+			return berth_error("%s: only one YAML document is "
+			    "allowed", yl.what);
+		st->seen_content = 1;
+		return 0;
+	}
+	st->seen_content = 1;
+	if (yl.indent == 0)
+		return yaml_top_key(st, &yl);
+	if (!st->in_types)
+		return 0;
+	return yaml_type_entry(st, &yl, pt);
+}
+
 int
 release_yaml_parse(const char *text, struct proctypes *out)
 {
 	struct proctypes pt = { NULL, 0 };
 	struct line ln = { NULL, 0, 0 };
-	size_t pos = 0, len = strlen(text), indent, child_indent = 0;
-	size_t slen, vlen, klen;
-	const char *s, *colon, *val, *key;
-	char what[64], *name, *command;
-	int in_types = 0, seen_content = 0;
+	struct yaml_state st = { 0, 0, 0 };
+	size_t pos = 0, len = strlen(text);
 
-	while (next_line(text, len, &pos, &ln)) {
-		snprintf(what, sizeof(what), "bin/release line %d", ln.lineno);
-		for (indent = 0; indent < ln.len && ln.s[indent] == ' ';
-		    indent++)
-			;
-		slen = ln.len - indent;
-		s = trim(ln.s + indent, &slen);
-		if (slen == 0 || s[0] == '#')
-			continue;
-		if (ln.s[indent] == '\t') {
-			berth_error("%s: YAML does not allow tabs for "
-			    "indentation", what);
-			goto fail;
+	while (next_line(text, len, &pos, &ln))
+		if (yaml_line_parse(&st, &ln, &pt) < 0) {
+			proctypes_clear(&pt);
+			return -1;
 		}
-		if (indent == 0 && slen == 3 && memcmp(s, "---", 3) == 0) {
-			if (seen_content) {
-				berth_error("%s: only one YAML document is "
-				    "allowed", what);
-				goto fail;
-			}
-			seen_content = 1;
-			continue;
-		}
-		seen_content = 1;
-		colon = memchr(s, ':', slen);
-		if (colon != NULL && colon + 1 < s + slen &&
-		    !is_blank((unsigned char)colon[1]))
-			colon = NULL;
-		if (indent == 0) {
-			if (colon == NULL) {
-				berth_error("%s: expected 'key:' at the top "
-				    "level", what);
-				goto fail;
-			}
-			vlen = slen - (size_t)(colon - s) - 1;
-			val = trim(colon + 1, &vlen);
-			val = yaml_scalar(val, &vlen);
-			klen = (size_t)(colon - s);
-			in_types = klen == 21 &&
-			    memcmp(s, "default_process_types", 21) == 0;
-			child_indent = 0;
-			if (in_types && vlen != 0 && !yaml_empty(val, vlen)) {
-				berth_error("%s: default_process_types must be "
-				    "followed by indented 'type: command' "
-				    "lines", what);
-				goto fail;
-			}
-			continue;
-		}
-		if (!in_types)
-			continue;
-		if (child_indent == 0)
-			child_indent = indent;
-		if (indent != child_indent) {
-			berth_error("%s: expected 'type: command' indented "
-			    "like the lines above it", what);
-			goto fail;
-		}
-		if (colon == NULL) {
-			berth_error("%s: expected 'type: command' under "
-			    "default_process_types", what);
-			goto fail;
-		}
-		klen = (size_t)(colon - s);
-		key = trim(s, &klen);
-		key = yaml_scalar(key, &klen);
-		vlen = slen - (size_t)(colon - s) - 1;
-		val = trim(colon + 1, &vlen);
-		val = yaml_scalar(val, &vlen);
-		if (vlen == 1 && (val[0] == '|' || val[0] == '>')) {
-			berth_error("%s: multi-line commands ('|' or '>') are "
-			    "not supported; put the command on one line", what);
-			goto fail;
-		}
-		if (parse_pair(what, key, klen, val, vlen, &name,
-		    &command) < 0)
-			goto fail;
-		proctypes_set(&pt, name, command);
-		free(name);
-		free(command);
-	}
 	proctypes_move(out, &pt);
 	return 0;
-fail:
-	proctypes_clear(&pt);
-	return -1;
 }
 
 void

@@ -508,88 +508,142 @@ deliver_lines(struct child *c, struct strbuf *pending, int flush)
 	pending->buf[pending->len] = '\0';
 }
 
+/* A run_command() child being watched: run_command() owns it all. */
+struct watch {
+	struct child *c;
+	pid_t pid;
+	int out;		/* the pipe to on_line; -1 = none or closed */
+	int status;		/* its wait status, once done */
+	int done;		/* the main process has been reaped */
+	int64_t deadline;	/* when to kill it; 0 = never, or killed */
+	int64_t drain_until;	/* once done, read the pipe until then */
+	struct strbuf pending;	/* output not yet delivered as lines */
+};
+
+/*
+ * The main process has ended (status) or is lost (someone reaped it):
+ * kill what is left of its group and read the pipe for a second more.
+ */
+static void
+watch_ended(struct watch *w, int status)
+{
+	w->status = status;
+	w->done = 1;
+	kill(-w->pid, SIGKILL);
+	w->drain_until = now_ms() + 1000;
+}
+
+/* Reap the main process if it has exited, without waiting. */
+static void
+watch_reap(struct watch *w)
+{
+	int status = 0;
+	pid_t got = waitpid(w->pid, &status, WNOHANG);
+
+	/* A lost child (someone reaped it) is a failure. */
+	if (got < 0 && errno != EINTR)
+		watch_ended(w, 255 << 8);
+	else if (got == w->pid)
+		watch_ended(w, status);
+}
+
+/* Past the deadline: kill the group and mark the child timed out. */
+static void
+watch_deadline(struct watch *w)
+{
+	if (!w->done && w->deadline > 0 && now_ms() >= w->deadline) {
+		kill(-w->pid, SIGKILL);
+		w->c->timed_out = 1;
+		w->deadline = 0;
+	}
+}
+
+/*
+ * Wait up to timeout ms for output and deliver its complete lines;
+ * close the pipe at EOF or on a read error.
+ */
+static void
+watch_read(struct watch *w, int timeout)
+{
+	struct pollfd pfd = { w->out, POLLIN, 0 };
+	char buf[8192];
+	ssize_t n;
+
+	if (poll(&pfd, 1, timeout) <= 0)
+		return;
+	n = read(w->out, buf, sizeof(buf));
+	if (n > 0) {
+		strbuf_add(&w->pending, buf, (size_t)n);
+		deliver_lines(w->c, &w->pending, 0);
+	} else if (n == 0 || (errno != EINTR && errno != EAGAIN))
+		fd_close(&w->out);
+}
+
+/*
+ * No output to read: wait for the main process, blocking when there is
+ * no deadline to keep, else for 10 ms.
+ */
+static void
+watch_wait(struct watch *w)
+{
+	int status = 0;
+
+	if (w->deadline != 0)
+		poll(NULL, 0, 10);
+	else if (waitpid(w->pid, &status, 0) == w->pid)
+		watch_ended(w, status);
+}
+
+/*
+ * Deliver the last output, kill what is left of the group, and set c's
+ * exit_code (128 + N for signal N) and signaled from the wait status.
+ */
+static void
+watch_finish(struct watch *w)
+{
+	struct child *c = w->c;
+
+	fd_close(&w->out);
+	if (c->on_line != NULL)
+		deliver_lines(c, &w->pending, 1);
+	strbuf_release(&w->pending);
+	/* Whatever the main process left in its group goes with it. */
+	kill(-w->pid, SIGKILL);
+	inflight_set(w->pid, 0);
+	if (WIFSIGNALED(w->status)) {
+		c->signaled = 1;
+		c->exit_code = 128 + WTERMSIG(w->status);
+	} else
+		c->exit_code = WEXITSTATUS(w->status);
+}
+
 int
 run_command(struct child *c)
 {
-	struct strbuf pending = STRBUF_INIT;
-	int out = -1;
-	int64_t deadline = c->timeout_ms > 0 ? now_ms() + c->timeout_ms : 0;
-	int status = 0, done = 0, open_pipe;
-	pid_t pid;
+	struct watch w = { .c = c, .out = -1, .pending = STRBUF_INIT };
 
-	pid = child_start(c, 1, &out);
-	if (pid < 0)
+	w.deadline = c->timeout_ms > 0 ? now_ms() + c->timeout_ms : 0;
+	w.pid = child_start(c, 1, &w.out);
+	if (w.pid < 0)
 		return -1;
-	open_pipe = out >= 0;
-
 	/*
 	 * Read output and reap; on timeout kill the group. Once the main
 	 * process has exited, its group is killed and the pipe drained for
 	 * at most a second: a descendant that escaped the group and holds
 	 * the pipe cannot hang us.
 	 */
-	int64_t drain_until = 0;
-
-	while (open_pipe || !done) {
-		int timeout = 100;
-
-		if (!done) {
-			pid_t w = waitpid(pid, &status, WNOHANG);
-
-			/* A lost child (someone reaped it) is a failure. */
-			if (w < 0 && errno != EINTR)
-				status = 255 << 8;
-			if (w == pid || (w < 0 && errno != EINTR)) {
-				done = 1;
-				kill(-pid, SIGKILL);
-				drain_until = now_ms() + 1000;
-			}
-		}
-		if (!done && deadline > 0 && now_ms() >= deadline) {
-			kill(-pid, SIGKILL);
-			c->timed_out = 1;
-			deadline = 0;
-		}
-		if (done && (!open_pipe || now_ms() >= drain_until))
+	while (w.out >= 0 || !w.done) {
+		if (!w.done)
+			watch_reap(&w);
+		watch_deadline(&w);
+		if (w.done && (w.out < 0 || now_ms() >= w.drain_until))
 			break;
-		if (open_pipe) {
-			struct pollfd pfd = { out, POLLIN, 0 };
-			int rc = poll(&pfd, 1, timeout);
-
-			if (rc > 0) {
-				char buf[8192];
-				ssize_t n = read(out, buf, sizeof(buf));
-
-				if (n > 0) {
-					strbuf_add(&pending, buf, (size_t)n);
-					deliver_lines(c, &pending, 0);
-				} else if (n == 0 || (errno != EINTR &&
-				    errno != EAGAIN)) {
-					close(out);
-					open_pipe = 0;
-				}
-			}
-		} else if (!done && deadline == 0) {
-			if (waitpid(pid, &status, 0) == pid) {
-				done = 1;
-				kill(-pid, SIGKILL);
-			}
-		} else if (!done)
-			poll(NULL, 0, 10);
+		if (w.out >= 0)
+			watch_read(&w, 100);
+		else if (!w.done)
+			watch_wait(&w);
 	}
-	if (open_pipe)
-		close(out);
-	if (c->on_line != NULL)
-		deliver_lines(c, &pending, 1);
-	strbuf_release(&pending);
-	/* Whatever the main process left in its group goes with it. */
-	kill(-pid, SIGKILL);
-	inflight_set(pid, 0);
-	if (WIFSIGNALED(status)) {
-		c->signaled = 1;
-		c->exit_code = 128 + WTERMSIG(status);
-	} else
-		c->exit_code = WEXITSTATUS(status);
+	watch_finish(&w);
 	if (c->timed_out || c->exit_code != 0)
 		return child_error(c);
 	return 0;
