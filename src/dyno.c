@@ -130,10 +130,10 @@ dyno_dir_enter(const struct dyno_dir *dd)
 	    dd->mount_opts);
 }
 
-static int
-enter_hook(const void *data)
+int
+dyno_dir_enter_hook(const void *dd)
 {
-	return dyno_dir_enter(data);
+	return dyno_dir_enter(dd);
 }
 
 static void
@@ -177,7 +177,7 @@ dyno_overlay_supported(const struct berth_root *r)
 		strvec_push(&c.args, ": > sealed/probe");
 		c.dir = dd.path;
 		c.on_line = ignore_line;
-		c.pre_exec = enter_hook;
+		c.pre_exec = dyno_dir_enter_hook;
 		c.pre_exec_data = &dd;
 		ok = run_command(&c) == 0;
 		child_clear(&c);
@@ -369,7 +369,7 @@ dyno_spawn(const struct dyno_spec *d, int in_fd, int out_fd,
 	c.in_fd = in_fd;
 	c.out_fd = out_fd;
 	c.group = new_session ? CHILD_OWN_SESSION : CHILD_OUR_GROUP;
-	c.pre_exec = enter_hook;
+	c.pre_exec = dyno_dir_enter_hook;
 	c.pre_exec_data = d->dir;
 	pid = start_command(&c);
 	child_clear(&c);

@@ -63,6 +63,8 @@ int dyno_kill_token(const char *token);
  * Async-signal-safe. -1 when it fails.
  */
 int dyno_dir_enter(const struct dyno_dir *dd);
+/* The same as a struct child pre_exec hook (dd is a dyno_dir). */
+int dyno_dir_enter_hook(const void *dd);
 /* Whether this process can mount overlays (probed once). */
 int dyno_overlay_supported(const struct berth_root *r);
 

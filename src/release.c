@@ -51,12 +51,6 @@ on_line(const char *line, void *data)
 	ph->next = (ph->next + 1) % TAIL;
 }
 
-static int
-enter_dir(const void *data)
-{
-	return dyno_dir_enter(data);
-}
-
 int
 release_phase(const struct berth_root *r, const char *app,
     const struct release *rel, const char *commit,
@@ -111,7 +105,7 @@ release_script(const struct berth_root *r, const char *app,
 	dyno_env(&spec, &c.env);
 	dyno_argv(&spec, &c.args);
 	c.dir = dir.path;
-	c.pre_exec = enter_dir;
+	c.pre_exec = dyno_dir_enter_hook;
 	c.pre_exec_data = &dir;
 	c.timeout_ms = (int64_t)timeout * 1000;
 	c.on_line = on_line;

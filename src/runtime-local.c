@@ -327,12 +327,6 @@ local_node_dir(const struct runtime_node *n)
 }
 
 static int
-enter_dir(const void *data)
-{
-	return dyno_dir_enter(data);
-}
-
-static int
 local_node_run(struct runtime_node *base, struct child *c)
 {
 	struct local_node *n = (struct local_node *)base;
@@ -342,7 +336,7 @@ local_node_run(struct runtime_node *base, struct child *c)
 	random_hex(token, 8);
 	strvec_pushf(&c->env, "BERTH_DYNO_ID=%s", token);
 	c->dir = n->dir.path;
-	c->pre_exec = enter_dir;
+	c->pre_exec = dyno_dir_enter_hook;
 	c->pre_exec_data = &n->dir;
 	ret = run_command(c);
 	/* A daemon a test left behind goes with the node. */
