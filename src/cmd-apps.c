@@ -108,8 +108,8 @@ cmd_apps_create(struct cmd_ctx *ctx)
 		    &apps, &n);
 
 		if (rc == 0 && n > 0)
-			cmd_fail("%s already auto-deploys %s; a branch deploys "
-			    "one app (promote to the others: berth "
+			cmd_fail("%s already auto-deploys %s; a branch "
+			    "deploys one app (promote to the others: berth "
 			    "pipelines:promote)", apps[0].name, branch);
 		else if (rc < 0)
 			cmd_fail_last();
@@ -155,121 +155,158 @@ type_names(const char *json)
 	return strbuf_detach(&sb);
 }
 
-static int
-cmd_apps_info(struct cmd_ctx *ctx)
-{
+/* What apps:info shows about one app; app_view_clear() frees it. */
+struct app_view {
 	struct app a;
-	struct release r;
-	struct slug s;
-	struct kvlist cfg = { NULL, 0 };
-	int have_rel, have_slug = 0;
-	char *repo, *types = NULL, *age = NULL, *created;
-	struct strbuf keys = STRBUF_INIT, line = STRBUF_INIT;
-	struct table t;
+	struct kvlist cfg;	/* its config vars (only the keys are shown) */
+	struct release r;	/* its current release, if have_rel */
+	struct slug s;		/* that release's slug, if have_slug */
+	int have_rel;
+	int have_slug;
+	char *repo;		/* its pipeline's repository */
+};
+
+/*
+ * Fill v's current release, slug and repository path for the app and
+ * config vars already in v. A missing release or slug is no error: it
+ * is shown as such.
+ */
+static void
+app_view_load(struct cmd_ctx *ctx, struct app_view *v)
+{
+	v->have_rel = ledger_release_current(ctx->root.db, v->a.id,
+	    &v->r) == 0;
+	if (v->have_rel && v->r.slug_id != NULL)
+		v->have_slug = ledger_slug_get(ctx->root.db, v->r.slug_id,
+		    &v->s) == 0;
+	v->repo = root_repo_path(&ctx->root, v->a.pipeline);
+}
+
+static void
+app_view_clear(struct app_view *v)
+{
+	free(v->repo);
+	kvlist_clear(&v->cfg);
+	if (v->have_slug)
+		slug_clear(&v->s);
+	if (v->have_rel)
+		release_clear(&v->r);
+	app_clear(&v->a);
+}
+
+/* The app as one JSON object: config var names, never their values. */
+static void
+print_app_info_json(const struct app_view *v)
+{
+	json_t *jkeys = json_array(), *jrel = json_null();
+	json_t *jslug = json_null();
 	size_t i;
 
-	if (app_from_args(ctx) != 0 || cmd_need_app(ctx, &a) != 0)
-		return 1;
-	memset(&r, 0, sizeof(r));
-	memset(&s, 0, sizeof(s));
-	if (ledger_config_get(ctx->root.db, a.id, &cfg) < 0) {
-		app_clear(&a);
-		return cmd_fail_last();
+	for (i = 0; i < v->cfg.nr; i++)
+		json_array_append_new(jkeys, json_string(v->cfg.items[i].key));
+	if (v->have_rel)
+		jrel = json_pack("{s:i, s:s, s:o, s:o, s:o, s:s}",
+		    "version", v->r.version, "status", v->r.status,
+		    "commit", json_str_or_null(v->r.commit),
+		    "description", json_str_or_null(v->r.description),
+		    "actor", json_str_or_null(v->r.actor),
+		    "created_at", v->r.created_at);
+	if (v->have_slug) {
+		json_t *jt = json_loads(v->s.process_types, 0, NULL);
+
+		jslug = json_pack("{s:s, s:I, s:o, s:s}", "id", v->s.id,
+		    "size", (json_int_t)v->s.size, "process_types",
+		    jt ? jt : json_object(), "buildpacks", v->s.buildpacks);
 	}
-	have_rel = ledger_release_current(ctx->root.db, a.id, &r) == 0;
-	if (have_rel && r.slug_id != NULL)
-		have_slug = ledger_slug_get(ctx->root.db, r.slug_id, &s) == 0;
-	if (have_slug)
-		types = type_names(s.process_types);
-	repo = root_repo_path(&ctx->root, a.pipeline);
-	for (i = 0; i < cfg.nr; i++)
-		strbuf_addf(&keys, "%s%s", i ? ", " : "", cfg.items[i].key);
+	cmd_print_json(json_pack("{s:s, s:s, s:s, s:o, s:o, s:o, s:o, s:s, "
+	    "s:s}", "name", v->a.name, "pipeline", v->a.pipeline,
+	    "stage", v->a.stage, "branch", json_str_or_null(v->a.branch),
+	    "release", jrel, "slug", jslug, "config_vars", jkeys,
+	    "repo", v->repo, "created_at", v->a.created_at));
+}
 
-	if (ctx->json) {
-		json_t *jkeys = json_array(), *jrel = json_null();
-		json_t *jslug = json_null();
+/*
+ * The app for people: "=== NAME", then a two-column table of its
+ * pipeline, stage, auto-deploy branch, release, slug, config var names,
+ * web URL, repository and creation time.
+ */
+static void
+print_app_info(struct cmd_ctx *ctx, const struct app_view *v)
+{
+	struct strbuf line = STRBUF_INIT;
+	struct table t;
+	char *url, *created;
+	size_t i;
 
-		for (i = 0; i < cfg.nr; i++)
-			json_array_append_new(jkeys,
-			    json_string(cfg.items[i].key));
-		if (have_rel)
-			jrel = json_pack("{s:i, s:s, s:o, s:o, s:o, s:s}",
-			    "version", r.version, "status", r.status,
-			    "commit", json_str_or_null(r.commit),
-			    "description", json_str_or_null(r.description),
-			    "actor", json_str_or_null(r.actor),
-			    "created_at", r.created_at);
-		if (have_slug) {
-			json_t *jt = json_loads(s.process_types, 0, NULL);
-
-			jslug = json_pack("{s:s, s:I, s:o, s:s}", "id", s.id,
-			    "size", (json_int_t)s.size, "process_types",
-			    jt ? jt : json_object(), "buildpacks",
-			    s.buildpacks);
-		}
-		cmd_print_json(json_pack("{s:s, s:s, s:s, s:o, s:o, s:o, "
-		    "s:o, s:s, s:s}", "name", a.name, "pipeline", a.pipeline,
-		    "stage", a.stage, "branch", json_str_or_null(a.branch),
-		    "release", jrel, "slug", jslug, "config_vars", jkeys,
-		    "repo", repo, "created_at", a.created_at));
-		goto out;
-	}
-
-	printf("=== %s\n", a.name);
+	printf("=== %s\n", v->a.name);
 	table_init(&t, 2);
-	table_row(&t, "Pipeline:", a.pipeline);
-	table_row(&t, "Stage:", a.stage);
-	table_row(&t, "Auto-deploys:", a.branch ? a.branch : "no (promoted "
-	    "or released by hand)");
-	if (have_rel) {
-		char sha[8];
+	table_row(&t, "Pipeline:", v->a.pipeline);
+	table_row(&t, "Stage:", v->a.stage);
+	table_row(&t, "Auto-deploys:", v->a.branch ? v->a.branch :
+	    "no (promoted or released by hand)");
+	if (v->have_rel) {
+		char sha[8], *age = format_age(v->r.created_at);
 
-		age = format_age(r.created_at);
-		strbuf_addf(&line, "v%d  %s  (%s, %s)", r.version,
-		    r.description ? r.description : "", short_sha(r.commit,
-		    sha), age);
+		strbuf_addf(&line, "v%d  %s  (%s, %s)", v->r.version,
+		    v->r.description ? v->r.description : "",
+		    short_sha(v->r.commit, sha), age);
 		table_row(&t, "Release:", line.buf);
+		free(age);
 	} else
 		table_row(&t, "Release:", "none yet; push to deploy it");
-	if (have_slug) {
-		char size[32];
+	if (v->have_slug) {
+		char size[32], *types = type_names(v->s.process_types);
 
-		human_size(s.size, size);
+		human_size(v->s.size, size);
 		strbuf_reset(&line);
-		strbuf_addf(&line, "%s  %s", s.id, size);
+		strbuf_addf(&line, "%s  %s", v->s.id, size);
 		table_row(&t, "Slug:", line.buf);
 		table_row(&t, "Process types:", types);
+		free(types);
 	}
 	strbuf_reset(&line);
-	if (cfg.nr == 0)
+	if (v->cfg.nr == 0)
 		strbuf_addstr(&line, "none");
-	else
-		strbuf_addf(&line, "%zu (%s)", cfg.nr, keys.buf);
-	table_row(&t, "Config vars:", line.buf);
-	{
-		char *url = runtime_url(&ctx->root, a.name);
+	else {
+		struct strbuf keys = STRBUF_INIT;
 
-		table_row(&t, "Web URL:", url);
-		free(url);
+		for (i = 0; i < v->cfg.nr; i++)
+			strbuf_addf(&keys, "%s%s", i ? ", " : "",
+			    v->cfg.items[i].key);
+		strbuf_addf(&line, "%zu (%s)", v->cfg.nr, keys.buf);
+		strbuf_release(&keys);
 	}
-	table_row(&t, "Repo:", repo);
-	created = format_time(a.created_at);
+	table_row(&t, "Config vars:", line.buf);
+	url = runtime_url(&ctx->root, v->a.name);
+	table_row(&t, "Web URL:", url);
+	free(url);
+	table_row(&t, "Repo:", v->repo);
+	created = format_time(v->a.created_at);
 	table_row(&t, "Created:", created);
 	free(created);
 	table_print(&t, stdout);
 	table_clear(&t);
-out:
-	free(age);
-	free(types);
-	free(repo);
-	strbuf_release(&keys);
 	strbuf_release(&line);
-	kvlist_clear(&cfg);
-	if (have_slug)
-		slug_clear(&s);
-	if (have_rel)
-		release_clear(&r);
-	app_clear(&a);
+}
+
+static int
+cmd_apps_info(struct cmd_ctx *ctx)
+{
+	struct app_view v;
+
+	memset(&v, 0, sizeof(v));
+	if (app_from_args(ctx) != 0 || cmd_need_app(ctx, &v.a) != 0)
+		return 1;
+	if (ledger_config_get(ctx->root.db, v.a.id, &v.cfg) < 0) {
+		app_clear(&v.a);
+		return cmd_fail_last();
+	}
+	app_view_load(ctx, &v);
+	if (ctx->json)
+		print_app_info_json(&v);
+	else
+		print_app_info(ctx, &v);
+	app_view_clear(&v);
 	return 0;
 }
 
@@ -321,7 +358,8 @@ const struct berth_cmd cmd_apps_entry = {
 
 const struct berth_cmd cmd_apps_create_entry = {
 	.name = "apps:create",
-	.usage = "apps:create NAME -p PIPELINE --stage STAGE [--branch BRANCH]",
+	.usage =
+	"apps:create NAME -p PIPELINE --stage STAGE [--branch BRANCH]",
 	.summary = "add an app to a pipeline stage",
 	.help =
 	"STAGE is review, development, staging or production. With --branch,\n"

@@ -74,65 +74,86 @@ cmd_pipelines(struct cmd_ctx *ctx)
 	return 0;
 }
 
+/*
+ * Check that pipeline name can be created before anything is: its
+ * staging app's name is valid (unless no_apps), berth-receive is found
+ * for the hooks (*recv) and nothing is at its repository path yet
+ * (*repo). Returns 0, or prints why and returns -1; the caller frees
+ * *recv and *repo either way.
+ */
 static int
-cmd_pipelines_create(struct cmd_ctx *ctx)
+create_check(struct cmd_ctx *ctx, const char *name, const char *staging,
+    int no_apps, char **recv, char **repo)
 {
-	const char *name = ctx->argv[0];
-	const char *branch = cmd_opt(ctx, "deploy-branch");
-	int no_apps = cmd_flag(ctx, "no-apps");
-	char *staging = NULL, *repo = NULL, *tmp = NULL, *recv = NULL;
-	char rnd[9];
-	struct app_new apps[2];
-	struct table t;
-	int ret = 1;
-
-	if (branch == NULL)
-		branch = "main";
-	if (name_check_pipeline(name) < 0 || name_check_branch(branch) < 0)
-		return cmd_fail_last();
-	staging = xasprintf("%s-staging", name);
-	apps[0].name = staging;
-	apps[0].stage = "staging";
-	apps[0].branch = branch;
-	apps[1].name = name;
-	apps[1].stage = "production";
-	apps[1].branch = NULL;
 	if (!no_apps && name_check_app(staging) < 0) {
 		cmd_fail("%s; pick a shorter pipeline name or use --no-apps",
 		    berth_last_error());
-		goto out;
+		return -1;
 	}
-	recv = receive_path();
-	if (recv == NULL) {
+	*recv = receive_path();
+	if (*recv == NULL) {
 		cmd_fail("cannot find berth-receive next to berth; install "
 		    "berth or set BERTH_RECEIVE to its path");
-		goto out;
+		return -1;
 	}
-	repo = root_repo_path(&ctx->root, name);
-	if (path_exists(repo)) {
+	*repo = root_repo_path(&ctx->root, name);
+	if (path_exists(*repo)) {
 		cmd_fail("%s already exists; pick another name or remove it",
-		    repo);
-		goto out;
+		    *repo);
+		return -1;
 	}
-	/* Build the repo aside, record the pipeline, then move it in. */
+	return 0;
+}
+
+/*
+ * Build the bare repository aside in ROOT/tmp with recv as its hooks,
+ * record the pipeline with its apps (staging, which auto-deploys
+ * branch, and name in production; none when no_apps), then move the
+ * repository in at repo. Returns 0, or prints why and returns -1 with
+ * the repository aside removed (a pipeline recorded before a failed
+ * move stays recorded).
+ */
+static int
+create_repo(struct cmd_ctx *ctx, const char *name, const char *branch,
+    const char *staging, int no_apps, const char *recv, const char *repo)
+{
+	const struct app_new apps[] = {
+		{ .name = staging, .stage = "staging", .branch = branch },
+		{ .name = name, .stage = "production", .branch = NULL },
+	};
+	char rnd[9], *tmp;
+	int ret = -1;
+
 	if (random_hex(rnd, 4) < 0) {
 		cmd_fail_last();
-		goto out;
+		return -1;
 	}
 	tmp = root_pathf(&ctx->root, "tmp/repo-%s.git", rnd);
 	if (repo_create_bare(tmp, branch, recv) < 0 ||
 	    ledger_pipeline_create(ctx->root.db, name, branch, apps,
-	    no_apps ? 0 : 2, NULL) < 0) {
+	    no_apps ? 0 : 2, NULL) < 0)
 		cmd_fail_last();
-		rm_rf(tmp);
-		goto out;
-	}
-	if (rename(tmp, repo) < 0) {
+	else if (rename(tmp, repo) < 0) {
 		berth_error_errno("cannot move the repository to %s", repo);
 		cmd_fail_last();
+	} else
+		ret = 0;
+	if (ret < 0)
 		rm_rf(tmp);
-		goto out;
-	}
+	free(tmp);
+	return ret;
+}
+
+/*
+ * "Created pipeline NAME", its repository, its two apps with their web
+ * URLs (unless no_apps), and the git commands that push to it.
+ */
+static void
+print_created(struct cmd_ctx *ctx, const char *name, const char *staging,
+    const char *branch, int no_apps, const char *repo)
+{
+	struct table t;
+
 	printf("Created pipeline %s\n  repo        %s\n", name, repo);
 	if (!no_apps) {
 		char *deploys = xasprintf("auto-deploys %s", branch);
@@ -151,11 +172,30 @@ cmd_pipelines_create(struct cmd_ctx *ctx)
 	}
 	printf("\nPush to it:  git remote add berth %s && git push berth "
 	    "%s\n", repo, branch);
-	ret = 0;
-out:
+}
+
+static int
+cmd_pipelines_create(struct cmd_ctx *ctx)
+{
+	const char *name = ctx->argv[0];
+	const char *branch = cmd_opt(ctx, "deploy-branch");
+	int no_apps = cmd_flag(ctx, "no-apps");
+	char *staging, *repo = NULL, *recv = NULL;
+	int ret = 1;
+
+	if (branch == NULL)
+		branch = "main";
+	if (name_check_pipeline(name) < 0 || name_check_branch(branch) < 0)
+		return cmd_fail_last();
+	staging = xasprintf("%s-staging", name);
+	if (create_check(ctx, name, staging, no_apps, &recv, &repo) == 0 &&
+	    create_repo(ctx, name, branch, staging, no_apps, recv,
+	    repo) == 0) {
+		print_created(ctx, name, staging, branch, no_apps, repo);
+		ret = 0;
+	}
 	free(staging);
 	free(repo);
-	free(tmp);
 	free(recv);
 	return ret;
 }
@@ -307,8 +347,10 @@ const struct berth_cmd cmd_pipelines_create_entry = {
 	"(stage production) that is promoted to, never pushed to.\n"
 	"--no-apps creates the pipeline and repo alone.",
 	.options = (const struct cmd_option[]){
-		{ .name = "deploy-branch", .kind = CMD_STRING, .arg = "BRANCH",
-		    .help = "the branch NAME-staging deploys (default: main)" },
+		{ .name = "deploy-branch", .kind = CMD_STRING,
+		    .arg = "BRANCH",
+		    .help = "the branch NAME-staging deploys "
+		    "(default: main)" },
 		{ .name = "no-apps", .kind = CMD_FLAG,
 		    .help = "create the pipeline and its repo alone" },
 		{ 0 },

@@ -55,6 +55,28 @@ app_named(struct app *apps, size_t napps, const char *name)
 }
 
 /*
+ * The -p pipeline into *p and its apps into *apps and *napps (the
+ * caller frees them: app_list_free, pipeline_clear). Returns 0, or
+ * prints why and returns -1 with nothing left to free.
+ */
+static int
+need_pipeline_apps(struct cmd_ctx *ctx, struct pipeline *p,
+    struct app **apps, size_t *napps)
+{
+	*apps = NULL;
+	*napps = 0;
+	if (cmd_need_pipeline(ctx, p) != 0)
+		return -1;
+	if (ledger_app_list(ctx->root.db, p->id, apps, napps) < 0) {
+		cmd_fail_last();
+		app_list_free(*apps, *napps);
+		pipeline_clear(p);
+		return -1;
+	}
+	return 0;
+}
+
+/*
  * The app --from names (an app or a stage), else def_stage's. Prints
  * the error and returns NULL when there is none.
  */
@@ -70,9 +92,9 @@ pick_app(const struct pipeline *p, struct app *apps, size_t napps,
 	if (a == NULL && stage_index(want) >= 0)
 		a = app_in_stage(apps, napps, want);
 	if (a == NULL)
-		cmd_fail("%s '%s' is neither an app nor a stage with an app in "
-		    "pipeline %s; see: berth pipelines:info -p %s", flag, want,
-		    p->name, p->name);
+		cmd_fail("%s '%s' is neither an app nor a stage with an app "
+		    "in pipeline %s; see: berth pipelines:info -p %s", flag,
+		    want, p->name, p->name);
 	return a;
 }
 
@@ -106,8 +128,14 @@ promote_one(struct cmd_ctx *ctx, const struct app *src,
 	memset(&res, 0, sizeof(res));
 	o->app = dst->name;
 	if (cmd_flag(ctx, "rebuild")) {
-		struct build_opts bo = { &ctx->root, repo, dst, srel->commit,
-		    "refs/heads/promote", actor };
+		struct build_opts bo = {
+			.root = &ctx->root,
+			.repo = repo,
+			.app = dst,
+			.commit = srel->commit,
+			.ref = "refs/heads/promote",
+			.actor = actor,
+		};
 
 		if (build_run(&bo, &res) < 0) {
 			o->why = xstrdup(berth_last_error());
@@ -141,105 +169,126 @@ promote_one(struct cmd_ctx *ctx, const struct app *src,
 	build_result_clear(&res);
 }
 
-static int
-cmd_pipelines_promote(struct cmd_ctx *ctx)
-{
-	struct pipeline p;
-	struct app *apps = NULL, *src, **dst = NULL;
-	size_t napps = 0, ndst = 0, i;
-	struct release srel;
-	struct outcome *res = NULL;
-	git_repository *repo = NULL;
-	struct table t;
-	char *actor = NULL, sha[8], *repo_path = NULL;
-	int lock = -1, failed = 0, ret = 1, si;
+/* The apps a promotion releases to: pointers into the pipeline's apps. */
+struct targets {
+	struct app **v;		/* the caller frees v, not what it points to */
+	size_t nr;
+};
 
-	memset(&srel, 0, sizeof(srel));
-	if (cmd_need_pipeline(ctx, &p) != 0)
-		return 1;
-	if (ledger_app_list(ctx->root.db, p.id, &apps, &napps) < 0) {
-		cmd_fail_last();
-		goto out;
+static void
+targets_add(struct targets *t, struct app *a)
+{
+	t->v = xrealloc(t->v, (t->nr + 1) * sizeof(*t->v));
+	t->v[t->nr++] = a;
+}
+
+/*
+ * Add to t each app of the comma-separated list (--to), in order.
+ * Returns 0, or prints why and returns -1 when one is not an app of
+ * pipeline p or is src itself.
+ */
+static int
+targets_named(const struct pipeline *p, struct app *apps, size_t napps,
+    const struct app *src, const char *names, struct targets *t)
+{
+	char *list = xstrdup(names), *tok, *save = NULL;
+	int ret = 0;
+
+	for (tok = strtok_r(list, ",", &save); tok != NULL;
+	    tok = strtok_r(NULL, ",", &save)) {
+		struct app *a = app_named(apps, napps, tok);
+
+		if (a == NULL) {
+			ret = -1;
+			cmd_fail("--to: no app %s in pipeline %s; see: berth "
+			    "pipelines:info -p %s", tok, p->name, p->name);
+			break;
+		}
+		if (a == src) {
+			ret = -1;
+			cmd_fail("--to: %s is the app promoted from; name "
+			    "another app", tok);
+			break;
+		}
+		targets_add(t, a);
 	}
-	src = pick_app(&p, apps, napps, cmd_opt(ctx, "from"), "staging",
-	    "--from");
-	if (src == NULL)
-		goto out;
-	si = stage_index(src->stage);
-	if (cmd_opt(ctx, "to") == NULL && (si == (int)NSTAGES - 1 || si == 0)) {
+	free(list);
+	return ret;
+}
+
+/*
+ * Fill t with the apps src promotes to: those --to names, else every
+ * app of the stage after src's. Returns 0 with at least one target, or
+ * prints why there is none (a review or production source without
+ * --to, a bad --to, an empty next stage) and returns -1.
+ */
+static int
+pick_targets(struct cmd_ctx *ctx, const struct pipeline *p,
+    struct app *apps, size_t napps, const struct app *src, struct targets *t)
+{
+	const char *to = cmd_opt(ctx, "to");
+	int si = stage_index(src->stage);
+	size_t i;
+
+	if (to == NULL && (si == (int)NSTAGES - 1 || si == 0)) {
 		cmd_fail("%s is a %s app: promoting from %s needs --to APP "
 		    "(%s)", src->name, src->stage, src->stage, si == 0 ?
 		    "review apps promote to an app you name" :
 		    "production is the last stage");
-		goto out;
+		return -1;
 	}
-	if (cmd_opt(ctx, "to") != NULL) {
-		char *list = xstrdup(cmd_opt(ctx, "to")), *tok, *save = NULL;
-
-		for (tok = strtok_r(list, ",", &save); tok != NULL;
-		    tok = strtok_r(NULL, ",", &save)) {
-			struct app *a = app_named(apps, napps, tok);
-
-			if (a == NULL) {
-				cmd_fail("--to: no app %s in pipeline %s; see: "
-				    "berth pipelines:info -p %s", tok, p.name,
-				    p.name);
-				free(list);
-				goto out;
-			}
-			if (a == src) {
-				cmd_fail("--to: %s is the app promoted from; "
-				    "name another app", tok);
-				free(list);
-				goto out;
-			}
-			dst = xrealloc(dst, (ndst + 1) * sizeof(*dst));
-			dst[ndst++] = a;
-		}
-		free(list);
+	if (to != NULL) {
+		if (targets_named(p, apps, napps, src, to, t) < 0)
+			return -1;
 	} else
 		for (i = 0; i < napps; i++)
-			if (stage_index(apps[i].stage) == si + 1) {
-				dst = xrealloc(dst, (ndst + 1) * sizeof(*dst));
-				dst[ndst++] = &apps[i];
-			}
-	if (ndst == 0) {
+			if (stage_index(apps[i].stage) == si + 1)
+				targets_add(t, &apps[i]);
+	if (t->nr == 0) {
 		cmd_fail("pipeline %s has no %s app to promote %s to; add one "
-		    "with berth apps:create, or name one with --to",
-		    p.name, stages[si + 1], src->name);
-		goto out;
+		    "with berth apps:create, or name one with --to", p->name,
+		    stages[si + 1], src->name);
+		return -1;
 	}
-	actor = actor_name();
-	lock = cmd_lock_app(ctx, src, "promotion");
-	if (lock < 0)
-		goto out;
-	/* Under the lock, so a push cannot change the source meanwhile. */
-	if (ledger_release_current(ctx->root.db, src->id, &srel) != 0) {
+	return 0;
+}
+
+/*
+ * src's current release into *srel, to be called under src's lock so
+ * a push cannot change it meanwhile. Returns 0, or prints why there is
+ * nothing to promote and returns -1; the caller clears *srel either way.
+ */
+static int
+source_release(struct cmd_ctx *ctx, const struct app *src,
+    struct release *srel)
+{
+	if (ledger_release_current(ctx->root.db, src->id, srel) != 0) {
 		cmd_fail("%s has no release to promote; push to it first",
 		    src->name);
-		goto out;
+		return -1;
 	}
-	if (srel.slug_id == NULL) {
+	if (srel->slug_id == NULL) {
 		cmd_fail("%s v%d has no slug to promote", src->name,
-		    srel.version);
-		goto out;
+		    srel->version);
+		return -1;
 	}
-	if (cmd_flag(ctx, "rebuild")) {
-		repo_path = root_repo_path(&ctx->root, p.name);
-		if (repo_open(repo_path, &repo) < 0) {
-			cmd_fail_last();
-			goto out;
-		}
-	}
-	printf("Promoting %s v%d (%s) to %s...\n", src->name, srel.version,
-	    short_sha(srel.commit, sha), ndst == 1 ? dst[0]->name :
-	    stages[stage_index(dst[0]->stage)]);
-	res = xcalloc(ndst, sizeof(*res));
-	for (i = 0; i < ndst; i++)
-		promote_one(ctx, src, &srel, dst[i], repo, actor, &res[i]);
+	return 0;
+}
+
+/*
+ * A line per target (app, version, succeeded or failed, and the time
+ * taken or the first line of why), after a blank line. Returns how
+ * many failed.
+ */
+static int
+print_outcomes(const struct outcome *res, size_t nr)
+{
+	struct table t;
+	size_t i;
+	int failed = 0;
 
 	table_init(&t, 4);
-	for (i = 0; i < ndst; i++) {
+	for (i = 0; i < nr; i++) {
 		char ver[16] = "-", took[32];
 		const char *why = res[i].why;
 		char *first = NULL;
@@ -258,14 +307,55 @@ cmd_pipelines_promote(struct cmd_ctx *ctx)
 	printf("\n");
 	table_print(&t, stdout);
 	table_clear(&t);
-	ret = failed ? cmd_fail("%d of %zu promotion%s failed", failed, ndst,
-	    ndst == 1 ? "" : "s") : 0;
+	return failed;
+}
+
+static int
+cmd_pipelines_promote(struct cmd_ctx *ctx)
+{
+	struct pipeline p;
+	struct app *apps, *src;
+	struct targets dst = { NULL, 0 };
+	size_t napps, i;
+	struct release srel;
+	struct outcome *res = NULL;
+	git_repository *repo = NULL;
+	char *actor = NULL, sha[8], *repo_path = NULL;
+	int lock = -1, failed, ret = 1;
+
+	memset(&srel, 0, sizeof(srel));
+	if (need_pipeline_apps(ctx, &p, &apps, &napps) < 0)
+		return 1;
+	src = pick_app(&p, apps, napps, cmd_opt(ctx, "from"), "staging",
+	    "--from");
+	if (src == NULL || pick_targets(ctx, &p, apps, napps, src, &dst) < 0)
+		goto out;
+	actor = actor_name();
+	lock = cmd_lock_app(ctx, src, "promotion");
+	if (lock < 0 || source_release(ctx, src, &srel) < 0)
+		goto out;
+	if (cmd_flag(ctx, "rebuild")) {
+		repo_path = root_repo_path(&ctx->root, p.name);
+		if (repo_open(repo_path, &repo) < 0) {
+			cmd_fail_last();
+			goto out;
+		}
+	}
+	printf("Promoting %s v%d (%s) to %s...\n", src->name, srel.version,
+	    short_sha(srel.commit, sha), dst.nr == 1 ? dst.v[0]->name :
+	    stages[stage_index(dst.v[0]->stage)]);
+	res = xcalloc(dst.nr, sizeof(*res));
+	for (i = 0; i < dst.nr; i++)
+		promote_one(ctx, src, &srel, dst.v[i], repo, actor, &res[i]);
+	failed = print_outcomes(res, dst.nr);
+	ret = failed ? cmd_fail("%d of %zu promotion%s failed", failed,
+	    dst.nr, dst.nr == 1 ? "" : "s") : 0;
 out:
 	deploy_unlock(lock);
-	for (i = 0; res != NULL && i < ndst; i++)
+	for (i = 0; res != NULL && i < dst.nr; i++)
 		free(res[i].why);
 	free(res);
-	free(dst);
+	free(dst.v);
 	free(actor);
 	free(repo_path);
 	git_repository_free(repo);
@@ -316,86 +406,142 @@ print_commits(const struct commit_info *ci, size_t nr)
 	table_clear(&t);
 }
 
+/*
+ * The two apps pipelines:diff compares: --from (default: the staging
+ * app) into *up and --to (default: the production app) into *down,
+ * pointers into apps. Returns 0, or prints why and returns -1 when one
+ * is missing or both are the same app.
+ */
+static int
+pick_pair(struct cmd_ctx *ctx, const struct pipeline *p, struct app *apps,
+    size_t napps, struct app **up, struct app **down)
+{
+	*up = pick_app(p, apps, napps, cmd_opt(ctx, "from"), "staging",
+	    "--from");
+	if (*up == NULL)
+		return -1;
+	*down = pick_app(p, apps, napps, cmd_opt(ctx, "to"), "production",
+	    "--to");
+	if (*down == NULL)
+		return -1;
+	if (*up == *down) {
+		cmd_fail("--from and --to are both %s; name two apps",
+		    (*up)->name);
+		return -1;
+	}
+	return 0;
+}
+
+/* The commits one app runs that the other lacks, each way. */
+struct drift {
+	struct commit_info *ahead;	/* in from_commit, not in to_commit */
+	size_t nahead;
+	struct commit_info *behind;	/* in to_commit, not in from_commit */
+	size_t nbehind;
+};
+
+/*
+ * Fill d from the pipeline repository at repo_path: everything from
+ * from_commit back when to_commit is NULL (the downstream app has no
+ * release), else both directions. *repo is the caller's to free, and
+ * d's lists too (commit_info_list_free). Returns 0, or prints the
+ * error and returns -1.
+ */
+static int
+drift_log(const char *repo_path, const char *from_commit,
+    const char *to_commit, git_repository **repo, struct drift *d)
+{
+	if (repo_open(repo_path, repo) < 0 ||
+	    repo_log(*repo, from_commit, to_commit, 0, &d->ahead,
+	    &d->nahead) < 0 ||
+	    (to_commit != NULL && repo_log(*repo, to_commit, from_commit, 0,
+	    &d->behind, &d->nbehind) < 0)) {
+		cmd_fail_last();
+		return -1;
+	}
+	return 0;
+}
+
+/* The diff as one JSON object; to_commit is NULL without a release. */
+static void
+print_drift_json(const struct app *up, const struct app *down,
+    const char *from_commit, const char *to_commit, const struct drift *d)
+{
+	cmd_print_json(json_pack("{s:s, s:s, s:o, s:o, s:o, s:o}",
+	    "from", up->name, "to", down->name, "from_commit",
+	    json_str_or_null(from_commit), "to_commit",
+	    json_str_or_null(to_commit), "ahead",
+	    commits_json(d->ahead, d->nahead), "behind",
+	    commits_json(d->behind, d->nbehind)));
+}
+
+/*
+ * The diff for people: a line saying how up and down compare (down has
+ * no release when to_commit is NULL), then the commits up is ahead by,
+ * then those it is behind by.
+ */
+static void
+print_drift(const struct app *up, const struct app *down,
+    const char *from_commit, const char *to_commit, const struct drift *d)
+{
+	if (to_commit == NULL)
+		printf("%s has no release yet; %s has %zu commit%s:\n",
+		    down->name, up->name, d->nahead, d->nahead == 1 ? "" :
+		    "s");
+	else if (d->nahead == 0 && d->nbehind == 0)
+		printf("%s and %s are up to date (%.7s)\n", up->name,
+		    down->name, from_commit);
+	else if (d->nahead > 0)
+		printf("%s is %zu commit%s ahead of %s\n", up->name,
+		    d->nahead, d->nahead == 1 ? "" : "s", down->name);
+	if (d->nahead > 0)
+		print_commits(d->ahead, d->nahead);
+	if (d->nbehind > 0) {
+		printf("%s is %zu commit%s behind %s (a rollback or a "
+		    "promotion from elsewhere):\n", up->name, d->nbehind,
+		    d->nbehind == 1 ? "" : "s", down->name);
+		print_commits(d->behind, d->nbehind);
+	}
+}
+
 static int
 cmd_pipelines_diff(struct cmd_ctx *ctx)
 {
 	struct pipeline p;
-	struct app *apps = NULL, *up, *down;
-	size_t napps = 0, nahead = 0, nbehind = 0;
+	struct app *apps, *up, *down;
+	size_t napps;
 	struct release ur, dr;
-	struct commit_info *ahead = NULL, *behind = NULL;
+	struct drift d = { NULL, 0, NULL, 0 };
 	git_repository *repo = NULL;
 	char *repo_path = NULL;
-	int have_d, ret = 1;
+	const char *to_commit;
+	int ret = 1;
 
 	memset(&ur, 0, sizeof(ur));
 	memset(&dr, 0, sizeof(dr));
-	if (cmd_need_pipeline(ctx, &p) != 0)
+	if (need_pipeline_apps(ctx, &p, &apps, &napps) < 0)
 		return 1;
-	if (ledger_app_list(ctx->root.db, p.id, &apps, &napps) < 0) {
-		cmd_fail_last();
+	if (pick_pair(ctx, &p, apps, napps, &up, &down) < 0)
 		goto out;
-	}
-	up = pick_app(&p, apps, napps, cmd_opt(ctx, "from"), "staging",
-	    "--from");
-	if (up == NULL)
-		goto out;
-	down = pick_app(&p, apps, napps, cmd_opt(ctx, "to"), "production",
-	    "--to");
-	if (down == NULL)
-		goto out;
-	if (up == down) {
-		cmd_fail("--from and --to are both %s; name two apps",
-		    up->name);
-		goto out;
-	}
 	if (ledger_release_current(ctx->root.db, up->id, &ur) != 0 ||
 	    ur.commit == NULL) {
 		cmd_fail("%s has no release yet; push to it first", up->name);
 		goto out;
 	}
-	have_d = ledger_release_current(ctx->root.db, down->id, &dr) == 0 &&
-	    dr.commit != NULL;
+	/* NULL when down has no release (or one without a commit). */
+	to_commit = ledger_release_current(ctx->root.db, down->id, &dr) == 0 ?
+	    dr.commit : NULL;
 	repo_path = root_repo_path(&ctx->root, p.name);
-	if (repo_open(repo_path, &repo) < 0 ||
-	    repo_log(repo, ur.commit, have_d ? dr.commit : NULL, 0, &ahead,
-	    &nahead) < 0 ||
-	    (have_d && repo_log(repo, dr.commit, ur.commit, 0, &behind,
-	    &nbehind) < 0)) {
-		cmd_fail_last();
+	if (drift_log(repo_path, ur.commit, to_commit, &repo, &d) < 0)
 		goto out;
-	}
-	if (ctx->json) {
-		cmd_print_json(json_pack("{s:s, s:s, s:o, s:o, s:o, s:o}",
-		    "from", up->name, "to", down->name, "from_commit",
-		    json_str_or_null(ur.commit), "to_commit",
-		    json_str_or_null(have_d ? dr.commit : NULL), "ahead",
-		    commits_json(ahead, nahead), "behind",
-		    commits_json(behind, nbehind)));
-		ret = 0;
-		goto out;
-	}
-	if (!have_d)
-		printf("%s has no release yet; %s has %zu commit%s:\n",
-		    down->name, up->name, nahead, nahead == 1 ? "" : "s");
-	else if (nahead == 0 && nbehind == 0)
-		printf("%s and %s are up to date (%.7s)\n", up->name,
-		    down->name, ur.commit);
-	else if (nahead > 0)
-		printf("%s is %zu commit%s ahead of %s\n", up->name, nahead,
-		    nahead == 1 ? "" : "s", down->name);
-	if (nahead > 0)
-		print_commits(ahead, nahead);
-	if (nbehind > 0) {
-		printf("%s is %zu commit%s behind %s (a rollback or a "
-		    "promotion from elsewhere):\n", up->name, nbehind,
-		    nbehind == 1 ? "" : "s", down->name);
-		print_commits(behind, nbehind);
-	}
+	if (ctx->json)
+		print_drift_json(up, down, ur.commit, to_commit, &d);
+	else
+		print_drift(up, down, ur.commit, to_commit, &d);
 	ret = 0;
 out:
-	commit_info_list_free(ahead, nahead);
-	commit_info_list_free(behind, nbehind);
+	commit_info_list_free(d.ahead, d.nahead);
+	commit_info_list_free(d.behind, d.nbehind);
 	git_repository_free(repo);
 	free(repo_path);
 	release_clear(&ur);
