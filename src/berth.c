@@ -273,6 +273,24 @@ print_cmd_help(const struct berth_cmd *c)
 	    BERTH_DEFAULT_ROOT);
 }
 
+/*
+ * `berth --root DIR CMD ...` (git's order, as an sshd forced command
+ * writes it) means `berth CMD --root DIR ...`: move the command first.
+ */
+static void
+root_first(int argc, char **argv)
+{
+	int n = strcmp(argv[1], "--root") == 0 ? 2 :
+	    strncmp(argv[1], "--root=", 7) == 0 ? 1 : 0;
+	char *cmd;
+
+	if (n == 0 || argc <= n + 1)
+		return;
+	cmd = argv[n + 1];
+	memmove(&argv[2], &argv[1], (size_t)n * sizeof(*argv));
+	argv[1] = cmd;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -284,13 +302,15 @@ main(int argc, char **argv)
 		print_usage(stderr);
 		return 1;
 	}
+	root_first(argc, argv);
 	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
 	    strcmp(argv[1], "help") == 0) {
-		if (argc > 2 && (c = find_cmd(argv[2])) != NULL) {
+		if (argc > 2 && argv[2][0] != '-' &&
+		    (c = find_cmd(argv[2])) != NULL) {
 			print_cmd_help(c);
 			return 0;
 		}
-		if (argc > 2)
+		if (argc > 2 && argv[2][0] != '-')
 			return cmd_fail("no command '%s'; see: berth help",
 			    argv[2]);
 		print_usage(stdout);

@@ -244,6 +244,11 @@ pick_targets(struct cmd_ctx *ctx, const struct pipeline *p,
 		for (i = 0; i < napps; i++)
 			if (stage_index(apps[i].stage) == si + 1)
 				targets_add(t, &apps[i]);
+	if (t->nr == 0 && to != NULL) {
+		cmd_fail("--to '%s' names no app; give one or more app names, "
+		    "comma-separated (see: berth apps -p %s)", to, p->name);
+		return -1;
+	}
 	if (t->nr == 0) {
 		cmd_fail("pipeline %s has no %s app to promote %s to; add one "
 		    "with berth apps:create, or name one with --to", p->name,

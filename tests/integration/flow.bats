@@ -377,6 +377,9 @@ one_line_failure() {
 	run --separate-stderr berth pipelines:promote -p demo --to nosuch
 	one_line_failure
 	[[ "$stderr" == *"no app nosuch in pipeline demo"* ]]
+	run --separate-stderr berth pipelines:promote -p demo --from demo --to ,
+	one_line_failure
+	[[ "$stderr" == *"--to ',' names no app"* ]]
 	[ "$(nreleases demo)" -eq 0 ]
 	[ "$(statuses demo-staging)" = "v1:succeeded" ]
 }

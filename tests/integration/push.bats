@@ -21,6 +21,10 @@ setup() {
 	run berth releases -a demo-staging
 	[ "$status" -eq 0 ]
 	[[ "${lines[0]}" == "v1"*"Deploy ${sha:0:7}"*"tester@bats"*"succeeded" ]]
+	# --root may also come first, as an sshd forced command writes it.
+	run env -u BERTH_ROOT berth --root "$BERTH_ROOT" releases -a demo-staging
+	[ "$status" -eq 0 ]
+	[[ "${lines[0]}" == "v1"*"succeeded" ]]
 }
 
 @test "a second push records v2 with the new commit" {
