@@ -1,11 +1,15 @@
 /*
- * build.c - from a pushed commit to a sealed slug.
+ * build.c - from a pushed commit to a sealed slug: the build's context
+ * and output (config var values redacted), the checked-out tree with
+ * .slugignore applied, ENV_DIR and the Procfile, then the slug sealed
+ * and the build recorded; and build_for_test(), the unsealed build a CI
+ * run tests. Choosing and running the buildpacks is build-buildpacks.c.
  */
 #include "build.h"
+#include "build-int.h"
 #include "appjson.h"
 #include "buildpack.h"
 #include "output.h"
-#include "run-command.h"
 #include "runtime.h"
 #include "slug.h"
 
@@ -19,27 +23,6 @@
 
 /* Values this short are too common to redact without mangling output. */
 #define REDACT_MIN 5
-
-struct secret;
-
-struct build_ctx {
-	const struct build_opts *o;	/* NULL for a test build */
-	struct berth_root *root;
-	int64_t pipeline_id;
-	const char *commit;
-	FILE *log;
-	struct kvlist config;
-	int64_t deadline;
-	char *scratch;		/* tmp/build-ID */
-	char *appdir;		/* scratch/app: the tree being built */
-	char *envdir;
-	char *cachedir;
-	struct strvec env;	/* environment for buildpack programs */
-	struct strbuf capture;	/* bin/detect and bin/release stdout */
-	struct secret *secrets;	/* config values hidden from output */
-	size_t nsecrets;
-	int capturing;
-};
 
 char *
 build_log_path(const struct berth_root *r, int64_t build_id)
@@ -140,7 +123,7 @@ redact(const struct build_ctx *b, const char *line)
 }
 
 /* Show one line to the pusher and keep it in the log. */
-static void
+void
 emit(struct build_ctx *b, const char *prefix, const char *text)
 {
 	char *clean = redact(b, text);
@@ -152,11 +135,7 @@ emit(struct build_ctx *b, const char *prefix, const char *text)
 	free(clean);
 }
 
-static void
-say(struct build_ctx *b, const char *prefix, const char *fmt, ...)
-    BERTH_ATTR_PRINTF(3, 4);
-
-static void
+void
 say(struct build_ctx *b, const char *prefix, const char *fmt, ...)
 {
 	struct strbuf sb = STRBUF_INIT;
@@ -167,27 +146,6 @@ say(struct build_ctx *b, const char *prefix, const char *fmt, ...)
 	va_end(ap);
 	emit(b, prefix, strbuf_str(&sb));
 	strbuf_release(&sb);
-}
-
-/* A buildpack's output line: keep its own formatting, indent the rest. */
-static void
-on_buildpack_line(const char *line, void *data)
-{
-	struct build_ctx *b = data;
-
-	if (b->capturing) {
-		strbuf_addstr(&b->capture, line);
-		strbuf_addch(&b->capture, '\n');
-		return;
-	}
-	if (line[strspn(line, " \t")] == '\0')
-		emit(b, "", "");
-	else if (strncmp(line, "-----> ", 7) == 0 ||
-	    strncmp(line, "       ", 7) == 0 ||
-	    strncmp(line, " !     ", 7) == 0)
-		emit(b, "", line);
-	else
-		emit(b, "       ", line);
 }
 
 static const char *const passed_env[] = {
@@ -221,7 +179,7 @@ build_env(struct build_ctx *b)
 }
 
 /* Time left for the build, or -1 after recording the timeout error. */
-static int64_t
+int64_t
 time_left(struct build_ctx *b)
 {
 	int64_t left = b->deadline - now_ms();
@@ -232,55 +190,6 @@ time_left(struct build_ctx *b)
 		return -1;
 	}
 	return left;
-}
-
-/*
- * Run bin/SCRIPT of bp with args. With capture, stdout+stderr are
- * collected in b->capture instead of shown.
- */
-static int
-run_script(struct build_ctx *b, const struct bp *bp, const char *script,
-    int capture, const char *arg1, const char *arg2, const char *arg3)
-{
-	struct child c = CHILD_INIT;
-	int64_t left = time_left(b);
-	size_t i;
-	int ret;
-
-	if (left < 0)
-		return -1;
-	strvec_pushf(&c.args, "%s/bin/%s", bp->dir, script);
-	if (arg1 != NULL)
-		strvec_push(&c.args, arg1);
-	if (arg2 != NULL)
-		strvec_push(&c.args, arg2);
-	if (arg3 != NULL)
-		strvec_push(&c.args, arg3);
-	for (i = 0; i < b->env.nr; i++)
-		strvec_push(&c.env, b->env.v[i]);
-	c.dir = b->appdir;
-	c.timeout_ms = left;
-	c.on_line = on_buildpack_line;
-	c.data = b;
-	/* What bin/detect and bin/release print on stdout is data (their
-	 * name, YAML); as on Heroku, their stderr is not part of it. */
-	c.stdout_only = capture;
-	b->capturing = capture;
-	strbuf_reset(&b->capture);
-	ret = run_command(&c);
-	b->capturing = 0;
-	if (ret < 0 && c.timed_out)
-		berth_error("buildpack %s: bin/%s timed out; the build is "
-		    "limited to %d s (berth.ini build.timeout)", bp->name,
-		    script, b->root->cfg.build_timeout);
-	else if (ret < 0) {
-		char *why = child_describe(&c);
-
-		berth_error("buildpack %s: bin/%s %s", bp->name, script, why);
-		free(why);
-	}
-	child_clear(&c);
-	return ret;
 }
 
 static int
@@ -327,197 +236,6 @@ read_procfile(struct build_ctx *b, struct proctypes *types, int *present)
 	return ret;
 }
 
-/* First line of captured detect output, or the buildpack's name. */
-static char *
-detected_label(struct build_ctx *b, const struct bp *bp)
-{
-	struct strbuf sb = STRBUF_INIT;
-	const char *s = strbuf_str(&b->capture);
-	const char *nl = strchrnul(s, '\n');
-
-	strbuf_add(&sb, s, (size_t)(nl - s));
-	strbuf_rtrim(&sb);
-	if (sb.len == 0)
-		strbuf_addstr(&sb, bp->name);
-	return strbuf_detach(&sb);
-}
-
-/*
- * The buildpacks the app lists: app.json's (*source "app.json"), else
- * the pipeline's (*source "the pipeline's buildpacks"), appended to
- * specs. *source stays NULL when neither lists any.
- */
-static int
-listed_buildpacks(struct build_ctx *b, const struct appjson *aj,
-    struct strvec *specs, const char **source)
-{
-	struct buildpack *pbps = NULL;
-	size_t npbps = 0, i;
-	int ret = -1;
-
-	for (i = 0; i < aj->buildpacks.nr; i++) {
-		const char *spec = aj->buildpacks.v[i];
-
-		/* A pushed app.json names installed buildpacks or Git URLs,
-		 * not paths on the server, unless berth.ini [build]
-		 * app_json_paths = 1 trusts pushers. */
-		if ((spec[0] == '/' || spec[0] == '.') &&
-		    !b->root->cfg.app_json_paths)
-			return berth_error("app.json: buildpacks: '%s' is a "
-			    "path on the server; name an installed buildpack "
-			    "(see: berth buildpacks) or a Git URL", spec);
-		strvec_push(specs, spec);
-	}
-	if (aj->buildpacks.nr > 0) {
-		*source = "app.json";
-		return 0;
-	}
-	if (ledger_buildpack_list(b->root->db, b->pipeline_id, &pbps,
-	    &npbps) >= 0) {
-		for (i = 0; i < npbps; i++)
-			strvec_push(specs, pbps[i].source);
-		if (npbps > 0)
-			*source = "the pipeline's buildpacks";
-		ret = 0;
-	}
-	buildpack_list_free(pbps, npbps);
-	return ret;
-}
-
-/*
- * Run bp's bin/detect on the app and, when it accepts, say what it
- * found (naming source, where the buildpack was listed, unless NULL).
- * -1 with run_script()'s berth_error() when it does not.
- */
-static int
-detect(struct build_ctx *b, const struct bp *bp, const char *source)
-{
-	char *label;
-
-	if (run_script(b, bp, "detect", 1, b->appdir, NULL, NULL) < 0)
-		return -1;
-	label = detected_label(b, bp);
-	if (source != NULL)
-		say(b, "-----> ", "%s app detected (%s, from %s)", label,
-		    bp->name, source);
-	else
-		say(b, "-----> ", "%s app detected (%s)", label, bp->name);
-	free(label);
-	return 0;
-}
-
-/*
- * Resolve every listed buildpack into *out (fetching into scratch),
- * each of which must detect the app. On failure *out holds the *nr
- * resolved so far, for the caller to clear.
- */
-static int
-resolve_listed(struct build_ctx *b, const struct strvec *specs,
-    const char *source, const char *scratch, struct bp **out, size_t *nr)
-{
-	size_t i;
-
-	*out = xcalloc(specs->nr, sizeof(**out));
-	for (i = 0; i < specs->nr; i++) {
-		struct bp *bp = &(*out)[i];
-
-		if (buildpack_resolve(b->root, specs->v[i], scratch, bp) < 0)
-			return -1;
-		(*nr)++;
-		if (detect(b, bp, source) < 0)
-			return berth_error("buildpack %s (from %s) does not "
-			    "support this app: its bin/detect failed",
-			    bp->name, source);
-	}
-	return 0;
-}
-
-/*
- * The first installed buildpack, in detection order, whose bin/detect
- * accepts the app: *out holds it and *nr is 1, or *nr stays 0 when none
- * does. One that cannot be resolved is skipped with a warning. -1 (and
- * nothing in *out) when the order cannot be read or time ran out.
- */
-static int
-detect_installed(struct build_ctx *b, const char *scratch, struct bp **out,
-    size_t *nr)
-{
-	struct strvec specs = STRVEC_INIT;
-	size_t i;
-	int ret = -1;
-
-	if (buildpack_detection_order(b->root, &specs) < 0)
-		goto out;
-	for (i = 0; i < specs.nr; i++) {
-		struct bp bp;
-
-		if (buildpack_resolve(b->root, specs.v[i], scratch, &bp) < 0) {
-			say(b, " !     ", "Warning: skipping %s",
-			    berth_last_error());
-			continue;
-		}
-		if (detect(b, &bp, NULL) < 0) {
-			bp_clear(&bp);
-			if (time_left(b) < 0)
-				goto out;
-			continue;
-		}
-		*out = xcalloc(1, sizeof(**out));
-		(*out)[0] = bp;
-		*nr = 1;
-		break;
-	}
-	ret = 0;
-out:
-	strvec_clear(&specs);
-	return ret;
-}
-
-/* Free n buildpacks and the array holding them. */
-static void
-bps_free(struct bp *bps, size_t n)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		bp_clear(&bps[i]);
-	free(bps);
-}
-
-/*
- * Choose the buildpacks: app.json's, else the pipeline's list, else the
- * first installed one whose bin/detect accepts the app. Explicit ones
- * must detect too, as on Heroku. *nr may end 0 (no buildpack).
- */
-static int
-choose_buildpacks(struct build_ctx *b, const struct appjson *aj,
-    struct bp **out, size_t *nr)
-{
-	struct strvec specs = STRVEC_INIT;
-	char *scratch = path_join(b->scratch, "buildpacks");
-	const char *source = NULL;
-	int ret = -1;
-
-	*out = NULL;
-	*nr = 0;
-	if (listed_buildpacks(b, aj, &specs, &source) < 0 ||
-	    mkdir_p(scratch, 0700) < 0)
-		goto out;
-	if (source != NULL)
-		ret = resolve_listed(b, &specs, source, scratch, out, nr);
-	else
-		ret = detect_installed(b, scratch, out, nr);
-out:
-	if (ret < 0) {
-		bps_free(*out, *nr);
-		*out = NULL;
-		*nr = 0;
-	}
-	strvec_clear(&specs);
-	free(scratch);
-	return ret;
-}
-
 static void
 ctx_clear(struct build_ctx *b)
 {
@@ -537,16 +255,6 @@ ctx_clear(struct build_ctx *b)
 	strvec_clear(&b->env);
 	strbuf_release(&b->capture);
 }
-
-/* What build_steps() gathers on its way to a slug; parts_clear() frees. */
-struct build_parts {
-	struct appjson aj;
-	int have_procfile;
-	struct bp *bps;		/* the chosen buildpacks, in order */
-	size_t nbps;
-	struct strbuf names;	/* "a,b": the buildpacks run, for the ledger */
-	struct proctypes release_types;	/* the last bin/release's defaults */
-};
 
 static void
 parts_clear(struct build_parts *p)
@@ -612,69 +320,6 @@ check_runnable(struct build_ctx *b, const struct build_parts *p)
 		    "buildpacks)");
 	if (p->nbps == 0)
 		say(b, "-----> ", "Procfile-only app (no buildpack detected)");
-	return 0;
-}
-
-/*
- * bin/release is optional. When bp has one, run it and, if the
- * default_process_types it prints are not empty, they replace *types:
- * the last buildpack's win.
- */
-static int
-release_defaults(struct build_ctx *b, const struct bp *bp,
-    struct proctypes *types)
-{
-	struct proctypes t = { NULL, 0 };
-	char *rel = xasprintf("%s/bin/release", bp->dir);
-	int has = access(rel, X_OK) == 0;
-
-	free(rel);
-	if (!has)
-		return 0;
-	if (run_script(b, bp, "release", 1, b->appdir, NULL, NULL) < 0)
-		return -1;
-	if (release_yaml_parse(strbuf_str(&b->capture), &t) < 0) {
-		char *why = xstrdup(berth_last_error());
-
-		berth_error("buildpack %s: bin/release printed "
-		    "invalid YAML: %s", bp->name, why);
-		free(why);
-		proctypes_clear(&t);
-		return -1;
-	}
-	if (t.nr > 0) {
-		proctypes_clear(types);
-		*types = t;
-	} else
-		proctypes_clear(&t);
-	return 0;
-}
-
-/*
- * Run each chosen buildpack's bin/compile on the app, in order, then
- * its bin/release: p->names lists those run, p->release_types holds
- * the defaults release_defaults() kept.
- */
-static int
-compile_all(struct build_ctx *b, struct build_parts *p)
-{
-	size_t i;
-
-	for (i = 0; i < p->nbps; i++) {
-		const struct bp *bp = &p->bps[i];
-
-		if (p->nbps > 1)
-			say(b, "-----> ", "Running buildpack %s", bp->name);
-		if (run_script(b, bp, "compile", 0, b->appdir, b->cachedir,
-		    b->envdir) < 0)
-			return -1;
-		strbuf_addf(&p->names, "%s%s", i ? "," : "", bp->name);
-		if (!is_dir(b->appdir))
-			return berth_error("buildpack %s removed the build "
-			    "directory", bp->name);
-		if (release_defaults(b, bp, &p->release_types) < 0)
-			return -1;
-	}
 	return 0;
 }
 

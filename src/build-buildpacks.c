@@ -1,0 +1,337 @@
+/*
+ * build-buildpacks.c - a build's buildpacks: choosing them (app.json's,
+ * else the pipeline's, else the first installed one that detects the
+ * app) and running their bin/detect, bin/compile and bin/release in the
+ * build tree, with the build's environment, deadline and output.
+ * Installing and locating buildpacks is buildpack.c.
+ */
+#include "build-int.h"
+#include "run-command.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* A buildpack's output line: keep its own formatting, indent the rest. */
+static void
+on_buildpack_line(const char *line, void *data)
+{
+	struct build_ctx *b = data;
+
+	if (b->capturing) {
+		strbuf_addstr(&b->capture, line);
+		strbuf_addch(&b->capture, '\n');
+		return;
+	}
+	if (line[strspn(line, " \t")] == '\0')
+		emit(b, "", "");
+	else if (strncmp(line, "-----> ", 7) == 0 ||
+	    strncmp(line, "       ", 7) == 0 ||
+	    strncmp(line, " !     ", 7) == 0)
+		emit(b, "", line);
+	else
+		emit(b, "       ", line);
+}
+
+/*
+ * Run bin/SCRIPT of bp with args. With capture, stdout+stderr are
+ * collected in b->capture instead of shown.
+ */
+int
+run_script(struct build_ctx *b, const struct bp *bp, const char *script,
+    int capture, const char *arg1, const char *arg2, const char *arg3)
+{
+	struct child c = CHILD_INIT;
+	int64_t left = time_left(b);
+	size_t i;
+	int ret;
+
+	if (left < 0)
+		return -1;
+	strvec_pushf(&c.args, "%s/bin/%s", bp->dir, script);
+	if (arg1 != NULL)
+		strvec_push(&c.args, arg1);
+	if (arg2 != NULL)
+		strvec_push(&c.args, arg2);
+	if (arg3 != NULL)
+		strvec_push(&c.args, arg3);
+	for (i = 0; i < b->env.nr; i++)
+		strvec_push(&c.env, b->env.v[i]);
+	c.dir = b->appdir;
+	c.timeout_ms = left;
+	c.on_line = on_buildpack_line;
+	c.data = b;
+	/* What bin/detect and bin/release print on stdout is data (their
+	 * name, YAML); as on Heroku, their stderr is not part of it. */
+	c.stdout_only = capture;
+	b->capturing = capture;
+	strbuf_reset(&b->capture);
+	ret = run_command(&c);
+	b->capturing = 0;
+	if (ret < 0 && c.timed_out)
+		berth_error("buildpack %s: bin/%s timed out; the build is "
+		    "limited to %d s (berth.ini build.timeout)", bp->name,
+		    script, b->root->cfg.build_timeout);
+	else if (ret < 0) {
+		char *why = child_describe(&c);
+
+		berth_error("buildpack %s: bin/%s %s", bp->name, script, why);
+		free(why);
+	}
+	child_clear(&c);
+	return ret;
+}
+
+/* First line of captured detect output, or the buildpack's name. */
+static char *
+detected_label(struct build_ctx *b, const struct bp *bp)
+{
+	struct strbuf sb = STRBUF_INIT;
+	const char *s = strbuf_str(&b->capture);
+	const char *nl = strchrnul(s, '\n');
+
+	strbuf_add(&sb, s, (size_t)(nl - s));
+	strbuf_rtrim(&sb);
+	if (sb.len == 0)
+		strbuf_addstr(&sb, bp->name);
+	return strbuf_detach(&sb);
+}
+
+/*
+ * The buildpacks the app lists: app.json's (*source "app.json"), else
+ * the pipeline's (*source "the pipeline's buildpacks"), appended to
+ * specs. *source stays NULL when neither lists any.
+ */
+static int
+listed_buildpacks(struct build_ctx *b, const struct appjson *aj,
+    struct strvec *specs, const char **source)
+{
+	struct buildpack *pbps = NULL;
+	size_t npbps = 0, i;
+	int ret = -1;
+
+	for (i = 0; i < aj->buildpacks.nr; i++) {
+		const char *spec = aj->buildpacks.v[i];
+
+		/* A pushed app.json names installed buildpacks or Git URLs,
+		 * not paths on the server, unless berth.ini [build]
+		 * app_json_paths = 1 trusts pushers. */
+		if ((spec[0] == '/' || spec[0] == '.') &&
+		    !b->root->cfg.app_json_paths)
+			return berth_error("app.json: buildpacks: '%s' is a "
+			    "path on the server; name an installed buildpack "
+			    "(see: berth buildpacks) or a Git URL", spec);
+		strvec_push(specs, spec);
+	}
+	if (aj->buildpacks.nr > 0) {
+		*source = "app.json";
+		return 0;
+	}
+	if (ledger_buildpack_list(b->root->db, b->pipeline_id, &pbps,
+	    &npbps) >= 0) {
+		for (i = 0; i < npbps; i++)
+			strvec_push(specs, pbps[i].source);
+		if (npbps > 0)
+			*source = "the pipeline's buildpacks";
+		ret = 0;
+	}
+	buildpack_list_free(pbps, npbps);
+	return ret;
+}
+
+/*
+ * Run bp's bin/detect on the app and, when it accepts, say what it
+ * found (naming source, where the buildpack was listed, unless NULL).
+ * -1 with run_script()'s berth_error() when it does not.
+ */
+static int
+detect(struct build_ctx *b, const struct bp *bp, const char *source)
+{
+	char *label;
+
+	if (run_script(b, bp, "detect", 1, b->appdir, NULL, NULL) < 0)
+		return -1;
+	label = detected_label(b, bp);
+	if (source != NULL)
+		say(b, "-----> ", "%s app detected (%s, from %s)", label,
+		    bp->name, source);
+	else
+		say(b, "-----> ", "%s app detected (%s)", label, bp->name);
+	free(label);
+	return 0;
+}
+
+/*
+ * Resolve every listed buildpack into *out (fetching into scratch),
+ * each of which must detect the app. On failure *out holds the *nr
+ * resolved so far, for the caller to clear.
+ */
+static int
+resolve_listed(struct build_ctx *b, const struct strvec *specs,
+    const char *source, const char *scratch, struct bp **out, size_t *nr)
+{
+	size_t i;
+
+	*out = xcalloc(specs->nr, sizeof(**out));
+	for (i = 0; i < specs->nr; i++) {
+		struct bp *bp = &(*out)[i];
+
+		if (buildpack_resolve(b->root, specs->v[i], scratch, bp) < 0)
+			return -1;
+		(*nr)++;
+		if (detect(b, bp, source) < 0)
+			return berth_error("buildpack %s (from %s) does not "
+			    "support this app: its bin/detect failed",
+			    bp->name, source);
+	}
+	return 0;
+}
+
+/*
+ * The first installed buildpack, in detection order, whose bin/detect
+ * accepts the app: *out holds it and *nr is 1, or *nr stays 0 when none
+ * does. One that cannot be resolved is skipped with a warning. -1 (and
+ * nothing in *out) when the order cannot be read or time ran out.
+ */
+static int
+detect_installed(struct build_ctx *b, const char *scratch, struct bp **out,
+    size_t *nr)
+{
+	struct strvec specs = STRVEC_INIT;
+	size_t i;
+	int ret = -1;
+
+	if (buildpack_detection_order(b->root, &specs) < 0)
+		goto out;
+	for (i = 0; i < specs.nr; i++) {
+		struct bp bp;
+
+		if (buildpack_resolve(b->root, specs.v[i], scratch, &bp) < 0) {
+			say(b, " !     ", "Warning: skipping %s",
+			    berth_last_error());
+			continue;
+		}
+		if (detect(b, &bp, NULL) < 0) {
+			bp_clear(&bp);
+			if (time_left(b) < 0)
+				goto out;
+			continue;
+		}
+		*out = xcalloc(1, sizeof(**out));
+		(*out)[0] = bp;
+		*nr = 1;
+		break;
+	}
+	ret = 0;
+out:
+	strvec_clear(&specs);
+	return ret;
+}
+
+/* Free n buildpacks and the array holding them. */
+void
+bps_free(struct bp *bps, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		bp_clear(&bps[i]);
+	free(bps);
+}
+
+/*
+ * Choose the buildpacks: app.json's, else the pipeline's list, else the
+ * first installed one whose bin/detect accepts the app. Explicit ones
+ * must detect too, as on Heroku. *nr may end 0 (no buildpack).
+ */
+int
+choose_buildpacks(struct build_ctx *b, const struct appjson *aj,
+    struct bp **out, size_t *nr)
+{
+	struct strvec specs = STRVEC_INIT;
+	char *scratch = path_join(b->scratch, "buildpacks");
+	const char *source = NULL;
+	int ret = -1;
+
+	*out = NULL;
+	*nr = 0;
+	if (listed_buildpacks(b, aj, &specs, &source) < 0 ||
+	    mkdir_p(scratch, 0700) < 0)
+		goto out;
+	if (source != NULL)
+		ret = resolve_listed(b, &specs, source, scratch, out, nr);
+	else
+		ret = detect_installed(b, scratch, out, nr);
+out:
+	if (ret < 0) {
+		bps_free(*out, *nr);
+		*out = NULL;
+		*nr = 0;
+	}
+	strvec_clear(&specs);
+	free(scratch);
+	return ret;
+}
+
+/*
+ * bin/release is optional. When bp has one, run it and, if the
+ * default_process_types it prints are not empty, they replace *types:
+ * the last buildpack's win.
+ */
+static int
+release_defaults(struct build_ctx *b, const struct bp *bp,
+    struct proctypes *types)
+{
+	struct proctypes t = { NULL, 0 };
+	char *rel = xasprintf("%s/bin/release", bp->dir);
+	int has = access(rel, X_OK) == 0;
+
+	free(rel);
+	if (!has)
+		return 0;
+	if (run_script(b, bp, "release", 1, b->appdir, NULL, NULL) < 0)
+		return -1;
+	if (release_yaml_parse(strbuf_str(&b->capture), &t) < 0) {
+		char *why = xstrdup(berth_last_error());
+
+		berth_error("buildpack %s: bin/release printed "
+		    "invalid YAML: %s", bp->name, why);
+		free(why);
+		proctypes_clear(&t);
+		return -1;
+	}
+	if (t.nr > 0) {
+		proctypes_clear(types);
+		*types = t;
+	} else
+		proctypes_clear(&t);
+	return 0;
+}
+
+/*
+ * Run each chosen buildpack's bin/compile on the app, in order, then
+ * its bin/release: p->names lists those run, p->release_types holds
+ * the defaults release_defaults() kept.
+ */
+int
+compile_all(struct build_ctx *b, struct build_parts *p)
+{
+	size_t i;
+
+	for (i = 0; i < p->nbps; i++) {
+		const struct bp *bp = &p->bps[i];
+
+		if (p->nbps > 1)
+			say(b, "-----> ", "Running buildpack %s", bp->name);
+		if (run_script(b, bp, "compile", 0, b->appdir, b->cachedir,
+		    b->envdir) < 0)
+			return -1;
+		strbuf_addf(&p->names, "%s%s", i ? "," : "", bp->name);
+		if (!is_dir(b->appdir))
+			return berth_error("buildpack %s removed the build "
+			    "directory", bp->name);
+		if (release_defaults(b, bp, &p->release_types) < 0)
+			return -1;
+	}
+	return 0;
+}

@@ -1,0 +1,71 @@
+/*
+ * build-int.h - what build.c (the build's tree, output and slug) and
+ * build-buildpacks.c (choosing and running its buildpacks) share, and
+ * nothing outside them may include: the build's context and parts.
+ */
+#ifndef BERTH_BUILD_INT_H
+#define BERTH_BUILD_INT_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "appjson.h"
+#include "build.h"
+#include "buildpack.h"
+
+struct secret;
+
+struct build_ctx {
+	const struct build_opts *o;	/* NULL for a test build */
+	struct berth_root *root;
+	int64_t pipeline_id;
+	const char *commit;
+	FILE *log;
+	struct kvlist config;
+	int64_t deadline;
+	char *scratch;		/* tmp/build-ID */
+	char *appdir;		/* scratch/app: the tree being built */
+	char *envdir;
+	char *cachedir;
+	struct strvec env;	/* environment for buildpack programs */
+	struct strbuf capture;	/* bin/detect and bin/release stdout */
+	struct secret *secrets;	/* config values hidden from output */
+	size_t nsecrets;
+	int capturing;
+};
+
+/* What build_steps() gathers on its way to a slug; parts_clear() frees. */
+struct build_parts {
+	struct appjson aj;
+	int have_procfile;
+	struct bp *bps;		/* the chosen buildpacks, in order */
+	size_t nbps;
+	struct strbuf names;	/* "a,b": the buildpacks run, for the ledger */
+	struct proctypes release_types;	/* the last bin/release's defaults */
+};
+
+/* In build.c. */
+/* Show prefix + text to the pusher and the log, config values redacted. */
+void emit(struct build_ctx *b, const char *prefix, const char *text);
+/* emit() a formatted line. */
+void say(struct build_ctx *b, const char *prefix, const char *fmt, ...)
+    BERTH_ATTR_PRINTF(3, 4);
+/* Time left for the build, or -1 after recording the timeout error. */
+int64_t time_left(struct build_ctx *b);
+
+/* In build-buildpacks.c. */
+/* Run bin/SCRIPT of bp in b->appdir; capture: stdout into b->capture. */
+int run_script(struct build_ctx *b, const struct bp *bp, const char *script,
+    int capture, const char *arg1, const char *arg2, const char *arg3);
+/*
+ * Choose the buildpacks into *out: app.json's, else the pipeline's, else
+ * the first installed one whose bin/detect accepts the app. *nr may be 0.
+ */
+int choose_buildpacks(struct build_ctx *b, const struct appjson *aj,
+    struct bp **out, size_t *nr);
+/* Each of p->bps's bin/compile then bin/release, in order. */
+int compile_all(struct build_ctx *b, struct build_parts *p);
+/* Free n buildpacks and the array holding them. */
+void bps_free(struct bp *bps, size_t n);
+
+#endif
