@@ -24,13 +24,13 @@ on_buildpack_line(const char *line, void *data)
 		return;
 	}
 	if (line[strspn(line, " \t")] == '\0')
-		emit(b, "", "");
+		build_emit(b, "", "");
 	else if (strncmp(line, "-----> ", 7) == 0 ||
 	    strncmp(line, "       ", 7) == 0 ||
 	    strncmp(line, " !     ", 7) == 0)
-		emit(b, "", line);
+		build_emit(b, "", line);
 	else
-		emit(b, "       ", line);
+		build_emit(b, "       ", line);
 }
 
 /*
@@ -38,11 +38,11 @@ on_buildpack_line(const char *line, void *data)
  * collected in b->capture instead of shown.
  */
 int
-run_script(struct build_ctx *b, const struct bp *bp, const char *script,
+build_run_script(struct build_ctx *b, const struct bp *bp, const char *script,
     int capture, const char *arg1, const char *arg2, const char *arg3)
 {
 	struct child c = CHILD_INIT;
-	int64_t left = time_left(b);
+	int64_t left = build_time_left(b);
 	size_t i;
 	int ret;
 
@@ -142,21 +142,21 @@ listed_buildpacks(struct build_ctx *b, const struct appjson *aj,
 /*
  * Run bp's bin/detect on the app and, when it accepts, say what it
  * found (naming source, where the buildpack was listed, unless NULL).
- * -1 with run_script()'s berth_error() when it does not.
+ * -1 with build_run_script()'s berth_error() when it does not.
  */
 static int
 detect(struct build_ctx *b, const struct bp *bp, const char *source)
 {
 	char *label;
 
-	if (run_script(b, bp, "detect", 1, b->appdir, NULL, NULL) < 0)
+	if (build_run_script(b, bp, "detect", 1, b->appdir, NULL, NULL) < 0)
 		return -1;
 	label = detected_label(b, bp);
 	if (source != NULL)
-		say(b, "-----> ", "%s app detected (%s, from %s)", label,
+		build_say(b, "-----> ", "%s app detected (%s, from %s)", label,
 		    bp->name, source);
 	else
-		say(b, "-----> ", "%s app detected (%s)", label, bp->name);
+		build_say(b, "-----> ", "%s app detected (%s)", label, bp->name);
 	free(label);
 	return 0;
 }
@@ -207,13 +207,13 @@ detect_installed(struct build_ctx *b, const char *scratch, struct bp **out,
 		struct bp bp;
 
 		if (buildpack_resolve(b->root, specs.v[i], scratch, &bp) < 0) {
-			say(b, " !     ", "Warning: skipping %s",
+			build_say(b, " !     ", "Warning: skipping %s",
 			    berth_last_error());
 			continue;
 		}
 		if (detect(b, &bp, NULL) < 0) {
 			bp_clear(&bp);
-			if (time_left(b) < 0)
+			if (build_time_left(b) < 0)
 				goto out;
 			continue;
 		}
@@ -230,7 +230,7 @@ out:
 
 /* Free n buildpacks and the array holding them. */
 void
-bps_free(struct bp *bps, size_t n)
+build_bps_free(struct bp *bps, size_t n)
 {
 	size_t i;
 
@@ -245,7 +245,7 @@ bps_free(struct bp *bps, size_t n)
  * must detect too, as on Heroku. *nr may end 0 (no buildpack).
  */
 int
-choose_buildpacks(struct build_ctx *b, const struct appjson *aj,
+build_choose_buildpacks(struct build_ctx *b, const struct appjson *aj,
     struct bp **out, size_t *nr)
 {
 	struct strvec specs = STRVEC_INIT;
@@ -264,7 +264,7 @@ choose_buildpacks(struct build_ctx *b, const struct appjson *aj,
 		ret = detect_installed(b, scratch, out, nr);
 out:
 	if (ret < 0) {
-		bps_free(*out, *nr);
+		build_bps_free(*out, *nr);
 		*out = NULL;
 		*nr = 0;
 	}
@@ -289,7 +289,7 @@ release_defaults(struct build_ctx *b, const struct bp *bp,
 	free(rel);
 	if (!has)
 		return 0;
-	if (run_script(b, bp, "release", 1, b->appdir, NULL, NULL) < 0)
+	if (build_run_script(b, bp, "release", 1, b->appdir, NULL, NULL) < 0)
 		return -1;
 	if (release_yaml_parse(strbuf_str(&b->capture), &t) < 0) {
 		char *why = xstrdup(berth_last_error());
@@ -314,7 +314,7 @@ release_defaults(struct build_ctx *b, const struct bp *bp,
  * the defaults release_defaults() kept.
  */
 int
-compile_all(struct build_ctx *b, struct build_parts *p)
+build_compile_all(struct build_ctx *b, struct build_parts *p)
 {
 	size_t i;
 
@@ -322,8 +322,8 @@ compile_all(struct build_ctx *b, struct build_parts *p)
 		const struct bp *bp = &p->bps[i];
 
 		if (p->nbps > 1)
-			say(b, "-----> ", "Running buildpack %s", bp->name);
-		if (run_script(b, bp, "compile", 0, b->appdir, b->cachedir,
+			build_say(b, "-----> ", "Running buildpack %s", bp->name);
+		if (build_run_script(b, bp, "compile", 0, b->appdir, b->cachedir,
 		    b->envdir) < 0)
 			return -1;
 		strbuf_addf(&p->names, "%s%s", i ? "," : "", bp->name);

@@ -46,26 +46,26 @@ struct build_parts {
 
 /* In build.c. */
 /* Show prefix + text to the pusher and the log, config values redacted. */
-void emit(struct build_ctx *b, const char *prefix, const char *text);
-/* emit() a formatted line. */
-void say(struct build_ctx *b, const char *prefix, const char *fmt, ...)
+void build_emit(struct build_ctx *b, const char *prefix, const char *text);
+/* build_emit() a formatted line. */
+void build_say(struct build_ctx *b, const char *prefix, const char *fmt, ...)
     BERTH_ATTR_PRINTF(3, 4);
 /* Time left for the build, or -1 after recording the timeout error. */
-int64_t time_left(struct build_ctx *b);
+int64_t build_time_left(struct build_ctx *b);
 
 /* In build-buildpacks.c. */
 /* Run bin/SCRIPT of bp in b->appdir; capture: stdout into b->capture. */
-int run_script(struct build_ctx *b, const struct bp *bp, const char *script,
+int build_run_script(struct build_ctx *b, const struct bp *bp, const char *script,
     int capture, const char *arg1, const char *arg2, const char *arg3);
 /*
  * Choose the buildpacks into *out: app.json's, else the pipeline's, else
  * the first installed one whose bin/detect accepts the app. *nr may be 0.
  */
-int choose_buildpacks(struct build_ctx *b, const struct appjson *aj,
+int build_choose_buildpacks(struct build_ctx *b, const struct appjson *aj,
     struct bp **out, size_t *nr);
 /* Each of p->bps's bin/compile then bin/release, in order. */
-int compile_all(struct build_ctx *b, struct build_parts *p);
+int build_compile_all(struct build_ctx *b, struct build_parts *p);
 /* Free n buildpacks and the array holding them. */
-void bps_free(struct bp *bps, size_t n);
+void build_bps_free(struct bp *bps, size_t n);
 
 #endif

@@ -124,7 +124,7 @@ redact(const struct build_ctx *b, const char *line)
 
 /* Show one line to the pusher and keep it in the log. */
 void
-emit(struct build_ctx *b, const char *prefix, const char *text)
+build_emit(struct build_ctx *b, const char *prefix, const char *text)
 {
 	char *clean = redact(b, text);
 
@@ -136,7 +136,7 @@ emit(struct build_ctx *b, const char *prefix, const char *text)
 }
 
 void
-say(struct build_ctx *b, const char *prefix, const char *fmt, ...)
+build_say(struct build_ctx *b, const char *prefix, const char *fmt, ...)
 {
 	struct strbuf sb = STRBUF_INIT;
 	va_list ap;
@@ -144,7 +144,7 @@ say(struct build_ctx *b, const char *prefix, const char *fmt, ...)
 	va_start(ap, fmt);
 	strbuf_vaddf(&sb, fmt, ap);
 	va_end(ap);
-	emit(b, prefix, strbuf_str(&sb));
+	build_emit(b, prefix, strbuf_str(&sb));
 	strbuf_release(&sb);
 }
 
@@ -180,7 +180,7 @@ build_env(struct build_ctx *b)
 
 /* Time left for the build, or -1 after recording the timeout error. */
 int64_t
-time_left(struct build_ctx *b)
+build_time_left(struct build_ctx *b)
 {
 	int64_t left = b->deadline - now_ms();
 
@@ -214,7 +214,7 @@ write_env_dir(struct build_ctx *b)
 static void
 warn_line(const char *msg, void *data)
 {
-	say(data, " !     ", "Warning: %s", msg);
+	build_say(data, " !     ", "Warning: %s", msg);
 }
 
 static int
@@ -259,7 +259,7 @@ ctx_clear(struct build_ctx *b)
 static void
 parts_clear(struct build_parts *p)
 {
-	bps_free(p->bps, p->nbps);
+	build_bps_free(p->bps, p->nbps);
 	proctypes_clear(&p->release_types);
 	appjson_clear(&p->aj);
 	strbuf_release(&p->names);
@@ -277,7 +277,7 @@ announce(struct build_ctx *b)
 		branch += 11;
 	if (repo_commit_info(o->repo, o->commit, &ci) < 0)
 		return -1;
-	say(b, "-----> ", "Building %s from %s@%s (%s)", o->app->name, branch,
+	build_say(b, "-----> ", "Building %s from %s@%s (%s)", o->app->name, branch,
 	    ci.short_sha, ci.subject);
 	commit_info_clear(&ci);
 	return 0;
@@ -301,7 +301,7 @@ prepare_tree(struct build_ctx *b, struct build_result *res,
 	if (n < 0)
 		return -1;
 	if (n > 0)
-		say(b, "       ", "Removed %d path%s listed in .slugignore", n,
+		build_say(b, "       ", "Removed %d path%s listed in .slugignore", n,
 		    n == 1 ? "" : "s");
 	if (read_procfile(b, &res->types, &p->have_procfile) < 0 ||
 	    appjson_load(b->appdir, &p->aj, warn_line, b) < 0 ||
@@ -319,7 +319,7 @@ check_runnable(struct build_ctx *b, const struct build_parts *p)
 		    "no Procfile: add a Procfile, or a buildpack (see: berth "
 		    "buildpacks)");
 	if (p->nbps == 0)
-		say(b, "-----> ", "Procfile-only app (no buildpack detected)");
+		build_say(b, "-----> ", "Procfile-only app (no buildpack detected)");
 	return 0;
 }
 
@@ -369,7 +369,7 @@ say_slug(struct build_ctx *b, const struct build_result *res)
 	for (i = 0; i < res->types.nr; i++)
 		strbuf_addf(&names, "%s%s", i ? ", " : "",
 		    res->types.items[i].name);
-	say(b, "-----> ", "Slug %s, process types: %s", size,
+	build_say(b, "-----> ", "Slug %s, process types: %s", size,
 	    res->types.nr ? strbuf_str(&names) : "(none: add a Procfile)");
 	strbuf_release(&names);
 }
@@ -387,11 +387,11 @@ build_steps(struct build_ctx *b, struct build_result *res)
 	if (announce(b) < 0)
 		return -1;
 	if (prepare_tree(b, res, &p) < 0 ||
-	    choose_buildpacks(b, &p.aj, &p.bps, &p.nbps) < 0 ||
-	    check_runnable(b, &p) < 0 || compile_all(b, &p) < 0)
+	    build_choose_buildpacks(b, &p.aj, &p.bps, &p.nbps) < 0 ||
+	    check_runnable(b, &p) < 0 || build_compile_all(b, &p) < 0)
 		goto out;
 	proctypes_merge_missing(&res->types, &p.release_types);
-	if (time_left(b) < 0 || seal(b, res, strbuf_str(&p.names)) < 0)
+	if (build_time_left(b) < 0 || seal(b, res, strbuf_str(&p.names)) < 0)
 		goto out;
 	say_slug(b, res);
 	ret = 0;
@@ -438,9 +438,9 @@ build_run(const struct build_opts *o, struct build_result *res)
 	if (ret < 0) {
 		char *msg = xstrdup(berth_last_error());
 
-		say(&b, " !     ", "Build failed: %s", msg);
+		build_say(&b, " !     ", "Build failed: %s", msg);
 		if (b.log != NULL)
-			say(&b, " !     ", "Build log: berth builds:output "
+			build_say(&b, " !     ", "Build log: berth builds:output "
 			    "%lld", (long long)res->build_id);
 		ledger_build_finish(b.root->db, res->build_id, "failed", NULL,
 		    msg);
@@ -495,7 +495,7 @@ build_for_test(const struct build_test_opts *o, struct strvec *test_bps)
 	    repo_checkout(o->repo, o->commit, b.appdir) < 0 ||
 	    appjson_load(b.appdir, &aj, warn_line, &b) < 0 ||
 	    write_env_dir(&b) < 0 || mkdir_p(b.cachedir, 0700) < 0 ||
-	    choose_buildpacks(&b, &aj, &bps, &nbps) < 0)
+	    build_choose_buildpacks(&b, &aj, &bps, &nbps) < 0)
 		goto out;
 	for (i = 0; i < nbps; i++) {
 		/* bin/test-compile when the buildpack has one (Heroku CI). */
@@ -507,13 +507,13 @@ build_for_test(const struct build_test_opts *o, struct strvec *test_bps)
 			strvec_push(test_bps, bps[i].dir);
 		free(tc);
 		free(t);
-		if (run_script(&b, &bps[i], has_tc ? "test-compile" : "compile",
+		if (build_run_script(&b, &bps[i], has_tc ? "test-compile" : "compile",
 		    0, b.appdir, b.cachedir, b.envdir) < 0)
 			goto out;
 	}
 	ret = 0;
 out:
-	bps_free(bps, nbps);
+	build_bps_free(bps, nbps);
 	appjson_clear(&aj);
 	/* The caller's log and directory stay; the env dir goes. */
 	if (b.envdir != NULL)
