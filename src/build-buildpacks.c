@@ -38,8 +38,9 @@ on_buildpack_line(const char *line, void *data)
  * collected in b->capture instead of shown.
  */
 int
-build_run_script(struct build_ctx *b, const struct bp *bp, const char *script,
-    int capture, const char *arg1, const char *arg2, const char *arg3)
+build_run_script(struct build_ctx *b, const struct bp *bp,
+    const char *script, int capture, const char *arg1, const char *arg2,
+    const char *arg3)
 {
 	struct child c = CHILD_INIT;
 	int64_t left = build_time_left(b);

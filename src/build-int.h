@@ -55,8 +55,9 @@ int64_t build_time_left(struct build_ctx *b);
 
 /* In build-buildpacks.c. */
 /* Run bin/SCRIPT of bp in b->appdir; capture: stdout into b->capture. */
-int build_run_script(struct build_ctx *b, const struct bp *bp, const char *script,
-    int capture, const char *arg1, const char *arg2, const char *arg3);
+int build_run_script(struct build_ctx *b, const struct bp *bp,
+    const char *script, int capture, const char *arg1, const char *arg2,
+    const char *arg3);
 /*
  * Choose the buildpacks into *out: app.json's, else the pipeline's, else
  * the first installed one whose bin/detect accepts the app. *nr may be 0.

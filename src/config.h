@@ -27,7 +27,8 @@
 
 #include "util.h"
 
-enum log_level { BERTH_LOG_ERROR, BERTH_LOG_WARN, BERTH_LOG_INFO, BERTH_LOG_DEBUG };
+enum log_level { BERTH_LOG_ERROR, BERTH_LOG_WARN, BERTH_LOG_INFO,
+    BERTH_LOG_DEBUG };
 
 struct berth_config {
 	char *domain;

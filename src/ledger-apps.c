@@ -1,5 +1,6 @@
 /*
- * ledger-apps.c - the ledger's pipelines, apps, their settings, pipeline config vars and buildpacks.
+ * ledger-apps.c - the ledger's pipelines, apps, their settings,
+ * pipeline config vars and buildpacks.
  */
 #include "ledger.h"
 #include "ledger-int.h"

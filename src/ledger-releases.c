@@ -1,5 +1,12 @@
 /*
- * ledger-releases.c - the ledger's config vars, releases and formations: the release invariants above live here.
+ * ledger-releases.c - the ledger's config vars, releases and formations.
+ *
+ * Invariants enforced here:
+ * - release versions only grow and are unique per app (UNIQUE(app_id,
+ *   version), allocated as max+1 inside BEGIN IMMEDIATE);
+ * - a release carries the config snapshot taken in the same transaction
+ *   that allocated its version;
+ * - the current release of an app is its newest succeeded one.
  */
 #include "ledger.h"
 #include "ledger-int.h"

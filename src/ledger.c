@@ -2,13 +2,6 @@
  * ledger.c - the SQLite ledger: opening it, its schema and migrations,
  * and the statement helpers of ledger-int.h. ledger*.c are the only
  * files that speak SQL; each owns some tables (see its head comment).
- *
- * Invariants enforced here:
- * - release versions only grow and are unique per app (UNIQUE(app_id,
- *   version), allocated as max+1 inside BEGIN IMMEDIATE);
- * - a release carries the config snapshot taken in the same transaction
- *   that allocated its version;
- * - the current release of an app is its newest succeeded one.
  */
 #include "ledger.h"
 #include "ledger-int.h"
