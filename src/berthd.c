@@ -76,13 +76,16 @@ nginx_set(void *data, const char *app, const int *ports, size_t n)
 	return ret;
 }
 
-/* Reads nginx's processes only: no lock, so a drain holds up no one. */
+/* Only reads (nginx's counters or processes): no lock, so a drain
+ * holds up no one. */
 static int
-nginx_drain(void *data, int timeout_ms)
+nginx_drain(void *data, const char *app, const int *ports, size_t n,
+    int timeout_ms)
 {
 	struct nginx_router *nr = data;
 
-	return nr->rt != NULL ? router_drain(nr->rt, timeout_ms) : 0;
+	return nr->rt != NULL ? router_drain(nr->rt, app, ports, n,
+	    timeout_ms) : 0;
 }
 
 static int
@@ -96,6 +99,18 @@ nginx_remove(void *data, const char *app)
 		ret = router_remove(nr->rt, app);
 	pthread_mutex_unlock(&nr->lock);
 	return ret;
+}
+
+static void
+router_info(void *data, const char **mode, long *generation)
+{
+	struct berthd *D = data;
+
+	pthread_mutex_lock(&D->router.lock);
+	*mode = D->router.rt != NULL ? router_mode(D->router.rt) : NULL;
+	*generation = D->router.rt != NULL ?
+	    router_generation(D->router.rt) : 0;
+	pthread_mutex_unlock(&D->router.lock);
 }
 
 static void
@@ -365,6 +380,7 @@ setup(struct berthd *D)
 	cs->started_at = time(NULL);
 	cs->has_router = D->router.rt != NULL;
 	cs->on_shutdown = request_shutdown;
+	cs->router_info = router_info;
 	cs->data = D;
 	cs->env = (struct rollout_env){
 		.sv = &D->sv,
@@ -376,7 +392,7 @@ setup(struct berthd *D)
 		},
 		.probe = rollout_probe_real,
 		.boot_timeout = D->root.cfg.boot_timeout,
-		.drain_ms = 10000,
+		.drain_ms = D->root.cfg.stop_timeout * 1000,
 	};
 	return control_server_listen(cs);
 }

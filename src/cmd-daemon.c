@@ -7,6 +7,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -14,6 +15,7 @@ static int
 cmd_daemon_status(struct cmd_ctx *ctx)
 {
 	json_t *st = NULL;
+	const char *mode;
 	long up;
 	int rc = runtime_status(&ctx->root, &st);
 
@@ -23,12 +25,16 @@ cmd_daemon_status(struct cmd_ctx *ctx)
 		return cmd_print_json(st);
 	up = (long)(time(NULL) - (time_t)json_integer_value(
 	    json_object_get(st, "started_at")));
+	mode = json_string_value(json_object_get(st, "router_mode"));
 	printf("berthd is running (pid %lld, up %ldm %lds): %lld apps, %lld "
 	    "dynos, %s\n", (long long)json_integer_value(json_object_get(st,
 	    "pid")), up / 60, up % 60, (long long)json_integer_value(
 	    json_object_get(st, "apps")), (long long)json_integer_value(
-	    json_object_get(st, "dynos")), json_is_true(json_object_get(st,
-	    "router")) ? "router up" : "no router (nginx not installed?)");
+	    json_object_get(st, "dynos")), mode == NULL ?
+	    "no router (nginx not installed?)" : strcmp(mode, "lua") == 0 ?
+	    "router up (ports change without reloads)" :
+	    "router up (reloads on every change; install "
+	    "libnginx-mod-http-lua to avoid them)");
 	json_decref(st);
 	return 0;
 }

@@ -58,6 +58,7 @@ struct key {
 static const char *const log_levels[] = { "error", "warn", "info", "debug" };
 /* The runtime backends berth has (runtime.c has one of each name). */
 static const char *const runtime_backends[] = { "local" };
+static const char *const router_luas[] = { "auto", "on", "off" };
 
 static const char template[] =
 "# berth.ini - settings for this berth server.\n"
@@ -87,6 +88,9 @@ static const char template[] =
 "port = 8080\n"
 "# The nginx binary (a name is looked up in PATH).\n"
 "nginx = nginx\n"
+"# auto: with Debian's libnginx-mod-http-lua, a deploy changes an app's\n"
+"# dyno ports without reloading nginx; on: require it; off: reload.\n"
+"lua = auto\n"
 "\n"
 "[runtime]\n"
 "# Where apps run: local (berthd's dynos on this server, behind nginx).\n"
@@ -125,6 +129,7 @@ static int set_int(struct load *, const struct key *, const char *);
 static int set_buildpacks(struct load *, const struct key *, const char *);
 static int set_program(struct load *, const struct key *, const char *);
 static int set_backend(struct load *, const struct key *, const char *);
+static int set_router_lua(struct load *, const struct key *, const char *);
 
 #define INT_KEY(sec, name, field, min, max, unit) \
 	{ sec, name, set_int, offsetof(struct berth_config, field), min, max, \
@@ -138,6 +143,7 @@ static const struct key keys[] = {
 	INT_KEY("build", "app_json_paths", app_json_paths, 0, 1, NULL),
 	INT_KEY("router", "port", router_port, 1, 65535, "port number"),
 	{ "router", "nginx", set_program, 0, 0, 0, NULL },
+	{ "router", "lua", set_router_lua, 0, 0, 0, NULL },
 	{ "runtime", "backend", set_backend, 0, 0, 0, NULL },
 	INT_KEY("runtime", "port_min", port_min, 1024, 65535, "port number"),
 	INT_KEY("runtime", "port_max", port_max, 1024, 65535, "port number"),
@@ -264,28 +270,52 @@ set_program(struct load *ld, const struct key *k, const char *value)
 	return 0;
 }
 
-/* One of runtime_backends[]; the error lists them. */
+/*
+ * The index of value in choices[n]; -1 after an error that lists them
+ * ("runtime.backend must be local (got 'swarm')").
+ */
 static int
-set_backend(struct load *ld, const struct key *k, const char *value)
+choose(struct load *ld, const struct key *k, const char *value,
+    const char *const *choices, size_t n)
 {
 	struct strbuf names = STRBUF_INIT;
 	char q[QUOTE_SIZE];
-	size_t i, n = sizeof(runtime_backends) / sizeof(runtime_backends[0]);
+	size_t i;
 
 	for (i = 0; i < n; i++)
-		if (strcmp(value, runtime_backends[i]) == 0) {
-			free(ld->cfg->runtime_backend);
-			ld->cfg->runtime_backend = xstrdup(value);
-			return 0;
-		}
+		if (strcmp(value, choices[i]) == 0)
+			return (int)i;
 	for (i = 0; i < n; i++)
 		strbuf_addf(&names, "%s%s", i == 0 ? "" : i + 1 < n ? ", " :
-		    " or ", runtime_backends[i]);
+		    " or ", choices[i]);
 	name_quote(value, q, sizeof(q));
 	load_error(ld, "%s.%s must be %s (got '%s')", k->section, k->name,
 	    names.buf, q);
 	strbuf_release(&names);
 	return -1;
+}
+
+static int
+set_backend(struct load *ld, const struct key *k, const char *value)
+{
+	if (choose(ld, k, value, runtime_backends, sizeof(runtime_backends) /
+	    sizeof(runtime_backends[0])) < 0)
+		return -1;
+	free(ld->cfg->runtime_backend);
+	ld->cfg->runtime_backend = xstrdup(value);
+	return 0;
+}
+
+static int
+set_router_lua(struct load *ld, const struct key *k, const char *value)
+{
+	int i = choose(ld, k, value, router_luas, sizeof(router_luas) /
+	    sizeof(router_luas[0]));
+
+	if (i < 0)
+		return -1;
+	ld->cfg->router_lua = (enum router_lua)i;
+	return 0;
 }
 
 /* A buildpack name: [a-z0-9][a-z0-9._-]*. */
@@ -495,6 +525,7 @@ config_copy(struct berth_config *to, const struct berth_config *from)
 	to->app_json_paths = from->app_json_paths;
 	to->router_port = from->router_port;
 	to->nginx = xstrdup(from->nginx != NULL ? from->nginx : "nginx");
+	to->router_lua = from->router_lua;
 	to->runtime_backend = xstrdup(from->runtime_backend != NULL ?
 	    from->runtime_backend : "local");
 	to->port_min = from->port_min;
@@ -557,6 +588,7 @@ config_defaults(struct berth_config *cfg)
 	cfg->log_level = BERTH_LOG_INFO;
 	cfg->build_timeout = 900;
 	cfg->router_port = 8080;
+	cfg->router_lua = ROUTER_LUA_AUTO;
 	cfg->nginx = xstrdup("nginx");
 	cfg->runtime_backend = xstrdup("local");
 	cfg->port_min = 20000;

@@ -30,6 +30,9 @@
 enum log_level { BERTH_LOG_ERROR, BERTH_LOG_WARN, BERTH_LOG_INFO,
     BERTH_LOG_DEBUG };
 
+/* [router] lua: auto (when installed), on (required), off (reloads). */
+enum router_lua { ROUTER_LUA_AUTO, ROUTER_LUA_ON, ROUTER_LUA_OFF };
+
 struct berth_config {
 	char *domain;
 	enum log_level log_level;
@@ -38,6 +41,7 @@ struct berth_config {
 	int app_json_paths;		/* app.json may name server paths */
 	int router_port;		/* nginx listens here */
 	char *nginx;			/* nginx binary ("nginx" = from PATH) */
+	enum router_lua router_lua;	/* [router] lua: ports without reloads */
 	char *runtime_backend;		/* [runtime] backend: "local" */
 	int port_min, port_max;		/* web dyno ports */
 	int boot_timeout;		/* seconds for web to bind $PORT */

@@ -296,15 +296,20 @@ static json_t *
 cmd_status(struct request *rq)
 {
 	struct control_server *cs = rq->cs;
+	const char *mode = NULL;
 	size_t napps, ndynos;
+	long generation = 0;
 
 	pthread_mutex_lock(&cs->sv->lock);
 	sv_counts(cs->sv, &napps, &ndynos);
 	pthread_mutex_unlock(&cs->sv->lock);
-	return json_pack("{s:b, s:i, s:I, s:I, s:I, s:b}", "ok", 1, "pid",
-	    (int)getpid(), "started_at", (json_int_t)cs->started_at, "apps",
-	    (json_int_t)napps, "dynos", (json_int_t)ndynos, "router",
-	    cs->has_router);
+	if (cs->router_info != NULL)
+		cs->router_info(cs->data, &mode, &generation);
+	return json_pack("{s:b, s:i, s:I, s:I, s:I, s:b, s:o, s:I}", "ok", 1,
+	    "pid", (int)getpid(), "started_at", (json_int_t)cs->started_at,
+	    "apps", (json_int_t)napps, "dynos", (json_int_t)ndynos, "router",
+	    mode != NULL, "router_mode", mode != NULL ? json_string(mode) : json_null(),
+	    "router_generation", (json_int_t)generation);
 }
 
 static json_t *

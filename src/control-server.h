@@ -22,6 +22,9 @@ struct control_server {
 	int listen_fd;
 	time_t started_at;
 	int has_router;
+	/* The router's mode ("lua", "reload"; NULL = none) and how many
+	 * configurations it has loaded, for status. */
+	void (*router_info)(void *data, const char **mode, long *generation);
 	/* Called (from a client thread) for {"cmd": "shutdown"}. */
 	void (*on_shutdown)(void *data);
 	void *data;

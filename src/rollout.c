@@ -328,15 +328,28 @@ route_app(struct rollout_env *env, struct sv_app *a, struct sv_dyno **extra,
 }
 
 /*
- * Router workers of the old configuration may still be proxying
- * requests to dynos about to stop; wait for them (drain_ms at most,
- * for long-lived connections).
+ * Requests may still be in flight to dynos just taken out of the route;
+ * wait for them (drain_ms at most, for long-lived connections) before
+ * the dynos are stopped. Other apps' requests are not waited for.
  */
 static void
-drain(struct rollout_env *env)
+drain(struct rollout_env *env, struct sv_app *a, struct sv_dyno **ds,
+    size_t n)
 {
-	if (env->router.drain != NULL)
-		env->router.drain(env->router.data, env->drain_ms);
+	int *ports = NULL;
+	size_t i, nports = 0;
+
+	if (env->router.drain == NULL || n == 0)
+		return;
+	pthread_mutex_lock(&env->sv->lock);
+	for (i = 0; i < n; i++)
+		if (ds[i]->port > 0)
+			add_port(&ports, &nports, ds[i]->port);
+	pthread_mutex_unlock(&env->sv->lock);
+	if (nports > 0)
+		env->router.drain(env->router.data, a->name, ports, nports,
+		    env->drain_ms);
+	free(ports);
 }
 
 /* ---- rollouts ---- */
@@ -433,7 +446,7 @@ rollout_release(struct rollout_env *env, struct sv_app *a,
 	pthread_mutex_unlock(&sv->lock);
 	if (route_app(env, a, fresh, nfresh, old, nold) < 0)
 		goto fail;
-	drain(env);
+	drain(env, a, old, nold);
 	pthread_mutex_lock(&sv->lock);
 	for (i = 0; i < nfresh; i++)
 		fresh[i]->rollout = 0;
@@ -518,7 +531,7 @@ stop_extra(struct rollout_env *env, struct sv_app *a,
 	pthread_mutex_unlock(&sv->lock);
 	if (n > 0) {
 		route_app(env, a, NULL, 0, extra, n);
-		drain(env);
+		drain(env, a, extra, n);
 		pthread_mutex_lock(&sv->lock);
 		for (i = 0; i < n; i++)
 			sv_dyno_stop(sv, extra[i]);

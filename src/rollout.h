@@ -29,8 +29,9 @@ void progress_say(const struct progress *p, const char *fmt, ...)
 struct rollout_router {
 	/* Route APP to ports (none: its 503 page); 0 once it serves. */
 	int (*set)(void *data, const char *app, const int *ports, size_t n);
-	/* Wait until retired router workers are done (at most ms). */
-	int (*drain)(void *data, int timeout_ms);
+	/* Wait until no request is in flight to app's ports (at most ms). */
+	int (*drain)(void *data, const char *app, const int *ports, size_t n,
+	    int timeout_ms);
 	/* Stop routing APP. */
 	int (*remove)(void *data, const char *app);
 	void *data;
@@ -50,7 +51,7 @@ struct rollout_env {
 	struct rollout_router router;
 	struct rollout_probe probe;
 	int boot_timeout;	/* s: web dynos must accept by then */
-	int drain_ms;		/* most a drain may take */
+	int drain_ms;		/* most a drain may take (stop_timeout) */
 };
 
 /*

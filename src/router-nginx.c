@@ -13,8 +13,19 @@
  *                     never included
  *   logs/error.log, tmp/ (the *_temp_path dirs), nginx.pid
  *
- * Every path in the config is relative to the prefix, so the root's path
- * (which may hold any character) never appears in nginx syntax.
+ *   berth_router.lua, run/ctl.sock  the Lua upstream and its control
+ *                     socket, when nginx has the Lua module (router-lua.h)
+ *
+ * Every path in the config is relative to the prefix (or to nginx's cwd,
+ * the router dir, for the control socket), so the root's path (which
+ * may hold any character) never appears in nginx syntax.
+ *
+ * Two ways to change an app's dyno ports. With Debian's
+ * libnginx-mod-http-lua (detected at start), the ports are set over
+ * the control socket in well under a millisecond, without a reload; a
+ * server block changes (a reload) only when an app is first routed or
+ * removed. Without it, every change rewrites the app's server block
+ * with an upstream of its ports and reloads.
  *
  * Invariant: whatever is in conf.d/ passed `nginx -t`. A change puts the
  * candidate in place with the previous file saved in staging/, runs
@@ -31,6 +42,7 @@
  */
 #include "router.h"
 #include "proc.h"
+#include "router-lua.h"
 
 #include <curl/curl.h>
 #include <dirent.h>
@@ -77,6 +89,19 @@ struct router {
 	int port;
 	long generation;	/* the last one written */
 	pid_t pid;		/* nginx master; 0 = not known */
+	enum router_lua want_lua;	/* berth.ini [router] lua */
+	int lua;		/* ports change over ctl_sock, no reload */
+	char *ctl_sock;		/* ROOT/router/run/ctl.sock */
+	struct strbuf load_lines;	/* load_module lines for Lua */
+	struct route *routes;	/* every app's ports, to push after a start */
+	size_t nroutes;
+};
+
+/* What an app is routed to, kept to set it again in a new nginx. */
+struct route {
+	char *app;
+	int *ports;
+	size_t n;
 };
 
 static const char not_installed_hint[] =
@@ -84,10 +109,12 @@ static const char not_installed_hint[] =
     "(apt-get install nginx-light) and restart berthd";
 
 /*
- * The main config. %s are the temp paths nginx knows, then the
- * listening port (twice).
+ * The main config. %s are the load_module lines (Lua), the temp paths
+ * nginx knows and the Lua upstream's lines, then the listening port
+ * (twice).
  */
 static const char main_conf[] =
+"%s"
 "# nginx.conf - written by berthd on every start; do not edit.\n"
 "# Apps are in conf.d/APP.conf (also written by berthd).\n"
 "worker_processes 2;\n"
@@ -106,6 +133,7 @@ static const char main_conf[] =
 "\tclient_max_body_size 100m;\n"
 "\tclient_body_temp_path tmp/client_body;\n"
 "\tproxy_temp_path tmp/proxy;\n"
+"%s"
 "%s"
 "\n"
 "\t# Websockets: pass Upgrade through, otherwise close.\n"
@@ -159,6 +187,14 @@ router_free_fields(struct router *rt)
 	free(rt->genfile);
 	free(rt->nginx);
 	free(rt->domain);
+	free(rt->ctl_sock);
+	strbuf_release(&rt->load_lines);
+	while (rt->nroutes > 0) {
+		rt->nroutes--;
+		free(rt->routes[rt->nroutes].app);
+		free(rt->routes[rt->nroutes].ports);
+	}
+	free(rt->routes);
 }
 
 void
@@ -247,6 +283,8 @@ nginx_run(const struct router *rt, struct strbuf *out, ...)
 	c.on_line = collect_line;
 	c.data = out;
 	c.timeout_ms = NGINX_RUN_MS;
+	/* The control socket's path is relative to nginx's cwd. */
+	c.dir = rt->dir;
 	ret = run_command(&c);
 	child_clear(&c);
 	return ret;
@@ -753,6 +791,22 @@ out:
 	return ret;
 }
 
+/* A new master's dict is empty: give it every route berthd knows. */
+static int
+push_routes(struct router *rt, const char *what)
+{
+	size_t i;
+
+	if (!lua_ping(rt->ctl_sock))
+		return berth_error("router: %s: nginx does not answer on %s; "
+		    "see %s", what, rt->ctl_sock, rt->errlog);
+	for (i = 0; i < rt->nroutes; i++)
+		if (lua_put(rt->ctl_sock, rt->routes[i].app,
+		    rt->routes[i].ports, rt->routes[i].n) < 0)
+			return -1;
+	return 0;
+}
+
 /* Make nginx serve the files as they are now: reload, or start anew. */
 static int
 apply(struct router *rt, const char *what)
@@ -763,7 +817,9 @@ apply(struct router *rt, const char *what)
 		return -1;
 	if (rt->pid != 0 && pid_alive(rt->pid))
 		return reload(rt, what);
-	return launch(rt, what);
+	if (launch(rt, what) < 0)
+		return -1;
+	return rt->lua ? push_routes(rt, what) : 0;
 }
 
 /*
@@ -896,17 +952,12 @@ out:
 	return ret;
 }
 
-/*
- * The temp path lines for the modules this nginx has: fastcgi, uwsgi
- * and scgi can be left out of a build (-V says --without-...).
- */
+/* What `nginx -V` prints ("" when it fails); caller frees. */
 static char *
-module_temp_paths(const struct router *rt)
+nginx_version(const struct router *rt)
 {
-	static const char *const mods[] = { "fastcgi", "uwsgi", "scgi" };
-	struct strbuf version = STRBUF_INIT, lines = STRBUF_INIT;
+	struct strbuf version = STRBUF_INIT;
 	struct child c = CHILD_INIT;
-	size_t i;
 
 	strvec_push(&c.args, rt->nginx);
 	strvec_push(&c.args, "-V");
@@ -916,37 +967,73 @@ module_temp_paths(const struct router *rt)
 	if (run_command(&c) < 0)
 		strbuf_reset(&version);	/* assume all modules */
 	child_clear(&c);
+	berth_clear_error();
+	return strbuf_detach(&version);
+}
+
+/*
+ * The temp path lines for the modules this nginx has: fastcgi, uwsgi
+ * and scgi can be left out of a build (-V says --without-...).
+ */
+static char *
+module_temp_paths(const char *version)
+{
+	static const char *const mods[] = { "fastcgi", "uwsgi", "scgi" };
+	struct strbuf lines = STRBUF_INIT;
+	size_t i;
+
 	for (i = 0; i < sizeof(mods) / sizeof(mods[0]); i++) {
 		char *without = xasprintf("--without-http_%s_module",
 		    mods[i]);
 
-		if (strstr(strbuf_str(&version), without) == NULL)
+		if (strstr(version, without) == NULL)
 			strbuf_addf(&lines, "\t%s_temp_path tmp/%s;\n",
 			    mods[i], mods[i]);
 		free(without);
 	}
-	strbuf_release(&version);
-	berth_clear_error();
 	return strbuf_detach(&lines);
 }
 
-/* Write nginx.conf and listen.conf for rt->port. */
+/*
+ * Write nginx.conf and listen.conf for rt->port, and with the Lua
+ * module the Lua beside them and run/ (0700: nginx makes its socket
+ * 0666).
+ */
 static int
-write_main_conf(const struct router *rt)
+write_main_conf(struct router *rt)
 {
-	char *temps = module_temp_paths(rt);
-	char *text = xasprintf(main_conf, temps, rt->port, rt->port);
+	char *version = nginx_version(rt);
+	char *temps = module_temp_paths(version);
 	char *line = xasprintf("listen %d;\n", rt->port);
 	char *listen_path = path_join(rt->dir, "listen.conf");
+	char *run_dir = path_join(rt->dir, LUA_CTL_DIR);
+	char *text;
 	int ret;
 
-	ret = write_file_atomic(listen_path, line, strlen(line), 0644);
+	rt->lua = rt->want_lua != ROUTER_LUA_OFF &&
+	    lua_detect(version, &rt->load_lines);
+	if (rt->want_lua == ROUTER_LUA_ON && !rt->lua)
+		ret = berth_error("berth.ini [router] lua = on, but nginx has "
+		    "no Lua module: apt-get install libnginx-mod-http-lua, or "
+		    "set lua = auto");
+	else
+		ret = 0;
+	text = xasprintf(main_conf, strbuf_str(&rt->load_lines), temps,
+	    rt->lua ? lua_http_conf() : "", rt->port, rt->port);
+	if (ret == 0)
+		ret = write_file_atomic(listen_path, line, strlen(line), 0644);
+	if (ret == 0 && rt->lua)
+		ret = mkdir_p(run_dir, 0700) == 0 && chmod(run_dir, 0700) == 0 ?
+		    lua_write_module(rt->dir) :
+		    berth_error_errno("cannot create %s", run_dir);
 	if (ret == 0)
 		ret = write_file_atomic(rt->conf, text, strlen(text), 0644);
+	free(run_dir);
 	free(listen_path);
 	free(line);
 	free(text);
 	free(temps);
+	free(version);
 	return ret;
 }
 
@@ -968,7 +1055,10 @@ router_start(const struct berth_root *r, struct router **out)
 	rt->errlog = path_join(rt->dir, "logs/error.log");
 	rt->pidfile = path_join(rt->dir, "nginx.pid");
 	rt->genfile = path_join(rt->dir, "generation.conf");
+	rt->ctl_sock = path_join(rt->dir, LUA_CTL_SOCK);
+	strbuf_init(&rt->load_lines);
 	rt->domain = xstrdup(r->cfg.domain);
+	rt->want_lua = r->cfg.router_lua;
 	rt->port = r->cfg.router_port;
 
 	rt->nginx = find_nginx(r->cfg.nginx);
@@ -1022,7 +1112,52 @@ fail:
 	return -1;
 }
 
-/* The config of one app; caller frees. */
+/*
+ * The location berth answers an error of nginx's own with (not an
+ * app's: proxy_intercept_errors stays off): "<h1>APP HEADING</h1>
+ * <p>APP TEXT — berth</p>".
+ */
+static void
+add_error_page(struct strbuf *sb, int code, const char *app,
+    const char *heading, const char *text)
+{
+	strbuf_addf(sb,
+	    "\terror_page %d @berth_%d;\n"
+	    "\tlocation @berth_%d {\n"
+	    "\t\tdefault_type text/html;\n"
+	    "\t\treturn %d '<!DOCTYPE html>\\n<html><head><meta "
+	    "charset=\"utf-8\"><title>%s</title></head>\\n<body><h1>%s %s"
+	    "</h1><p>%s %s \xe2\x80\x94 berth</p></body></html>\\n';\n"
+	    "\t}\n", code, code, code, code, app, app, heading, app, text);
+}
+
+/* What every proxying location sets, after its proxy_pass. */
+static const char proxy_conf[] =
+    "\t\tproxy_http_version 1.1;\n"
+    "\t\tproxy_set_header Host $http_host;\n"
+    "\t\tproxy_set_header Upgrade $http_upgrade;\n"
+    "\t\tproxy_set_header Connection $berth_connection;\n"
+    "\t\tproxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;\n"
+    "\t\tproxy_set_header X-Forwarded-Proto $scheme;\n"
+    "\t\tproxy_set_header X-Forwarded-Port $server_port;\n"
+    "\t\tproxy_set_header X-Request-Id $request_id;\n"
+    "\t\tproxy_set_header X-Request-Start t=${msec};\n"
+    "\t\t# A dyno going away during a rollout: try another one.\n"
+    "\t\tproxy_next_upstream error timeout http_502;\n"
+    "\t\tproxy_next_upstream_timeout 10s;\n"
+    "\t\tproxy_connect_timeout 5s;\n"
+    "\t\tproxy_send_timeout 60s;\n"
+    "\t\tproxy_read_timeout 60s;\n"
+    "\t\t# Responses stream to the client, never to disk.\n"
+    "\t\tproxy_max_temp_file_size 0;\n"
+    "\t}\n\n";
+
+/*
+ * The config of one app; caller frees. With Lua it does not depend on
+ * the ports (they are set over the control socket), so it changes only
+ * when the app is first routed; without, it is an upstream of them, or
+ * the 503 page when there are none.
+ */
 static char *
 app_conf(const struct router *rt, const char *app, const int *ports,
     size_t nports)
@@ -1035,7 +1170,7 @@ app_conf(const struct router *rt, const char *app, const int *ports,
 		if (*p == '-')
 			*p = '_';
 	strbuf_addf(&sb, "# %s - written by berthd; do not edit.\n", app);
-	if (nports > 0) {
+	if (!rt->lua && nports > 0) {
 		strbuf_addf(&sb, "upstream %s {\n", upstream);
 		for (i = 0; i < nports; i++)
 			strbuf_addf(&sb, "\tserver 127.0.0.1:%d;\n", ports[i]);
@@ -1043,7 +1178,7 @@ app_conf(const struct router *rt, const char *app, const int *ports,
 	}
 	strbuf_addf(&sb, "server {\n\tinclude listen.conf;\n"
 	    "\tserver_name %s.%s;\n", app, rt->domain);
-	if (nports == 0) {
+	if (!rt->lua && nports == 0) {
 		strbuf_addf(&sb, "\tdefault_type text/html;\n"
 		    "\treturn 503 '<!DOCTYPE html>\\n<html><head>"
 		    "<meta charset=\"utf-8\"><title>%s</title></head>\\n"
@@ -1052,58 +1187,73 @@ app_conf(const struct router *rt, const char *app, const int *ports,
 		    app, app, app);
 		goto out;
 	}
-	strbuf_addf(&sb,
-	    "\n\tlocation / {\n"
-	    "\t\tproxy_pass http://%s;\n"
-	    "\t\tproxy_http_version 1.1;\n"
-	    "\t\tproxy_set_header Host $http_host;\n"
-	    "\t\tproxy_set_header Upgrade $http_upgrade;\n"
-	    "\t\tproxy_set_header Connection $berth_connection;\n"
-	    "\t\tproxy_set_header X-Forwarded-For "
-	    "$proxy_add_x_forwarded_for;\n"
-	    "\t\tproxy_set_header X-Forwarded-Proto $scheme;\n"
-	    "\t\tproxy_set_header X-Forwarded-Port $server_port;\n"
-	    "\t\tproxy_set_header X-Request-Id $request_id;\n"
-	    "\t\tproxy_set_header X-Request-Start t=${msec};\n"
-	    "\t\t# A dyno going away during a rollout: try another one.\n"
-	    "\t\tproxy_next_upstream error timeout http_502;\n"
-	    "\t\tproxy_next_upstream_timeout 10s;\n"
-	    "\t\tproxy_connect_timeout 5s;\n"
-	    "\t\tproxy_send_timeout 60s;\n"
-	    "\t\tproxy_read_timeout 60s;\n"
-	    "\t\t# Responses stream to the client, never to disk.\n"
-	    "\t\tproxy_max_temp_file_size 0;\n"
-	    "\t}\n"
-	    "\n"
-	    "\terror_page 502 @berth_502;\n"
-	    "\terror_page 504 @berth_504;\n"
-	    "\tlocation @berth_502 {\n"
-	    "\t\tdefault_type text/html;\n"
-	    "\t\treturn 502 '<!DOCTYPE html>\\n<html><head><meta "
-	    "charset=\"utf-8\"><title>%s</title></head>\\n<body><h1>%s is "
-	    "not responding</h1><p>%s did not answer \xe2\x80\x94 berth</p>"
-	    "</body></html>\\n';\n"
-	    "\t}\n"
-	    "\tlocation @berth_504 {\n"
-	    "\t\tdefault_type text/html;\n"
-	    "\t\treturn 504 '<!DOCTYPE html>\\n<html><head><meta "
-	    "charset=\"utf-8\"><title>%s</title></head>\\n<body><h1>%s timed "
-	    "out</h1><p>%s did not answer in time \xe2\x80\x94 berth</p>"
-	    "</body></html>\\n';\n"
-	    "\t}\n"
-	    "}\n", upstream, app, app, app, app, app, app);
+	if (rt->lua)
+		lua_app_location(&sb, app);
+	else
+		strbuf_addf(&sb, "\n\tlocation / {\n\t\tproxy_pass http://%s;\n",
+		    upstream);
+	strbuf_addstr(&sb, proxy_conf);
+	if (rt->lua)
+		add_error_page(&sb, 503, app, "is not running",
+		    "has no web dynos running");
+	add_error_page(&sb, 502, app, "is not responding", "did not answer");
+	add_error_page(&sb, 504, app, "timed out", "did not answer in time");
+	strbuf_addstr(&sb, "}\n");
 out:
 	free(upstream);
 	return strbuf_detach(&sb);
+}
+
+/* Remember app's ports (NULL, 0: forget the app). */
+static void
+remember(struct router *rt, const char *app, const int *ports, size_t n)
+{
+	struct route *r = NULL;
+	size_t i;
+
+	for (i = 0; i < rt->nroutes; i++)
+		if (strcmp(rt->routes[i].app, app) == 0)
+			r = &rt->routes[i];
+	if (r == NULL && ports == NULL)
+		return;
+	if (r == NULL) {
+		rt->routes = xrealloc(rt->routes, (rt->nroutes + 1) *
+		    sizeof(*rt->routes));
+		r = &rt->routes[rt->nroutes++];
+		r->app = xstrdup(app);
+		r->ports = NULL;
+	}
+	free(r->ports);
+	if (ports == NULL) {
+		free(r->app);
+		*r = rt->routes[--rt->nroutes];
+		return;
+	}
+	r->ports = xcalloc(n ? n : 1, sizeof(*r->ports));
+	memcpy(r->ports, ports, n * sizeof(*ports));
+	r->n = n;
+}
+
+/* Whether path holds exactly text. */
+static int
+file_is(const char *path, const char *text)
+{
+	struct strbuf sb = STRBUF_INIT;
+	int same = read_file(path, &sb, 1 << 20) == 0 &&
+	    strcmp(strbuf_str(&sb), text) == 0;
+
+	strbuf_release(&sb);
+	berth_clear_error();
+	return same;
 }
 
 int
 router_set(struct router *rt, const char *app, const int *ports,
     size_t nports)
 {
-	char *text, *what;
+	char *text, *what, *live;
 	size_t i;
-	int ret;
+	int ret = 0;
 
 	if (name_check_app(app) < 0)
 		return -1;
@@ -1111,9 +1261,17 @@ router_set(struct router *rt, const char *app, const int *ports,
 		if (ports[i] < 1 || ports[i] > 65535)
 			return berth_error("router: %s: port %d is not a "
 			    "port number", app, ports[i]);
-	text = app_conf(rt, app, ports, nports);
 	what = xasprintf("routing %s", app);
-	ret = change(rt, app, text, what);
+	text = app_conf(rt, app, ports, nports);
+	live = xasprintf("%s/%s.conf", rt->confd, app);
+	if (rt->lua) {
+		/* The ports first: a new server block serves them at once. */
+		remember(rt, app, ports, nports);
+		ret = lua_put(rt->ctl_sock, app, ports, nports);
+	}
+	if (ret == 0 && !(rt->lua && file_is(live, text)))
+		ret = change(rt, app, text, what);
+	free(live);
 	free(what);
 	free(text);
 	return ret;
@@ -1129,6 +1287,10 @@ router_remove(struct router *rt, const char *app)
 		return -1;
 	what = xasprintf("removing the route of %s", app);
 	ret = change(rt, app, NULL, what);
+	if (ret == 0 && rt->lua) {
+		remember(rt, app, NULL, 0);
+		ret = lua_delete(rt->ctl_sock, app);
+	}
 	free(what);
 	return ret;
 }
@@ -1160,10 +1322,10 @@ router_stop(struct router *rt)
 	router_free(rt);
 }
 
-int
-router_drain(struct router *rt, int timeout_ms)
+/* Wait until no retired worker (of a reload) still runs. */
+static int
+drain_workers(struct router *rt, int64_t deadline)
 {
-	int64_t deadline = now_ms() + timeout_ms;
 	pid_t master = read_pid(rt);
 
 	if (master <= 0)
@@ -1183,4 +1345,33 @@ router_drain(struct router *rt, int timeout_ms)
 			return -1;
 		usleep(POLL_MS * 1000);
 	}
+}
+
+int
+router_drain(struct router *rt, const char *app, const int *ports, size_t n,
+    int timeout_ms)
+{
+	int64_t deadline = now_ms() + timeout_ms;
+	int busy;
+
+	if (!rt->lua)
+		return drain_workers(rt, deadline);
+	while ((busy = lua_inflight(rt->ctl_sock, app, ports, n)) > 0) {
+		if (now_ms() >= deadline)
+			return -1;
+		usleep(POLL_MS * 1000);
+	}
+	return busy < 0 ? -1 : 0;
+}
+
+const char *
+router_mode(const struct router *rt)
+{
+	return rt->lua ? "lua" : "reload";
+}
+
+long
+router_generation(const struct router *rt)
+{
+	return rt->generation;
 }

@@ -2,14 +2,18 @@
  * router.h - the router: an nginx instance of berthd's own, under
  * ROOT/router/ (nginx.conf, conf.d/APP.conf, logs/, temp dirs, pid),
  * listening on berth.ini [router] port. One server block per app,
- * server_name APP.DOMAIN, upstream = the app's web dyno ports. An
- * unknown host gets a 404 page that names berth.
+ * server_name APP.DOMAIN, proxying to the app's web dyno ports. An
+ * unknown host gets a 404 page that names berth, an app with no web
+ * dynos a 503 page.
  *
- * Every change is written to a temp file, checked with `nginx -t`,
- * renamed into place and applied with a graceful reload; router_set()
- * returns only once nginx serves the new configuration. When anything
- * fails, the previous configuration stays in place and keeps serving.
- * Only berthd calls these functions.
+ * With Debian's libnginx-mod-http-lua an app's ports change without a
+ * reload (router-lua.h); its server block changes only when it is first
+ * routed or removed. Without it, every change rewrites the block. A
+ * server block change is written to a temp file, checked with
+ * `nginx -t`, renamed into place and applied with a graceful reload.
+ * Either way router_set() returns only once nginx serves the change;
+ * when anything fails, the previous configuration stays in place and
+ * keeps serving. Only berthd calls these functions, one at a time.
  */
 #ifndef BERTH_ROUTER_H
 #define BERTH_ROUTER_H
@@ -36,11 +40,18 @@ int router_start(const struct berth_root *r, struct router **out);
 int router_set(struct router *rt, const char *app, const int *ports,
     size_t nports);
 /*
- * Wait until the workers an earlier reload retired have finished their
- * requests and exited (at most timeout_ms; -1 when some still run):
- * until then they may still send requests to the upstreams they knew.
+ * Wait until nothing sends requests to app's old ports any more (at
+ * most timeout_ms; -1 when something still does): with Lua, until the
+ * requests in flight to ports have finished; without, until the
+ * workers an earlier reload retired have finished theirs and exited.
+ * Needs no lock: it only reads.
  */
-int router_drain(struct router *rt, int timeout_ms);
+int router_drain(struct router *rt, const char *app, const int *ports,
+    size_t n, int timeout_ms);
+/* "lua" (no reloads for port changes) or "reload". */
+const char *router_mode(const struct router *rt);
+/* How many configurations nginx has loaded: reloads + starts. */
+long router_generation(const struct router *rt);
 /* Stop routing APP.DOMAIN (unknown host again). */
 int router_remove(struct router *rt, const char *app);
 /* Graceful quit of nginx (then SIGTERM, SIGKILL), and free rt. */

@@ -157,9 +157,13 @@ fake_set(void *data, const char *app, const int *ports, size_t n)
 }
 
 static int
-fake_drain(void *data, int timeout_ms)
+fake_drain(void *data, const char *app, const int *ports, size_t n,
+    int timeout_ms)
 {
 	(void)data;
+	(void)app;
+	(void)ports;
+	(void)n;
 	(void)timeout_ms;
 	return 0;
 }

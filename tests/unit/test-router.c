@@ -5,7 +5,10 @@
  * adopting a running nginx, stopping it, and a taken port. Each test
  * has its own server root and ports; teardown kills whatever a test
  * started, even when it failed. Skipped when nginx or python3 is
- * missing.
+ * missing. Every test runs twice: with berth.ini [router] lua = off
+ * (each change a checked reload) and, when nginx has the Lua module,
+ * lua = on (ports change without a reload; a keep-alive connection of
+ * one app survives every change of another).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -33,6 +36,14 @@
 #include "util.h"
 
 #define BODY "hello from demo\n"
+
+/* berth.ini [router] lua for this build of the tests (test-router-lua
+ * is this file built with ROUTER_LUA). */
+#ifdef ROUTER_LUA
+static const char *lua_mode = "on";
+#else
+static const char *lua_mode = "off";
+#endif
 
 struct fixture {
 	char *dir;		/* temp dir holding root/ and www/ */
@@ -242,7 +253,7 @@ setup(void **state)
 	f->port = free_port();
 	assert_int_equal(mkdir_p(f->rootdir, 0755), 0);
 	ini = path_join(f->rootdir, "berth.ini");
-	text = xasprintf("[router]\nport = %d\n", f->port);
+	text = xasprintf("[router]\nport = %d\nlua = %s\n", f->port, lua_mode);
 	write_text(ini, text);
 	free(text);
 	free(ini);
@@ -412,10 +423,18 @@ test_rejected_config_keeps_serving(void **state)
 	assert_int_equal(read_file(demo, &before, 0), 0);
 
 	write_text(bad, "bogus directive;\n");
-	assert_int_equal(router_set(f->rt, "demo", &port, 1), -1);
-	error_has("routing demo: nginx rejected the configuration");
-	error_has("zz-bad.conf");
-	error_has("the previous configuration keeps serving");
+	if (strcmp(lua_mode, "on") == 0) {
+		/* Ports change without nginx -t or a reload. */
+		long gen = router_generation(f->rt);
+
+		assert_int_equal(router_set(f->rt, "demo", &f->up_port, 1), 0);
+		assert_int_equal(router_generation(f->rt), gen);
+	} else {
+		assert_int_equal(router_set(f->rt, "demo", &port, 1), -1);
+		error_has("routing demo: nginx rejected the configuration");
+		error_has("zz-bad.conf");
+		error_has("the previous configuration keeps serving");
+	}
 	expect(f, "demo.localhost", 200, BODY);
 	assert_int_equal(read_file(demo, &after, 0), 0);
 	assert_string_equal(strbuf_str(&after), strbuf_str(&before));
@@ -710,6 +729,112 @@ have_program(const char *name)
 	return found;
 }
 
+#ifdef ROUTER_LUA
+/* nginx's workers' pids, sorted: a reload replaces them all. */
+static void
+workers(struct fixture *f, char *out, size_t size)
+{
+	struct strbuf sb = STRBUF_INIT;
+	char *cmd = xasprintf("pgrep -P %ld | sort", (long)nginx_pid(f));
+	FILE *p = popen(cmd, "r");
+	size_t n;
+
+	assert_non_null(p);
+	n = fread(out, 1, size - 1, p);
+	out[n] = '\0';
+	pclose(p);
+	assert_true(n > 0);
+	free(cmd);
+	strbuf_release(&sb);
+}
+
+/* Ports change in place: no reload, and each change serves at once. */
+static void
+test_ports_without_reload(void **state)
+{
+	struct fixture *f = *state;
+	char before[256], after[256];
+	int dead = free_port();
+	long gen;
+
+	start_router(f);
+	start_upstream(f);
+	set_ok(f, "demo", &f->up_port, 1);
+	expect(f, "demo.localhost", 200, BODY);
+	gen = router_generation(f->rt);
+	workers(f, before, sizeof(before));
+	set_ok(f, "demo", &dead, 1);
+	expect(f, "demo.localhost", 502, "demo is not responding");
+	set_ok(f, "demo", NULL, 0);
+	expect(f, "demo.localhost", 503, "demo has no web dynos running");
+	set_ok(f, "demo", &f->up_port, 1);
+	expect(f, "demo.localhost", 200, BODY);
+	/* A dead port beside a live one: the request moves on to it. */
+	{
+		int two[2] = { dead, f->up_port };
+		int i;
+
+		set_ok(f, "demo", two, 2);
+		for (i = 0; i < 10; i++)
+			expect(f, "demo.localhost", 200, BODY);
+	}
+	assert_int_equal(router_generation(f->rt), gen);
+	workers(f, after, sizeof(after));
+	assert_string_equal(after, before);
+	if (router_drain(f->rt, "demo", &dead, 1, 1000) != 0)
+		fail_msg("drain: %s", berth_last_error());
+}
+
+/*
+ * One reused connection to demo sees no error while another app's
+ * ports change five times and demo's own twice.
+ */
+static void
+test_keepalive_survives_changes(void **state)
+{
+	struct fixture *f = *state;
+	struct curl_slist *hdrs = NULL;
+	struct strbuf body = STRBUF_INIT;
+	char url[64];
+	CURL *h;
+	int i, dead = free_port();
+
+	start_router(f);
+	start_upstream(f);
+	set_ok(f, "demo", &f->up_port, 1);
+	set_ok(f, "other", &dead, 1);
+	h = curl_easy_init();
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/", f->port);
+	hdrs = curl_slist_append(hdrs, "Host: demo.localhost");
+	curl_easy_setopt(h, CURLOPT_URL, url);
+	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
+	curl_easy_setopt(h, CURLOPT_NOPROXY, "*");
+	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, 5000L);
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, collect);
+	curl_easy_setopt(h, CURLOPT_WRITEDATA, &body);
+	for (i = 0; i < 8; i++) {
+		long code = 0, conns = -1;
+		int two[2] = { f->up_port, f->up_port };
+
+		if (i < 5)
+			set_ok(f, "other", i % 2 ? &dead : &f->up_port, 1);
+		else if (i < 7)
+			set_ok(f, "demo", two, (size_t)(i - 4));
+		strbuf_reset(&body);
+		assert_int_equal(curl_easy_perform(h), CURLE_OK);
+		curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
+		curl_easy_getinfo(h, CURLINFO_NUM_CONNECTS, &conns);
+		assert_int_equal(code, 200);
+		assert_non_null(strstr(strbuf_str(&body), BODY));
+		/* The first request connects; every later one reuses it. */
+		assert_int_equal(conns, i == 0 ? 1 : 0);
+	}
+	curl_slist_free_all(hdrs);
+	curl_easy_cleanup(h);
+	strbuf_release(&body);
+}
+#endif
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int
@@ -726,6 +851,10 @@ main(void)
 		T(test_stop),
 		T(test_port_in_use),
 		T(test_not_installed),
+#ifdef ROUTER_LUA
+		T(test_ports_without_reload),
+		T(test_keepalive_survives_changes),
+#endif
 		cmocka_unit_test(test_url),
 	};
 	int rc;
@@ -735,6 +864,12 @@ main(void)
 		printf("1..0 # SKIP needs nginx and python3\n");
 		return 0;
 	}
+#ifdef ROUTER_LUA
+	if (!path_exists("/usr/lib/nginx/modules/ngx_http_lua_module.so")) {
+		printf("1..0 # SKIP needs libnginx-mod-http-lua\n");
+		return 0;
+	}
+#endif
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	cmocka_set_message_output(CM_OUTPUT_TAP);
 	rc = cmocka_run_group_tests(tests, NULL, NULL);
