@@ -422,6 +422,7 @@ rollout_release(struct rollout_env *env, struct sv_app *a,
 	struct supervisor *sv = env->sv;
 	struct sv_dyno **fresh = NULL, **old = NULL;
 	size_t nfresh, nold = 0, i;
+	int64_t switch_us;
 	int ret = -1;
 
 	pthread_mutex_lock(&sv->lock);
@@ -441,11 +442,13 @@ rollout_release(struct rollout_env *env, struct sv_app *a,
 	if (wait_up(env, fresh, nfresh, plan->has_aj ? &plan->aj : NULL,
 	    pr) < 0)
 		goto fail;
+	switch_us = now_us();
 	pthread_mutex_lock(&sv->lock);
 	nold = collect_old(sv, a, fresh, nfresh, target, deploy, &old);
 	pthread_mutex_unlock(&sv->lock);
 	if (route_app(env, a, fresh, nfresh, old, nold) < 0)
 		goto fail;
+	switch_us = now_us() - switch_us;
 	drain(env, a, old, nold);
 	pthread_mutex_lock(&sv->lock);
 	for (i = 0; i < nfresh; i++)
@@ -455,8 +458,10 @@ rollout_release(struct rollout_env *env, struct sv_app *a,
 	a->stopped = 0;
 	pthread_mutex_unlock(&sv->lock);
 	if (nold > 0)
-		progress_say(pr, "switched; %zu old dyno%s stopping", nold,
-		    nold == 1 ? "" : "s");
+		progress_say(pr, "switched in %.1f ms; %zu old dyno%s "
+		    "stopping", switch_us / 1000.0, nold, nold == 1 ? "" : "s");
+	else
+		progress_say(pr, "switched in %.1f ms", switch_us / 1000.0);
 	ret = 0;
 	goto out;
 fail:

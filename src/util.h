@@ -99,8 +99,9 @@ char *path_real(const char *path);
 void now_iso(char buf[32]);
 /* A line "TIME PROG[PID]: text" on stderr: a daemon's own log. */
 void log_say(const char *fmt, ...) BERTH_ATTR_PRINTF(1, 2);
-/* Monotonic milliseconds. */
+/* Monotonic milliseconds, and microseconds. */
 int64_t now_ms(void);
+int64_t now_us(void);
 /* n random bytes as 2n lowercase hex chars into out[2n+1]. */
 int random_hex(char *out, size_t nbytes);
 /* "4.1 MB" style size. buf has 32 bytes. */
