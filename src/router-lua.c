@@ -29,14 +29,16 @@ static const char lua_source[] =
 "local busy = ngx.shared.berth_busy\n"
 "local parsed = {}\n"
 "\n"
+"-- The app's ports; nil and 404 (no such app) or 503 (no web dynos).\n"
 "local function ports(app)\n"
 "\tlocal raw = ports_of:get(app)\n"
-"\tif raw == nil or raw == \"\" then return nil end\n"
+"\tif raw == nil then return nil, 404 end\n"
+"\tif raw == \"\" then return nil, 503 end\n"
 "\tlocal p = parsed[app]\n"
 "\tif p ~= nil and p.raw == raw then return p.list end\n"
 "\tlocal list = {}\n"
 "\tfor s in raw:gmatch(\"%d+\") do list[#list + 1] = tonumber(s) end\n"
-"\tif #list == 0 then return nil end\n"
+"\tif #list == 0 then return nil, 503 end\n"
 "\tparsed[app] = { raw = raw, list = list }\n"
 "\treturn list\n"
 "end\n"
@@ -54,8 +56,8 @@ static const char lua_source[] =
 "berth_router = {}\n"
 "\n"
 "function berth_router.access()\n"
-"\tlocal list = ports(ngx.var.berth_app)\n"
-"\tif list == nil then return ngx.exit(503) end\n"
+"\tlocal list, status = ports(ngx.var.berth_app)\n"
+"\tif list == nil then return ngx.exit(status) end\n"
 "\tngx.ctx.ports = list\n"
 "end\n"
 "\n"
@@ -117,8 +119,9 @@ static const char lua_source[] =
 
 static const char http_conf[] =
 "\n"
-"\t# Upstreams without reloads: the app's ports are in berth_ports,\n"
-"\t# set over run/ctl.sock (see berth_router.lua).\n"
+"\t# Apps without reloads: every app's ports are in berth_ports, set\n"
+"\t# over run/ctl.sock (see berth_router.lua); an app with none there\n"
+"\t# is unknown (404).\n"
 "\tlua_shared_dict berth_ports 1m;\n"
 "\tlua_shared_dict berth_turns 1m;\n"
 "\tlua_shared_dict berth_busy 4m;\n"
@@ -154,16 +157,25 @@ lua_write_module(const char *dir)
 }
 
 void
-lua_app_location(struct strbuf *sb, const char *app)
+lua_server_start(struct strbuf *sb, const char *domain)
 {
-	strbuf_addf(sb, "\tset $berth_app %s;\n", app);
+	const char *p;
+
+	/* APP.DOMAIN names the app: $berth_app (app names are [a-z0-9-]). */
+	strbuf_addstr(sb, "\tserver {\n\t\tinclude listen.conf;\n"
+	    "\t\tserver_name \"~^(?<berth_app>[a-z][a-z0-9-]*)\\.");
+	for (p = domain; *p != '\0'; p++) {
+		if (*p == '.')
+			strbuf_addch(sb, '\\');
+		strbuf_addch(sb, *p);
+	}
 	/* At server level, so the error pages' locations count down too. */
-	strbuf_addstr(sb,
-	    "\tset $berth_busy \"\";\n"
-	    "\tlog_by_lua_block { berth_router.done() }\n\n"
-	    "\tlocation / {\n"
-	    "\t\taccess_by_lua_block { berth_router.access() }\n"
-	    "\t\tproxy_pass http://berth_dynos;\n");
+	strbuf_addstr(sb, "$\";\n"
+	    "\t\tset $berth_busy \"\";\n"
+	    "\t\tlog_by_lua_block { berth_router.done() }\n\n"
+	    "\t\tlocation / {\n"
+	    "\t\t\taccess_by_lua_block { berth_router.access() }\n"
+	    "\t\t\tproxy_pass http://berth_dynos;\n");
 }
 
 /* The modules dir of nginx -V's output; caller frees, NULL if none. */

@@ -4,7 +4,9 @@
  * upstream whose balancer (Lua) picks a port of that app from a shared
  * dict, and berthd changes an app's ports with one request to a control
  * socket of that nginx (ROOT/router/run/ctl.sock, in a 0700 dir): no
- * reload, no idle keep-alive connection of any app closed. The same
+ * reload, no idle keep-alive connection of any app closed. One server
+ * block serves every app (server_name APP.DOMAIN for any APP), so an
+ * app created or destroyed needs no reload either. The same
  * dict counts each port's requests in flight, so a drain waits for one
  * app's old dynos only. Only router-nginx.c includes this.
  *
@@ -36,8 +38,13 @@ int lua_detect(const char *nginx_v, struct strbuf *load_lines);
 int lua_write_module(const char *dir);
 /* The http{} lines: shared dicts, init, the upstream, the control server. */
 const char *lua_http_conf(void);
-/* An app server block's location / and 503 page, proxying through Lua. */
-void lua_app_location(struct strbuf *sb, const char *app);
+/*
+ * The one server block of every app, up to its location's proxy_pass:
+ * server_name APP.DOMAIN for any APP, which the Lua looks up (404 when
+ * it has no ports set, 503 when none). The caller adds the proxy
+ * settings and the error pages, and closes the blocks.
+ */
+void lua_server_start(struct strbuf *sb, const char *domain);
 /*
  * Set app's ports (none: its 503 page) in nginx at sock (an absolute
  * path). 0 once nginx has them: the next request uses them.

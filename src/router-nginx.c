@@ -70,6 +70,12 @@ extern char **environ;
 
 #define GENERATION_HOST	"_berth-router"
 
+/* What a host no app has gets (in nginx's single quotes). */
+#define NO_APP_PAGE "<!DOCTYPE html>\\n<html><head><meta charset=\"utf-8\">" \
+	"<title>No app here</title></head>\\n<body><h1>No app at this " \
+	"address</h1><p>No app at this address \xe2\x80\x94 berth</p></body>" \
+	"</html>\\n"
+
 struct pidlist {
 	pid_t *v;
 	size_t nr, alloc;
@@ -111,7 +117,8 @@ static const char not_installed_hint[] =
 /*
  * The main config. %s are the load_module lines (Lua), the temp paths
  * nginx knows and the Lua upstream's lines, then the listening port
- * (twice).
+ * (twice), then the apps: the one server block of them all (Lua), or
+ * the include of their own server blocks.
  */
 static const char main_conf[] =
 "%s"
@@ -147,9 +154,7 @@ static const char main_conf[] =
 "\t\tlisten %d default_server;\n"
 "\t\tserver_name \"\";\n"
 "\t\tdefault_type text/html;\n"
-"\t\treturn 404 '<!DOCTYPE html>\\n<html><head><meta charset=\"utf-8\">"
-"<title>No app here</title></head>\\n<body><h1>No app at this address"
-"</h1><p>No app at this address \xe2\x80\x94 berth</p></body></html>\\n';\n"
+"\t\treturn 404 '" NO_APP_PAGE "';\n"
 "\t}\n"
 "\n"
 "\t# berthd asks here which configuration nginx serves.\n"
@@ -164,7 +169,7 @@ static const char main_conf[] =
 "\t\t}\n"
 "\t}\n"
 "\n"
-"\tinclude conf.d/*.conf;\n"
+"%s"
 "}\n";
 
 static const char generation_conf[] =
@@ -173,6 +178,8 @@ static const char generation_conf[] =
 "\tdefault_type text/plain;\n"
 "\treturn 200 \"%ld\\n\";\n"
 "}\n";
+
+static char *apps_server(const struct router *rt);
 
 static void
 router_free_fields(struct router *rt)
@@ -1007,7 +1014,7 @@ write_main_conf(struct router *rt)
 	char *line = xasprintf("listen %d;\n", rt->port);
 	char *listen_path = path_join(rt->dir, "listen.conf");
 	char *run_dir = path_join(rt->dir, LUA_CTL_DIR);
-	char *text;
+	char *text, *apps;
 	int ret;
 
 	rt->lua = rt->want_lua != ROUTER_LUA_OFF &&
@@ -1018,8 +1025,11 @@ write_main_conf(struct router *rt)
 		    "set lua = auto");
 	else
 		ret = 0;
+	apps = rt->lua ? apps_server(rt) :
+	    xstrdup("\tinclude conf.d/*.conf;\n");
 	text = xasprintf(main_conf, strbuf_str(&rt->load_lines), temps,
-	    rt->lua ? lua_http_conf() : "", rt->port, rt->port);
+	    rt->lua ? lua_http_conf() : "", rt->port, rt->port, apps);
+	free(apps);
 	if (ret == 0)
 		ret = write_file_atomic(listen_path, line, strlen(line), 0644);
 	if (ret == 0 && rt->lua)
@@ -1153,10 +1163,8 @@ static const char proxy_conf[] =
     "\t}\n\n";
 
 /*
- * The config of one app; caller frees. With Lua it does not depend on
- * the ports (they are set over the control socket), so it changes only
- * when the app is first routed; without, it is an upstream of them, or
- * the 503 page when there are none.
+ * The server block of one app without Lua, an upstream of its ports or
+ * the 503 page when there are none; caller frees.
  */
 static char *
 app_conf(const struct router *rt, const char *app, const int *ports,
@@ -1170,7 +1178,7 @@ app_conf(const struct router *rt, const char *app, const int *ports,
 		if (*p == '-')
 			*p = '_';
 	strbuf_addf(&sb, "# %s - written by berthd; do not edit.\n", app);
-	if (!rt->lua && nports > 0) {
+	if (nports > 0) {
 		strbuf_addf(&sb, "upstream %s {\n", upstream);
 		for (i = 0; i < nports; i++)
 			strbuf_addf(&sb, "\tserver 127.0.0.1:%d;\n", ports[i]);
@@ -1178,7 +1186,7 @@ app_conf(const struct router *rt, const char *app, const int *ports,
 	}
 	strbuf_addf(&sb, "server {\n\tinclude listen.conf;\n"
 	    "\tserver_name %s.%s;\n", app, rt->domain);
-	if (!rt->lua && nports == 0) {
+	if (nports == 0) {
 		strbuf_addf(&sb, "\tdefault_type text/html;\n"
 		    "\treturn 503 '<!DOCTYPE html>\\n<html><head>"
 		    "<meta charset=\"utf-8\"><title>%s</title></head>\\n"
@@ -1187,20 +1195,41 @@ app_conf(const struct router *rt, const char *app, const int *ports,
 		    app, app, app);
 		goto out;
 	}
-	if (rt->lua)
-		lua_app_location(&sb, app);
-	else
-		strbuf_addf(&sb, "\n\tlocation / {\n\t\tproxy_pass http://%s;\n",
-		    upstream);
+	strbuf_addf(&sb, "\n\tlocation / {\n\t\tproxy_pass http://%s;\n",
+	    upstream);
 	strbuf_addstr(&sb, proxy_conf);
-	if (rt->lua)
-		add_error_page(&sb, 503, app, "is not running",
-		    "has no web dynos running");
 	add_error_page(&sb, 502, app, "is not responding", "did not answer");
 	add_error_page(&sb, 504, app, "timed out", "did not answer in time");
 	strbuf_addstr(&sb, "}\n");
 out:
 	free(upstream);
+	return strbuf_detach(&sb);
+}
+
+/*
+ * With Lua, the one server block of every app (see lua_server_start):
+ * berth's pages name the app from $berth_app. Caller frees.
+ */
+static char *
+apps_server(const struct router *rt)
+{
+	struct strbuf sb = STRBUF_INIT;
+
+	strbuf_addstr(&sb, "\n\t# Every app: APP.DOMAIN.\n");
+	lua_server_start(&sb, rt->domain);
+	strbuf_addstr(&sb, proxy_conf);
+	strbuf_addstr(&sb, "\terror_page 404 @berth_404;\n"
+	    "\tlocation @berth_404 {\n"
+	    "\t\tdefault_type text/html;\n"
+	    "\t\treturn 404 '" NO_APP_PAGE "';\n"
+	    "\t}\n");
+	add_error_page(&sb, 503, "$berth_app", "is not running",
+	    "has no web dynos running");
+	add_error_page(&sb, 502, "$berth_app", "is not responding",
+	    "did not answer");
+	add_error_page(&sb, 504, "$berth_app", "timed out",
+	    "did not answer in time");
+	strbuf_addstr(&sb, "\t}\n");
 	return strbuf_detach(&sb);
 }
 
@@ -1234,26 +1263,13 @@ remember(struct router *rt, const char *app, const int *ports, size_t n)
 	r->n = n;
 }
 
-/* Whether path holds exactly text. */
-static int
-file_is(const char *path, const char *text)
-{
-	struct strbuf sb = STRBUF_INIT;
-	int same = read_file(path, &sb, 1 << 20) == 0 &&
-	    strcmp(strbuf_str(&sb), text) == 0;
-
-	strbuf_release(&sb);
-	berth_clear_error();
-	return same;
-}
-
 int
 router_set(struct router *rt, const char *app, const int *ports,
     size_t nports)
 {
-	char *text, *what, *live;
+	char *text, *what;
 	size_t i;
-	int ret = 0;
+	int ret;
 
 	if (name_check_app(app) < 0)
 		return -1;
@@ -1261,17 +1277,13 @@ router_set(struct router *rt, const char *app, const int *ports,
 		if (ports[i] < 1 || ports[i] > 65535)
 			return berth_error("router: %s: port %d is not a "
 			    "port number", app, ports[i]);
+	if (rt->lua) {
+		remember(rt, app, ports, nports);
+		return lua_put(rt->ctl_sock, app, ports, nports);
+	}
 	what = xasprintf("routing %s", app);
 	text = app_conf(rt, app, ports, nports);
-	live = xasprintf("%s/%s.conf", rt->confd, app);
-	if (rt->lua) {
-		/* The ports first: a new server block serves them at once. */
-		remember(rt, app, ports, nports);
-		ret = lua_put(rt->ctl_sock, app, ports, nports);
-	}
-	if (ret == 0 && !(rt->lua && file_is(live, text)))
-		ret = change(rt, app, text, what);
-	free(live);
+	ret = change(rt, app, text, what);
 	free(what);
 	free(text);
 	return ret;
@@ -1285,12 +1297,12 @@ router_remove(struct router *rt, const char *app)
 
 	if (name_check_app(app) < 0)
 		return -1;
+	if (rt->lua) {
+		remember(rt, app, NULL, 0);
+		return lua_delete(rt->ctl_sock, app);
+	}
 	what = xasprintf("removing the route of %s", app);
 	ret = change(rt, app, NULL, what);
-	if (ret == 0 && rt->lua) {
-		remember(rt, app, NULL, 0);
-		ret = lua_delete(rt->ctl_sock, app);
-	}
 	free(what);
 	return ret;
 }

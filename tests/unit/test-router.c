@@ -404,6 +404,7 @@ test_routes_by_host(void **state)
 	expect(f, "demo.localhost", 200, BODY);
 }
 
+#ifndef ROUTER_LUA
 static void
 test_rejected_config_keeps_serving(void **state)
 {
@@ -423,18 +424,10 @@ test_rejected_config_keeps_serving(void **state)
 	assert_int_equal(read_file(demo, &before, 0), 0);
 
 	write_text(bad, "bogus directive;\n");
-	if (strcmp(lua_mode, "on") == 0) {
-		/* Ports change without nginx -t or a reload. */
-		long gen = router_generation(f->rt);
-
-		assert_int_equal(router_set(f->rt, "demo", &f->up_port, 1), 0);
-		assert_int_equal(router_generation(f->rt), gen);
-	} else {
-		assert_int_equal(router_set(f->rt, "demo", &port, 1), -1);
-		error_has("routing demo: nginx rejected the configuration");
-		error_has("zz-bad.conf");
-		error_has("the previous configuration keeps serving");
-	}
+	assert_int_equal(router_set(f->rt, "demo", &port, 1), -1);
+	error_has("routing demo: nginx rejected the configuration");
+	error_has("zz-bad.conf");
+	error_has("the previous configuration keeps serving");
 	expect(f, "demo.localhost", 200, BODY);
 	assert_int_equal(read_file(demo, &after, 0), 0);
 	assert_string_equal(strbuf_str(&after), strbuf_str(&before));
@@ -467,6 +460,7 @@ test_rejected_config_keeps_serving(void **state)
 	free(other);
 	free(staging);
 }
+#endif
 
 static void
 test_remove(void **state)
@@ -537,6 +531,7 @@ test_stale_pid_file(void **state)
 	free(pidfile);
 }
 
+#ifndef ROUTER_LUA
 /* A berthd that died mid-change: router_start() undoes the change. */
 static void
 test_recover_half_done_change(void **state)
@@ -572,6 +567,7 @@ test_recover_half_done_change(void **state)
 	free(none);
 	free(junk);
 }
+#endif
 
 /*
  * berth.ini's port changed to a taken one while nginx kept running:
@@ -778,6 +774,12 @@ test_ports_without_reload(void **state)
 		for (i = 0; i < 10; i++)
 			expect(f, "demo.localhost", 200, BODY);
 	}
+	/* A new app, and one removed: no reload either. */
+	set_ok(f, "other", &f->up_port, 1);
+	expect(f, "other.localhost", 200, BODY);
+	assert_int_equal(router_remove(f->rt, "other"), 0);
+	expect(f, "other.localhost", 404, "No app at this address");
+	expect(f, "nosuch.localhost", 404, "No app at this address");
 	assert_int_equal(router_generation(f->rt), gen);
 	workers(f, after, sizeof(after));
 	assert_string_equal(after, before);
@@ -842,11 +844,16 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		T(test_routes_by_host),
+#ifndef ROUTER_LUA
+		/* Server block files per app: only without Lua. */
 		T(test_rejected_config_keeps_serving),
+#endif
 		T(test_remove),
 		T(test_adopt),
 		T(test_stale_pid_file),
+#ifndef ROUTER_LUA
 		T(test_recover_half_done_change),
+#endif
 		T(test_new_port_in_use_on_adopt),
 		T(test_stop),
 		T(test_port_in_use),
