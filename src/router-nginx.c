@@ -1,5 +1,8 @@
 /*
- * router-nginx.c - the router as an nginx instance of berthd's own.
+ * router-nginx.c - the router as an nginx instance of berthd's own:
+ * starting or adopting it, applying a change (a checked reload, and
+ * knowing when it serves), setting routes and stopping it. The files it
+ * is given are router-conf.c's, its processes router-proc.c's.
  *
  * Everything lives under ROOT/router/, which is nginx's prefix (-p):
  *
@@ -40,12 +43,10 @@
  * _berth-router; a change returns once the new number answers, or fails
  * on a new [emerg] line in the error log, a dead master or a deadline.
  */
-#include "router.h"
-#include "proc.h"
+#include "router-int.h"
 #include "router-lua.h"
 
 #include <curl/curl.h>
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -63,123 +64,10 @@
 
 extern char **environ;
 
-#define DEADLINE_MS	10000	/* for a change or a stop to work */
-#define POLL_MS		5	/* between two looks at nginx */
-#define NGINX_RUN_MS	15000	/* for one nginx -t, -s or start */
-#define LOG_SCAN_MAX	65536	/* log bytes read after a change */
-
-#define GENERATION_HOST	"_berth-router"
-
-/* What a host no app has gets (in nginx's single quotes). */
-#define NO_APP_PAGE "<!DOCTYPE html>\\n<html><head><meta charset=\"utf-8\">" \
-	"<title>No app here</title></head>\\n<body><h1>No app at this " \
-	"address</h1><p>No app at this address \xe2\x80\x94 berth</p></body>" \
-	"</html>\\n"
-
-struct pidlist {
-	pid_t *v;
-	size_t nr, alloc;
-};
-
-struct router {
-	char *dir;		/* ROOT/router */
-	char *prefix;		/* ROOT/router/ (-p wants the slash) */
-	char *conf;		/* ROOT/router/nginx.conf */
-	char *confd;		/* ROOT/router/conf.d */
-	char *staging;		/* ROOT/router/staging */
-	char *errlog;		/* ROOT/router/logs/error.log */
-	char *pidfile;		/* ROOT/router/nginx.pid */
-	char *genfile;		/* ROOT/router/generation.conf */
-	char *nginx;		/* absolute path of the binary */
-	char *domain;
-	int port;
-	long generation;	/* the last one written */
-	pid_t pid;		/* nginx master; 0 = not known */
-	enum router_lua want_lua;	/* berth.ini [router] lua */
-	int lua;		/* ports change over ctl_sock, no reload */
-	char *ctl_sock;		/* ROOT/router/run/ctl.sock */
-	struct strbuf load_lines;	/* load_module lines for Lua */
-	struct route *routes;	/* every app's ports, to push after a start */
-	size_t nroutes;
-};
-
-/* What an app is routed to, kept to set it again in a new nginx. */
-struct route {
-	char *app;
-	int *ports;
-	size_t n;
-};
-
 static const char not_installed_hint[] =
     "apps are reachable on their dyno ports only; install nginx "
     "(apt-get install nginx-light) and restart berthd";
 
-/*
- * The main config. %s are the load_module lines (Lua), the temp paths
- * nginx knows and the Lua upstream's lines, then the listening port
- * (twice), then the apps: the one server block of them all (Lua), or
- * the include of their own server blocks.
- */
-static const char main_conf[] =
-"%s"
-"# nginx.conf - written by berthd on every start; do not edit.\n"
-"# Apps are in conf.d/APP.conf (also written by berthd).\n"
-"worker_processes 2;\n"
-"daemon on;\n"
-"pid nginx.pid;\n"
-"error_log logs/error.log warn;\n"
-"\n"
-"events {\n"
-"\tworker_connections 768;\n"
-"}\n"
-"\n"
-"http {\n"
-"\taccess_log off;\n"
-"\tserver_tokens off;\n"
-"\tserver_names_hash_bucket_size 512;\n"
-"\tclient_max_body_size 100m;\n"
-"\tclient_body_temp_path tmp/client_body;\n"
-"\tproxy_temp_path tmp/proxy;\n"
-"%s"
-"%s"
-"\n"
-"\t# Websockets: pass Upgrade through, otherwise close.\n"
-"\tmap $http_upgrade $berth_connection {\n"
-"\t\tdefault upgrade;\n"
-"\t\t'' close;\n"
-"\t}\n"
-"\n"
-"\t# A host no app has.\n"
-"\tserver {\n"
-"\t\tlisten %d default_server;\n"
-"\t\tserver_name \"\";\n"
-"\t\tdefault_type text/html;\n"
-"\t\treturn 404 '" NO_APP_PAGE "';\n"
-"\t}\n"
-"\n"
-"\t# berthd asks here which configuration nginx serves.\n"
-"\tserver {\n"
-"\t\tlisten %d;\n"
-"\t\tserver_name " GENERATION_HOST ";\n"
-"\t\tallow 127.0.0.1;\n"
-"\t\tdeny all;\n"
-"\t\tinclude generation.conf;\n"
-"\t\tlocation / {\n"
-"\t\t\treturn 404;\n"
-"\t\t}\n"
-"\t}\n"
-"\n"
-"%s"
-"}\n";
-
-static const char generation_conf[] =
-"# generation.conf - written by berthd on every change; do not edit.\n"
-"location = /__berth/generation {\n"
-"\tdefault_type text/plain;\n"
-"\treturn 200 \"%ld\\n\";\n"
-"}\n";
-
-static char *apps_server(const struct router *rt);
 
 static void
 router_free_fields(struct router *rt)
@@ -243,14 +131,6 @@ find_nginx(const char *name)
 	return real;
 }
 
-static void
-collect_line(const char *line, void *data)
-{
-	struct strbuf *out = data;
-
-	strbuf_addstr(out, line);
-	strbuf_addch(out, '\n');
-}
 
 /*
  * Run nginx with our prefix, config and error log plus the extra
@@ -287,7 +167,7 @@ nginx_run(const struct router *rt, struct strbuf *out, ...)
 	 * it waits on a pipe it only looks after the daemonized master has
 	 * left that group (setsid) and closed its copy of the pipe.
 	 */
-	c.on_line = collect_line;
+	c.on_line = router_collect_line;
 	c.data = out;
 	c.timeout_ms = NGINX_RUN_MS;
 	/* The control socket's path is relative to nginx's cwd. */
@@ -388,155 +268,13 @@ log_emerg_since(const struct router *rt, off_t from, struct strbuf *msg)
 	return found;
 }
 
-/* Whether pid runs (a zombie does not; reap it if it is ours). */
-static int
-pid_alive(pid_t pid)
-{
-	if (pid <= 0 || kill(pid, 0) < 0)
-		return 0;
-	if (proc_zombie(pid)) {
-		waitpid(pid, NULL, WNOHANG);
-		return 0;
-	}
-	return 1;
-}
 
-/* The pid in router/nginx.pid, 0 when there is none. */
-static pid_t
-read_pid(const struct router *rt)
-{
-	struct strbuf sb = STRBUF_INIT;
-	char *end;
-	long pid = 0;
 
-	if (read_file(rt->pidfile, &sb, 64) == 0) {
-		pid = strtol(strbuf_str(&sb), &end, 10);
-		if (end == sb.buf || (*end != '\n' && *end != '\0') ||
-		    pid <= 1)
-			pid = 0;
-	}
-	strbuf_release(&sb);
-	berth_clear_error();
-	return (pid_t)pid;
-}
 
-/*
- * Whether pid is an nginx master started with our config: its
- * /proc/PID/cmdline ("nginx: master process /usr/sbin/nginx -p ...")
- * names nginx and our nginx.conf.
- */
-static int
-is_our_nginx(const struct router *rt, pid_t pid)
-{
-	char buf[4096];
 
-	if (!pid_alive(pid) || proc_cmdline(pid, buf, sizeof(buf)) <= 0)
-		return 0;
-	return strstr(buf, "nginx") != NULL && strstr(buf, rt->conf) != NULL;
-}
 
-struct children_walk {
-	pid_t parent;
-	struct pidlist *out;
-};
 
-static int
-add_child(pid_t pid, void *data)
-{
-	struct children_walk *w = data;
-	struct pidlist *out = w->out;
 
-	if (proc_ppid(pid) != w->parent)
-		return 0;
-	if (out->nr == out->alloc) {
-		out->alloc = out->alloc ? 2 * out->alloc : 8;
-		out->v = xrealloc(out->v, out->alloc * sizeof(*out->v));
-	}
-	out->v[out->nr++] = pid;
-	return 0;
-}
-
-/* The pids whose parent is pid (an nginx master's workers). */
-static void
-children(pid_t pid, struct pidlist *out)
-{
-	struct children_walk w = { pid, out };
-
-	out->nr = 0;
-	proc_each(add_child, &w);
-}
-
-struct master_walk {
-	const struct router *rt;
-	pid_t found;
-};
-
-static int
-match_master(pid_t pid, void *data)
-{
-	static const char master[] = "nginx: master process";
-	struct master_walk *w = data;
-	char buf[4096];
-
-	if (proc_cmdline(pid, buf, sizeof(buf)) > 0 &&
-	    strncmp(buf, master, strlen(master)) == 0 &&
-	    is_our_nginx(w->rt, pid))
-		w->found = pid;
-	return w->found != 0;
-}
-
-/* A running master of ours whatever the pid file says; 0 = none. */
-static pid_t
-find_master(const struct router *rt)
-{
-	struct master_walk w = { rt, 0 };
-
-	proc_each(match_master, &w);
-	return w.found;
-}
-
-/* Send sig to pid and to its children (nginx's workers). */
-static void
-kill_family(pid_t pid, int sig)
-{
-	struct pidlist kids = { NULL, 0, 0 };
-	size_t i;
-
-	children(pid, &kids);
-	for (i = 0; i < kids.nr; i++)
-		kill(kids.v[i], sig);
-	kill(pid, sig);
-	free(kids.v);
-}
-
-/*
- * Whether worker pid no longer accepts connections: it is gone, or it
- * calls itself "worker process is shutting down", which nginx sets just
- * before it closes its listening sockets (in the same step).
- */
-static int
-worker_retired(pid_t pid)
-{
-	char buf[4096];
-
-	if (!pid_alive(pid))
-		return 1;
-	if (proc_cmdline(pid, buf, sizeof(buf)) >= 0)
-		return strstr(buf, "shutting down") != NULL;
-	return !pid_alive(pid);	/* gone while we read */
-}
-
-/* Wait until pid is gone or deadline (now_ms() based) passes. */
-static int
-wait_gone(pid_t pid, int64_t deadline)
-{
-	while (pid_alive(pid)) {
-		if (now_ms() >= deadline)
-			return -1;
-		usleep(POLL_MS * 1000);
-	}
-	return 0;
-}
 
 static size_t
 write_body(char *data, size_t size, size_t nmemb, void *arg)
@@ -603,7 +341,7 @@ wait_generation(struct router *rt, off_t log_from, const char *what)
 
 	for (;;) {
 		if (rt->pid == 0)
-			rt->pid = read_pid(rt);
+			rt->pid = nginx_read_pid(rt);
 		if (served_generation(rt) == rt->generation) {
 			ret = 0;
 			break;
@@ -612,7 +350,7 @@ wait_generation(struct router *rt, off_t log_from, const char *what)
 			start_error(rt, what, msg.buf);
 			break;
 		}
-		if (rt->pid != 0 && !pid_alive(rt->pid)) {
+		if (rt->pid != 0 && !nginx_alive(rt->pid)) {
 			berth_error("router: %s: nginx (pid %ld) exited; see "
 			    "%s", what, (long)rt->pid, rt->errlog);
 			rt->pid = 0;
@@ -630,35 +368,7 @@ wait_generation(struct router *rt, off_t log_from, const char *what)
 	return ret;
 }
 
-/* Bump the generation and write generation.conf. */
-static int
-next_generation(struct router *rt)
-{
-	char *text;
-	int ret;
 
-	rt->generation++;
-	text = xasprintf(generation_conf, rt->generation);
-	ret = write_file_atomic(rt->genfile, text, strlen(text), 0644);
-	free(text);
-	return ret;
-}
-
-/* The generation in generation.conf, 0 when there is none. */
-static long
-stored_generation(const struct router *rt)
-{
-	struct strbuf sb = STRBUF_INIT;
-	const char *p;
-	long gen = 0;
-
-	if (read_file(rt->genfile, &sb, 65536) == 0 &&
-	    (p = strstr(strbuf_str(&sb), "return 200 \"")) != NULL)
-		gen = strtol(p + strlen("return 200 \""), NULL, 10);
-	strbuf_release(&sb);
-	berth_clear_error();
-	return gen > 0 ? gen : 0;
-}
 
 /* `nginx -t` on the whole configuration; what names the change. */
 static int
@@ -674,7 +384,7 @@ test_config(const struct router *rt, const char *what)
 			strbuf_addstr(&msg, berth_last_error());
 		ret = berth_error("router: %s: nginx rejected the "
 		    "configuration: %s; %s", what, msg.buf,
-		    rt->pid != 0 && pid_alive(rt->pid) ?
+		    rt->pid != 0 && nginx_alive(rt->pid) ?
 		    "the previous configuration keeps serving" :
 		    "fix or remove the file it names");
 	}
@@ -736,11 +446,11 @@ launch(struct router *rt, const char *what)
 	if (ret < 0) {
 		/* A master we cannot see serving is no router: stop it. */
 		if (rt->pid == 0)
-			rt->pid = read_pid(rt);
-		if (rt->pid != 0 && pid_alive(rt->pid)) {
-			kill_family(rt->pid, SIGTERM);
-			if (wait_gone(rt->pid, now_ms() + 2000) < 0)
-				kill_family(rt->pid, SIGKILL);
+			rt->pid = nginx_read_pid(rt);
+		if (rt->pid != 0 && nginx_alive(rt->pid)) {
+			nginx_kill_family(rt->pid, SIGTERM);
+			if (nginx_wait_gone(rt->pid, now_ms() + 2000) < 0)
+				nginx_kill_family(rt->pid, SIGKILL);
 		}
 		rt->pid = 0;
 		unlink(rt->pidfile);
@@ -766,7 +476,7 @@ reload(struct router *rt, const char *what)
 	size_t i;
 	int ret = -1;
 
-	children(rt->pid, &old);
+	nginx_children(rt->pid, &old);
 	if (nginx_run(rt, &out, "-s", "reload", (const char *)NULL) < 0) {
 		if (!find_emerg(strbuf_str(&out), &msg))
 			last_line(strbuf_str(&out), &msg);
@@ -778,7 +488,7 @@ reload(struct router *rt, const char *what)
 		goto out;
 	deadline = now_ms() + DEADLINE_MS;
 	for (i = 0; i < old.nr; i++) {
-		while (!worker_retired(old.v[i])) {
+		while (!nginx_worker_retired(old.v[i])) {
 			if (now_ms() >= deadline) {
 				berth_error("router: %s: nginx's old worker "
 				    "(pid %ld) still accepts connections "
@@ -815,237 +525,27 @@ push_routes(struct router *rt, const char *what)
 }
 
 /* Make nginx serve the files as they are now: reload, or start anew. */
-static int
-apply(struct router *rt, const char *what)
+int
+router_apply(struct router *rt, const char *what)
 {
-	if (next_generation(rt) < 0)
+	if (conf_next_generation(rt) < 0)
 		return -1;
 	if (test_config(rt, what) < 0)
 		return -1;
-	if (rt->pid != 0 && pid_alive(rt->pid))
+	if (rt->pid != 0 && nginx_alive(rt->pid))
 		return reload(rt, what);
 	if (launch(rt, what) < 0)
 		return -1;
 	return rt->lua ? push_routes(rt, what) : 0;
 }
 
-/*
- * Saved state of one app's file during a change: staging/APP.prev is the
- * previous conf.d/APP.conf, staging/APP.none says there was none.
- */
-static char *
-staged(const struct router *rt, const char *app, const char *ext)
-{
-	return xasprintf("%s/%s.%s", rt->staging, app, ext);
-}
 
-/* Put the saved state of a change back into conf.d/; drop the save. */
-static void
-restore(const struct router *rt, const char *app)
-{
-	char *live = xasprintf("%s/%s.conf", rt->confd, app);
-	char *prev = staged(rt, app, "prev"), *none = staged(rt, app, "none");
 
-	if (path_exists(prev))
-		rename(prev, live);
-	else if (path_exists(none)) {
-		unlink(live);
-		unlink(none);
-	}
-	free(live);
-	free(prev);
-	free(none);
-}
 
-/* Forget the saved state: the change is done. */
-static void
-commit(const struct router *rt, const char *app)
-{
-	char *prev = staged(rt, app, "prev"), *none = staged(rt, app, "none");
 
-	unlink(prev);
-	unlink(none);
-	free(prev);
-	free(none);
-}
 
-/*
- * Undo changes a previous berthd left half done: each staging/APP.prev
- * or APP.none goes back into conf.d/, and anything else there goes.
- */
-static void
-recover(const struct router *rt)
-{
-	DIR *d = opendir(rt->staging);
-	struct dirent *de;
-	struct strvec apps = STRVEC_INIT;
-	size_t i;
 
-	if (d == NULL)
-		return;
-	while ((de = readdir(d)) != NULL) {
-		const char *dot = strrchr(de->d_name, '.');
-		char *path;
 
-		if (de->d_name[0] == '.')
-			continue;
-		if (dot != NULL && (strcmp(dot, ".prev") == 0 ||
-		    strcmp(dot, ".none") == 0)) {
-			char *app = xstrndup(de->d_name,
-			    (size_t)(dot - de->d_name));
-
-			if (name_check_app(app) == 0) {
-				strvec_push(&apps, app);
-				free(app);
-				continue;
-			}
-			free(app);
-		}
-		path = path_join(rt->staging, de->d_name);
-		unlink(path);
-		free(path);
-	}
-	closedir(d);
-	for (i = 0; i < apps.nr; i++)
-		restore(rt, apps.v[i]);
-	strvec_clear(&apps);
-	berth_clear_error();
-}
-
-/*
- * Replace conf.d/APP.conf with text (NULL: remove it) and make nginx
- * serve it. The candidate is written to staging/, the previous file
- * saved there; a failed test or reload puts it back.
- */
-static int
-change(struct router *rt, const char *app, const char *text,
-    const char *what)
-{
-	char *live = xasprintf("%s/%s.conf", rt->confd, app);
-	char *cand = staged(rt, app, "conf");
-	char *prev = staged(rt, app, "prev"), *none = staged(rt, app, "none");
-	int had = path_exists(live), ret = -1;
-
-	if (text == NULL && !had) {
-		ret = 0;	/* nothing routed: nothing to do */
-		goto out;
-	}
-	if (text != NULL &&
-	    write_file_atomic(cand, text, strlen(text), 0644) < 0)
-		goto out;
-	if (had ? rename(live, prev) < 0 :
-	    write_file_atomic(none, "", 0, 0644) < 0) {
-		berth_error_errno("router: %s: cannot save %s", what, live);
-		unlink(cand);
-		goto out;
-	}
-	if (text != NULL && rename(cand, live) < 0) {
-		berth_error_errno("router: %s: cannot write %s", what, live);
-		restore(rt, app);
-		unlink(cand);
-		goto out;
-	}
-	if (apply(rt, what) < 0) {
-		restore(rt, app);
-		goto out;
-	}
-	commit(rt, app);
-	ret = 0;
-out:
-	free(live);
-	free(cand);
-	free(prev);
-	free(none);
-	return ret;
-}
-
-/* What `nginx -V` prints ("" when it fails); caller frees. */
-static char *
-nginx_version(const struct router *rt)
-{
-	struct strbuf version = STRBUF_INIT;
-	struct child c = CHILD_INIT;
-
-	strvec_push(&c.args, rt->nginx);
-	strvec_push(&c.args, "-V");
-	c.on_line = collect_line;
-	c.data = &version;
-	c.timeout_ms = NGINX_RUN_MS;
-	if (run_command(&c) < 0)
-		strbuf_reset(&version);	/* assume all modules */
-	child_clear(&c);
-	berth_clear_error();
-	return strbuf_detach(&version);
-}
-
-/*
- * The temp path lines for the modules this nginx has: fastcgi, uwsgi
- * and scgi can be left out of a build (-V says --without-...).
- */
-static char *
-module_temp_paths(const char *version)
-{
-	static const char *const mods[] = { "fastcgi", "uwsgi", "scgi" };
-	struct strbuf lines = STRBUF_INIT;
-	size_t i;
-
-	for (i = 0; i < sizeof(mods) / sizeof(mods[0]); i++) {
-		char *without = xasprintf("--without-http_%s_module",
-		    mods[i]);
-
-		if (strstr(version, without) == NULL)
-			strbuf_addf(&lines, "\t%s_temp_path tmp/%s;\n",
-			    mods[i], mods[i]);
-		free(without);
-	}
-	return strbuf_detach(&lines);
-}
-
-/*
- * Write nginx.conf and listen.conf for rt->port, and with the Lua
- * module the Lua beside them and run/ (0700: nginx makes its socket
- * 0666).
- */
-static int
-write_main_conf(struct router *rt)
-{
-	char *version = nginx_version(rt);
-	char *temps = module_temp_paths(version);
-	char *line = xasprintf("listen %d;\n", rt->port);
-	char *listen_path = path_join(rt->dir, "listen.conf");
-	char *run_dir = path_join(rt->dir, LUA_CTL_DIR);
-	char *text, *apps;
-	int ret;
-
-	rt->lua = rt->want_lua != ROUTER_LUA_OFF &&
-	    lua_detect(version, &rt->load_lines);
-	if (rt->want_lua == ROUTER_LUA_ON && !rt->lua)
-		ret = berth_error("berth.ini [router] lua = on, but nginx has "
-		    "no Lua module: apt-get install libnginx-mod-http-lua, or "
-		    "set lua = auto");
-	else
-		ret = 0;
-	apps = rt->lua ? apps_server(rt) :
-	    xstrdup("\tinclude conf.d/*.conf;\n");
-	text = xasprintf(main_conf, strbuf_str(&rt->load_lines), temps,
-	    rt->lua ? lua_http_conf() : "", rt->port, rt->port, apps);
-	free(apps);
-	if (ret == 0)
-		ret = write_file_atomic(listen_path, line, strlen(line), 0644);
-	if (ret == 0 && rt->lua)
-		ret = mkdir_p(run_dir, 0700) == 0 && chmod(run_dir, 0700) == 0 ?
-		    lua_write_module(rt->dir) :
-		    berth_error_errno("cannot create %s", run_dir);
-	if (ret == 0)
-		ret = write_file_atomic(rt->conf, text, strlen(text), 0644);
-	free(run_dir);
-	free(listen_path);
-	free(line);
-	free(text);
-	free(temps);
-	free(version);
-	return ret;
-}
 
 int
 router_start(const struct berth_root *r, struct router **out)
@@ -1091,15 +591,15 @@ router_start(const struct berth_root *r, struct router **out)
 		if (rc < 0)
 			goto fail;
 	}
-	recover(rt);
-	rt->generation = stored_generation(rt);
-	if (write_main_conf(rt) < 0)
+	conf_recover(rt);
+	rt->generation = conf_stored_generation(rt);
+	if (conf_write_main(rt) < 0)
 		goto fail;
 
-	pid = read_pid(rt);
-	if (pid == 0 || !is_our_nginx(rt, pid)) {
+	pid = nginx_read_pid(rt);
+	if (pid == 0 || !nginx_is_ours(rt, pid)) {
 		unlink(rt->pidfile);		/* stale, or none */
-		pid = find_master(rt);
+		pid = nginx_find_master(rt);
 		if (pid != 0) {
 			/* Ours, but its pid file is gone: nginx -s needs it. */
 			char *text = xasprintf("%ld\n", (long)pid);
@@ -1112,7 +612,7 @@ router_start(const struct berth_root *r, struct router **out)
 		}
 	}
 	rt->pid = pid;		/* adopted, or 0: start one */
-	if (apply(rt, pid != 0 ? "adopting the running nginx" :
+	if (router_apply(rt, pid != 0 ? "adopting the running nginx" :
 	    "starting nginx") < 0)
 		goto fail;
 	*out = rt;
@@ -1122,116 +622,8 @@ fail:
 	return -1;
 }
 
-/*
- * The location berth answers an error of nginx's own with (not an
- * app's: proxy_intercept_errors stays off): "<h1>APP HEADING</h1>
- * <p>APP TEXT — berth</p>".
- */
-static void
-add_error_page(struct strbuf *sb, int code, const char *app,
-    const char *heading, const char *text)
-{
-	strbuf_addf(sb,
-	    "\terror_page %d @berth_%d;\n"
-	    "\tlocation @berth_%d {\n"
-	    "\t\tdefault_type text/html;\n"
-	    "\t\treturn %d '<!DOCTYPE html>\\n<html><head><meta "
-	    "charset=\"utf-8\"><title>%s</title></head>\\n<body><h1>%s %s"
-	    "</h1><p>%s %s \xe2\x80\x94 berth</p></body></html>\\n';\n"
-	    "\t}\n", code, code, code, code, app, app, heading, app, text);
-}
 
-/* What every proxying location sets, after its proxy_pass. */
-static const char proxy_conf[] =
-    "\t\tproxy_http_version 1.1;\n"
-    "\t\tproxy_set_header Host $http_host;\n"
-    "\t\tproxy_set_header Upgrade $http_upgrade;\n"
-    "\t\tproxy_set_header Connection $berth_connection;\n"
-    "\t\tproxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;\n"
-    "\t\tproxy_set_header X-Forwarded-Proto $scheme;\n"
-    "\t\tproxy_set_header X-Forwarded-Port $server_port;\n"
-    "\t\tproxy_set_header X-Request-Id $request_id;\n"
-    "\t\tproxy_set_header X-Request-Start t=${msec};\n"
-    "\t\t# A dyno going away during a rollout: try another one.\n"
-    "\t\tproxy_next_upstream error timeout http_502;\n"
-    "\t\tproxy_next_upstream_timeout 10s;\n"
-    "\t\tproxy_connect_timeout 5s;\n"
-    "\t\tproxy_send_timeout 60s;\n"
-    "\t\tproxy_read_timeout 60s;\n"
-    "\t\t# Responses stream to the client, never to disk.\n"
-    "\t\tproxy_max_temp_file_size 0;\n"
-    "\t}\n\n";
 
-/*
- * The server block of one app without Lua, an upstream of its ports or
- * the 503 page when there are none; caller frees.
- */
-static char *
-app_conf(const struct router *rt, const char *app, const int *ports,
-    size_t nports)
-{
-	struct strbuf sb = STRBUF_INIT;
-	char *upstream = xasprintf("berth_%s", app), *p;
-	size_t i;
-
-	for (p = upstream; *p != '\0'; p++)
-		if (*p == '-')
-			*p = '_';
-	strbuf_addf(&sb, "# %s - written by berthd; do not edit.\n", app);
-	if (nports > 0) {
-		strbuf_addf(&sb, "upstream %s {\n", upstream);
-		for (i = 0; i < nports; i++)
-			strbuf_addf(&sb, "\tserver 127.0.0.1:%d;\n", ports[i]);
-		strbuf_addstr(&sb, "}\n\n");
-	}
-	strbuf_addf(&sb, "server {\n\tinclude listen.conf;\n"
-	    "\tserver_name %s.%s;\n", app, rt->domain);
-	if (nports == 0) {
-		strbuf_addf(&sb, "\tdefault_type text/html;\n"
-		    "\treturn 503 '<!DOCTYPE html>\\n<html><head>"
-		    "<meta charset=\"utf-8\"><title>%s</title></head>\\n"
-		    "<body><h1>%s is not running</h1><p>%s has no web dynos "
-		    "running \xe2\x80\x94 berth</p></body></html>\\n';\n}\n",
-		    app, app, app);
-		goto out;
-	}
-	strbuf_addf(&sb, "\n\tlocation / {\n\t\tproxy_pass http://%s;\n",
-	    upstream);
-	strbuf_addstr(&sb, proxy_conf);
-	add_error_page(&sb, 502, app, "is not responding", "did not answer");
-	add_error_page(&sb, 504, app, "timed out", "did not answer in time");
-	strbuf_addstr(&sb, "}\n");
-out:
-	free(upstream);
-	return strbuf_detach(&sb);
-}
-
-/*
- * With Lua, the one server block of every app (see lua_server_start):
- * berth's pages name the app from $berth_app. Caller frees.
- */
-static char *
-apps_server(const struct router *rt)
-{
-	struct strbuf sb = STRBUF_INIT;
-
-	strbuf_addstr(&sb, "\n\t# Every app: APP.DOMAIN.\n");
-	lua_server_start(&sb, rt->domain);
-	strbuf_addstr(&sb, proxy_conf);
-	strbuf_addstr(&sb, "\terror_page 404 @berth_404;\n"
-	    "\tlocation @berth_404 {\n"
-	    "\t\tdefault_type text/html;\n"
-	    "\t\treturn 404 '" NO_APP_PAGE "';\n"
-	    "\t}\n");
-	add_error_page(&sb, 503, "$berth_app", "is not running",
-	    "has no web dynos running");
-	add_error_page(&sb, 502, "$berth_app", "is not responding",
-	    "did not answer");
-	add_error_page(&sb, 504, "$berth_app", "timed out",
-	    "did not answer in time");
-	strbuf_addstr(&sb, "\t}\n");
-	return strbuf_detach(&sb);
-}
 
 /* Remember app's ports (NULL, 0: forget the app). */
 static void
@@ -1282,8 +674,8 @@ router_set(struct router *rt, const char *app, const int *ports,
 		return lua_put(rt->ctl_sock, app, ports, nports);
 	}
 	what = xasprintf("routing %s", app);
-	text = app_conf(rt, app, ports, nports);
-	ret = change(rt, app, text, what);
+	text = conf_app(rt, app, ports, nports);
+	ret = conf_change(rt, app, text, what);
 	free(what);
 	free(text);
 	return ret;
@@ -1302,7 +694,7 @@ router_remove(struct router *rt, const char *app)
 		return lua_delete(rt->ctl_sock, app);
 	}
 	what = xasprintf("removing the route of %s", app);
-	ret = change(rt, app, NULL, what);
+	ret = conf_change(rt, app, NULL, what);
 	free(what);
 	return ret;
 }
@@ -1315,16 +707,16 @@ router_stop(struct router *rt)
 
 	if (rt == NULL)
 		return;
-	pid = rt->pid != 0 ? rt->pid : read_pid(rt);
-	if (pid != 0 && is_our_nginx(rt, pid)) {
+	pid = rt->pid != 0 ? rt->pid : nginx_read_pid(rt);
+	if (pid != 0 && nginx_is_ours(rt, pid)) {
 		/* Graceful: workers finish the requests they serve. */
 		if (nginx_run(rt, &out, "-s", "quit", (const char *)NULL) < 0)
 			kill(pid, SIGQUIT);
-		if (wait_gone(pid, now_ms() + DEADLINE_MS) < 0) {
-			kill_family(pid, SIGTERM);
-			if (wait_gone(pid, now_ms() + 2000) < 0) {
-				kill_family(pid, SIGKILL);
-				wait_gone(pid, now_ms() + 2000);
+		if (nginx_wait_gone(pid, now_ms() + DEADLINE_MS) < 0) {
+			nginx_kill_family(pid, SIGTERM);
+			if (nginx_wait_gone(pid, now_ms() + 2000) < 0) {
+				nginx_kill_family(pid, SIGKILL);
+				nginx_wait_gone(pid, now_ms() + 2000);
 			}
 		}
 	}
@@ -1334,30 +726,6 @@ router_stop(struct router *rt)
 	router_free(rt);
 }
 
-/* Wait until no retired worker (of a reload) still runs. */
-static int
-drain_workers(struct router *rt, int64_t deadline)
-{
-	pid_t master = read_pid(rt);
-
-	if (master <= 0)
-		return 0;
-	for (;;) {
-		struct pidlist kids = { NULL, 0, 0 };
-		size_t i, draining = 0;
-
-		children(master, &kids);
-		for (i = 0; i < kids.nr; i++)
-			if (pid_alive(kids.v[i]) && worker_retired(kids.v[i]))
-				draining++;
-		free(kids.v);
-		if (draining == 0)
-			return 0;
-		if (now_ms() >= deadline)
-			return -1;
-		usleep(POLL_MS * 1000);
-	}
-}
 
 int
 router_drain(struct router *rt, const char *app, const int *ports, size_t n,
@@ -1367,7 +735,7 @@ router_drain(struct router *rt, const char *app, const int *ports, size_t n,
 	int busy;
 
 	if (!rt->lua)
-		return drain_workers(rt, deadline);
+		return nginx_drain_workers(rt, deadline);
 	while ((busy = lua_inflight(rt->ctl_sock, app, ports, n)) > 0) {
 		if (now_ms() >= deadline)
 			return -1;
