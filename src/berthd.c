@@ -59,6 +59,7 @@ struct berthd {
 	int64_t next_review_check;	/* monotonic ms */
 	pthread_mutex_t reap_lock;
 	int reaping;			/* a reaper thread runs */
+	int reviving;			/* a thread restarts nginx */
 };
 
 /* ---- the router, as rollout.c sees it ---- */
@@ -107,7 +108,8 @@ router_info(void *data, const char **mode, long *generation)
 	struct berthd *D = data;
 
 	pthread_mutex_lock(&D->router.lock);
-	*mode = D->router.rt != NULL ? router_mode(D->router.rt) : NULL;
+	*mode = D->router.rt != NULL && router_running(D->router.rt) ?
+	    router_mode(D->router.rt) : NULL;
 	*generation = D->router.rt != NULL ?
 	    router_generation(D->router.rt) : 0;
 	pthread_mutex_unlock(&D->router.lock);
@@ -120,6 +122,49 @@ request_shutdown(void *data)
 
 	D->stopping = 1;
 	supervisor_wake(&D->sv);
+}
+
+/* ---- nginx died: start it again ---- */
+
+static void *
+revive_thread(void *arg)
+{
+	struct berthd *D = arg;
+
+	pthread_mutex_lock(&D->router.lock);
+	if (D->router.rt != NULL && !router_running(D->router.rt)) {
+		log_say("router: nginx exited; starting it again");
+		if (router_revive(D->router.rt) < 0)
+			log_say("%s", berth_last_error());
+		else
+			log_say("router: nginx serves every route again");
+	}
+	pthread_mutex_unlock(&D->router.lock);
+	pthread_mutex_lock(&D->reap_lock);
+	D->reviving = 0;
+	pthread_mutex_unlock(&D->reap_lock);
+	return NULL;
+}
+
+/*
+ * After a SIGCHLD: nginx's master is our child (we are its subreaper),
+ * so its death is one. Whether it died is looked at in a thread, under
+ * the router's lock (a change may hold it a while), never in the loop.
+ */
+static void
+maybe_revive(struct berthd *D)
+{
+	pthread_t t;
+
+	pthread_mutex_lock(&D->reap_lock);
+	if (D->router.rt != NULL && !D->reviving) {
+		D->reviving = 1;
+		if (pthread_create(&t, NULL, revive_thread, D) == 0)
+			pthread_detach(t);
+		else
+			D->reviving = 0;
+	}
+	pthread_mutex_unlock(&D->reap_lock);
 }
 
 /* ---- stale review apps ---- */
@@ -240,6 +285,8 @@ main_loop(struct berthd *D)
 			got_chld = read_signals(D);
 		supervisor_poll_done(&D->sv, pfds + 2, owners + 2, n - 2,
 		    got_chld);
+		if (got_chld)
+			maybe_revive(D);
 		maybe_reap(D);
 		if (pfds[0].revents & POLLIN)
 			control_server_accept(&D->cs);

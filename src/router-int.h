@@ -73,6 +73,12 @@ void nginx_kill_family(pid_t pid, int sig);
 int nginx_worker_retired(pid_t pid);
 /* Wait until pid is gone or deadline (now_ms() based) passes. */
 int nginx_wait_gone(pid_t pid, int64_t deadline);
+/*
+ * Stop the workers a killed master left: nginx processes whose parent
+ * is now this process (berthd is their subreaper); they hold the port a
+ * new master needs. SIGTERM, then SIGKILL at deadline.
+ */
+int nginx_stop_orphans(int64_t deadline);
 /* Wait until no retired worker (of a reload) still runs. */
 int nginx_drain_workers(struct router *rt, int64_t deadline);
 

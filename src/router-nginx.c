@@ -431,6 +431,8 @@ launch(struct router *rt, const char *what)
 	if (check_port_free(rt) < 0)
 		goto out;
 	unlink(rt->pidfile);
+	/* A killed master leaves its socket: nginx would not bind it. */
+	unlink(rt->ctl_sock);
 	rt->pid = 0;
 	log_from = file_size(rt->errlog);
 	if (nginx_run(rt, &out, (const char *)NULL) < 0) {
@@ -754,4 +756,26 @@ long
 router_generation(const struct router *rt)
 {
 	return rt->generation;
+}
+
+int
+router_running(struct router *rt)
+{
+	return rt->pid != 0 && nginx_alive(rt->pid);
+}
+
+int
+router_revive(struct router *rt)
+{
+	char *what;
+	int ret;
+
+	if (router_running(rt))
+		return 0;
+	what = xasprintf("restarting nginx (pid %ld exited)", (long)rt->pid);
+	rt->pid = 0;
+	nginx_stop_orphans(now_ms() + 2000);
+	ret = router_apply(rt, what);
+	free(what);
+	return ret;
 }

@@ -192,3 +192,44 @@ nginx_drain_workers(struct router *rt, int64_t deadline)
 		usleep(POLL_MS * 1000);
 	}
 }
+
+struct orphan_walk {
+	pid_t self;
+	struct pidlist found;
+};
+
+static int
+match_orphan(pid_t pid, void *data)
+{
+	struct orphan_walk *w = data;
+	struct pidlist *out = &w->found;
+
+	if (proc_ppid(pid) != w->self || !proc_comm_is(pid, "nginx") ||
+	    proc_zombie(pid))
+		return 0;
+	if (out->nr == out->alloc) {
+		out->alloc = out->alloc ? 2 * out->alloc : 8;
+		out->v = xrealloc(out->v, out->alloc * sizeof(*out->v));
+	}
+	out->v[out->nr++] = pid;
+	return 0;
+}
+
+int
+nginx_stop_orphans(int64_t deadline)
+{
+	struct orphan_walk w = { getpid(), { NULL, 0, 0 } };
+	size_t i;
+	int ret = 0;
+
+	proc_each(match_orphan, &w);
+	for (i = 0; i < w.found.nr; i++)
+		kill(w.found.v[i], SIGTERM);
+	for (i = 0; i < w.found.nr; i++)
+		if (nginx_wait_gone(w.found.v[i], deadline) < 0) {
+			kill(w.found.v[i], SIGKILL);
+			ret = -1;
+		}
+	free(w.found.v);
+	return ret;
+}

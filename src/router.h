@@ -48,6 +48,12 @@ int router_set(struct router *rt, const char *app, const int *ports,
  */
 int router_drain(struct router *rt, const char *app, const int *ports,
     size_t n, int timeout_ms);
+/*
+ * Whether nginx runs. When it does not (killed), router_revive() starts
+ * it again with every route router_set() gave it: 0 once it serves.
+ */
+int router_running(struct router *rt);
+int router_revive(struct router *rt);
 /* "lua" (no reloads for port changes) or "reload". */
 const char *router_mode(const struct router *rt);
 /* How many configurations nginx has loaded: reloads + starts. */
