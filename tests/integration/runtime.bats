@@ -476,3 +476,29 @@ worker: echo tick; exit 3"
 	[ "$(for p in $(dyno_pids demo-staging); do
 		tr '\0' ' ' < /proc/$p/cmdline; echo; done | grep -c 'http.server')" -eq 2 ]
 }
+
+@test "web=2 with one dyno killed drops no request: the router moves on to the other" {
+	start_berthd
+	push "$APP" demo
+	berth ps:scale web=2 -a demo-staging >/dev/null
+	wait_for "two web dynos up" 10 eval \
+	    "[ \$(ps_count demo-staging 'd[\"type\"] == \"web\" and d[\"state\"] == \"up\"') = 2 ]"
+	port=$(json_get "$(ps_json demo-staging)" \
+	    "[x['port'] for x in d if x['name'] == 'web.1'][0]")
+	out=$BATS_TEST_TMPDIR/client
+	start_client demo-staging "$out" 1000 30
+	wait_for "the client to make requests" 10 \
+	    eval "[ \$(wc -l < '$out') -ge 5 ]"
+	pid=$(ss -ltnpH "sport = :$port" | grep -o 'pid=[0-9]*' | head -n 1 |
+	    cut -d= -f2)
+	[ -n "$pid" ]
+	kill -9 "$pid"
+	start_n=$(wc -l < "$out")
+	wait_for "web.1 to restart" 15 eval \
+	    "[ \$(ps_count demo-staging 'd[\"name\"] == \"web.1\" and d[\"restarts\"] >= 1') = 1 ]"
+	wait_for "more requests after the kill" 10 \
+	    eval "[ \$(wc -l < '$out') -ge $((start_n + 20)) ]"
+	stop_client "$out"
+	client_report "$out"
+	[ "$(grep -cv '^200 0$' "$out")" -eq 0 ]
+}
