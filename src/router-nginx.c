@@ -714,6 +714,12 @@ launch(struct router *rt, const char *what)
 	if (check_port_free(rt) < 0)
 		goto out;
 	unlink(rt->pidfile);
+	/*
+	 * No master of ours runs, so a control socket left by one that
+	 * died (SIGKILL, a crash) is stale; nginx cannot bind a unix
+	 * socket whose file exists and would give up after 2.5 s.
+	 */
+	unlink(rt->ctl_sock);
 	rt->pid = 0;
 	log_from = file_size(rt->errlog);
 	if (nginx_run(rt, &out, (const char *)NULL) < 0) {
