@@ -8,7 +8,9 @@
  *   listen.conf       "listen PORT;" for the app servers, so that a new
  *                     berth.ini port needs no change to conf.d/
  *   conf.d/APP.conf   one server block per routed app; nginx.conf
- *                     includes the *.conf files there and nothing else
+ *                     includes the *.conf files there and nothing else;
+ *                     router_start() rewrites those of the other form
+ *                     (berth.ini [router] lua changed)
  *   staging/          candidates and backups of a change in progress;
  *                     never included
  *   logs/error.log, tmp/ (the *_temp_path dirs), nginx.pid
@@ -1043,6 +1045,8 @@ write_main_conf(struct router *rt)
 	return ret;
 }
 
+static int refresh_confd(struct router *rt);
+
 int
 router_start(const struct berth_root *r, struct router **out)
 {
@@ -1089,7 +1093,7 @@ router_start(const struct berth_root *r, struct router **out)
 	}
 	recover(rt);
 	rt->generation = stored_generation(rt);
-	if (write_main_conf(rt) < 0)
+	if (write_main_conf(rt) < 0 || refresh_confd(rt) < 0)
 		goto fail;
 
 	pid = read_pid(rt);
@@ -1110,6 +1114,10 @@ router_start(const struct berth_root *r, struct router **out)
 	rt->pid = pid;		/* adopted, or 0: start one */
 	if (apply(rt, pid != 0 ? "adopting the running nginx" :
 	    "starting nginx") < 0)
+		goto fail;
+	/* A master that ran without Lua has an empty dict, too. */
+	if (pid != 0 && rt->lua && rt->nroutes > 0 &&
+	    push_routes(rt, "adopting the running nginx") < 0)
 		goto fail;
 	*out = rt;
 	return 0;
@@ -1251,6 +1259,82 @@ file_is(const char *path, const char *text)
 	strbuf_release(&sb);
 	berth_clear_error();
 	return same;
+}
+
+/*
+ * The ports of the upstream in a server block written without Lua
+ * ("server 127.0.0.1:PORT;" lines); a Lua one has none. Caller frees.
+ */
+static size_t
+conf_ports(const char *text, int **ports)
+{
+	static const char key[] = "\tserver 127.0.0.1:";
+	const char *p = text;
+	size_t n = 0;
+	long port;
+
+	*ports = NULL;
+	while ((p = strstr(p, key)) != NULL) {
+		p += strlen(key);
+		port = strtol(p, NULL, 10);
+		if (port > 0 && port <= 65535) {
+			*ports = xrealloc(*ports, (n + 1) * sizeof(**ports));
+			(*ports)[n++] = (int)port;
+		}
+	}
+	return n;
+}
+
+/*
+ * Rewrite each conf.d/APP.conf that is not in the form this router
+ * writes, keeping the ports it names (with Lua: remembered, for
+ * push_routes()): after berth.ini [router] lua changed (or the Lua
+ * module went away) a block of the other form fails nginx -t
+ * ("unknown directive log_by_lua_block"), and nginx would not start.
+ * Called before the first apply(), whose nginx -t covers what this
+ * writes.
+ */
+static int
+refresh_confd(struct router *rt)
+{
+	DIR *d = opendir(rt->confd);
+	struct dirent *de;
+	int ret = 0;
+
+	if (d == NULL)
+		return berth_error_errno("cannot read %s", rt->confd);
+	while (ret == 0 && (de = readdir(d)) != NULL) {
+		size_t len = strlen(de->d_name);
+		struct strbuf old = STRBUF_INIT;
+		char *app, *path, *text;
+		int *ports;
+		size_t n;
+
+		if (len <= 5 || strcmp(de->d_name + len - 5, ".conf") != 0)
+			continue;
+		app = xstrndup(de->d_name, len - 5);
+		path = path_join(rt->confd, de->d_name);
+		/* Not an app's (berthd writes no such name): leave it. */
+		if (name_check_app(app) == 0 &&
+		    read_file(path, &old, 1 << 20) == 0) {
+			n = conf_ports(strbuf_str(&old), &ports);
+			text = app_conf(rt, app, ports, n);
+			if (strcmp(text, strbuf_str(&old)) != 0)
+				ret = write_file_atomic(path, text,
+				    strlen(text), 0644);
+			if (rt->lua && n > 0)
+				remember(rt, app, ports, n);
+			free(text);
+			free(ports);
+		}
+		if (ret == 0)
+			berth_clear_error();
+		strbuf_release(&old);
+		free(path);
+		free(app);
+	}
+	closedir(d);
+	return ret;
 }
 
 int

@@ -9,7 +9,7 @@
  * with berth.ini [router] lua = off (each change a checked reload)
  * and, when nginx has the Lua module, lua = on (ports change without a
  * reload; a keep-alive connection of one app survives every change of
- * another).
+ * another; a change of lua between two starts keeps every route).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -830,6 +830,56 @@ test_ports_without_reload(void **state)
 }
 
 /*
+ * Restart the router with berth.ini [router] lua = want: nginx stopped
+ * and started again, or (adopt) kept running and reloaded.
+ */
+static void
+restart_as(struct fixture *f, enum router_lua want, int adopt)
+{
+	if (adopt)
+		router_free(f->rt);
+	else
+		router_stop(f->rt);
+	f->rt = NULL;
+	f->root.cfg.router_lua = want;
+	start_router(f);
+}
+
+/*
+ * [router] lua changed between two starts: the server blocks written
+ * for the other form are rewritten (Lua directives without the module
+ * would fail nginx -t), with the ports they name.
+ */
+static void
+test_lua_switched_off_and_on(void **state)
+{
+	struct fixture *f = *state;
+	int adopt;
+
+	for (adopt = 0; adopt <= 1; adopt++) {
+		start_router(f);
+		if (adopt == 0)
+			start_upstream(f);
+		set_ok(f, "demo", &f->up_port, 1);
+		restart_as(f, ROUTER_LUA_OFF, adopt);
+		assert_string_equal(router_mode(f->rt), "reload");
+		/* A Lua block names no ports: 503 until berthd routes. */
+		expect(f, "demo.localhost", 503,
+		    "demo has no web dynos running");
+		set_ok(f, "demo", &f->up_port, 1);
+		expect(f, "demo.localhost", 200, BODY);
+		restart_as(f, ROUTER_LUA_ON, adopt);
+		assert_string_equal(router_mode(f->rt), "lua");
+		expect(f, "demo.localhost", 200, BODY);
+		set_ok(f, "demo", NULL, 0);
+		expect(f, "demo.localhost", 503,
+		    "demo has no web dynos running");
+		router_stop(f->rt);
+		f->rt = NULL;
+	}
+}
+
+/*
  * One reused connection to demo sees no error while another app's
  * ports change five times and demo's own twice.
  */
@@ -899,6 +949,7 @@ main(void)
 #ifdef ROUTER_LUA
 		T(test_ports_without_reload),
 		T(test_keepalive_survives_changes),
+		T(test_lua_switched_off_and_on),
 #endif
 		cmocka_unit_test(test_url),
 	};
