@@ -8,6 +8,9 @@
 #   free_port          a TCP port nothing listens on
 #   router_ini MIN MAX append a free router port (exported as $rport)
 #                      and the dyno port range MIN-MAX to berth.ini
+#   version_app DIR    a git repo of tests/fixtures/apps/version (a
+#                      Procfile-only Node app answering its VERSION),
+#                      one commit with VERSION v0
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -36,4 +39,13 @@ router_ini() {
 	rport=$(free_port)
 	printf '[router]\nport = %s\n[runtime]\nport_min = %s\nport_max = %s\n' \
 	    "$rport" "$1" "$2" >> "$BERTH_ROOT/berth.ini"
+}
+version_app() {
+	mkdir -p "$1"
+	cp "$top/tests/fixtures/apps/version/Procfile" \
+	    "$top/tests/fixtures/apps/version/server.js" "$1/"
+	echo v0 > "$1/VERSION"
+	git -C "$1" init -q
+	git -C "$1" add -A
+	git -C "$1" commit -qm "Initial"
 }

@@ -574,7 +574,7 @@ rollout_converge(struct rollout_env *env, struct sv_app *a,
 {
 	struct supervisor *sv = env->sv;
 	struct sv_dyno **fresh = NULL;
-	size_t nfresh = 0, nextra, i;
+	size_t nfresh = 0, i;
 	int ret = 0, q;
 
 	pthread_mutex_lock(&sv->lock);
@@ -586,7 +586,7 @@ rollout_converge(struct rollout_env *env, struct sv_app *a,
 	if (a->rel.id == 0 && plan->rel.id != 0)
 		swap_release(a, plan);
 	pthread_mutex_unlock(&sv->lock);
-	nextra = stop_extra(env, a, plan);
+	stop_extra(env, a, plan);
 	for (i = 0; i < plan->nform && !plan->stopped; i++)
 		for (q = 1; q <= plan->form[i].quantity; q++) {
 			if (have_dyno(sv, a, plan->form[i].type, q))
@@ -599,7 +599,12 @@ rollout_converge(struct rollout_env *env, struct sv_app *a,
 		ret = wait_up(env, fresh, nfresh, NULL, pr);
 		adopt(sv, fresh, nfresh);
 	}
-	if (nfresh > 0 || nextra > 0) {
+	/*
+	 * Route even when nothing changed: after a start, nginx may not know
+	 * the app yet (a stopped one must answer 503, not 404). An unchanged
+	 * route costs nothing: no reload.
+	 */
+	{
 		char *why = ret < 0 ? xstrdup(berth_last_error()) : NULL;
 
 		route_app(env, a, NULL, 0, NULL, 0);

@@ -464,3 +464,17 @@ out:
 	free(none);
 	return ret;
 }
+
+int
+conf_unchanged(const struct router *rt, const char *app, const char *text)
+{
+	struct strbuf sb = STRBUF_INIT;
+	char *live = xasprintf("%s/%s.conf", rt->confd, app);
+	int same = read_file(live, &sb, 1 << 20) == 0 &&
+	    strcmp(strbuf_str(&sb), text) == 0;
+
+	strbuf_release(&sb);
+	free(live);
+	berth_clear_error();
+	return same;
+}

@@ -94,6 +94,9 @@ long conf_stored_generation(const struct router *rt);
 /* The server block of one app without Lua; caller frees. */
 char *conf_app(const struct router *rt, const char *app, const int *ports,
     size_t nports);
+/* Whether conf.d/APP.conf holds exactly text already (no change). */
+int conf_unchanged(const struct router *rt, const char *app,
+    const char *text);
 /* Undo changes a previous berthd left half done (staging/). */
 void conf_recover(const struct router *rt);
 /* Replace conf.d/APP.conf with text (NULL: remove) and apply it. */

@@ -677,7 +677,8 @@ router_set(struct router *rt, const char *app, const int *ports,
 	}
 	what = xasprintf("routing %s", app);
 	text = conf_app(rt, app, ports, nports);
-	ret = conf_change(rt, app, text, what);
+	ret = conf_unchanged(rt, app, text) ? 0 :
+	    conf_change(rt, app, text, what);
 	free(what);
 	free(text);
 	return ret;

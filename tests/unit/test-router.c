@@ -2,13 +2,14 @@
  * test-router.c - the router against a real nginx: routing by Host to
  * a real upstream (python3 -m http.server), the 404 and 503 pages, a
  * change nginx -t rejects leaving the previous route serving, removal,
- * adopting a running nginx, stopping it, and a taken port. Each test
- * has its own server root and ports; teardown kills whatever a test
- * started, even when it failed. Skipped when nginx or python3 is
- * missing. Every test runs twice: with berth.ini [router] lua = off
- * (each change a checked reload) and, when nginx has the Lua module,
- * lua = on (ports change without a reload; a keep-alive connection of
- * one app survives every change of another).
+ * adopting a running nginx, starting after one was killed, stopping
+ * it, and a taken port. Each test has its own server root and ports;
+ * teardown kills whatever a test started, even when it failed.
+ * Skipped when nginx or python3 is missing. Every test runs twice:
+ * with berth.ini [router] lua = off (each change a checked reload)
+ * and, when nginx has the Lua module, lua = on (ports change without a
+ * reload; a keep-alive connection of one app survives every change of
+ * another; a change of lua between two starts keeps every route).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -139,13 +140,18 @@ nginx_pid(struct fixture *f)
 	return (pid_t)pid;
 }
 
-/* SIGKILL pid and its children (nginx's workers). */
+/*
+ * SIGKILL pid and its children (nginx's workers). The master is
+ * stopped first: it would fork a new worker for each one killed.
+ */
 static void
 kill_tree(pid_t pid)
 {
-	DIR *d = opendir("/proc");
+	DIR *d;
 	struct dirent *de;
 
+	kill(pid, SIGSTOP);
+	d = opendir("/proc");
 	while (d != NULL && (de = readdir(d)) != NULL) {
 		char path[300], buf[512], *p;
 		long ppid;
@@ -570,6 +576,24 @@ test_recover_half_done_change(void **state)
 #endif
 
 /*
+ * A router serving demo, then freed as a berthd that exits or dies
+ * leaves it: nginx keeps running. Returns the master's pid.
+ */
+static pid_t
+left_running(struct fixture *f)
+{
+	pid_t pid;
+
+	start_router(f);
+	start_upstream(f);
+	set_ok(f, "demo", &f->up_port, 1);
+	pid = nginx_pid(f);
+	router_free(f->rt);
+	f->rt = NULL;
+	return pid;
+}
+
+/*
  * berth.ini's port changed to a taken one while nginx kept running:
  * nginx -t passes, the reload fails inside nginx; the error names the
  * port and the old configuration keeps serving on the old port.
@@ -583,13 +607,7 @@ test_new_port_in_use_on_adopt(void **state)
 	pid_t pid;
 	char *want;
 
-	start_router(f);
-	start_upstream(f);
-	set_ok(f, "demo", &f->up_port, 1);
-	pid = nginx_pid(f);
-	router_free(f->rt);
-	f->rt = NULL;
-
+	pid = left_running(f);
 	f->busy_fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	assert_true(f->busy_fd >= 0);
 	f->port = free_port();
@@ -611,6 +629,32 @@ test_new_port_in_use_on_adopt(void **state)
 	free(want);
 	assert_int_equal(nginx_pid(f), pid);
 	f->port = old_port;
+	expect(f, "demo.localhost", 200, BODY);
+}
+
+/*
+ * nginx killed outright (SIGKILL, a crash) leaves its files behind,
+ * the Lua control socket among them: a new start must not trip on it.
+ */
+static void
+test_killed_nginx(void **state)
+{
+	struct fixture *f = *state;
+	int64_t deadline;
+	pid_t pid;
+
+	pid = left_running(f);
+	kill_tree(pid);
+	/* Gone once no worker holds the port any more. */
+	deadline = now_ms() + 5000;
+	while ((alive(pid) || port_accepts(f->port)) && now_ms() < deadline)
+		usleep(10000);
+	assert_false(alive(pid));
+	assert_false(port_accepts(f->port));
+
+	start_router(f);
+	assert_true(nginx_pid(f) != pid);
+	set_ok(f, "demo", &f->up_port, 1);
 	expect(f, "demo.localhost", 200, BODY);
 }
 
@@ -788,6 +832,54 @@ test_ports_without_reload(void **state)
 }
 
 /*
+ * Restart the router with berth.ini [router] lua = want: nginx stopped
+ * and started again, or (adopt) kept running and reloaded.
+ */
+static void
+restart_as(struct fixture *f, enum router_lua want, int adopt)
+{
+	if (adopt)
+		router_free(f->rt);
+	else
+		router_stop(f->rt);
+	f->rt = NULL;
+	f->root.cfg.router_lua = want;
+	start_router(f);
+}
+
+/*
+ * [router] lua changed between two starts, restarting nginx or
+ * adopting it: the router starts in the new mode, and routes set again
+ * (as berthd's start-up converge does) serve.
+ */
+static void
+test_lua_switched_off_and_on(void **state)
+{
+	struct fixture *f = *state;
+	int adopt;
+
+	for (adopt = 0; adopt <= 1; adopt++) {
+		start_router(f);
+		if (adopt == 0)
+			start_upstream(f);
+		set_ok(f, "demo", &f->up_port, 1);
+		restart_as(f, ROUTER_LUA_OFF, adopt);
+		assert_string_equal(router_mode(f->rt), "reload");
+		set_ok(f, "demo", &f->up_port, 1);
+		expect(f, "demo.localhost", 200, BODY);
+		restart_as(f, ROUTER_LUA_ON, adopt);
+		assert_string_equal(router_mode(f->rt), "lua");
+		set_ok(f, "demo", &f->up_port, 1);
+		expect(f, "demo.localhost", 200, BODY);
+		set_ok(f, "demo", NULL, 0);
+		expect(f, "demo.localhost", 503,
+		    "demo has no web dynos running");
+		router_stop(f->rt);
+		f->rt = NULL;
+	}
+}
+
+/*
  * One reused connection to demo sees no error while another app's
  * ports change five times and demo's own twice.
  */
@@ -855,12 +947,14 @@ main(void)
 		T(test_recover_half_done_change),
 #endif
 		T(test_new_port_in_use_on_adopt),
+		T(test_killed_nginx),
 		T(test_stop),
 		T(test_port_in_use),
 		T(test_not_installed),
 #ifdef ROUTER_LUA
 		T(test_ports_without_reload),
 		T(test_keepalive_survives_changes),
+		T(test_lua_switched_off_and_on),
 #endif
 		cmocka_unit_test(test_url),
 	};
