@@ -94,7 +94,7 @@ now_s() {
 	for i in 1 2 3 4 5; do
 		set_index "$APP" "version $i"
 		run push "$APP" demo
-		[ "$status" -eq 0 ]
+		[ "$status" -eq 0 ] || { echo "$output"; false; }
 		[[ "$output" == *"Launching v$((i + 1))... done"* ]]
 		run router_get demo-staging /
 		[ "$output" = "version $i" ]
