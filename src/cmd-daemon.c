@@ -33,6 +33,9 @@ cmd_daemon_status(struct cmd_ctx *ctx)
 	    json_object_get(st, "dynos")), mode == NULL ?
 	    "no router (nginx not installed?)" : strcmp(mode, "lua") == 0 ?
 	    "router up (ports change without reloads)" :
+	    ctx->root.cfg.router_lua == ROUTER_LUA_OFF ?
+	    "router up (reloads on every change: berth.ini [router] lua = "
+	    "off)" :
 	    "router up (reloads on every change; install "
 	    "libnginx-mod-http-lua to avoid them)");
 	json_decref(st);

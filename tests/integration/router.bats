@@ -245,6 +245,8 @@ kill_nginx() {
 	printf '[router]\nlua = off\n' >> "$BERTH_ROOT/berth.ini"
 	start_berthd
 	router_mode_is reload
+	run berth daemon:status
+	[[ "$output" == *"router up (reloads on every change: berth.ini [router] lua = off)"* ]]
 	deploy "$ALPHA" alpha a1
 	deploy "$BETA" beta b1
 	gen=$(generation)
