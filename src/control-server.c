@@ -32,7 +32,9 @@ struct request {
 
 struct control_cmd {
 	const char *name;
-	int needs_app;		/* the live app of "app" is loaded first */
+	/* What it needs of "app": nothing, a valid name, or the live app
+	 * loaded from the ledger (in rq->la, with rq->db open). */
+	enum { APP_NONE, APP_NAMED, APP_LIVE } app;
 	json_t *(*run)(struct request *rq);
 };
 
@@ -150,15 +152,19 @@ cmd_deploy(struct request *rq)
 
 	if (!json_is_integer(id))
 		return fail_json("deploy needs a release_id");
+	/* The plan is read in the app's turn: its formation is current. */
+	a = sv_app_op_begin(rq->cs->sv, rq->la.name, rq->la.id);
 	if (plan_load(rq->cs->root, rq->db, &rq->la, json_integer_value(id),
-	    &plan) < 0)
-		return fail_json("%s", berth_last_error());
-	/* What to settle: its own copy, as the rollout takes plan's. */
-	if (ledger_release_get_by_id(rq->db, plan.rel.id, &rel) != 0) {
-		rollout_plan_clear(&plan);
+	    &plan) < 0) {
+		sv_app_op_end(rq->cs->sv, a);
 		return fail_json("%s", berth_last_error());
 	}
-	a = sv_app_op_begin(rq->cs->sv, rq->la.name, rq->la.id);
+	/* What release_settle() needs, as the rollout takes plan's rel. */
+	memset(&rel, 0, sizeof(rel));
+	rel.id = plan.rel.id;
+	rel.app_id = plan.rel.app_id;
+	rel.version = plan.rel.version;
+	rel.kind = xstrdup(plan.rel.kind);
 	memset(&prev, 0, sizeof(prev));
 	had_prev = ledger_release_current(rq->db, rq->la.id, &prev) == 0;
 	rc = run_release_phase(rq, a, &plan);
@@ -230,12 +236,14 @@ cmd_restart(struct request *rq)
 	struct sv_app *a;
 	int rc;
 
-	if (plan_load(rq->cs->root, rq->db, &rq->la, 0, &plan) < 0)
-		return fail_json("%s", berth_last_error());
 	a = sv_app_op_begin(rq->cs->sv, rq->la.name, rq->la.id);
-	rc = rollout_release(&rq->cs->env, a, &plan, rq->target, 0, &rq->pr);
+	rc = plan_load(rq->cs->root, rq->db, &rq->la, 0, &plan);
+	if (rc == 0) {
+		rc = rollout_release(&rq->cs->env, a, &plan, rq->target, 0,
+		    &rq->pr);
+		rollout_plan_clear(&plan);
+	}
 	sv_app_op_end(rq->cs->sv, a);
-	rollout_plan_clear(&plan);
 	return result_json(rc);
 }
 
@@ -305,11 +313,11 @@ cmd_status(struct request *rq)
 	pthread_mutex_unlock(&cs->sv->lock);
 	if (cs->router_info != NULL)
 		cs->router_info(cs->data, &mode, &generation);
-	return json_pack("{s:b, s:i, s:I, s:I, s:I, s:b, s:o, s:I}", "ok", 1,
+	return json_pack("{s:b, s:i, s:I, s:I, s:I, s:b, s:s?, s:I}", "ok", 1,
 	    "pid", (int)getpid(), "started_at", (json_int_t)cs->started_at,
 	    "apps", (json_int_t)napps, "dynos", (json_int_t)ndynos, "router",
-	    mode != NULL, "router_mode", mode != NULL ? json_string(mode) : json_null(),
-	    "router_generation", (json_int_t)generation);
+	    mode != NULL, "router_mode", mode, "router_generation",
+	    (json_int_t)generation);
 }
 
 static json_t *
@@ -323,13 +331,13 @@ cmd_shutdown(struct request *rq)
 static const struct control_cmd commands[] = {
 	{ .name = "status", .run = cmd_status },
 	{ .name = "shutdown", .run = cmd_shutdown },
-	{ .name = "destroy", .run = cmd_destroy },
-	{ .name = "deploy", .needs_app = 1, .run = cmd_deploy },
-	{ .name = "scale", .needs_app = 1, .run = cmd_scale },
-	{ .name = "start", .needs_app = 1, .run = cmd_start },
-	{ .name = "restart", .needs_app = 1, .run = cmd_restart },
-	{ .name = "stop", .needs_app = 1, .run = cmd_stop },
-	{ .name = "ps", .needs_app = 1, .run = cmd_ps },
+	{ .name = "destroy", .app = APP_NAMED, .run = cmd_destroy },
+	{ .name = "deploy", .app = APP_LIVE, .run = cmd_deploy },
+	{ .name = "scale", .app = APP_LIVE, .run = cmd_scale },
+	{ .name = "start", .app = APP_LIVE, .run = cmd_start },
+	{ .name = "restart", .app = APP_LIVE, .run = cmd_restart },
+	{ .name = "stop", .app = APP_LIVE, .run = cmd_stop },
+	{ .name = "ps", .app = APP_LIVE, .run = cmd_ps },
 };
 
 static const struct control_cmd *
@@ -343,7 +351,7 @@ find_cmd(const char *name)
 	return NULL;
 }
 
-/* Everything but status and shutdown names an app and opens the ledger. */
+/* Check what the command needs of the request, then run it. */
 static json_t *
 handle(struct request *rq)
 {
@@ -357,17 +365,17 @@ handle(struct request *rq)
 		return fail_json("no cmd in request");
 	if ((c = find_cmd(name)) == NULL)
 		return fail_json("unknown cmd %s", name);
-	if (c->run == cmd_status || c->run == cmd_shutdown)
-		return c->run(rq);
-	if (app == NULL || name_check_app(app) < 0)
+	if (c->app != APP_NONE && (app == NULL || name_check_app(app) < 0))
 		return fail_json("bad or missing app in request");
+	if (c->app != APP_LIVE)
+		return c->run(rq);
 	path = root_path(rq->cs->root, "ledger.db");
 	if (ledger_open(path, &rq->db) < 0) {
 		free(path);
 		return fail_json("%s", berth_last_error());
 	}
 	free(path);
-	if (c->needs_app && ledger_app_get(rq->db, app, &rq->la) != 0)
+	if (ledger_app_get(rq->db, app, &rq->la) != 0)
 		reply = fail_json("%s", berth_last_error());
 	else
 		reply = c->run(rq);

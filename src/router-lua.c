@@ -226,14 +226,17 @@ collect_reply(char *data, size_t size, size_t nmemb, void *arg)
 }
 
 /*
- * One request to the control socket; the reply's body into out (may
- * be NULL). 0 on a 200; -1 with berth_error() naming what failed.
+ * One request to the control socket for /what/app (app NULL: /what);
+ * the reply's body into out (may be NULL). 0 on a 200; -1 with
+ * berth_error() naming what failed.
  */
 static int
-ctl_request(const char *sock, const char *method, const char *path,
-    const char *body, struct strbuf *out)
+ctl_request(const char *sock, const char *method, const char *what,
+    const char *app, const char *body, struct strbuf *out)
 {
 	struct strbuf reply = STRBUF_INIT;
+	char *path = app != NULL ? xasprintf("/%s/%s", what, app) :
+	    xasprintf("/%s", what);
 	char *url = xasprintf("http://berth%s", path);
 	CURL *h = curl_easy_init();
 	long code = 0;
@@ -242,6 +245,7 @@ ctl_request(const char *sock, const char *method, const char *path,
 
 	if (h == NULL) {
 		free(url);
+		free(path);
 		return berth_error("router: cannot start a request");
 	}
 	curl_easy_setopt(h, CURLOPT_UNIX_SOCKET_PATH, sock);
@@ -274,6 +278,7 @@ ctl_request(const char *sock, const char *method, const char *path,
 	strbuf_release(&reply);
 	curl_easy_cleanup(h);
 	free(url);
+	free(path);
 	return ret;
 }
 
@@ -281,38 +286,30 @@ int
 lua_put(const char *sock, const char *app, const int *ports, size_t n)
 {
 	struct strbuf body = STRBUF_INIT;
-	char *path = xasprintf("/ports/%s", app);
 	size_t i;
 	int ret;
 
 	for (i = 0; i < n; i++)
 		strbuf_addf(&body, "%s%d", i ? "," : "", ports[i]);
-	ret = ctl_request(sock, "PUT", path, strbuf_str(&body), NULL);
+	ret = ctl_request(sock, "PUT", "ports", app, strbuf_str(&body), NULL);
 	strbuf_release(&body);
-	free(path);
 	return ret;
 }
 
 int
 lua_delete(const char *sock, const char *app)
 {
-	char *path = xasprintf("/ports/%s", app);
-	int ret = ctl_request(sock, "DELETE", path, NULL, NULL);
-
-	free(path);
-	return ret;
+	return ctl_request(sock, "DELETE", "ports", app, NULL, NULL);
 }
 
 int
 lua_inflight(const char *sock, const char *app, const int *ports, size_t n)
 {
 	struct strbuf reply = STRBUF_INIT;
-	char *path = xasprintf("/busy/%s", app);
 	const char *line;
 	int total = 0;
 
-	if (ctl_request(sock, "GET", path, NULL, &reply) < 0) {
-		free(path);
+	if (ctl_request(sock, "GET", "busy", app, NULL, &reply) < 0) {
 		strbuf_release(&reply);
 		return -1;
 	}
@@ -329,7 +326,6 @@ lua_inflight(const char *sock, const char *app, const int *ports, size_t n)
 			line++;
 	}
 	strbuf_release(&reply);
-	free(path);
 	return total;
 }
 
@@ -337,7 +333,7 @@ int
 lua_ping(const char *sock)
 {
 	struct strbuf reply = STRBUF_INIT;
-	int ok = ctl_request(sock, "GET", "/ping", NULL, &reply) == 0 &&
+	int ok = ctl_request(sock, "GET", "ping", NULL, NULL, &reply) == 0 &&
 	    strncmp(strbuf_str(&reply), "berth", 5) == 0;
 
 	strbuf_release(&reply);

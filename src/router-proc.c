@@ -84,7 +84,6 @@ add_child(pid_t pid, void *data)
 	return 0;
 }
 
-
 /* The pids whose parent is pid (an nginx master's workers). */
 void
 nginx_children(pid_t pid, struct pidlist *out)
@@ -193,43 +192,25 @@ nginx_drain_workers(struct router *rt, int64_t deadline)
 	}
 }
 
-struct orphan_walk {
-	pid_t self;
-	struct pidlist found;
-};
-
-static int
-match_orphan(pid_t pid, void *data)
-{
-	struct orphan_walk *w = data;
-	struct pidlist *out = &w->found;
-
-	if (proc_ppid(pid) != w->self || !proc_comm_is(pid, "nginx") ||
-	    proc_zombie(pid))
-		return 0;
-	if (out->nr == out->alloc) {
-		out->alloc = out->alloc ? 2 * out->alloc : 8;
-		out->v = xrealloc(out->v, out->alloc * sizeof(*out->v));
-	}
-	out->v[out->nr++] = pid;
-	return 0;
-}
-
 int
 nginx_stop_orphans(int64_t deadline)
 {
-	struct orphan_walk w = { getpid(), { NULL, 0, 0 } };
-	size_t i;
+	struct pidlist kids = { NULL, 0, 0 };
+	size_t i, n = 0;
 	int ret = 0;
 
-	proc_each(match_orphan, &w);
-	for (i = 0; i < w.found.nr; i++)
-		kill(w.found.v[i], SIGTERM);
-	for (i = 0; i < w.found.nr; i++)
-		if (nginx_wait_gone(w.found.v[i], deadline) < 0) {
-			kill(w.found.v[i], SIGKILL);
+	/* Our children that are nginx processes and not yet zombies. */
+	nginx_children(getpid(), &kids);
+	for (i = 0; i < kids.nr; i++)
+		if (proc_comm_is(kids.v[i], "nginx") && !proc_zombie(kids.v[i]))
+			kids.v[n++] = kids.v[i];
+	for (i = 0; i < n; i++)
+		kill(kids.v[i], SIGTERM);
+	for (i = 0; i < n; i++)
+		if (nginx_wait_gone(kids.v[i], deadline) < 0) {
+			kill(kids.v[i], SIGKILL);
 			ret = -1;
 		}
-	free(w.found.v);
+	free(kids.v);
 	return ret;
 }

@@ -47,20 +47,6 @@ sv_app_get(struct supervisor *sv, const char *name, int64_t id)
 }
 
 void
-sv_app_set_release(struct sv_app *a, struct release *rel, const char *commit,
-    struct proctypes *types)
-{
-	release_clear(&a->rel);
-	a->rel = *rel;
-	memset(rel, 0, sizeof(*rel));
-	free(a->commit);
-	a->commit = commit != NULL ? xstrdup(commit) : NULL;
-	proctypes_clear(&a->types);
-	a->types = *types;
-	memset(types, 0, sizeof(*types));
-}
-
-void
 sv_app_event(struct sv_app *a, const char *proc, const char *fmt, ...)
 {
 	struct strbuf sb = STRBUF_INIT;

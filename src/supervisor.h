@@ -121,10 +121,6 @@ struct sv_app *sv_app_find(struct supervisor *sv, const char *name);
 /* Find or add the app by ledger id. */
 struct sv_app *sv_app_get(struct supervisor *sv, const char *name,
     int64_t id);
-/* Make rel (with its commit and types) what the app's new dynos run;
- * steals rel's and types' contents. */
-void sv_app_set_release(struct sv_app *a, struct release *rel,
-    const char *commit, struct proctypes *types);
 /* A platform line (berth[proc]) in the app's log. */
 void sv_app_event(struct sv_app *a, const char *proc, const char *fmt, ...)
     BERTH_ATTR_PRINTF(3, 4);

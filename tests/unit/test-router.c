@@ -774,7 +774,6 @@ have_program(const char *name)
 static void
 workers(struct fixture *f, char *out, size_t size)
 {
-	struct strbuf sb = STRBUF_INIT;
 	char *cmd = xasprintf("pgrep -P %ld | sort", (long)nginx_pid(f));
 	FILE *p = popen(cmd, "r");
 	size_t n;
@@ -785,7 +784,6 @@ workers(struct fixture *f, char *out, size_t size)
 	pclose(p);
 	assert_true(n > 0);
 	free(cmd);
-	strbuf_release(&sb);
 }
 
 /* Ports change in place: no reload, and each change serves at once. */
