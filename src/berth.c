@@ -177,6 +177,7 @@ cmd_release(struct cmd_ctx *ctx, const struct release_order *o, int *version)
 		    done.why);
 		break;
 	case RELEASE_LIVE:
+	case RELEASE_STAGED:	/* only a push's release has a gate */
 	case RELEASE_UNNEEDED:
 		break;
 	}
@@ -202,7 +203,7 @@ cmd_lock_app(struct cmd_ctx *ctx, const struct app *a, const char *what)
 	if (fd < 0)
 		cmd_fail_last();
 	else
-		runtime_settle_stale(&ctx->root, a->id);
+		runtime_settle_stale(&ctx->root, a);
 	return fd;
 }
 

@@ -17,6 +17,7 @@
  * pipe, and wakes only for I/O or for the next timer (a restart after
  * back-off, a SIGKILL after stop_timeout, the reaper): no polling.
  */
+#include "build.h"
 #include "control-server.h"
 #include "names.h"
 #include "repo.h"
@@ -417,6 +418,8 @@ setup(struct berthd *D)
 	if (supervisor_init(&D->sv, &D->root, &sv_spawner_real) < 0)
 		return -1;
 	supervisor_recover(&D->sv);
+	if (build_sweep(&D->root) < 0)
+		log_say("%s", berth_last_error());
 	pthread_mutex_init(&D->router.lock, NULL);
 	rc = router_start(&D->root, &D->router.rt);
 	if (rc != 0)

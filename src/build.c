@@ -13,6 +13,7 @@
 #include "runtime.h"
 #include "slug.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -522,5 +523,48 @@ out:
 	free(b.scratch);
 	b.scratch = NULL;
 	ctx_clear(&b);
+	return ret;
+}
+
+int
+build_sweep(const struct berth_root *r)
+{
+	static const struct {
+		const char *prefix;
+		enum ledger_work kind;
+	} dirs[] = {
+		{ "build-", LEDGER_WORK_BUILD },
+		{ "ci-", LEDGER_WORK_TEST_RUN },
+	};
+	char *tmp = root_path(r, "tmp");
+	struct dirent *de;
+	DIR *d;
+	int ret = ledger_fail_interrupted(r->db) < 0 ? -1 : 0;
+
+	if ((d = opendir(tmp)) == NULL) {
+		free(tmp);
+		return ret;
+	}
+	while ((de = readdir(d)) != NULL) {
+		size_t i, len;
+		char *end;
+		long long id;
+
+		for (i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
+			len = strlen(dirs[i].prefix);
+			if (strncmp(de->d_name, dirs[i].prefix, len) != 0)
+				continue;
+			id = strtoll(de->d_name + len, &end, 10);
+			if (*end == '\0' && id > 0 && !ledger_work_running(r->db,
+			    dirs[i].kind, id)) {
+				char *path = path_join(tmp, de->d_name);
+
+				rm_rf(path);
+				free(path);
+			}
+		}
+	}
+	closedir(d);
+	free(tmp);
 	return ret;
 }

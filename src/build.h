@@ -37,6 +37,14 @@ struct build_result {
 int build_run(const struct build_opts *o, struct build_result *res);
 void build_result_clear(struct build_result *res);
 /*
+ * What killed builds and test runs left: their rows, still building or
+ * running, become failed and errored, and every tmp/build-N and
+ * tmp/ci-N not in progress is removed (they hold config var values).
+ * Run by each push and each berthd start. -1 with berth_error() when
+ * the ledger cannot be written.
+ */
+int build_sweep(const struct berth_root *r);
+/*
  * A build for CI: check the commit out into DIR/app and run each
  * buildpack's bin/test-compile (or bin/compile) with config (the test
  * environment: app.json environments.test.env and the pipeline's CI

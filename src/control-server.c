@@ -5,10 +5,13 @@
  */
 #include "control-server.h"
 #include "control.h"
+#include "gate.h"
 #include "names.h"
+#include "output.h"
 #include "release.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -28,6 +31,8 @@ struct request {
 	struct ledger *db;	/* its own connection */
 	struct app la;		/* the live app it names */
 	struct progress pr;	/* to the client */
+	int fd;			/* the client's */
+	int replied;		/* a staged deploy answered early */
 };
 
 struct control_cmd {
@@ -112,6 +117,187 @@ plan_load(const struct berth_root *r, struct ledger *db, const struct app *la,
 	return 0;
 }
 
+/* ---- a push's release waits for git (gate.h) ---- */
+
+/*
+ * A deploy that answered its client "staged" and goes on without it:
+ * what it says from then on is kept for the "await" of the pusher's
+ * reference-transaction hook.
+ */
+struct staged {
+	int64_t release_id;
+	struct strbuf lines;
+	int done, ok;
+	char *why;		/* when not ok */
+	time_t done_at;
+	struct staged *next;
+};
+
+/* What the deploy's before_switch needs. */
+struct gate_wait {
+	struct request *rq;
+	struct release rel;	/* id, version, commit and gate */
+	struct staged *st;
+};
+
+/* Kept at most this long when nobody awaits them (old hooks). */
+#define STAGED_KEEP_S 600
+/* A receive-pack that neither moves the ref nor exits for this long is
+ * given up on. */
+#define GATE_WAIT_MS (10 * 60 * 1000)
+/* At start-up, a push still at work gets this long (the next push or
+ * start settles it otherwise). */
+#define GATE_START_WAIT_MS (60 * 1000)
+
+static void
+staged_line(const char *line, void *data)
+{
+	struct gate_wait *gw = data;
+	struct control_server *cs = gw->rq->cs;
+
+	pthread_mutex_lock(&cs->staged_lock);
+	strbuf_addf(&gw->st->lines, "%s\n", line);
+	pthread_mutex_unlock(&cs->staged_lock);
+}
+
+static void
+staged_free(struct staged *st)
+{
+	strbuf_release(&st->lines);
+	free(st->why);
+	free(st);
+}
+
+/* Take the entry for release_id out of the list (lock held). */
+static struct staged *
+staged_take(struct control_server *cs, int64_t release_id)
+{
+	struct staged **pp, *st;
+	time_t now = time(NULL);
+
+	for (pp = &cs->staged; (st = *pp) != NULL;) {
+		if (st->release_id == release_id ||
+		    (st->done && now - st->done_at > STAGED_KEEP_S)) {
+			*pp = st->next;
+			if (st->release_id == release_id)
+				return st;
+			staged_free(st);
+		} else
+			pp = &st->next;
+	}
+	return NULL;
+}
+
+/* Answer the client now, and keep what the deploy says from here on. */
+static void
+answer_staged(struct gate_wait *gw)
+{
+	struct request *rq = gw->rq;
+	struct control_server *cs = rq->cs;
+
+	control_send(rq->fd, json_pack("{s:b, s:b, s:i}", "ok", 1, "staged",
+	    1, "version", gw->rel.version));
+	rq->replied = 1;
+	gw->st = xcalloc(1, sizeof(*gw->st));
+	gw->st->release_id = gw->rel.id;
+	strbuf_init(&gw->st->lines);
+	pthread_mutex_lock(&cs->staged_lock);
+	gw->st->next = cs->staged;
+	cs->staged = gw->st;
+	pthread_mutex_unlock(&cs->staged_lock);
+	rq->pr.fn = staged_line;
+	rq->pr.data = gw;
+}
+
+/*
+ * The rollout's before_switch: the new dynos are up; let pre-receive
+ * exit so that git moves the ref, and switch only once it has.
+ */
+static int
+wait_for_git(void *data, const struct progress *pr)
+{
+	struct gate_wait *gw = data;
+	struct request *rq = gw->rq;
+	int64_t deadline = now_ms() + GATE_WAIT_MS;
+	char sha[8];
+	int st;
+
+	progress_say(pr, "-----> v%d is up; it goes live once git has taken "
+	    "the push", gw->rel.version);
+	answer_staged(gw);
+	while ((st = gate_check(rq->cs->root, rq->la.pipeline, &gw->rel)) ==
+	    GATE_WAITING && now_ms() < deadline)
+		poll(NULL, 0, 10);
+	if (st == GATE_MOVED)
+		return 0;
+	if (st == GATE_WAITING)
+		return berth_error("git did not update the branch to %s "
+		    "within %d minutes", short_sha(gw->rel.commit, sha),
+		    GATE_WAIT_MS / 60000);
+	if (st == GATE_REFUSED)
+		return berth_error("git did not take the push of %s (it "
+		    "failed, or its hook was killed)",
+		    short_sha(gw->rel.commit, sha));
+	return -1;
+}
+
+/* The deploy ended: the kept lines and outcome wait for "await". */
+static void
+staged_end(struct gate_wait *gw, int ok, const char *why)
+{
+	struct control_server *cs = gw->rq->cs;
+
+	if (gw->st == NULL)
+		return;
+	pthread_mutex_lock(&cs->staged_lock);
+	gw->st->ok = ok;
+	gw->st->why = ok ? NULL : xstrdup(why);
+	gw->st->done = 1;
+	gw->st->done_at = time(NULL);
+	pthread_mutex_unlock(&cs->staged_lock);
+}
+
+/*
+ * The pusher's reference-transaction hook, once git moved the ref:
+ * wait for the staged deploy (it holds the app's turn until it ends),
+ * then pass on what it said and how it ended.
+ */
+static json_t *
+cmd_await(struct request *rq)
+{
+	json_t *id = json_object_get(rq->req, "release_id");
+	struct control_server *cs = rq->cs;
+	struct staged *st;
+	struct release rel;
+	json_t *reply;
+	char *line, *nl;
+
+	if (!json_is_integer(id))
+		return fail_json("await needs a release_id");
+	sv_app_op_end(cs->sv, sv_app_op_begin(cs->sv, rq->la.name,
+	    rq->la.id));
+	pthread_mutex_lock(&cs->staged_lock);
+	st = staged_take(cs, json_integer_value(id));
+	pthread_mutex_unlock(&cs->staged_lock);
+	if (st != NULL) {
+		for (line = st->lines.buf; line != NULL &&
+		    (nl = strchr(line, '\n')) != NULL; line = nl + 1) {
+			*nl = '\0';
+			progress_say(&rq->pr, "%s", line);
+		}
+		reply = st->ok ? ok_json() : fail_json("%s", st->why);
+		staged_free(st);
+		return reply;
+	}
+	if (ledger_release_get_by_id(rq->db, json_integer_value(id),
+	    &rel) < 0)
+		return fail_json("%s", berth_last_error());
+	reply = strcmp(rel.status, "succeeded") == 0 ? ok_json() :
+	    fail_json("v%d is %s", rel.version, rel.status);
+	release_clear(&rel);
+	return reply;
+}
+
 /* ---- the deploy operation ---- */
 
 /* Run the release phase of plan's release, when it has one. */
@@ -146,6 +332,7 @@ cmd_deploy(struct request *rq)
 	json_t *id = json_object_get(rq->req, "release_id");
 	struct rollout_plan plan;
 	struct release rel, prev;
+	struct gate_wait gw;
 	struct sv_app *a;
 	json_t *reply;
 	int had_prev, rc;
@@ -165,6 +352,16 @@ cmd_deploy(struct request *rq)
 	rel.app_id = plan.rel.app_id;
 	rel.version = plan.rel.version;
 	rel.kind = xstrdup(plan.rel.kind);
+	memset(&gw, 0, sizeof(gw));
+	if (plan.rel.gate != NULL) {
+		gw.rq = rq;
+		gw.rel.id = plan.rel.id;
+		gw.rel.version = plan.rel.version;
+		gw.rel.commit = xstrdup(plan.rel.commit);
+		gw.rel.gate = xstrdup(plan.rel.gate);
+		plan.before_switch = wait_for_git;
+		plan.before_switch_data = &gw;
+	}
 	memset(&prev, 0, sizeof(prev));
 	had_prev = ledger_release_current(rq->db, rq->la.id, &prev) == 0;
 	rc = run_release_phase(rq, a, &plan);
@@ -177,18 +374,21 @@ cmd_deploy(struct request *rq)
 		release_settle(rq->db, &rel, 1, NULL);
 		if (rq->la.stopped)
 			ledger_app_set_stopped(rq->db, rq->la.id, 0);
+		staged_end(&gw, 1, NULL);
 		reply = json_pack("{s:b, s:i}", "ok", 1, "version",
 		    rel.version);
 	} else {
 		char *why = xstrdup(berth_last_error());
 
 		release_settle(rq->db, &rel, 0, had_prev ? prev.config : NULL);
+		staged_end(&gw, 0, why);
 		reply = fail_json("%s", why);
 		free(why);
 	}
 	sv_app_op_end(rq->cs->sv, a);
 	rollout_plan_clear(&plan);
 	release_clear(&rel);
+	release_clear(&gw.rel);
 	if (had_prev)
 		release_clear(&prev);
 	return reply;
@@ -333,6 +533,7 @@ static const struct control_cmd commands[] = {
 	{ .name = "shutdown", .run = cmd_shutdown },
 	{ .name = "destroy", .app = APP_NAMED, .run = cmd_destroy },
 	{ .name = "deploy", .app = APP_LIVE, .run = cmd_deploy },
+	{ .name = "await", .app = APP_LIVE, .run = cmd_await },
 	{ .name = "scale", .app = APP_LIVE, .run = cmd_scale },
 	{ .name = "start", .app = APP_LIVE, .run = cmd_start },
 	{ .name = "restart", .app = APP_LIVE, .run = cmd_restart },
@@ -399,10 +600,17 @@ client_thread(void *arg)
 	rq.cs = c->cs;
 	rq.pr.fn = client_line;
 	rq.pr.data = &c->fd;
+	rq.fd = c->fd;
 	if (control_read_request(c->fd, &rq.req) == 0) {
+		json_t *reply;
+
 		rq.target = json_string_value(json_object_get(rq.req,
 		    "target"));
-		control_send(c->fd, handle(&rq));
+		reply = handle(&rq);
+		if (rq.replied)
+			json_decref(reply);
+		else
+			control_send(c->fd, reply);
 	}
 	json_decref(rq.req);
 	close(c->fd);
@@ -439,6 +647,7 @@ control_server_listen(struct control_server *cs)
 	}
 	free(path);
 	cs->listen_fd = fd;
+	pthread_mutex_init(&cs->staged_lock, NULL);
 	return 0;
 }
 
@@ -509,9 +718,15 @@ converge_one(void *arg)
 
 	job->rc = ledger_open(path, &db);
 	if (job->rc == 0) {
-		/* Pending releases of a dead rollout stay failed. */
+		/* Pending releases of a dead rollout stay failed; a push's
+		 * is settled by whether git moved its ref. */
+		int left = gate_settle_app(job->cs->root, db, &job->app, 0);
+
 		ledger_release_fail_stale(db, job->app.id);
 		job->rc = converge_app(job->cs, db, &job->app, NULL);
+		if (left > 0 && gate_settle_app(job->cs->root, db, &job->app,
+		    GATE_START_WAIT_MS) == 0 && job->rc == 0)
+			job->rc = converge_app(job->cs, db, &job->app, NULL);
 	}
 	if (job->rc < 0)
 		log_say("%s: %s", job->app.name, berth_last_error());

@@ -9,6 +9,7 @@
 #ifndef BERTH_CONTROL_SERVER_H
 #define BERTH_CONTROL_SERVER_H
 
+#include <pthread.h>
 #include <time.h>
 
 #include "rollout.h"
@@ -22,6 +23,9 @@ struct control_server {
 	int listen_fd;
 	time_t started_at;
 	int has_router;
+	/* Deploys that answered "staged" (control-server.c). */
+	pthread_mutex_t staged_lock;
+	struct staged *staged;
 	/* The router's mode ("lua", "reload"; NULL = none) and how many
 	 * configurations it has loaded, for status. */
 	void (*router_info)(void *data, const char **mode, long *generation);

@@ -50,6 +50,7 @@ create(struct berth_root *r, const struct release_order *o,
 			.description = o->description,
 			.config = o->kind == RELEASE_ROLLBACK ? from->config :
 			    NULL,
+			.gate = o->kind == RELEASE_DEPLOY ? o->gate : NULL,
 		};
 
 		return ledger_release_create(r->db, &rn, rel);
@@ -88,6 +89,8 @@ release_deploy(struct berth_root *r, const struct release_order *o,
 	release_clear(&rel);
 	if (rc == 0)
 		done->outcome = RELEASE_LIVE;
+	else if (rc == 2)
+		done->outcome = RELEASE_STAGED;
 	else {
 		done->outcome = rc == 1 ? RELEASE_RECORDED : RELEASE_FAILED;
 		done->why = xstrdup(berth_last_error());

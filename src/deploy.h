@@ -40,6 +40,12 @@ struct release_order {
 	size_t nunset;
 	const char *actor;
 	const char *description;	/* config: made by the ledger */
+	/*
+	 * deploy from a push: its gate (gate_format()). The release then
+	 * goes live only once git has moved the pushed ref, and stays
+	 * pending until it has or has refused (RELEASE_STAGED).
+	 */
+	const char *gate;
 	/* Called once the pending release is recorded (may be NULL). */
 	void (*created)(const struct release_order *o,
 	    const struct release *rel);
@@ -51,10 +57,17 @@ enum release_outcome {
 	RELEASE_LIVE,		/* rolled out; the release succeeded */
 	/*
 	 * The runtime backend is unavailable (berthd is not running): the
-	 * release phase ran here and the release is recorded succeeded;
-	 * the backend starts it when it comes up. why says so.
+	 * release phase ran here and the release is recorded succeeded
+	 * (gated: pending until git moved its ref); the backend starts it
+	 * when it comes up. why says so.
 	 */
 	RELEASE_RECORDED,
+	/*
+	 * A gated release is up (or, backend unavailable, its release
+	 * phase ran) and waits for git to move its ref: it goes live then,
+	 * or fails if git refuses the push.
+	 */
+	RELEASE_STAGED,
 	/*
 	 * The release phase or the rollout failed: the release is failed,
 	 * the app's config is what it was, the current release keeps
@@ -79,7 +92,8 @@ struct release_done {
  * Create the pending release o orders, hand it to the runtime (release
  * phase, rollout) and return how it ended; done is filled (free with
  * release_done_clear()) and berth_error() holds why when there is one.
- * The release never stays pending: whoever survives settles it.
+ * The release never stays pending: whoever survives settles it (a
+ * gated one by its gate).
  */
 enum release_outcome release_deploy(struct berth_root *r,
     const struct release_order *o, struct release_done *done);

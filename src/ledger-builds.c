@@ -4,6 +4,7 @@
 #include "ledger.h"
 #include "ledger-int.h"
 #include "names.h"
+#include "proc.h"
 #include "util.h"
 
 #include <jansson.h>
@@ -11,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* ---- slugs ---- */
 
@@ -123,14 +125,20 @@ int
 ledger_build_start(struct ledger *db, int64_t app_id, const char *commit_sha,
     const char *ref, const char *actor, int64_t *id)
 {
-	char now[32];
+	char now[32], *owner = proc_owner(getpid());
+	int rc;
 
 	sql_now(now);
-	if (sql_begin(db) < 0)
+	if (sql_begin(db) < 0) {
+		free(owner);
 		return -1;
-	if (sql_run(db, sql_prep(db, "INSERT INTO builds (app_id, commit_sha, ref, "
-	    "status, actor, started_at) VALUES (?, ?, ?, 'building', ?, ?)",
-	    "issss", app_id, commit_sha, ref, actor, now)) < 0) {
+	}
+	rc = sql_run(db, sql_prep(db, "INSERT INTO builds (app_id, commit_sha, "
+	    "ref, status, actor, started_at, owner) VALUES (?, ?, ?, "
+	    "'building', ?, ?, ?)", "isssss", app_id, commit_sha, ref, actor,
+	    now, owner));
+	free(owner);
+	if (rc < 0) {
 		sql_rollback(db);
 		return -1;
 	}
@@ -186,4 +194,76 @@ ledger_build_list(struct ledger *db, int64_t app_id, int limit,
 	    "WHERE (?1 = 0 OR b.app_id = ?1) ORDER BY b.id DESC "
 	    "LIMIT CASE WHEN ?2 > 0 THEN ?2 ELSE -1 END", "id", app_id,
 	    limit), sizeof(**out), fill_build, (void **)out, nr);
+}
+
+/* ---- work a killed process left ---- */
+
+/* What is in progress, per table, and what it becomes when orphaned. */
+static const struct {
+	const char *table;
+	const char *running;	/* WHERE clause */
+	const char *ended;	/* status */
+} work[] = {
+	[LEDGER_WORK_BUILD] = { "builds", "status = 'building'", "failed" },
+	[LEDGER_WORK_TEST_RUN] = { "test_runs", "status IN ('pending', "
+	    "'building', 'running')", "errored" },
+};
+
+static int
+fail_orphans(struct ledger *db, enum ledger_work kind, char *now)
+{
+	struct kv *rows = NULL;
+	size_t n = 0, i;
+	char *sql;
+	int ret = 0;
+
+	sql = xasprintf("SELECT CAST(id AS TEXT), owner FROM %s WHERE %s",
+	    work[kind].table, work[kind].running);
+	if (sql_collect(db, sql_prep(db, sql, ""), sizeof(*rows), sql_fill_kv,
+	    (void **)&rows, &n) < 0)
+		ret = -1;
+	free(sql);
+	sql = xasprintf("UPDATE %s SET status = ?, error = ?, finished_at = ? "
+	    "WHERE id = ? AND %s", work[kind].table, work[kind].running);
+	for (i = 0; i < n && ret >= 0; i++) {
+		if (proc_owner_alive(rows[i].value))
+			continue;
+		if (sql_run(db, sql_prep(db, sql, "sssi", work[kind].ended,
+		    "interrupted: the process running it ended", now,
+		    (int64_t)atoll(rows[i].key))) < 0)
+			ret = -1;
+		else
+			ret++;
+	}
+	free(sql);
+	kvlist_clear(&(struct kvlist){ rows, n });
+	return ret;
+}
+
+int
+ledger_fail_interrupted(struct ledger *db)
+{
+	char now[32];
+	int a, b;
+
+	sql_now(now);
+	if (sql_begin(db) < 0)
+		return -1;
+	if ((a = fail_orphans(db, LEDGER_WORK_BUILD, now)) < 0 ||
+	    (b = fail_orphans(db, LEDGER_WORK_TEST_RUN, now)) < 0) {
+		sql_rollback(db);
+		return -1;
+	}
+	return sql_commit(db) < 0 ? -1 : a + b;
+}
+
+int
+ledger_work_running(struct ledger *db, enum ledger_work kind, int64_t id)
+{
+	char *sql = xasprintf("SELECT 1 FROM %s WHERE id = ? AND %s",
+	    work[kind].table, work[kind].running);
+	int rc = sql_int(sql_prep(db, sql, "i", id));
+
+	free(sql);
+	return rc == 1;
 }

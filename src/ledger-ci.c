@@ -4,6 +4,7 @@
 #include "ledger.h"
 #include "ledger-int.h"
 #include "names.h"
+#include "proc.h"
 #include "util.h"
 
 #include <jansson.h>
@@ -11,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* ---- test runs ---- */
 
@@ -84,13 +86,14 @@ ledger_test_run_create(struct ledger *db, int64_t pipeline_id,
     const char *branch, const char *commit_sha, const char *actor,
     int nodes, struct test_run *out)
 {
-	char now[32];
+	char now[32], *owner;
 	sqlite3_stmt *st;
 	int number = 0;
 
 	sql_now(now);
 	if (sql_begin(db) < 0)
 		return -1;
+	owner = proc_owner(getpid());
 	st = sql_prep(db, "SELECT COALESCE(MAX(number), 0) + 1 FROM test_runs "
 	    "WHERE pipeline_id = ?", "i", pipeline_id);
 	if (st == NULL)
@@ -100,14 +103,17 @@ ledger_test_run_create(struct ledger *db, int64_t pipeline_id,
 	sqlite3_finalize(st);
 	if (number == 0 || sql_run(db, sql_prep(db, "INSERT INTO test_runs "
 	    "(pipeline_id, number, branch, commit_sha, status, actor, nodes, "
-	    "created_at) VALUES (?, ?, ?, ?, 'pending', ?, ?, ?)", "idsssds",
-	    pipeline_id, number, branch, commit_sha, actor, nodes, now)) < 0)
+	    "created_at, owner) VALUES (?, ?, ?, ?, 'pending', ?, ?, ?, ?)",
+	    "idsssdss", pipeline_id, number, branch, commit_sha, actor, nodes,
+	    now, owner)) < 0)
 		goto fail;
 	if (run_one(db, sql_prep(db, "SELECT " RUN_COLS " FROM test_runs WHERE "
 	    "id = ?", "i", sqlite3_last_insert_rowid(db->db)), out) != 0)
 		goto fail;
+	free(owner);
 	return sql_commit(db);
 fail:
+	free(owner);
 	sql_rollback(db);
 	return -1;
 }
@@ -362,27 +368,4 @@ ledger_review_stale(struct ledger *db, int64_t pipeline_id,
 	    "WHERE r.pipeline_id = ? AND r.status != 'destroyed' AND "
 	    "r.last_push_at < ?", "is", pipeline_id, before), sizeof(**out),
 	    fill_review, (void **)out, nr);
-}
-
-int
-ledger_release_last_deploy(struct ledger *db, int64_t app_id, char *out,
-    size_t size)
-{
-	sqlite3_stmt *st = sql_prep(db, "SELECT commit_sha FROM releases WHERE "
-	    "app_id = ? AND kind = 'deploy' AND status = 'succeeded' AND "
-	    "commit_sha IS NOT NULL ORDER BY version DESC LIMIT 1", "i",
-	    app_id);
-	int rc;
-
-	if (st == NULL)
-		return -1;
-	out[0] = '\0';
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW)
-		snprintf(out, size, "%s", (const char *)sqlite3_column_text(st,
-		    0));
-	sqlite3_finalize(st);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-		return sql_error(db, "read release");
-	return rc == SQLITE_ROW ? 0 : 1;
 }

@@ -139,7 +139,7 @@ static int
 config_replace(struct ledger *db, int64_t app_id, const char *snapshot);
 
 #define RELEASE_COLS "id, app_id, version, slug_id, config, kind, status, " \
-	"actor, commit_sha, description, created_at, finished_at"
+	"actor, commit_sha, description, created_at, finished_at, gate"
 
 /* Insert a release inside an open transaction. */
 static int
@@ -169,10 +169,11 @@ release_insert(struct ledger *db, const struct release_new *rn,
 		return -1;
 	rc = sql_run(db, sql_prep(db, "INSERT INTO releases (app_id, version, "
 	    "slug_id, config, kind, status, actor, commit_sha, description, "
-	    "created_at, finished_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
-	    "CASE WHEN ?6 = 'pending' THEN NULL ELSE ?10 END)",
-	    "idssssssss", rn->app_id, version, rn->slug_id, config, rn->kind,
-	    rn->status, rn->actor, rn->commit, rn->description, now));
+	    "created_at, finished_at, gate) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, "
+	    "?, CASE WHEN ?6 = 'pending' THEN NULL ELSE ?10 END, ?11)",
+	    "idsssssssss", rn->app_id, version, rn->slug_id, config, rn->kind,
+	    rn->status, rn->actor, rn->commit, rn->description, now,
+	    rn->gate));
 	free(config);
 	if (rc < 0)
 		return -1;
@@ -294,6 +295,7 @@ fill_release(sqlite3_stmt *st, void *v)
 	r->description = sql_text(st, 9);
 	r->created_at = sql_text(st, 10);
 	r->finished_at = sql_text(st, 11);
+	r->gate = sql_text(st, 12);
 }
 
 void
@@ -308,6 +310,7 @@ release_clear(struct release *r)
 	free(r->description);
 	free(r->created_at);
 	free(r->finished_at);
+	free(r->gate);
 	memset(r, 0, sizeof(*r));
 }
 
@@ -541,9 +544,10 @@ ledger_release_fail_stale(struct ledger *db, int64_t app_id)
 		if (rc < 0)
 			goto fail;
 	}
+	/* Gated ones wait for git (gate_settle_app()). */
 	if (sql_run(db, sql_prep(db, "UPDATE releases SET status = 'failed', "
-	    "finished_at = ? WHERE app_id = ? AND status = 'pending'", "si",
-	    now, app_id)) < 0)
+	    "finished_at = ? WHERE app_id = ? AND status = 'pending' AND "
+	    "gate IS NULL", "si", now, app_id)) < 0)
 		goto fail;
 	n = sqlite3_changes(db->db);
 	if (sql_commit(db) < 0)
@@ -552,6 +556,18 @@ ledger_release_fail_stale(struct ledger *db, int64_t app_id)
 fail:
 	sql_rollback(db);
 	return -1;
+}
+
+int
+ledger_release_gated(struct ledger *db, int64_t app_id, struct release **out,
+    size_t *nr)
+{
+	*out = NULL;
+	*nr = 0;
+	return sql_collect(db, sql_prep(db, "SELECT " RELEASE_COLS " FROM "
+	    "releases WHERE app_id = ? AND status = 'pending' AND gate IS NOT "
+	    "NULL ORDER BY version", "i", app_id), sizeof(**out),
+	    fill_release, (void **)out, nr);
 }
 
 int

@@ -154,6 +154,13 @@ static const char *const migrations[] = {
 	"  destroyed_at TEXT);"
 	"CREATE UNIQUE INDEX review_live ON review_apps(pipeline_id, branch)"
 	"  WHERE status != 'destroyed';",
+	/* v3 -> v4: a pushed release goes live only once git moved its ref
+	 * (gate.h): "REF PID START" of the receive-pack it waits for. */
+	"ALTER TABLE releases ADD COLUMN gate TEXT;"
+	/* and builds and test runs name their process (proc_owner()), so
+	 * that those it left behind when killed are found. */
+	"ALTER TABLE builds ADD COLUMN owner TEXT;"
+	"ALTER TABLE test_runs ADD COLUMN owner TEXT;",
 };
 
 #define NMIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))

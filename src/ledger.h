@@ -21,7 +21,7 @@
 
 struct ledger;
 
-#define LEDGER_SCHEMA_VERSION 3
+#define LEDGER_SCHEMA_VERSION 4
 
 struct pipeline {
 	int64_t id;
@@ -91,6 +91,7 @@ struct release {
 	char *description;
 	char *created_at;
 	char *finished_at;
+	char *gate;		/* pending until git moves a ref (gate.h) */
 };
 
 struct buildpack {
@@ -113,6 +114,7 @@ struct release_new {
 	 * snapshot becomes the app's config vars and the release's config.
 	 */
 	const char *config;
+	const char *gate;	/* NULL, or what it waits for (gate.h) */
 };
 
 int ledger_open(const char *path, struct ledger **out);
@@ -212,10 +214,6 @@ int ledger_release_get(struct ledger *db, int64_t app_id, int version,
 /* The newest succeeded release; 1 when the app has none. */
 int ledger_release_current(struct ledger *db, int64_t app_id,
     struct release *out);
-/* The commit of the app's newest succeeded deploy (a push), into out;
- * 1 when it has none. */
-int ledger_release_last_deploy(struct ledger *db, int64_t app_id, char *out,
-    size_t size);
 /* Highest version (any status), 0 when none. */
 int ledger_release_latest_version(struct ledger *db, int64_t app_id);
 /* Newest first; limit 0 = all. */
@@ -243,10 +241,24 @@ void formation_list_free(struct formation_item *f, size_t nr);
 int ledger_config_restore(struct ledger *db, int64_t app_id,
     const char *snapshot);
 /*
- * Releases left pending (their rollout's process died): mark them
+ * Releases left pending (their rollout's process died), but for those
+ * waiting on a gate (gate_settle_app()): mark them
  * failed. Returns how many, or -1.
  */
 int ledger_release_fail_stale(struct ledger *db, int64_t app_id);
+/* Work a process records and does: builds, test runs. */
+enum ledger_work { LEDGER_WORK_BUILD, LEDGER_WORK_TEST_RUN };
+/*
+ * Builds and test runs still in progress whose process (their owner) is
+ * gone, killed or crashed: failed and errored. How many, or -1.
+ */
+int ledger_fail_interrupted(struct ledger *db);
+/* Whether that build or test run is in progress (1) or not (0). */
+int ledger_work_running(struct ledger *db, enum ledger_work kind,
+    int64_t id);
+/* The app's pending releases that wait on a gate (gate.h), oldest first. */
+int ledger_release_gated(struct ledger *db, int64_t app_id,
+    struct release **out, size_t *nr);
 /* The release with this id. */
 int ledger_release_get_by_id(struct ledger *db, int64_t id,
     struct release *out);

@@ -2,6 +2,7 @@
  * proc.c - /proc readers (see proc.h).
  */
 #include "proc.h"
+#include "util.h"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -51,6 +52,23 @@ unsigned long long
 proc_start_time(pid_t pid)
 {
 	return proc_stat_field(pid, 22);
+}
+
+char *
+proc_owner(pid_t pid)
+{
+	return xasprintf("%ld %llu", (long)pid, proc_start_time(pid));
+}
+
+int
+proc_owner_alive(const char *owner)
+{
+	unsigned long long start;
+	long pid;
+
+	if (owner == NULL || sscanf(owner, "%ld %llu", &pid, &start) != 2)
+		return 0;
+	return pid > 1 && start != 0 && proc_start_time((pid_t)pid) == start;
 }
 
 pid_t

@@ -23,6 +23,13 @@ ssize_t proc_read(pid_t pid, const char *name, char *buf, size_t size);
 unsigned long long proc_stat_field(pid_t pid, int field);
 /* The start time of pid (clock ticks since boot); 0 when it is gone. */
 unsigned long long proc_start_time(pid_t pid);
+/*
+ * A process as the ledger names it, "PID START" (START its start time,
+ * so a reused pid is not taken for it); proc_owner_alive() says whether
+ * it still runs (0 for NULL or a malformed one).
+ */
+char *proc_owner(pid_t pid);
+int proc_owner_alive(const char *owner);
 /* The parent of pid; 0 when it is gone. */
 pid_t proc_ppid(pid_t pid);
 /* Whether pid is a zombie (exited, not yet reaped). */

@@ -4,12 +4,16 @@
  * the name it was called by.
  *
  * pre-receive deploys: for a push to a branch that apps auto-deploy, it
- * takes the pipeline's deploy lock, builds the pushed commit and records
- * a release. Any failure exits non-zero, so git moves no ref: the deploy
- * branch head stays the commit of the app's current release.
+ * takes the pipeline's deploy lock, builds the pushed commit, records a
+ * release and has it started. Any failure exits non-zero, so git moves
+ * no ref: the deploy branch head stays the commit of the app's current
+ * release. The release carries a gate (gate.h): berthd switches to it
+ * only once git has moved the ref, after pre-receive exited 0, and
+ * post-receive tells the pusher.
  */
 #include "build.h"
 #include "ci.h"
+#include "gate.h"
 #include "review.h"
 #include "names.h"
 #include "output.h"
@@ -107,8 +111,9 @@ usage(FILE *f)
 	    "\n"
 	    "berth-receive is run by git in a pipeline's bare repository,\n"
 	    "reading 'old new ref' lines on stdin. As pre-receive it builds\n"
-	    "and releases pushes to auto-deployed branches and rejects the\n"
-	    "push when that fails. Pipelines are created with\n"
+	    "and starts pushes to auto-deployed branches and rejects the\n"
+	    "push when that fails; as post-receive it says when they went\n"
+	    "live, once git moved the branch. Pipelines are created with\n"
 	    "`berth pipelines:create`, which links the hooks. See "
 	    "berth-receive(8).\n");
 }
@@ -229,18 +234,20 @@ show_failure(const char *what, const char *why)
 }
 
 /*
- * Release a successful build (release_deploy()); the release ends
- * succeeded or failed.
+ * Release a successful build (release_deploy()). Its gate names the
+ * receive-pack that runs this hook: the release goes live once that
+ * has moved the ref, and fails if it exits without.
  */
 static int
 release_build(struct push *p, const struct command *c, const struct app *app,
     const struct build_result *res)
 {
 	struct release_done done;
-	char sha[8], *desc, *url;
+	char sha[8], *desc, *url, *gate;
 	int ret = 0;
 
 	desc = xasprintf("Deploy %s", short_sha(c->new, sha));
+	gate = gate_format(c->ref, getppid());
 	{
 		struct release_order o = {
 			.app = app,
@@ -249,12 +256,14 @@ release_build(struct push *p, const struct command *c, const struct app *app,
 			.commit = c->new,
 			.actor = p->actor,
 			.description = desc,
+			.gate = gate,
 			.progress = show_progress,
 		};
 
 		release_deploy(&p->root, &o, &done);
 	}
 	free(desc);
+	free(gate);
 	if (done.outcome == RELEASE_NOT_CREATED) {
 		out_error("Cannot record the release of %s: %s", app->name,
 		    done.why);
@@ -267,7 +276,7 @@ release_build(struct push *p, const struct command *c, const struct app *app,
 	else if (done.outcome == RELEASE_RECORDED)
 		out_heading("Launching v%d... %s; v%d is recorded and starts "
 		    "when berthd does", done.version, done.why, done.version);
-	else {
+	else if (done.outcome != RELEASE_STAGED) {
 		show_failure("Push rejected: the release failed to start",
 		    done.why);
 		ret = -1;
@@ -278,42 +287,42 @@ release_build(struct push *p, const struct command *c, const struct app *app,
 }
 
 /*
- * Under the lock, the branch must still be where this push found it;
- * otherwise another push moved it while we waited and git would refuse
- * this update after we had released it. The push that held the lock
- * before us may have released its commit without git having moved the
- * ref yet (git does that after pre-receive exits): wait a moment for
- * the ref to reach the app's last deployed commit first.
+ * Under the lock, before anything is built. A push before this one may
+ * still wait for git to move the ref (its releases' gates, gate.h):
+ * wait until they are settled. Then the branch must be where this push
+ * found it; otherwise another push moved it while we waited, and git
+ * would refuse this update after we had released it.
  */
 static int
 branch_unchanged(struct push *p, const struct command *c,
-    const char *branch, const struct app *app)
+    const char *branch, struct app *apps, size_t napps)
 {
-	char cur[GIT_OID_HEXSZ + 1], last[GIT_OID_HEXSZ + 1];
-	int64_t deadline = now_ms() + 5000;
-	int rc, have_last;
+	char cur[GIT_OID_HEXSZ + 1], sha[8];
+	int64_t deadline = now_ms() + 30000;
+	size_t i, waiting;
+	int rc;
 
-	have_last = ledger_release_last_deploy(p->root.db, app->id, last,
-	    sizeof(last)) == 0;
-	for (;;) {
-		rc = repo_ref_target(p->repo, c->ref, cur);
-		if (rc < 0)
-			return -1;
-		if (rc == 1)
-			strcpy(cur, ZERO_SHA);
-		if (!have_last || strcmp(cur, last) == 0 ||
-		    now_ms() >= deadline)
-			break;
-		poll(NULL, 0, 20);
-	}
-	if (strcmp(cur, c->old) != 0 || (have_last && strcmp(c->old, last) != 0 &&
-	    strcmp(cur, last) == 0)) {
-		char a[8];
+	do {
+		for (i = 0, waiting = 0; i < napps; i++) {
+			struct release *rels;
+			size_t n;
 
+			runtime_settle_stale(&p->root, &apps[i]);
+			if (ledger_release_gated(p->root.db, apps[i].id, &rels,
+			    &n) < 0)
+				return -1;
+			release_list_free(rels, n);
+			waiting += n;
+		}
+	} while (waiting > 0 && now_ms() < deadline && poll(NULL, 0, 20) >= 0);
+	rc = repo_ref_target(p->repo, c->ref, cur);
+	if (rc < 0)
+		return -1;
+	if (rc == 1)
+		strcpy(cur, ZERO_SHA);
+	if (strcmp(cur, c->old) != 0)
 		return berth_error("%s moved to %s while this push waited; "
-		    "pull and push again", branch, short_sha(have_last &&
-		    strcmp(cur, last) != 0 ? cur : last, a));
-	}
+		    "pull and push again", branch, short_sha(cur, sha));
 	return 0;
 }
 
@@ -333,13 +342,11 @@ deploy_command(struct push *p, const struct command *c, const char *branch,
 		out_error("%s", berth_last_error());
 		return -1;
 	}
-	if (branch_unchanged(p, c, branch, &apps[0]) < 0) {
+	if (branch_unchanged(p, c, branch, apps, napps) < 0) {
 		out_error("Push rejected: %s", berth_last_error());
 		deploy_unlock(fd);
 		return -1;
 	}
-	for (i = 0; i < napps; i++)
-		runtime_settle_stale(&p->root, apps[i].id);
 	/* The CI gate: failing tests reject the push before any release. */
 	if (run_ci(p, c, branch) < 0 &&
 	    strcmp(p->pipeline.ci_gate, "reject") == 0) {
@@ -438,6 +445,47 @@ check_commands(struct push *p)
 	return 0;
 }
 
+/* Say how app's release of this push went, once git moved c's ref. */
+static void
+announce(struct push *p, const struct command *c, const struct app *app)
+{
+	char *gate = gate_format(c->ref, getppid()), *url;
+	json_t *st = NULL;
+	struct release *rels;
+	size_t n, i;
+	int rc;
+
+	if (ledger_release_list(p->root.db, app->id, 5, &rels, &n) < 0)
+		n = 0;
+	for (i = 0; i < n; i++)
+		if (rels[i].gate != NULL && strcmp(rels[i].gate, gate) == 0)
+			break;
+	free(gate);
+	if (i == n) {
+		release_list_free(rels, n);
+		return;
+	}
+	rc = runtime_wait_release(&p->root, app->name, rels[i].id,
+	    show_progress, NULL);
+	if (rc < 0 && runtime_status(&p->root, &st) == 1) {
+		out_heading("berthd stopped while v%d went live; it runs "
+		    "v%d when it starts again", rels[i].version,
+		    rels[i].version);
+		rc = 1;
+	}
+	json_decref(st);
+	url = runtime_url(&p->root, app->name);
+	if (rc == 1)		/* it starts when berthd does */
+		gate_settle_app(&p->root, p->root.db, app, 5000);
+	else if (rc == 0)
+		out_heading("Launching v%d... done, %s", rels[i].version, url);
+	else
+		show_failure("The release failed after git took the push",
+		    berth_last_error());
+	free(url);
+	release_list_free(rels, n);
+}
+
 static int
 pre_receive(struct push *p)
 {
@@ -446,6 +494,9 @@ pre_receive(struct push *p)
 
 	if (check_commands(p) < 0)
 		return -1;
+	/* What a killed push before this one left. */
+	if (build_sweep(&p->root) < 0)
+		out_detail("%s", berth_last_error());
 
 	for (i = 0; i < p->ncmds && ret == 0; i++) {
 		struct command *c = &p->cmds[i];
@@ -476,14 +527,16 @@ pre_receive(struct push *p)
 }
 
 /*
- * post-receive: branches no app auto-deploys get CI and their review
- * app; a deleted branch loses its review app. Never rejects anything
- * (git has moved the refs already).
+ * post-receive: the releases of pushes to auto-deployed branches have
+ * gone live (berthd switched to them once git moved the ref): say so.
+ * Branches no app auto-deploys get CI and their review app; a deleted
+ * branch loses its review app. Never rejects anything (git has moved
+ * the refs already).
  */
 static int
 post_receive(struct push *p)
 {
-	size_t i;
+	size_t i, j;
 
 	for (i = 0; i < p->ncmds; i++) {
 		struct command *c = &p->cmds[i];
@@ -506,8 +559,11 @@ post_receive(struct push *p)
 		}
 		if (ledger_apps_for_branch(p->root.db, p->pipeline.id, branch,
 		    &apps, &napps) == 0 && napps > 0) {
+			/* Deployed (and tested) in pre-receive. */
+			for (j = 0; j < napps; j++)
+				announce(p, c, &apps[j]);
 			app_list_free(apps, napps);
-			continue;	/* deployed (and tested) in pre-receive */
+			continue;
 		}
 		app_list_free(apps, napps);
 		run_ci(p, c, branch);

@@ -371,7 +371,7 @@ push_deploy(struct review_push *rp, struct release_done *done)
 	struct ledger *db = rp->r->db;
 	char *url;
 
-	runtime_settle_stale(rp->r, rp->a.id);
+	runtime_settle_stale(rp->r, &rp->a);
 	out_heading("Review app %s%s", rp->a.name, rp->is_new ? " (new)" : "");
 	ledger_review_update(db, rp->ra.id, NULL, 0, 1);
 	if (push_release(rp, done) < 0) {

@@ -442,6 +442,9 @@ rollout_release(struct rollout_env *env, struct sv_app *a,
 	if (wait_up(env, fresh, nfresh, plan->has_aj ? &plan->aj : NULL,
 	    pr) < 0)
 		goto fail;
+	if (plan->before_switch != NULL &&
+	    plan->before_switch(plan->before_switch_data, pr) < 0)
+		goto fail;
 	switch_us = now_us();
 	pthread_mutex_lock(&sv->lock);
 	nold = collect_old(sv, a, fresh, nfresh, target, deploy, &old);

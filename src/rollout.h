@@ -68,6 +68,14 @@ struct rollout_plan {
 	struct appjson aj;
 	int has_aj;
 	int stopped;		/* the app is ps:stop'ped: formation 0 */
+	/*
+	 * When set, called once the new dynos are up and before the router
+	 * switches to them: -1 (with berth_error()) abandons the rollout
+	 * as a failed boot would. A push's release waits here for git to
+	 * move its ref (gate.h).
+	 */
+	int (*before_switch)(void *data, const struct progress *pr);
+	void *before_switch_data;
 };
 void rollout_plan_clear(struct rollout_plan *plan);
 

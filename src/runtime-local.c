@@ -8,6 +8,7 @@
 #include "applog.h"
 #include "control.h"
 #include "dyno.h"
+#include "gate.h"
 #include "ledger.h"
 #include "release.h"
 #include "router.h"
@@ -34,6 +35,8 @@ call(const struct berth_root *r, json_t *req, line_fn progress, void *data,
 /*
  * berthd is not running: run the release phase here, and record the
  * release as succeeded (berthd starts it when it comes up) or failed.
+ * A gated release stays pending for its gate: git has not moved its
+ * ref yet.
  */
 static int
 deploy_offline(const struct berth_root *r, const char *app,
@@ -64,6 +67,9 @@ deploy_offline(const struct berth_root *r, const char *app,
 		release_settle(r->db, &rel, 0, had_prev ? prev.config : NULL);
 		berth_error("%s", why);
 		free(why);
+	} else if (rel.gate != NULL) {
+		berth_error("%s", offline);
+		rc = 1;
 	} else if (release_settle(r->db, &rel, 1, NULL) < 0)
 		rc = -1;
 	else {
@@ -83,13 +89,27 @@ static int
 local_deploy(const struct berth_root *r, const char *app,
     int64_t release_id, line_fn progress, void *data)
 {
+	json_t *reply = NULL;
 	int rc = call(r, json_pack("{s:s, s:s, s:I}", "cmd", "deploy", "app",
 	    app, "release_id", (json_int_t)release_id), progress, data,
-	    NULL);
+	    &reply);
 
 	if (rc == 1)
 		rc = deploy_offline(r, app, release_id, progress, data);
+	else if (rc == 0 && json_is_true(json_object_get(reply, "staged")))
+		rc = 2;
+	json_decref(reply);
 	return rc;
+}
+
+/* berthd's reply to "await" carries the progress it kept. */
+static int
+local_wait_release(const struct berth_root *r, const char *app,
+    int64_t release_id, line_fn progress, void *data)
+{
+	return call(r, json_pack("{s:s, s:s, s:I}", "cmd", "await", "app",
+	    app, "release_id", (json_int_t)release_id), progress, data,
+	    NULL);
 }
 
 static int
@@ -160,7 +180,7 @@ local_shutdown(const struct berth_root *r)
 }
 
 static int
-local_settle_stale(const struct berth_root *r, int64_t app_id)
+local_settle_stale(const struct berth_root *r, const struct app *app)
 {
 	json_t *st = NULL;
 
@@ -168,7 +188,9 @@ local_settle_stale(const struct berth_root *r, int64_t app_id)
 		json_decref(st);
 		return 0;
 	}
-	return ledger_release_fail_stale(r->db, app_id) < 0 ? -1 : 0;
+	if (gate_settle_app(r, r->db, app, 0) < 0)
+		return -1;
+	return ledger_release_fail_stale(r->db, app->id) < 0 ? -1 : 0;
 }
 
 static char *
@@ -356,6 +378,7 @@ local_node_close(struct runtime_node *base)
 const struct runtime_backend runtime_local = {
 	.name = "local",
 	.deploy = local_deploy,
+	.wait_release = local_wait_release,
 	.scale = local_scale,
 	.restart = local_restart,
 	.stop = local_stop,

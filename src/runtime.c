@@ -74,15 +74,22 @@ runtime_ps(const struct berth_root *r, const char *app, json_t **out)
 }
 
 int
+runtime_wait_release(const struct berth_root *r, const char *app,
+    int64_t release_id, line_fn progress, void *data)
+{
+	return backend(r)->wait_release(r, app, release_id, progress, data);
+}
+
+int
 runtime_status(const struct berth_root *r, json_t **out)
 {
 	return backend(r)->status(r, out);
 }
 
 int
-runtime_settle_stale(const struct berth_root *r, int64_t app_id)
+runtime_settle_stale(const struct berth_root *r, const struct app *app)
 {
-	return backend(r)->settle_stale(r, app_id);
+	return backend(r)->settle_stale(r, app);
 }
 
 int

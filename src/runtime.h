@@ -54,6 +54,8 @@ struct runtime_backend {
 	const char *name;		/* berth.ini [runtime] backend */
 	int (*deploy)(const struct berth_root *r, const char *app,
 	    int64_t release_id, line_fn progress, void *data);
+	int (*wait_release)(const struct berth_root *r, const char *app,
+	    int64_t release_id, line_fn progress, void *data);
 	int (*scale)(const struct berth_root *r, const char *app,
 	    line_fn progress, void *data);
 	int (*restart)(const struct berth_root *r, const char *app,
@@ -64,7 +66,7 @@ struct runtime_backend {
 	int (*destroy)(const struct berth_root *r, const char *app);
 	int (*ps)(const struct berth_root *r, const char *app, json_t **out);
 	int (*status)(const struct berth_root *r, json_t **out);
-	int (*settle_stale)(const struct berth_root *r, int64_t app_id);
+	int (*settle_stale)(const struct berth_root *r, const struct app *app);
 	int (*shutdown)(const struct berth_root *r);
 	char *(*url)(const struct berth_root *r, const char *app);
 	int (*logs)(const struct berth_root *r, const char *app,
@@ -103,9 +105,20 @@ extern const struct runtime_backend runtime_local;
  * rollout failed (berth_error() says why, with the last lines), 1 when
  * the backend is unavailable: then the release phase ran here, the
  * release is marked succeeded and the backend starts it when it comes
- * up. Only release_deploy() (deploy.h) calls this.
+ * up. A release with a gate (gate.h) is not switched to before its
+ * gate opens: 2 once it is up and waits for git; it stays pending
+ * until the backend settles it (backend unavailable: 1, and it waits
+ * for gate_settle_app()). Only release_deploy() (deploy.h) calls this.
  */
 int runtime_deploy(const struct berth_root *r, const char *app,
+    int64_t release_id, line_fn progress, void *data);
+/*
+ * Wait until the staged release release_id of app (runtime_deploy()
+ * returned 2) has gone live or failed, its progress since to
+ * progress(): 0 live, -1 failed (berth_error() says why), 1 when the
+ * backend is unavailable.
+ */
+int runtime_wait_release(const struct berth_root *r, const char *app,
     int64_t release_id, line_fn progress, void *data);
 /* Match running dynos to the ledger's formation (after ps:scale). */
 int runtime_scale(const struct berth_root *r, const char *app,
@@ -130,9 +143,10 @@ int runtime_status(const struct berth_root *r, json_t **out);
  * Under the app's deploy lock, before a new release: when the backend
  * is unavailable, nothing can still be rolling a pending release of the
  * app out, so pending releases left by a killed client are marked
- * failed. (With it available, it finishes them itself.)
+ * failed, and those of a push settled by their gate (gate.h). (With it
+ * available, it finishes them itself.)
  */
-int runtime_settle_stale(const struct berth_root *r, int64_t app_id);
+int runtime_settle_stale(const struct berth_root *r, const struct app *app);
 /* Stop the backend, its dynos and its router. */
 int runtime_shutdown(const struct berth_root *r);
 

@@ -66,7 +66,7 @@ now_s() {
 	url="http://demo-staging.localhost:$ROUTER_PORT/"
 	last=$(printf '%s\n' "$output" | grep '^remote:' | tail -n 1 |
 	    sed 's/[[:space:]]*$//')
-	[ "$last" = "remote: -----> Launching v1... done, $url" ]
+	[ "$last" = "remote: -----> Launching v1... done, $url" ] || { echo "$output"; false; }
 	[[ "$output" == *"web.1 up"* ]]
 	run router_get demo-staging /
 	[ "$status" -eq 0 ]

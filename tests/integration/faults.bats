@@ -1,0 +1,267 @@
+#!/usr/bin/env bats
+# Faults: the deploy invariant when a push's hook is killed, git refuses
+# a push after pre-receive, or berthd dies while a release waits for git.
+# The invariant: the deploy branch head is the commit of the app's
+# newest succeeded release, and the router serves that release.
+#
+# Each fault is placed by a gate file: the release phase, a dyno's boot
+# or git's ref update (held by a reference-transaction hook) waits until
+# the test creates it, so the kill lands where the test says.
+
+bats_require_minimum_version 1.5.0
+
+load helpers
+load daemon
+
+setup() {
+	setup_root
+	start_berthd
+	berth pipelines:create shop >/dev/null
+	APP=$BATS_TEST_TMPDIR/app
+	G=$BATS_TEST_TMPDIR/gates
+	mkdir -p "$G"
+	# v1: serves "one", no release phase, boots at once.
+	version_app one 'web: python3 -m http.server $PORT'
+	run push "$APP" shop
+	[ "$status" -eq 0 ] || { echo "$output"; return 1; }
+	router_says shop-staging /VERSION one
+	V1=$(git -C "$APP" rev-parse HEAD)
+}
+
+teardown() {
+	touch "$G/release" "$G/boot" "$G/ref" "$G/ci" "$G/compile" \
+	    2>/dev/null || true
+	[ -z "${PUSH_PID:-}" ] || wait "$PUSH_PID" 2>/dev/null || true
+	stop_berthd
+}
+
+# version_app VERSION PROCFILE: commit VERSION and the Procfile to $APP.
+version_app() {
+	mkdir -p "$APP"
+	echo "$1" > "$APP/VERSION"
+	printf '%s\n' "$2" > "$APP/Procfile"
+	[ -d "$APP/.git" ] || git -C "$APP" init -q
+	git -C "$APP" add -A
+	git -C "$APP" commit -qm "$1"
+}
+
+# waits NAME: a shell command that marks NAME started, then waits for
+# the test to create $G/NAME.
+waits() {
+	echo "touch $G/$1.started; while [ ! -e $G/$1 ]; do sleep 0.05; done"
+}
+
+# push_bg: push $APP to shop in the background, output in push.out.
+push_bg() {
+	push "$APP" shop > "$BATS_TEST_TMPDIR/push.out" 2>&1 &
+	PUSH_PID=$!
+}
+
+# push_wait: wait for the background push; PUSH_RC is its exit status.
+push_wait() {
+	PUSH_RC=0
+	wait "$PUSH_PID" || PUSH_RC=$?
+	PUSH_PID=
+	echo "push exited $PUSH_RC:"
+	cat "$BATS_TEST_TMPDIR/push.out"
+}
+
+# kill_hook_at GATE: push $APP; once the push reaches GATE, kill -9 its
+# pre-receive and open GATE. The push must fail.
+kill_hook_at() {
+	push_bg
+	wait_for "the push to reach $1" 60 test -e "$G/$1.started"
+	kill -9 "$(hook_pid pre-receive)"
+	touch "$G/$1"
+	push_wait
+	[ "$PUSH_RC" -ne 0 ]
+}
+
+# hook_pid NAME: the pid of the repo's running hook NAME.
+hook_pid() {
+	local repo p
+	repo=$(cd "$(repo_of shop)" && pwd -P)
+	for p in $(pgrep -f "hooks/$1"); do
+		if [ "$(readlink "/proc/$p/cwd")" = "$repo" ]; then
+			echo "$p"
+			return 0
+		fi
+	done
+	return 1
+}
+
+# release_status VERSION: its status in the ledger.
+release_status() {
+	json_get "$(berth releases -a shop-staging --json)" \
+	    "[r['status'] for r in d if r['version'] == $1][0]"
+}
+
+# invariant VERSION BODY: the branch head is the commit of vVERSION, the
+# newest succeeded release, and the router serves BODY.
+invariant() {
+	local want cur
+	want=$(json_get "$(berth releases -a shop-staging --json)" \
+	    "[r['commit'] for r in d if r['status'] == 'succeeded'][0]")
+	cur=$(json_get "$(berth releases -a shop-staging --json)" \
+	    "[r['version'] for r in d if r['status'] == 'succeeded'][0]")
+	[ "$cur" = "$1" ] || { echo "current is v$cur, not v$1"; return 1; }
+	[ "$(remote_head shop main)" = "$want" ] ||
+	    { echo "main is $(remote_head shop main), v$1 is $want"; return 1; }
+	router_says shop-staging /VERSION "$2"
+}
+
+# no_pending: no release of the app is pending.
+no_pending() {
+	! berth releases -a shop-staging --json | grep -q '"pending"'
+}
+
+# hold_ref_update: git runs a reference-transaction hook (if there is
+# one) once pre-receive has exited 0, before it moves the refs. This one,
+# when "prepared", waits for $G/ref, then lets git go on, or aborts the
+# ref update when $G/refuse exists.
+hold_ref_update() {
+	cat > "$(repo_of shop)/hooks/reference-transaction" <<-EOF
+	#!/bin/sh
+	cat >/dev/null
+	[ "\$1" = prepared ] || exit 0
+	$(waits ref)
+	[ ! -e $G/refuse ]
+	EOF
+	chmod +x "$(repo_of shop)/hooks/reference-transaction"
+}
+
+@test "a push whose hook is killed in the release phase is not released" {
+	version_app two "web: python3 -m http.server \$PORT
+release: $(waits release)"
+	kill_hook_at release
+	wait_for "v2 to be settled" 30 no_pending
+	[ "$(release_status 2)" = failed ]
+	invariant 1 one
+	# Its dynos are gone; the next push is not held up.
+	wait_for "v2's dyno to stop" 30 ps_has shop-staging 1 True
+	version_app three 'web: python3 -m http.server $PORT'
+	run push "$APP" shop
+	[ "$status" -eq 0 ] || { echo "$output"; return 1; }
+	invariant 3 three
+}
+
+@test "a push whose hook is killed while its dynos boot is not released" {
+	version_app two "web: sh -c '$(waits boot); exec python3 -m http.server \$PORT'"
+	kill_hook_at boot
+	wait_for "v2 to be settled" 30 no_pending
+	[ "$(release_status 2)" = failed ]
+	invariant 1 one
+	wait_for "v2's dyno to stop" 30 ps_has shop-staging 1 True
+}
+
+@test "a push git refuses after pre-receive succeeded is not released" {
+	hold_ref_update
+	version_app two 'web: python3 -m http.server $PORT'
+	touch "$G/refuse"
+	push_bg
+	wait_for "git's ref update" 60 test -e "$G/ref.started"
+	# pre-receive has exited 0; v2 is up and waits for git.
+	[ "$(release_status 2)" = pending ]
+	router_says shop-staging /VERSION one
+	touch "$G/ref"
+	push_wait
+	[ "$PUSH_RC" -ne 0 ]
+	wait_for "v2 to be settled" 30 no_pending
+	[ "$(release_status 2)" = failed ]
+	invariant 1 one
+}
+
+@test "a release goes live only once git moved the ref, and the push says so" {
+	hold_ref_update
+	version_app two 'web: python3 -m http.server $PORT'
+	push_bg
+	wait_for "git's ref update" 60 test -e "$G/ref.started"
+	router_says shop-staging /VERSION one
+	[ "$(release_status 2)" = pending ]
+	touch "$G/ref"
+	push_wait
+	[ "$PUSH_RC" -eq 0 ]
+	grep -q "v2 is up; it goes live once git has taken the push" \
+	    "$BATS_TEST_TMPDIR/push.out"
+	grep -q "Launching v2... done" "$BATS_TEST_TMPDIR/push.out"
+	[ "$(release_status 2)" = succeeded ]
+	invariant 2 two
+}
+
+@test "berthd killed while a release waits for git: git's answer decides" {
+	hold_ref_update
+	version_app two 'web: python3 -m http.server $PORT'
+	push_bg
+	wait_for "git's ref update" 60 test -e "$G/ref.started"
+	kill -9 "$BERTHD_PID"
+	wait "$BERTHD_PID" 2>/dev/null || true
+	touch "$G/ref"
+	# git moves the ref: the hook settles v2 without berthd.
+	push_wait
+	[ "$PUSH_RC" -eq 0 ]
+	[ "$(release_status 2)" = succeeded ]
+	start_berthd
+	invariant 2 two
+
+	# The same, but git refuses: berthd's start fails v3.
+	rm -f "$G/ref" "$G/ref.started"
+	touch "$G/refuse"
+	version_app three 'web: python3 -m http.server $PORT'
+	push_bg
+	wait_for "git's ref update" 60 test -e "$G/ref.started"
+	kill -9 "$BERTHD_PID"
+	wait "$BERTHD_PID" 2>/dev/null || true
+	start_berthd
+	touch "$G/ref"
+	push_wait
+	[ "$PUSH_RC" -ne 0 ]
+	wait_for "v3 to be settled" 30 no_pending
+	[ "$(release_status 3)" = failed ]
+	invariant 2 two
+}
+
+# build_status N: the status of the app's Nth newest build (0 = newest).
+build_status() {
+	json_get "$(berth builds -a shop-staging --json)" "d[$1]['status']"
+}
+
+@test "a build whose hook is killed is failed by the next push, and its config values are removed" {
+	berth config:set GO_FILE="$G/compile" SECRET_TOKEN=hunter2hunter2 \
+	    -a shop-staging >/dev/null
+	printf '{"buildpacks": [{"url": "%s"}]}\n' \
+	    "$FIXTURES/buildpacks/slow" > "$APP/app.json"
+	version_app two 'web: python3 -m http.server $PORT'
+	push_bg
+	wait_for "the build's ENV_DIR" 30 \
+	    eval 'ls "$BERTH_ROOT"/tmp/build-*/env/SECRET_TOKEN'
+	kill -9 "$(hook_pid pre-receive)"
+	touch "$G/compile"
+	push_wait
+	[ "$PUSH_RC" -ne 0 ]
+	[ "$(build_status 0)" = building ]
+	rm "$APP/app.json"
+	version_app three 'web: python3 -m http.server $PORT'
+	run push "$APP" shop
+	[ "$status" -eq 0 ] || { echo "$output"; return 1; }
+	[ "$(build_status 0)" = succeeded ]
+	[ "$(build_status 1)" = failed ]
+	run ! grep -rq hunter2hunter2 "$BERTH_ROOT/tmp"
+	invariant 3 three
+}
+
+@test "a test run whose hook is killed is errored when berthd starts, and its dir removed" {
+	printf '{"environments": {"test": {"scripts": {"test": "%s; echo ok 1"}}}}\n' \
+	    "$(waits ci)" > "$APP/app.json"
+	version_app two 'web: python3 -m http.server $PORT'
+	kill_hook_at ci
+	run berth ci -p shop --json
+	[ "$(json_get "$output" 'd[0]["status"]')" = running ] ||
+	    [ "$(json_get "$output" 'd[0]["status"]')" = building ]
+	ls -d "$BERTH_ROOT"/tmp/ci-*
+	stop_berthd
+	start_berthd
+	run berth ci -p shop --json
+	[ "$(json_get "$output" 'd[0]["status"]')" = errored ]
+	run ! ls -d "$BERTH_ROOT"/tmp/ci-*
+	invariant 1 one
+}
