@@ -300,6 +300,35 @@ cmd_await(struct request *rq)
 
 /* ---- the deploy operation ---- */
 
+/*
+ * Record how rel ended, retrying while the ledger cannot be written (a
+ * full disk): a release must not stay pending, nor a failed config
+ * change's vars stay set. The app's operation waits meanwhile; nothing
+ * else of it could be recorded either.
+ */
+static void
+settle(struct request *rq, const struct release *rel, int ok,
+    const char *prev_config)
+{
+	int delay = 100;
+
+	while (release_settle(rq->db, rel, ok, prev_config) < 0) {
+		if (delay == 100) {
+			log_say("%s v%d: cannot record that it %s: %s; "
+			    "retrying", rq->la.name, rel->version, ok ?
+			    "succeeded" : "failed", berth_last_error());
+			progress_say(&rq->pr, "cannot record that v%d %s "
+			    "(%s); retrying until the ledger can be written",
+			    rel->version, ok ? "succeeded" : "failed",
+			    berth_last_error());
+		}
+		poll(NULL, 0, delay);
+		delay = delay < 5000 ? delay * 2 : 5000;
+	}
+	if (delay > 100)
+		log_say("%s v%d: recorded", rq->la.name, rel->version);
+}
+
 /* Run the release phase of plan's release, when it has one. */
 static int
 run_release_phase(struct request *rq, struct sv_app *a,
@@ -371,7 +400,7 @@ cmd_deploy(struct request *rq)
 		rc = rollout_release(&rq->cs->env, a, &plan, NULL, 1, &rq->pr);
 	}
 	if (rc == 0) {
-		release_settle(rq->db, &rel, 1, NULL);
+		settle(rq, &rel, 1, NULL);
 		if (rq->la.stopped)
 			ledger_app_set_stopped(rq->db, rq->la.id, 0);
 		staged_end(&gw, 1, NULL);
@@ -380,7 +409,7 @@ cmd_deploy(struct request *rq)
 	} else {
 		char *why = xstrdup(berth_last_error());
 
-		release_settle(rq->db, &rel, 0, had_prev ? prev.config : NULL);
+		settle(rq, &rel, 0, had_prev ? prev.config : NULL);
 		staged_end(&gw, 0, why);
 		reply = fail_json("%s", why);
 		free(why);

@@ -341,13 +341,21 @@ int
 ledger_release_finish(struct ledger *db, int64_t release_id,
     const char *status)
 {
+	return ledger_release_end(db, release_id, status, 0, NULL);
+}
+
+int
+ledger_release_end(struct ledger *db, int64_t release_id, const char *status,
+    int64_t app_id, const char *snapshot)
+{
 	char now[32];
 
 	sql_now(now);
 	if (sql_begin(db) < 0)
 		return -1;
 	if (sql_run(db, sql_prep(db, "UPDATE releases SET status = ?, finished_at = ? "
-	    "WHERE id = ?", "ssi", status, now, release_id)) < 0) {
+	    "WHERE id = ?", "ssi", status, now, release_id)) < 0 ||
+	    (snapshot != NULL && config_replace(db, app_id, snapshot) < 0)) {
 		sql_rollback(db);
 		return -1;
 	}
@@ -502,19 +510,6 @@ config_replace(struct ledger *db, int64_t app_id, const char *snapshot)
 out:
 	kvlist_clear(&kv);
 	return ret;
-}
-
-int
-ledger_config_restore(struct ledger *db, int64_t app_id,
-    const char *snapshot)
-{
-	if (sql_begin(db) < 0)
-		return -1;
-	if (config_replace(db, app_id, snapshot) < 0) {
-		sql_rollback(db);
-		return -1;
-	}
-	return sql_commit(db);
 }
 
 int

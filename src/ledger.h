@@ -209,6 +209,13 @@ int ledger_release_create(struct ledger *db, const struct release_new *rn,
     struct release *out);
 int ledger_release_finish(struct ledger *db, int64_t release_id,
     const char *status);
+/*
+ * The same, and (snapshot not NULL) the app's config vars put back to
+ * snapshot, in one transaction: a failed config change is undone with
+ * its release or not at all.
+ */
+int ledger_release_end(struct ledger *db, int64_t release_id,
+    const char *status, int64_t app_id, const char *snapshot);
 int ledger_release_get(struct ledger *db, int64_t app_id, int version,
     struct release *out);
 /* The newest succeeded release; 1 when the app has none. */
@@ -234,12 +241,6 @@ int ledger_formation_set(struct ledger *db, int64_t app_id,
     const struct formation_item *items, size_t nr);
 void formation_list_free(struct formation_item *f, size_t nr);
 
-/*
- * Put the app's config vars back to a snapshot (JSON object), after a
- * config release failed to roll out.
- */
-int ledger_config_restore(struct ledger *db, int64_t app_id,
-    const char *snapshot);
 /*
  * Releases left pending (their rollout's process died), but for those
  * waiting on a gate (gate_settle_app()): mark them

@@ -182,14 +182,12 @@ int
 release_settle(struct ledger *db, const struct release *rel, int ok,
     const char *prev_config)
 {
-	int ret = ledger_release_finish(db, rel->id, ok ? "succeeded" :
-	    "failed");
+	int restore = !ok && prev_config != NULL &&
+	    (strcmp(rel->kind, "config") == 0 ||
+	    strcmp(rel->kind, "rollback") == 0);
 
-	if (!ok && prev_config != NULL && (strcmp(rel->kind, "config") == 0 ||
-	    strcmp(rel->kind, "rollback") == 0) &&
-	    ledger_config_restore(db, rel->app_id, prev_config) < 0)
-		ret = -1;
-	return ret;
+	return ledger_release_end(db, rel->id, ok ? "succeeded" : "failed",
+	    rel->app_id, restore ? prev_config : NULL);
 }
 
 int
