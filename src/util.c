@@ -383,6 +383,21 @@ out:
 }
 
 int
+write_file_changed(const char *path, const void *data, size_t len,
+    mode_t mode)
+{
+	struct strbuf sb = STRBUF_INIT;
+	int same = read_file(path, &sb, len + 1) == 0 && sb.len == len &&
+	    memcmp(sb.buf, data, len) == 0;
+
+	strbuf_release(&sb);
+	berth_clear_error();
+	if (same)
+		return 0;
+	return write_file_atomic(path, data, len, mode) < 0 ? -1 : 1;
+}
+
+int
 mkdir_p(const char *path, mode_t mode)
 {
 	char *p = xstrdup(path), *s;

@@ -78,6 +78,12 @@ int read_file_regular(const char *path, struct strbuf *out, size_t max);
 /* Write data to path via path.tmp + rename, with the given mode. */
 int write_file_atomic(const char *path, const void *data, size_t len,
     mode_t mode);
+/*
+ * write_file_atomic() unless path holds exactly data already (nothing
+ * is written then, so it works on a full disk): 1 written, 0 unchanged.
+ */
+int write_file_changed(const char *path, const void *data, size_t len,
+    mode_t mode);
 int mkdir_p(const char *path, mode_t mode);
 /* Create or truncate path, mode 0600 from the start, for writing. */
 FILE *fopen_private(const char *path);
