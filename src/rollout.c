@@ -103,8 +103,11 @@ struct boot {
 	struct sv_dyno *d;
 	int tries;		/* failed health checks */
 	int64_t next_try;	/* monotonic ms */
+	int moves;		/* restarts on another port */
 	int up;
 };
+
+#define BOOT_MOVES_MAX	3	/* a port lost at boot: tries on another */
 
 /* "NAME crashed during boot ...; its last lines:" (sv->lock held). */
 static void
@@ -171,6 +174,13 @@ boot_check(struct rollout_env *env, struct boot *b,
 	pthread_mutex_lock(&sv->lock);
 	state = d->state;
 	port = d->port;
+	/* It lost its port to another process: again, on another one. */
+	if (web && state == SV_CRASHED && (d->restart_at > 0 ||
+	    d->restarting || (b->moves < BOOT_MOVES_MAX &&
+	    sv_dyno_move_port(sv, d) && ++b->moves))) {
+		pthread_mutex_unlock(&sv->lock);
+		return WAITING;
+	}
 	if (web && (state == SV_CRASHED || state == SV_STOPPING))
 		crashed_error(d);
 	pthread_mutex_unlock(&sv->lock);

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -701,4 +702,16 @@ fopen_private(const char *path)
 	if (f == NULL)
 		close(fd);
 	return f;
+}
+
+int
+socket_connected_to_self(int fd)
+{
+	struct sockaddr_storage me, peer;
+	socklen_t mlen = sizeof(me), plen = sizeof(peer);
+
+	if (getsockname(fd, (struct sockaddr *)&me, &mlen) < 0 ||
+	    getpeername(fd, (struct sockaddr *)&peer, &plen) < 0)
+		return 0;
+	return mlen == plen && memcmp(&me, &peer, mlen) == 0;
 }

@@ -101,6 +101,14 @@ char *path_join(const char *a, const char *b);
 /* Absolute, symlink-free path of an existing path; caller frees. */
 char *path_real(const char *path);
 
+/*
+ * Whether connected socket fd is connected to itself: a TCP connect()
+ * to a free loopback port inside the ephemeral range may pick that very
+ * port as its source and "succeed" (simultaneous open), with nothing
+ * listening.
+ */
+int socket_connected_to_self(int fd);
+
 /* Current time as "2026-11-26T13:23:22Z" (UTC) into buf[32]. */
 void now_iso(char buf[32]);
 /* A line "TIME PROG[PID]: text" on stderr: a daemon's own log. */
