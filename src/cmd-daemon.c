@@ -45,7 +45,7 @@ print_troubles(json_t *st)
 	if (json_is_false(json_object_get(st, "converged")))
 		printf("still starting: not every app is converged yet\n");
 	if (down != NULL)
-		printf("router not running: %s (berthd retries)\n", down);
+		printf("router down (berthd retries): %s\n", down);
 	json_array_foreach(pending, i, r) {
 		long secs = (long)(time(NULL) - (time_t)json_integer_value(
 		    json_object_get(r, "since")));

@@ -106,7 +106,11 @@ ledger_test_run_create(struct ledger *db, int64_t pipeline_id,
 	if (run_one(db, sql_prep(db, "SELECT " RUN_COLS " FROM test_runs WHERE "
 	    "id = ?", "i", sqlite3_last_insert_rowid(db->db)), out) != 0)
 		goto fail;
-	return sql_commit(db);
+	if (sql_commit(db) == 0)
+		return 0;
+	/* Not recorded (a full disk): no run to point at. */
+	test_run_clear(out);
+	return -1;
 fail:
 	sql_rollback(db);
 	return -1;

@@ -444,8 +444,10 @@ conf_change(struct router *rt, const char *app, const char *text,
 		goto out;
 	}
 	if (text != NULL &&
-	    write_file_atomic(cand, text, strlen(text), 0644) < 0)
+	    write_file_atomic(cand, text, strlen(text), 0644) < 0) {
+		berth_error("router: %s: %s", what, berth_last_error());
 		goto out;
+	}
 	if (had ? rename(live, prev) < 0 :
 	    write_file_atomic(none, "", 0, 0644) < 0) {
 		berth_error_errno("router: %s: cannot save %s", what, live);

@@ -531,7 +531,7 @@ int
 router_apply(struct router *rt, const char *what)
 {
 	if (conf_next_generation(rt) < 0)
-		return -1;
+		return berth_error("router: %s: %s", what, berth_last_error());
 	if (test_config(rt, what) < 0)
 		return -1;
 	if (rt->pid != 0 && nginx_alive(rt->pid))

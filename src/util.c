@@ -20,13 +20,26 @@
 /* Per thread: berthd serves requests in threads of their own. */
 static __thread char last_error[1024];
 
+/*
+ * Format into last_error through a copy: the arguments may be the last
+ * error itself ("context: %s", berth_last_error()).
+ */
+static void
+set_error(const char *fmt, va_list ap)
+{
+	char buf[sizeof(last_error)];
+
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	memcpy(last_error, buf, sizeof(buf));
+}
+
 int
 berth_error(const char *fmt, ...)
 {
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(last_error, sizeof(last_error), fmt, ap);
+	set_error(fmt, ap);
 	va_end(ap);
 	return -1;
 }
@@ -39,7 +52,7 @@ berth_error_errno(const char *fmt, ...)
 	size_t len;
 
 	va_start(ap, fmt);
-	vsnprintf(last_error, sizeof(last_error), fmt, ap);
+	set_error(fmt, ap);
 	va_end(ap);
 	len = strlen(last_error);
 	if (saved == ENOSPC)

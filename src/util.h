@@ -15,7 +15,10 @@
 
 #define BERTH_ATTR_PRINTF(a, b) __attribute__((format(printf, a, b)))
 
-/* Record a one-line error for the caller to show; always returns -1. */
+/*
+ * Record a one-line error for the caller to show; always returns -1.
+ * The arguments may include berth_last_error() (to add context).
+ */
 int berth_error(const char *fmt, ...) BERTH_ATTR_PRINTF(1, 2);
 /* Like berth_error() but appends ": strerror(errno)". */
 int berth_error_errno(const char *fmt, ...) BERTH_ATTR_PRINTF(1, 2);

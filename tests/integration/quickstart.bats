@@ -30,8 +30,14 @@ teardown() {
 	[[ "$output" == "Hello from berth!"* ]]
 	run berth releases -a demo-staging
 	[[ "${lines[0]}" == "v1"*"succeeded" ]]
+	# Again after a reboot, as it were: berthd starts and returns once
+	# the app serves, so the quick start's curl right after it gets it.
+	berth daemon:stop >/dev/null
 	run "$BERTH_SRCDIR/contrib/quickstart"
 	[ "$status" -eq 0 ]
+	[[ "$output" == *"Starting berthd"* ]]
+	[[ "$output" == *"Hello from berth!"* ]]
+	[[ "$output" != *"No app at this address"* ]]
 	run berth releases -a demo-staging --json
 	[ "$(json_get "$output" 'len(d)')" = 1 ]
 }
