@@ -234,9 +234,11 @@ retry_thread(void *arg)
 	size_t i;
 
 	pthread_mutex_lock(&nr->lock);
-	if (route_table_router_due(&nr->want, now_ms()))
+	/* Stopping: shut_down() stops nginx, which must not start again. */
+	if (!D->stopping && route_table_router_due(&nr->want, now_ms()))
 		start_router(nr);
-	route_table_due(&nr->want, now_ms(), &due);
+	if (!D->stopping)
+		route_table_due(&nr->want, now_ms(), &due);
 	if (due.nr > 0 && nr->rt != NULL && !router_running(nr->rt) &&
 	    router_revive(nr->rt) < 0)
 		log_say("%s", berth_last_error());
