@@ -112,21 +112,22 @@ serves_after_freeing() {
 	echo "# space freed to every route applied: $(( $(now_ms) - t0 )) ms" >&3
 }
 
-# started_on_full_router MODE: berthd started while router/ is full, in
-# [router] lua = MODE.
+# started_on_full_router MODE FILE: berthd (first in [router] lua =
+# auto) started again in lua = MODE while router/ is full: it cannot
+# write FILE, and so cannot start nginx.
 started_on_full_router() {
-	printf '[router]\nlua = %s\n' "$1" >> "$BERTH_ROOT/berth.ini"
 	small_disk "$BERTH_ROOT/router" 4m
 	start_berthd
 	deploy_a1
 	berth daemon:stop >/dev/null
+	printf '[router]\nlua = %s\n' "$1" >> "$BERTH_ROOT/berth.ini"
 	fill "$BERTH_ROOT/router"
 	start_berthd
 	wait_for "daemon:status to name the unapplied route" 10 \
 	    route_pending alpha-staging
 	run berth daemon:status
 	[[ "$output" == *"router not running"* ]]
-	[[ "$output" == *"router down (berthd retries): router: starting nginx: cannot write "*"No space left on device"* ]]
+	[[ "$output" == *"router down (berthd retries): "*"cannot write $BERTH_ROOT/router/$2: disk full (No space left on device)"* ]]
 	[[ "$output" == *"route of alpha-staging not applied for "*"(berthd retries)"* ]]
 	[[ "$(json_get "$(status_json)" 'd["router_error"]')" == *"No space left on device"* ]]
 	[ "$(router_code alpha-staging /)" = 000 ]
@@ -140,12 +141,12 @@ started_on_full_router() {
 }
 
 @test "berthd started with its router's disk full routes every app once space is freed (Lua)" {
-	started_on_full_router auto
+	started_on_full_router auto generation.conf
 	[ "$(json_get "$(status_json)" 'd["router_mode"]')" = lua ]
 }
 
-@test "berthd started with its router's disk full routes every app once space is freed (reloads)" {
-	started_on_full_router off
+@test "berthd that cannot write nginx.conf at start routes every app once space is freed (reloads)" {
+	started_on_full_router off nginx.conf
 	[ "$(json_get "$(status_json)" 'd["router_mode"]')" = reload ]
 }
 
