@@ -496,8 +496,11 @@ parent_wait(int fd, const char *dir, pid_t child, int wait_s)
 	for (;;) {
 		struct pollfd pfd = { .fd = fd, .events = POLLIN };
 		int64_t left = deadline - now_ms();
+		int rc = left > 0 ? poll(&pfd, 1, (int)left) : 0;
 
-		if (left <= 0 || poll(&pfd, 1, (int)left) == 0) {
+		if (rc < 0 && errno == EINTR)
+			continue;
+		if (rc == 0) {
 			fprintf(stderr, "berthd: running (pid %ld), but not "
 			    "ready after %d s; see: berth daemon:status\n",
 			    (long)child, wait_s);

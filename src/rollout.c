@@ -155,6 +155,21 @@ health_try(struct rollout_env *env, struct boot *b, int port,
 }
 
 /*
+ * Whether b's crashed web dyno starts again on another port, as it lost
+ * its own to another process (sv->lock held); at most BOOT_MOVES_MAX.
+ */
+static int
+moves_port(struct supervisor *sv, struct boot *b)
+{
+	if (b->d->restart_at > 0 || b->d->restarting)
+		return 1;	/* on its way already */
+	if (b->moves >= BOOT_MOVES_MAX || !sv_dyno_move_port(sv, b->d))
+		return 0;
+	b->moves++;
+	return 1;
+}
+
+/*
  * Whether b's dyno is up: a web dyno accepts on its port and passes its
  * health check; another kind is up while it runs (a crashing worker
  * restarts with back-off, visible in ps, as on Heroku). Marks it up and
@@ -174,10 +189,7 @@ boot_check(struct rollout_env *env, struct boot *b,
 	pthread_mutex_lock(&sv->lock);
 	state = d->state;
 	port = d->port;
-	/* It lost its port to another process: again, on another one. */
-	if (web && state == SV_CRASHED && (d->restart_at > 0 ||
-	    d->restarting || (b->moves < BOOT_MOVES_MAX &&
-	    sv_dyno_move_port(sv, d) && ++b->moves))) {
+	if (web && state == SV_CRASHED && moves_port(sv, b)) {
 		pthread_mutex_unlock(&sv->lock);
 		return WAITING;
 	}
