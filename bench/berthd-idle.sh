@@ -11,7 +11,7 @@
 . "$(dirname "$0")/lib.sh" "$@"
 idle=${IDLE_SECONDS:-60}
 berth init >/dev/null
-router_ini 43000 43999
+router_ini 23000 23999
 printf 'max_dynos = 200\n' >> "$BERTH_ROOT/berth.ini"
 berth pipelines:create bench >/dev/null
 berthd

@@ -53,7 +53,7 @@ scenario() {
 	local -A web
 	export BERTH_ROOT=$tmp/root-$lua
 	berth init >/dev/null
-	router_ini 43000 43999
+	router_ini 23000 23999
 	printf '[router]\nlua = %s\n' "$lua" >> "$BERTH_ROOT/berth.ini"
 	berthd
 	for i in 0 1 2; do

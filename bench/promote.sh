@@ -9,7 +9,7 @@
 # usage: bench/promote.sh [BUILDDIR]   (default: _build)
 . "$(dirname "$0")/lib.sh" "$@"
 berth init >/dev/null
-router_ini 44000 44999
+router_ini 24000 24999
 printf '[build]\napp_json_paths = 1\n' >> "$BERTH_ROOT/berth.ini"
 berthd
 

@@ -29,7 +29,7 @@ bench_extra_cleanup() {
 }
 
 berth init >/dev/null
-router_ini 42000 42999
+router_ini 22000 22999
 berthd
 
 app=$tmp/app

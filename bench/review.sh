@@ -11,7 +11,7 @@
 # usage: bench/review.sh [BUILDDIR]   (default: _build)
 . "$(dirname "$0")/lib.sh" "$@"
 berth init >/dev/null
-router_ini 45000 45999
+router_ini 25000 25999
 berth pipelines:create bench >/dev/null
 berth reviewapps:enable -p bench >/dev/null
 berthd

@@ -25,6 +25,7 @@
 #include "root.h"
 #include "router.h"
 #include "rollout.h"
+#include "routes.h"
 #include "supervisor.h"
 
 #include <curl/curl.h>
@@ -40,12 +41,31 @@
 #include <sys/file.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
+#include <time.h>
 #include <unistd.h>
 
-/* berthd's own router: nginx, with one change applied at a time. */
+/*
+ * berthd's own router: nginx, with one change applied at a time, and
+ * the routes berthd wants of it. A change that fails (a full disk, an
+ * nginx that does not answer), or the router's own start, is tried
+ * again from a thread until it works (routes.h).
+ */
 struct nginx_router {
 	pthread_mutex_t lock;	/* held for one config change, not drains */
-	struct router *rt;	/* NULL: no nginx */
+	struct router *rt;	/* NULL: no nginx, or it did not start */
+	const struct berth_root *root;
+	struct route_table want;
+};
+
+/* What the parent of a daemonizing berthd waits for (see daemonize). */
+struct readiness {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	int converged;		/* the start-up convergence ended */
+	struct strvec failed;	/* "APP: why" of apps it could not start */
+	int fd;			/* to the waiting parent; -1: none */
+	int64_t started;	/* monotonic ms */
+	int64_t deadline;
 };
 
 struct berthd {
@@ -61,19 +81,93 @@ struct berthd {
 	pthread_mutex_t reap_lock;
 	int reaping;			/* a reaper thread runs */
 	int reviving;			/* a thread restarts nginx */
+	int retrying;			/* a thread applies routes again */
+	struct readiness ready;
 };
 
+/* ---- the loop's background work ---- */
+
+/*
+ * Run fn(D) in a detached thread unless the one before is still at it
+ * (*busy, under reap_lock); fn ends with work_done(D, busy).
+ */
+static void
+start_work(struct berthd *D, int *busy, void *(*fn)(void *))
+{
+	pthread_t t;
+
+	pthread_mutex_lock(&D->reap_lock);
+	if (!*busy) {
+		*busy = 1;
+		if (pthread_create(&t, NULL, fn, D) == 0)
+			pthread_detach(t);
+		else
+			*busy = 0;
+	}
+	pthread_mutex_unlock(&D->reap_lock);
+}
+
+static void
+work_done(struct berthd *D, int *busy)
+{
+	pthread_mutex_lock(&D->reap_lock);
+	*busy = 0;
+	pthread_mutex_unlock(&D->reap_lock);
+}
+
 /* ---- the router, as rollout.c sees it ---- */
+
+/*
+ * Apply app's wanted route (nr->lock held): 0 once the router serves
+ * it. How it ended goes into the table, and into the log when that is
+ * news (the first failure, a new reason, the first success after).
+ */
+static int
+apply_route(struct nginx_router *nr, const char *app)
+{
+	struct route_want w;
+	char *down;
+	int ret;
+
+	if (route_table_get(&nr->want, app, &w) < 0)
+		return 0;
+	berth_clear_error();
+	down = route_table_router_why(&nr->want);
+	if (down != NULL)
+		ret = berth_error("the router is not running");
+	else if (nr->rt == NULL)
+		ret = 0;	/* no nginx: apps are on their dyno ports */
+	else if (w.removed)
+		ret = router_remove(nr->rt, app);
+	else
+		ret = router_set(nr->rt, app, w.ports, w.n);
+	switch (route_table_done(&nr->want, app, ret == 0,
+	    berth_last_error(), now_ms())) {
+	case ROUTE_FAILED:
+		log_say("router: the route of %s is not applied: %s "
+		    "(berthd retries)", app, berth_last_error());
+		break;
+	case ROUTE_RECOVERED:
+		log_say("router: the route of %s is applied (after %d failed "
+		    "tr%s)", app, w.tries, w.tries == 1 ? "y" : "ies");
+		break;
+	case ROUTE_QUIET:
+		break;
+	}
+	free(down);
+	route_want_clear(&w);
+	return ret;
+}
 
 static int
 nginx_set(void *data, const char *app, const int *ports, size_t n)
 {
 	struct nginx_router *nr = data;
-	int ret = 0;
+	int ret;
 
 	pthread_mutex_lock(&nr->lock);
-	if (nr->rt != NULL)
-		ret = router_set(nr->rt, app, ports, n);
+	route_table_want(&nr->want, app, ports, n, 0);
+	ret = apply_route(nr, app);
 	pthread_mutex_unlock(&nr->lock);
 	return ret;
 }
@@ -94,13 +188,92 @@ static int
 nginx_remove(void *data, const char *app)
 {
 	struct nginx_router *nr = data;
-	int ret = 0;
+	int ret;
 
 	pthread_mutex_lock(&nr->lock);
-	if (nr->rt != NULL)
-		ret = router_remove(nr->rt, app);
+	route_table_want(&nr->want, app, NULL, 0, 1);
+	ret = apply_route(nr, app);
 	pthread_mutex_unlock(&nr->lock);
 	return ret;
+}
+
+/*
+ * Start nginx (nr->lock held). When it cannot start (but is installed)
+ * the start is tried again with back-off; once it runs, every wanted
+ * route is applied again, as a new nginx may know none of them.
+ */
+static void
+start_router(struct nginx_router *nr)
+{
+	int rc = router_start(nr->root, &nr->rt);
+
+	if (rc < 0) {
+		if (route_table_router(&nr->want, berth_last_error(),
+		    now_ms()) == ROUTE_FAILED)
+			log_say("router: %s (berthd retries)",
+			    berth_last_error());
+		return;
+	}
+	if (rc == 1)
+		log_say("%s", berth_last_error());
+	if (route_table_router(&nr->want, NULL, now_ms()) == ROUTE_RECOVERED)
+		log_say("router: nginx runs now; applying every route");
+	route_table_reset(&nr->want, now_ms());
+}
+
+/*
+ * One pass over what is due (a thread; nr->lock held for the pass): the
+ * router's start, nginx when it died (its routes go with it), and each
+ * route not applied yet.
+ */
+static void *
+retry_thread(void *arg)
+{
+	struct berthd *D = arg;
+	struct nginx_router *nr = &D->router;
+	struct strvec due = STRVEC_INIT;
+	size_t i;
+
+	pthread_mutex_lock(&nr->lock);
+	/* Stopping: shut_down() stops nginx, which must not start again. */
+	if (!D->stopping && route_table_router_due(&nr->want, now_ms()))
+		start_router(nr);
+	if (!D->stopping)
+		route_table_due(&nr->want, now_ms(), &due);
+	if (due.nr > 0 && nr->rt != NULL && !router_running(nr->rt) &&
+	    router_revive(nr->rt) < 0)
+		log_say("%s", berth_last_error());
+	for (i = 0; i < due.nr; i++)
+		apply_route(nr, due.v[i]);
+	pthread_mutex_unlock(&nr->lock);
+	strvec_clear(&due);
+	work_done(D, &D->retrying);
+	/* The loop's next timer may be another retry. */
+	supervisor_wake(&D->sv);
+	return NULL;
+}
+
+/* Start a retry pass when one is due and none runs (event loop). */
+static void
+maybe_retry(struct berthd *D)
+{
+	int64_t next = route_table_next(&D->router.want);
+
+	if (next != 0 && next <= now_ms())
+		start_work(D, &D->retrying, retry_thread);
+}
+
+/* daemon:status: what is not applied, and whether start-up is over. */
+static void
+add_status(void *data, json_t *status)
+{
+	struct berthd *D = data;
+
+	route_table_status(&D->router.want, status);
+	pthread_mutex_lock(&D->ready.lock);
+	json_object_set_new(status, "converged",
+	    json_boolean(D->ready.converged));
+	pthread_mutex_unlock(&D->ready.lock);
 }
 
 static void
@@ -141,9 +314,7 @@ revive_thread(void *arg)
 			log_say("router: nginx serves every route again");
 	}
 	pthread_mutex_unlock(&D->router.lock);
-	pthread_mutex_lock(&D->reap_lock);
-	D->reviving = 0;
-	pthread_mutex_unlock(&D->reap_lock);
+	work_done(D, &D->reviving);
 	return NULL;
 }
 
@@ -155,17 +326,8 @@ revive_thread(void *arg)
 static void
 maybe_revive(struct berthd *D)
 {
-	pthread_t t;
-
-	pthread_mutex_lock(&D->reap_lock);
-	if (D->router.rt != NULL && !D->reviving) {
-		D->reviving = 1;
-		if (pthread_create(&t, NULL, revive_thread, D) == 0)
-			pthread_detach(t);
-		else
-			D->reviving = 0;
-	}
-	pthread_mutex_unlock(&D->reap_lock);
+	if (D->router.rt != NULL)
+		start_work(D, &D->reviving, revive_thread);
 }
 
 /* ---- stale review apps ---- */
@@ -176,9 +338,7 @@ reaper_thread(void *arg)
 	struct berthd *D = arg;
 
 	review_reap_stale(D->root.dir, log_say);
-	pthread_mutex_lock(&D->reap_lock);
-	D->reaping = 0;
-	pthread_mutex_unlock(&D->reap_lock);
+	work_done(D, &D->reaping);
 	return NULL;
 }
 
@@ -186,21 +346,11 @@ reaper_thread(void *arg)
 static void
 maybe_reap(struct berthd *D)
 {
-	pthread_t t;
-
 	if (now_ms() < D->next_review_check)
 		return;
 	D->next_review_check = now_ms() +
 	    (int64_t)D->root.cfg.review_check_interval * 1000;
-	pthread_mutex_lock(&D->reap_lock);
-	if (!D->reaping) {
-		D->reaping = 1;
-		if (pthread_create(&t, NULL, reaper_thread, D) == 0)
-			pthread_detach(t);
-		else
-			D->reaping = 0;
-	}
-	pthread_mutex_unlock(&D->reap_lock);
+	start_work(D, &D->reaping, reaper_thread);
 }
 
 /* ---- start-up and the main loop ---- */
@@ -266,6 +416,7 @@ main_loop(struct berthd *D)
 	while (!D->stopping) {
 		size_t n = 0;
 		int timeout, got_chld = 0;
+		int64_t next;
 
 		if (alloc < 2) {
 			alloc = 2;
@@ -278,8 +429,11 @@ main_loop(struct berthd *D)
 		pfds[n].fd = D->sig_fd;
 		pfds[n].events = POLLIN;
 		owners[n++] = NULL;
+		next = route_table_next(&D->router.want);
+		if (next == 0 || next > D->next_review_check)
+			next = D->next_review_check;
 		timeout = supervisor_poll_fds(&D->sv, &pfds, &owners, &n,
-		    &alloc, D->next_review_check);
+		    &alloc, next);
 		if (poll(pfds, n, timeout) < 0 && errno != EINTR)
 			break;
 		if (pfds[1].revents & POLLIN)
@@ -288,6 +442,7 @@ main_loop(struct berthd *D)
 		    got_chld);
 		if (got_chld)
 			maybe_revive(D);
+		maybe_retry(D);
 		maybe_reap(D);
 		if (pfds[0].revents & POLLIN)
 			control_server_accept(&D->cs);
@@ -316,11 +471,67 @@ usage(FILE *f)
 static int ready_fd = -1;
 
 /*
- * Detach: fork, setsid, stdio to run/berthd.log. The parent exits once
- * the child says it is ready (listening), 0, or 1 if it died first.
+ * How long start-up may take before berthd says it is ready anyway: a
+ * web dyno's boot_timeout, plus time for slugs and the router.
  */
 static int
-daemonize(const char *dir)
+ready_wait_s(const struct berth_config *cfg)
+{
+	return cfg->boot_timeout + 10;
+}
+
+/*
+ * The parent's side of daemonize(): read what the child reports until
+ * it closes the pipe, at most wait_s. The report is "R" and a line for
+ * each thing not serving; the parent prints those lines and exits 0, as
+ * the daemon runs. No "R" (the child died first): 1.
+ */
+static int
+parent_wait(int fd, const char *dir, pid_t child, int wait_s)
+{
+	struct strbuf report = STRBUF_INIT;
+	int64_t deadline = now_ms() + (int64_t)wait_s * 1000;
+	char buf[4096];
+	ssize_t n;
+
+	for (;;) {
+		struct pollfd pfd = { .fd = fd, .events = POLLIN };
+		int64_t left = deadline - now_ms();
+		int rc = left > 0 ? poll(&pfd, 1, (int)left) : 0;
+
+		if (rc < 0 && errno == EINTR)
+			continue;
+		if (rc == 0) {
+			fprintf(stderr, "berthd: running (pid %ld), but not "
+			    "ready after %d s; see: berth daemon:status\n",
+			    (long)child, wait_s);
+			return 0;
+		}
+		n = read(fd, buf, sizeof(buf));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		strbuf_add(&report, buf, (size_t)n);
+	}
+	if (report.len == 0 || report.buf[0] != 'R') {
+		fprintf(stderr, "berthd: failed to start; see "
+		    "%s/run/berthd.log\n", dir);
+		return 1;
+	}
+	fputs(report.buf + 1, stderr);
+	strbuf_release(&report);
+	return 0;
+}
+
+/*
+ * Detach: fork, setsid, stdio to run/berthd.log. The parent exits once
+ * the child is ready (see ready_thread), at most wait_s later: as a
+ * Type=forking service does, so that what runs berthd can use its apps
+ * as soon as it returns.
+ */
+static int
+daemonize(const char *dir, int wait_s)
 {
 	char *log = xasprintf("%s/run/berthd.log", dir);
 	int fd, null, p[2];
@@ -336,14 +547,8 @@ daemonize(const char *dir)
 	if (pid < 0)
 		return berth_error_errno("cannot fork");
 	if (pid > 0) {
-		char c;
-
 		close(p[1]);
-		if (read(p[0], &c, 1) == 1)
-			_exit(0);
-		fprintf(stderr, "berthd: failed to start; see "
-		    "%s/run/berthd.log\n", dir);
-		_exit(1);
+		_exit(parent_wait(p[0], dir, pid, wait_s));
 	}
 	close(p[0]);
 	ready_fd = p[1];
@@ -355,6 +560,130 @@ daemonize(const char *dir)
 	close(null);
 	close(fd);
 	return 0;
+}
+
+/* ---- readiness ---- */
+
+/* The start-up convergence ended; failed holds "APP: why" lines. */
+static void
+converged(void *data, const struct strvec *failed)
+{
+	struct berthd *D = data;
+	size_t i;
+
+	pthread_mutex_lock(&D->ready.lock);
+	for (i = 0; i < failed->nr; i++)
+		strvec_push(&D->ready.failed, failed->v[i]);
+	D->ready.converged = 1;
+	pthread_cond_broadcast(&D->ready.cond);
+	pthread_mutex_unlock(&D->ready.lock);
+}
+
+/* What does not serve (yet), one line each, into out. */
+static void
+not_serving(struct berthd *D, struct strvec *out)
+{
+	char *down = route_table_router_why(&D->router.want);
+	size_t i;
+
+	if (down != NULL)
+		strvec_pushf(out, "the router is not running: %s", down);
+	free(down);
+	pthread_mutex_lock(&D->ready.lock);
+	if (!D->ready.converged)
+		strvec_pushf(out, "the apps are still starting after %.0f s",
+		    (now_ms() - D->ready.started) / 1000.0);
+	for (i = 0; i < D->ready.failed.nr; i++) {
+		const char *line = D->ready.failed.v[i];
+		char *app = xstrndup(line, strcspn(line, ":"));
+
+		/* The table says how its route is now. */
+		if (!route_table_is_pending(&D->router.want, app))
+			strvec_push(out, line);
+		free(app);
+	}
+	pthread_mutex_unlock(&D->ready.lock);
+	route_table_pending(&D->router.want, out);
+}
+
+/* Log how start-up ended, and tell a waiting parent. */
+static void
+report_ready(struct berthd *D, const struct strvec *why)
+{
+	double secs = (now_ms() - D->ready.started) / 1000.0;
+	struct strbuf sb = STRBUF_INIT;
+	size_t i;
+	ssize_t w;
+
+	if (why->nr == 0)
+		log_say("ready in %.1f s: every app is routed", secs);
+	else
+		log_say("ready in %.1f s, but not everything serves:", secs);
+	strbuf_addch(&sb, 'R');
+	for (i = 0; i < why->nr; i++) {
+		log_say("  not serving: %s", why->v[i]);
+		strbuf_addf(&sb, "berthd: not serving yet: %s\n", why->v[i]);
+	}
+	if (why->nr > 0)
+		strbuf_addstr(&sb, "berthd: it runs and tries again; see: "
+		    "berth daemon:status\n");
+	if (D->ready.fd >= 0) {
+		w = write(D->ready.fd, sb.buf, sb.len);
+		(void)w;
+		close(D->ready.fd);
+		D->ready.fd = -1;
+	}
+	strbuf_release(&sb);
+}
+
+/*
+ * berthd is ready when the start-up convergence has ended (every app's
+ * formation started, or failed to) and every route is applied: then, or
+ * at the deadline, say so. A route still failing after convergence gets
+ * a few more tries (ROUTE_RETRY_MAX_MS), not the whole wait.
+ */
+static void *
+ready_thread(void *arg)
+{
+	struct berthd *D = arg;
+	struct readiness *R = &D->ready;
+	struct strvec why = STRVEC_INIT;
+	int64_t until;
+
+	pthread_mutex_lock(&R->lock);
+	while (!R->converged && now_ms() < R->deadline) {
+		struct timespec ts;
+
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += 50 * 1000000L;
+		if (ts.tv_nsec >= 1000000000L) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000L;
+		}
+		pthread_cond_timedwait(&R->cond, &R->lock, &ts);
+	}
+	pthread_mutex_unlock(&R->lock);
+	until = now_ms() + ROUTE_RETRY_MAX_MS;
+	if (until > R->deadline)
+		until = R->deadline;
+	while (route_table_next(&D->router.want) != 0 && now_ms() < until)
+		poll(NULL, 0, 50);
+	not_serving(D, &why);
+	report_ready(D, &why);
+	strvec_clear(&why);
+	return NULL;
+}
+
+/* Start waiting for readiness (after the convergence started). */
+static void
+watch_ready(struct berthd *D)
+{
+	pthread_t t;
+
+	if (pthread_create(&t, NULL, ready_thread, D) == 0)
+		pthread_detach(t);
+	else
+		report_ready(D, &(struct strvec)STRVEC_INIT);
 }
 
 /* Signals arrive on a signalfd; orphans of dynos come back to us. */
@@ -385,6 +714,7 @@ static int
 start(struct berthd *D, const char *root_dir)
 {
 	char *dir;
+	int wait_s;
 
 	if (root_open(&D->root, root_dir) < 0)
 		return -1;
@@ -395,10 +725,12 @@ start(struct berthd *D, const char *root_dir)
 	if (D->foreground)
 		return 0;
 	dir = xstrdup(D->root.dir);
+	/* The parent waits a little longer than the child does. */
+	wait_s = ready_wait_s(&D->root.cfg) + 10;
 	close(D->pid_fd);
 	D->pid_fd = -1;
 	root_close(&D->root);
-	if (daemonize(dir) < 0 || root_open(&D->root, dir) < 0 ||
+	if (daemonize(dir, wait_s) < 0 || root_open(&D->root, dir) < 0 ||
 	    take_pid_file(D) < 0) {
 		log_say("%s", berth_last_error());
 		free(dir);
@@ -413,7 +745,6 @@ static int
 setup(struct berthd *D)
 {
 	struct control_server *cs = &D->cs;
-	int rc;
 
 	if (supervisor_init(&D->sv, &D->root, &sv_spawner_real) < 0)
 		return -1;
@@ -421,9 +752,10 @@ setup(struct berthd *D)
 	if (build_sweep(&D->root) < 0)
 		log_say("%s", berth_last_error());
 	pthread_mutex_init(&D->router.lock, NULL);
-	rc = router_start(&D->root, &D->router.rt);
-	if (rc != 0)
-		log_say("%s", berth_last_error());
+	D->router.root = &D->root;
+	pthread_mutex_lock(&D->router.lock);
+	start_router(&D->router);
+	pthread_mutex_unlock(&D->router.lock);
 	cs->root = &D->root;
 	cs->sv = &D->sv;
 	cs->listen_fd = -1;
@@ -431,6 +763,8 @@ setup(struct berthd *D)
 	cs->has_router = D->router.rt != NULL;
 	cs->on_shutdown = request_shutdown;
 	cs->router_info = router_info;
+	cs->add_status = add_status;
+	cs->on_converged = converged;
 	cs->data = D;
 	cs->env = (struct rollout_env){
 		.sv = &D->sv,
@@ -478,10 +812,15 @@ main(int argc, char **argv)
 	};
 	static struct berthd D;
 	const char *root_dir = NULL;
+	char *down;
 	int ch;
 
 	D.sig_fd = D.pid_fd = -1;
 	pthread_mutex_init(&D.reap_lock, NULL);
+	route_table_init(&D.router.want);
+	pthread_mutex_init(&D.ready.lock, NULL);
+	pthread_cond_init(&D.ready.cond, NULL);
+	D.ready.fd = -1;
 	while ((ch = getopt_long(argc, argv, "fh", opts, NULL)) != -1) {
 		switch (ch) {
 		case 'f': D.foreground = 1; break;
@@ -506,18 +845,19 @@ main(int argc, char **argv)
 		log_say("%s", berth_last_error());
 		return 1;
 	}
+	down = route_table_router_why(&D.router.want);
 	log_say("berthd %s running for %s (pid %ld)%s", PACKAGE_VERSION,
-	    D.root.dir, (long)getpid(),
-	    D.router.rt != NULL ? "" : ", without router");
-	if (ready_fd >= 0) {
-		ssize_t w = write(ready_fd, "r", 1);
-
-		(void)w;
-		close(ready_fd);
-	}
+	    D.root.dir, (long)getpid(), D.router.rt != NULL ? "" :
+	    down != NULL ? ", its router not running yet" : ", without router");
+	free(down);
+	D.ready.fd = ready_fd;
+	D.ready.started = now_ms();
+	D.ready.deadline = D.ready.started +
+	    (int64_t)ready_wait_s(&D.root.cfg) * 1000;
 	D.next_review_check = now_ms() +
 	    (int64_t)D.root.cfg.review_check_interval * 1000;
 	control_server_converge_all(&D.cs);
+	watch_ready(&D);
 	main_loop(&D);
 	shut_down(&D);
 	/* Threads still serving clients end with the process. */

@@ -461,7 +461,10 @@ ci_test(struct ci_ctx *c)
 /*
  * Record and report the end of the run: c's status and counts into the
  * ledger and run, a summary line, and unless it succeeded the reason
- * (berth_last_error()). 0 when the run succeeded, else -1.
+ * (berth_last_error(): "tests failed: ..." or "tests errored: ...").
+ * 0 when the run succeeded, else -1. When the end cannot be recorded
+ * (a full disk) it says so, and run->number is 0: the ledger's row
+ * would tell a stale status.
  */
 static int
 ci_finish(const struct ci_ctx *c, struct test_run *run, int64_t t0)
@@ -469,25 +472,32 @@ ci_finish(const struct ci_ctx *c, struct test_run *run, int64_t t0)
 	char *why = strcmp(c->status, "succeeded") != 0 ?
 	    xstrdup(berth_last_error()) : NULL;
 	double secs = (now_ms() - t0) / 1000.0;
-	int ret;
+	int number = run->number, ret;
+	char *unrecorded = NULL;
 
-	ledger_test_run_update(c->j.o->root->db, run->id, c->status,
-	    c->passed, c->failed, why);
+	if (ledger_test_run_update(c->j.o->root->db, run->id, c->status,
+	    c->passed, c->failed, why) < 0) {
+		unrecorded = xstrdup(berth_last_error());
+		run->number = 0;
+	}
 	free(run->status);
 	run->status = xstrdup(c->status);
 	run->passed = c->passed;
 	run->failed = c->failed;
 	if (c->passed + c->failed > 0)
 		out_detail("%d passed, %d failed  [test run #%d, %s, %.1fs]",
-		    c->passed, c->failed, run->number, c->status, secs);
+		    c->passed, c->failed, number, c->status, secs);
 	else
-		out_detail("test run #%d %s  [%.1fs]", run->number, c->status,
-		    secs);
-	if (why != NULL) {
+		out_detail("test run #%d %s  [%.1fs]", number, c->status, secs);
+	if (why != NULL)
 		out_error("Tests %s: %s", c->status, why);
+	if (unrecorded != NULL)
+		out_error("Test run #%d could not be recorded as %s: %s",
+		    number, c->status, unrecorded);
+	if (why != NULL)
 		berth_error("tests %s: %s", c->status, why);
-	}
 	ret = why == NULL ? 0 : -1;
+	free(unrecorded);
 	free(why);
 	return ret;
 }
@@ -526,6 +536,8 @@ ci_run(const struct ci_opts *o, struct test_run *run)
 	c.status = "succeeded";
 	/* Only a commit whose app.json has environments.test is tested. */
 	ret = read_test_appjson(o, &c.j.aj);
+	if (ret < 0)
+		berth_error("CI could not run: %s", berth_last_error());
 	if (ret != 0)
 		return ret;
 	c.j.o = o;
@@ -533,6 +545,8 @@ ci_run(const struct ci_opts *o, struct test_run *run)
 	pthread_mutex_init(&c.j.out_lock, NULL);
 	if (ledger_test_run_create(o->root->db, o->pipeline->id, o->branch,
 	    o->commit, o->actor, c.j.nnodes, run) < 0) {
+		berth_error("CI could not run: cannot record a test run: %s",
+		    berth_last_error());
 		ci_ctx_clear(&c);
 		return -1;
 	}

@@ -28,9 +28,11 @@ struct ci_opts {
 /*
  * Run CI for the commit, streaming to stdout. Returns 1 when the commit
  * has no environments.test (nothing run, run untouched); 0 when the run
- * succeeded; -1 when it failed or errored (run->status says which and
- * berth_error() why) or could not start. run is filled when a run was
- * recorded.
+ * succeeded; -1 when it failed or errored (run->status says which,
+ * berth_error() "tests failed: WHY" or "tests errored: WHY", both shown
+ * already) or could not run ("CI could not run: WHY", not shown). A
+ * run the ledger holds as it ended has run->number > 0; 0 when none
+ * was recorded, or its end could not be (a full disk).
  */
 int ci_run(const struct ci_opts *o, struct test_run *run);
 /* logs/ci-ID.log (node 0: the build) or logs/ci-ID-node-N.log. */

@@ -11,11 +11,58 @@
 #include <time.h>
 #include <unistd.h>
 
+/* The router's part of the status line. */
+static const char *
+router_summary(const struct cmd_ctx *ctx, json_t *st)
+{
+	const char *mode = json_string_value(json_object_get(st,
+	    "router_mode"));
+
+	if (mode == NULL)
+		return json_is_string(json_object_get(st, "router_error")) ?
+		    "router not running" : "no router (nginx not installed?)";
+	if (strcmp(mode, "lua") == 0)
+		return "router up (ports change without reloads)";
+	if (ctx->root.cfg.router_lua == ROUTER_LUA_OFF)
+		return "router up (reloads on every change: berth.ini "
+		    "[router] lua = off)";
+	return "router up (reloads on every change; install "
+	    "libnginx-mod-http-lua to avoid them)";
+}
+
+/*
+ * What is not as it should be: a start-up still converging, the router
+ * not running, each route it has not applied; a line each.
+ */
+static void
+print_troubles(json_t *st)
+{
+	const char *down = json_string_value(json_object_get(st,
+	    "router_error"));
+	json_t *pending = json_object_get(st, "routes_pending"), *r;
+	size_t i;
+
+	if (json_is_false(json_object_get(st, "converged")))
+		printf("still starting: not every app is converged yet\n");
+	if (down != NULL)
+		printf("router down (berthd retries): %s\n", down);
+	json_array_foreach(pending, i, r) {
+		long secs = (long)(time(NULL) - (time_t)json_integer_value(
+		    json_object_get(r, "since")));
+		long long tries = json_integer_value(json_object_get(r,
+		    "tries"));
+
+		printf("route of %s not applied for %lds (%lld tr%s): %s "
+		    "(berthd retries)\n", json_string_value(
+		    json_object_get(r, "app")), secs, tries, tries == 1 ? "y" :
+		    "ies", json_string_value(json_object_get(r, "error")));
+	}
+}
+
 static int
 cmd_daemon_status(struct cmd_ctx *ctx)
 {
 	json_t *st = NULL;
-	const char *mode;
 	long up;
 	int rc = runtime_status(&ctx->root, &st);
 
@@ -25,19 +72,12 @@ cmd_daemon_status(struct cmd_ctx *ctx)
 		return cmd_print_json(st);
 	up = (long)(time(NULL) - (time_t)json_integer_value(
 	    json_object_get(st, "started_at")));
-	mode = json_string_value(json_object_get(st, "router_mode"));
 	printf("berthd is running (pid %lld, up %ldm %lds): %lld apps, %lld "
 	    "dynos, %s\n", (long long)json_integer_value(json_object_get(st,
 	    "pid")), up / 60, up % 60, (long long)json_integer_value(
 	    json_object_get(st, "apps")), (long long)json_integer_value(
-	    json_object_get(st, "dynos")), mode == NULL ?
-	    "no router (nginx not installed?)" : strcmp(mode, "lua") == 0 ?
-	    "router up (ports change without reloads)" :
-	    ctx->root.cfg.router_lua == ROUTER_LUA_OFF ?
-	    "router up (reloads on every change: berth.ini [router] lua = "
-	    "off)" :
-	    "router up (reloads on every change; install "
-	    "libnginx-mod-http-lua to avoid them)");
+	    json_object_get(st, "dynos")), router_summary(ctx, st));
+	print_troubles(st);
 	json_decref(st);
 	return 0;
 }

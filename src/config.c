@@ -543,6 +543,69 @@ config_copy(struct berth_config *to, const struct berth_config *from)
 		strvec_push(&to->buildpacks, from->buildpacks.v[i]);
 }
 
+int
+config_ephemeral_ports(int *lo, int *hi)
+{
+	FILE *f = fopen(EPHEMERAL_PORTS_FILE, "re");
+	int n;
+
+	if (f == NULL)
+		return -1;
+	n = fscanf(f, "%d %d", lo, hi);
+	fclose(f);
+	return n == 2 && *lo <= *hi ? 0 : -1;
+}
+
+/*
+ * A dyno port range clear of [lo, hi] to suggest: the default when it
+ * is, else the 10,000 ports below lo, else those above hi.
+ */
+static void
+suggest_ports(int lo, int hi, int *min, int *max)
+{
+	*min = 20000;
+	*max = 29999;
+	if (*max < lo || *min > hi)
+		return;
+	*min = lo - 10000 < 1024 ? 1024 : lo - 10000;
+	*max = lo - 1;
+	if (*max - *min >= 999)
+		return;
+	*min = hi + 1;
+	*max = hi + 10000 > 65535 ? 65535 : hi + 10000;
+}
+
+int
+config_check_port_range(const struct berth_config *cfg, const char *name,
+    int lo, int hi)
+{
+	int min, max;
+
+	if (cfg->port_min > cfg->port_max)
+		return berth_error("%s: runtime.port_min (%d) must not be "
+		    "above runtime.port_max (%d)", name, cfg->port_min,
+		    cfg->port_max);
+	if (cfg->port_max < lo || cfg->port_min > hi)
+		return 0;
+	suggest_ports(lo, hi, &min, &max);
+	return berth_error("%s: runtime.port_min-port_max (%d-%d) overlaps "
+	    "the kernel's ephemeral ports %d-%d (%s), which any outgoing "
+	    "connection may take: set [runtime] port_min = %d and port_max "
+	    "= %d, or another range outside them", name, cfg->port_min,
+	    cfg->port_max, lo, hi, EPHEMERAL_PORTS_FILE, min, max);
+}
+
+/* The dyno port range: in order, and clear of the ephemeral ports. */
+static int
+check_ports(const struct berth_config *cfg, const char *name)
+{
+	int lo, hi;
+
+	if (config_ephemeral_ports(&lo, &hi) < 0)
+		lo = hi = 0;	/* no such file: nothing to keep clear of */
+	return config_check_port_range(cfg, name, lo, hi);
+}
+
 /* Parse text (len bytes) over cfg; cfg changes only on success. */
 static int
 load_text(struct berth_config *cfg, const char *text, size_t len,
@@ -567,11 +630,8 @@ load_text(struct berth_config *cfg, const char *text, size_t len,
 		berth_error("%s: cannot be parsed (out of memory)", name);
 	else if (ret > 0 && (ld.err_line == 0 || ret < ld.err_line))
 		syntax_error(&ld, ret);
-	if (ret == 0 && ld.err_line == 0 && tmp.port_min > tmp.port_max) {
-		berth_error("%s: runtime.port_min (%d) must not be above "
-		    "runtime.port_max (%d)", name, tmp.port_min, tmp.port_max);
+	if (ret == 0 && ld.err_line == 0 && check_ports(&tmp, name) < 0)
 		ld.err_line = -1;
-	}
 	if (ret != 0 || ld.err_line != 0) {
 		config_clear(&tmp);
 		return -1;
@@ -618,7 +678,7 @@ config_load(struct berth_config *cfg, const char *path, config_warn_fn warn,
 	int ret;
 
 	if (stat(path, &st) < 0 && errno == ENOENT)
-		return 0;
+		return check_ports(cfg, path);
 	if (read_file(path, &sb, CONFIG_MAX_SIZE) < 0) {
 		strbuf_release(&sb);
 		return -1;

@@ -9,7 +9,8 @@
  *   [router]  port = 8080             ; nginx listens on this port
  *             nginx = nginx           ; the nginx binary
  *   [runtime] backend = local         ; where apps run (runtime.h)
- *             port_min = 20000, port_max = 29999  ; web dyno ports
+ *             port_min = 20000, port_max = 29999  ; web dyno ports,
+ *                                     ; clear of the ephemeral ports
  *             boot_timeout = 60       ; seconds for web to bind $PORT
  *             stop_timeout = 30       ; SIGTERM to SIGKILL, seconds
  *             max_dynos = 100         ; per process type
@@ -55,6 +56,24 @@ struct berth_config {
 };
 
 typedef void (*config_warn_fn)(const char *msg, void *data);
+
+/* Where Linux says which ports it gives outgoing connections. */
+#define EPHEMERAL_PORTS_FILE	"/proc/sys/net/ipv4/ip_local_port_range"
+
+/*
+ * The kernel's ephemeral port range from EPHEMERAL_PORTS_FILE: 0, or -1
+ * when it cannot be read.
+ */
+int config_ephemeral_ports(int *lo, int *hi);
+/*
+ * Whether cfg's web dyno ports are in order and stay clear of [lo, hi]
+ * (the ephemeral ports: one taken by an outgoing connection makes a
+ * dyno fail to bind, and a probe of it can connect to itself). 0, or -1
+ * with berth_error() naming the keys and a range to use instead. Every
+ * load checks the real range.
+ */
+int config_check_port_range(const struct berth_config *cfg,
+    const char *name, int lo, int hi);
 
 /* Defaults: localhost, info, 900, no buildpack order. */
 void config_defaults(struct berth_config *cfg);

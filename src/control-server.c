@@ -536,17 +536,21 @@ cmd_status(struct request *rq)
 	const char *mode = NULL;
 	size_t napps, ndynos;
 	long generation = 0;
+	json_t *reply;
 
 	pthread_mutex_lock(&cs->sv->lock);
 	sv_counts(cs->sv, &napps, &ndynos);
 	pthread_mutex_unlock(&cs->sv->lock);
 	if (cs->router_info != NULL)
 		cs->router_info(cs->data, &mode, &generation);
-	return json_pack("{s:b, s:i, s:I, s:I, s:I, s:b, s:s?, s:I}", "ok", 1,
+	reply = json_pack("{s:b, s:i, s:I, s:I, s:I, s:b, s:s?, s:I}", "ok", 1,
 	    "pid", (int)getpid(), "started_at", (json_int_t)cs->started_at,
 	    "apps", (json_int_t)napps, "dynos", (json_int_t)ndynos, "router",
 	    mode != NULL, "router_mode", mode, "router_generation",
 	    (json_int_t)generation);
+	if (cs->add_status != NULL)
+		cs->add_status(cs->data, reply);
+	return reply;
 }
 
 static json_t *
@@ -733,6 +737,7 @@ struct converge_job {
 	struct control_server *cs;
 	struct app app;
 	int rc;
+	char *why;		/* rc < 0: "APP: why" */
 	int started;		/* in a thread of its own, to be joined */
 	pthread_t t;
 };
@@ -757,8 +762,11 @@ converge_one(void *arg)
 		    GATE_START_WAIT_MS) == 0 && job->rc == 0)
 			job->rc = converge_app(job->cs, db, &job->app, NULL);
 	}
-	if (job->rc < 0)
-		log_say("%s: %s", job->app.name, berth_last_error());
+	if (job->rc < 0) {
+		job->why = xasprintf("%s: %s", job->app.name,
+		    berth_last_error());
+		log_say("%s", job->why);
+	}
 	ledger_close(db);
 	free(path);
 	return NULL;
@@ -770,6 +778,7 @@ converge_thread(void *arg)
 {
 	struct control_server *cs = arg;
 	struct converge_job *jobs;
+	struct strvec failed = STRVEC_INIT;
 	struct ledger *db = NULL;
 	struct app *apps = NULL;
 	size_t napps = 0, i;
@@ -791,10 +800,21 @@ converge_thread(void *arg)
 		if (!jobs[i].started)
 			converge_one(&jobs[i]);
 	}
-	for (i = 0; i < napps; i++)
+	for (i = 0; i < napps; i++) {
 		if (jobs[i].started)
 			pthread_join(jobs[i].t, NULL);
-	log_say("converged %zu app%s", napps, napps == 1 ? "" : "s");
+		if (jobs[i].why != NULL)
+			strvec_push(&failed, jobs[i].why);
+		free(jobs[i].why);
+	}
+	if (failed.nr == 0)
+		log_say("converged %zu app%s", napps, napps == 1 ? "" : "s");
+	else
+		log_say("converged %zu app%s; %zu of them not as the ledger "
+		    "says (above)", napps, napps == 1 ? "" : "s", failed.nr);
+	if (cs->on_converged != NULL)
+		cs->on_converged(cs->data, &failed);
+	strvec_clear(&failed);
 	free(jobs);
 	app_list_free(apps, napps);
 	return NULL;

@@ -29,8 +29,13 @@ struct control_server {
 	/* The router's mode ("lua", "reload"; NULL = none) and how many
 	 * configurations it has loaded, for status. */
 	void (*router_info)(void *data, const char **mode, long *generation);
+	/* Adds what berthd knows of its routes to a status reply. */
+	void (*add_status)(void *data, json_t *status);
 	/* Called (from a client thread) for {"cmd": "shutdown"}. */
 	void (*on_shutdown)(void *data);
+	/* The start-up convergence ended; failed: "APP: why" of each app
+	 * that does not serve as its formation says. */
+	void (*on_converged)(void *data, const struct strvec *failed);
 	void *data;
 };
 
@@ -45,7 +50,8 @@ void control_server_accept(struct control_server *cs);
 void control_server_close(struct control_server *cs);
 /*
  * Converge every app of the ledger (after a start), in a thread of its
- * own; pending releases a dead rollout left are failed first.
+ * own; pending releases a dead rollout left are failed first. Calls
+ * on_converged when every app is done.
  */
 void control_server_converge_all(struct control_server *cs);
 

@@ -111,7 +111,11 @@ ledger_test_run_create(struct ledger *db, int64_t pipeline_id,
 	    "id = ?", "i", sqlite3_last_insert_rowid(db->db)), out) != 0)
 		goto fail;
 	free(owner);
-	return sql_commit(db);
+	if (sql_commit(db) == 0)
+		return 0;
+	/* Not recorded (a full disk): no run to point at. */
+	test_run_clear(out);
+	return -1;
 fail:
 	free(owner);
 	sql_rollback(db);

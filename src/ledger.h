@@ -293,6 +293,7 @@ struct test_run {
 	char *created_at;
 	char *finished_at;
 };
+/* Number and record a new pending run: out is filled only on success. */
 int ledger_test_run_create(struct ledger *db, int64_t pipeline_id,
     const char *branch, const char *commit_sha, const char *actor,
     int nodes, struct test_run *out);

@@ -75,7 +75,10 @@ read_push_options(struct push *p)
 
 /*
  * CI for a pushed commit of branch. 0: passed, or nothing to test, or
- * skipped; -1: the run failed or errored (after saying so).
+ * skipped; -1: the run failed, errored or could not run (after saying
+ * so), with berth_error() what a rejection says: "tests failed", or the
+ * reason ("tests errored: ...", "CI could not run: ..."). It points at
+ * a run only when the ledger holds how that run ended.
  */
 static int
 run_ci(struct push *p, const struct command *c, const char *branch)
@@ -92,12 +95,19 @@ run_ci(struct push *p, const struct command *c, const char *branch)
 	rc = ci_run(&o, &run);
 	if (rc == 1)
 		return 0;
-	if (rc < 0 && run.number > 0)
-		out_error("See: berth ci:info %d -p %s", run.number,
-		    p->pipeline.name);
-	else if (rc < 0)
-		/* No run was made: say why (a bad app.json...). */
-		out_error("CI: %s", berth_last_error());
+	if (rc < 0) {
+		char *why = xstrdup(berth_last_error());
+
+		if (run.number > 0)
+			out_error("See: berth ci:info %d -p %s", run.number,
+			    p->pipeline.name);
+		else if (strncmp(why, "tests ", 6) != 0)
+			/* Not shown yet (a bad app.json, a full disk). */
+			out_error("%s", why);
+		berth_error("%s", run.status != NULL &&
+		    strcmp(run.status, "failed") == 0 ? "tests failed" : why);
+		free(why);
+	}
 	test_run_clear(&run);
 	return rc < 0 ? -1 : 0;
 }
@@ -351,8 +361,7 @@ deploy_command(struct push *p, const struct command *c, const char *branch,
 	if (run_ci(p, c, branch) < 0 &&
 	    strcmp(p->pipeline.ci_gate, "reject") == 0) {
 		struct release cur;
-		const char *why = strncmp(berth_last_error(), "tests ", 6) ==
-		    0 ? "tests failed" : "CI could not run";
+		char *why = xstrdup(berth_last_error());
 
 		if (ledger_release_current(p->root.db, apps[0].id, &cur) == 0) {
 			char a[8];
@@ -363,6 +372,7 @@ deploy_command(struct push *p, const struct command *c, const char *branch,
 			release_clear(&cur);
 		} else
 			out_error("Push rejected: %s.", why);
+		free(why);
 		deploy_unlock(fd);
 		return -1;
 	}

@@ -103,8 +103,11 @@ struct boot {
 	struct sv_dyno *d;
 	int tries;		/* failed health checks */
 	int64_t next_try;	/* monotonic ms */
+	int moves;		/* restarts on another port */
 	int up;
 };
+
+#define BOOT_MOVES_MAX	3	/* a port lost at boot: tries on another */
 
 /* "NAME crashed during boot ...; its last lines:" (sv->lock held). */
 static void
@@ -152,6 +155,21 @@ health_try(struct rollout_env *env, struct boot *b, int port,
 }
 
 /*
+ * Whether b's crashed web dyno starts again on another port, as it lost
+ * its own to another process (sv->lock held); at most BOOT_MOVES_MAX.
+ */
+static int
+moves_port(struct supervisor *sv, struct boot *b)
+{
+	if (b->d->restart_at > 0 || b->d->restarting)
+		return 1;	/* on its way already */
+	if (b->moves >= BOOT_MOVES_MAX || !sv_dyno_move_port(sv, b->d))
+		return 0;
+	b->moves++;
+	return 1;
+}
+
+/*
  * Whether b's dyno is up: a web dyno accepts on its port and passes its
  * health check; another kind is up while it runs (a crashing worker
  * restarts with back-off, visible in ps, as on Heroku). Marks it up and
@@ -171,6 +189,10 @@ boot_check(struct rollout_env *env, struct boot *b,
 	pthread_mutex_lock(&sv->lock);
 	state = d->state;
 	port = d->port;
+	if (web && state == SV_CRASHED && moves_port(sv, b)) {
+		pthread_mutex_unlock(&sv->lock);
+		return WAITING;
+	}
 	if (web && (state == SV_CRASHED || state == SV_STOPPING))
 		crashed_error(d);
 	pthread_mutex_unlock(&sv->lock);
@@ -414,6 +436,34 @@ swap_release(struct sv_app *a, struct rollout_plan *plan)
 	plan->commit = commit;
 }
 
+/*
+ * A rollout failed (berth_error() says why): stop its new dynos and go
+ * back to the release that keeps serving. When the switch was what
+ * failed, the router is asked for the old dynos' route again (the new
+ * ones are stopping), so it never keeps retrying a route to them; a
+ * route it still has is no change.
+ */
+static void
+abort_rollout(struct rollout_env *env, struct sv_app *a,
+    struct rollout_plan *plan, struct sv_dyno **fresh, size_t nfresh,
+    int unrouted)
+{
+	struct supervisor *sv = env->sv;
+	char *why = xstrdup(berth_last_error());
+	size_t i;
+
+	pthread_mutex_lock(&sv->lock);
+	for (i = 0; i < nfresh; i++)
+		sv_dyno_stop(sv, fresh[i]);
+	swap_release(a, plan);
+	sv_app_event(a, "api", "Rollout failed: %s", why);
+	pthread_mutex_unlock(&sv->lock);
+	if (unrouted)
+		route_app(env, a, NULL, 0, NULL, 0);
+	berth_error("%s", why);
+	free(why);
+}
+
 int
 rollout_release(struct rollout_env *env, struct sv_app *a,
     struct rollout_plan *plan, const char *target, int deploy,
@@ -423,7 +473,7 @@ rollout_release(struct rollout_env *env, struct sv_app *a,
 	struct sv_dyno **fresh = NULL, **old = NULL;
 	size_t nfresh, nold = 0, i;
 	int64_t switch_us;
-	int ret = -1;
+	int ret = -1, unrouted = 0;
 
 	pthread_mutex_lock(&sv->lock);
 	if (a->destroyed) {
@@ -449,8 +499,10 @@ rollout_release(struct rollout_env *env, struct sv_app *a,
 	pthread_mutex_lock(&sv->lock);
 	nold = collect_old(sv, a, fresh, nfresh, target, deploy, &old);
 	pthread_mutex_unlock(&sv->lock);
-	if (route_app(env, a, fresh, nfresh, old, nold) < 0)
+	if (route_app(env, a, fresh, nfresh, old, nold) < 0) {
+		unrouted = 1;
 		goto fail;
+	}
 	switch_us = now_us() - switch_us;
 	drain(env, a, old, nold);
 	pthread_mutex_lock(&sv->lock);
@@ -468,19 +520,7 @@ rollout_release(struct rollout_env *env, struct sv_app *a,
 	ret = 0;
 	goto out;
 fail:
-	{
-		char *why = xstrdup(berth_last_error());
-
-		pthread_mutex_lock(&sv->lock);
-		for (i = 0; i < nfresh; i++)
-			sv_dyno_stop(sv, fresh[i]);
-		/* Back to the release that keeps serving. */
-		swap_release(a, plan);
-		sv_app_event(a, "api", "Rollout failed: %s", why);
-		pthread_mutex_unlock(&sv->lock);
-		berth_error("%s", why);
-		free(why);
-	}
+	abort_rollout(env, a, plan, fresh, nfresh, unrouted);
 out:
 	sv_unpin(sv, fresh, nfresh);
 	sv_unpin(sv, old, nold);
@@ -605,12 +645,17 @@ rollout_converge(struct rollout_env *env, struct sv_app *a,
 	/*
 	 * Route even when nothing changed: after a start, nginx may not know
 	 * the app yet (a stopped one must answer 503, not 404). An unchanged
-	 * route costs nothing: no reload.
+	 * route costs nothing: no reload. A route the router could not take
+	 * is not applied yet, and says so: the router tries it again.
 	 */
 	{
 		char *why = ret < 0 ? xstrdup(berth_last_error()) : NULL;
 
-		route_app(env, a, NULL, 0, NULL, 0);
+		if (route_app(env, a, NULL, 0, NULL, 0) < 0 && why == NULL) {
+			why = xasprintf("route not applied yet: %s",
+			    berth_last_error());
+			ret = -1;
+		}
 		if (why != NULL)
 			berth_error("%s", why);
 		free(why);

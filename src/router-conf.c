@@ -150,7 +150,8 @@ module_temp_paths(const char *version)
 /*
  * Write nginx.conf and listen.conf for rt->port, and with the Lua
  * module the Lua beside them and run/ (0700: nginx makes its socket
- * 0666).
+ * 0666). A file that holds what it should already is not written: 1
+ * when one changed, 0 when none did.
  */
 int
 conf_write_main(struct router *rt)
@@ -161,7 +162,7 @@ conf_write_main(struct router *rt)
 	char *listen_path = path_join(rt->dir, "listen.conf");
 	char *run_dir = path_join(rt->dir, LUA_CTL_DIR);
 	char *text, *apps;
-	int ret;
+	int ret, changed = 0;
 
 	rt->lua = rt->want_lua != ROUTER_LUA_OFF &&
 	    lua_detect(version, &rt->load_lines);
@@ -177,13 +178,17 @@ conf_write_main(struct router *rt)
 	    rt->lua ? lua_http_conf() : "", rt->port, rt->port, apps);
 	free(apps);
 	if (ret == 0)
-		ret = write_file_atomic(listen_path, line, strlen(line), 0644);
-	if (ret == 0 && rt->lua)
-		ret = mkdir_p(run_dir, 0700) == 0 && chmod(run_dir, 0700) == 0 ?
-		    lua_write_module(rt->dir) :
+		changed |= ret = write_file_changed(listen_path, line,
+		    strlen(line), 0644);
+	if (ret >= 0 && rt->lua)
+		changed |= ret = mkdir_p(run_dir, 0700) == 0 &&
+		    chmod(run_dir, 0700) == 0 ? lua_write_module(rt->dir) :
 		    berth_error_errno("cannot create %s", run_dir);
-	if (ret == 0)
-		ret = write_file_atomic(rt->conf, text, strlen(text), 0644);
+	if (ret >= 0)
+		changed |= ret = write_file_changed(rt->conf, text,
+		    strlen(text), 0644);
+	if (ret >= 0)
+		ret = changed;
 	free(run_dir);
 	free(listen_path);
 	free(line);
@@ -378,8 +383,9 @@ commit(const struct router *rt, const char *app)
 /*
  * Undo changes a previous berthd left half done: each staging/APP.prev
  * or APP.none goes back into conf.d/, and anything else there goes.
+ * Returns how many it put back.
  */
-void
+int
 conf_recover(const struct router *rt)
 {
 	DIR *d = opendir(rt->staging);
@@ -388,7 +394,7 @@ conf_recover(const struct router *rt)
 	size_t i;
 
 	if (d == NULL)
-		return;
+		return 0;
 	while ((de = readdir(d)) != NULL) {
 		const char *dot = strrchr(de->d_name, '.');
 		char *path;
@@ -416,6 +422,7 @@ conf_recover(const struct router *rt)
 		restore(rt, apps.v[i]);
 	strvec_clear(&apps);
 	berth_clear_error();
+	return (int)i;
 }
 
 /*
@@ -437,8 +444,10 @@ conf_change(struct router *rt, const char *app, const char *text,
 		goto out;
 	}
 	if (text != NULL &&
-	    write_file_atomic(cand, text, strlen(text), 0644) < 0)
+	    write_file_atomic(cand, text, strlen(text), 0644) < 0) {
+		berth_error("router: %s: %s", what, berth_last_error());
 		goto out;
+	}
 	if (had ? rename(live, prev) < 0 :
 	    write_file_atomic(none, "", 0, 0644) < 0) {
 		berth_error_errno("router: %s: cannot save %s", what, live);

@@ -85,7 +85,10 @@ int nginx_drain_workers(struct router *rt, int64_t deadline);
 /* --- router-conf.c --- */
 /* run_command()'s line_fn that appends each line to a strbuf. */
 void router_collect_line(const char *line, void *data);
-/* Write nginx.conf, listen.conf (and with Lua its file and run/). */
+/*
+ * Write nginx.conf, listen.conf (and with Lua its file and run/), each
+ * only when it changes: 1 when one did, 0 when none did.
+ */
 int conf_write_main(struct router *rt);
 /* Bump the generation and write generation.conf. */
 int conf_next_generation(struct router *rt);
@@ -97,8 +100,8 @@ char *conf_app(const struct router *rt, const char *app, const int *ports,
 /* Whether conf.d/APP.conf holds exactly text already (no change). */
 int conf_unchanged(const struct router *rt, const char *app,
     const char *text);
-/* Undo changes a previous berthd left half done (staging/). */
-void conf_recover(const struct router *rt);
+/* Undo changes a previous berthd left half done (staging/): how many. */
+int conf_recover(const struct router *rt);
 /* Replace conf.d/APP.conf with text (NULL: remove) and apply it. */
 int conf_change(struct router *rt, const char *app, const char *text,
     const char *what);

@@ -149,7 +149,7 @@ int
 lua_write_module(const char *dir)
 {
 	char *path = path_join(dir, LUA_FILE);
-	int ret = write_file_atomic(path, lua_source, strlen(lua_source),
+	int ret = write_file_changed(path, lua_source, strlen(lua_source),
 	    0644);
 
 	free(path);

@@ -34,7 +34,7 @@
  * load_module lines when it can.
  */
 int lua_detect(const char *nginx_v, struct strbuf *load_lines);
-/* Write LUA_FILE into dir (the router dir). */
+/* Write LUA_FILE into dir (the router dir): 1, or 0 when it was so. */
 int lua_write_module(const char *dir);
 /* The http{} lines: shared dicts, init, the upstream, the control server. */
 const char *lua_http_conf(void);

@@ -531,7 +531,7 @@ int
 router_apply(struct router *rt, const char *what)
 {
 	if (conf_next_generation(rt) < 0)
-		return -1;
+		return berth_error("router: %s: %s", what, berth_last_error());
 	if (test_config(rt, what) < 0)
 		return -1;
 	if (rt->pid != 0 && nginx_alive(rt->pid))
@@ -549,12 +549,45 @@ router_apply(struct router *rt, const char *what)
 
 
 
+/*
+ * The running master of ours to adopt, 0 when there is none; its pid
+ * file is written again when it was lost (nginx -s needs it), -1 when
+ * that fails.
+ */
+static pid_t
+running(const struct router *rt)
+{
+	pid_t pid = nginx_read_pid(rt);
+	char *text;
+	int rc;
+
+	if (pid != 0 && nginx_is_ours(rt, pid))
+		return pid;
+	unlink(rt->pidfile);		/* stale, or none */
+	pid = nginx_find_master(rt);
+	if (pid == 0)
+		return 0;
+	text = xasprintf("%ld\n", (long)pid);
+	rc = write_file_atomic(rt->pidfile, text, strlen(text), 0644);
+	free(text);
+	return rc < 0 ? -1 : pid;
+}
+
+/* Whether the adopted nginx serves the generation on disk (and Lua). */
+static int
+serves_as_is(const struct router *rt)
+{
+	return rt->generation > 0 && served_generation(rt) ==
+	    rt->generation && (!rt->lua || lua_ping(rt->ctl_sock));
+}
+
 int
 router_start(const struct berth_root *r, struct router **out)
 {
 	static const char *const dirs[] = { "conf.d", "logs", "tmp",
 	    "staging" };
 	struct router *rt = xcalloc(1, sizeof(*rt));
+	int recovered, changed;
 	pid_t pid;
 	size_t i;
 
@@ -593,28 +626,18 @@ router_start(const struct berth_root *r, struct router **out)
 		if (rc < 0)
 			goto fail;
 	}
-	conf_recover(rt);
+	recovered = conf_recover(rt);
 	rt->generation = conf_stored_generation(rt);
-	if (conf_write_main(rt) < 0)
+	if ((changed = conf_write_main(rt)) < 0 || (pid = running(rt)) < 0)
 		goto fail;
-
-	pid = nginx_read_pid(rt);
-	if (pid == 0 || !nginx_is_ours(rt, pid)) {
-		unlink(rt->pidfile);		/* stale, or none */
-		pid = nginx_find_master(rt);
-		if (pid != 0) {
-			/* Ours, but its pid file is gone: nginx -s needs it. */
-			char *text = xasprintf("%ld\n", (long)pid);
-			int rc = write_file_atomic(rt->pidfile, text,
-			    strlen(text), 0644);
-
-			free(text);
-			if (rc < 0)
-				goto fail;
-		}
-	}
 	rt->pid = pid;		/* adopted, or 0: start one */
-	if (router_apply(rt, pid != 0 ? "adopting the running nginx" :
+	/*
+	 * An nginx that serves these very files needs no reload; nothing
+	 * is written either, which a full disk would refuse.
+	 */
+	if (pid != 0 && !changed && recovered == 0 && serves_as_is(rt))
+		;
+	else if (router_apply(rt, pid != 0 ? "adopting the running nginx" :
 	    "starting nginx") < 0)
 		goto fail;
 	*out = rt;

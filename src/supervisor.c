@@ -145,10 +145,29 @@ port_free(int port)
 	return loopback_try(port, bind);
 }
 
+/* bind() as a server does (SO_REUSEADDR): only a holder makes it fail. */
+static int
+bind_reuse(int fd, const struct sockaddr *sa, socklen_t len)
+{
+	int one = 1;
+
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	return bind(fd, sa, len);
+}
+
+/* connect(), where connecting to itself is no listener (util.h). */
+static int
+connect_other(int fd, const struct sockaddr *sa, socklen_t len)
+{
+	if (connect(fd, sa, len) < 0)
+		return -1;
+	return socket_connected_to_self(fd) ? -1 : 0;
+}
+
 int
 sv_port_accepts(int port)
 {
-	return loopback_try(port, connect);
+	return loopback_try(port, connect_other);
 }
 
 /* A port no dyno holds and nothing listens on (sv->lock held). */
@@ -170,6 +189,28 @@ port_alloc(struct supervisor *sv)
 	}
 	return berth_error("no free port in %d-%d (berth.ini [runtime] "
 	    "port_min, port_max)", cfg->port_min, cfg->port_max);
+}
+
+int
+sv_dyno_move_port(struct supervisor *sv, struct sv_dyno *d)
+{
+	char name[64];
+	int port;
+
+	/* A socket of its own lingering in TIME_WAIT is no holder. */
+	if (d->state != SV_CRASHED || d->port <= 0 || d->restarting ||
+	    d->restart_at > 0 || loopback_try(d->port, bind_reuse))
+		return 0;
+	port = port_alloc(sv);
+	if (port < 0)
+		return 0;
+	sv_dyno_name(d, name);
+	sv_app_event(d->app, name, "Port %d was taken by another process; "
+	    "restarting on port %d", d->port, port);
+	d->port = port;
+	d->restart_at = now_ms();
+	supervisor_wake(sv);
+	return 1;
 }
 
 /*

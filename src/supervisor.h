@@ -153,6 +153,12 @@ void sv_pin(struct sv_dyno **ds, size_t n);
 void sv_unpin(struct supervisor *sv, struct sv_dyno **ds, size_t n);
 /* Whether something accepts connections on 127.0.0.1:port. */
 int sv_port_accepts(int port);
+/*
+ * A web dyno that crashed while something else holds its port (it lost
+ * the port between allocation and its bind: EADDRINUSE) gets another
+ * port and restarts at once. 1 when it will (sv->lock held).
+ */
+int sv_dyno_move_port(struct supervisor *sv, struct sv_dyno *d);
 /* Back-off before the nth restart: 0 s, then 1, 2, 4 ... 300 s. */
 int64_t sv_restart_delay(int restarts);
 

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -19,13 +20,26 @@
 /* Per thread: berthd serves requests in threads of their own. */
 static __thread char last_error[1024];
 
+/*
+ * Format into last_error through a copy: the arguments may be the last
+ * error itself ("context: %s", berth_last_error()).
+ */
+static void
+set_error(const char *fmt, va_list ap)
+{
+	char buf[sizeof(last_error)];
+
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	memcpy(last_error, buf, sizeof(buf));
+}
+
 int
 berth_error(const char *fmt, ...)
 {
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(last_error, sizeof(last_error), fmt, ap);
+	set_error(fmt, ap);
 	va_end(ap);
 	return -1;
 }
@@ -38,7 +52,7 @@ berth_error_errno(const char *fmt, ...)
 	size_t len;
 
 	va_start(ap, fmt);
-	vsnprintf(last_error, sizeof(last_error), fmt, ap);
+	set_error(fmt, ap);
 	va_end(ap);
 	len = strlen(last_error);
 	if (saved == ENOSPC)
@@ -383,6 +397,21 @@ out:
 }
 
 int
+write_file_changed(const char *path, const void *data, size_t len,
+    mode_t mode)
+{
+	struct strbuf sb = STRBUF_INIT;
+	int same = read_file(path, &sb, len + 1) == 0 && sb.len == len &&
+	    memcmp(sb.buf, data, len) == 0;
+
+	strbuf_release(&sb);
+	berth_clear_error();
+	if (same)
+		return 0;
+	return write_file_atomic(path, data, len, mode) < 0 ? -1 : 1;
+}
+
+int
 mkdir_p(const char *path, mode_t mode)
 {
 	char *p = xstrdup(path), *s;
@@ -686,4 +715,16 @@ fopen_private(const char *path)
 	if (f == NULL)
 		close(fd);
 	return f;
+}
+
+int
+socket_connected_to_self(int fd)
+{
+	struct sockaddr_storage me, peer;
+	socklen_t mlen = sizeof(me), plen = sizeof(peer);
+
+	if (getsockname(fd, (struct sockaddr *)&me, &mlen) < 0 ||
+	    getpeername(fd, (struct sockaddr *)&peer, &plen) < 0)
+		return 0;
+	return mlen == plen && memcmp(&me, &peer, mlen) == 0;
 }

@@ -15,7 +15,10 @@
 
 #define BERTH_ATTR_PRINTF(a, b) __attribute__((format(printf, a, b)))
 
-/* Record a one-line error for the caller to show; always returns -1. */
+/*
+ * Record a one-line error for the caller to show; always returns -1.
+ * The arguments may include berth_last_error() (to add context).
+ */
 int berth_error(const char *fmt, ...) BERTH_ATTR_PRINTF(1, 2);
 /* Like berth_error() but appends ": strerror(errno)". */
 int berth_error_errno(const char *fmt, ...) BERTH_ATTR_PRINTF(1, 2);
@@ -78,6 +81,12 @@ int read_file_regular(const char *path, struct strbuf *out, size_t max);
 /* Write data to path via path.tmp + rename, with the given mode. */
 int write_file_atomic(const char *path, const void *data, size_t len,
     mode_t mode);
+/*
+ * write_file_atomic() unless path holds exactly data already (nothing
+ * is written then, so it works on a full disk): 1 written, 0 unchanged.
+ */
+int write_file_changed(const char *path, const void *data, size_t len,
+    mode_t mode);
 int mkdir_p(const char *path, mode_t mode);
 /* Create or truncate path, mode 0600 from the start, for writing. */
 FILE *fopen_private(const char *path);
@@ -94,6 +103,14 @@ int is_dir(const char *path);
 char *path_join(const char *a, const char *b);
 /* Absolute, symlink-free path of an existing path; caller frees. */
 char *path_real(const char *path);
+
+/*
+ * Whether connected socket fd is connected to itself: a TCP connect()
+ * to a free loopback port inside the ephemeral range may pick that very
+ * port as its source and "succeed" (simultaneous open), with nothing
+ * listening.
+ */
+int socket_connected_to_self(int fd);
 
 /* Current time as "2026-11-26T13:23:22Z" (UTC) into buf[32]. */
 void now_iso(char buf[32]);

@@ -14,10 +14,12 @@ print(s.getsockname()[1])'
 }
 
 # configure_berthd: the router port and a random 1000-port dyno window
-# between 30000 and 60000 (so test files run in parallel do not collide).
+# between 2000 and 32000 (so test files run in parallel do not collide),
+# below the kernel's ephemeral ports (32768-60999 on Debian), which
+# berth.ini may not overlap.
 configure_berthd() {
 	ROUTER_PORT=$(free_port)
-	DYNO_PORT_MIN=$(( 30000 + (RANDOM % 30) * 1000 ))
+	DYNO_PORT_MIN=$(( 2000 + (RANDOM % 30) * 1000 ))
 	DYNO_PORT_MAX=$(( DYNO_PORT_MIN + 999 ))
 	printf '\n[router]\nport = %s\n[runtime]\nport_min = %s\nport_max = %s\n' \
 	    "$ROUTER_PORT" "$DYNO_PORT_MIN" "$DYNO_PORT_MAX" \

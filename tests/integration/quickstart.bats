@@ -18,7 +18,8 @@ teardown() {
 	# A router port of its own, so tests can run side by side.
 	port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 	mkdir -p "$BERTH_ROOT"
-	printf '[router]\nport = %s\n[runtime]\nport_min = 41000\nport_max = 41999\n' "$port" > "$BERTH_ROOT/berth.ini"
+	# Dyno ports of its own too, below daemon.bash's windows.
+	printf '[router]\nport = %s\n[runtime]\nport_min = 1100\nport_max = 1999\n' "$port" > "$BERTH_ROOT/berth.ini"
 	run "$BERTH_SRCDIR/contrib/quickstart"
 	[ "$status" -eq 0 ]
 	[[ "$output" == *"Launching v1"* ]]
@@ -29,8 +30,14 @@ teardown() {
 	[[ "$output" == "Hello from berth!"* ]]
 	run berth releases -a demo-staging
 	[[ "${lines[0]}" == "v1"*"succeeded" ]]
+	# Again after a reboot, as it were: berthd starts and returns once
+	# the app serves, so the quick start's curl right after it gets it.
+	berth daemon:stop >/dev/null
 	run "$BERTH_SRCDIR/contrib/quickstart"
 	[ "$status" -eq 0 ]
+	[[ "$output" == *"Starting berthd"* ]]
+	[[ "$output" == *"Hello from berth!"* ]]
+	[[ "$output" != *"No app at this address"* ]]
 	run berth releases -a demo-staging --json
 	[ "$(json_get "$output" 'len(d)')" = 1 ]
 }

@@ -1,6 +1,7 @@
 /*
  * test-config.c - berth.ini: defaults, every key, warnings and errors
- * with their line numbers, and inih's long-line trap.
+ * with their line numbers, inih's long-line trap, and a dyno port range
+ * that overlaps the kernel's ephemeral ports.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -420,6 +421,78 @@ test_template(void **state)
 	assert_defaults(cfg);
 }
 
+/* The range check against a given ephemeral range: the edges count. */
+static void
+test_port_range_check(void **state)
+{
+	struct berth_config *cfg = *state;
+
+	cfg->port_min = 20000;
+	cfg->port_max = 32767;
+	assert_int_equal(config_check_port_range(cfg, "berth.ini", 32768,
+	    60999), 0);
+	cfg->port_min = 61000;
+	cfg->port_max = 65535;
+	assert_int_equal(config_check_port_range(cfg, "berth.ini", 32768,
+	    60999), 0);
+	cfg->port_min = 60999;
+	assert_int_equal(config_check_port_range(cfg, "berth.ini", 32768,
+	    60999), -1);
+	cfg->port_min = 40000;
+	cfg->port_max = 40999;
+	assert_int_equal(config_check_port_range(cfg, "berth.ini", 32768,
+	    60999), -1);
+	assert_string_equal(berth_last_error(), "berth.ini: "
+	    "runtime.port_min-port_max (40000-40999) overlaps the kernel's "
+	    "ephemeral ports 32768-60999 (" EPHEMERAL_PORTS_FILE "), which "
+	    "any outgoing connection may take: set [runtime] port_min = "
+	    "20000 and port_max = 29999, or another range outside them");
+	/* The default range inside: the suggestion is below the range. */
+	cfg->port_min = 20000;
+	cfg->port_max = 29999;
+	assert_int_equal(config_check_port_range(cfg, "berth.ini", 10000,
+	    60999), -1);
+	assert_non_null(strstr(berth_last_error(), "port_min = 1024 and "
+	    "port_max = 9999"));
+	/* ...or above it. */
+	assert_int_equal(config_check_port_range(cfg, "berth.ini", 1024,
+	    50000), -1);
+	assert_non_null(strstr(berth_last_error(), "port_min = 50001 and "
+	    "port_max = 60000"));
+}
+
+/*
+ * berth.ini as loaded is checked against this machine's real range
+ * (never a copy a test could fake): a window inside it is refused with
+ * the keys named; the default range is not.
+ */
+static void
+test_port_range_real(void **state)
+{
+	struct berth_config *cfg = *state;
+	char *text, *want;
+	int lo, hi;
+
+	if (config_ephemeral_ports(&lo, &hi) < 0) {
+		skip();
+		return;
+	}
+	text = xasprintf("[runtime]\nport_min = %d\nport_max = %d\n", lo,
+	    lo + 9 > hi ? hi : lo + 9);
+	want = xasprintf("berth.ini: runtime.port_min-port_max (%d-%d) "
+	    "overlaps the kernel's ephemeral ports %d-%d", lo,
+	    lo + 9 > hi ? hi : lo + 9, lo, hi);
+	assert_int_equal(config_load_string(cfg, text, "berth.ini", NULL,
+	    NULL), -1);
+	assert_true(strncmp(berth_last_error(), want, strlen(want)) == 0);
+	assert_defaults(cfg);
+	free(text);
+	free(want);
+	if (cfg->port_max < lo || cfg->port_min > hi)
+		assert_int_equal(config_load_string(cfg, "[runtime]\n",
+		    "berth.ini", NULL, NULL), 0);
+}
+
 int
 main(void)
 {
@@ -450,6 +523,10 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_runtime_backend, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_template, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_port_range_check, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_port_range_real, setup,
+		    teardown),
 	};
 
 	cmocka_set_message_output(CM_OUTPUT_TAP);

@@ -4,7 +4,8 @@
  * probe and a fake router: a deploy that succeeds and replaces the old
  * dynos; a web dyno that never listens; a failed health check; a scale
  * request while a deploy of the same app runs; destroy during a deploy;
- * two apps deploying at once without waiting on each other.
+ * two apps deploying at once without waiting on each other; and the
+ * real readiness probe, which a TCP self-connect does not fool.
  *
  * The fake dynos are real processes (a forked child that pauses, or
  * exits at once), so stopping and reaping are the supervisor's own; what
@@ -27,6 +28,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -221,8 +224,9 @@ setup(void **state)
 	f->dir = xstrdup(tmpl);
 	f->root.dir = f->dir;
 	config_defaults(&f->root.cfg);
-	f->root.cfg.port_min = 40000;
-	f->root.cfg.port_max = 40999;
+	/* Below the kernel's ephemeral ports (berth.ini refuses those). */
+	f->root.cfg.port_min = 22000;
+	f->root.cfg.port_max = 22999;
 	f->root.cfg.boot_timeout = 1;
 	f->root.cfg.stop_timeout = 2;
 	p = path_join(f->dir, "run/dynos");
@@ -657,6 +661,62 @@ test_crash_restarts(void **state)
 	assert_int_equal(restarts, 1);
 }
 
+/* A TCP socket bound to 127.0.0.1:port (0: any), listening or not. */
+static int
+loopback_socket(int port, int listening, int *bound)
+{
+	struct sockaddr_in sa;
+	socklen_t len = sizeof(sa);
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	assert_true(fd >= 0);
+	memset(&sa, 0, sizeof(sa));
+	sa.sin_family = AF_INET;
+	sa.sin_port = htons((uint16_t)port);
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	if (listening)
+		assert_int_equal(listen(fd, 8), 0);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
+	*bound = ntohs(sa.sin_port);
+	return fd;
+}
+
+/*
+ * A socket that connects to its own address "succeeds" with nothing
+ * listening (TCP simultaneous open: what a probe's connect() to a free
+ * ephemeral port does now and then). That is made to happen here on
+ * purpose: the check sees it, a real listener's connection is not one,
+ * and the probe answers for listeners only.
+ */
+static void
+test_probe_ignores_self_connect(void **state)
+{
+	struct sockaddr_in sa;
+	int self, lst, cli, port;
+
+	(void)state;
+	self = loopback_socket(0, 0, &port);
+	memset(&sa, 0, sizeof(sa));
+	sa.sin_family = AF_INET;
+	sa.sin_port = htons((uint16_t)port);
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(connect(self, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_true(socket_connected_to_self(self));
+
+	lst = loopback_socket(0, 1, &port);
+	assert_true(sv_port_accepts(port));
+	cli = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	sa.sin_port = htons((uint16_t)port);
+	assert_int_equal(connect(cli, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_false(socket_connected_to_self(cli));
+	close(cli);
+	close(lst);
+	/* Nothing listens there any more. */
+	assert_false(sv_port_accepts(port));
+	close(self);
+}
+
 int
 main(void)
 {
@@ -677,6 +737,7 @@ main(void)
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_crash_restarts,
 		    setup, teardown),
+		cmocka_unit_test(test_probe_ignores_self_connect),
 	};
 
 	cmocka_set_message_output(CM_OUTPUT_TAP);
