@@ -57,14 +57,15 @@ commit() {
 	git -C "$app" commit -qm "$1"
 }
 push_bg() {
-	git -C "$app" push -q "$repo" main > "$tmp/push.out" 2>&1 &
+	git -C "$app" push "$repo" main > "$tmp/push.out" 2>&1 &
 	push_pid=$!
 }
 push_wait() { wait "$push_pid" 2>/dev/null || true; }
 wait_file() {
 	local i=0
 	until [ -e "$1" ]; do
-		i=$((i + 1)); [ "$i" -lt 3000 ] || { echo "no $1" >&2; exit 1; }
+		i=$((i + 1))
+		[ "$i" -lt 3000 ] || { echo "no $1; the push says:" >&2; cat "$tmp/push.out" >&2; exit 1; }
 		sleep 0.02
 	done
 }

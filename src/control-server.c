@@ -168,7 +168,8 @@ staged_free(struct staged *st)
 	free(st);
 }
 
-/* Take the entry for release_id out of the list (lock held). */
+/* Take the entry for release_id out of the list, and free the ones
+ * kept too long (lock held). */
 static struct staged *
 staged_take(struct control_server *cs, int64_t release_id)
 {
@@ -202,6 +203,7 @@ answer_staged(struct gate_wait *gw)
 	gw->st->release_id = gw->rel.id;
 	strbuf_init(&gw->st->lines);
 	pthread_mutex_lock(&cs->staged_lock);
+	staged_take(cs, 0);	/* drops the expired ones */
 	gw->st->next = cs->staged;
 	cs->staged = gw->st;
 	pthread_mutex_unlock(&cs->staged_lock);
