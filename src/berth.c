@@ -187,6 +187,17 @@ cmd_release(struct cmd_ctx *ctx, const struct release_order *o, int *version)
 	return ret;
 }
 
+void
+cmd_settle_idle(struct cmd_ctx *ctx, const struct app *a)
+{
+	int fd = deploy_trylock(&ctx->root, a->pipeline);
+
+	if (fd >= 0) {
+		runtime_settle_stale(&ctx->root, a);
+		deploy_unlock(fd);
+	}
+}
+
 static void
 lock_waiting(const char *holder, void *data)
 {

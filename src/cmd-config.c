@@ -20,6 +20,7 @@ cmd_config(struct cmd_ctx *ctx)
 
 	if (cmd_need_app(ctx, &a) != 0)
 		return 1;
+	cmd_settle_idle(ctx, &a);
 	if (ledger_config_get(ctx->root.db, a.id, &kv) < 0) {
 		app_clear(&a);
 		return cmd_fail_last();
@@ -50,6 +51,7 @@ cmd_config_get(struct cmd_ctx *ctx)
 		return cmd_fail_last();
 	if (cmd_need_app(ctx, &a) != 0)
 		return 1;
+	cmd_settle_idle(ctx, &a);
 	if (ledger_config_get(ctx->root.db, a.id, &kv) < 0) {
 		app_clear(&a);
 		return cmd_fail_last();

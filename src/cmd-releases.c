@@ -35,6 +35,7 @@ cmd_releases(struct cmd_ctx *ctx)
 
 	if (cmd_need_app(ctx, &a) != 0)
 		return 1;
+	cmd_settle_idle(ctx, &a);
 	if (ledger_release_list(ctx->root.db, a.id, cmd_num(ctx, "num",
 	    RELEASES_DEFAULT_NUM), &rs, &nr) < 0) {
 		app_clear(&a);
@@ -79,6 +80,7 @@ cmd_releases_info(struct cmd_ctx *ctx)
 
 	if (cmd_need_app(ctx, &a) != 0)
 		return 1;
+	cmd_settle_idle(ctx, &a);
 	if (cmd_need_release(ctx, &a, ctx->argv[0], &r) != 0) {
 		app_clear(&a);
 		return 1;

@@ -155,6 +155,13 @@ int cmd_release(struct cmd_ctx *ctx, const struct release_order *o,
  * when it has to wait. Returns the lock fd, or -1 after printing why.
  */
 int cmd_lock_app(struct cmd_ctx *ctx, const struct app *a, const char *what);
+/*
+ * Before showing what the ledger says of a: when no deploy holds its
+ * pipeline's lock, settle what a killed one left (runtime_settle_stale),
+ * so that a pending release whose process is gone (a killed config
+ * change or rollback while berthd is down) shows as it ended.
+ */
+void cmd_settle_idle(struct cmd_ctx *ctx, const struct app *a);
 /* Config var helpers (cmd-vars.c), shared by every config command. */
 /* Parse and check every KEY=VALUE argument into set; 1 after printing. */
 int cmd_vars_parse(struct cmd_ctx *ctx, const char *cmd, struct kvlist *set);

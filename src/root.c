@@ -207,6 +207,20 @@ deploy_lock(const struct berth_root *r, const char *pipeline,
 	return fd;
 }
 
+int
+deploy_trylock(const struct berth_root *r, const char *pipeline)
+{
+	char *path = root_pathf(r, "run/locks/%s.lock", pipeline);
+	int fd = open(path, O_RDWR | O_CLOEXEC);
+
+	free(path);
+	if (fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		close(fd);
+		fd = -1;
+	}
+	return fd;
+}
+
 void
 deploy_unlock(int fd)
 {

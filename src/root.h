@@ -52,5 +52,7 @@ int deploy_lock(const struct berth_root *r, const char *pipeline,
     const char *what, void (*waiting)(const char *holder, void *data),
     void *data);
 void deploy_unlock(int fd);
+/* The lock when nobody holds it; -1 when someone does (or on error). */
+int deploy_trylock(const struct berth_root *r, const char *pipeline);
 
 #endif

@@ -265,3 +265,25 @@ build_status() {
 	run ! ls -d "$BERTH_ROOT"/tmp/ci-*
 	invariant 1 one
 }
+
+@test "a rollback killed while berthd is down leaves config as the running release has it" {
+	touch "$G/release"
+	version_app two "web: python3 -m http.server \$PORT
+release: $(waits release)"
+	run push "$APP" shop
+	[ "$status" -eq 0 ] || { echo "$output"; return 1; }
+	berth config:set GREETING=new -a shop-staging >/dev/null
+	rm "$G/release" "$G/release.started"
+	stop_berthd
+	berth rollback v2 -a shop-staging > "$BATS_TEST_TMPDIR/rollback.out" 2>&1 &
+	pid=$!
+	wait_for "the rollback's release phase" 30 test -e "$G/release.started"
+	kill -9 "$pid"
+	wait "$pid" 2>/dev/null || true
+	touch "$G/release"
+	# v4, the rollback, changed the config vars; it never finished.
+	[ "$(berth config:get GREETING -a shop-staging)" = new ]
+	[ "$(release_status 4)" = failed ]
+	start_berthd
+	invariant 3 two
+}
