@@ -247,10 +247,11 @@ wait_for_git(void *data, const struct progress *pr)
 static void
 staged_end(struct gate_wait *gw, int ok, const char *why)
 {
-	struct control_server *cs = gw->rq->cs;
+	struct control_server *cs;
 
 	if (gw->st == NULL)
-		return;
+		return;		/* not staged: the client has the answer */
+	cs = gw->rq->cs;
 	pthread_mutex_lock(&cs->staged_lock);
 	gw->st->ok = ok;
 	gw->st->why = ok ? NULL : xstrdup(why);
