@@ -145,9 +145,6 @@ struct gate_wait {
 /* A receive-pack that neither moves the ref nor exits for this long is
  * given up on. */
 #define GATE_WAIT_MS (10 * 60 * 1000)
-/* At start-up, a push still at work gets this long (the next push or
- * start settles it otherwise). */
-#define GATE_START_WAIT_MS (60 * 1000)
 
 static void
 staged_line(const char *line, void *data)
@@ -745,6 +742,73 @@ struct converge_job {
 	pthread_t t;
 };
 
+/*
+ * A push's release that still waits for git when berthd starts (it was
+ * killed meanwhile): in the app's turn, wait for git's answer and, when
+ * git took the push, roll the app out to it (its release phase ran).
+ */
+struct gate_watch {
+	struct control_server *cs;
+	char *app;
+};
+
+static void
+watch_one(struct control_server *cs, struct ledger *db, const struct app *la)
+{
+	struct rollout_plan plan;
+	struct sv_app *a = sv_app_op_begin(cs->sv, la->name, la->id);
+	int rc = gate_settle_app(cs->root, db, la, GATE_WAIT_MS);
+
+	if (rc == 0 && plan_load(cs->root, db, la, 0, &plan) == 0) {
+		pthread_mutex_lock(&cs->sv->lock);
+		rc = a->rel.id == plan.rel.id;
+		pthread_mutex_unlock(&cs->sv->lock);
+		if (!rc && rollout_release(&cs->env, a, &plan, NULL, 1,
+		    NULL) < 0)
+			log_say("%s: %s", la->name, berth_last_error());
+		rollout_plan_clear(&plan);
+	} else if (rc != 0)
+		log_say("%s: a push's release still waits for git", la->name);
+	sv_app_op_end(cs->sv, a);
+}
+
+static void *
+gate_watch_thread(void *arg)
+{
+	struct gate_watch *w = arg;
+	struct ledger *db = NULL;
+	char *path = root_path(w->cs->root, "ledger.db");
+	struct app la;
+
+	if (ledger_open(path, &db) == 0 && ledger_app_get(db, w->app,
+	    &la) == 0) {
+		watch_one(w->cs, db, &la);
+		app_clear(&la);
+	}
+	ledger_close(db);
+	free(path);
+	free(w->app);
+	free(w);
+	return NULL;
+}
+
+static int detached(void *(*fn)(void *), void *arg);
+
+static void
+watch_gates(struct control_server *cs, const struct app *la)
+{
+	struct gate_watch *w = xcalloc(1, sizeof(*w));
+
+	w->cs = cs;
+	w->app = xstrdup(la->name);
+	if (detached(gate_watch_thread, w) < 0) {
+		log_say("%s: cannot watch its release waiting for git",
+		    la->name);
+		free(w->app);
+		free(w);
+	}
+}
+
 /* One app at start-up, with its own ledger connection. */
 static void *
 converge_one(void *arg)
@@ -761,9 +825,8 @@ converge_one(void *arg)
 
 		ledger_release_fail_stale(db, job->app.id);
 		job->rc = converge_app(job->cs, db, &job->app, NULL);
-		if (left > 0 && gate_settle_app(job->cs->root, db, &job->app,
-		    GATE_START_WAIT_MS) == 0 && job->rc == 0)
-			job->rc = converge_app(job->cs, db, &job->app, NULL);
+		if (left > 0)
+			watch_gates(job->cs, &job->app);
 	}
 	if (job->rc < 0) {
 		job->why = xasprintf("%s: %s", job->app.name,

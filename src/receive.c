@@ -284,8 +284,9 @@ release_build(struct push *p, const struct command *c, const struct app *app,
 	if (done.outcome == RELEASE_LIVE)
 		out_heading("Launching v%d... done, %s", done.version, url);
 	else if (done.outcome == RELEASE_RECORDED)
-		out_heading("Launching v%d... %s; v%d is recorded and starts "
-		    "when berthd does", done.version, done.why, done.version);
+		out_heading("Launching v%d... %s; once git has taken the push, "
+		    "v%d starts when berthd does", done.version, done.why,
+		    done.version);
 	else if (done.outcome != RELEASE_STAGED) {
 		show_failure("Push rejected: the release failed to start",
 		    done.why);
@@ -309,10 +310,15 @@ branch_unchanged(struct push *p, const struct command *c,
 {
 	char cur[GIT_OID_HEXSZ + 1], sha[8];
 	int64_t deadline = now_ms() + 30000;
-	size_t i, waiting;
-	int rc;
+	size_t i, waiting = 0;
+	int rc, said = 0;
 
 	do {
+		if (waiting > 0 && !said) {
+			out_heading("Waiting for the push before this one to "
+			    "go live or fail");
+			said = 1;
+		}
 		for (i = 0, waiting = 0; i < napps; i++) {
 			struct release *rels;
 			size_t n;
@@ -485,9 +491,11 @@ announce(struct push *p, const struct command *c, const struct app *app)
 	}
 	json_decref(st);
 	url = runtime_url(&p->root, app->name);
-	if (rc == 1)		/* it starts when berthd does */
-		gate_settle_app(&p->root, p->root.db, app, 5000);
-	else if (rc == 0)
+	if (rc == 1) {		/* it starts when berthd does */
+		if (gate_settle_app(&p->root, p->root.db, app, 5000) == 0)
+			out_heading("v%d is recorded and starts when berthd "
+			    "does", rels[i].version);
+	} else if (rc == 0)
 		out_heading("Launching v%d... done, %s", rels[i].version, url);
 	else
 		show_failure("The release failed after git took the push",

@@ -500,8 +500,15 @@ rollout_release(struct rollout_env *env, struct sv_app *a,
 	nold = collect_old(sv, a, fresh, nfresh, target, deploy, &old);
 	pthread_mutex_unlock(&sv->lock);
 	if (route_app(env, a, fresh, nfresh, old, nold) < 0) {
-		unrouted = 1;
-		goto fail;
+		if (plan->before_switch == NULL) {
+			unrouted = 1;
+			goto fail;
+		}
+		/* Past the gate git has taken the push: no going back. The
+		 * router keeps the route berthd wants and retries it. */
+		progress_say(pr, "the router has not taken v%d yet (%s); "
+		    "berthd retries until it does", a->rel.version,
+		    berth_last_error());
 	}
 	switch_us = now_us() - switch_us;
 	drain(env, a, old, nold);

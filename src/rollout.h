@@ -72,7 +72,8 @@ struct rollout_plan {
 	 * When set, called once the new dynos are up and before the router
 	 * switches to them: -1 (with berth_error()) abandons the rollout
 	 * as a failed boot would. A push's release waits here for git to
-	 * move its ref (gate.h).
+	 * move its ref (gate.h). Once it returned 0 there is no going
+	 * back: a switch the router refuses is left to its retries.
 	 */
 	int (*before_switch)(void *data, const struct progress *pr);
 	void *before_switch_data;

@@ -31,6 +31,7 @@ setup() {
 teardown() {
 	touch "$G/release" "$G/boot" "$G/ref" "$G/ci" "$G/compile" \
 	    2>/dev/null || true
+	[ -z "${NGINX_STOPPED:-}" ] || kill -CONT $NGINX_STOPPED 2>/dev/null || true
 	[ -z "${PUSH_PID:-}" ] || wait "$PUSH_PID" 2>/dev/null || true
 	stop_berthd
 }
@@ -51,9 +52,10 @@ waits() {
 	echo "touch $G/$1.started; while [ ! -e $G/$1 ]; do sleep 0.05; done"
 }
 
-# push_bg: push $APP to shop in the background, output in push.out.
+# push_bg [REFSPEC...]: push $APP to shop in the background, output in
+# push.out.
 push_bg() {
-	push "$APP" shop > "$BATS_TEST_TMPDIR/push.out" 2>&1 &
+	push "$APP" shop "$@" > "$BATS_TEST_TMPDIR/push.out" 2>&1 &
 	PUSH_PID=$!
 }
 
@@ -110,6 +112,23 @@ invariant() {
 	router_says shop-staging /VERSION "$2"
 }
 
+# push_held VERSION: push VERSION of $APP; return once pre-receive has
+# exited 0 and git holds its ref update (hold_ref_update).
+push_held() {
+	hold_ref_update
+	version_app "$1" 'web: python3 -m http.server $PORT'
+	push_bg
+	wait_for "git's ref update" 60 test -e "$G/ref.started"
+}
+
+kill_berthd() {
+	kill_berthd
+}
+
+nginx_pid() {
+	cat "$BERTH_ROOT/router/nginx.pid"
+}
+
 # no_pending: no release of the app is pending.
 no_pending() {
 	! berth releases -a shop-staging --json | grep -q '"pending"'
@@ -155,11 +174,8 @@ release: $(waits release)"
 }
 
 @test "a push git refuses after pre-receive succeeded is not released" {
-	hold_ref_update
-	version_app two 'web: python3 -m http.server $PORT'
 	touch "$G/refuse"
-	push_bg
-	wait_for "git's ref update" 60 test -e "$G/ref.started"
+	push_held two
 	# pre-receive has exited 0; v2 is up and waits for git.
 	[ "$(release_status 2)" = pending ]
 	router_says shop-staging /VERSION one
@@ -172,10 +188,7 @@ release: $(waits release)"
 }
 
 @test "a release goes live only once git moved the ref, and the push says so" {
-	hold_ref_update
-	version_app two 'web: python3 -m http.server $PORT'
-	push_bg
-	wait_for "git's ref update" 60 test -e "$G/ref.started"
+	push_held two
 	router_says shop-staging /VERSION one
 	[ "$(release_status 2)" = pending ]
 	touch "$G/ref"
@@ -189,12 +202,8 @@ release: $(waits release)"
 }
 
 @test "berthd killed while a release waits for git: git's answer decides" {
-	hold_ref_update
-	version_app two 'web: python3 -m http.server $PORT'
-	push_bg
-	wait_for "git's ref update" 60 test -e "$G/ref.started"
-	kill -9 "$BERTHD_PID"
-	wait "$BERTHD_PID" 2>/dev/null || true
+	push_held two
+	kill_berthd
 	touch "$G/ref"
 	# git moves the ref: the hook settles v2 without berthd.
 	push_wait
@@ -209,8 +218,7 @@ release: $(waits release)"
 	version_app three 'web: python3 -m http.server $PORT'
 	push_bg
 	wait_for "git's ref update" 60 test -e "$G/ref.started"
-	kill -9 "$BERTHD_PID"
-	wait "$BERTHD_PID" 2>/dev/null || true
+	kill_berthd
 	start_berthd
 	touch "$G/ref"
 	push_wait
@@ -286,4 +294,79 @@ release: $(waits release)"
 	[ "$(release_status 4)" = failed ]
 	start_berthd
 	invariant 3 two
+}
+
+# A router that does not answer (nginx stopped, here by SIGSTOP; its
+# control socket times out) at the moment git has moved the ref: the
+# release git took is failed, so main names a commit no succeeded
+# release has, while the router keeps serving v1.
+@test "a route that cannot be applied once git moved the ref does not fail the release git took" {
+	push_held two
+	np=$(nginx_pid)
+	NGINX_STOPPED="$np $(pgrep -P "$np" | tr '\n' ' ')"
+	kill -STOP $NGINX_STOPPED
+	touch "$G/ref"
+	push_wait
+	[ "$PUSH_RC" -eq 0 ]
+	[ "$(remote_head shop main)" = "$(git -C "$APP" rev-parse HEAD)" ]
+	wait_for "v2 to be settled" 60 no_pending
+	# git took the push: v2 is the current release, routed once nginx
+	# answers again.
+	[ "$(release_status 2)" = succeeded ]
+	kill -CONT $NGINX_STOPPED
+	NGINX_STOPPED=
+	wait_for "the router to answer" 30 \
+	    eval '[ "$(router_code shop-staging /VERSION)" = 200 ]'
+	run ! grep -q "The release failed after git took the push" \
+	    "$BATS_TEST_TMPDIR/push.out"
+	wait_for "the router to serve v2" 30 \
+	    router_says shop-staging /VERSION two
+	invariant 2 two
+}
+
+# berthd killed while a release waits for git and started again before
+# git answers: the new berthd watches the gate, and rolls the app out to
+# the release once git took the push.
+@test "a release waiting for git across a berthd restart goes live once git moved the ref" {
+	push_held two
+	kill_berthd
+	start_berthd
+	router_says shop-staging /VERSION one
+	touch "$G/ref"
+	push_wait
+	[ "$PUSH_RC" -eq 0 ]
+	# receive-pack is gone and the ref is v2's commit.
+	wait_for "v2 to be settled" 30 no_pending
+	run ! grep -q "The release failed after git took the push" \
+	    "$BATS_TEST_TMPDIR/push.out"
+	wait_for "the router to serve v2" 30 \
+	    router_says shop-staging /VERSION two
+	invariant 2 two
+	# And the next push is not held up by it.
+	version_app three 'web: python3 -m http.server $PORT'
+	t0=$(date +%s)
+	run push "$APP" shop
+	[ "$status" -eq 0 ] || { echo "$output"; return 1; }
+	[ $(( $(date +%s) - t0 )) -lt 20 ]
+	no_pending
+	invariant 3 three
+}
+
+# berthd stopped and a push git refuses after pre-receive
+# (receive.denyNonFastForwards and a forced push): pre-receive has
+# already told the pusher "v2 is recorded and starts when berthd does",
+# which is untrue; nothing says that v2 will not start.
+@test "a push git refuses while berthd is stopped does not say its release starts when berthd does" {
+	git --git-dir="$(repo_of shop)" config receive.denyNonFastForwards true
+	git -C "$APP" commit -q --amend -m one-amended
+	stop_berthd
+	push_bg -f main
+	push_wait
+	[ "$PUSH_RC" -ne 0 ]
+	start_berthd
+	wait_for "v2 to be settled" 30 no_pending
+	[ "$(release_status 2)" = failed ]
+	invariant 1 one
+	run ! grep -q "v2 is recorded and starts when berthd does" \
+	    "$BATS_TEST_TMPDIR/push.out"
 }
