@@ -550,6 +550,8 @@ converge_thread(void *arg)
 	for (i = 0; i < napps; i++)
 		if (jobs[i].started)
 			pthread_join(jobs[i].t, NULL);
+	/* Adopted dynos of apps that are gone, or run nothing now. */
+	supervisor_stop_unclaimed(cs->sv);
 	log_say("converged %zu app%s", napps, napps == 1 ? "" : "s");
 	free(jobs);
 	app_list_free(apps, napps);

@@ -2,12 +2,14 @@
  * proc.c - /proc readers (see proc.h).
  */
 #include "proc.h"
+#include "util.h"
 
 #include <dirent.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 ssize_t
@@ -51,6 +53,24 @@ unsigned long long
 proc_start_time(pid_t pid)
 {
 	return proc_stat_field(pid, 22);
+}
+
+int
+proc_same(pid_t pid, unsigned long long start)
+{
+	return pid > 1 && start != 0 && proc_start_time(pid) == start &&
+	    !proc_zombie(pid);
+}
+
+int
+proc_pidfd(pid_t pid)
+{
+	int fd = (int)syscall(SYS_pidfd_open, pid, 0);
+
+	if (fd < 0)
+		return berth_error_errno("cannot watch process %ld",
+		    (long)pid);
+	return fd;
 }
 
 pid_t

@@ -241,6 +241,57 @@ strbuf_rtrim(struct strbuf *sb)
 		sb->buf[--sb->len] = '\0';
 }
 
+int
+fd_read_lines(int fd, struct strbuf *pending,
+    void (*fn)(const char *line, void *data), void *data)
+{
+	char buf[8192];
+	ssize_t n;
+
+	for (;;) {
+		n = read(fd, buf, sizeof(buf));
+		if (n > 0) {
+			strbuf_add(pending, buf, (size_t)n);
+			strbuf_take_lines(pending, 0, fn, data);
+		} else if (n < 0 && errno == EINTR)
+			continue;
+		else if (n < 0 && errno == EAGAIN)
+			return 0;
+		else
+			break;
+	}
+	strbuf_take_lines(pending, 1, fn, data);
+	return 1;
+}
+
+void
+strbuf_take_lines(struct strbuf *pending, int flush,
+    void (*fn)(const char *line, void *data), void *data)
+{
+	char *start = pending->buf, *nl;
+	size_t used;
+
+	if (pending->len == 0)
+		return;
+	while ((nl = memchr(start, '\n', pending->len -
+	    (size_t)(start - pending->buf))) != NULL) {
+		*nl = '\0';
+		if (nl > start && nl[-1] == '\r')
+			nl[-1] = '\0';
+		fn(start, data);
+		start = nl + 1;
+	}
+	used = (size_t)(start - pending->buf);
+	if (flush || pending->len - used > 65536) {
+		if (pending->len > used)
+			fn(start, data);
+		used = pending->len;
+	}
+	memmove(pending->buf, pending->buf + used, pending->len - used);
+	pending->len -= used;
+	pending->buf[pending->len] = '\0';
+}
+
 void
 strvec_push(struct strvec *sv, const char *s)
 {

@@ -21,6 +21,7 @@
 
 #include <cmocka.h>
 
+#include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -73,28 +74,39 @@ fake_prepare(void *data, const struct berth_root *r, const char *app,
 	return 0;
 }
 
-/* A child that says hello and waits for SIGTERM, or exits at once. */
-static pid_t
-fake_spawn(void *data, const struct dyno_spec *spec, int out_fd)
+/*
+ * A child that says hello on its output pipe and waits for SIGTERM, or
+ * exits at once: what berthd watches is the child itself (no monitor).
+ */
+static int
+fake_spawn(void *data, const struct berth_root *r,
+    const struct dyno_spec *spec, struct monitor_proc *out)
 {
-	int crash = strcmp(spec->command, "crash") == 0;
+	int crash = strcmp(spec->command, "crash") == 0, p[2];
 	pid_t pid;
 
 	(void)data;
+	(void)r;
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return -1;
 	pid = fork();
 	if (pid == 0) {
 		static const char hello[] = "fake dyno up\n";
 		ssize_t w;
 
 		setsid();
-		w = write(out_fd, hello, sizeof(hello) - 1);
+		w = write(p[1], hello, sizeof(hello) - 1);
 		(void)w;
 		if (crash)
 			_exit(3);
 		for (;;)
 			pause();
 	}
-	return pid;
+	close(p[1]);
+	fcntl(p[0], F_SETFL, O_NONBLOCK);
+	out->pid = out->pgid = pid;
+	out->out_fd = p[0];
+	return 0;
 }
 
 /* The command of the dyno on port (the sv lock is taken here). */
