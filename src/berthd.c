@@ -18,7 +18,6 @@
  * back-off, a SIGKILL after stop_timeout, the reaper): no polling.
  */
 #include "control-server.h"
-#include "monitor.h"
 #include "names.h"
 #include "repo.h"
 #include "review.h"
@@ -478,9 +477,6 @@ main(int argc, char **argv)
 	const char *root_dir = NULL;
 	int ch;
 
-	/* A dyno's monitor (monitor.h): berthd's own binary, run again. */
-	if (argc > 1 && strcmp(argv[1], "--monitor") == 0)
-		return monitor_main(argc, argv);
 	D.sig_fd = D.pid_fd = -1;
 	pthread_mutex_init(&D.reap_lock, NULL);
 	while ((ch = getopt_long(argc, argv, "fh", opts, NULL)) != -1) {

@@ -130,7 +130,7 @@ dyno_record_write(const char *path, const struct dyno_record *rec)
 {
 	json_t *o = dyno_record_json(rec, 0);
 	char *text = json_dumps(o, JSON_COMPACT);
-	int ret = write_file_atomic(path, text, strlen(text), 0600);
+	int ret = write_file_volatile(path, text, strlen(text), 0600);
 
 	free(text);
 	json_decref(o);

@@ -23,6 +23,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#define MONITOR_PROTOCOL 1		/* what berthd and monitors share */
 #define SPEC_MAX	(16 << 20)	/* a spec holds a config snapshot */
 #define START_MS	30000		/* for the dyno's first exec */
 #define COPY_MAX	4000		/* a copy stays one atomic pipe write */
@@ -47,8 +48,9 @@ spec_text(const struct berth_root *r, const struct dyno_spec *spec,
 	char *text;
 
 	dyno_record_of_spec(spec, &rec);
-	o = json_pack("{s:s, s:i, s:i, s:i, s:s}", "root", r->dir,
-	    "log_max_kb", r->cfg.log_max_kb, "stop_timeout",
+	o = json_pack("{s:i, s:s, s:i, s:i, s:i, s:s}", "protocol",
+	    MONITOR_PROTOCOL, "root", r->dir, "log_max_kb",
+	    r->cfg.log_max_kb, "stop_timeout",
 	    r->cfg.stop_timeout, "parent", (int)getpid(), "record", record);
 	json_object_set_new(o, "dyno", dyno_record_json(&rec, 1));
 	text = json_dumps(o, JSON_COMPACT);
@@ -57,22 +59,27 @@ spec_text(const struct berth_root *r, const struct dyno_spec *spec,
 }
 
 /*
- * This program, to run again as a monitor: its path, for ps to show,
- * unless it was replaced or removed since it started; then the file we
- * run still, so berthd and its monitors are always of one version.
+ * The monitor program: next to this program (a build tree), else the
+ * installed one, LIBEXECDIR/berth-monitor. Caller frees.
  */
 static char *
-self_exe(void)
+monitor_program(void)
 {
-	char buf[PATH_MAX];
+	char buf[PATH_MAX], *slash, *path;
 	ssize_t n = readlink("/proc/self/exe", buf, sizeof(buf) - 1);
 
-	if (n <= 0)
-		return xstrdup("/proc/self/exe");
-	buf[n] = '\0';
-	if (access(buf, X_OK) != 0)
-		return xstrdup("/proc/self/exe");
-	return xstrdup(buf);
+	if (n > 0) {
+		buf[n] = '\0';
+		slash = strrchr(buf, '/');
+		if (slash != NULL) {
+			path = xasprintf("%.*s/berth-monitor",
+			    (int)(slash - buf), buf);
+			if (access(path, X_OK) == 0)
+				return path;
+			free(path);
+		}
+	}
+	return xstrdup(BERTH_LIBEXECDIR "/berth-monitor");
 }
 
 /* The monitor's first line into buf; -1 at EOF or after START_MS. */
@@ -104,22 +111,6 @@ first_line(int fd, char *buf, size_t size)
 	return 0;
 }
 
-static int
-write_all(int fd, const char *p, size_t len)
-{
-	while (len > 0) {
-		ssize_t n = write(fd, p, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -1;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 /* Give the monitor mon its spec and read how the start went. */
 static int
 hand_over(pid_t mon, int in, int ev, const char *text,
@@ -127,7 +118,7 @@ hand_over(pid_t mon, int in, int ev, const char *text,
 {
 	char line[1024];
 	long pid = 0;
-	int sent = write_all(in, text, strlen(text)) == 0;
+	int sent = fd_write_all(in, text, strlen(text)) == 0;
 
 	close(in);
 	if (!sent || first_line(ev, line, sizeof(line)) < 0) {
@@ -166,10 +157,9 @@ monitor_spawn(const struct berth_root *r, const struct dyno_spec *spec,
 		    spec->index);
 		goto out;
 	}
-	exe = self_exe();
+	exe = monitor_program();
 	strvec_push(&c.args, exe);
 	free(exe);
-	strvec_push(&c.args, "--monitor");
 	strvec_push(&c.args, record);
 	c.in_fd = in[0];
 	c.out_fd = ev[1];
@@ -242,6 +232,12 @@ mon_load(struct mon *m)
 	if (read_file("/dev/stdin", &sb, SPEC_MAX) < 0)
 		goto out;
 	o = json_loads(strbuf_str(&sb), 0, NULL);
+	if (json_integer_value(json_object_get(o, "protocol")) !=
+	    MONITOR_PROTOCOL) {
+		berth_error("berthd and berth-monitor are of different "
+		    "versions; restart berthd");
+		goto out;
+	}
 	root = json_string_value(json_object_get(o, "root"));
 	record = json_string_value(json_object_get(o, "record"));
 	if (root == NULL || record == NULL ||
@@ -288,9 +284,11 @@ mon_signals_setup(struct mon *m)
 }
 
 /*
- * Record ourselves, then start the dyno with its output to a pipe of
- * ours, and record it. A berthd that went away before we could start
- * it is not there to account for it: then nothing starts.
+ * Start the dyno with its output to a pipe of ours, and record it. A
+ * berthd that went away before we could start it is not there to
+ * account for it: then nothing starts. (Should it die in the moment
+ * between the start and the record, its successor starts too late to
+ * miss the record.)
  */
 static int
 mon_start(struct mon *m)
@@ -301,8 +299,6 @@ mon_start(struct mon *m)
 
 	m->rec.watcher = getpid();
 	m->rec.watcher_start = proc_start_time(m->rec.watcher);
-	if (dyno_record_write(m->record, &m->rec) < 0)
-		return -1;
 	if (getppid() != m->parent)
 		return berth_error("berthd went away before %s started",
 		    m->name);
@@ -319,9 +315,11 @@ mon_start(struct mon *m)
 	m->out = p[0];
 	m->rec.pid = pid;
 	m->rec.pid_start = proc_start_time(pid);
-	if (dyno_record_write(m->record, &m->rec) < 0)
-		mon_event(m, "Cannot record the process: %s",
-		    berth_last_error());
+	if (dyno_record_write(m->record, &m->rec) < 0) {
+		/* Unrecorded, it would outlive a berthd crash unseen. */
+		kill(-pid, SIGKILL);
+		return -1;
+	}
 	return 0;
 }
 
@@ -485,8 +483,8 @@ monitor_main(int argc, char **argv)
 	m.out = m.sig = -1;
 	m.events = 1;
 	m.rec.exit_code = -1;
-	/* argv[2], the record, is there for ps: the spec names it too. */
-	if (argc != 3 || argv[2][0] != '/' || chdir("/") < 0 ||
+	/* argv[1], the record, is there for ps: the spec names it too. */
+	if (argc != 2 || argv[1][0] != '/' || chdir("/") < 0 ||
 	    mon_load(&m) < 0 || mon_signals_setup(&m) < 0)
 		goto fail;
 	if (applog_open(&m.root, m.rec.app, &m.log) < 0)
@@ -497,7 +495,7 @@ monitor_main(int argc, char **argv)
 	}
 	n = snprintf(line, sizeof(line), "started %ld %llu\n",
 	    (long)m.rec.pid, m.rec.pid_start);
-	if (write_all(1, line, (size_t)n) < 0)
+	if (fd_write_all(1, line, (size_t)n) < 0)
 		m.events = -1;
 	else
 		fcntl(1, F_SETFL, O_NONBLOCK);
@@ -507,7 +505,7 @@ monitor_main(int argc, char **argv)
 	return m.rec.exit_code;
 fail:
 	n = snprintf(line, sizeof(line), "error %s\n", berth_last_error());
-	write_all(1, line, (size_t)n < sizeof(line) ? (size_t)n :
+	fd_write_all(1, line, (size_t)n < sizeof(line) ? (size_t)n :
 	    sizeof(line) - 1);
 	return 1;
 }

@@ -1,12 +1,13 @@
 /*
  * monitor.h - the dyno monitor of the local runtime backend: one small
- * process per formation dyno, `berthd --monitor` (berthd's own binary
- * in another mode), as podman's conmon is one per container. It starts
- * the dyno and is its parent; it holds the dyno's output, writing each
- * line into the app's log itself, and its exit status; it stops the
- * dyno when asked. So a dyno keeps running and logging while berthd is
- * down, and a berthd that starts again finds it by its record and
- * adopts it (supervisor_recover).
+ * process per formation dyno, berth-monitor (a helper in LIBEXECDIR/
+ * berth/, linked with little so it starts in about a millisecond), as
+ * podman's conmon is one per container. It starts the dyno and is its
+ * parent; it holds the dyno's output, writing each line into the app's
+ * log itself, and its exit status; it stops the dyno when asked. So a
+ * dyno keeps running and logging while berthd is down, and a berthd
+ * that starts again finds it by its record and adopts it
+ * (supervisor_recover).
  *
  * What a monitor and berthd share:
  *  - its stdin: the dyno's spec, read once (JSON: the dyno record with
@@ -58,8 +59,8 @@ int monitor_spawn(const struct berth_root *r, const struct dyno_spec *spec,
 /* ROOT/run/dynos/TOKEN.json; caller frees. */
 char *monitor_record_path(const struct berth_root *r, const char *token);
 /*
- * `berthd --monitor RECORD`: the monitor itself (spec on stdin). Its
- * exit status: the dyno's, or 1 when it could not start it.
+ * `berth-monitor RECORD`: the monitor itself (spec on stdin). Its exit
+ * status: the dyno's, or 1 when it could not start it.
  */
 int monitor_main(int argc, char **argv);
 

@@ -385,8 +385,8 @@ read_file_regular(const char *path, struct strbuf *out, size_t max)
 	return read_file(path, out, max);
 }
 
-static int
-write_all(int fd, const void *data, size_t len)
+int
+fd_write_all(int fd, const void *data, size_t len)
 {
 	const char *p = data;
 	ssize_t n;
@@ -404,9 +404,10 @@ write_all(int fd, const void *data, size_t len)
 	return 0;
 }
 
-int
-write_file_atomic(const char *path, const void *data, size_t len,
-    mode_t mode)
+/* Write path.tmp, fsync it when sync, rename it to path. */
+static int
+write_file_replace(const char *path, const void *data, size_t len,
+    mode_t mode, int sync)
 {
 	char *tmp = xasprintf("%s.tmp.%ld", path, (long)getpid());
 	int fd, ret = -1;
@@ -416,7 +417,7 @@ write_file_atomic(const char *path, const void *data, size_t len,
 		berth_error_errno("cannot write %s", path);
 		goto out;
 	}
-	if (write_all(fd, data, len) < 0 || fsync(fd) < 0) {
+	if (fd_write_all(fd, data, len) < 0 || (sync && fsync(fd) < 0)) {
 		berth_error_errno("cannot write %s", path);
 		close(fd);
 		unlink(tmp);
@@ -431,6 +432,20 @@ write_file_atomic(const char *path, const void *data, size_t len,
 out:
 	free(tmp);
 	return ret;
+}
+
+int
+write_file_atomic(const char *path, const void *data, size_t len,
+    mode_t mode)
+{
+	return write_file_replace(path, data, len, mode, 1);
+}
+
+int
+write_file_volatile(const char *path, const void *data, size_t len,
+    mode_t mode)
+{
+	return write_file_replace(path, data, len, mode, 0);
 }
 
 int
@@ -524,7 +539,7 @@ copy_file(const char *from, const char *to, mode_t mode)
 		goto done;
 	}
 	while ((n = read(in, buf, sizeof(buf))) > 0) {
-		if (write_all(out, buf, (size_t)n) < 0) {
+		if (fd_write_all(out, buf, (size_t)n) < 0) {
 			ret = berth_error_errno("cannot write %s", to);
 			break;
 		}

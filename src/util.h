@@ -93,6 +93,15 @@ int read_file_regular(const char *path, struct strbuf *out, size_t max);
 /* Write data to path via path.tmp + rename, with the given mode. */
 int write_file_atomic(const char *path, const void *data, size_t len,
     mode_t mode);
+/*
+ * The same without waiting for the disk (no fsync): for a file that
+ * only describes running processes, which no crash of the machine
+ * outlives.
+ */
+int write_file_volatile(const char *path, const void *data, size_t len,
+    mode_t mode);
+/* write() all of data, again after EINTR; -1 with errno. */
+int fd_write_all(int fd, const void *data, size_t len);
 int mkdir_p(const char *path, mode_t mode);
 /* Create or truncate path, mode 0600 from the start, for writing. */
 FILE *fopen_private(const char *path);
