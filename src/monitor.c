@@ -59,15 +59,20 @@ spec_text(const struct berth_root *r, const struct dyno_spec *spec,
 }
 
 /*
- * The monitor program: next to this program (a build tree), else the
- * installed one, LIBEXECDIR/berth-monitor. Caller frees.
+ * The monitor program: $BERTH_MONITOR (tests), else the one next to
+ * this program (a build tree), else the installed one,
+ * LIBEXECDIR/berth-monitor. Caller frees.
  */
 static char *
 monitor_program(void)
 {
 	char buf[PATH_MAX], *slash, *path;
-	ssize_t n = readlink("/proc/self/exe", buf, sizeof(buf) - 1);
+	const char *env = getenv("BERTH_MONITOR");
+	ssize_t n;
 
+	if (env != NULL && env[0] == '/')
+		return xstrdup(env);
+	n = readlink("/proc/self/exe", buf, sizeof(buf) - 1);
 	if (n > 0) {
 		buf[n] = '\0';
 		slash = strrchr(buf, '/');

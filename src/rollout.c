@@ -490,12 +490,12 @@ rollout_release(struct rollout_env *env, struct sv_app *a,
 		sv_dyno_stop(sv, old[i]);
 	a->stopped = 0;
 	pthread_mutex_unlock(&sv->lock);
-	report_others(env, fresh, nfresh, pr);
 	if (nold > 0)
 		progress_say(pr, "switched in %.1f ms; %zu old dyno%s "
 		    "stopping", switch_us / 1000.0, nold, nold == 1 ? "" : "s");
 	else
 		progress_say(pr, "switched in %.1f ms", switch_us / 1000.0);
+	report_others(env, fresh, nfresh, pr);
 	ret = 0;
 	goto out;
 fail:

@@ -230,6 +230,13 @@ supervisor_recover(struct supervisor *sv)
 
 /* ---- claiming ---- */
 
+/* Whether d's process runs (an adopted one is starting until claimed). */
+static int
+running(const struct sv_dyno *d)
+{
+	return d->state == SV_STARTING || d->state == SV_UP;
+}
+
 /*
  * Whether another dyno of the app has d's type and index, runs the
  * app's release and is older than d, or is not adopted (claimed, or
@@ -243,7 +250,7 @@ has_twin(struct supervisor *sv, const struct sv_dyno *d)
 	for (e = sv->dynos; e != NULL; e = e->next)
 		if (e != d && e->app == d->app && e->index == d->index &&
 		    strcmp(e->type, d->type) == 0 &&
-		    (e->state == SV_STARTING || e->state == SV_UP) &&
+		    running(e) &&
 		    e->rel.id == d->app->rel.id && (!e->adopted ||
 		    e->started_at < d->started_at ||
 		    (e->started_at == d->started_at && e->pid < d->pid)))
@@ -261,12 +268,10 @@ sv_adopt_claim(struct supervisor *sv, struct sv_app *a)
 		if (d->app != a || !d->adopted || d->state == SV_STOPPING)
 			continue;
 		sv_dyno_name(d, name);
-		if (d->state != SV_STARTING || d->rel.id != a->rel.id ||
-		    has_twin(sv, d)) {
+		if (!running(d) || d->rel.id != a->rel.id || has_twin(sv, d)) {
 			sv_app_event(a, name, "Not adopted: %s",
 			    d->rel.id != a->rel.id ? "of another release" :
-			    d->state != SV_STARTING ? "it ended" :
-			    "another one runs");
+			    !running(d) ? "it ended" : "another one runs");
 			d->adopted = 0;
 			sv_dyno_stop(sv, d);
 			continue;
@@ -289,7 +294,7 @@ sv_adopt_stale(struct supervisor *sv, struct sv_app *a, int64_t rel_id)
 	size_t n = 0;
 
 	for (d = sv->dynos; d != NULL; d = d->next)
-		if (d->app == a && d->adopted && d->state == SV_STARTING &&
+		if (d->app == a && d->adopted && running(d) &&
 		    d->rel.id != rel_id)
 			n++;
 	return n;

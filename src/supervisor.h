@@ -119,7 +119,8 @@ struct supervisor {
 	int next_port;
 	int spawning;		/* dynos being started right now */
 	int wake[2];		/* written to wake the event loop */
-	/* Whether a dyno accepts on port (sv_port_accepts; tests: fakes). */
+	/* Whether a dyno accepts on port (sv_port_accepts; tests: fakes);
+	 * called with sv->lock held. */
 	int (*accepts)(void *data, int port);
 	void *accepts_data;
 };
@@ -187,16 +188,18 @@ void sv_counts(struct supervisor *sv, size_t *apps, size_t *dynos);
 
 /* --- the event loop (one thread) --- */
 /*
- * Fill pfds from index *n with the wake pipe and every dyno's output
- * (growing *pfds and *owners, of *alloc entries); returns the poll
+ * Fill pfds from index *n with the wake pipe, and for every dyno the
+ * copies of its output and its monitor's pidfd (growing *pfds and
+ * *owners, of *alloc entries); returns the poll
  * timeout in ms for the next timer (-1 = none, also given next_ms, a
  * deadline of the caller's own, 0 = none).
  */
 int supervisor_poll_fds(struct supervisor *sv, struct pollfd **pfds,
     struct sv_dyno ***owners, size_t *n, size_t *alloc, int64_t next_ms);
 /*
- * After poll(): read what dynos wrote, reap exited ones (got_chld) and
- * orphans, run due timers (restarts, SIGKILLs) and free what stopped.
+ * After poll(): read what dynos wrote, act on monitors that exited,
+ * reap orphans (got_chld), run due timers (restarts, SIGKILLs, probes
+ * of starting dynos) and free what stopped.
  */
 void supervisor_poll_done(struct supervisor *sv, struct pollfd *pfds,
     struct sv_dyno **owners, size_t n, int got_chld);
