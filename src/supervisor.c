@@ -214,7 +214,8 @@ dyno_exec(struct supervisor *sv, struct sv_dyno *d)
 	if (rc == 0)
 		fd = watch(proc.pid);
 	pthread_mutex_lock(&sv->lock);
-	sv->spawning--;
+	if (--sv->spawning == 0 && sv->reap_again)
+		supervisor_wake(sv);
 	if (rc < 0)
 		return -1;
 	d->pid = proc.pid;
@@ -426,10 +427,22 @@ group_alive(const struct sv_dyno *d)
 	return d->pgid > 0 && (kill(-d->pgid, 0) == 0 || errno == EPERM);
 }
 
+/* d's record, as its monitor wrote it last; -1 when there is none. */
+static int
+load_record(struct supervisor *sv, const struct sv_dyno *d,
+    struct dyno_record *rec)
+{
+	char *path = monitor_record_path(sv->root, d->token);
+	int rc = dyno_record_load(path, rec);
+
+	free(path);
+	return rc;
+}
+
 /*
  * How d's monitor ended, once it has: its exit status is the dyno's;
  * killed by a signal, it is lost (*lost), and what it watched may
- * still run. A monitor that is not our child (adopted) wrote the exit
+ * still run. One that is not our child (adopted) wrote the dyno's exit
  * status in its record. 0 while it runs (sv->lock held).
  */
 static int
@@ -438,28 +451,54 @@ monitor_ended(struct supervisor *sv, struct sv_dyno *d, int *code,
 {
 	struct pollfd p = { d->pidfd, POLLIN, 0 };
 	struct dyno_record rec;
-	char *path;
+	siginfo_t si;
 	int status;
-	pid_t got = waitpid(d->pid, &status, WNOHANG);
 
 	*lost = 0;
-	if (got == d->pid) {
+	if (d->pidfd < 0) {
+		/* Our child without a pidfd: SIGCHLD tells. */
+		if (waitpid(d->pid, &status, WNOHANG) != d->pid)
+			return 0;
 		*lost = WIFSIGNALED(status);
 		*code = WIFEXITED(status) ? WEXITSTATUS(status) :
 		    128 + WTERMSIG(status);
 		return 1;
 	}
-	if (got == 0 || d->pidfd < 0 || poll(&p, 1, 0) <= 0)
+	/* By its pidfd: never another process that got its pid since. */
+	memset(&si, 0, sizeof(si));
+	if (waitid(P_PIDFD, (id_t)d->pidfd, &si, WEXITED | WNOHANG) == 0) {
+		if (si.si_pid == 0)
+			return 0;
+		*lost = si.si_code != CLD_EXITED;
+		*code = *lost ? 128 + si.si_status : si.si_status;
+		return 1;
+	}
+	if (poll(&p, 1, 0) <= 0)
 		return 0;
-	path = monitor_record_path(sv->root, d->token);
 	*code = -1;
-	if (dyno_record_load(path, &rec) == 0) {
+	if (load_record(sv, d, &rec) == 0) {
 		*code = rec.exit_code;
 		dyno_record_clear(&rec);
 	}
 	*lost = *code < 0;
-	free(path);
 	return 1;
+}
+
+/* SIGKILL what a lost monitor left of d (sv->lock held). */
+static void
+kill_remains(struct supervisor *sv, struct sv_dyno *d)
+{
+	struct dyno_record rec;
+	char name[64];
+
+	sv_dyno_name(d, name);
+	sv_app_event(d->app, name, "Its monitor was killed; stopping what "
+	    "is left of it");
+	if (load_record(sv, d, &rec) == 0) {
+		dyno_record_kill(&rec);
+		dyno_record_clear(&rec);
+	} else
+		dyno_kill_token(d->token);
 }
 
 /* The dyno's monitor ended with code (event loop, sv->lock held). */
@@ -469,6 +508,8 @@ dyno_exited(struct supervisor *sv, struct sv_dyno *d, int code, int lost)
 	char name[64], *rec = monitor_record_path(sv->root, d->token);
 
 	sv_dyno_name(d, name);
+	if (lost)
+		kill_remains(sv, d);
 	unlink(rec);
 	free(rec);
 	d->exit_code = code;
@@ -479,13 +520,6 @@ dyno_exited(struct supervisor *sv, struct sv_dyno *d, int code, int lost)
 	if (d->out_fd >= 0)
 		dyno_read(d);
 	close_output(d);
-	if (lost) {
-		sv_app_event(d->app, name, "Its monitor was killed; stopping "
-		    "what is left of it");
-		if (d->pgid > 0)
-			kill(-d->pgid, SIGKILL);
-		dyno_kill_token(d->token);
-	}
 	/*
 	 * Stopping: its monitor waited for the group (the shell may go
 	 * first while the app it ran says goodbye); the event loop
@@ -592,6 +626,7 @@ dyno_restart(struct supervisor *sv, struct sv_dyno *d)
 struct orphan_walk {
 	struct supervisor *sv;
 	pid_t self;
+	int deferred;		/* a zombie was left for later */
 };
 
 /*
@@ -619,6 +654,8 @@ reap_orphan(pid_t pid, void *data)
 	if (proc_zombie(pid)) {
 		if (w->sv->spawning == 0)
 			waitpid(pid, NULL, WNOHANG);
+		else
+			w->deferred = 1;
 		return 0;
 	}
 	dyno_proc_token(pid, id);
@@ -640,13 +677,15 @@ reap_orphan(pid_t pid, void *data)
 static void
 reap(struct supervisor *sv)
 {
-	struct orphan_walk w = { sv, getpid() };
+	struct orphan_walk w = { sv, getpid(), 0 };
 	struct sv_dyno *d;
 
 	for (d = sv->dynos; d != NULL; d = d->next)
 		if (d->pidfd < 0)
 			dyno_collect(sv, d);
 	proc_each(reap_orphan, &w);
+	/* No SIGCHLD may come again: look once the starts are done. */
+	sv->reap_again = w.deferred;
 }
 
 /* ---- ps ---- */
@@ -852,7 +891,7 @@ supervisor_poll_done(struct supervisor *sv, struct pollfd *pfds,
 		if ((pfds[i].revents & POLLIN) && owners[i] != NULL &&
 		    pfds[i].fd == owners[i]->pidfd)
 			dyno_collect(sv, owners[i]);
-	if (got_chld)
+	if (got_chld || (sv->reap_again && sv->spawning == 0))
 		reap(sv);
 	run_timers(sv);
 	remove_stopped(sv);

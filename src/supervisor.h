@@ -118,6 +118,7 @@ struct supervisor {
 	struct sv_dyno *dynos;
 	int next_port;
 	int spawning;		/* dynos being started right now */
+	int reap_again;		/* orphans wait until none is */
 	int wake[2];		/* written to wake the event loop */
 	/* Whether a dyno accepts on port (sv_port_accepts; tests: fakes);
 	 * called with sv->lock held. */

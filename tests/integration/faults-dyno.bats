@@ -223,6 +223,21 @@ worker: m=$mark-\$BERTH_RELEASE; [ -e \$m ] && exec sleep 100000; touch \$m; ech
 	[[ "$output" == *"Restarting (restart 1)"*"State changed from starting to up"* ]]
 }
 
+@test "a dyno whose monitor is killed is stopped and restarted" {
+	start_berthd
+	push "$APP" demo
+	pid=$(listener "$(port_of demo-staging web.1)")
+	monitor=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["watcher"])' \
+	    "$BERTH_ROOT"/run/dynos/*.json)
+	grep -q berth-monitor "/proc/$monitor/cmdline"
+	kill -KILL "$monitor"
+	wait_for "the dyno to be stopped" 10 eval "! kill -0 $pid 2>/dev/null"
+	wait_for "web.1 to be restarted and up" 10 ps_has demo-staging 1 \
+	    'd["name"] == "web.1" and d["restarts"] == 1 and d["state"] == "up"'
+	grep -q 'berth\[web.1\]: Its monitor was killed' "$LOG"
+	[ "$(router_code demo-staging /)" = 200 ]
+}
+
 @test "a release phase left by a killed berthd is ended and its directory removed at the next start" {
 	start_berthd
 	push "$APP" demo
