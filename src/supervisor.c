@@ -821,32 +821,66 @@ remove_stopped(struct supervisor *sv)
 	}
 }
 
+/* Whether d waits to be found up (it started outside a rollout). */
+static int
+probe_due(const struct sv_dyno *d, int64_t now)
+{
+	return d->state == SV_STARTING && d->probe_at > 0 &&
+	    d->probe_at <= now && !d->rollout && !d->adopted && d->pid > 0;
+}
+
 /*
  * A formation dyno that started outside a rollout (a crash restart, an
  * adopted one) is up once it runs, or for a web dyno once it accepts
- * connections on its port (sv->lock held).
+ * connections on its port. The connects happen without sv->lock (one
+ * to a dyno whose backlog is full can wait), the dynos pinned meanwhile
+ * (sv->lock held on entry and return).
  */
 static void
-dyno_probe(struct supervisor *sv, struct sv_dyno *d, int64_t now)
+run_probes(struct supervisor *sv)
 {
-	char name[64];
+	int64_t now = now_ms();
+	struct sv_dyno **due = NULL, *d;
+	int *up = NULL;
+	size_t n = 0, i;
 
-	d->probe_at = 0;
-	if (d->rollout || d->adopted || d->pid == 0)
+	for (d = sv->dynos; d != NULL; d = d->next)
+		if (probe_due(d, now)) {
+			due = xrealloc(due, (n + 1) * sizeof(*due));
+			due[n++] = d;
+		}
+	if (n == 0)
 		return;
-	if (strcmp(d->type, "web") == 0 && d->port > 0 &&
-	    !sv->accepts(sv->accepts_data, d->port)) {
-		d->probe_at = now + (now - d->started_ms <
-		    (int64_t)sv->root->cfg.boot_timeout * 1000 ? PROBE_MS :
-		    PROBE_SLOW_MS);
-		return;
+	sv_pin(due, n);
+	up = xcalloc(n, sizeof(*up));
+	pthread_mutex_unlock(&sv->lock);
+	for (i = 0; i < n; i++)
+		up[i] = strcmp(due[i]->type, "web") != 0 || due[i]->port == 0 ||
+		    sv->accepts(sv->accepts_data, due[i]->port);
+	pthread_mutex_lock(&sv->lock);
+	for (i = 0; i < n; i++) {
+		char name[64];
+
+		d = due[i];
+		d->pins--;
+		if (!probe_due(d, now))
+			continue;
+		if (!up[i]) {
+			d->probe_at = now + (now - d->started_ms <
+			    (int64_t)sv->root->cfg.boot_timeout * 1000 ?
+			    PROBE_MS : PROBE_SLOW_MS);
+			continue;
+		}
+		d->state = SV_UP;
+		d->probe_at = 0;
+		sv_dyno_name(d, name);
+		sv_app_event(d->app, name, "State changed from starting to up");
 	}
-	d->state = SV_UP;
-	sv_dyno_name(d, name);
-	sv_app_event(d->app, name, "State changed from starting to up");
+	free(up);
+	free(due);
 }
 
-/* Restarts, SIGKILLs and probes that are due (sv->lock held). */
+/* Restarts and SIGKILLs that are due (sv->lock held). */
 static void
 run_timers(struct supervisor *sv)
 {
@@ -862,8 +896,6 @@ run_timers(struct supervisor *sv)
 			dyno_restart(sv, d);
 		else if (d->state == SV_STOPPING)
 			dyno_kill_late(d);
-		else if (d->state == SV_STARTING)
-			dyno_probe(sv, d, now);
 	}
 }
 
@@ -894,6 +926,7 @@ supervisor_poll_done(struct supervisor *sv, struct pollfd *pfds,
 	if (got_chld || (sv->reap_again && sv->spawning == 0))
 		reap(sv);
 	run_timers(sv);
+	run_probes(sv);
 	remove_stopped(sv);
 	pthread_mutex_unlock(&sv->lock);
 }

@@ -121,7 +121,7 @@ struct supervisor {
 	int reap_again;		/* orphans wait until none is */
 	int wake[2];		/* written to wake the event loop */
 	/* Whether a dyno accepts on port (sv_port_accepts; tests: fakes);
-	 * called with sv->lock held. */
+	 * called without sv->lock. */
 	int (*accepts)(void *data, int port);
 	void *accepts_data;
 };

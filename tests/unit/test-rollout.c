@@ -142,22 +142,6 @@ fake_accepts(void *data, int port)
 	return open;
 }
 
-/*
- * The supervisor's probe of a dyno started outside a rollout: called
- * with sv->lock held, so it reads the dynos itself.
- */
-static int
-fake_sv_accepts(void *data, int port)
-{
-	struct fixture *f = data;
-	struct sv_dyno *d;
-
-	for (d = f->sv.dynos; d != NULL; d = d->next)
-		if (d->port == port)
-			return strcmp(d->command, "ok") == 0;
-	return 0;
-}
-
 static long
 fake_health(void *data, int port, const struct healthcheck *hc)
 {
@@ -257,7 +241,7 @@ setup(void **state)
 	assert_int_equal(mkdir_p(p, 0700), 0);
 	free(p);
 	assert_int_equal(supervisor_init(&f->sv, &f->root, &fake_spawner), 0);
-	f->sv.accepts = fake_sv_accepts;
+	f->sv.accepts = fake_accepts;
 	f->sv.accepts_data = f;
 	pthread_mutex_init(&f->rlog.lock, NULL);
 	pthread_mutex_init(&f->gate_lock, NULL);
