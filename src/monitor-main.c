@@ -13,8 +13,8 @@ int
 main(int argc, char **argv)
 {
 	if (isatty(0)) {
-		fprintf(stderr, "berth-monitor: berthd runs this, one per dyno; "
-		    "see berthd(8)\n");
+		fprintf(stderr, "berth-monitor: berthd runs this, one per "
+		    "dyno; see berthd(8)\n");
 		return 2;
 	}
 	return monitor_main(argc, argv);
