@@ -403,23 +403,33 @@ mon_exited(struct mon *m, int status)
 		mon_kill(m);
 }
 
+/*
+ * Reap every child that has exited, the dyno's main process or one of
+ * its orphans (we are a subreaper); whether any child is left.
+ */
+static int
+mon_reap(struct mon *m)
+{
+	int status;
+	pid_t pid;
+
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0)
+		if (pid == m->rec.pid)
+			mon_exited(m, status);
+	return pid == 0;
+}
+
 /* Drain the signalfd: stop requests, and children to reap. */
 static void
 mon_signals(struct mon *m)
 {
 	struct signalfd_siginfo si;
-	int status;
-	pid_t pid;
 
 	while (read(m->sig, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
-		if (si.ssi_signo != SIGCHLD) {
+		if (si.ssi_signo == SIGCHLD)
+			mon_reap(m);
+		else
 			mon_stop(m);
-			continue;
-		}
-		/* Subreaper: orphans of the dyno are ours to reap too. */
-		while ((pid = waitpid(-1, &status, WNOHANG)) > 0)
-			if (pid == m->rec.pid)
-				mon_exited(m, status);
 	}
 }
 
@@ -429,15 +439,18 @@ group_alive(const struct mon *m)
 	return kill(-m->rec.pid, 0) == 0 || errno == EPERM;
 }
 
-/* Done: the dyno ended and what it wrote is read (or given up on). */
+/*
+ * Done: the dyno ended, what it wrote is read and what it left is gone
+ * and reaped (or, once killed, after DRAIN_MS whatever holds on).
+ */
 static int
-mon_done(const struct mon *m)
+mon_done(struct mon *m)
 {
 	if (!m->exited)
 		return 0;
-	if (m->killed)
-		return m->out < 0 || now_ms() >= m->drain_until;
-	return m->out < 0 && !group_alive(m);
+	if (m->killed && now_ms() >= m->drain_until)
+		return 1;
+	return m->out < 0 && !mon_reap(m) && !group_alive(m);
 }
 
 /* Until the next deadline, in ms for poll(); -1 = none. */
