@@ -22,11 +22,12 @@
  *  - SIGTERM: stop the dyno: SIGTERM to its process group, SIGKILL
  *    after stop_timeout;
  *  - its exit status: the dyno's (128+N when signal N ended it). It
- *    exits once the dyno's main process has exited and its output is
- *    read: at once after a crash (the dyno's main process exiting
- *    unasked), when whatever is left of the dyno, in its group or
- *    marked with its BERTH_DYNO_ID, is killed; after a stop, once the
- *    group is empty or stop_timeout passed.
+ *    exits once the dyno's main process has exited, its output is read
+ *    and what it left (its group, its orphans, which come to the
+ *    monitor as their subreaper) is gone and reaped. After a crash (the
+ *    main process exiting unasked) that is at once: whatever is left of
+ *    the dyno, in its group or marked with its BERTH_DYNO_ID, is
+ *    killed. After a stop, the rest has until stop_timeout.
  * The monitor also writes the dyno's "Process exited with status N"
  * line into the app's log, after the dyno's last lines.
  *
