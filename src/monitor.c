@@ -490,12 +490,28 @@ mon_loop(struct mon *m)
 	strbuf_take_lines(&m->pending, 1, mon_line, m);
 }
 
+static void
+mon_clear(struct mon *m)
+{
+	if (m->log != NULL)
+		applog_close(m->log);
+	if (m->out >= 0)
+		close(m->out);
+	if (m->sig >= 0)
+		close(m->sig);
+	dyno_record_clear(&m->rec);
+	strbuf_release(&m->pending);
+	config_clear(&m->root.cfg);
+	free(m->root.dir);
+	free(m->record);
+}
+
 int
 monitor_main(int argc, char **argv)
 {
 	struct mon m;
 	char line[1024];
-	int n;
+	int n, code;
 
 	memset(&m, 0, sizeof(m));
 	m.out = m.sig = -1;
@@ -520,10 +536,13 @@ monitor_main(int argc, char **argv)
 	mon_loop(&m);
 	if (dyno_record_write(m.record, &m.rec) < 0)
 		mon_event(&m, "Cannot record the exit: %s", berth_last_error());
-	return m.rec.exit_code;
+	code = m.rec.exit_code;
+	mon_clear(&m);
+	return code;
 fail:
 	n = snprintf(line, sizeof(line), "error %s\n", berth_last_error());
 	fd_write_all(1, line, (size_t)n < sizeof(line) ? (size_t)n :
 	    sizeof(line) - 1);
+	mon_clear(&m);
 	return 1;
 }

@@ -512,7 +512,7 @@ struct bg_deploy {
 	const char *cmd;
 	int quantity;
 	const char *worker;	/* a worker's command; NULL = none */
-	struct strvec lines;	/* its progress */
+	struct strvec lines;	/* its progress, with a worker */
 	volatile int done;
 	int rc;
 	pthread_t t;
@@ -524,7 +524,7 @@ bg_deploy_run(void *arg)
 	struct bg_deploy *b = arg;
 
 	b->rc = deploy_with(b->f, b->app, b->id, b->version, b->cmd,
-	    b->quantity, b->worker, &b->lines);
+	    b->quantity, b->worker, b->worker != NULL ? &b->lines : NULL);
 	b->done = 1;
 	return NULL;
 }
