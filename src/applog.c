@@ -273,6 +273,21 @@ applog_write(struct applog *l, const char *source, const char *proc,
 	return ret;
 }
 
+int
+applog_vwritef(struct applog *l, const char *source, const char *proc,
+    const char *fmt, va_list ap)
+{
+	struct strbuf sb = STRBUF_INIT;
+	int ret;
+
+	if (l == NULL)
+		return 0;
+	strbuf_vaddf(&sb, fmt, ap);
+	ret = applog_write(l, source, proc, sb.buf);
+	strbuf_release(&sb);
+	return ret;
+}
+
 void
 applog_close(struct applog *l)
 {

@@ -13,6 +13,7 @@
 #define BERTH_APPLOG_H
 
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 
 #include "root.h"
@@ -28,6 +29,9 @@ int applog_open(const struct berth_root *r, const char *app,
  */
 int applog_write(struct applog *l, const char *source, const char *proc,
     const char *text);
+/* applog_write() of a printf-formatted text; nothing when l is NULL. */
+int applog_vwritef(struct applog *l, const char *source, const char *proc,
+    const char *fmt, va_list ap) BERTH_ATTR_PRINTF(4, 0);
 void applog_close(struct applog *l);
 /* Open, write one line, close: for the CLI and the hook. */
 int applog_append(const struct berth_root *r, const char *app,

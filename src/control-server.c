@@ -873,6 +873,8 @@ converge_thread(void *arg)
 			strvec_push(&failed, jobs[i].why);
 		free(jobs[i].why);
 	}
+	/* Adopted dynos of apps that are gone, or run nothing now. */
+	supervisor_stop_unclaimed(cs->sv);
 	if (failed.nr == 0)
 		log_say("converged %zu app%s", napps, napps == 1 ? "" : "s");
 	else

@@ -234,9 +234,10 @@ dyno_dir_prepare(const struct berth_root *r, const char *app,
 {
 	char *slug = root_pathf(r, "slugs/%s", slug_id);
 	/*
-	 * Formation dynos (web.1) live in dynos/, which a restarted berthd
-	 * clears; one-off ones (run.N, release...) in oneoff/, which it
-	 * leaves to the process that made them.
+	 * Formation dynos (web.1) live in dynos/, where a restarted berthd
+	 * removes the dirs of the ones that are gone; one-off ones (run.N,
+	 * release...) in oneoff/, which it leaves to the process that made
+	 * them while that runs (dyno_oneoff_reap).
 	 */
 	char *parent = root_pathf(r, "apps/%s/%s", app, strchr(name, '.') !=
 	    NULL && strncmp(name, "run.", 4) != 0 ? "dynos" : "oneoff");

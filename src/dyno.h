@@ -9,7 +9,9 @@
 #ifndef BERTH_DYNO_H
 #define BERTH_DYNO_H
 
+#include <jansson.h>
 #include <sys/types.h>
+#include <time.h>
 
 #include "ledger.h"
 #include "procfile.h"
@@ -87,5 +89,71 @@ void dyno_argv(const struct dyno_spec *d, struct strvec *argv);
  */
 pid_t dyno_spawn(const struct dyno_spec *d, int in_fd, int out_fd,
     int new_session);
+
+/*
+ * A dyno's record: what the process that watches a dyno (its monitor,
+ * or the process running a one-off dyno) knows of it, written under
+ * ROOT/run/ as JSON (mode 0600, whole, by rename), so that a berthd
+ * that starts after a crash can tell what still runs and what each
+ * process is: a pid counts only with its start time.
+ */
+struct dyno_record {
+	char *app;
+	char *type;		/* "web"; a one-off: its name ("release") */
+	int index;
+	int port;		/* 0 = none */
+	char *command;
+	char *commit;
+	/* id, app_id, version, slug_id; config only where with_config */
+	struct release rel;
+	struct dyno_dir dir;
+	char token[20];		/* its BERTH_DYNO_ID */
+	pid_t watcher;		/* the monitor, or the one-off's runner */
+	unsigned long long watcher_start;
+	pid_t pid;		/* its first process, leader of its group */
+	unsigned long long pid_start;	/* (0, 0: not started yet) */
+	time_t started_at;
+	int stopping;		/* asked to stop */
+	int exit_code;		/* -1 while it runs */
+};
+
+/* The record as JSON; the config snapshot only with with_config. */
+json_t *dyno_record_json(const struct dyno_record *rec, int with_config);
+/* Fill rec (owned strings) from JSON; -1 when it is not a record. */
+int dyno_record_from_json(json_t *o, struct dyno_record *rec);
+/* Write rec (without its config) to path; -1 with berth_error(). */
+int dyno_record_write(const char *path, const struct dyno_record *rec);
+int dyno_record_load(const char *path, struct dyno_record *rec);
+void dyno_record_clear(struct dyno_record *rec);
+/*
+ * A record of spec that borrows its strings (never clear it), started
+ * now, not watched yet; and a spec borrowing a record's.
+ */
+void dyno_record_of_spec(const struct dyno_spec *spec,
+    struct dyno_record *rec);
+void dyno_spec_of_record(const struct dyno_record *rec,
+    struct dyno_spec *spec);
+/* Whether the record's watcher still is the process it names. */
+int dyno_record_watched(const struct dyno_record *rec);
+/* SIGKILL what is left of the record's dyno: its group, its token. */
+void dyno_record_kill(const struct dyno_record *rec);
+/*
+ * Call fn for every record DIR/ *.json (an unreadable one is logged and
+ * removed); returns the sum of what fn returned.
+ */
+int dyno_records_each(const char *dir, int (*fn)(const char *path,
+    struct dyno_record *rec, void *data), void *data);
+
+/*
+ * One-off dynos (the release phase, app scripts) run by this process:
+ * begin records it in ROOT/run/oneoff/TOKEN.json, end removes that.
+ * dyno_oneoff_reap() (berthd, at start) kills what is left of one-off
+ * dynos whose process is gone (by BERTH_DYNO_ID) and removes their
+ * directories; it returns how many.
+ */
+int dyno_oneoff_begin(const struct berth_root *r,
+    const struct dyno_spec *spec);
+void dyno_oneoff_end(const struct berth_root *r, const char *token);
+int dyno_oneoff_reap(const struct berth_root *r);
 
 #endif

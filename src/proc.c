@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 ssize_t
@@ -68,7 +69,25 @@ proc_owner_alive(const char *owner)
 
 	if (owner == NULL || sscanf(owner, "%ld %llu", &pid, &start) != 2)
 		return 0;
-	return pid > 1 && start != 0 && proc_start_time((pid_t)pid) == start;
+	return proc_same((pid_t)pid, start);
+}
+
+int
+proc_same(pid_t pid, unsigned long long start)
+{
+	return pid > 1 && start != 0 && proc_start_time(pid) == start &&
+	    !proc_zombie(pid);
+}
+
+int
+proc_pidfd(pid_t pid)
+{
+	int fd = (int)syscall(SYS_pidfd_open, pid, 0);
+
+	if (fd < 0)
+		return berth_error_errno("cannot watch process %ld",
+		    (long)pid);
+	return fd;
 }
 
 pid_t

@@ -30,6 +30,18 @@ unsigned long long proc_start_time(pid_t pid);
  */
 char *proc_owner(pid_t pid);
 int proc_owner_alive(const char *owner);
+/*
+ * Whether pid is still the process that started at start (its start
+ * time, as proc_start_time() read it then): not gone, not a zombie and
+ * not a new process that was given the same pid.
+ */
+int proc_same(pid_t pid, unsigned long long start);
+/*
+ * A pidfd of pid (pidfd_open(2): poll() finds it readable once the
+ * process has exited, even one that is not our child; close-on-exec),
+ * or -1 with berth_error().
+ */
+int proc_pidfd(pid_t pid);
 /* The parent of pid; 0 when it is gone. */
 pid_t proc_ppid(pid_t pid);
 /* Whether pid is a zombie (exited, not yet reaped). */

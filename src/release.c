@@ -81,7 +81,7 @@ release_script(const struct berth_root *r, const char *app,
 	struct strbuf why = STRBUF_INIT;
 	struct dyno_dir dir;
 	char token[20];
-	int ret = -1, i;
+	int ret = -1, i, recorded = 0;
 
 	memset(&ph, 0, sizeof(ph));
 	memset(&dir, 0, sizeof(dir));
@@ -100,6 +100,8 @@ release_script(const struct berth_root *r, const char *app,
 	spec.dir = &dir;
 	random_hex(token, 8);
 	spec.token = token;
+	/* So that what it leaves, if we die, is cleaned up (berthd). */
+	recorded = dyno_oneoff_begin(r, &spec) == 0;
 	/* The same environment and shell as every dyno, through run_command
 	 * for its deadline and group kill. */
 	dyno_env(&spec, &c.env);
@@ -140,6 +142,8 @@ out:
 	for (i = 0; i < TAIL; i++)
 		free(ph.tail[i]);
 	dyno_dir_remove(&dir);
+	if (recorded)
+		dyno_oneoff_end(r, token);
 	strbuf_release(&why);
 	child_clear(&c);
 	return ret;

@@ -219,10 +219,43 @@ boot_check(struct rollout_env *env, struct boot *b,
 		booted = now_ms() - d->started_ms;
 	}
 	pthread_mutex_unlock(&sv->lock);
-	/* Never write to a client with sv->lock held. */
-	if (booted >= 0)
+	/* Never write to a client with sv->lock held. Other kinds are
+	 * reported once the rollout is done with them (report_others). */
+	if (booted >= 0 && web)
 		progress_say(pr, "%s up (%.1fs)", name, booted / 1000.0);
 	return READY;
+}
+
+/*
+ * Say how the dynos in ds that are not web dynos are doing, now that
+ * the operation is done with them: up, or crashed (and restarting), so
+ * a worker that crashed during the rollout is never reported up.
+ */
+static void
+report_others(struct rollout_env *env, struct sv_dyno **ds, size_t n,
+    const struct progress *pr)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		enum sv_state state;
+		char name[64];
+		int code;
+
+		if (strcmp(ds[i]->type, "web") == 0)
+			continue;
+		pthread_mutex_lock(&env->sv->lock);
+		state = ds[i]->state;
+		code = ds[i]->exit_code;
+		sv_dyno_name(ds[i], name);
+		pthread_mutex_unlock(&env->sv->lock);
+		if (state == SV_CRASHED)
+			progress_say(pr, "%s crashed (exit status %d); it "
+			    "restarts with back-off: berth logs --ps %s",
+			    name, code, name);
+		else if (state == SV_UP || state == SV_STARTING)
+			progress_say(pr, "%s up", name);
+	}
 }
 
 /* The boot timeout's error for the first dyno not up (sv->lock held). */
@@ -514,7 +547,7 @@ rollout_release(struct rollout_env *env, struct sv_app *a,
 	drain(env, a, old, nold);
 	pthread_mutex_lock(&sv->lock);
 	for (i = 0; i < nfresh; i++)
-		fresh[i]->rollout = 0;
+		sv_dyno_go_live(sv, fresh[i]);
 	for (i = 0; i < nold; i++)
 		sv_dyno_stop(sv, old[i]);
 	a->stopped = 0;
@@ -524,6 +557,7 @@ rollout_release(struct rollout_env *env, struct sv_app *a,
 		    "stopping", switch_us / 1000.0, nold, nold == 1 ? "" : "s");
 	else
 		progress_say(pr, "switched in %.1f ms", switch_us / 1000.0);
+	report_others(env, fresh, nfresh, pr);
 	ret = 0;
 	goto out;
 fail:
@@ -603,19 +637,14 @@ stop_extra(struct rollout_env *env, struct sv_app *a,
  * with back-off.
  */
 static void
-adopt(struct supervisor *sv, struct sv_dyno **fresh, size_t n)
+go_live(struct supervisor *sv, struct sv_dyno **fresh, size_t n)
 {
 	size_t i;
 
 	pthread_mutex_lock(&sv->lock);
-	for (i = 0; i < n; i++) {
-		fresh[i]->rollout = 0;
-		if (fresh[i]->state == SV_CRASHED && fresh[i]->restart_at == 0)
-			fresh[i]->restart_at = now_ms() +
-			    sv_restart_delay(fresh[i]->backoff);
-	}
+	for (i = 0; i < n; i++)
+		sv_dyno_go_live(sv, fresh[i]);
 	pthread_mutex_unlock(&sv->lock);
-	supervisor_wake(sv);
 }
 
 int
@@ -624,7 +653,7 @@ rollout_converge(struct rollout_env *env, struct sv_app *a,
 {
 	struct supervisor *sv = env->sv;
 	struct sv_dyno **fresh = NULL;
-	size_t nfresh = 0, i;
+	size_t nfresh = 0, stale, i;
 	int ret = 0, q;
 
 	pthread_mutex_lock(&sv->lock);
@@ -633,8 +662,21 @@ rollout_converge(struct rollout_env *env, struct sv_app *a,
 		return 0;
 	}
 	a->stopped = plan->stopped;
+	stale = a->rel.id == 0 && !plan->stopped ?
+	    sv_adopt_stale(sv, a, plan->rel.id) : 0;
+	pthread_mutex_unlock(&sv->lock);
+	/*
+	 * After a berthd restart, dynos it adopted that run another
+	 * release (deployed while it was down) are replaced as a deploy
+	 * replaces them: they serve until the new ones are up. When the
+	 * new ones do not come up, convergence goes on below as usual.
+	 */
+	if (stale > 0 && rollout_release(env, a, plan, NULL, 1, pr) == 0)
+		return 0;
+	pthread_mutex_lock(&sv->lock);
 	if (a->rel.id == 0 && plan->rel.id != 0)
 		swap_release(a, plan);
+	sv_adopt_claim(sv, a);
 	pthread_mutex_unlock(&sv->lock);
 	stop_extra(env, a, plan);
 	for (i = 0; i < plan->nform && !plan->stopped; i++)
@@ -647,7 +689,8 @@ rollout_converge(struct rollout_env *env, struct sv_app *a,
 		}
 	if (nfresh > 0) {
 		ret = wait_up(env, fresh, nfresh, NULL, pr);
-		adopt(sv, fresh, nfresh);
+		go_live(sv, fresh, nfresh);
+		report_others(env, fresh, nfresh, pr);
 	}
 	/*
 	 * Route even when nothing changed: after a start, nginx may not know
@@ -694,7 +737,7 @@ rollout_stop(struct rollout_env *env, struct sv_app *a, const char *target)
 			sv_dyno_stop(sv, d);
 		else if (d->pid > 0)
 			/* Like Heroku: it comes back. */
-			kill(-d->pid, SIGTERM);
+			kill(-d->pgid, SIGTERM);
 	}
 	pthread_mutex_unlock(&sv->lock);
 	if (target == NULL)

@@ -479,33 +479,11 @@ start_command(struct child *c)
 	return child_start(c, 0, NULL);
 }
 
-/* Split buffered output into lines and deliver the complete ones. */
+/* Deliver the complete lines of pending to c->on_line. */
 static void
 deliver_lines(struct child *c, struct strbuf *pending, int flush)
 {
-	char *start = pending->buf, *nl;
-	size_t used;
-
-	if (pending->len == 0)
-		return;
-	while ((nl = memchr(start, '\n', pending->len -
-	    (size_t)(start - pending->buf))) != NULL) {
-		*nl = '\0';
-		if (nl > start && nl[-1] == '\r')
-			nl[-1] = '\0';
-		c->on_line(start, c->data);
-		start = nl + 1;
-	}
-	used = (size_t)(start - pending->buf);
-	/* A line longer than 64 KiB is delivered in pieces. */
-	if (flush || pending->len - used > 65536) {
-		if (pending->len > used)
-			c->on_line(start, c->data);
-		used = pending->len;
-	}
-	memmove(pending->buf, pending->buf + used, pending->len - used);
-	pending->len -= used;
-	pending->buf[pending->len] = '\0';
+	strbuf_take_lines(pending, flush, c->on_line, c->data);
 }
 
 /* A run_command() child being watched: run_command() owns it all. */

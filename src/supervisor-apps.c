@@ -49,15 +49,11 @@ sv_app_get(struct supervisor *sv, const char *name, int64_t id)
 void
 sv_app_event(struct sv_app *a, const char *proc, const char *fmt, ...)
 {
-	struct strbuf sb = STRBUF_INIT;
 	va_list ap;
 
 	va_start(ap, fmt);
-	strbuf_vaddf(&sb, fmt, ap);
+	applog_vwritef(a->log, "berth", proc, fmt, ap);
 	va_end(ap);
-	if (a->log != NULL)
-		applog_write(a->log, "berth", proc, sb.buf);
-	strbuf_release(&sb);
 }
 
 struct sv_app *

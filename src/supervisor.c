@@ -1,11 +1,12 @@
 /*
- * supervisor.c - berthd's dynos (see supervisor.h): their processes,
- * output, exits, crash restarts with back-off, the per-app operation
- * queue, recovery after a crash of berthd, and shutdown.
+ * supervisor.c - berthd's dynos (see supervisor.h): starting them
+ * through their monitors, the last lines of their output, their exits,
+ * crash restarts with back-off, whether one started outside a rollout
+ * is up yet, and shutdown.
  *
- * Every dyno has a pid file under run/dynos/ (pid and start time), so a
- * berthd that starts after a kill -9 can stop exactly what the previous
- * one left (supervisor_recover).
+ * Every dyno has a record under run/dynos/ that its monitor writes
+ * (monitor.h), so a berthd that starts after a kill -9 knows exactly
+ * what the previous one left (supervisor-recover.c).
  */
 #include "supervisor.h"
 #include "applog.h"
@@ -16,6 +17,7 @@
 #include <fcntl.h>
 #include <jansson.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -26,6 +28,9 @@
 #include <unistd.h>
 
 #define RESTART_MAX_MS (5 * 60 * 1000)
+#define MONITOR_GRACE_MS 2000	/* after stop_timeout, for its monitor */
+#define PROBE_MS 100		/* is a starting web dyno up yet? */
+#define PROBE_SLOW_MS 1000	/* ... once past boot_timeout */
 
 static const char *const state_names[] = {
 	"starting", "up", "crashed", "stopping",
@@ -39,11 +44,19 @@ real_prepare(void *data, const struct berth_root *r, const char *app,
 	return dyno_dir_prepare(r, app, slug_id, name, out);
 }
 
-static pid_t
-real_spawn(void *data, const struct dyno_spec *spec, int out_fd)
+static int
+real_spawn(void *data, const struct berth_root *r,
+    const struct dyno_spec *spec, struct monitor_proc *out)
 {
 	(void)data;
-	return dyno_spawn(spec, -1, out_fd, 1);
+	return monitor_spawn(r, spec, out);
+}
+
+static int
+real_accepts(void *data, int port)
+{
+	(void)data;
+	return sv_port_accepts(port);
 }
 
 const struct sv_spawner sv_spawner_real = {
@@ -62,6 +75,7 @@ supervisor_init(struct supervisor *sv, const struct berth_root *r,
 	pthread_mutex_init(&sv->lock, NULL);
 	sv->root = r;
 	sv->spawner = *sp;
+	sv->accepts = real_accepts;
 	if (pipe2(sv->wake, O_NONBLOCK | O_CLOEXEC) < 0)
 		return berth_error_errno("cannot create a pipe");
 	/* Start anywhere in the port range, so berthds that share a range
@@ -98,24 +112,6 @@ sv_dyno_matches(const struct sv_dyno *d, const char *target)
 		return strcmp(d->type, target) == 0;
 	sv_dyno_name(d, name);
 	return strcmp(name, target) == 0;
-}
-
-static char *
-pid_file(struct supervisor *sv, const struct sv_dyno *d)
-{
-	return root_pathf(sv->root, "run/dynos/%s.%s.%d.%ld", d->app->name,
-	    d->type, d->index, (long)d->pid);
-}
-
-static void
-write_pid_file(struct supervisor *sv, const struct sv_dyno *d)
-{
-	char *path = pid_file(sv, d), buf[64];
-	int n = snprintf(buf, sizeof(buf), "%ld %llu\n", (long)d->pid,
-	    proc_start_time(d->pid));
-
-	write_file_atomic(path, buf, (size_t)n, 0600);
-	free(path);
 }
 
 /*
@@ -213,9 +209,22 @@ sv_dyno_move_port(struct supervisor *sv, struct sv_dyno *d)
 	return 1;
 }
 
+/* Its pidfd, or -1: then SIGCHLD tells of its exit (our child). */
+static int
+watch(pid_t pid)
+{
+	int fd = proc_pidfd(pid);
+
+	if (fd < 0)
+		berth_clear_error();
+	return fd;
+}
+
 /*
- * Spawn d's process on its prepared dir (sv->lock held). On failure
- * the caller leaves d crashed.
+ * Start d's process on its prepared dir. sv->lock is held on entry and
+ * return, and dropped while the spawner runs (a monitor takes a few ms
+ * to start); the caller has d pinned. -1 when it could not start: the
+ * caller leaves d crashed. Stopped meanwhile, it is stopped at once.
  */
 static int
 dyno_exec(struct supervisor *sv, struct sv_dyno *d)
@@ -231,36 +240,44 @@ dyno_exec(struct supervisor *sv, struct sv_dyno *d)
 		.dir = &d->dir,
 		.token = d->token,
 	};
+	struct monitor_proc proc;
 	char name[64];
-	int pipefd[2];
+	int rc, fd = -1;
 
 	sv_dyno_name(d, name);
 	random_hex(d->token, 8);
-	if (pipe2(pipefd, O_CLOEXEC) < 0)
-		return berth_error_errno("cannot start %s", name);
-	d->pid = sv->spawner.spawn(sv->spawner.data, &spec, pipefd[1]);
-	d->pgid = d->pid > 0 ? d->pid : 0;
-	close(pipefd[1]);
-	if (d->pid <= 0) {
-		d->pid = 0;
-		close(pipefd[0]);
-		return -1;
-	}
-	fcntl(pipefd[0], F_SETFL, O_NONBLOCK);
-	d->out_fd = pipefd[0];
-	d->state = SV_STARTING;
-	d->started_ms = now_ms();
-	d->started_at = time(NULL);
-	write_pid_file(sv, d);
 	sv_app_event(d->app, name, "Starting process with command `%s`",
 	    d->command);
+	/* No one reaps what we start before it is in d (reap_orphan). */
+	sv->spawning++;
+	pthread_mutex_unlock(&sv->lock);
+	rc = sv->spawner.spawn(sv->spawner.data, sv->root, &spec, &proc);
+	if (rc == 0)
+		fd = watch(proc.pid);
+	pthread_mutex_lock(&sv->lock);
+	if (--sv->spawning == 0 && sv->reap_again)
+		supervisor_wake(sv);
+	if (rc < 0)
+		return -1;
+	d->pid = proc.pid;
+	d->pidfd = fd;
+	d->pgid = proc.pgid;
+	d->out_fd = proc.out_fd;
+	d->started_ms = now_ms();
+	d->started_at = time(NULL);
+	if (d->state == SV_STOPPING) {
+		d->state = SV_STARTING;
+		sv_dyno_stop(sv, d);
+	} else {
+		d->state = SV_STARTING;
+		d->probe_at = d->rollout ? 0 : now_ms();
+	}
 	supervisor_wake(sv);
 	return 0;
 }
 
-/* A copy of what a dyno needs of its release. */
-static void
-release_copy(const struct release *from, struct release *to)
+void
+sv_release_copy(const struct release *from, struct release *to)
 {
 	memset(to, 0, sizeof(*to));
 	to->id = from->id;
@@ -280,11 +297,11 @@ sv_dyno_start(struct supervisor *sv, struct sv_app *a, const char *type,
 
 	d->type = xstrdup(type);
 	d->index = index;
-	d->out_fd = -1;
+	d->out_fd = d->pidfd = -1;
 	d->app = a;
 	d->rollout = 1;
 	pthread_mutex_lock(&sv->lock);
-	release_copy(&a->rel, &d->rel);
+	sv_release_copy(&a->rel, &d->rel);
 	d->commit = a->commit ? xstrdup(a->commit) : NULL;
 	/* The command comes from the release's slug types. */
 	cmd = proctypes_get(&a->types, type);
@@ -303,7 +320,8 @@ sv_dyno_start(struct supervisor *sv, struct sv_app *a, const char *type,
 		sv_app_event(a, name, "Cannot start: %s", berth_last_error());
 		if (d->port < 0)
 			d->port = 0;
-		d->state = SV_CRASHED;
+		if (d->state != SV_STOPPING)
+			d->state = SV_CRASHED;
 		d->exit_code = -1;
 	}
 	pthread_mutex_unlock(&sv->lock);
@@ -321,12 +339,26 @@ sv_dyno_stop(struct supervisor *sv, struct sv_dyno *d)
 	if (d->pid > 0) {
 		sv_app_event(d->app, name, "Stopping all processes with "
 		    "SIGTERM");
-		kill(-d->pgid, SIGTERM);
+		/* Its monitor stops it, and SIGKILLs it at stop_timeout;
+		 * we do, a little later, if the monitor did not. */
+		kill(d->pid, SIGTERM);
 		d->kill_at = now_ms() + (int64_t)sv->root->cfg.stop_timeout *
-		    1000;
+		    1000 + MONITOR_GRACE_MS;
 	}
 	d->state = SV_STOPPING;
 	d->restart_at = 0;
+	d->probe_at = 0;
+	supervisor_wake(sv);
+}
+
+void
+sv_dyno_go_live(struct supervisor *sv, struct sv_dyno *d)
+{
+	d->rollout = 0;
+	if (d->state == SV_CRASHED && d->restart_at == 0 && !d->restarting)
+		d->restart_at = now_ms() + sv_restart_delay(d->backoff);
+	if (d->state == SV_STARTING && d->pid > 0)
+		d->probe_at = now_ms();
 	supervisor_wake(sv);
 }
 
@@ -353,14 +385,9 @@ sv_dyno_tail(const struct sv_dyno *d, struct strbuf *out)
 }
 
 static void
-dyno_line(struct sv_dyno *d, const char *line)
+tail_line(const char *line, void *data)
 {
-	char name[64];
-
-	sv_dyno_name(d, name);
-	if (d->app->log != NULL)
-		applog_write(d->app->log, "app", name, line);
-	tail_add(d, line);
+	tail_add(data, line);
 }
 
 static void
@@ -372,39 +399,15 @@ close_output(struct sv_dyno *d)
 	}
 }
 
-/* Read what the dyno wrote (sv->lock held). At EOF the pipe is closed. */
+/*
+ * Read the copies of what the dyno wrote (sv->lock held); its monitor
+ * writes the log. At EOF the pipe is closed.
+ */
 static void
 dyno_read(struct sv_dyno *d)
 {
-	char buf[8192];
-	ssize_t n;
-
-	while ((n = read(d->out_fd, buf, sizeof(buf))) > 0) {
-		char *start, *nl;
-
-		strbuf_add(&d->partial, buf, (size_t)n);
-		start = d->partial.buf;
-		while ((nl = memchr(start, '\n', d->partial.len -
-		    (size_t)(start - d->partial.buf))) != NULL) {
-			*nl = '\0';
-			dyno_line(d, start);
-			start = nl + 1;
-		}
-		n = (ssize_t)(start - d->partial.buf);
-		memmove(d->partial.buf, start, d->partial.len - (size_t)n);
-		d->partial.len -= (size_t)n;
-		d->partial.buf[d->partial.len] = '\0';
-		if (d->partial.len > 65536) {
-			dyno_line(d, d->partial.buf);
-			strbuf_reset(&d->partial);
-		}
-	}
-	if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
-		if (d->partial.len > 0)
-			dyno_line(d, d->partial.buf);
-		strbuf_reset(&d->partial);
+	if (fd_read_lines(d->out_fd, &d->partial, tail_line, d))
 		close_output(d);
-	}
 }
 
 static void
@@ -413,6 +416,8 @@ dyno_free(struct sv_dyno *d)
 	int i;
 
 	close_output(d);
+	if (d->pidfd >= 0)
+		close(d->pidfd);
 	dyno_dir_remove(&d->dir);
 	release_clear(&d->rel);
 	free(d->commit);
@@ -463,46 +468,127 @@ group_alive(const struct sv_dyno *d)
 	return d->pgid > 0 && (kill(-d->pgid, 0) == 0 || errno == EPERM);
 }
 
-/* A dyno's process ended (event loop, sv->lock held). */
-static void
-dyno_exited(struct supervisor *sv, struct sv_dyno *d, int status)
+/* d's record, as its monitor wrote it last; -1 when there is none. */
+static int
+load_record(struct supervisor *sv, const struct sv_dyno *d,
+    struct dyno_record *rec)
 {
-	char name[64], *pf = pid_file(sv, d);
+	char *path = monitor_record_path(sv->root, d->token);
+	int rc = dyno_record_load(path, rec);
+
+	free(path);
+	return rc;
+}
+
+/*
+ * How d's monitor ended, once it has: its exit status is the dyno's;
+ * killed by a signal, it is lost (*lost), and what it watched may
+ * still run. One that is not our child (adopted) wrote the dyno's exit
+ * status in its record. 0 while it runs (sv->lock held).
+ */
+static int
+monitor_ended(struct supervisor *sv, struct sv_dyno *d, int *code,
+    int *lost)
+{
+	struct pollfd p = { d->pidfd, POLLIN, 0 };
+	struct dyno_record rec;
+	siginfo_t si;
+	int status;
+
+	*lost = 0;
+	if (d->pidfd < 0) {
+		/* Our child without a pidfd: SIGCHLD tells. */
+		if (waitpid(d->pid, &status, WNOHANG) != d->pid)
+			return 0;
+		*lost = WIFSIGNALED(status);
+		*code = WIFEXITED(status) ? WEXITSTATUS(status) :
+		    128 + WTERMSIG(status);
+		return 1;
+	}
+	/* By its pidfd: never another process that got its pid since. */
+	memset(&si, 0, sizeof(si));
+	if (waitid(P_PIDFD, (id_t)d->pidfd, &si, WEXITED | WNOHANG) == 0) {
+		if (si.si_pid == 0)
+			return 0;
+		*lost = si.si_code != CLD_EXITED;
+		*code = *lost ? 128 + si.si_status : si.si_status;
+		return 1;
+	}
+	if (poll(&p, 1, 0) <= 0)
+		return 0;
+	*code = -1;
+	if (load_record(sv, d, &rec) == 0) {
+		*code = rec.exit_code;
+		dyno_record_clear(&rec);
+	}
+	*lost = *code < 0;
+	return 1;
+}
+
+/* SIGKILL what a lost monitor left of d (sv->lock held). */
+static void
+kill_remains(struct supervisor *sv, struct sv_dyno *d)
+{
+	struct dyno_record rec;
+	char name[64];
 
 	sv_dyno_name(d, name);
-	unlink(pf);
-	free(pf);
-	d->exit_code = WIFEXITED(status) ? WEXITSTATUS(status) :
-	    128 + WTERMSIG(status);
+	sv_app_event(d->app, name, "Its monitor was killed; stopping what "
+	    "is left of it");
+	if (load_record(sv, d, &rec) == 0) {
+		dyno_record_kill(&rec);
+		dyno_record_clear(&rec);
+	} else
+		dyno_kill_token(d->token);
+}
+
+/* The dyno's monitor ended with code (event loop, sv->lock held). */
+static void
+dyno_exited(struct supervisor *sv, struct sv_dyno *d, int code, int lost)
+{
+	char name[64], *rec = monitor_record_path(sv->root, d->token);
+
+	sv_dyno_name(d, name);
+	if (lost)
+		kill_remains(sv, d);
+	unlink(rec);
+	free(rec);
+	d->exit_code = code;
 	d->pid = 0;
+	if (d->pidfd >= 0)
+		close(d->pidfd);
+	d->pidfd = -1;
 	if (d->out_fd >= 0)
 		dyno_read(d);
-	sv_app_event(d->app, name, "Process exited with status %d",
-	    d->exit_code);
-	if (d->state == SV_STOPPING)
-		/*
-		 * Stopping: the shell may go first while the app it ran
-		 * still finishes its requests and says goodbye; the group
-		 * has until kill_at, and the event loop removes the dyno
-		 * once the group is empty and its output read.
-		 */
-		return;
-	/* Crashed: whatever it left in its group goes too. */
-	kill(-d->pgid, SIGKILL);
-	d->pgid = 0;
 	close_output(d);
+	/*
+	 * Stopping: its monitor waited for the group (the shell may go
+	 * first while the app it ran says goodbye); the event loop
+	 * removes the dyno once nothing of its group is left.
+	 */
+	if (d->state == SV_STOPPING)
+		return;
+	d->pgid = 0;
 	sv_app_event(d->app, name, "State changed from %s to crashed",
 	    state_names[d->state]);
 	/* A dyno that ran a good while before it crashed starts afresh. */
 	if (now_ms() - d->started_ms > 60000)
 		d->backoff = 0;
 	d->state = SV_CRASHED;
-	if (!d->rollout) {
+	d->probe_at = 0;
+	if (!d->rollout && !d->adopted)
 		d->restart_at = now_ms() + sv_restart_delay(d->backoff);
-		if (d->restart_at <= now_ms())
-			d->restart_at = now_ms() + 1;
-	}
 	dyno_dir_remove(&d->dir);
+}
+
+/* Act on d's exit if its monitor has ended (sv->lock held). */
+static void
+dyno_collect(struct supervisor *sv, struct sv_dyno *d)
+{
+	int code, lost;
+
+	if (d->pid > 0 && monitor_ended(sv, d, &code, &lost))
+		dyno_exited(sv, d, code, lost);
 }
 
 struct restart_job {
@@ -531,8 +617,6 @@ restart_thread(void *arg)
 	rc = sv->spawner.prepare(sv->spawner.data, sv->root, d->app->name,
 	    d->rel.slug_id, name, &dir);
 	pthread_mutex_lock(&sv->lock);
-	d->restarting = 0;
-	d->pins--;
 	if (d->state != SV_CRASHED || d->app->destroyed) {
 		/* Stopped while we prepared: it is not wanted any more. */
 		dyno_dir_remove(&dir);
@@ -540,10 +624,15 @@ restart_thread(void *arg)
 		sv_app_event(d->app, name, "Cannot restart: %s",
 		    berth_last_error());
 		dyno_dir_remove(&d->dir);
-		d->restart_at = now_ms() + sv_restart_delay(d->backoff);
+		if (d->state == SV_CRASHED)
+			d->restart_at = now_ms() +
+			    sv_restart_delay(d->backoff);
 	} else
 		sv_app_event(d->app, name, "Restarting (restart %d)",
 		    d->restarts);
+	/* Pinned until here: dyno_exec() lets go of the lock. */
+	d->restarting = 0;
+	d->pins--;
 	pthread_mutex_unlock(&sv->lock);
 	supervisor_wake(sv);
 	return NULL;
@@ -578,6 +667,7 @@ dyno_restart(struct supervisor *sv, struct sv_dyno *d)
 struct orphan_walk {
 	struct supervisor *sv;
 	pid_t self;
+	int deferred;		/* a zombie was left for later */
 };
 
 /*
@@ -601,8 +691,12 @@ reap_orphan(pid_t pid, void *data)
 			return 0;
 	if (run_command_owns(pid) || proc_comm_is(pid, "nginx"))
 		return 0;
+	/* One just started is not in its dyno yet: reaped later. */
 	if (proc_zombie(pid)) {
-		waitpid(pid, NULL, WNOHANG);
+		if (w->sv->spawning == 0)
+			waitpid(pid, NULL, WNOHANG);
+		else
+			w->deferred = 1;
 		return 0;
 	}
 	dyno_proc_token(pid, id);
@@ -617,20 +711,22 @@ reap_orphan(pid_t pid, void *data)
 	return 0;
 }
 
-/* Reap exited dynos and orphans (event loop, sv->lock held). */
+/*
+ * After a SIGCHLD: exits of monitors we watch without a pidfd, and
+ * orphans (event loop, sv->lock held).
+ */
 static void
 reap(struct supervisor *sv)
 {
-	struct orphan_walk w = { sv, getpid() };
-	struct sv_dyno *d, *next;
-	int status;
+	struct orphan_walk w = { sv, getpid(), 0 };
+	struct sv_dyno *d;
 
-	for (d = sv->dynos; d != NULL; d = next) {
-		next = d->next;
-		if (d->pid > 0 && waitpid(d->pid, &status, WNOHANG) == d->pid)
-			dyno_exited(sv, d, status);
-	}
+	for (d = sv->dynos; d != NULL; d = d->next)
+		if (d->pidfd < 0)
+			dyno_collect(sv, d);
 	proc_each(reap_orphan, &w);
+	/* No SIGCHLD may come again: look once the starts are done. */
+	sv->reap_again = w.deferred;
 }
 
 /* ---- ps ---- */
@@ -674,7 +770,7 @@ sv_counts(struct supervisor *sv, size_t *apps, size_t *dynos)
 
 /* ---- the event loop ---- */
 
-/* The next timer of a dyno: a restart or a SIGKILL; 0 = none. */
+/* The next timer of a dyno: a restart, a SIGKILL, a probe; 0 = none. */
 static int64_t
 dyno_timer(const struct sv_dyno *d)
 {
@@ -682,7 +778,19 @@ dyno_timer(const struct sv_dyno *d)
 		return d->restart_at;
 	if (d->state == SV_STOPPING)
 		return d->kill_at;
+	if (d->state == SV_STARTING)
+		return d->probe_at;
 	return 0;
+}
+
+/* Add fd to the poll set for d. */
+static void
+poll_add(struct pollfd *pfds, struct sv_dyno **owners, size_t *n, int fd,
+    struct sv_dyno *d)
+{
+	pfds[*n].fd = fd;
+	pfds[*n].events = POLLIN;
+	owners[(*n)++] = d;
 }
 
 int
@@ -695,37 +803,39 @@ supervisor_poll_fds(struct supervisor *sv, struct pollfd **pfds,
 
 	pthread_mutex_lock(&sv->lock);
 	for (d = sv->dynos; d != NULL; d = d->next)
-		want++;
+		want += 2;
 	if (want > *alloc) {
 		*alloc = want;
 		*pfds = xrealloc(*pfds, want * sizeof(**pfds));
 		*owners = xrealloc(*owners, want * sizeof(**owners));
 	}
-	(*pfds)[*n].fd = sv->wake[0];
-	(*pfds)[*n].events = POLLIN;
-	(*owners)[(*n)++] = NULL;
+	poll_add(*pfds, *owners, n, sv->wake[0], NULL);
 	for (d = sv->dynos; d != NULL; d = d->next) {
 		int64_t t = dyno_timer(d);
 
 		if (t > 0 && (next == 0 || t < next))
 			next = t;
-		if (d->out_fd < 0)
-			continue;
-		(*pfds)[*n].fd = d->out_fd;
-		(*pfds)[*n].events = POLLIN;
-		(*owners)[(*n)++] = d;
+		if (d->out_fd >= 0)
+			poll_add(*pfds, *owners, n, d->out_fd, d);
+		if (d->pid > 0 && d->pidfd >= 0)
+			poll_add(*pfds, *owners, n, d->pidfd, d);
 	}
 	pthread_mutex_unlock(&sv->lock);
 	now = now_ms();
 	return next == 0 ? -1 : next <= now ? 0 : (int)(next - now);
 }
 
-/* SIGKILL a stopping dyno's group at its deadline (sv->lock held). */
+/*
+ * A stopping dyno past its deadline (sv->lock held): its monitor did
+ * not end it, so it goes, and the monitor with it.
+ */
 static void
 dyno_kill_late(struct sv_dyno *d)
 {
 	if (d->pgid > 0)
 		kill(-d->pgid, SIGKILL);
+	if (d->pid > 0)
+		kill(d->pid, SIGKILL);
 	d->kill_at = 0;
 	/* What an escapee still holds open is dropped. */
 	if (d->pid == 0 && d->out_fd >= 0) {
@@ -752,12 +862,88 @@ remove_stopped(struct supervisor *sv)
 	}
 }
 
+/* Whether d waits to be found up (it started outside a rollout). */
+static int
+probe_due(const struct sv_dyno *d, int64_t now)
+{
+	return d->state == SV_STARTING && d->probe_at > 0 &&
+	    d->probe_at <= now && !d->rollout && !d->adopted && d->pid > 0;
+}
+
+/*
+ * A formation dyno that started outside a rollout (a crash restart, an
+ * adopted one) is up once it runs, or for a web dyno once it accepts
+ * connections on its port. The connects happen without sv->lock (one
+ * to a dyno whose backlog is full can wait), the dynos pinned meanwhile
+ * (sv->lock held on entry and return).
+ */
+static void
+run_probes(struct supervisor *sv)
+{
+	int64_t now = now_ms();
+	struct sv_dyno **due = NULL, *d;
+	int *up = NULL;
+	size_t n = 0, i;
+
+	for (d = sv->dynos; d != NULL; d = d->next)
+		if (probe_due(d, now)) {
+			due = xrealloc(due, (n + 1) * sizeof(*due));
+			due[n++] = d;
+		}
+	if (n == 0)
+		return;
+	sv_pin(due, n);
+	up = xcalloc(n, sizeof(*up));
+	pthread_mutex_unlock(&sv->lock);
+	for (i = 0; i < n; i++)
+		up[i] = strcmp(due[i]->type, "web") != 0 || due[i]->port == 0 ||
+		    sv->accepts(sv->accepts_data, due[i]->port);
+	pthread_mutex_lock(&sv->lock);
+	for (i = 0; i < n; i++) {
+		char name[64];
+
+		d = due[i];
+		d->pins--;
+		if (!probe_due(d, now))
+			continue;
+		if (!up[i]) {
+			d->probe_at = now + (now - d->started_ms <
+			    (int64_t)sv->root->cfg.boot_timeout * 1000 ?
+			    PROBE_MS : PROBE_SLOW_MS);
+			continue;
+		}
+		d->state = SV_UP;
+		d->probe_at = 0;
+		sv_dyno_name(d, name);
+		sv_app_event(d->app, name, "State changed from starting to up");
+	}
+	free(up);
+	free(due);
+}
+
+/* Restarts and SIGKILLs that are due (sv->lock held). */
+static void
+run_timers(struct supervisor *sv)
+{
+	int64_t now = now_ms();
+	struct sv_dyno *d;
+
+	for (d = sv->dynos; d != NULL; d = d->next) {
+		int64_t t = dyno_timer(d);
+
+		if (t == 0 || t > now)
+			continue;
+		if (d->state == SV_CRASHED && !d->restarting)
+			dyno_restart(sv, d);
+		else if (d->state == SV_STOPPING)
+			dyno_kill_late(d);
+	}
+}
+
 void
 supervisor_poll_done(struct supervisor *sv, struct pollfd *pfds,
     struct sv_dyno **owners, size_t n, int got_chld)
 {
-	struct sv_dyno *d;
-	int64_t now;
 	size_t i;
 
 	pthread_mutex_lock(&sv->lock);
@@ -769,21 +955,19 @@ supervisor_poll_done(struct supervisor *sv, struct pollfd *pfds,
 
 			while (read(sv->wake[0], buf, sizeof(buf)) > 0)
 				;
-		} else if (owners[i] != NULL && owners[i]->out_fd >= 0)
+		} else if (owners[i] != NULL &&
+		    pfds[i].fd == owners[i]->out_fd)
 			dyno_read(owners[i]);
 	}
-	/* Reap after reading, so a dyno's last words are logged. */
-	if (got_chld)
+	/* Exits after reading, so a dyno's last lines are in its tail. */
+	for (i = 0; i < n; i++)
+		if ((pfds[i].revents & POLLIN) && owners[i] != NULL &&
+		    pfds[i].fd == owners[i]->pidfd)
+			dyno_collect(sv, owners[i]);
+	if (got_chld || (sv->reap_again && sv->spawning == 0))
 		reap(sv);
-	now = now_ms();
-	for (d = sv->dynos; d != NULL; d = d->next) {
-		if (d->state == SV_CRASHED && d->restart_at > 0 &&
-		    d->restart_at <= now && !d->restarting)
-			dyno_restart(sv, d);
-		else if (d->state == SV_STOPPING && d->kill_at > 0 &&
-		    d->kill_at <= now)
-			dyno_kill_late(d);
-	}
+	run_timers(sv);
+	run_probes(sv);
 	remove_stopped(sv);
 	pthread_mutex_unlock(&sv->lock);
 }
@@ -800,7 +984,8 @@ supervisor_stop_all(struct supervisor *sv)
 	for (d = sv->dynos; d != NULL; d = d->next)
 		sv_dyno_stop(sv, d);
 	pthread_mutex_unlock(&sv->lock);
-	deadline = now_ms() + (int64_t)sv->root->cfg.stop_timeout * 1000;
+	deadline = now_ms() + (int64_t)sv->root->cfg.stop_timeout * 1000 +
+	    MONITOR_GRACE_MS;
 	for (;;) {
 		int left = 0, late = now_ms() >= deadline;
 
@@ -809,11 +994,12 @@ supervisor_stop_all(struct supervisor *sv)
 		for (d = sv->dynos; d != NULL; d = d->next) {
 			if (d->out_fd >= 0)
 				dyno_read(d);
+			dyno_collect(sv, d);
 			if (d->pid == 0 && !group_alive(d))
 				continue;
 			left++;
-			if (late && d->pgid > 0)
-				kill(-d->pgid, SIGKILL);
+			if (late)
+				dyno_kill_late(d);
 		}
 		pthread_mutex_unlock(&sv->lock);
 		if (left == 0 || now_ms() >= deadline + 5000)

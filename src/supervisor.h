@@ -1,17 +1,19 @@
 /*
  * supervisor.h - berthd's dynos: what runs, for which app, in which
- * state. The supervisor starts a dyno's process, reads its output into
- * the app's log, notices its exit, restarts a crashed one with back-off,
- * stops one (SIGTERM to its group, SIGKILL after stop_timeout), and
- * after a berthd crash stops what the previous berthd left. It decides
- * nothing about releases or routes: rollout.c does, through the calls
- * below.
+ * state. The supervisor starts a dyno (through its monitor, monitor.h,
+ * which holds the dyno's output and exit status and so outlives
+ * berthd), keeps the last lines it wrote, notices its exit, restarts a
+ * crashed one with back-off, stops one (SIGTERM to its monitor, which
+ * stops the dyno's group; SIGKILL after stop_timeout), and after a
+ * crash of berthd adopts the dynos the previous berthd left running.
+ * It decides nothing about releases or routes: rollout.c does, through
+ * the calls below.
  *
  * Locking: sv->lock guards every field of struct supervisor, sv_app and
  * sv_dyno. It is held only for short in-memory work: never across a
- * slug copy, a health check, a router change or a SQLite call. Only the
- * event loop (supervisor_poll_*) frees a dyno, and only once no other
- * thread has it pinned.
+ * slug copy, a dyno's start, a health check, a router change or a
+ * SQLite call. Only the event loop (supervisor_poll_*) frees a dyno,
+ * and only once no other thread has it pinned.
  *
  * Per-app operations: deploy, converge, restart, stop, start and
  * destroy of one app run one at a time, in the order they were asked
@@ -30,6 +32,7 @@
 
 #include "dyno.h"
 #include "ledger.h"
+#include "monitor.h"
 #include "procfile.h"
 #include "root.h"
 
@@ -39,15 +42,21 @@ enum sv_state { SV_STARTING, SV_UP, SV_CRASHED, SV_STOPPING };
 
 /*
  * How a dyno's process comes to be: the real one prepares a dyno
- * directory and forks the Procfile command (dyno.c); tests put fakes
- * here. Both are called without sv->lock.
+ * directory and starts the dyno's monitor (monitor.h), which forks the
+ * Procfile command (dyno.c); tests put fakes here. Both are called
+ * without sv->lock.
  */
 struct sv_spawner {
 	int (*prepare)(void *data, const struct berth_root *r,
 	    const char *app, const char *slug_id, const char *name,
 	    struct dyno_dir *out);
-	/* Start it in a session of its own, output to out_fd; its pid. */
-	pid_t (*spawn)(void *data, const struct dyno_spec *spec, int out_fd);
+	/*
+	 * Start it in a session of its own: 0 with what to watch in *out
+	 * (the process whose exit is the dyno's, its process group, a pipe
+	 * of its output lines), or -1 with berth_error().
+	 */
+	int (*spawn)(void *data, const struct berth_root *r,
+	    const struct dyno_spec *spec, struct monitor_proc *out);
 	void *data;
 };
 extern const struct sv_spawner sv_spawner_real;
@@ -75,14 +84,18 @@ struct sv_dyno {
 	char *command;
 	struct release rel;	/* its own copy: a restart runs the same */
 	char *commit;
-	pid_t pid;		/* 0 once reaped */
+	pid_t pid;		/* its monitor; 0 once that exited */
+	int pidfd;		/* readable once the monitor exited; -1 */
 	pid_t pgid;		/* its process group (its first pid) */
 	int port;		/* 0 = not a web dyno */
-	int out_fd;		/* -1 once closed */
+	int out_fd;		/* its output lines, for the tail; -1 */
 	struct dyno_dir dir;	/* dir.path NULL when it has none */
 	enum sv_state state;
 	int rollout;		/* started by an operation, not yet live */
 	int restarting;		/* a restart prepares its directory */
+	int adopted;		/* left by a previous berthd, not claimed */
+	int64_t probe_at;	/* starting, outside a rollout: look then
+				 * whether it is up (0 = not) */
 	int64_t started_ms;	/* monotonic */
 	time_t started_at;	/* wall clock, for ps */
 	int64_t restart_at;	/* crashed: when to restart (0 = never) */
@@ -104,7 +117,13 @@ struct supervisor {
 	struct sv_app *apps;
 	struct sv_dyno *dynos;
 	int next_port;
+	int spawning;		/* dynos being started right now */
+	int reap_again;		/* orphans wait until none is */
 	int wake[2];		/* written to wake the event loop */
+	/* Whether a dyno accepts on port (sv_port_accepts; tests: fakes);
+	 * called without sv->lock. */
+	int (*accepts)(void *data, int port);
+	void *accepts_data;
 };
 
 /* Set sv up (not started: no dyno yet). -1 when the pipe fails. */
@@ -132,6 +151,8 @@ struct sv_app *sv_app_op_begin(struct supervisor *sv, const char *name,
 void sv_app_op_end(struct supervisor *sv, struct sv_app *a);
 
 /* --- dynos --- */
+/* Into to, a copy of what a dyno needs of release from. */
+void sv_release_copy(const struct release *from, struct release *to);
 /* "web.1" into buf. */
 void sv_dyno_name(const struct sv_dyno *d, char buf[64]);
 /* Whether d matches target ("web", "web.1"; NULL matches all). */
@@ -144,8 +165,14 @@ int sv_dyno_matches(const struct sv_dyno *d, const char *target);
  */
 struct sv_dyno *sv_dyno_start(struct supervisor *sv, struct sv_app *a,
     const char *type, int index);
-/* SIGTERM its group, SIGKILL at stop_timeout (sv->lock held). */
+/* Stop it: SIGTERM, SIGKILL at stop_timeout (sv->lock held). */
 void sv_dyno_stop(struct supervisor *sv, struct sv_dyno *d);
+/*
+ * The operation that started d is done with it: it is a formation dyno
+ * now, so a crashed one restarts with back-off and one still starting
+ * becomes up once it is (sv->lock held).
+ */
+void sv_dyno_go_live(struct supervisor *sv, struct sv_dyno *d);
 /* The last lines it wrote, each on "\n  line" (sv->lock held). */
 void sv_dyno_tail(const struct sv_dyno *d, struct strbuf *out);
 /* Pin dynos across an unlock (sv->lock held) / unpin (NOT held). */
@@ -168,25 +195,41 @@ void sv_counts(struct supervisor *sv, size_t *apps, size_t *dynos);
 
 /* --- the event loop (one thread) --- */
 /*
- * Fill pfds from index *n with the wake pipe and every dyno's output
- * (growing *pfds and *owners, of *alloc entries); returns the poll
+ * Fill pfds from index *n with the wake pipe, and for every dyno the
+ * copies of its output and its monitor's pidfd (growing *pfds and
+ * *owners, of *alloc entries); returns the poll
  * timeout in ms for the next timer (-1 = none, also given next_ms, a
  * deadline of the caller's own, 0 = none).
  */
 int supervisor_poll_fds(struct supervisor *sv, struct pollfd **pfds,
     struct sv_dyno ***owners, size_t *n, size_t *alloc, int64_t next_ms);
 /*
- * After poll(): read what dynos wrote, reap exited ones (got_chld) and
- * orphans, run due timers (restarts, SIGKILLs) and free what stopped.
+ * After poll(): read what dynos wrote, act on monitors that exited,
+ * reap orphans (got_chld), run due timers (restarts, SIGKILLs, probes
+ * of starting dynos) and free what stopped.
  */
 void supervisor_poll_done(struct supervisor *sv, struct pollfd *pfds,
     struct sv_dyno **owners, size_t n, int got_chld);
 /*
- * Stop the dynos a previous berthd left (its pid files under
- * run/dynos/, checked against each process's start time) and remove
- * their working copies, so nothing runs that berthd cannot account for.
+ * At start-up: adopt the dynos a previous berthd left running, found by
+ * their records under run/dynos/ (monitor.h), each checked by pid and
+ * start time, as not yet claimed (adopted = 1); remove what is left of
+ * the ones that are gone (their processes, records and working dirs),
+ * and of one-off dynos whose process is gone (dyno_oneoff_reap).
  */
 void supervisor_recover(struct supervisor *sv);
+/*
+ * Claim the app's adopted dynos for a->rel (sv->lock held): the oldest
+ * running one of each TYPE.N of that release is the app's again (with
+ * a->rel's config, for its restarts); the others (of another release,
+ * crashed, a younger twin) are stopped. Then the formation decides.
+ */
+void sv_adopt_claim(struct supervisor *sv, struct sv_app *a);
+/* How many of the app's adopted dynos run another release than rel_id. */
+size_t sv_adopt_stale(struct supervisor *sv, struct sv_app *a,
+    int64_t rel_id);
+/* Stop the adopted dynos no convergence claimed (sv->lock NOT held). */
+void supervisor_stop_unclaimed(struct supervisor *sv);
 /* Stop every dyno and wait for them (at shutdown). */
 void supervisor_stop_all(struct supervisor *sv);
 

@@ -255,6 +255,57 @@ strbuf_rtrim(struct strbuf *sb)
 		sb->buf[--sb->len] = '\0';
 }
 
+int
+fd_read_lines(int fd, struct strbuf *pending,
+    void (*fn)(const char *line, void *data), void *data)
+{
+	char buf[8192];
+	ssize_t n;
+
+	for (;;) {
+		n = read(fd, buf, sizeof(buf));
+		if (n > 0) {
+			strbuf_add(pending, buf, (size_t)n);
+			strbuf_take_lines(pending, 0, fn, data);
+		} else if (n < 0 && errno == EINTR)
+			continue;
+		else if (n < 0 && errno == EAGAIN)
+			return 0;
+		else
+			break;
+	}
+	strbuf_take_lines(pending, 1, fn, data);
+	return 1;
+}
+
+void
+strbuf_take_lines(struct strbuf *pending, int flush,
+    void (*fn)(const char *line, void *data), void *data)
+{
+	char *start = pending->buf, *nl;
+	size_t used;
+
+	if (pending->len == 0)
+		return;
+	while ((nl = memchr(start, '\n', pending->len -
+	    (size_t)(start - pending->buf))) != NULL) {
+		*nl = '\0';
+		if (nl > start && nl[-1] == '\r')
+			nl[-1] = '\0';
+		fn(start, data);
+		start = nl + 1;
+	}
+	used = (size_t)(start - pending->buf);
+	if (flush || pending->len - used > 65536) {
+		if (pending->len > used)
+			fn(start, data);
+		used = pending->len;
+	}
+	memmove(pending->buf, pending->buf + used, pending->len - used);
+	pending->len -= used;
+	pending->buf[pending->len] = '\0';
+}
+
 void
 strvec_push(struct strvec *sv, const char *s)
 {
@@ -348,8 +399,8 @@ read_file_regular(const char *path, struct strbuf *out, size_t max)
 	return read_file(path, out, max);
 }
 
-static int
-write_all(int fd, const void *data, size_t len)
+int
+fd_write_all(int fd, const void *data, size_t len)
 {
 	const char *p = data;
 	ssize_t n;
@@ -367,9 +418,10 @@ write_all(int fd, const void *data, size_t len)
 	return 0;
 }
 
-int
-write_file_atomic(const char *path, const void *data, size_t len,
-    mode_t mode)
+/* Write path.tmp, fsync it when sync, rename it to path. */
+static int
+write_file_replace(const char *path, const void *data, size_t len,
+    mode_t mode, int sync)
 {
 	char *tmp = xasprintf("%s.tmp.%ld", path, (long)getpid());
 	int fd, ret = -1;
@@ -379,7 +431,7 @@ write_file_atomic(const char *path, const void *data, size_t len,
 		berth_error_errno("cannot write %s", path);
 		goto out;
 	}
-	if (write_all(fd, data, len) < 0 || fsync(fd) < 0) {
+	if (fd_write_all(fd, data, len) < 0 || (sync && fsync(fd) < 0)) {
 		berth_error_errno("cannot write %s", path);
 		close(fd);
 		unlink(tmp);
@@ -409,6 +461,20 @@ write_file_changed(const char *path, const void *data, size_t len,
 	if (same)
 		return 0;
 	return write_file_atomic(path, data, len, mode) < 0 ? -1 : 1;
+}
+
+int
+write_file_atomic(const char *path, const void *data, size_t len,
+    mode_t mode)
+{
+	return write_file_replace(path, data, len, mode, 1);
+}
+
+int
+write_file_volatile(const char *path, const void *data, size_t len,
+    mode_t mode)
+{
+	return write_file_replace(path, data, len, mode, 0);
 }
 
 int
@@ -502,7 +568,7 @@ copy_file(const char *from, const char *to, mode_t mode)
 		goto done;
 	}
 	while ((n = read(in, buf, sizeof(buf))) > 0) {
-		if (write_all(out, buf, (size_t)n) < 0) {
+		if (fd_write_all(out, buf, (size_t)n) < 0) {
 			ret = berth_error_errno("cannot write %s", to);
 			break;
 		}

@@ -56,6 +56,21 @@ void strbuf_vaddf(struct strbuf *sb, const char *fmt, va_list ap);
 /* Buffer's contents ("" when empty; never NULL). */
 const char *strbuf_str(const struct strbuf *sb);
 void strbuf_rtrim(struct strbuf *sb);
+/*
+ * Take the complete lines out of pending, output as it comes in, and
+ * give each to fn without its '\n' (or a '\r' before it); the rest
+ * waits for more. With flush, or past 64 KiB, the rest goes as a line
+ * too (a longer line arrives in pieces).
+ */
+void strbuf_take_lines(struct strbuf *pending, int flush,
+    void (*fn)(const char *line, void *data), void *data);
+/*
+ * Read what waits on fd (non-blocking) into pending and give its lines
+ * to fn, as strbuf_take_lines() does. 1 at EOF or on a read error, once
+ * the rest went as a line too; 0 when nothing more waits.
+ */
+int fd_read_lines(int fd, struct strbuf *pending,
+    void (*fn)(const char *line, void *data), void *data);
 
 /* A NULL-terminated vector of owned strings: argv and envp. */
 struct strvec {
@@ -87,6 +102,15 @@ int write_file_atomic(const char *path, const void *data, size_t len,
  */
 int write_file_changed(const char *path, const void *data, size_t len,
     mode_t mode);
+/*
+ * The same without waiting for the disk (no fsync): for a file that
+ * only describes running processes, which no crash of the machine
+ * outlives.
+ */
+int write_file_volatile(const char *path, const void *data, size_t len,
+    mode_t mode);
+/* write() all of data, again after EINTR; -1 with errno. */
+int fd_write_all(int fd, const void *data, size_t len);
 int mkdir_p(const char *path, mode_t mode);
 /* Create or truncate path, mode 0600 from the start, for writing. */
 FILE *fopen_private(const char *path);

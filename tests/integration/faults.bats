@@ -122,7 +122,8 @@ push_held() {
 }
 
 kill_berthd() {
-	kill_berthd
+	kill -9 "$BERTHD_PID"
+	wait "$BERTHD_PID" 2>/dev/null || true
 }
 
 nginx_pid() {

@@ -41,6 +41,13 @@ commit_change() {
 	git -C "$1" commit -qm "$2"
 }
 
+# set_procfile DIR TEXT: replace the Procfile and commit.
+set_procfile() {
+	printf '%s\n' "$2" > "$1/Procfile"
+	git -C "$1" add -A
+	git -C "$1" commit -qm "Procfile: $2"
+}
+
 # use_buildpack DIR FIXTURE: commit an app.json naming a fixture buildpack.
 use_buildpack() {
 	printf '{"buildpacks": [{"url": "%s"}]}\n' \

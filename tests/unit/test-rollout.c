@@ -22,6 +22,7 @@
 
 #include <cmocka.h>
 
+#include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -76,28 +77,39 @@ fake_prepare(void *data, const struct berth_root *r, const char *app,
 	return 0;
 }
 
-/* A child that says hello and waits for SIGTERM, or exits at once. */
-static pid_t
-fake_spawn(void *data, const struct dyno_spec *spec, int out_fd)
+/*
+ * A child that says hello on its output pipe and waits for SIGTERM, or
+ * exits at once: what berthd watches is the child itself (no monitor).
+ */
+static int
+fake_spawn(void *data, const struct berth_root *r,
+    const struct dyno_spec *spec, struct monitor_proc *out)
 {
-	int crash = strcmp(spec->command, "crash") == 0;
+	int crash = strcmp(spec->command, "crash") == 0, p[2];
 	pid_t pid;
 
 	(void)data;
+	(void)r;
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return -1;
 	pid = fork();
 	if (pid == 0) {
 		static const char hello[] = "fake dyno up\n";
 		ssize_t w;
 
 		setsid();
-		w = write(out_fd, hello, sizeof(hello) - 1);
+		w = write(p[1], hello, sizeof(hello) - 1);
 		(void)w;
 		if (crash)
 			_exit(3);
 		for (;;)
 			pause();
 	}
-	return pid;
+	close(p[1]);
+	fcntl(p[0], F_SETFL, O_NONBLOCK);
+	out->pid = out->pgid = pid;
+	out->out_fd = p[0];
+	return 0;
 }
 
 /* The command of the dyno on port (the sv lock is taken here). */
@@ -233,6 +245,8 @@ setup(void **state)
 	assert_int_equal(mkdir_p(p, 0700), 0);
 	free(p);
 	assert_int_equal(supervisor_init(&f->sv, &f->root, &fake_spawner), 0);
+	f->sv.accepts = fake_accepts;
+	f->sv.accepts_data = f;
 	pthread_mutex_init(&f->rlog.lock, NULL);
 	pthread_mutex_init(&f->gate_lock, NULL);
 	pthread_cond_init(&f->gate_cond, NULL);
@@ -312,6 +326,55 @@ make_plan(struct rollout_plan *plan, int version, const char *cmd,
 	}
 }
 
+/* Add process type name running cmd, one dyno of it, to plan. */
+static void
+add_type(struct rollout_plan *plan, const char *name, const char *cmd)
+{
+	size_t n = plan->types.nr;
+
+	plan->types.items = xrealloc(plan->types.items, (n + 1) *
+	    sizeof(*plan->types.items));
+	plan->types.items[n].name = xstrdup(name);
+	plan->types.items[n].command = xstrdup(cmd);
+	plan->types.nr = n + 1;
+	plan->form = xrealloc(plan->form, (plan->nform + 1) *
+	    sizeof(*plan->form));
+	plan->form[plan->nform].type = xstrdup(name);
+	plan->form[plan->nform].quantity = 1;
+	plan->nform++;
+}
+
+/* Progress lines, kept. */
+static void
+keep_line(const char *line, void *data)
+{
+	strvec_push(data, line);
+}
+
+/*
+ * Deploy vN of app as its operation, with a worker running worker too
+ * (NULL: none) and its progress lines into lines (NULL: nowhere); the
+ * rollout's result.
+ */
+static int
+deploy_with(struct fixture *f, const char *app, int64_t id, int version,
+    const char *cmd, int quantity, const char *worker, struct strvec *lines)
+{
+	struct progress pr = { lines != NULL ? keep_line : NULL, lines };
+	struct rollout_plan plan;
+	struct sv_app *a;
+	int rc;
+
+	make_plan(&plan, version, cmd, quantity, 0);
+	if (worker != NULL)
+		add_type(&plan, "worker", worker);
+	a = sv_app_op_begin(&f->sv, app, id);
+	rc = rollout_release(&f->env, a, &plan, NULL, 1, &pr);
+	sv_app_op_end(&f->sv, a);
+	rollout_plan_clear(&plan);
+	return rc;
+}
+
 /* Deploy vN of app as its operation; the rollout's result. */
 static int
 deploy(struct fixture *f, const char *app, int64_t id, int version,
@@ -321,12 +384,53 @@ deploy(struct fixture *f, const char *app, int64_t id, int version,
 	struct sv_app *a;
 	int rc;
 
+	if (!check)
+		return deploy_with(f, app, id, version, cmd, quantity, NULL,
+		    NULL);
 	make_plan(&plan, version, cmd, quantity, check);
 	a = sv_app_op_begin(&f->sv, app, id);
 	rc = rollout_release(&f->env, a, &plan, NULL, 1, NULL);
 	sv_app_op_end(&f->sv, a);
 	rollout_plan_clear(&plan);
 	return rc;
+}
+
+/* The dyno of app named name (sv->lock held), or NULL. */
+static struct sv_dyno *
+dyno_named(struct fixture *f, const char *app, const char *name)
+{
+	struct sv_dyno *d;
+	char n[64];
+
+	for (d = f->sv.dynos; d != NULL; d = d->next) {
+		sv_dyno_name(d, n);
+		if (strcmp(d->app->name, app) == 0 && strcmp(n, name) == 0 &&
+		    d->state != SV_STOPPING)
+			return d;
+	}
+	return NULL;
+}
+
+/* Poll until app's dyno name is in state with at least restarts. */
+static void
+wait_state(struct fixture *f, const char *app, const char *name,
+    enum sv_state state, int restarts)
+{
+	int64_t deadline = now_ms() + DEADLINE_MS;
+	int done = 0;
+
+	while (!done) {
+		struct sv_dyno *d;
+
+		assert_true(now_ms() < deadline);
+		pthread_mutex_lock(&f->sv.lock);
+		d = dyno_named(f, app, name);
+		done = d != NULL && d->state == state &&
+		    d->restarts >= restarts;
+		pthread_mutex_unlock(&f->sv.lock);
+		if (!done)
+			poll(NULL, 0, 10);
+	}
 }
 
 /* How many of app's dynos are in state (and of release version, if
@@ -411,6 +515,8 @@ struct bg_deploy {
 	int version;
 	const char *cmd;
 	int quantity;
+	const char *worker;	/* a worker's command; NULL = none */
+	struct strvec lines;	/* its progress, with a worker */
 	volatile int done;
 	int rc;
 	pthread_t t;
@@ -421,8 +527,8 @@ bg_deploy_run(void *arg)
 {
 	struct bg_deploy *b = arg;
 
-	b->rc = deploy(b->f, b->app, b->id, b->version, b->cmd, b->quantity,
-	    0);
+	b->rc = deploy_with(b->f, b->app, b->id, b->version, b->cmd,
+	    b->quantity, b->worker, b->worker != NULL ? &b->lines : NULL);
 	b->done = 1;
 	return NULL;
 }
@@ -717,6 +823,110 @@ test_probe_ignores_self_connect(void **state)
 	close(self);
 }
 
+/* Whether one of lines holds text. */
+static int
+said(const struct strvec *lines, const char *text)
+{
+	size_t i;
+
+	for (i = 0; i < lines->nr; i++)
+		if (strstr(lines->v[i], text) != NULL)
+			return 1;
+	return 0;
+}
+
+/*
+ * A worker that crashes while its rollout waits for the web dyno is
+ * restarted once the rollout is done with it, and the rollout does not
+ * report it up.
+ */
+static void
+test_worker_crash_during_rollout(void **state)
+{
+	struct fixture *f = *state;
+	struct bg_deploy b = { .f = f, .app = "shop", .id = 1, .version = 1,
+	    .cmd = "gate", .quantity = 1, .worker = "crash",
+	    .lines = STRVEC_INIT };
+
+	bg_start(&b);
+	wait_state(f, "shop", "worker.1", SV_CRASHED, 0);
+	open_gate(f);
+	pthread_join(b.t, NULL);
+	assert_int_equal(b.rc, 0);
+	assert_true(said(&b.lines, "web.1 up"));
+	assert_true(said(&b.lines, "worker.1 crashed (exit status 3)"));
+	assert_false(said(&b.lines, "worker.1 up"));
+	/* Not left crashed for good: it restarts (and crashes again). */
+	wait_state(f, "shop", "worker.1", SV_CRASHED, 1);
+	strvec_clear(&b.lines);
+}
+
+/* A crash-restarted web dyno is up, not starting, once it accepts. */
+static void
+test_restarted_dyno_is_up(void **state)
+{
+	struct fixture *f = *state;
+	pid_t pid;
+
+	assert_int_equal(deploy(f, "shop", 1, 1, "ok", 1, 0), 0);
+	pthread_mutex_lock(&f->sv.lock);
+	pid = dyno_named(f, "shop", "web.1")->pid;
+	pthread_mutex_unlock(&f->sv.lock);
+	kill(pid, SIGKILL);
+	wait_state(f, "shop", "web.1", SV_UP, 1);
+}
+
+/*
+ * Adopted dynos: the oldest running one of each TYPE.N of the app's
+ * release is claimed (with the release's config); one of another
+ * release and a younger twin are stopped.
+ */
+static void
+test_adopt_claim(void **state)
+{
+	struct fixture *f = *state;
+	struct sv_dyno *web1, *web2, *twin;
+	enum sv_state s1, s2, st;
+	struct sv_app *a;
+	char *config;
+	int adopted;
+	size_t stale;
+
+	assert_int_equal(deploy(f, "shop", 1, 1, "ok", 2, 0), 0);
+	pthread_mutex_lock(&f->sv.lock);
+	a = sv_app_find(&f->sv, "shop");
+	web1 = dyno_named(f, "shop", "web.1");
+	web2 = dyno_named(f, "shop", "web.2");
+	pthread_mutex_unlock(&f->sv.lock);
+	twin = sv_dyno_start(&f->sv, a, "web", 1);
+	pthread_mutex_lock(&f->sv.lock);
+	/* As supervisor_recover() leaves them: no config, not claimed. */
+	web1->adopted = web2->adopted = twin->adopted = 1;
+	twin->rollout = 0;
+	twin->started_at = web1->started_at + 1;
+	web2->rel.id = 99;
+	free(web1->rel.config);
+	web1->rel.config = NULL;
+	sv_adopt_claim(&f->sv, a);
+	adopted = web1->adopted;
+	s1 = web1->state;
+	s2 = web2->state;
+	st = twin->state;
+	config = web1->rel.config ? xstrdup(web1->rel.config) : NULL;
+	stale = sv_adopt_stale(&f->sv, a, a->rel.id);
+	pthread_mutex_unlock(&f->sv.lock);
+	sv_unpin(&f->sv, &twin, 1);
+	assert_int_equal(adopted, 0);
+	assert_int_not_equal(s1, SV_STOPPING);
+	assert_non_null(config);
+	assert_string_equal(config, "{}");
+	free(config);
+	assert_int_equal(s2, SV_STOPPING);
+	assert_int_equal(st, SV_STOPPING);
+	assert_int_equal(stale, 0);
+	wait_state(f, "shop", "web.1", SV_UP, 0);
+}
+
 int
 main(void)
 {
@@ -738,6 +948,12 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_crash_restarts,
 		    setup, teardown),
 		cmocka_unit_test(test_probe_ignores_self_connect),
+		cmocka_unit_test_setup_teardown(
+		    test_worker_crash_during_rollout, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_restarted_dyno_is_up,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_adopt_claim, setup,
+		    teardown),
 	};
 
 	cmocka_set_message_output(CM_OUTPUT_TAP);
