@@ -24,7 +24,8 @@
 client_pid=
 bench_extra_cleanup() {
 	[ -z "$client_pid" ] || kill "$client_pid" 2>/dev/null
-	touch "$G/go" "$G/ref" 2>/dev/null
+	touch "$G/build" "$G/ci" "$G/release" "$G/boot" "$G/boot2" "$G/ref" \
+	    2>/dev/null
 	return 0
 }
 
@@ -126,7 +127,6 @@ kill_hook_at() {
 	kill -9 "$(hook_pid)"
 	touch "$G/$1"
 	push_wait
-	rm -f "$G/$1" "$G/$1.started"
 }
 
 fault_none() { push_bg; push_wait; }
@@ -143,7 +143,6 @@ fault_build() {
 	kill -9 "$(hook_pid)"
 	touch "$G/build"
 	push_wait
-	rm -f "$G/build"
 	berth config:unset GO_FILE -a shop-staging >/dev/null
 }
 fault_hold_ref() {
@@ -182,11 +181,10 @@ fault_berthd_rollout() {
 	local pid
 	pid=$(berthd_pid)
 	push_bg
-	wait_file "$G/boot.started"
+	wait_file "$G/boot2.started"
 	kill -9 "$pid"
-	touch "$G/boot"
+	touch "$G/boot2"
 	push_wait
-	rm -f "$G/boot" "$G/boot.started"
 	restart_berthd
 }
 fault_nginx() { kill -9 "$(cat "$BERTH_ROOT/router/nginx.pid")"; }
@@ -212,7 +210,7 @@ commit v6 "" "$(waits boot)";           measure boot kill_hook_at boot
 commit v7;                              measure switch fault_switch
 commit v8;                              measure drain fault_drain
                                         measure berthd-idle fault_berthd_idle
-commit v9 "" "$(waits boot)";           measure berthd-rollout fault_berthd_rollout
+commit v9 "" "$(waits boot2)";           measure berthd-rollout fault_berthd_rollout
                                         measure nginx fault_nginx
                                         measure dyno-web1 fault_dyno
 berth ps:scale web=2 -a shop-staging >/dev/null

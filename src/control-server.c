@@ -209,6 +209,23 @@ answer_staged(struct gate_wait *gw)
 }
 
 /*
+ * Whether git has refused the push already (its hook was killed while
+ * it waited for us): then no release phase or dyno is started for it.
+ * -1 with berth_error() when it has.
+ */
+static int
+refused(struct request *rq, const struct gate_wait *gw)
+{
+	char sha[8];
+
+	if (gw->rel.gate == NULL || gate_check(rq->cs->root, rq->la.pipeline,
+	    &gw->rel) != GATE_REFUSED)
+		return 0;
+	return berth_error("git did not take the push of %s (it failed, or "
+	    "its hook was killed)", short_sha(gw->rel.commit, sha));
+}
+
+/*
  * The rollout's before_switch: the new dynos are up; let pre-receive
  * exit so that git moves the ref, and switch only once it has.
  */
@@ -233,11 +250,7 @@ wait_for_git(void *data, const struct progress *pr)
 		return berth_error("git did not update the branch to %s "
 		    "within %d minutes", short_sha(gw->rel.commit, sha),
 		    GATE_WAIT_MS / 60000);
-	if (st == GATE_REFUSED)
-		return berth_error("git did not take the push of %s (it "
-		    "failed, or its hook was killed)",
-		    short_sha(gw->rel.commit, sha));
-	return -1;
+	return st == GATE_REFUSED ? refused(rq, gw) : -1;
 }
 
 /* The deploy ended: the kept lines and outcome wait for "await". */
@@ -393,7 +406,11 @@ cmd_deploy(struct request *rq)
 	}
 	memset(&prev, 0, sizeof(prev));
 	had_prev = ledger_release_current(rq->db, rq->la.id, &prev) == 0;
-	rc = run_release_phase(rq, a, &plan);
+	rc = refused(rq, &gw);
+	if (rc == 0)
+		rc = run_release_phase(rq, a, &plan);
+	if (rc == 0)
+		rc = refused(rq, &gw);
 	if (rc == 0) {
 		progress_say(&rq->pr, "-----> Starting the dynos of v%d",
 		    plan.rel.version);
