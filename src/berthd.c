@@ -20,6 +20,7 @@
 #include "build.h"
 #include "control-server.h"
 #include "names.h"
+#include "proc.h"
 #include "repo.h"
 #include "review.h"
 #include "root.h"
@@ -82,6 +83,10 @@ struct berthd {
 	int reaping;			/* a reaper thread runs */
 	int reviving;			/* a thread restarts nginx */
 	int retrying;			/* a thread applies routes again */
+	/* A pidfd of nginx's master: its exit is seen even when it is not
+	 * our child (one a restarted berthd took over). */
+	int nginx_fd;
+	pid_t nginx_watched;
 	struct readiness ready;
 };
 
@@ -319,8 +324,37 @@ revive_thread(void *arg)
 }
 
 /*
- * After a SIGCHLD: nginx's master is our child (we are its subreaper),
- * so its death is one. Whether it died is looked at in a thread, under
+ * Watch nginx's current master with a pidfd (pfd): a master berthd
+ * took over after a restart is not its child, so no SIGCHLD tells of
+ * its death. The router's lock is only tried: a change holding it
+ * leaves the watch as it was for this turn.
+ */
+static void
+watch_nginx(struct berthd *D, struct pollfd *pfd)
+{
+	pid_t pid = D->nginx_watched;
+
+	if (D->router.rt != NULL &&
+	    pthread_mutex_trylock(&D->router.lock) == 0) {
+		pid = D->router.rt != NULL ? router_master(D->router.rt) : 0;
+		pthread_mutex_unlock(&D->router.lock);
+	}
+	if (pid != D->nginx_watched) {
+		if (D->nginx_fd >= 0)
+			close(D->nginx_fd);
+		D->nginx_fd = pid > 0 ? proc_pidfd(pid) : -1;
+		if (D->nginx_fd < 0)
+			berth_clear_error();
+		D->nginx_watched = pid;
+	}
+	pfd->fd = D->nginx_fd;
+	pfd->events = POLLIN;
+	pfd->revents = 0;
+}
+
+/*
+ * After a SIGCHLD or nginx's pidfd: nginx's master is our child (we are
+ * its subreaper) or watched, so its death is one. Whether it died is looked at in a thread, under
  * the router's lock (a change may hold it a while), never in the loop.
  */
 static void
@@ -418,8 +452,8 @@ main_loop(struct berthd *D)
 		int timeout, got_chld = 0;
 		int64_t next;
 
-		if (alloc < 2) {
-			alloc = 2;
+		if (alloc < 3) {
+			alloc = 3;
 			pfds = xrealloc(pfds, alloc * sizeof(*pfds));
 			owners = xrealloc(owners, alloc * sizeof(*owners));
 		}
@@ -428,6 +462,8 @@ main_loop(struct berthd *D)
 		owners[n++] = NULL;
 		pfds[n].fd = D->sig_fd;
 		pfds[n].events = POLLIN;
+		owners[n++] = NULL;
+		watch_nginx(D, &pfds[n]);
 		owners[n++] = NULL;
 		next = route_table_next(&D->router.want);
 		if (next == 0 || next > D->next_review_check)
@@ -438,9 +474,13 @@ main_loop(struct berthd *D)
 			break;
 		if (pfds[1].revents & POLLIN)
 			got_chld = read_signals(D);
-		supervisor_poll_done(&D->sv, pfds + 2, owners + 2, n - 2,
+		supervisor_poll_done(&D->sv, pfds + 3, owners + 3, n - 3,
 		    got_chld);
-		if (got_chld)
+		if (pfds[2].revents != 0) {
+			close(D->nginx_fd);
+			D->nginx_fd = -1;	/* watched again once revived */
+		}
+		if (got_chld || pfds[2].revents != 0)
 			maybe_revive(D);
 		maybe_retry(D);
 		maybe_reap(D);
@@ -815,7 +855,7 @@ main(int argc, char **argv)
 	char *down;
 	int ch;
 
-	D.sig_fd = D.pid_fd = -1;
+	D.sig_fd = D.pid_fd = D.nginx_fd = -1;
 	pthread_mutex_init(&D.reap_lock, NULL);
 	route_table_init(&D.router.want);
 	pthread_mutex_init(&D.ready.lock, NULL);

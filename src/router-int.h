@@ -75,10 +75,13 @@ int nginx_worker_retired(pid_t pid);
 int nginx_wait_gone(pid_t pid, int64_t deadline);
 /*
  * Stop the workers a killed master left: nginx processes whose parent
- * is now this process (berthd is their subreaper); they hold the port a
- * new master needs. SIGTERM, then SIGKILL at deadline.
+ * is now this process (berthd is their subreaper), and orphaned nginx
+ * workers running in rt's directory (those of a master berthd took over
+ * after a restart, reparented to init); they hold the port a new master
+ * needs, and would serve their old routes. SIGTERM, then SIGKILL at
+ * deadline.
  */
-int nginx_stop_orphans(int64_t deadline);
+int nginx_stop_orphans(const struct router *rt, int64_t deadline);
 /* Wait until no retired worker (of a reload) still runs. */
 int nginx_drain_workers(struct router *rt, int64_t deadline);
 

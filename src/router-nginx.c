@@ -782,6 +782,12 @@ router_generation(const struct router *rt)
 	return rt->generation;
 }
 
+pid_t
+router_master(const struct router *rt)
+{
+	return rt->pid;
+}
+
 int
 router_running(struct router *rt)
 {
@@ -798,7 +804,7 @@ router_revive(struct router *rt)
 		return 0;
 	what = xasprintf("restarting nginx (pid %ld exited)", (long)rt->pid);
 	rt->pid = 0;
-	nginx_stop_orphans(now_ms() + 2000);
+	nginx_stop_orphans(rt, now_ms() + 2000);
 	ret = router_apply(rt, what);
 	free(what);
 	return ret;

@@ -65,8 +65,28 @@ nginx_is_ours(const struct router *rt, pid_t pid)
 
 struct children_walk {
 	pid_t parent;
+	const char *dir;	/* instead: orphaned workers run in dir */
 	struct pidlist *out;
 };
+
+/*
+ * Whether pid is an nginx worker in dir whose master is gone: it was
+ * reparented to init (or a subreaper), which is no nginx.
+ */
+static int
+stray_worker(pid_t pid, const char *dir)
+{
+	char buf[4096], *link = xasprintf("/proc/%ld/cwd", (long)pid);
+	ssize_t n = readlink(link, buf, sizeof(buf) - 1);
+
+	free(link);
+	if (n <= 0 || (size_t)n != strlen(dir) || memcmp(buf, dir, n) != 0 ||
+	    !proc_comm_is(pid, "nginx") || proc_comm_is(proc_ppid(pid),
+	    "nginx"))
+		return 0;
+	return proc_cmdline(pid, buf, sizeof(buf)) > 0 &&
+	    strstr(buf, "worker process") != NULL;
+}
 
 static int
 add_child(pid_t pid, void *data)
@@ -74,7 +94,8 @@ add_child(pid_t pid, void *data)
 	struct children_walk *w = data;
 	struct pidlist *out = w->out;
 
-	if (proc_ppid(pid) != w->parent)
+	if (w->dir != NULL ? !stray_worker(pid, w->dir) :
+	    proc_ppid(pid) != w->parent)
 		return 0;
 	if (out->nr == out->alloc) {
 		out->alloc = out->alloc ? 2 * out->alloc : 8;
@@ -88,7 +109,7 @@ add_child(pid_t pid, void *data)
 void
 nginx_children(pid_t pid, struct pidlist *out)
 {
-	struct children_walk w = { pid, out };
+	struct children_walk w = { pid, NULL, out };
 
 	out->nr = 0;
 	proc_each(add_child, &w);
@@ -193,17 +214,32 @@ nginx_drain_workers(struct router *rt, int64_t deadline)
 }
 
 int
-nginx_stop_orphans(int64_t deadline)
+nginx_stop_orphans(const struct router *rt, int64_t deadline)
 {
-	struct pidlist kids = { NULL, 0, 0 };
+	struct pidlist kids = { NULL, 0, 0 }, strays = { NULL, 0, 0 };
+	char *dir = realpath(rt->dir, NULL);
+	struct children_walk w = { 0, dir != NULL ? dir : rt->dir, &strays };
 	size_t i, n = 0;
 	int ret = 0;
 
-	/* Our children that are nginx processes and not yet zombies. */
+	/* Our children that are nginx processes and not yet zombies, and
+	 * the workers of a master berthd had not started (one it took
+	 * over after a restart), which are not: they would go on taking
+	 * requests with the routes they had. */
 	nginx_children(getpid(), &kids);
 	for (i = 0; i < kids.nr; i++)
 		if (proc_comm_is(kids.v[i], "nginx") && !proc_zombie(kids.v[i]))
 			kids.v[n++] = kids.v[i];
+	proc_each(add_child, &w);
+	for (i = 0; i < strays.nr; i++) {
+		if (n == kids.alloc) {
+			kids.alloc = kids.alloc ? 2 * kids.alloc : 8;
+			kids.v = xrealloc(kids.v, kids.alloc * sizeof(*kids.v));
+		}
+		kids.v[n++] = strays.v[i];
+	}
+	free(strays.v);
+	free(dir);
 	for (i = 0; i < n; i++)
 		kill(kids.v[i], SIGTERM);
 	for (i = 0; i < n; i++)

@@ -58,6 +58,8 @@ int router_revive(struct router *rt);
 const char *router_mode(const struct router *rt);
 /* How many configurations nginx has loaded: reloads + starts. */
 long router_generation(const struct router *rt);
+/* nginx's master, 0 when none runs (router_revive() starts one). */
+pid_t router_master(const struct router *rt);
 /* Stop routing APP.DOMAIN (unknown host again). */
 int router_remove(struct router *rt, const char *app);
 /* Graceful quit of nginx (then SIGTERM, SIGKILL), and free rt. */

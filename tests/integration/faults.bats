@@ -371,3 +371,32 @@ release: $(waits release)"
 	run ! grep -q "v2 is recorded and starts when berthd does" \
 	    "$BATS_TEST_TMPDIR/push.out"
 }
+
+# stray_workers: nginx workers in this root's router dir whose master is
+# gone.
+stray_workers() {
+	local dir p
+	dir=$(cd "$BERTH_ROOT/router" && pwd -P)
+	for p in $(pgrep -x nginx); do
+		[ "$(readlink "/proc/$p/cwd")" = "$dir" ] || continue
+		grep -q "worker process" "/proc/$p/cmdline" 2>/dev/null || continue
+		[ "$(cat "/proc/$(ps -o ppid= -p "$p" | tr -d ' ')/comm" 2>/dev/null)" = nginx ] ||
+		    echo "$p"
+	done
+}
+
+@test "nginx killed after berthd took it over leaves no worker serving old routes" {
+	kill_berthd
+	start_berthd
+	master=$(nginx_pid)
+	kill -9 "$master"
+	wait_for "berthd to start nginx again" 10 \
+	    eval '[ "$(nginx_pid)" != "$master" ] && router_says shop-staging /VERSION one'
+	wait_for "the old workers to be gone" 10 eval '[ -z "$(stray_workers)" ]'
+	version_app two 'web: python3 -m http.server $PORT'
+	run push "$APP" shop
+	[ "$status" -eq 0 ] || { echo "$output"; return 1; }
+	for i in $(seq 20); do
+		router_says shop-staging /VERSION two
+	done
+}
