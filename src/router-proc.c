@@ -65,7 +65,8 @@ nginx_is_ours(const struct router *rt, pid_t pid)
 
 struct children_walk {
 	pid_t parent;
-	const char *dir;	/* instead: orphaned workers run in dir */
+	/* Instead: orphaned workers in dir that are not parent's child. */
+	const char *dir;
 	struct pidlist *out;
 };
 
@@ -94,8 +95,8 @@ add_child(pid_t pid, void *data)
 	struct children_walk *w = data;
 	struct pidlist *out = w->out;
 
-	if (w->dir != NULL ? !stray_worker(pid, w->dir) :
-	    proc_ppid(pid) != w->parent)
+	if (w->dir != NULL ? proc_ppid(pid) == w->parent ||
+	    !stray_worker(pid, w->dir) : proc_ppid(pid) != w->parent)
 		return 0;
 	if (out->nr == out->alloc) {
 		out->alloc = out->alloc ? 2 * out->alloc : 8;
@@ -216,9 +217,10 @@ nginx_drain_workers(struct router *rt, int64_t deadline)
 int
 nginx_stop_orphans(const struct router *rt, int64_t deadline)
 {
-	struct pidlist kids = { NULL, 0, 0 }, strays = { NULL, 0, 0 };
+	struct pidlist kids = { NULL, 0, 0 };
 	char *dir = realpath(rt->dir, NULL);
-	struct children_walk w = { 0, dir != NULL ? dir : rt->dir, &strays };
+	struct children_walk w = { getpid(), dir != NULL ? dir : rt->dir,
+	    &kids };
 	size_t i, n = 0;
 	int ret = 0;
 
@@ -230,15 +232,9 @@ nginx_stop_orphans(const struct router *rt, int64_t deadline)
 	for (i = 0; i < kids.nr; i++)
 		if (proc_comm_is(kids.v[i], "nginx") && !proc_zombie(kids.v[i]))
 			kids.v[n++] = kids.v[i];
-	proc_each(add_child, &w);
-	for (i = 0; i < strays.nr; i++) {
-		if (n == kids.alloc) {
-			kids.alloc = kids.alloc ? 2 * kids.alloc : 8;
-			kids.v = xrealloc(kids.v, kids.alloc * sizeof(*kids.v));
-		}
-		kids.v[n++] = strays.v[i];
-	}
-	free(strays.v);
+	kids.nr = n;
+	proc_each(add_child, &w);	/* appends the strays */
+	n = kids.nr;
 	free(dir);
 	for (i = 0; i < n; i++)
 		kill(kids.v[i], SIGTERM);
