@@ -140,9 +140,7 @@ wait_for_git(void *data, const struct progress *pr)
 	progress_say(pr, "-----> v%d is up; it goes live once git has taken "
 	    "the push", gw->rel.version);
 	answer_staged(gw);
-	while ((st = gate_check(rq->cs->root, rq->la.pipeline, &gw->rel)) ==
-	    GATE_WAITING && now_ms() < deadline)
-		poll(NULL, 0, 10);
+	st = gate_wait(rq->cs->root, rq->la.pipeline, &gw->rel, deadline);
 	if (st == GATE_MOVED)
 		return 0;
 	if (st == GATE_WAITING)

@@ -31,26 +31,18 @@ receiver_alive(const char *gate, char ref[256])
 	return proc_owner_alive(gate + n);
 }
 
-int
-gate_check(const struct berth_root *r, const char *pipeline,
-    const struct release *rel)
+/* Where rel stands, its repo open. */
+static int
+check_in(git_repository *repo, const struct release *rel)
 {
 	char ref[256], head[GIT_OID_HEXSZ + 1];
-	git_repository *repo = NULL;
-	char *path;
 	int alive, rc;
 
 	/* receive-pack moves the ref before it exits: read the ref after
 	 * seeing it gone, and a ref that has not moved is final. */
 	if ((alive = receiver_alive(rel->gate, ref)) < 0)
 		return -1;
-	path = root_repo_path(r, pipeline);
-	rc = repo_open(path, &repo);
-	free(path);
-	if (rc < 0)
-		return -1;
 	rc = repo_ref_target(repo, ref, head);
-	git_repository_free(repo);
 	if (rc < 0)
 		return -1;
 	if (rc == 0 && rel->commit != NULL && strcmp(head, rel->commit) == 0)
@@ -58,12 +50,41 @@ gate_check(const struct berth_root *r, const char *pipeline,
 	return alive ? GATE_WAITING : GATE_REFUSED;
 }
 
-/* Settle one gated release if its gate has an answer; 1 if pending. */
+int
+gate_wait(const struct berth_root *r, const char *pipeline,
+    const struct release *rel, int64_t deadline)
+{
+	git_repository *repo = NULL;
+	char *path = root_repo_path(r, pipeline);
+	int st;
+
+	st = repo_open(path, &repo);
+	free(path);
+	if (st < 0)
+		return -1;
+	while ((st = check_in(repo, rel)) == GATE_WAITING &&
+	    now_ms() < deadline)
+		poll(NULL, 0, 10);
+	git_repository_free(repo);
+	return st;
+}
+
+int
+gate_check(const struct berth_root *r, const char *pipeline,
+    const struct release *rel)
+{
+	return gate_wait(r, pipeline, rel, 0);
+}
+
+/*
+ * Settle one gated release once its gate has an answer (by deadline);
+ * 1 if it still waits.
+ */
 static int
 settle_one(const struct berth_root *r, struct ledger *db,
-    const struct app *app, const struct release *rel)
+    const struct app *app, const struct release *rel, int64_t deadline)
 {
-	int st = gate_check(r, app->pipeline, rel);
+	int st = gate_wait(r, app->pipeline, rel, deadline);
 
 	if (st < 0) {
 		log_say("%s v%d: %s", app->name, rel->version,
@@ -85,19 +106,15 @@ gate_settle_app(const struct berth_root *r, struct ledger *db,
 	int64_t deadline = now_ms() + wait_ms;
 	struct release *rels;
 	size_t n, i;
-	int left;
+	int left = 0;
 
-	for (;;) {
-		if (ledger_release_gated(db, app->id, &rels, &n) < 0)
-			return -1;
-		for (i = 0, left = 0; i < n && left >= 0; i++) {
-			int rc = settle_one(r, db, app, &rels[i]);
+	if (ledger_release_gated(db, app->id, &rels, &n) < 0)
+		return -1;
+	for (i = 0; i < n && left >= 0; i++) {
+		int rc = settle_one(r, db, app, &rels[i], deadline);
 
-			left = rc < 0 ? -1 : left + rc;
-		}
-		release_list_free(rels, n);
-		if (left <= 0 || now_ms() >= deadline)
-			return left;
-		poll(NULL, 0, 10);
+		left = rc < 0 ? -1 : left + rc;
 	}
+	release_list_free(rels, n);
+	return left;
 }

@@ -38,6 +38,12 @@ char *gate_format(const char *ref, pid_t pid);
 int gate_check(const struct berth_root *r, const char *pipeline,
     const struct release *rel);
 /*
+ * The same, polled (every 10 ms, the repository opened once) while it
+ * is GATE_WAITING and now_ms() is before deadline.
+ */
+int gate_wait(const struct berth_root *r, const char *pipeline,
+    const struct release *rel, int64_t deadline);
+/*
  * Settle the pending releases of app that wait on a gate: succeeded
  * when git moved the ref, failed when it refused, left pending while
  * receive-pack runs, for at most wait_ms. The number still pending, or
