@@ -7,6 +7,7 @@
  */
 #include "build-int.h"
 #include "run-command.h"
+#include "sandbox.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -33,6 +34,39 @@ on_buildpack_line(const char *line, void *data)
 		build_emit(b, "       ", line);
 }
 
+#define BP_VIEW		"/tmp/buildpack"
+#define CACHE_VIEW	"/tmp/cache"
+#define ENV_VIEW	"/tmp/env"
+
+/* What a buildpack program sees as path (the build's own dirs). */
+static const char *
+view(const struct build_ctx *b, const char *path)
+{
+	if (!b->sandboxed || path == NULL)
+		return path;
+	if (strcmp(path, b->appdir) == 0)
+		return SANDBOX_APP;
+	if (strcmp(path, b->cachedir) == 0)
+		return CACHE_VIEW;
+	if (strcmp(path, b->envdir) == 0)
+		return ENV_VIEW;
+	return path;
+}
+
+/* Put c in the build's sandbox, with bp, the cache and ENV_DIR. */
+static int
+sandbox_script(struct build_ctx *b, const struct bp *bp, struct child *c,
+    struct sandbox *sb)
+{
+	sb->uid = b->uid;
+	sb->app_dir = b->appdir;
+	sandbox_bind(sb, bp->dir, BP_VIEW, 0);
+	sandbox_bind(sb, b->cachedir, CACHE_VIEW, 1);
+	if (is_dir(b->envdir))
+		sandbox_bind(sb, b->envdir, ENV_VIEW, 0);
+	return sandbox_wrap(sb, c);
+}
+
 /*
  * Run bin/SCRIPT of bp with args. With capture, stdout+stderr are
  * collected in b->capture instead of shown.
@@ -43,19 +77,21 @@ build_run_script(struct build_ctx *b, const struct bp *bp,
     const char *arg3)
 {
 	struct child c = CHILD_INIT;
+	struct sandbox sb = SANDBOX_INIT;
 	int64_t left = build_time_left(b);
 	size_t i;
 	int ret;
 
 	if (left < 0)
 		return -1;
-	strvec_pushf(&c.args, "%s/bin/%s", bp->dir, script);
+	strvec_pushf(&c.args, "%s/bin/%s", b->sandboxed ? BP_VIEW : bp->dir,
+	    script);
 	if (arg1 != NULL)
-		strvec_push(&c.args, arg1);
+		strvec_push(&c.args, view(b, arg1));
 	if (arg2 != NULL)
-		strvec_push(&c.args, arg2);
+		strvec_push(&c.args, view(b, arg2));
 	if (arg3 != NULL)
-		strvec_push(&c.args, arg3);
+		strvec_push(&c.args, view(b, arg3));
 	for (i = 0; i < b->env.nr; i++)
 		strvec_push(&c.env, b->env.v[i]);
 	c.dir = b->appdir;
@@ -67,7 +103,13 @@ build_run_script(struct build_ctx *b, const struct bp *bp,
 	c.stdout_only = capture;
 	b->capturing = capture;
 	strbuf_reset(&b->capture);
+	if (b->sandboxed && sandbox_script(b, bp, &c, &sb) < 0) {
+		sandbox_clear(&sb);
+		child_clear(&c);
+		return -1;
+	}
 	ret = run_command(&c);
+	sandbox_clear(&sb);
 	b->capturing = 0;
 	if (ret < 0 && c.timed_out)
 		berth_error("buildpack %s: bin/%s timed out; the build is "

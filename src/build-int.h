@@ -32,6 +32,9 @@ struct build_ctx {
 	struct secret *secrets;	/* config values hidden from output */
 	size_t nsecrets;
 	int capturing;
+	/* buildpacks run sandboxed (sandbox.h), as uid: the tree is at
+	 * /app, the cache at /tmp/cache, ENV_DIR at /tmp/env */
+	int sandboxed, uid;
 };
 
 /* What build_steps() gathers on its way to a slug; parts_clear() frees. */

@@ -11,6 +11,7 @@
 #include "buildpack.h"
 #include "output.h"
 #include "runtime.h"
+#include "sandbox.h"
 #include "slug.h"
 
 #include <dirent.h>
@@ -168,9 +169,15 @@ build_env(struct build_ctx *b)
 	for (i = 0; passed_env[i] != NULL; i++) {
 		const char *v = getenv(passed_env[i]);
 
+		/* A sandbox has neither berth's HOME nor its TMPDIR. */
+		if (b->sandboxed && (strcmp(passed_env[i], "HOME") == 0 ||
+		    strcmp(passed_env[i], "TMPDIR") == 0))
+			continue;
 		if (v != NULL)
 			strvec_pushf(&b->env, "%s=%s", passed_env[i], v);
 	}
+	if (b->sandboxed)
+		strvec_push(&b->env, "HOME=" SANDBOX_APP);
 	if (getenv("PATH") == NULL)
 		strvec_push(&b->env, "PATH=/usr/local/bin:/usr/bin:/bin");
 	if (getenv("LANG") == NULL)
@@ -209,6 +216,22 @@ write_env_dir(struct build_ctx *b)
 		if (rc < 0)
 			return -1;
 	}
+	return 0;
+}
+
+/* Hand the tree, ENV_DIR and the cache to the uid buildpacks run as. */
+static int
+hand_over(struct build_ctx *b)
+{
+	struct stat st;
+
+	if (!b->sandboxed || b->uid < 0)
+		return 0;
+	if (sandbox_chown(b->appdir, b->uid) < 0 ||
+	    sandbox_chown(b->envdir, b->uid) < 0)
+		return -1;
+	if (stat(b->cachedir, &st) == 0 && st.st_uid != (uid_t)b->uid)
+		return sandbox_chown(b->cachedir, b->uid);
 	return 0;
 }
 
@@ -306,7 +329,8 @@ prepare_tree(struct build_ctx *b, struct build_result *res,
 		    n == 1 ? "" : "s");
 	if (read_procfile(b, &res->types, &p->have_procfile) < 0 ||
 	    appjson_load(b->appdir, &p->aj, warn_line, b) < 0 ||
-	    write_env_dir(b) < 0 || mkdir_p(b->cachedir, 0700) < 0)
+	    write_env_dir(b) < 0 || mkdir_p(b->cachedir, 0700) < 0 ||
+	    hand_over(b) < 0)
 		return -1;
 	return 0;
 }
@@ -430,11 +454,12 @@ build_run(const struct build_opts *o, struct build_result *res)
 	b.appdir = path_join(b.scratch, "app");
 	b.envdir = path_join(b.scratch, "env");
 	b.cachedir = root_pathf(b.root, "cache/%s", o->app->name);
+	b.sandboxed = sandbox_for_app(b.root, o->app->id, &b.uid);
 	build_env(&b);
 
 	if (b.log == NULL)
 		berth_error_errno("cannot write the build log %s", logpath);
-	else
+	else if (b.sandboxed >= 0)
 		ret = build_steps(&b, res);
 	if (ret < 0) {
 		char *msg = xstrdup(berth_last_error());
@@ -491,12 +516,13 @@ build_for_test(const struct build_test_opts *o, struct strvec *test_bps)
 		kvlist_add(&b.config, o->config->items[i].key,
 		    o->config->items[i].value);
 	secrets_init(&b);
+	b.sandboxed = sandbox_for_ci(b.root, o->pipeline_id, &b.uid);
 	build_env(&b);
-	if (mkdir_p(o->dir, 0700) < 0 ||
+	if (b.sandboxed < 0 || mkdir_p(o->dir, 0700) < 0 ||
 	    repo_checkout(o->repo, o->commit, b.appdir) < 0 ||
 	    appjson_load(b.appdir, &aj, warn_line, &b) < 0 ||
 	    write_env_dir(&b) < 0 || mkdir_p(b.cachedir, 0700) < 0 ||
-	    build_choose_buildpacks(&b, &aj, &bps, &nbps) < 0)
+	    hand_over(&b) < 0 || build_choose_buildpacks(&b, &aj, &bps, &nbps) < 0)
 		goto out;
 	for (i = 0; i < nbps; i++) {
 		/* bin/test-compile when the buildpack has one (Heroku CI). */

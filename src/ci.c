@@ -3,6 +3,7 @@
  * parallel nodes, each in a throwaway overlay of the build.
  */
 #include "ci.h"
+#include "sandbox.h"
 #include "appjson.h"
 #include "build.h"
 #include "output.h"
@@ -128,9 +129,13 @@ node_script(struct ci_node *n, struct runtime_node *node, const char *cmd,
 		strvec_pushf(&c.args, "test.%d", n->index);
 		strvec_push(&c.args, cmd);
 	} else {
-		strvec_pushf(&c.args, "%s/bin/test", bp);
+		char *env = path_join(n->job->nodes_dir, "env");
+
+		strvec_pushf(&c.args, "%s/bin/test", runtime_node_share(node,
+		    bp, "buildpack"));
 		strvec_push(&c.args, dir);
-		strvec_pushf(&c.args, "%s/env", n->job->nodes_dir);
+		strvec_push(&c.args, runtime_node_share(node, env, "env"));
+		free(env);
 	}
 	c.on_line = node_line;
 	c.data = n;
@@ -173,8 +178,8 @@ node_thread(void *arg)
 
 	n->status = "succeeded";
 	snprintf(name, sizeof(name), "node-%d", n->index);
-	if (runtime_node_open(j->o->root, j->built, j->nodes_dir, name,
-	    &node) < 0) {
+	if (runtime_node_open(j->o->root, j->o->pipeline->id, j->built,
+	    j->nodes_dir, name, &node) < 0) {
 		n->status = "errored";
 		n->why = xstrdup(berth_last_error());
 		return NULL;
@@ -321,6 +326,7 @@ write_env_dir(const struct ci_job *j)
 {
 	char *envdir = path_join(j->nodes_dir, "env");
 	size_t k;
+	int uid;
 
 	mkdir_p(envdir, 0700);
 	for (k = 0; k < j->config.nr; k++) {
@@ -330,6 +336,9 @@ write_env_dir(const struct ci_job *j)
 		    strlen(j->config.items[k].value), 0600);
 		free(f);
 	}
+	/* Readable by the nodes' uid alone. */
+	if (sandbox_for_ci(j->o->root, j->o->pipeline->id, &uid) > 0)
+		sandbox_chown(envdir, uid);
 	free(envdir);
 }
 

@@ -3,6 +3,7 @@
  */
 #include "cmd.h"
 #include "runtime.h"
+#include "sandbox.h"
 
 #include <signal.h>
 #include <stdio.h>
@@ -59,17 +60,44 @@ print_troubles(json_t *st)
 	}
 }
 
+/*
+ * Whether app code is isolated: NULL when it is, else what to say (a
+ * copy); berth_error() is left as it was.
+ */
+static char *
+sandbox_trouble(const struct berth_root *r)
+{
+	char *saved = xstrdup(berth_last_error()), *why = NULL;
+
+	if (sandbox_warning(r) != NULL)
+		why = xstrdup(sandbox_warning(r));
+	else if (sandbox_check(r) < 0)
+		why = xstrdup(berth_last_error());
+	berth_error("%s", saved);
+	free(saved);
+	return why;
+}
+
 static int
 cmd_daemon_status(struct cmd_ctx *ctx)
 {
 	json_t *st = NULL;
 	long up;
 	int rc = runtime_status(&ctx->root, &st);
+	char *trouble = sandbox_trouble(&ctx->root);
 
-	if (rc != 0)
+	if (rc != 0) {
+		if (trouble != NULL)
+			fprintf(stderr, "berth: warning: %s\n", trouble);
+		free(trouble);
 		return cmd_fail_last();
-	if (ctx->json)
+	}
+	json_object_set_new(st, "sandbox", trouble == NULL ?
+	    json_string("on") : json_string(trouble));
+	if (ctx->json) {
+		free(trouble);
 		return cmd_print_json(st);
+	}
 	up = (long)(time(NULL) - (time_t)json_integer_value(
 	    json_object_get(st, "started_at")));
 	printf("berthd is running (pid %lld, up %ldm %lds): %lld apps, %lld "
@@ -78,6 +106,9 @@ cmd_daemon_status(struct cmd_ctx *ctx)
 	    json_object_get(st, "apps")), (long long)json_integer_value(
 	    json_object_get(st, "dynos")), router_summary(ctx, st));
 	print_troubles(st);
+	if (trouble != NULL)
+		printf("Warning: %s\n", trouble);
+	free(trouble);
 	json_decref(st);
 	return 0;
 }

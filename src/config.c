@@ -121,7 +121,15 @@ static const char template[] =
 "\n"
 "[review]\n"
 "# Seconds between berthd's checks for stale review apps.\n"
-"check_interval = 3600\n";
+"check_interval = 3600\n"
+"\n"
+"[sandbox]\n"
+"# 1: app code (builds, CI, the release phase, dynos) runs in a bubblewrap\n"
+"# sandbox, refused when it cannot; 0: unisolated, with a warning.\n"
+"enabled = 1\n"
+"# With berth running as root, each app runs as its own uid from this range.\n"
+"uid_min = 900000\n"
+"uid_max = 999999\n";
 
 static int set_domain(struct load *, const struct key *, const char *);
 static int set_log_level(struct load *, const struct key *, const char *);
@@ -156,6 +164,9 @@ static const struct key keys[] = {
 	INT_KEY("ci", "max_nodes", ci_max_nodes, 1, 64, "nodes"),
 	INT_KEY("review", "check_interval", review_check_interval, 1, 86400,
 	    "seconds"),
+	INT_KEY("sandbox", "enabled", sandbox, 0, 1, NULL),
+	INT_KEY("sandbox", "uid_min", uid_min, 1000, 2000000000, "uid"),
+	INT_KEY("sandbox", "uid_max", uid_max, 1000, 2000000000, "uid"),
 };
 
 /* Record the first error of a load, prefixed "NAME line N: "; -1. */
@@ -538,6 +549,9 @@ config_copy(struct berth_config *to, const struct berth_config *from)
 	to->ci_timeout = from->ci_timeout;
 	to->ci_max_nodes = from->ci_max_nodes;
 	to->review_check_interval = from->review_check_interval;
+	to->sandbox = from->sandbox;
+	to->uid_min = from->uid_min;
+	to->uid_max = from->uid_max;
 	memset(&to->buildpacks, 0, sizeof(to->buildpacks));
 	for (i = 0; i < from->buildpacks.nr; i++)
 		strvec_push(&to->buildpacks, from->buildpacks.v[i]);
@@ -632,6 +646,11 @@ load_text(struct berth_config *cfg, const char *text, size_t len,
 		syntax_error(&ld, ret);
 	if (ret == 0 && ld.err_line == 0 && check_ports(&tmp, name) < 0)
 		ld.err_line = -1;
+	if (ret == 0 && ld.err_line == 0 && tmp.uid_min > tmp.uid_max) {
+		berth_error("%s: sandbox.uid_min (%d) must not be above "
+		    "sandbox.uid_max (%d)", name, tmp.uid_min, tmp.uid_max);
+		ld.err_line = -1;
+	}
 	if (ret != 0 || ld.err_line != 0) {
 		config_clear(&tmp);
 		return -1;
@@ -661,6 +680,9 @@ config_defaults(struct berth_config *cfg)
 	cfg->ci_timeout = 1800;
 	cfg->ci_max_nodes = 4;
 	cfg->review_check_interval = 3600;
+	cfg->sandbox = 1;
+	cfg->uid_min = 900000;
+	cfg->uid_max = 999999;
 	memset(&cfg->buildpacks, 0, sizeof(cfg->buildpacks));
 }
 

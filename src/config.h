@@ -18,6 +18,8 @@
  *   [release] timeout = 3600          ; seconds for the release phase
  *   [ci]      timeout = 1800, max_nodes = 4
  *   [review]  check_interval = 3600   ; seconds between stale checks
+ *   [sandbox] enabled = 1             ; 0: app code runs unisolated
+ *             uid_min = 900000, uid_max = 999999  ; apps' uids (as root)
  *
  * Unknown sections or keys warn with their line number; a bad value is
  * an error naming section.key; a line longer than inih's limit (200) is
@@ -53,6 +55,8 @@ struct berth_config {
 	int ci_timeout;			/* seconds for one CI node's tests */
 	int ci_max_nodes;		/* parallel CI nodes at most */
 	int review_check_interval;	/* seconds between stale checks */
+	int sandbox;			/* [sandbox] enabled */
+	int uid_min, uid_max;		/* apps' uids, when berth is root */
 };
 
 typedef void (*config_warn_fn)(const char *msg, void *data);

@@ -9,6 +9,7 @@
 #include "gate.h"
 #include "names.h"
 #include "release.h"
+#include "sandbox.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -73,6 +74,9 @@ plan_load(const struct berth_root *r, struct ledger *db, const struct app *la,
 
 	memset(plan, 0, sizeof(*plan));
 	plan->stopped = la->stopped;
+	plan->sandboxed = sandbox_for_app(r, la->id, &plan->uid);
+	if (plan->sandboxed < 0)
+		return -1;
 	if (release_load(db, la->id, rel_id, &plan->rel, &plan->commit,
 	    &plan->types) < 0)
 		return -1;
@@ -372,6 +376,28 @@ detached(void *(*fn)(void *), void *arg)
 	return rc == 0 ? 0 : -1;
 }
 
+/*
+ * Whether the peer on fd may command berthd: root, or the server
+ * root's owner (us). App code runs as other uids (sandbox.h), and never
+ * sees the socket besides. A refused peer is told why.
+ */
+static int
+peer_allowed(int fd)
+{
+	static const char refusal[] = "{\"ok\": false, \"error\": \"berthd "
+	    "answers only root and the owner of the server root\"}\n";
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0 &&
+	    (cred.uid == 0 || cred.uid == geteuid()))
+		return 1;
+	if (write(fd, refusal, sizeof(refusal) - 1) < 0) {
+		/* it is refused either way */
+	}
+	return 0;
+}
+
 void
 control_server_accept(struct control_server *cs)
 {
@@ -379,11 +405,16 @@ control_server_accept(struct control_server *cs)
 
 	while ((cfd = accept4(cs->listen_fd, NULL, NULL, SOCK_CLOEXEC)) >=
 	    0) {
-		struct client *c = xcalloc(1, sizeof(*c));
+		struct client *c;
 		/* A client that stops reading cannot hold a deploy for
 		 * ever. */
 		struct timeval tv = { 30, 0 };
 
+		if (!peer_allowed(cfd)) {
+			close(cfd);
+			continue;
+		}
+		c = xcalloc(1, sizeof(*c));
 		setsockopt(cfd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 		c->cs = cs;
 		c->fd = cfd;

@@ -73,6 +73,8 @@ dyno_record_json(const struct dyno_record *rec, int with_config)
 	set_str(dir, "mount_opts", rec->dir.mount_opts);
 	json_object_set_new(o, "dir", dir);
 	set_str(o, "token", rec->token);
+	if (rec->sandboxed)
+		set_int(o, "sandbox_uid", rec->uid);
 	set_int(o, "watcher", rec->watcher);
 	set_int(o, "watcher_start", (long long)rec->watcher_start);
 	set_int(o, "pid", rec->pid);
@@ -116,6 +118,8 @@ dyno_record_from_json(json_t *o, struct dyno_record *rec)
 	rec->pid = (pid_t)get_int(o, "pid", 0);
 	rec->pid_start = (unsigned long long)get_int(o, "pid_start", 0);
 	rec->started_at = (time_t)get_int(o, "started_at", 0);
+	rec->sandboxed = json_object_get(o, "sandbox_uid") != NULL;
+	rec->uid = (int)get_int(o, "sandbox_uid", -1);
 	rec->stopping = json_is_true(json_object_get(o, "stopping"));
 	rec->exit_code = (int)get_int(o, "exit_code", -1);
 	if (rec->app == NULL || rec->type == NULL || rec->command == NULL) {
@@ -194,6 +198,8 @@ dyno_record_of_spec(const struct dyno_spec *spec, struct dyno_record *rec)
 		rec->dir = *spec->dir;
 	if (spec->token != NULL)
 		snprintf(rec->token, sizeof(rec->token), "%s", spec->token);
+	rec->sandboxed = spec->sandboxed;
+	rec->uid = spec->uid;
 	rec->started_at = time(NULL);
 	rec->exit_code = -1;
 }
@@ -211,6 +217,8 @@ dyno_spec_of_record(const struct dyno_record *rec, struct dyno_spec *spec)
 	spec->commit = rec->commit;
 	spec->dir = &rec->dir;
 	spec->token = rec->token[0] != '\0' ? rec->token : NULL;
+	spec->sandboxed = rec->sandboxed;
+	spec->uid = rec->uid;
 }
 
 int

@@ -4,6 +4,7 @@
 #include "dyno.h"
 #include "proc.h"
 #include "run-command.h"
+#include "sandbox.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -324,7 +325,8 @@ dyno_env(const struct dyno_spec *d, struct strvec *env)
 	strvec_pushf(env, "PATH=%s", path != NULL ? path :
 	    "/usr/local/bin:/usr/bin:/bin");
 	strvec_push(env, "LANG=C.UTF-8");
-	strvec_pushf(env, "HOME=%s", d->dir->path);
+	strvec_pushf(env, "HOME=%s", sandbox_app_path(d->sandboxed,
+	    d->dir->path));
 	if (strcmp(d->type, "run") == 0 && getenv("TERM") != NULL)
 		strvec_pushf(env, "TERM=%s", getenv("TERM"));
 	if (d->rel != NULL && d->rel->config != NULL &&
@@ -357,22 +359,36 @@ dyno_argv(const struct dyno_spec *d, struct strvec *argv)
 	strvec_push(argv, d->command);
 }
 
+int
+dyno_child(const struct dyno_spec *d, struct child *c, struct sandbox *sb)
+{
+	dyno_env(d, &c->env);
+	dyno_argv(d, &c->args);
+	c->dir = d->dir->path;
+	if (!d->sandboxed) {
+		c->pre_exec = dyno_dir_enter_hook;
+		c->pre_exec_data = d->dir;
+		return 0;
+	}
+	sb->uid = d->uid;
+	sb->dir = d->dir;
+	return sandbox_wrap(sb, c);
+}
+
 pid_t
 dyno_spawn(const struct dyno_spec *d, int in_fd, int out_fd,
     int new_session)
 {
 	struct child c = CHILD_INIT;
-	pid_t pid;
+	struct sandbox sb = SANDBOX_INIT;
+	pid_t pid = -1;
 
-	dyno_env(d, &c.env);
-	dyno_argv(d, &c.args);
-	c.dir = d->dir->path;
 	c.in_fd = in_fd;
 	c.out_fd = out_fd;
 	c.group = new_session ? CHILD_OWN_SESSION : CHILD_OUR_GROUP;
-	c.pre_exec = dyno_dir_enter_hook;
-	c.pre_exec_data = d->dir;
-	pid = start_command(&c);
+	if (dyno_child(d, &c, &sb) == 0)
+		pid = start_command(&c);
+	sandbox_clear(&sb);
 	child_clear(&c);
 	return pid;
 }

@@ -17,6 +17,9 @@
 #include "procfile.h"
 #include "root.h"
 
+struct child;
+struct sandbox;
+
 /*
  * A dyno's working directory. With overlayfs (measured: O(1) in the slug
  * size) path is an overlay of the read-only slug and a fresh upper dir,
@@ -42,6 +45,10 @@ struct dyno_spec {
 	/* BERTH_DYNO_ID: marks every process of this dyno, so berthd can
 	 * tell what outlived it; NULL = none */
 	const char *token;
+	/* In a sandbox (sandbox.h), as uid (-1: as berth, not root); 0:
+	 * unisolated ([sandbox] enabled = 0) */
+	int sandboxed;
+	int uid;
 };
 
 /*
@@ -80,6 +87,14 @@ void dyno_env(const struct dyno_spec *d, struct strvec *env);
 /* argv that sources the .profile.d scripts and then runs the command. */
 void dyno_argv(const struct dyno_spec *d, struct strvec *argv);
 /*
+ * The child that runs d (not started): its environment, argv, and its
+ * directory entered (sandboxed: the sandbox, set up in sb, which must
+ * stay until it started; sandbox_clear() it after). -1 with
+ * berth_error() when the sandbox cannot be had.
+ */
+int dyno_child(const struct dyno_spec *d, struct child *c,
+    struct sandbox *sb);
+/*
  * Start the dyno (through start_command) in a new session, so it leads
  * its own process group, or with !new_session in ours (a foreground
  * job); stdin from /dev/null (in_fd < 0) or in_fd, stdout and stderr to
@@ -113,6 +128,7 @@ struct dyno_record {
 	pid_t pid;		/* its first process, leader of its group */
 	unsigned long long pid_start;	/* (0, 0: not started yet) */
 	time_t started_at;
+	int sandboxed, uid;	/* dyno_spec's */
 	int stopping;		/* asked to stop */
 	int exit_code;		/* -1 while it runs */
 };

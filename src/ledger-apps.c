@@ -500,3 +500,36 @@ fail:
 	sql_rollback(db);
 	return -1;
 }
+
+int
+ledger_sandbox_uid(struct ledger *db, const char *owner, int uid_min,
+    int uid_max, int *uid)
+{
+	int have, next;
+
+	if (sql_begin(db) < 0)
+		return -1;
+	have = sql_int(sql_prep(db, "SELECT uid FROM sandbox_uids WHERE "
+	    "owner = ?", "s", owner));
+	if (have >= 0) {
+		sql_rollback(db);
+		*uid = have;
+		return 0;
+	}
+	next = sql_int(sql_prep(db, "SELECT COALESCE(MAX(uid) + 1, ?1) FROM "
+	    "sandbox_uids WHERE uid BETWEEN ?1 AND ?2", "dd", uid_min,
+	    uid_max));
+	if (next < uid_min || next > uid_max) {
+		sql_rollback(db);
+		return berth_error("every uid of berth.ini sandbox.uid_min-"
+		    "uid_max (%d-%d) has been given to an app; widen the range",
+		    uid_min, uid_max);
+	}
+	if (sql_run(db, sql_prep(db, "INSERT INTO sandbox_uids (owner, uid) "
+	    "VALUES (?, ?)", "sd", owner, next)) < 0) {
+		sql_rollback(db);
+		return -1;
+	}
+	*uid = next;
+	return sql_commit(db);
+}

@@ -161,6 +161,12 @@ static const char *const migrations[] = {
 	 * that those it left behind when killed are found. */
 	"ALTER TABLE builds ADD COLUMN owner TEXT;"
 	"ALTER TABLE test_runs ADD COLUMN owner TEXT;",
+	/* v4 -> v5: the uid an app's (or a pipeline's CI's) code runs as
+	 * when berth is root (sandbox.h): assigned on first use, kept, and
+	 * never given to another owner. */
+	"CREATE TABLE sandbox_uids ("
+	"  owner TEXT PRIMARY KEY,"
+	"  uid INTEGER NOT NULL UNIQUE);",
 };
 
 #define NMIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))

@@ -21,7 +21,7 @@
 
 struct ledger;
 
-#define LEDGER_SCHEMA_VERSION 4
+#define LEDGER_SCHEMA_VERSION 5
 
 struct pipeline {
 	int64_t id;
@@ -159,6 +159,14 @@ int ledger_apps_for_branch(struct ledger *db, int64_t pipeline_id,
     const char *branch, struct app **out, size_t *nr);
 int ledger_app_destroy(struct ledger *db, int64_t app_id);
 int ledger_app_set_stopped(struct ledger *db, int64_t app_id, int stopped);
+/*
+ * The uid owner's code runs as (sandbox.h: "app/ID", "ci/PIPELINE_ID")
+ * into *uid: the one it was given, else the next one of [uid_min,
+ * uid_max] no owner had, kept from then on (a destroyed app's uid is
+ * never another's: what it left stays its own).
+ */
+int ledger_sandbox_uid(struct ledger *db, const char *owner, int uid_min,
+    int uid_max, int *uid);
 void app_clear(struct app *a);
 void app_list_free(struct app *a, size_t nr);
 

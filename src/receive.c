@@ -21,6 +21,8 @@
 #include "root.h"
 #include "deploy.h"
 #include "runtime.h"
+#include "sandbox.h"
+
 
 #include <libgen.h>
 #include <poll.h>
@@ -512,6 +514,13 @@ pre_receive(struct push *p)
 
 	if (check_commands(p) < 0)
 		return -1;
+	/* Pushed code runs sandboxed, or not at all unless berth.ini says. */
+	if (sandbox_check(&p->root) < 0) {
+		out_error("%s", berth_last_error());
+		return -1;
+	}
+	if (sandbox_warning(&p->root) != NULL)
+		out_detail("Warning: %s", sandbox_warning(&p->root));
 	/* What a killed push before this one left. */
 	if (build_sweep(&p->root) < 0)
 		out_detail("%s", berth_last_error());

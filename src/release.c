@@ -3,6 +3,7 @@
  */
 #include "release.h"
 #include "dyno.h"
+#include "sandbox.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -80,6 +81,7 @@ release_script(const struct berth_root *r, const char *app,
 	struct phase ph;
 	struct strbuf why = STRBUF_INIT;
 	struct dyno_dir dir;
+	struct sandbox sb = SANDBOX_INIT;
 	char token[20];
 	int ret = -1, i, recorded = 0;
 
@@ -98,17 +100,17 @@ release_script(const struct berth_root *r, const char *app,
 	spec.rel = rel;
 	spec.commit = commit;
 	spec.dir = &dir;
+	spec.sandboxed = sandbox_for_app(r, rel->app_id, &spec.uid);
+	if (spec.sandboxed < 0)
+		goto out;
 	random_hex(token, 8);
 	spec.token = token;
 	/* So that what it leaves, if we die, is cleaned up (berthd). */
 	recorded = dyno_oneoff_begin(r, &spec) == 0;
 	/* The same environment and shell as every dyno, through run_command
 	 * for its deadline and group kill. */
-	dyno_env(&spec, &c.env);
-	dyno_argv(&spec, &c.args);
-	c.dir = dir.path;
-	c.pre_exec = dyno_dir_enter_hook;
-	c.pre_exec_data = &dir;
+	if (dyno_child(&spec, &c, &sb) < 0)
+		goto out;
 	c.timeout_ms = (int64_t)timeout * 1000;
 	c.on_line = on_line;
 	c.data = &ph;
@@ -142,6 +144,7 @@ out:
 	for (i = 0; i < TAIL; i++)
 		free(ph.tail[i]);
 	dyno_dir_remove(&dir);
+	sandbox_clear(&sb);
 	if (recorded)
 		dyno_oneoff_end(r, token);
 	strbuf_release(&why);

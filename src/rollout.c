@@ -464,6 +464,8 @@ swap_release(struct sv_app *a, struct rollout_plan *plan)
 	a->rel = plan->rel;
 	a->types = plan->types;
 	a->commit = plan->commit;
+	a->sandboxed = plan->sandboxed;
+	a->uid = plan->uid;
 	plan->rel = rel;
 	plan->types = types;
 	plan->commit = commit;

@@ -68,6 +68,7 @@ struct rollout_plan {
 	struct appjson aj;
 	int has_aj;
 	int stopped;		/* the app is ps:stop'ped: formation 0 */
+	int sandboxed, uid;	/* how its dynos run (sandbox_for_app()) */
 	/*
 	 * When set, called once the new dynos are up and before the router
 	 * switches to them: -1 (with berth_error()) abandons the rollout

@@ -12,12 +12,15 @@
 #include "ledger.h"
 #include "release.h"
 #include "router.h"
+#include "sandbox.h"
 #include "slug.h"
 
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -273,6 +276,35 @@ local_slug_remove(const struct berth_root *r, const char *slug_id)
 	return rc;
 }
 
+/*
+ * The exit status of a one-off dyno started as pid: its own, or (in a
+ * sandbox, with us its subreaper) when a signal ended it while a
+ * process of its sandbox lived on, the status of the last of those.
+ */
+static int
+wait_dyno(pid_t pid, int sandboxed)
+{
+	int status = 0, first = -1, last = -1;
+	pid_t got;
+
+	while ((got = waitpid(sandboxed ? -1 : pid, &status, 0)) > 0 ||
+	    errno == EINTR) {
+		int code;
+
+		if (got <= 0)
+			continue;
+		code = WIFEXITED(status) ? WEXITSTATUS(status) :
+		    128 + WTERMSIG(status);
+		if (got == pid)
+			first = WIFSIGNALED(status) ? -code : code;
+		else
+			last = code;
+	}
+	if (first >= 0)
+		return first;
+	return last >= 0 ? last : -first;
+}
+
 /* A child of this process, not of berthd, so the terminal is attached;
  * it works in ROOT/apps/APP/oneoff/, which berthd leaves alone. */
 static int
@@ -282,7 +314,7 @@ local_run(const struct berth_root *r, const char *app,
 	struct dyno_spec spec;
 	struct dyno_dir dir;
 	char name[32];
-	int status = 0, ret = -1;
+	int ret = -1;
 	pid_t pid;
 
 	memset(&spec, 0, sizeof(spec));
@@ -297,16 +329,20 @@ local_run(const struct berth_root *r, const char *app,
 	spec.rel = rel;
 	spec.commit = commit;
 	spec.dir = &dir;
+	spec.sandboxed = sandbox_for_app(r, rel->app_id, &spec.uid);
+	if (spec.sandboxed < 0)
+		goto out;
 	/* The terminal's Ctrl-C goes to the dyno; we wait for it. */
 	signal(SIGINT, SIG_IGN);
 	signal(SIGQUIT, SIG_IGN);
+	/* A sandbox's bubblewrap dies of the Ctrl-C its shell ignores: the
+	 * dyno ends with the sandbox's init, which comes to us then. */
+	if (spec.sandboxed)
+		prctl(PR_SET_CHILD_SUBREAPER, 1);
 	pid = dyno_spawn(&spec, 0, -1, 0);
 	if (pid < 0)
 		goto out;
-	while (waitpid(pid, &status, 0) < 0)
-		;
-	ret = WIFEXITED(status) ? WEXITSTATUS(status) :
-	    128 + WTERMSIG(status);
+	ret = wait_dyno(pid, spec.sandboxed);
 out:
 	dyno_dir_remove(&dir);
 	return ret;
@@ -325,16 +361,23 @@ local_script(const struct berth_root *r, const char *app,
 struct local_node {
 	struct runtime_node base;
 	struct dyno_dir dir;
+	int sandboxed, uid;
+	/* directories shared with its commands, and where they see them */
+	char *src[SANDBOX_BINDS], *dest[SANDBOX_BINDS];
+	size_t nshared;
 };
 
 static int
-local_node_open(const struct berth_root *r, const char *tree,
-    const char *parent, const char *name, struct runtime_node **out)
+local_node_open(const struct berth_root *r, int64_t pipeline_id,
+    const char *tree, const char *parent, const char *name,
+    struct runtime_node **out)
 {
 	struct local_node *n = xcalloc(1, sizeof(*n));
 
 	n->base.backend = &runtime_local;
-	if (dyno_dir_prepare_from(r, tree, parent, name, &n->dir) < 0) {
+	n->sandboxed = sandbox_for_ci(r, pipeline_id, &n->uid);
+	if (n->sandboxed < 0 ||
+	    dyno_dir_prepare_from(r, tree, parent, name, &n->dir) < 0) {
 		free(n);
 		return -1;
 	}
@@ -343,9 +386,33 @@ local_node_open(const struct berth_root *r, const char *tree,
 }
 
 static const char *
-local_node_dir(const struct runtime_node *n)
+local_node_dir(const struct runtime_node *base)
 {
-	return ((const struct local_node *)n)->dir.path;
+	const struct local_node *n = (const struct local_node *)base;
+
+	return sandbox_app_path(n->sandboxed, n->dir.path);
+}
+
+static const char *
+local_node_share(struct runtime_node *base, const char *src,
+    const char *name)
+{
+	struct local_node *n = (struct local_node *)base;
+	size_t i;
+
+	if (!n->sandboxed)
+		return src;
+	for (i = 0; i < n->nshared; i++)
+		if (strcmp(n->src[i], src) == 0)
+			return n->dest[i];
+	if (n->nshared == SANDBOX_BINDS) {
+		n->nshared--;
+		free(n->src[n->nshared]);
+		free(n->dest[n->nshared]);
+	}
+	n->src[n->nshared] = xstrdup(src);
+	n->dest[n->nshared] = xasprintf("/tmp/%s", name);
+	return n->dest[n->nshared++];
 }
 
 static int
@@ -355,12 +422,26 @@ local_node_run(struct runtime_node *base, struct child *c)
 	char token[20];
 	int ret;
 
+	struct sandbox sb = SANDBOX_INIT;
+	size_t i;
+
 	random_hex(token, 8);
 	strvec_pushf(&c->env, "BERTH_DYNO_ID=%s", token);
 	c->dir = n->dir.path;
 	c->pre_exec = dyno_dir_enter_hook;
 	c->pre_exec_data = &n->dir;
+	if (n->sandboxed) {
+		sb.uid = n->uid;
+		sb.dir = &n->dir;
+		for (i = 0; i < n->nshared; i++)
+			sandbox_bind(&sb, n->src[i], n->dest[i], 0);
+		if (sandbox_wrap(&sb, c) < 0) {
+			sandbox_clear(&sb);
+			return -1;
+		}
+	}
 	ret = run_command(c);
+	sandbox_clear(&sb);
 	/* A daemon a test left behind goes with the node. */
 	dyno_kill_token(token);
 	return ret;
@@ -370,7 +451,12 @@ static void
 local_node_close(struct runtime_node *base)
 {
 	struct local_node *n = (struct local_node *)base;
+	size_t i;
 
+	for (i = 0; i < n->nshared; i++) {
+		free(n->src[i]);
+		free(n->dest[i]);
+	}
 	dyno_dir_remove(&n->dir);
 	free(n);
 }
@@ -399,6 +485,7 @@ const struct runtime_backend runtime_local = {
 	.script = local_script,
 	.node_open = local_node_open,
 	.node_dir = local_node_dir,
+	.node_share = local_node_share,
 	.node_run = local_node_run,
 	.node_close = local_node_close,
 };

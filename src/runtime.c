@@ -161,16 +161,23 @@ runtime_script(const struct berth_root *r, const char *app,
 }
 
 int
-runtime_node_open(const struct berth_root *r, const char *tree,
-    const char *parent, const char *name, struct runtime_node **out)
+runtime_node_open(const struct berth_root *r, int64_t pipeline_id,
+    const char *tree, const char *parent, const char *name,
+    struct runtime_node **out)
 {
-	return backend(r)->node_open(r, tree, parent, name, out);
+	return backend(r)->node_open(r, pipeline_id, tree, parent, name, out);
 }
 
 const char *
 runtime_node_dir(const struct runtime_node *n)
 {
 	return n->backend->node_dir(n);
+}
+
+const char *
+runtime_node_share(struct runtime_node *n, const char *src, const char *name)
+{
+	return n->backend->node_share(n, src, name);
 }
 
 int

@@ -85,9 +85,12 @@ struct runtime_backend {
 	int (*script)(const struct berth_root *r, const char *app,
 	    const struct release *rel, const char *commit, const char *cmd,
 	    const char *name, const char *logpath, line_fn out, void *data);
-	int (*node_open)(const struct berth_root *r, const char *tree,
-	    const char *parent, const char *name, struct runtime_node **out);
+	int (*node_open)(const struct berth_root *r, int64_t pipeline_id,
+	    const char *tree, const char *parent, const char *name,
+	    struct runtime_node **out);
 	const char *(*node_dir)(const struct runtime_node *n);
+	const char *(*node_share)(struct runtime_node *n, const char *src,
+	    const char *name);
 	int (*node_run)(struct runtime_node *n, struct child *c);
 	void (*node_close)(struct runtime_node *n);
 };
@@ -207,12 +210,20 @@ int runtime_script(const struct berth_root *r, const char *app,
 /*
  * CI nodes: a throwaway writable view of tree (a test build on this
  * machine; writes never reach it), named name, with scratch space under
- * parent. -1 with berth_error() when it cannot be made (full disk).
+ * parent, running pipeline_id's CI code (sandboxed as sandbox.h says).
+ * -1 with berth_error() when it cannot be made (full disk, no sandbox).
  */
-int runtime_node_open(const struct berth_root *r, const char *tree,
-    const char *parent, const char *name, struct runtime_node **out);
+int runtime_node_open(const struct berth_root *r, int64_t pipeline_id,
+    const char *tree, const char *parent, const char *name,
+    struct runtime_node **out);
 /* The node's app directory as its commands see it (cwd and HOME). */
 const char *runtime_node_dir(const struct runtime_node *n);
+/*
+ * Let the node's commands read the directory src (a buildpack, an
+ * ENV_DIR) from now on; where they see it (/tmp/NAME in a sandbox).
+ */
+const char *runtime_node_share(struct runtime_node *n, const char *src,
+    const char *name);
 /*
  * Run c (its args, env, on_line, timeout_ms; c->dir is set here) in the
  * node, adding BERTH_DYNO_ID to its environment. Whatever it leaves

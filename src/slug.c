@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <sys/stat.h>
 
 struct pattern {
@@ -147,9 +148,14 @@ slugignore_apply(const char *dir)
 	return ret;
 }
 
-/* Clear write bits everywhere below path (symlinks are left alone). */
+/*
+ * Make everything below path berth's: owned by root when we are root
+ * (the build ran as the app's uid), writable by no one else. The owner
+ * keeps its write bits: a sandbox sees the slug only through its
+ * overlay, as its own files (sandbox.h), and writes never reach them.
+ */
 static int
-make_read_only(const char *path)
+seal_tree(const char *path)
 {
 	struct stat st;
 	DIR *d;
@@ -171,12 +177,15 @@ make_read_only(const char *path)
 			    strcmp(de->d_name, "..") == 0)
 				continue;
 			sub = path_join(path, de->d_name);
-			ret = make_read_only(sub);
+			ret = seal_tree(sub);
 			free(sub);
 		}
 		closedir(d);
 	}
-	if (ret == 0 && chmod(path, st.st_mode & 07555 & ~(mode_t)S_ISUID &
+	if (ret == 0 && geteuid() == 0 && (st.st_uid != 0 || st.st_gid != 0) &&
+	    lchown(path, 0, 0) < 0)
+		ret = berth_error_errno("cannot seal %s", path);
+	if (ret == 0 && chmod(path, st.st_mode & 07755 & ~(mode_t)S_ISUID &
 	    ~(mode_t)S_ISGID) < 0)
 		ret = berth_error_errno("cannot seal %s", path);
 	return ret;
@@ -188,5 +197,5 @@ slug_seal(const char *build_dir, const char *slug_dir)
 	/* Move first: moving a directory needs write access to it. */
 	if (rename(build_dir, slug_dir) < 0)
 		return berth_error_errno("cannot move the slug to %s", slug_dir);
-	return make_read_only(slug_dir);
+	return seal_tree(slug_dir);
 }

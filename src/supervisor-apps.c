@@ -35,6 +35,8 @@ sv_app_get(struct supervisor *sv, const char *name, int64_t id)
 	a = xcalloc(1, sizeof(*a));
 	a->name = xstrdup(name);
 	a->id = id;
+	a->sandboxed = 1;
+	a->uid = -1;
 	pthread_cond_init(&a->op_turn, NULL);
 	if (applog_open(sv->root, name, &a->log) < 0) {
 		log_say("cannot open the log of %s: %s", name,

@@ -239,6 +239,8 @@ dyno_exec(struct supervisor *sv, struct sv_dyno *d)
 		.commit = d->commit,
 		.dir = &d->dir,
 		.token = d->token,
+		.sandboxed = d->app->sandboxed,
+		.uid = d->app->uid,
 	};
 	struct monitor_proc proc;
 	char name[64];

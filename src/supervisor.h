@@ -71,6 +71,9 @@ struct sv_app {
 	struct applog *log;
 	int destroyed;		/* apps:destroy: no more dynos */
 	int stopped;		/* ps:stop with no target */
+	/* how its dynos run (dyno_spec's); till a plan says, sandboxed
+	 * with no uid: a root berthd starts none */
+	int sandboxed, uid;
 	/* the operation queue: a ticket lock, FIFO */
 	unsigned long op_next, op_serving;
 	pthread_cond_t op_turn;

@@ -87,7 +87,14 @@ root_procs() {
 	        continue
 	    home = any(e.startswith(b"HOME=" + root.encode() + b"/")
 	               for e in env.split(b"\0"))
-	    if (root + "/") in cmd or cwd == root or cwd.startswith(root + "/") or home:
+	    # A sandbox's processes see /app; their mounts name the root.
+	    mounts = ""
+	    if b"BERTH_DYNO_ID=" in env or "bwrap" in cmd:
+	        try:
+	            mounts = open("/proc/%s/mountinfo" % p).read()
+	        except OSError:
+	            pass
+	    if (root + "/") in cmd or cwd == root or cwd.startswith(root + "/") or home or (root + "/") in mounts:
 	        print(p, cmd.strip())
 	EOF
 }
@@ -191,14 +198,30 @@ ps_has() {
 	[ "$(ps_count "$1" "$3")" = "$2" ]
 }
 
-# dyno_pids APP: pids of processes running in the app's dyno dirs.
+# dyno_pids APP: pids of the processes of the app's formation dynos
+# (by the BERTH_DYNO_ID of their records), not their sandboxes' bwrap.
 dyno_pids() {
-	local dir="$BERTH_ROOT/apps/$1/dynos/" p cwd
-	for p in /proc/[0-9]*; do
-		cwd=$(readlink "$p/cwd" 2>/dev/null) || continue
-		[[ "$cwd" == "$dir"* ]] && echo "${p#/proc/}"
-	done
-	return 0
+	python3 - "$BERTH_ROOT" "$1" <<-'EOF'
+	import glob, json, os, sys
+	tokens = set()
+	for f in glob.glob(sys.argv[1] + "/run/dynos/*.json"):
+	    try:
+	        r = json.load(open(f))
+	    except (OSError, ValueError):
+	        continue
+	    if r.get("app") == sys.argv[2]:
+	        tokens.add(("BERTH_DYNO_ID=" + r["token"]).encode())
+	for p in os.listdir("/proc"):
+	    if not p.isdigit():
+	        continue
+	    try:
+	        env = open("/proc/%s/environ" % p, "rb").read().split(b"\0")
+	        exe = os.readlink("/proc/%s/exe" % p)
+	    except OSError:
+	        continue
+	    if not exe.endswith("/bwrap") and tokens.intersection(env):
+	        print(p)
+	EOF
 }
 
 # client_loop APP OUTFILE MAX_REQUESTS MAX_SECONDS: GET / through the

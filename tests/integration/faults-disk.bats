@@ -18,11 +18,11 @@ setup() {
 	start_berthd
 	berth pipelines:create shop >/dev/null
 	APP=$BATS_TEST_TMPDIR/app
-	G=$BATS_TEST_TMPDIR/gates
-	mkdir -p "$G" "$APP"
+	start_gates
+	G=$GATES
+	mkdir -p "$APP"
 	printf 'web: python3 -m http.server $PORT\nrelease: %s\n' \
-	    "touch $G/release.started; while [ ! -e $G/release ]; do sleep 0.05; done" \
-	    > "$APP/Procfile"
+	    "$(gate_cmd release)" > "$APP/Procfile"
 	echo one > "$APP/VERSION"
 	git -C "$APP" init -q
 	git -C "$APP" add -A
@@ -43,6 +43,7 @@ teardown() {
 	rm -f "$BERTH_ROOT/filler"
 	[ -z "${CONFIG_PID:-}" ] || wait "$CONFIG_PID" 2>/dev/null || true
 	stop_berthd
+	stop_gates
 	[ -z "${MOUNTED:-}" ] || umount "$BATS_TEST_TMPDIR/root"
 }
 

@@ -245,11 +245,18 @@ worker: m=$mark-\$BERTH_RELEASE; [ -e \$m ] && exec sleep 100000; touch \$m; ech
 release: echo migrating; exec sleep 100000"
 	push "$APP" demo > "$BATS_TEST_TMPDIR/push" 2>&1 &
 	pusher=$!
+	# The release phase's processes (not their sandbox's bwrap): they
+	# are DYNO=release.1 of this root's oneoff/ directory.
 	phase() {
 		for p in /proc/[0-9]*; do
-			cwd=$(readlink "$p/cwd" 2>/dev/null) || continue
-			[[ "$cwd" == "$BERTH_ROOT/apps/demo-staging/oneoff/release"* ]] &&
-			    echo "${p#/proc/}"
+			tr '\0' '\n' < "$p/environ" 2>/dev/null |
+			    grep -qx 'DYNO=release.1' || continue
+			[[ "$(readlink "$p/exe")" == */bwrap ]] && continue
+			grep -q "$BERTH_ROOT/apps/demo-staging/oneoff/release" \
+			    "$p/mountinfo" 2>/dev/null ||
+			    [[ "$(readlink "$p/cwd")" == "$BERTH_ROOT/apps/demo-staging/oneoff/release"* ]] ||
+			    continue
+			echo "${p#/proc/}"
 		done
 		return 0
 	}

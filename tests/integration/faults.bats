@@ -18,8 +18,8 @@ setup() {
 	start_berthd
 	berth pipelines:create shop >/dev/null
 	APP=$BATS_TEST_TMPDIR/app
-	G=$BATS_TEST_TMPDIR/gates
-	mkdir -p "$G"
+	start_gates
+	G=$GATES
 	# v1: serves "one", no release phase, boots at once.
 	version_app one 'web: python3 -m http.server $PORT'
 	run push "$APP" shop
@@ -34,6 +34,7 @@ teardown() {
 	[ -z "${NGINX_STOPPED:-}" ] || kill -CONT $NGINX_STOPPED 2>/dev/null || true
 	[ -z "${PUSH_PID:-}" ] || wait "$PUSH_PID" 2>/dev/null || true
 	stop_berthd
+	stop_gates
 }
 
 # version_app VERSION PROCFILE: commit VERSION and the Procfile to $APP.
@@ -47,9 +48,10 @@ version_app() {
 }
 
 # waits NAME: a shell command that marks NAME started, then waits for
-# the test to create $G/NAME.
+# the test to create $G/NAME (app code runs sandboxed: over the gate
+# server, start_gates).
 waits() {
-	echo "touch $G/$1.started; while [ ! -e $G/$1 ]; do sleep 0.05; done"
+	gate_cmd "$1"
 }
 
 # push_bg [REFSPEC...]: push $APP to shop in the background, output in
@@ -144,7 +146,7 @@ hold_ref_update() {
 	#!/bin/sh
 	cat >/dev/null
 	[ "\$1" = prepared ] || exit 0
-	$(waits ref)
+	touch $G/ref.started; while [ ! -e $G/ref ]; do sleep 0.05; done
 	[ ! -e $G/refuse ]
 	EOF
 	chmod +x "$(repo_of shop)/hooks/reference-transaction"
@@ -166,7 +168,7 @@ release: $(waits release)"
 }
 
 @test "a push whose hook is killed while its dynos boot is not released" {
-	version_app two "web: sh -c '$(waits boot); exec python3 -m http.server \$PORT'"
+	version_app two "web: bash -c '$(waits boot); exec python3 -m http.server \$PORT'"
 	kill_hook_at boot
 	wait_for "v2 to be settled" 30 no_pending
 	[ "$(release_status 2)" = failed ]
@@ -235,7 +237,7 @@ build_status() {
 }
 
 @test "a build whose hook is killed is failed by the next push, and its config values are removed" {
-	berth config:set GO_FILE="$G/compile" SECRET_TOKEN=hunter2hunter2 \
+	berth config:set GO_GATE="$GATE_PORT compile" SECRET_TOKEN=hunter2hunter2 \
 	    -a shop-staging >/dev/null
 	printf '{"buildpacks": [{"url": "%s"}]}\n' \
 	    "$FIXTURES/buildpacks/slow" > "$APP/app.json"

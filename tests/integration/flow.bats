@@ -465,7 +465,9 @@ v2 hi" ]
 
 # parked_phase: a release phase that logs "start APP vN", waits for the
 # file go.APP.vN, then logs "end APP vN". v1 of demo-staging may go.
+# Its files are the test's: it runs unsandboxed.
 parked_phase() {
+	unsandboxed
 	set_release "$APP" "sh -c 'echo start \$BERTH_APP \$BERTH_RELEASE >> \"\$PHASE_LOG\"; while [ ! -e \"\$GO_DIR/go.\$BERTH_APP.\$BERTH_RELEASE\" ]; do sleep 0.05; done; echo end \$BERTH_APP \$BERTH_RELEASE >> \"\$PHASE_LOG\"'"
 	berth config:set PHASE_LOG="$PHASE_LOG" GO_DIR="$BATS_TEST_TMPDIR" -a demo-staging >/dev/null
 	berth config:set PHASE_LOG="$PHASE_LOG" GO_DIR="$BATS_TEST_TMPDIR" -a demo >/dev/null

@@ -91,3 +91,35 @@ wait_for() {
 json_get() {
 	python3 -c 'import json,sys; d=json.loads(sys.argv[1]); print(eval(sys.argv[2]))' "$1" "$2"
 }
+
+# unsandboxed: run app code without the sandbox ([sandbox] enabled = 0),
+# for tests whose app code signals through files of the test's own;
+# sandbox.bats tests the sandbox.
+unsandboxed() {
+	printf '\n[sandbox]\nenabled = 0\n' >> "$BERTH_ROOT/berth.ini"
+}
+
+# start_gates: gates for app code, which runs sandboxed and cannot see
+# the test's files: app code waits at gate NAME (gate_cmd NAME prints the
+# shell code) over loopback; the server marks $GATES/NAME.started and
+# lets it go once the test creates $GATES/NAME. stop_gates ends it.
+start_gates() {
+	GATES=$BATS_TEST_TMPDIR/gates
+	mkdir -p "$GATES"
+	python3 "$FIXTURES/gate-server.py" "$GATES" > "$GATES/.port" &
+	GATE_PID=$!
+	wait_for "the gate server" 10 test -s "$GATES/.port"
+	GATE_PORT=$(cat "$GATES/.port")
+}
+
+stop_gates() {
+	[ -z "${GATE_PID:-}" ] && return 0
+	kill "$GATE_PID" 2>/dev/null
+	wait "$GATE_PID" 2>/dev/null || true
+	GATE_PID=
+}
+
+# gate_cmd NAME: bash code that waits at gate NAME.
+gate_cmd() {
+	echo "exec 3<>/dev/tcp/127.0.0.1/$GATE_PORT && echo $1 >&3 && read -r _ <&3; exec 3>&-"
+}

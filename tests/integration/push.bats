@@ -95,8 +95,9 @@ setup() {
 	[ -f "$BERTH_ROOT/slugs/$slug/src/app.py" ]
 	[ ! -e "$BERTH_ROOT/slugs/$slug/docs" ]
 	[ ! -e "$BERTH_ROOT/slugs/$slug/src/x.log" ]
-	# The slug is sealed: read-only.
-	[ "$(stat -c %a "$BERTH_ROOT/slugs/$slug/src/app.py")" = 444 ]
+	# The slug is sealed: berth's, writable by no one else.
+	[ "$(stat -c %a "$BERTH_ROOT/slugs/$slug/src/app.py")" = 644 ]
+	[ "$(stat -c %u "$BERTH_ROOT/slugs/$slug/src/app.py")" = "$(id -u)" ]
 }
 
 @test "config:set creates a release on an app that has one" {
@@ -131,9 +132,9 @@ setup() {
 
 @test "two concurrent pushes both land, in order, one waiting for the other" {
 	berth apps:create demo-dev -p demo --stage development --branch develop
-	go=$BATS_TEST_TMPDIR/go
-	berth config:set GO_FILE="$go" -a demo-staging >/dev/null
-	berth config:set GO_FILE="$go" -a demo-dev >/dev/null
+	start_gates
+	berth config:set GO_GATE="$GATE_PORT go" -a demo-staging >/dev/null
+	berth config:set GO_GATE="$GATE_PORT go" -a demo-dev >/dev/null
 	use_buildpack "$APP" slow
 	git -C "$APP" branch develop
 	push "$APP" demo main > "$BATS_TEST_TMPDIR/a.out" &
@@ -144,9 +145,10 @@ setup() {
 	b=$!
 	wait_for "the second push to wait" 20 \
 	    grep -q "waiting for the deploy of" "$BATS_TEST_TMPDIR/b.out"
-	touch "$go"
+	touch "$GATES/go"
 	wait "$a"
 	wait "$b"
+	stop_gates
 	grep -q "Launching v1" "$BATS_TEST_TMPDIR/a.out"
 	grep -q "Launching v1" "$BATS_TEST_TMPDIR/b.out"
 	[ "$(remote_head demo main)" = "$(git -C "$APP" rev-parse HEAD)" ]

@@ -281,6 +281,7 @@ in_background() {
 }
 
 @test "postdeploy runs once; deleting the branch runs pr-predestroy, removes the route and keeps the history" {
+	unsandboxed
 	set_appjson "$APP" '{
   "env": {"HOOK_LOG": {"required": true}},
   "scripts": {
@@ -492,6 +493,7 @@ pr-predestroy demo-feature-x" ]
 }
 
 @test "parallel CI nodes see distinct CI_NODE_INDEX and run at the same time; one failing node fails the run" {
+	unsandboxed
 	mkdir "$BATS_TEST_TMPDIR/barrier"
 	berth ci:config:set BARRIER="$BATS_TEST_TMPDIR/barrier" -p demo >/dev/null
 	# Each node waits (bounded) for the other: sequential nodes would fail.
@@ -547,6 +549,7 @@ pr-predestroy demo-feature-x" ]
 }
 
 @test "test-setup failure errors the run; a hanging test errors after [ci] timeout and leaves no process; a forked daemon is killed" {
+	unsandboxed
 	mark=$BATS_TEST_TMPDIR/test-ran
 	set_appjson "$APP" '{"environments": {"test": {
   "env": {"MARK": "'"$mark"'"},
@@ -842,6 +845,7 @@ open(sys.argv[1], "w").write("{\"name\": \"big\", \"pad\": \"" + "a" * (10 << 20
 }
 
 @test "deleting a branch whose review app is mid-deploy waits for the deploy, then destroys it" {
+	unsandboxed
 	set_appjson "$APP" '{
   "env": {"HOOK_LOG": {"required": true}, "GO": {"required": true}},
   "scripts": {

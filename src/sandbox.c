@@ -1,0 +1,595 @@
+/*
+ * sandbox.c - app code in bubblewrap (sandbox.h).
+ *
+ * As root, the child of a sandboxed start does in its own mount
+ * namespace what bubblewrap, running as the app's uid, could not: it
+ * mounts the dyno's overlay (over an idmapped view of the slug when the
+ * slug's owner is not the app's uid), and since the app's uid may not
+ * even look into the server root, it stages each directory the sandbox
+ * gets on a tmpfs over /tmp (bound by fd, opened before the tmpfs hides
+ * anything). Then it becomes the app's uid and execs bubblewrap, which
+ * binds the staged directories into the sandbox's new root. Not root,
+ * there is nothing to hide from ourselves: bubblewrap binds the
+ * directories where they are.
+ */
+#include "sandbox.h"
+#include "ledger.h"
+#include "util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/mount.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <dirent.h>
+#include <grp.h>
+#include <unistd.h>
+
+#define STAGE		"/tmp"	/* in the child's mount namespace only */
+#define NSTAGED		(SANDBOX_BINDS + 1)
+
+struct sandbox_prep {
+	int uid;
+	/* the dyno's overlay, mounted by the child (root) */
+	const struct dyno_dir *dir;
+	char *lower;		/* the slug */
+	char *idmapped;		/* where the slug is mounted as uid's */
+	char *opts;		/* the overlay's options */
+	char map[48];		/* "OWNER UID 1": the slug's owner is uid;
+				 * "" when it is uid's already */
+	/* staged directories (root): src[i] at stage[i] */
+	const char *src[NSTAGED];
+	char stage[NSTAGED][16];
+	size_t nstaged;
+};
+
+/* The bubblewrap binary, found once: NULL when there is none. */
+static char *bwrap_path;
+static char *probe_error;	/* why sandboxes cannot be had, or NULL */
+
+static int
+as_root(void)
+{
+	return geteuid() == 0;
+}
+
+/* ---- in the child, after fork: async-signal-safe only ---- */
+
+/* buf = pre + the digits of v + post. */
+static void
+num_path(char buf[40], const char *pre, long v, const char *post)
+{
+	char tmp[24];
+	size_t n = strlen(pre), k = 0;
+
+	memcpy(buf, pre, n);
+	do {
+		tmp[k++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v > 0);
+	while (k > 0)
+		buf[n++] = tmp[--k];
+	memcpy(buf + n, post, strlen(post) + 1);
+}
+
+static int
+write_proc(const char *path, const char *text)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC), ok;
+
+	if (fd < 0)
+		return -1;
+	ok = write(fd, text, strlen(text)) == (ssize_t)strlen(text);
+	close(fd);
+	return ok ? 0 : -1;
+}
+
+/*
+ * A user namespace in which the slug's owner is uid (p->map), for an
+ * idmapped mount: made by a child that only unshares and waits, while
+ * we (root) write its maps.
+ */
+static int
+idmap_userns(const struct sandbox_prep *p)
+{
+	char path[40];
+	int pipefd[2], fd = -1;
+	char c = 'n';
+	pid_t pid;
+
+	if (pipe2(pipefd, O_CLOEXEC) < 0)
+		return -1;
+	pid = fork();
+	if (pid == 0) {
+		c = unshare(CLONE_NEWUSER) == 0 ? 'y' : 'n';
+		if (write(pipefd[1], &c, 1) == 1)
+			pause();
+		_exit(0);
+	}
+	close(pipefd[1]);
+	if (pid > 0 && read(pipefd[0], &c, 1) == 1 && c == 'y') {
+		num_path(path, "/proc/", pid, "/uid_map");
+		if (write_proc(path, p->map) == 0) {
+			num_path(path, "/proc/", pid, "/gid_map");
+			if (write_proc(path, p->map) == 0) {
+				num_path(path, "/proc/", pid, "/ns/user");
+				fd = open(path, O_RDONLY | O_CLOEXEC);
+			}
+		}
+	}
+	if (pid > 0) {
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+	}
+	close(pipefd[0]);
+	return fd;
+}
+
+/* The slug as uid's at p->idmapped, then the overlay over it. */
+static int
+mount_app(const struct sandbox_prep *p)
+{
+	if (p->map[0] != '\0') {
+		int ns = idmap_userns(p);
+		struct mount_attr a = {
+			.attr_set = MOUNT_ATTR_IDMAP,
+			.userns_fd = (unsigned long long)ns,
+		};
+		int t = ns < 0 ? -1 : (int)syscall(SYS_open_tree, AT_FDCWD,
+		    p->lower, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+		int rc = t < 0 || syscall(SYS_mount_setattr, t, "",
+		    AT_EMPTY_PATH, &a, sizeof(a)) < 0 || syscall(SYS_move_mount,
+		    t, "", AT_FDCWD, p->idmapped, MOVE_MOUNT_F_EMPTY_PATH) < 0;
+
+		if (t >= 0)
+			close(t);
+		if (ns >= 0)
+			close(ns);
+		if (rc)
+			return -1;
+	}
+	return mount("overlay", p->dir->path, "overlay", MS_NOSUID | MS_NODEV,
+	    p->opts);
+}
+
+static int
+enter_as_root(const struct sandbox_prep *p)
+{
+	int fds[NSTAGED];
+	char path[40];
+	size_t i;
+
+	if (unshare(CLONE_NEWNS) < 0 ||
+	    mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+		return -1;
+	if (p->opts != NULL && mount_app(p) < 0)
+		return -1;
+	for (i = 0; i < p->nstaged; i++) {
+		fds[i] = open(p->src[i], O_PATH | O_DIRECTORY | O_CLOEXEC);
+		if (fds[i] < 0)
+			return -1;
+	}
+	if (mount("tmpfs", STAGE, "tmpfs", MS_NOSUID | MS_NODEV,
+	    "mode=0755") < 0)
+		return -1;
+	for (i = 0; i < p->nstaged; i++) {
+		num_path(path, "/proc/self/fd/", fds[i], "");
+		if (mkdir(p->stage[i], 0755) < 0 || mount(path, p->stage[i],
+		    NULL, MS_BIND | MS_REC, NULL) < 0)
+			return -1;
+		close(fds[i]);
+	}
+	/* The app's uid and gid, no groups, no capabilities left. */
+	if (setgroups(0, NULL) < 0 ||
+	    setresgid((gid_t)p->uid, (gid_t)p->uid, (gid_t)p->uid) < 0 ||
+	    setresuid((uid_t)p->uid, (uid_t)p->uid, (uid_t)p->uid) < 0)
+		return -1;
+	return prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+}
+
+static int
+enter_hook(const void *data)
+{
+	const struct sandbox_prep *p = data;
+
+	if (p->uid >= 0)
+		return enter_as_root(p);
+	return p->dir != NULL ? dyno_dir_enter(p->dir) : 0;
+}
+
+/* ---- in the parent ---- */
+
+/* "lowerdir=L,upperdir=..." -> L (the options dyno.c writes). */
+static char *
+opts_lower(const char *opts)
+{
+	const char *end;
+
+	if (strncmp(opts, "lowerdir=", 9) != 0)
+		return NULL;
+	end = strstr(opts, ",upperdir=");
+	return end != NULL ? xstrndup(opts + 9, (size_t)(end - opts - 9)) :
+	    NULL;
+}
+
+/*
+ * The dyno's overlay as uid's: upper and work are uid's, and the slug
+ * is seen through an idmapped mount when someone else owns it.
+ */
+static int
+prep_overlay(struct sandbox_prep *p, const struct dyno_dir *dd)
+{
+	char *upper = path_join(dd->base, "upper"), *work = NULL;
+	struct stat st;
+	int ret = -1;
+
+	p->lower = opts_lower(dd->mount_opts);
+	work = path_join(dd->base, "work");
+	if (p->lower == NULL || stat(p->lower, &st) < 0) {
+		berth_error("the dyno's slug cannot be found");
+		goto out;
+	}
+	if (chown(upper, (uid_t)p->uid, (gid_t)p->uid) < 0 ||
+	    chown(work, (uid_t)p->uid, (gid_t)p->uid) < 0) {
+		berth_error_errno("cannot give %s to the app", upper);
+		goto out;
+	}
+	if ((int)st.st_uid == p->uid) {
+		p->opts = xstrdup(dd->mount_opts);
+		ret = 0;
+		goto out;
+	}
+	p->idmapped = path_join(dd->base, "lower");
+	if (mkdir(p->idmapped, 0755) < 0 && errno != EEXIST) {
+		berth_error_errno("cannot prepare %s", p->idmapped);
+		goto out;
+	}
+	snprintf(p->map, sizeof(p->map), "%ld %d 1\n", (long)st.st_uid,
+	    p->uid);
+	p->opts = xasprintf("lowerdir=%s,upperdir=%s,workdir=%s",
+	    p->idmapped, upper, work);
+	ret = 0;
+out:
+	free(upper);
+	free(work);
+	return ret;
+}
+
+/* Where the sandbox's bubblewrap finds src: staged (root), or there. */
+static const char *
+staged(struct sandbox_prep *p, const char *src)
+{
+	char *s;
+
+	if (p->uid < 0)
+		return src;
+	s = p->stage[p->nstaged];
+	snprintf(s, sizeof(p->stage[0]), STAGE "/%zu", p->nstaged);
+	p->src[p->nstaged++] = src;
+	return s;
+}
+
+/* The host's system directories, read-only; /bin and /lib* as they are
+ * (symlinks into /usr on a merged-/usr system). */
+static void
+push_system(struct strvec *a)
+{
+	static const char *const links[] = { "/bin", "/sbin", "/lib",
+	    "/lib32", "/lib64", "/libx32", NULL };
+	char target[256];
+	struct stat st;
+	size_t i;
+
+	strvec_push(a, "--ro-bind");
+	strvec_push(a, "/usr");
+	strvec_push(a, "/usr");
+	for (i = 0; links[i] != NULL; i++) {
+		ssize_t n;
+
+		if (lstat(links[i], &st) < 0)
+			continue;
+		if (S_ISLNK(st.st_mode) && (n = readlink(links[i], target,
+		    sizeof(target) - 1)) > 0) {
+			target[n] = '\0';
+			strvec_push(a, "--symlink");
+			strvec_push(a, target);
+		} else
+			strvec_push(a, "--ro-bind");
+		if (!S_ISLNK(st.st_mode))
+			strvec_push(a, links[i]);
+		strvec_push(a, links[i]);
+	}
+	strvec_push(a, "--ro-bind");
+	strvec_push(a, "/etc");
+	strvec_push(a, "/etc");
+	strvec_push(a, "--ro-bind-try");
+	strvec_push(a, "/run/systemd/resolve");
+	strvec_push(a, "/run/systemd/resolve");
+}
+
+static void
+push_bind(struct strvec *a, const char *src, const char *dest, int writable)
+{
+	strvec_push(a, writable ? "--bind" : "--ro-bind");
+	strvec_push(a, src);
+	strvec_push(a, dest);
+}
+
+/* bubblewrap's arguments for sb, before the program's own. */
+static void
+bwrap_args(struct sandbox *sb, struct strvec *a)
+{
+	struct sandbox_prep *p = sb->prep;
+	const char *app = sb->dir != NULL ? sb->dir->path : sb->app_dir;
+	size_t i;
+
+	strvec_push(a, bwrap_path);
+	strvec_push(a, "--unshare-pid");
+	strvec_push(a, "--unshare-ipc");
+	strvec_push(a, "--unshare-uts");
+	strvec_push(a, "--unshare-cgroup-try");
+	push_system(a);
+	strvec_push(a, "--proc");
+	strvec_push(a, "/proc");
+	strvec_push(a, "--dev");
+	strvec_push(a, "/dev");
+	strvec_push(a, "--tmpfs");
+	strvec_push(a, "/tmp");
+	strvec_push(a, "--tmpfs");
+	strvec_push(a, "/dev/shm");
+	strvec_push(a, "--tmpfs");
+	strvec_push(a, "/var/tmp");
+	if (app != NULL) {
+		push_bind(a, staged(p, app), SANDBOX_APP, 1);
+		strvec_push(a, "--chdir");
+		strvec_push(a, SANDBOX_APP);
+	}
+	for (i = 0; i < sb->nbinds; i++)
+		push_bind(a, staged(p, sb->binds[i].src), sb->binds[i].dest,
+		    sb->binds[i].writable);
+	strvec_push(a, "--");
+}
+
+static __thread int probing;
+
+/* The last line a probe printed. */
+static void
+keep_line(const char *line, void *data)
+{
+	struct strbuf *sb = data;
+
+	strbuf_reset(sb);
+	strbuf_addstr(sb, line);
+}
+
+/* Find bubblewrap and see it make a sandbox, once. */
+static void
+probe(void)
+{
+	struct sandbox sb = SANDBOX_INIT;
+	struct child c = CHILD_INIT;
+	struct strbuf last = STRBUF_INIT;
+	const char *path = getenv("PATH");
+
+	bwrap_path = path_search("bwrap", path != NULL ? path :
+	    "/usr/local/bin:/usr/bin:/bin");
+	if (bwrap_path == NULL) {
+		probe_error = xstrdup("apps cannot be sandboxed: bwrap "
+		    "(bubblewrap) is not in PATH; install it (apt-get install "
+		    "bubblewrap), or set [sandbox] enabled = 0 in berth.ini to "
+		    "run apps without isolation");
+		return;
+	}
+	/* As an app would be: root tries as the first uid it gives. */
+	sb.uid = as_root() ? 65534 : -1;
+	strvec_push(&c.args, "/bin/true");
+	c.on_line = keep_line;
+	c.data = &last;
+	probing = 1;
+	if (sandbox_wrap(&sb, &c) == 0 && run_command(&c) < 0)
+		probe_error = xasprintf("apps cannot be sandboxed: bwrap cannot "
+		    "make a sandbox here (%s%s%s); allow unprivileged user "
+		    "namespaces (sysctl kernel.unprivileged_userns_clone=1), "
+		    "or set [sandbox] enabled = 0 in berth.ini to run apps "
+		    "without isolation", berth_last_error(), last.len > 0 ?
+		    ": " : "", strbuf_str(&last));
+	probing = 0;
+	strbuf_release(&last);
+	sandbox_clear(&sb);
+	child_clear(&c);
+}
+
+static pthread_once_t probed = PTHREAD_ONCE_INIT;
+
+int
+sandbox_check(const struct berth_root *r)
+{
+	if (!r->cfg.sandbox)
+		return 0;
+	pthread_once(&probed, probe);
+	return probe_error != NULL ? berth_error("%s", probe_error) : 0;
+}
+
+const char *
+sandbox_warning(const struct berth_root *r)
+{
+	return r->cfg.sandbox ? NULL : "apps are not isolated from each other "
+	    "or from berth: berth.ini [sandbox] enabled = 0";
+}
+
+/* Owners' uids this process has seen: they never change. */
+static struct { char owner[40]; int uid; } uids[64];
+static size_t nuids;
+static pthread_mutex_t uids_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static int
+owner_uid(const struct berth_root *r, const char *owner, int *uid)
+{
+	struct ledger *db;
+	char *path;
+	size_t i;
+	int rc;
+
+	pthread_mutex_lock(&uids_lock);
+	for (i = 0; i < nuids; i++)
+		if (strcmp(uids[i].owner, owner) == 0) {
+			*uid = uids[i].uid;
+			pthread_mutex_unlock(&uids_lock);
+			return 0;
+		}
+	pthread_mutex_unlock(&uids_lock);
+	path = root_path(r, "ledger.db");
+	rc = ledger_open(path, &db);
+	free(path);
+	if (rc < 0)
+		return -1;
+	rc = ledger_sandbox_uid(db, owner, r->cfg.uid_min, r->cfg.uid_max,
+	    uid);
+	ledger_close(db);
+	if (rc < 0)
+		return -1;
+	pthread_mutex_lock(&uids_lock);
+	if (nuids == sizeof(uids) / sizeof(uids[0]))
+		nuids = 0;
+	snprintf(uids[nuids].owner, sizeof(uids[0].owner), "%s", owner);
+	uids[nuids++].uid = *uid;
+	pthread_mutex_unlock(&uids_lock);
+	return 0;
+}
+
+static int
+sandbox_for(const struct berth_root *r, const char *kind, int64_t id,
+    int *uid)
+{
+	char owner[40];
+
+	*uid = -1;
+	if (!r->cfg.sandbox)
+		return 0;
+	snprintf(owner, sizeof(owner), "%s/%lld", kind, (long long)id);
+	if (sandbox_check(r) < 0 || (as_root() && owner_uid(r, owner,
+	    uid) < 0))
+		return -1;
+	return 1;
+}
+
+int
+sandbox_for_app(const struct berth_root *r, int64_t app_id, int *uid)
+{
+	return sandbox_for(r, "app", app_id, uid);
+}
+
+int
+sandbox_for_ci(const struct berth_root *r, int64_t pipeline_id, int *uid)
+{
+	return sandbox_for(r, "ci", pipeline_id, uid);
+}
+
+const char *
+sandbox_app_path(int sandboxed, const char *dir)
+{
+	return sandboxed ? SANDBOX_APP : dir;
+}
+
+void
+sandbox_bind(struct sandbox *sb, const char *src, const char *dest,
+    int writable)
+{
+	if (sb->nbinds == SANDBOX_BINDS)
+		return;
+	sb->binds[sb->nbinds].src = src;
+	sb->binds[sb->nbinds].dest = dest;
+	sb->binds[sb->nbinds].writable = writable;
+	sb->nbinds++;
+}
+
+int
+sandbox_wrap(struct sandbox *sb, struct child *c)
+{
+	struct strvec args = STRVEC_INIT;
+	struct sandbox_prep *p;
+	size_t i;
+
+	/* The probe itself comes through here. */
+	if (!probing) {
+		pthread_once(&probed, probe);
+		if (probe_error != NULL)
+			return berth_error("%s", probe_error);
+	}
+	if (as_root() && sb->uid < 0)
+		return berth_error("no uid to run the app's code as");
+	p = xcalloc(1, sizeof(*p));
+	p->uid = as_root() ? sb->uid : -1;
+	sb->prep = p;
+	if (p->uid >= 0 && sb->dir != NULL) {
+		p->dir = sb->dir;
+		if (sb->dir->mount_opts != NULL) {
+			if (prep_overlay(p, sb->dir) < 0)
+				return -1;
+		} else if (sandbox_chown(sb->dir->path, p->uid) < 0)
+			return -1;
+	} else if (sb->dir != NULL && sb->dir->mount_opts != NULL)
+		p->dir = sb->dir;
+	bwrap_args(sb, &args);
+	for (i = 0; i < c->args.nr; i++)
+		strvec_push(&args, c->args.v[i]);
+	strvec_clear(&c->args);
+	c->args = args;
+	c->dir = NULL;
+	c->pre_exec = enter_hook;
+	c->pre_exec_data = p;
+	return 0;
+}
+
+void
+sandbox_clear(struct sandbox *sb)
+{
+	struct sandbox_prep *p = sb->prep;
+
+	if (p == NULL)
+		return;
+	free(p->lower);
+	free(p->idmapped);
+	free(p->opts);
+	free(p);
+	sb->prep = NULL;
+}
+
+int
+sandbox_chown(const char *path, int uid)
+{
+	struct stat st;
+	DIR *d;
+	struct dirent *de;
+	int ret = 0;
+
+	if (uid < 0)
+		return 0;
+	if (lchown(path, (uid_t)uid, (gid_t)uid) < 0)
+		return berth_error_errno("cannot give %s to uid %d", path, uid);
+	if (lstat(path, &st) < 0 || !S_ISDIR(st.st_mode))
+		return 0;
+	d = opendir(path);
+	if (d == NULL)
+		return berth_error_errno("cannot give %s to uid %d", path, uid);
+	while (ret == 0 && (de = readdir(d)) != NULL) {
+		char *sub;
+
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		sub = path_join(path, de->d_name);
+		ret = sandbox_chown(sub, uid);
+		free(sub);
+	}
+	closedir(d);
+	return ret;
+}
