@@ -21,6 +21,7 @@ setup() {
 teardown() {
 	kill_clients
 	stop_berthd
+	stop_gates
 }
 
 # seq_loop APP OUT: GET /?n=1, /?n=2 ... through the router until
@@ -184,11 +185,12 @@ logged_in_order() {
 }
 
 @test "a worker that crashes during a deploy is restarted, and the push does not call it up" {
-	mark=$BATS_TEST_TMPDIR/ran
-	# The worker crashes on the first run of each release; web takes a
-	# second to boot, so the deploy's worker crashes before the switch.
+	start_gates
+	# The worker crashes on the first run of each release (the gate
+	# server remembers); web takes a second to boot, so the deploy's
+	# worker crashes before the switch.
 	set_procfile "$APP" "web: sleep 1; exec python3 -m http.server \$PORT
-worker: m=$mark-\$BERTH_RELEASE; [ -e \$m ] && exec sleep 100000; touch \$m; echo first run; exit 3"
+worker: exec 3<>/dev/tcp/127.0.0.1/$GATE_PORT; echo once ran-\$BERTH_RELEASE >&3; read -r r <&3; exec 3>&-; [ \$r = again ] && exec sleep 100000; echo first run; exit 3"
 	start_berthd
 	push "$APP" demo
 	berth ps:scale worker=1 -a demo-staging >/dev/null
@@ -202,7 +204,8 @@ worker: m=$mark-\$BERTH_RELEASE; [ -e \$m ] && exec sleep 100000; touch \$m; ech
 	[[ "$output" != *"worker.1 up"* ]]
 	wait_for "v2's worker.1 to be restarted and up" 10 ps_has demo-staging 1 \
 	    'd["name"] == "worker.1" and d["release"] == 2 and d["restarts"] == 1 and d["state"] == "up"'
-	[ -e "$mark-v2" ]
+	[ -e "$GATES/ran-v2.once" ]
+	stop_gates
 	run berth logs -a demo-staging --ps worker.1
 	[[ "$output" == *"app[worker.1]: first run"* ]]
 	[[ "$output" == *"berth[worker.1]: Process exited with status 3"* ]]

@@ -151,6 +151,7 @@ one_line_failure() {
 }
 
 @test "promotion does not rerun the buildpacks; --rebuild does and says so" {
+	unsandboxed
 	printf '{"buildpacks": [{"url": "%s"}]}\n' \
 	    "$FIXTURES/buildpacks/counting" > "$APP/app.json"
 	git -C "$APP" add app.json
@@ -215,6 +216,7 @@ one_line_failure() {
 }
 
 @test "the release phase runs for the deploy, a config change, a promotion and a rollback" {
+	unsandboxed
 	set_release "$APP" "sh -c 'echo \"\$BERTH_APP \$BERTH_RELEASE \$GREETING \$SOURCE_VERSION\" >> \"\$PHASE_LOG\"'"
 	berth config:set PHASE_LOG="$PHASE_LOG" GREETING=one -a demo-staging >/dev/null
 	berth config:set PHASE_LOG="$PHASE_LOG" GREETING=prod -a demo >/dev/null
@@ -439,6 +441,7 @@ one_line_failure() {
 }
 
 @test "releases:retry releases the current slug again and reruns the release phase" {
+	unsandboxed
 	set_release "$APP" "sh -c 'echo \"\$BERTH_RELEASE \$GREETING\" >> \"\$PHASE_LOG\"'"
 	berth config:set PHASE_LOG="$PHASE_LOG" GREETING=hi -a demo-staging >/dev/null
 	start_berthd
@@ -465,9 +468,8 @@ v2 hi" ]
 
 # parked_phase: a release phase that logs "start APP vN", waits for the
 # file go.APP.vN, then logs "end APP vN". v1 of demo-staging may go.
-# Its files are the test's: it runs unsandboxed.
+# Its files are the test's: its tests run unsandboxed.
 parked_phase() {
-	unsandboxed
 	set_release "$APP" "sh -c 'echo start \$BERTH_APP \$BERTH_RELEASE >> \"\$PHASE_LOG\"; while [ ! -e \"\$GO_DIR/go.\$BERTH_APP.\$BERTH_RELEASE\" ]; do sleep 0.05; done; echo end \$BERTH_APP \$BERTH_RELEASE >> \"\$PHASE_LOG\"'"
 	berth config:set PHASE_LOG="$PHASE_LOG" GO_DIR="$BATS_TEST_TMPDIR" -a demo-staging >/dev/null
 	berth config:set PHASE_LOG="$PHASE_LOG" GO_DIR="$BATS_TEST_TMPDIR" -a demo >/dev/null
@@ -490,6 +492,7 @@ in_background() {
 }
 
 @test "kill -9 of config:set or promote during the release phase: the release still ends" {
+	unsandboxed
 	parked_phase
 	start_berthd
 	push "$APP" demo
@@ -530,6 +533,7 @@ in_background() {
 }
 
 @test "after kill -9 of config:set the next config:set waits for the release berthd still runs" {
+	unsandboxed
 	parked_phase
 	start_berthd
 	push "$APP" demo

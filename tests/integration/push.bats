@@ -3,6 +3,10 @@
 
 load helpers
 
+teardown() {
+	stop_gates
+}
+
 setup() {
 	setup_root
 	berth pipelines:create demo >/dev/null
