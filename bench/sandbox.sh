@@ -32,7 +32,7 @@ setup plain 22500 22999 0
 
 app=$tmp/app
 mkdir -p "$app"
-printf 'web: exec python3 -u -m http.server $PORT\n' > "$app/Procfile"
+printf 'web: exec /usr/bin/python3 -u -m http.server $PORT\n' > "$app/Procfile"
 echo v0 > "$app/index.html"
 git -C "$app" init -q
 git -C "$app" add -A

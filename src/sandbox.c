@@ -336,7 +336,6 @@ bwrap_args(struct sandbox *sb, struct strvec *a)
 	strvec_push(a, "--unshare-pid");
 	strvec_push(a, "--unshare-ipc");
 	strvec_push(a, "--unshare-uts");
-	strvec_push(a, "--unshare-cgroup-try");
 	push_system(a);
 	strvec_push(a, "--proc");
 	strvec_push(a, "/proc");
@@ -359,8 +358,6 @@ bwrap_args(struct sandbox *sb, struct strvec *a)
 	strvec_push(a, "--");
 }
 
-static __thread int probing;
-
 /* The last line a probe printed. */
 static void
 keep_line(const char *line, void *data)
@@ -371,52 +368,111 @@ keep_line(const char *line, void *data)
 	strbuf_addstr(sb, line);
 }
 
-/* Find bubblewrap and see it make a sandbox, once. */
+/* Find bubblewrap, once: bwrap_path, or why not in probe_error. */
 static void
-probe(void)
+find_bwrap(void)
 {
-	struct sandbox sb = SANDBOX_INIT;
-	struct child c = CHILD_INIT;
-	struct strbuf last = STRBUF_INIT;
 	const char *path = getenv("PATH");
 
 	bwrap_path = path_search("bwrap", path != NULL ? path :
 	    "/usr/local/bin:/usr/bin:/bin");
-	if (bwrap_path == NULL) {
+	if (bwrap_path == NULL)
 		probe_error = xstrdup("apps cannot be sandboxed: bwrap "
 		    "(bubblewrap) is not in PATH; install it (apt-get install "
 		    "bubblewrap), or set [sandbox] enabled = 0 in berth.ini to "
 		    "run apps without isolation");
-		return;
+}
+
+static pthread_once_t found = PTHREAD_ONCE_INIT;
+
+/*
+ * What a probe that succeeded is good for: this bwrap (path and
+ * mtime), this boot, this uid. Caller frees.
+ */
+static char *
+probe_key(void)
+{
+	struct strbuf boot = STRBUF_INIT;
+	struct stat st;
+	char *key;
+
+	if (stat(bwrap_path, &st) < 0)
+		memset(&st, 0, sizeof(st));
+	read_file("/proc/sys/kernel/random/boot_id", &boot, 64);
+	strbuf_rtrim(&boot);
+	key = xasprintf("%s %lld %s %ld\n", bwrap_path,
+	    (long long)st.st_mtime, strbuf_str(&boot), (long)geteuid());
+	strbuf_release(&boot);
+	return key;
+}
+
+/*
+ * See bubblewrap make a sandbox as an app's would be (root: as a uid
+ * of its own). A success is remembered in ROOT/run/sandbox-probe until
+ * bwrap changes or the machine reboots, so that each command does not
+ * pay for it.
+ */
+static int
+probe(const struct berth_root *r)
+{
+	static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+	static int known;
+	struct sandbox sb = SANDBOX_INIT;
+	struct child c = CHILD_INIT;
+	struct strbuf last = STRBUF_INIT, cached = STRBUF_INIT;
+	char *key = NULL, *file = NULL;
+	int rc = 0;
+
+	pthread_mutex_lock(&lock);
+	if (known || probe_error != NULL)
+		goto out;
+	key = probe_key();
+	file = root_path(r, "run/sandbox-probe");
+	if (read_file(file, &cached, 1024) == 0 &&
+	    strcmp(strbuf_str(&cached), key) == 0) {
+		known = 1;
+		goto out;
 	}
-	/* As an app would be: root tries as the first uid it gives. */
 	sb.uid = as_root() ? 65534 : -1;
 	strvec_push(&c.args, "/bin/true");
 	c.on_line = keep_line;
 	c.data = &last;
-	probing = 1;
-	if (sandbox_wrap(&sb, &c) == 0 && run_command(&c) < 0)
+	if (sandbox_wrap(&sb, &c) < 0) {
+		rc = -1;
+		goto out;
+	}
+	if (run_command(&c) < 0)
 		probe_error = xasprintf("apps cannot be sandboxed: bwrap cannot "
 		    "make a sandbox here (%s%s%s); allow unprivileged user "
 		    "namespaces (sysctl kernel.unprivileged_userns_clone=1), "
 		    "or set [sandbox] enabled = 0 in berth.ini to run apps "
 		    "without isolation", berth_last_error(), last.len > 0 ?
 		    ": " : "", strbuf_str(&last));
-	probing = 0;
+	else {
+		known = 1;
+		/* Only a cache: a full disk costs the next command a probe. */
+		write_file_atomic(file, key, strlen(key), 0644);
+	}
+out:
+	if (probe_error != NULL)
+		rc = berth_error("%s", probe_error);
+	pthread_mutex_unlock(&lock);
 	strbuf_release(&last);
+	strbuf_release(&cached);
 	sandbox_clear(&sb);
 	child_clear(&c);
+	free(key);
+	free(file);
+	return rc;
 }
-
-static pthread_once_t probed = PTHREAD_ONCE_INIT;
 
 int
 sandbox_check(const struct berth_root *r)
 {
 	if (!r->cfg.sandbox)
 		return 0;
-	pthread_once(&probed, probe);
-	return probe_error != NULL ? berth_error("%s", probe_error) : 0;
+	pthread_once(&found, find_bwrap);
+	return probe(r);
 }
 
 const char *
@@ -519,12 +575,9 @@ sandbox_wrap(struct sandbox *sb, struct child *c)
 	struct sandbox_prep *p;
 	size_t i;
 
-	/* The probe itself comes through here. */
-	if (!probing) {
-		pthread_once(&probed, probe);
-		if (probe_error != NULL)
-			return berth_error("%s", probe_error);
-	}
+	pthread_once(&found, find_bwrap);
+	if (bwrap_path == NULL)
+		return berth_error("%s", probe_error);
 	if (as_root() && sb->uid < 0)
 		return berth_error("no uid to run the app's code as");
 	p = xcalloc(1, sizeof(*p));

@@ -9,7 +9,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 #include <sys/stat.h>
 
 struct pattern {
@@ -149,10 +148,10 @@ slugignore_apply(const char *dir)
 }
 
 /*
- * Make everything below path berth's: owned by root when we are root
- * (the build ran as the app's uid), writable by no one else. The owner
- * keeps its write bits: a sandbox sees the slug only through its
- * overlay, as its own files (sandbox.h), and writes never reach them.
+ * Make everything below path writable by no one but its owner (berth,
+ * or the uid of the app whose sandbox built it). The owner keeps its
+ * write bits: a sandbox sees the slug only through its overlay, as its
+ * own files (sandbox.h), and writes never reach the slug.
  */
 static int
 seal_tree(const char *path)
@@ -182,9 +181,6 @@ seal_tree(const char *path)
 		}
 		closedir(d);
 	}
-	if (ret == 0 && geteuid() == 0 && (st.st_uid != 0 || st.st_gid != 0) &&
-	    lchown(path, 0, 0) < 0)
-		ret = berth_error_errno("cannot seal %s", path);
 	if (ret == 0 && chmod(path, st.st_mode & 07755 & ~(mode_t)S_ISUID &
 	    ~(mode_t)S_ISGID) < 0)
 		ret = berth_error_errno("cannot seal %s", path);
