@@ -121,7 +121,14 @@ static const char template[] =
 "\n"
 "[review]\n"
 "# Seconds between berthd's checks for stale review apps.\n"
-"check_interval = 3600\n";
+"check_interval = 3600\n"
+"\n"
+"[sandbox]\n"
+"# Memory of one dyno (swap included) past which the kernel kills it:\n"
+"# NNN[KMG], e.g. 512M or 1G. `berth ps:resize` sets it per process type.\n"
+"memory = 512M\n"
+"# Most processes and threads of one dyno (a fork bomb stops there).\n"
+"pids = 256\n";
 
 static int set_domain(struct load *, const struct key *, const char *);
 static int set_log_level(struct load *, const struct key *, const char *);
@@ -130,6 +137,7 @@ static int set_buildpacks(struct load *, const struct key *, const char *);
 static int set_program(struct load *, const struct key *, const char *);
 static int set_backend(struct load *, const struct key *, const char *);
 static int set_router_lua(struct load *, const struct key *, const char *);
+static int set_size(struct load *, const struct key *, const char *);
 
 #define INT_KEY(sec, name, field, min, max, unit) \
 	{ sec, name, set_int, offsetof(struct berth_config, field), min, max, \
@@ -156,6 +164,9 @@ static const struct key keys[] = {
 	INT_KEY("ci", "max_nodes", ci_max_nodes, 1, 64, "nodes"),
 	INT_KEY("review", "check_interval", review_check_interval, 1, 86400,
 	    "seconds"),
+	{ "sandbox", "memory", set_size, offsetof(struct berth_config,
+	    dyno_memory), 0, 0, NULL },
+	INT_KEY("sandbox", "pids", dyno_pids, 16, 1000000, "processes"),
 };
 
 /* Record the first error of a load, prefixed "NAME line N: "; -1. */
@@ -246,6 +257,23 @@ set_int(struct load *ld, const struct key *k, const char *value)
 		    k->min, k->max, q);
 	}
 	*(int *)(void *)((char *)ld->cfg + k->off) = (int)v;
+	return 0;
+}
+
+/* A size of memory, NNN[KMG] (at least a MiB, as ps:resize wants). */
+static int
+set_size(struct load *ld, const struct key *k, const char *value)
+{
+	char q[QUOTE_SIZE];
+	int64_t v;
+
+	if (size_parse(value, &v) < 0 || v < DYNO_MEMORY_MIN) {
+		name_quote(value, q, sizeof(q));
+		return load_error(ld, "%s.%s must be a size such as 512M or 1G "
+		    "(a number and K, M or G), at least 4M (got '%s')",
+		    k->section, k->name, q);
+	}
+	*(int64_t *)(void *)((char *)ld->cfg + k->off) = v;
 	return 0;
 }
 
@@ -538,6 +566,8 @@ config_copy(struct berth_config *to, const struct berth_config *from)
 	to->ci_timeout = from->ci_timeout;
 	to->ci_max_nodes = from->ci_max_nodes;
 	to->review_check_interval = from->review_check_interval;
+	to->dyno_memory = from->dyno_memory;
+	to->dyno_pids = from->dyno_pids;
 	memset(&to->buildpacks, 0, sizeof(to->buildpacks));
 	for (i = 0; i < from->buildpacks.nr; i++)
 		strvec_push(&to->buildpacks, from->buildpacks.v[i]);
@@ -661,6 +691,8 @@ config_defaults(struct berth_config *cfg)
 	cfg->ci_timeout = 1800;
 	cfg->ci_max_nodes = 4;
 	cfg->review_check_interval = 3600;
+	cfg->dyno_memory = 512LL << 20;		/* Heroku's standard-1x */
+	cfg->dyno_pids = 256;
 	memset(&cfg->buildpacks, 0, sizeof(cfg->buildpacks));
 }
 

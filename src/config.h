@@ -18,6 +18,8 @@
  *   [release] timeout = 3600          ; seconds for the release phase
  *   [ci]      timeout = 1800, max_nodes = 4
  *   [review]  check_interval = 3600   ; seconds between stale checks
+ *   [sandbox] memory = 512M           ; per dyno, NNN[KMG] (cgroup.h)
+ *             pids = 256              ; processes per dyno
  *
  * Unknown sections or keys warn with their line number; a bad value is
  * an error naming section.key; a line longer than inih's limit (200) is
@@ -53,7 +55,12 @@ struct berth_config {
 	int ci_timeout;			/* seconds for one CI node's tests */
 	int ci_max_nodes;		/* parallel CI nodes at most */
 	int review_check_interval;	/* seconds between stale checks */
+	int64_t dyno_memory;		/* bytes per dyno (ps:resize: per type) */
+	int dyno_pids;			/* processes per dyno */
 };
+
+/* The least memory a dyno may be given ([sandbox] memory, ps:resize). */
+#define DYNO_MEMORY_MIN (4LL << 20)
 
 typedef void (*config_warn_fn)(const char *msg, void *data);
 
