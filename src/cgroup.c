@@ -252,8 +252,8 @@ cgroup_available(const struct berth_root *r, const char **why)
 			snprintf(why2, sizeof(why2), "%s", layout.why);
 			if (probe_v1(&layout))
 				layout.version = 1;
-			else if (why2[0] != '\0' && strncmp(layout.why, "no ", 3)
-			    == 0)
+			else if (why2[0] != '\0' &&
+			    strncmp(layout.why, "no ", 3) == 0)
 				/* Only cgroup2 is there: its reason. */
 				snprintf(layout.why, sizeof(layout.why), "%s",
 				    why2);
@@ -349,7 +349,8 @@ set_limits(const struct dyno_cgroup *cg, const struct dyno_limits *l)
 		    (m > 0 && set_limit(mem, "memory.swap.max", 0, 1) < 0) ||
 		    set_limit(mem, "memory.oom.group", 1, 1) < 0)
 			return -1;
-	} else if (m > 0 && (set_limit(mem, "memory.limit_in_bytes", m, 0) < 0 ||
+	} else if (m > 0 &&
+	    (set_limit(mem, "memory.limit_in_bytes", m, 0) < 0 ||
 	    set_limit(mem, "memory.memsw.limit_in_bytes", m, 1) < 0))
 		return -1;
 	return set_limit(pids, "pids.max", l->pids > 0 ? l->pids : -1, 0);

@@ -55,7 +55,7 @@ struct berth_config {
 	int ci_timeout;			/* seconds for one CI node's tests */
 	int ci_max_nodes;		/* parallel CI nodes at most */
 	int review_check_interval;	/* seconds between stale checks */
-	int64_t dyno_memory;		/* bytes per dyno (ps:resize: per type) */
+	int64_t dyno_memory;		/* bytes per dyno (or ps:resize's) */
 	int dyno_pids;			/* processes per dyno */
 };
 

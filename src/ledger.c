@@ -161,6 +161,10 @@ static const char *const migrations[] = {
 	 * that those it left behind when killed are found. */
 	"ALTER TABLE builds ADD COLUMN owner TEXT;"
 	"ALTER TABLE test_runs ADD COLUMN owner TEXT;",
+	/* next: each process type's dyno size (ps:resize), in bytes;
+	 * 0 = berth.ini [sandbox] memory */
+	"ALTER TABLE formation ADD COLUMN memory INTEGER NOT NULL DEFAULT 0 "
+	"  CHECK (memory >= 0);",
 };
 
 #define NMIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))
