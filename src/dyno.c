@@ -357,10 +357,28 @@ dyno_argv(const struct dyno_spec *d, struct strvec *argv)
 	strvec_push(argv, d->command);
 }
 
+/* What the dyno's process sets up between fork and exec. */
+struct dyno_pre_exec {
+	const struct dyno_dir *dir;
+	const struct dyno_cgroup *cgroup;
+};
+
+/* Its control group first (what it does next counts), then its dir. */
+static int
+dyno_pre_exec_hook(const void *data)
+{
+	const struct dyno_pre_exec *p = data;
+
+	if (p->cgroup != NULL && cgroup_enter(p->cgroup) < 0)
+		return -1;
+	return dyno_dir_enter(p->dir);
+}
+
 pid_t
 dyno_spawn(const struct dyno_spec *d, int in_fd, int out_fd,
     int new_session)
 {
+	struct dyno_pre_exec pre = { d->dir, d->cgroup };
 	struct child c = CHILD_INIT;
 	pid_t pid;
 
@@ -370,8 +388,8 @@ dyno_spawn(const struct dyno_spec *d, int in_fd, int out_fd,
 	c.in_fd = in_fd;
 	c.out_fd = out_fd;
 	c.group = new_session ? CHILD_OWN_SESSION : CHILD_OUR_GROUP;
-	c.pre_exec = dyno_dir_enter_hook;
-	c.pre_exec_data = d->dir;
+	c.pre_exec = dyno_pre_exec_hook;
+	c.pre_exec_data = &pre;
 	pid = start_command(&c);
 	child_clear(&c);
 	return pid;
