@@ -294,6 +294,7 @@ group_dirs(const struct berth_root *r, const char *app, const char *token,
 		char *parent = parent_dir(r, layout.base[i]);
 
 		cg->dirs[i] = xasprintf("%s/%s-%s", parent, app, token);
+		cg->procs[i] = path_join(cg->dirs[i], "cgroup.procs");
 		free(parent);
 	}
 	return 0;
@@ -373,17 +374,12 @@ cgroup_create(const struct berth_root *r, const char *app,
 			goto fail;
 	if (set_limits(out, l) < 0)
 		goto fail;
-	for (i = 0; i < CGROUP_DIRS && out->dirs[i] != NULL; i++) {
-		char *path = path_join(out->dirs[i], "cgroup.procs");
-
-		out->procs[i] = open(path, O_WRONLY | O_CLOEXEC);
-		free(path);
-		if (out->procs[i] < 0) {
-			berth_error_errno("cannot open the cgroup %s",
+	for (i = 0; i < CGROUP_DIRS && out->dirs[i] != NULL; i++)
+		if (access(out->procs[i], W_OK) < 0) {
+			berth_error_errno("cannot join the cgroup %s",
 			    out->dirs[i]);
 			goto fail;
 		}
-	}
 	return 0;
 fail:
 	cgroup_destroy(out);
@@ -413,9 +409,19 @@ cgroup_enter(const struct dyno_cgroup *cg)
 {
 	int i;
 
-	for (i = 0; i < CGROUP_DIRS; i++)
-		if (cg->procs[i] >= 0 && write(cg->procs[i], "0", 1) != 1)
+	for (i = 0; i < CGROUP_DIRS; i++) {
+		int fd, ok;
+
+		if (cg->procs[i] == NULL)
+			continue;
+		fd = open(cg->procs[i], O_WRONLY | O_CLOEXEC);
+		if (fd < 0)
 			return -1;
+		ok = write(fd, "0", 1) == 1;
+		close(fd);
+		if (!ok)
+			return -1;
+	}
 	return 0;
 }
 
@@ -507,8 +513,7 @@ cgroup_release(struct dyno_cgroup *cg)
 	int i;
 
 	for (i = 0; i < CGROUP_DIRS; i++) {
-		if (cg->procs[i] >= 0)
-			close(cg->procs[i]);
+		free(cg->procs[i]);
 		free(cg->dirs[i]);
 	}
 	*cg = (struct dyno_cgroup)DYNO_CGROUP_INIT;

@@ -33,13 +33,17 @@ struct dyno_limits {
 
 #define CGROUP_DIRS 2		/* v1: memory and pids; v2: one */
 
-/* A dyno's group: its directories, their cgroup.procs open to join. */
+/*
+ * A dyno's group: its directories and their cgroup.procs, the files a
+ * process joins it by. Paths, not open fds: the child closes every fd
+ * it inherits before its pre_exec hook (run-command.h).
+ */
 struct dyno_cgroup {
 	char *dirs[CGROUP_DIRS];	/* NULL when unused */
-	int procs[CGROUP_DIRS];		/* O_WRONLY | O_CLOEXEC; -1 */
+	char *procs[CGROUP_DIRS];	/* DIR/cgroup.procs */
 	int v2;
 };
-#define DYNO_CGROUP_INIT { { NULL, NULL }, { -1, -1 }, 0 }
+#define DYNO_CGROUP_INIT { { NULL, NULL }, { NULL, NULL }, 0 }
 
 /*
  * Whether limits can be enforced here: 2 (cgroup2), 1 (cgroup v1) or
@@ -48,9 +52,9 @@ struct dyno_cgroup {
  */
 int cgroup_available(const struct berth_root *r, const char **why);
 /*
- * Create the group of the dyno (app, token) with limits l and open it
- * for cgroup_enter(). 0, or -1 with berth_error() (then *out holds
- * nothing to destroy). Limits not available: -1 too.
+ * Create the group of the dyno (app, token) with limits l, checked
+ * writable for cgroup_enter(). 0, or -1 with berth_error() (then *out
+ * holds nothing to destroy). Limits not available: -1 too.
  */
 int cgroup_create(const struct berth_root *r, const char *app,
     const char *token, const struct dyno_limits *l, struct dyno_cgroup *out);
@@ -62,8 +66,8 @@ int cgroup_find(const struct berth_root *r, const char *app,
     const char *token, struct dyno_cgroup *out);
 /*
  * Move the calling process into cg: "0" to each cgroup.procs. For the
- * child between fork and exec: async-signal-safe (write() only). 0, or
- * -1 with errno.
+ * child between fork and exec: async-signal-safe (open, write, close;
+ * no malloc). 0, or -1 with errno.
  */
 int cgroup_enter(const struct dyno_cgroup *cg);
 /* Whether the kernel's OOM killer killed a process in cg. */
@@ -77,7 +81,7 @@ void cgroup_kill(const struct dyno_cgroup *cg);
  * the group and free cg. Safe on a group never created.
  */
 void cgroup_destroy(struct dyno_cgroup *cg);
-/* Close cg's cgroup.procs and free it, leaving the group as it is. */
+/* Free cg, leaving the group as it is. */
 void cgroup_release(struct dyno_cgroup *cg);
 /*
  * Destroy the groups of this root whose dyno keep() does not know
