@@ -237,50 +237,6 @@ parse_scale(struct cmd_ctx *ctx, const struct formation_item *cur,
 	return 0;
 }
 
-static int
-cmd_ps_scale(struct cmd_ctx *ctx)
-{
-	struct app a;
-	struct formation_item *cur = NULL, *items;
-	size_t ncur = 0, i;
-	int ret = 1, rc;
-
-	if (cmd_need_app(ctx, &a) != 0)
-		return 1;
-	items = xcalloc((size_t)ctx->argc, sizeof(*items));
-	if (load_formation(ctx, &a, &cur, &ncur) < 0)
-		goto out;
-	if (parse_scale(ctx, cur, ncur, items) < 0) {
-		cmd_fail_last();
-		goto out;
-	}
-	if (ledger_formation_set(ctx->root.db, a.id, items,
-	    (size_t)ctx->argc) < 0) {
-		cmd_fail_last();
-		goto out;
-	}
-	printf("Scaling %s:", a.name);
-	for (i = 0; i < (size_t)ctx->argc; i++)
-		printf(" %s=%d", items[i].type, items[i].quantity);
-	printf("\n");
-	rc = runtime_scale(&ctx->root, a.name, progress, NULL);
-	if (rc == 1)
-		fprintf(stderr, "berth: %s; the new formation applies when "
-		    "it does\n", berth_last_error());
-	else if (rc < 0) {
-		cmd_fail_last();
-		goto out;
-	}
-	ret = 0;
-out:
-	for (i = 0; i < (size_t)ctx->argc; i++)
-		free(items[i].type);
-	free(items);
-	formation_list_free(cur, ncur);
-	app_clear(&a);
-	return ret;
-}
-
 /*
  * Parse "web=512M", "worker=1G" against the current formation into
  * items (type, its quantity now, the new size).
@@ -341,48 +297,120 @@ restart_resized(struct cmd_ctx *ctx, const struct app *a,
 	return rc;
 }
 
+/* How ps:scale and ps:resize change the formation. */
+struct formation_op {
+	const char *verb;	/* "Scaling" */
+	/* Read ctx->argv into items against the formation cur. */
+	int (*parse)(struct cmd_ctx *ctx, const struct formation_item *cur,
+	    size_t ncur, struct formation_item *items);
+	int (*write)(struct ledger *db, int64_t app_id,
+	    const struct formation_item *items, size_t nr);
+	/* " web=2" */
+	void (*print)(const struct cmd_ctx *ctx,
+	    const struct formation_item *item);
+	/* Have berthd act on it: 0, 1 when berthd is not running, -1. */
+	int (*apply)(struct cmd_ctx *ctx, const struct app *a,
+	    const struct formation_item *items, size_t n);
+	const char *offline;	/* what happens without berthd */
+};
+
+/*
+ * Parse, check every argument before anything changes, write the
+ * ledger, say what changed, then have berthd apply it.
+ */
 static int
-cmd_ps_resize(struct cmd_ctx *ctx)
+change_formation(struct cmd_ctx *ctx, const struct formation_op *op)
 {
 	struct app a;
 	struct formation_item *cur = NULL, *items;
-	size_t ncur = 0, i;
-	char size[32];
+	size_t ncur = 0, n = (size_t)ctx->argc, i;
 	int ret = 1, rc;
 
 	if (cmd_need_app(ctx, &a) != 0)
 		return 1;
-	items = xcalloc((size_t)ctx->argc, sizeof(*items));
+	items = xcalloc(n, sizeof(*items));
 	if (load_formation(ctx, &a, &cur, &ncur) < 0)
 		goto out;
-	if (parse_resize(ctx, cur, ncur, items) < 0 ||
-	    ledger_formation_resize(ctx->root.db, a.id, items,
-	    (size_t)ctx->argc) < 0) {
+	if (op->parse(ctx, cur, ncur, items) < 0 ||
+	    op->write(ctx->root.db, a.id, items, n) < 0) {
 		cmd_fail_last();
 		goto out;
 	}
-	printf("Resizing %s:", a.name);
-	for (i = 0; i < (size_t)ctx->argc; i++) {
-		type_size(ctx, items[i].memory, size);
-		printf(" %s=%s", items[i].type, size);
-	}
+	printf("%s %s:", op->verb, a.name);
+	for (i = 0; i < n; i++)
+		op->print(ctx, &items[i]);
 	printf("\n");
-	rc = restart_resized(ctx, &a, items, (size_t)ctx->argc);
+	rc = op->apply(ctx, &a, items, n);
 	if (rc == 1)
-		fprintf(stderr, "berth: %s; the new sizes apply when it "
-		    "starts the dynos\n", berth_last_error());
+		fprintf(stderr, "berth: %s; %s\n", berth_last_error(),
+		    op->offline);
 	else if (rc < 0) {
 		cmd_fail_last();
 		goto out;
 	}
 	ret = 0;
 out:
-	for (i = 0; i < (size_t)ctx->argc; i++)
+	for (i = 0; i < n; i++)
 		free(items[i].type);
 	free(items);
 	formation_list_free(cur, ncur);
 	app_clear(&a);
 	return ret;
+}
+
+static void
+print_scale(const struct cmd_ctx *ctx, const struct formation_item *item)
+{
+	(void)ctx;
+	printf(" %s=%d", item->type, item->quantity);
+}
+
+static int
+apply_scale(struct cmd_ctx *ctx, const struct app *a,
+    const struct formation_item *items, size_t n)
+{
+	(void)items;
+	(void)n;
+	return runtime_scale(&ctx->root, a->name, progress, NULL);
+}
+
+static int
+cmd_ps_scale(struct cmd_ctx *ctx)
+{
+	static const struct formation_op op = {
+		.verb = "Scaling",
+		.parse = parse_scale,
+		.write = ledger_formation_set,
+		.print = print_scale,
+		.apply = apply_scale,
+		.offline = "the new formation applies when it does",
+	};
+
+	return change_formation(ctx, &op);
+}
+
+static void
+print_size(const struct cmd_ctx *ctx, const struct formation_item *item)
+{
+	char size[32];
+
+	type_size(ctx, item->memory, size);
+	printf(" %s=%s", item->type, size);
+}
+
+static int
+cmd_ps_resize(struct cmd_ctx *ctx)
+{
+	static const struct formation_op op = {
+		.verb = "Resizing",
+		.parse = parse_resize,
+		.write = ledger_formation_resize,
+		.print = print_size,
+		.apply = restart_resized,
+		.offline = "the new sizes apply when it starts the dynos",
+	};
+
+	return change_formation(ctx, &op);
 }
 
 /* Check a TYPE or TYPE.N argument. */

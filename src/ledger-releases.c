@@ -460,43 +460,45 @@ ledger_formation_get(struct ledger *db, int64_t app_id,
 	    fill_formation, (void **)out, nr);
 }
 
+/* Upsert items (app_id, type, quantity, memory), on conflict by sql. */
+static int
+formation_upsert(struct ledger *db, int64_t app_id,
+    const struct formation_item *items, size_t nr, const char *on_conflict)
+{
+	char *sql = xasprintf("INSERT INTO formation (app_id, type, quantity, "
+	    "memory) VALUES (?, ?, ?, ?) ON CONFLICT (app_id, type) DO "
+	    "UPDATE SET %s", on_conflict);
+	size_t i;
+	int ret = -1;
+
+	if (sql_begin(db) < 0)
+		goto out;
+	for (i = 0; i < nr; i++)
+		if (sql_run(db, sql_prep(db, sql, "isdi", app_id,
+		    items[i].type, items[i].quantity, items[i].memory)) < 0) {
+			sql_rollback(db);
+			goto out;
+		}
+	ret = sql_commit(db);
+out:
+	free(sql);
+	return ret;
+}
+
 int
 ledger_formation_set(struct ledger *db, int64_t app_id,
     const struct formation_item *items, size_t nr)
 {
-	size_t i;
-
-	if (sql_begin(db) < 0)
-		return -1;
-	for (i = 0; i < nr; i++)
-		if (sql_run(db, sql_prep(db, "INSERT INTO formation (app_id, type, "
-		    "quantity) VALUES (?, ?, ?) ON CONFLICT (app_id, type) DO "
-		    "UPDATE SET quantity = excluded.quantity", "isd", app_id,
-		    items[i].type, items[i].quantity)) < 0) {
-			sql_rollback(db);
-			return -1;
-		}
-	return sql_commit(db);
+	return formation_upsert(db, app_id, items, nr,
+	    "quantity = excluded.quantity");
 }
 
 int
 ledger_formation_resize(struct ledger *db, int64_t app_id,
     const struct formation_item *items, size_t nr)
 {
-	size_t i;
-
-	if (sql_begin(db) < 0)
-		return -1;
-	for (i = 0; i < nr; i++)
-		if (sql_run(db, sql_prep(db, "INSERT INTO formation (app_id, type, "
-		    "quantity, memory) VALUES (?, ?, ?, ?) ON CONFLICT (app_id, "
-		    "type) DO UPDATE SET memory = excluded.memory", "isdi",
-		    app_id, items[i].type, items[i].quantity,
-		    items[i].memory)) < 0) {
-			sql_rollback(db);
-			return -1;
-		}
-	return sql_commit(db);
+	return formation_upsert(db, app_id, items, nr,
+	    "memory = excluded.memory");
 }
 
 void

@@ -173,57 +173,57 @@ touch_memory(size_t size)
 	return p[size / 2] == 1 ? 0 : 203;
 }
 
+/*
+ * In a child in a new group of (name, token) with limits l: allocate
+ * and touch size bytes. Its wait status into *status; whether the
+ * group saw an OOM kill into *oom.
+ */
 static void
-test_memory_limit(void **state)
+eat_in_group(struct fixture *f, const struct dyno_limits *l,
+    const char *name, size_t size, int *status, int *oom)
 {
-	struct fixture *f = *state;
-	struct dyno_limits l = { .memory = 16 << 20, .pids = 0 };
 	struct dyno_cgroup cg;
-	int status;
 	pid_t pid;
 
-	need_cgroups(f);
-	assert_int_equal(cgroup_create(&f->root, "hog", "4567cdef", &l, &cg),
+	assert_int_equal(cgroup_create(&f->root, name, "4567cdef", l, &cg),
 	    0);
 	pid = fork();
 	assert_true(pid >= 0);
 	if (pid == 0) {
 		if (cgroup_enter(&cg) < 0)
 			_exit(201);
-		_exit(touch_memory(64 << 20));
+		_exit(touch_memory(size));
 	}
-	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_int_equal(waitpid(pid, status, 0), pid);
+	*oom = cgroup_oom_killed(&cg);
+	cgroup_destroy(&cg);
+}
+
+static void
+test_memory_limit(void **state)
+{
+	struct dyno_limits l = { .memory = 16 << 20, .pids = 0 };
+	int status, oom;
+
+	need_cgroups(*state);
+	eat_in_group(*state, &l, "hog", 64 << 20, &status, &oom);
 	assert_true(WIFSIGNALED(status));
 	assert_int_equal(WTERMSIG(status), SIGKILL);
-	assert_true(cgroup_oom_killed(&cg));
-	cgroup_destroy(&cg);
+	assert_true(oom);
 }
 
 /* Below its limit, a process is not killed and nothing says it was. */
 static void
 test_memory_within_limit(void **state)
 {
-	struct fixture *f = *state;
 	struct dyno_limits l = { .memory = 64 << 20, .pids = 16 };
-	struct dyno_cgroup cg;
-	int status;
-	pid_t pid;
+	int status, oom;
 
-	need_cgroups(f);
-	assert_int_equal(cgroup_create(&f->root, "ok", "89ab0123", &l, &cg),
-	    0);
-	pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		if (cgroup_enter(&cg) < 0)
-			_exit(201);
-		_exit(touch_memory(8 << 20));
-	}
-	assert_int_equal(waitpid(pid, &status, 0), pid);
+	need_cgroups(*state);
+	eat_in_group(*state, &l, "ok", 8 << 20, &status, &oom);
 	assert_true(WIFEXITED(status));
 	assert_int_equal(WEXITSTATUS(status), 0);
-	assert_false(cgroup_oom_killed(&cg));
-	cgroup_destroy(&cg);
+	assert_false(oom);
 }
 
 static int
