@@ -77,32 +77,6 @@ type_size(const struct cmd_ctx *ctx, int64_t memory, char buf[32])
 	size_format(memory > 0 ? memory : ctx->root.cfg.dyno_memory, buf);
 }
 
-/* "Dyno sizes: web 64M, worker 512M" under ps's table. */
-static void
-print_sizes(struct cmd_ctx *ctx, const struct app *a)
-{
-	struct formation_item *cur;
-	struct release rel;
-	size_t ncur, i;
-	char size[32];
-
-	/* Nothing released yet: no types to size. */
-	if (ledger_release_current(ctx->root.db, a->id, &rel) != 0)
-		return;
-	release_clear(&rel);
-	if (load_formation(ctx, a, &cur, &ncur) < 0 || ncur == 0) {
-		berth_clear_error();
-		return;
-	}
-	printf("Dyno sizes:");
-	for (i = 0; i < ncur; i++) {
-		type_size(ctx, cur[i].memory, size);
-		printf("%s %s %s", i ? "," : "", cur[i].type, size);
-	}
-	printf(" (berth ps:resize)\n");
-	formation_list_free(cur, ncur);
-}
-
 static int
 cmd_ps(struct cmd_ctx *ctx)
 {
@@ -159,7 +133,6 @@ cmd_ps(struct cmd_ctx *ctx)
 	}
 	table_print(&t, stdout);
 	table_clear(&t);
-	print_sizes(ctx, &a);
 	json_decref(dynos);
 	app_clear(&a);
 	return 0;

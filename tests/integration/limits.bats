@@ -70,7 +70,7 @@ state_of() {
 	push "$BATS_TEST_TMPDIR/app" demo
 	router_says demo-staging / "still here"
 	run berth ps -a demo-staging
-	[[ "$output" == *"Dyno sizes: web 512M (berth ps:resize)"* ]]
+	[[ "${lines[1]}" == "web.1 "*" 512M "* ]]
 
 	# Bad input changes nothing.
 	run berth ps:resize -a demo-staging worker=64M
@@ -92,8 +92,8 @@ state_of() {
 	[ "$(json_get "$(ps_json demo-staging)" 'd[0]["memory"]')" = $((64 << 20)) ]
 	[ "$(json_get "$(ps_json demo-staging)" 'd[0]["started_at"], d[0]["port"]')" != "$old" ]
 	run berth ps -a demo-staging
-	[[ "$output" == *" 64M "* ]]
-	[[ "$output" == *"Dyno sizes: web 64M (berth ps:resize)"* ]]
+	[ "$(echo "${lines[0]}" | awk '{ print $5 }')" = SIZE ]
+	[ "$(echo "${lines[1]}" | awk '{ print $5 }')" = 64M ]
 	router_says demo-staging / "still here"
 
 	# Past 64M the kernel kills it.
