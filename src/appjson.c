@@ -348,6 +348,7 @@ parse_formation(json_t *v, const char *path, struct formation_item **f,
 		*f = xrealloc(*f, (*nf + 1) * sizeof(**f));
 		(*f)[*nf].type = xstrdup(type);
 		(*f)[*nf].quantity = quantity;
+		(*f)[*nf].memory = 0;	/* the berth.ini size */
 		(*nf)++;
 	}
 	return 0;

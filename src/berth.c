@@ -41,6 +41,7 @@ static const struct berth_cmd *const commands[] = {
 	&cmd_logs_entry,
 	&cmd_ps_entry,
 	&cmd_ps_scale_entry,
+	&cmd_ps_resize_entry,
 	&cmd_ps_restart_entry,
 	&cmd_ps_stop_entry,
 	&cmd_ps_start_entry,

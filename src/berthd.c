@@ -18,6 +18,7 @@
  * back-off, a SIGKILL after stop_timeout, the reaper): no polling.
  */
 #include "build.h"
+#include "cgroup.h"
 #include "control-server.h"
 #include "names.h"
 #include "proc.h"
@@ -268,6 +269,26 @@ maybe_retry(struct berthd *D)
 		start_work(D, &D->retrying, retry_thread);
 }
 
+/*
+ * daemon:status: whether dynos get their memory and pids limits
+ * (berth.ini [sandbox]), and through which cgroup version, or why not.
+ */
+static void
+limits_status(const struct berth_root *r, json_t *status)
+{
+	const char *why;
+	int v = cgroup_available(r, &why);
+	json_t *o = json_pack("{s:b, s:I, s:i}", "enforced", v > 0, "memory",
+	    (json_int_t)r->cfg.dyno_memory, "pids", r->cfg.dyno_pids);
+
+	if (v > 0)
+		json_object_set_new(o, "cgroup", json_string(v == 2 ? "v2" :
+		    "v1"));
+	else
+		json_object_set_new(o, "warning", json_string(why));
+	json_object_set_new(status, "limits", o);
+}
+
 /* daemon:status: what is not applied, and whether start-up is over. */
 static void
 add_status(void *data, json_t *status)
@@ -275,6 +296,7 @@ add_status(void *data, json_t *status)
 	struct berthd *D = data;
 
 	route_table_status(&D->router.want, status);
+	limits_status(&D->root, status);
 	pthread_mutex_lock(&D->ready.lock);
 	json_object_set_new(status, "converged",
 	    json_boolean(D->ready.converged));
@@ -785,9 +807,12 @@ static int
 setup(struct berthd *D)
 {
 	struct control_server *cs = &D->cs;
+	const char *why;
 
 	if (supervisor_init(&D->sv, &D->root, &sv_spawner_real) < 0)
 		return -1;
+	if (cgroup_available(&D->root, &why) == 0)
+		log_say("dyno limits are not enforced: %s", why);
 	supervisor_recover(&D->sv);
 	if (build_sweep(&D->root) < 0)
 		log_say("%s", berth_last_error());
@@ -830,6 +855,8 @@ shut_down(struct berthd *D)
 	log_say("stopping");
 	control_server_close(&D->cs);
 	supervisor_stop_all(&D->sv);
+	/* Their monitors removed their groups: this root's parent goes. */
+	cgroup_sweep(&D->root, NULL, NULL);
 	pthread_mutex_lock(&D->router.lock);
 	if (D->router.rt != NULL)
 		router_stop(D->router.rt);

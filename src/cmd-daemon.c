@@ -32,8 +32,9 @@ router_summary(const struct cmd_ctx *ctx, json_t *st)
 }
 
 /*
- * What is not as it should be: a start-up still converging, the router
- * not running, each route it has not applied; a line each.
+ * What is not as it should be: dyno limits not enforced, a start-up
+ * still converging, the router not running, each route it has not
+ * applied; a line each.
  */
 static void
 print_troubles(json_t *st)
@@ -42,7 +43,12 @@ print_troubles(json_t *st)
 	    "router_error"));
 	json_t *pending = json_object_get(st, "routes_pending"), *r;
 	size_t i;
+	const char *unlimited = json_string_value(json_object_get(
+	    json_object_get(st, "limits"), "warning"));
 
+	if (unlimited != NULL)
+		printf("warning: dyno memory and pids limits are not enforced: "
+		    "%s\n", unlimited);
 	if (json_is_false(json_object_get(st, "converged")))
 		printf("still starting: not every app is converged yet\n");
 	if (down != NULL)

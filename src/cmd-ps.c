@@ -1,6 +1,7 @@
 /*
- * cmd-ps.c - ps, ps:scale, ps:restart, ps:stop, ps:start: the app's
- * dynos, which berthd runs to match the formation in the ledger.
+ * cmd-ps.c - ps, ps:scale, ps:resize, ps:restart, ps:stop, ps:start:
+ * the app's dynos, which berthd runs to match the formation (how many
+ * of each process type, and how big) in the ledger.
  */
 #include "cmd.h"
 #include "release.h"
@@ -36,6 +37,46 @@ uptime(json_int_t started)
 	return xasprintf("%ldd %ldh", d / 86400, (d % 86400) / 3600);
 }
 
+/*
+ * The formation of the app's current release into *cur: 0, -1 with
+ * cmd_fail() done (no release yet, its slug unreadable).
+ */
+static int
+load_formation(struct cmd_ctx *ctx, const struct app *a,
+    struct formation_item **cur, size_t *ncur)
+{
+	struct release rel;
+	struct slug slug;
+	struct proctypes types = { NULL, 0 };
+	int rc;
+
+	memset(&slug, 0, sizeof(slug));
+	*cur = NULL;
+	*ncur = 0;
+	if (ledger_release_current(ctx->root.db, a->id, &rel) != 0) {
+		cmd_fail("%s has no release yet: push to deploy it first",
+		    a->name);
+		return -1;
+	}
+	rc = ledger_slug_get(ctx->root.db, rel.slug_id, &slug);
+	release_clear(&rel);
+	if (rc != 0 || proctypes_from_json(slug.process_types, &types) < 0 ||
+	    release_formation(ctx->root.db, a->id, &types, cur, ncur) < 0) {
+		cmd_fail_last();
+		rc = -1;
+	}
+	proctypes_clear(&types);
+	slug_clear(&slug);
+	return rc != 0 ? -1 : 0;
+}
+
+/* A type's size for people: "512M"; the berth.ini one when 0. */
+static void
+type_size(const struct cmd_ctx *ctx, int64_t memory, char buf[32])
+{
+	size_format(memory > 0 ? memory : ctx->root.cfg.dyno_memory, buf);
+}
+
 static int
 cmd_ps(struct cmd_ctx *ctx)
 {
@@ -59,15 +100,22 @@ cmd_ps(struct cmd_ctx *ctx)
 	if (json_array_size(dynos) == 0)
 		printf("%s has no dynos running%s\n", a.name, a.stopped ?
 		    " (stopped: berth ps:start -a APP)" : "");
-	table_init(&t, 7);
+	table_init(&t, 8);
 	if (json_array_size(dynos) > 0)
-		table_row(&t, "DYNO", "STATE", "UPTIME", "PORT", "RELEASE",
-		    "RESTARTS", "COMMAND");
+		table_row(&t, "DYNO", "STATE", "UPTIME", "PORT", "SIZE",
+		    "RELEASE", "RESTARTS", "COMMAND");
 	json_array_foreach(dynos, i, d) {
-		char port[24] = "-", rel[24], restarts[24];
+		char port[24] = "-", rel[24], restarts[24], size[32] = "-";
 		char *up = uptime(json_integer_value(json_object_get(d,
 		    "started_at")));
 		json_int_t p = json_integer_value(json_object_get(d, "port"));
+		json_int_t mem = json_integer_value(json_object_get(d,
+		    "memory"));
+		const char *crash = json_string_value(json_object_get(d,
+		    "crash"));
+		char *state = xasprintf("%s%s%s%s", json_string_value(
+		    json_object_get(d, "state")), crash ? " (" : "",
+		    crash ? crash : "", crash ? ")" : "");
 
 		if (p > 0)
 			snprintf(port, sizeof(port), "%lld", (long long)p);
@@ -75,10 +123,12 @@ cmd_ps(struct cmd_ctx *ctx)
 		    json_integer_value(json_object_get(d, "release")));
 		snprintf(restarts, sizeof(restarts), "%lld", (long long)
 		    json_integer_value(json_object_get(d, "restarts")));
+		if (mem > 0)
+			size_format(mem, size);
 		table_row(&t, json_string_value(json_object_get(d, "name")),
-		    json_string_value(json_object_get(d, "state")), up, port,
-		    rel, restarts,
+		    state, up, port, size, rel, restarts,
 		    json_string_value(json_object_get(d, "command")));
+		free(state);
 		free(up);
 	}
 	table_print(&t, stdout);
@@ -86,6 +136,28 @@ cmd_ps(struct cmd_ctx *ctx)
 	json_decref(dynos);
 	app_clear(&a);
 	return 0;
+}
+
+/*
+ * The index of type in the formation cur, or -1 with berth_error()
+ * naming the types there are.
+ */
+static int
+find_type(const struct cmd_ctx *ctx, const struct formation_item *cur,
+    size_t ncur, const char *type)
+{
+	struct strbuf known = STRBUF_INIT;
+	size_t j;
+
+	for (j = 0; j < ncur; j++)
+		if (strcmp(cur[j].type, type) == 0)
+			return (int)j;
+	for (j = 0; j < ncur; j++)
+		strbuf_addf(&known, "%s%s", j ? ", " : "", cur[j].type);
+	berth_error("%s has no process type '%s' (it has: %s)", ctx->app, type,
+	    ncur ? known.buf : "none");
+	strbuf_release(&known);
+	return -1;
 }
 
 /*
@@ -100,29 +172,19 @@ parse_scale(struct cmd_ctx *ctx, const struct formation_item *cur,
 
 	for (i = 0; i < ctx->argc; i++) {
 		const char *arg = ctx->argv[i];
-		size_t tlen = strcspn(arg, "=+-"), j;
+		size_t tlen = strcspn(arg, "=+-");
 		char *type = xstrndup(arg, tlen), *end;
 		const char *num = arg + tlen + (arg[tlen] ? 1 : 0);
 		long v;
-		int found = -1;
+		int found;
 
-		for (j = 0; j < ncur; j++)
-			if (strcmp(cur[j].type, type) == 0)
-				found = (int)j;
 		if (arg[tlen] == '\0' || *num == '\0') {
 			free(type);
 			return berth_error("'%s' is not a scale: use TYPE=N, "
 			    "TYPE+N or TYPE-N, e.g. web=2", arg);
 		}
+		found = find_type(ctx, cur, ncur, type);
 		if (found < 0) {
-			struct strbuf known = STRBUF_INIT;
-
-			for (j = 0; j < ncur; j++)
-				strbuf_addf(&known, "%s%s", j ? ", " : "",
-				    cur[j].type);
-			berth_error("%s has no process type '%s' (it has: %s)",
-			    ctx->app, type, ncur ? known.buf : "none");
-			strbuf_release(&known);
 			free(type);
 			return -1;
 		}
@@ -148,64 +210,180 @@ parse_scale(struct cmd_ctx *ctx, const struct formation_item *cur,
 	return 0;
 }
 
+/*
+ * Parse "web=512M", "worker=1G" against the current formation into
+ * items (type, its quantity now, the new size).
+ */
 static int
-cmd_ps_scale(struct cmd_ctx *ctx)
+parse_resize(struct cmd_ctx *ctx, const struct formation_item *cur,
+    size_t ncur, struct formation_item *items)
+{
+	int i;
+
+	for (i = 0; i < ctx->argc; i++) {
+		const char *arg = ctx->argv[i], *eq = strchr(arg, '=');
+		char *type;
+		int found;
+
+		if (eq == NULL || eq == arg || eq[1] == '\0')
+			return berth_error("'%s' is not a size: use TYPE=SIZE, "
+			    "e.g. web=512M or worker=1G", arg);
+		type = xstrndup(arg, (size_t)(eq - arg));
+		found = find_type(ctx, cur, ncur, type);
+		if (found < 0) {
+			free(type);
+			return -1;
+		}
+		if (size_parse(eq + 1, &items[i].memory) < 0 ||
+		    items[i].memory < DYNO_MEMORY_MIN) {
+			free(type);
+			return berth_error("'%s': the size must be a number and "
+			    "K, M or G, e.g. 512M or 1G, at least 4M", arg);
+		}
+		items[i].type = type;
+		items[i].quantity = cur[found].quantity;
+	}
+	return 0;
+}
+
+/*
+ * Restart the resized types that run dynos, one after the other: each
+ * replaced without downtime, as ps:restart does. 0, 1 when berthd is
+ * not running (the sizes apply when it starts them), -1.
+ */
+static int
+restart_resized(struct cmd_ctx *ctx, const struct app *a,
+    const struct formation_item *items, size_t n)
+{
+	size_t i, j;
+	int rc = 0;
+
+	for (i = 0; i < n && rc == 0; i++) {
+		for (j = 0; j < i; j++)
+			if (strcmp(items[j].type, items[i].type) == 0)
+				break;
+		if (j < i || items[i].quantity == 0)
+			continue;
+		rc = runtime_restart(&ctx->root, a->name, items[i].type,
+		    progress, NULL);
+	}
+	return rc;
+}
+
+/* How ps:scale and ps:resize change the formation. */
+struct formation_op {
+	const char *verb;	/* "Scaling" */
+	/* Read ctx->argv into items against the formation cur. */
+	int (*parse)(struct cmd_ctx *ctx, const struct formation_item *cur,
+	    size_t ncur, struct formation_item *items);
+	int (*write)(struct ledger *db, int64_t app_id,
+	    const struct formation_item *items, size_t nr);
+	/* " web=2" */
+	void (*print)(const struct cmd_ctx *ctx,
+	    const struct formation_item *item);
+	/* Have berthd act on it: 0, 1 when berthd is not running, -1. */
+	int (*apply)(struct cmd_ctx *ctx, const struct app *a,
+	    const struct formation_item *items, size_t n);
+	const char *offline;	/* what happens without berthd */
+};
+
+/*
+ * Parse, check every argument before anything changes, write the
+ * ledger, say what changed, then have berthd apply it.
+ */
+static int
+change_formation(struct cmd_ctx *ctx, const struct formation_op *op)
 {
 	struct app a;
-	struct release rel;
-	struct slug slug;
-	struct proctypes types = { NULL, 0 };
 	struct formation_item *cur = NULL, *items;
-	size_t ncur = 0, i;
+	size_t ncur = 0, n = (size_t)ctx->argc, i;
 	int ret = 1, rc;
 
-	memset(&slug, 0, sizeof(slug));
 	if (cmd_need_app(ctx, &a) != 0)
 		return 1;
-	items = xcalloc((size_t)ctx->argc, sizeof(*items));
-	if (ledger_release_current(ctx->root.db, a.id, &rel) != 0) {
-		cmd_fail("%s has no release yet: push to deploy it first",
-		    a.name);
+	items = xcalloc(n, sizeof(*items));
+	if (load_formation(ctx, &a, &cur, &ncur) < 0)
 		goto out;
-	}
-	rc = ledger_slug_get(ctx->root.db, rel.slug_id, &slug);
-	release_clear(&rel);
-	if (rc != 0 || proctypes_from_json(slug.process_types, &types) < 0 ||
-	    release_formation(ctx->root.db, a.id, &types, &cur, &ncur) < 0) {
+	if (op->parse(ctx, cur, ncur, items) < 0 ||
+	    op->write(ctx->root.db, a.id, items, n) < 0) {
 		cmd_fail_last();
 		goto out;
 	}
-	if (parse_scale(ctx, cur, ncur, items) < 0) {
-		cmd_fail_last();
-		goto out;
-	}
-	if (ledger_formation_set(ctx->root.db, a.id, items,
-	    (size_t)ctx->argc) < 0) {
-		cmd_fail_last();
-		goto out;
-	}
-	printf("Scaling %s:", a.name);
-	for (i = 0; i < (size_t)ctx->argc; i++)
-		printf(" %s=%d", items[i].type, items[i].quantity);
+	printf("%s %s:", op->verb, a.name);
+	for (i = 0; i < n; i++)
+		op->print(ctx, &items[i]);
 	printf("\n");
-	rc = runtime_scale(&ctx->root, a.name, progress, NULL);
+	rc = op->apply(ctx, &a, items, n);
 	if (rc == 1)
-		fprintf(stderr, "berth: %s; the new formation applies when "
-		    "it does\n", berth_last_error());
+		fprintf(stderr, "berth: %s; %s\n", berth_last_error(),
+		    op->offline);
 	else if (rc < 0) {
 		cmd_fail_last();
 		goto out;
 	}
 	ret = 0;
 out:
-	for (i = 0; i < (size_t)ctx->argc; i++)
+	for (i = 0; i < n; i++)
 		free(items[i].type);
 	free(items);
 	formation_list_free(cur, ncur);
-	proctypes_clear(&types);
-	slug_clear(&slug);
 	app_clear(&a);
 	return ret;
+}
+
+static void
+print_scale(const struct cmd_ctx *ctx, const struct formation_item *item)
+{
+	(void)ctx;
+	printf(" %s=%d", item->type, item->quantity);
+}
+
+static int
+apply_scale(struct cmd_ctx *ctx, const struct app *a,
+    const struct formation_item *items, size_t n)
+{
+	(void)items;
+	(void)n;
+	return runtime_scale(&ctx->root, a->name, progress, NULL);
+}
+
+static int
+cmd_ps_scale(struct cmd_ctx *ctx)
+{
+	static const struct formation_op op = {
+		.verb = "Scaling",
+		.parse = parse_scale,
+		.write = ledger_formation_set,
+		.print = print_scale,
+		.apply = apply_scale,
+		.offline = "the new formation applies when it does",
+	};
+
+	return change_formation(ctx, &op);
+}
+
+static void
+print_size(const struct cmd_ctx *ctx, const struct formation_item *item)
+{
+	char size[32];
+
+	type_size(ctx, item->memory, size);
+	printf(" %s=%s", item->type, size);
+}
+
+static int
+cmd_ps_resize(struct cmd_ctx *ctx)
+{
+	static const struct formation_op op = {
+		.verb = "Resizing",
+		.parse = parse_resize,
+		.write = ledger_formation_resize,
+		.print = print_size,
+		.apply = restart_resized,
+		.offline = "the new sizes apply when it starts the dynos",
+	};
+
+	return change_formation(ctx, &op);
 }
 
 /* Check a TYPE or TYPE.N argument. */
@@ -289,8 +467,9 @@ const struct berth_cmd cmd_ps_entry = {
 	.summary = "list an app's dynos: state, uptime, port, release",
 	.help =
 	"States: booting (a rollout is starting it), starting, up, crashed\n"
-	"(restarted with back-off: 0 s, 1 s, 2 s, 4 s ... up to 5 min),\n"
-	"stopping.",
+	"(restarted with back-off: 0 s, 1 s, 2 s, 4 s ... up to 5 min;\n"
+	"`crashed (out of memory)` when it went past its size), stopping.\n"
+	"SIZE is the memory each dyno may use (berth ps:resize).",
 	.options = cmd_opts_app_json,
 	.min_args = 0, .max_args = 0,
 	.exec = cmd_ps,
@@ -309,6 +488,24 @@ const struct berth_cmd cmd_ps_scale_entry = {
 	.options = cmd_opts_app,
 	.min_args = 1, .max_args = -1,
 	.exec = cmd_ps_scale,
+};
+
+const struct berth_cmd cmd_ps_resize_entry = {
+	.name = "ps:resize",
+	.alias = "resize",
+	.usage = "ps:resize TYPE=SIZE ... -a APP",
+	.summary = "set the memory of each dyno of a process type",
+	.help =
+	"SIZE is a number and K, M or G (512M, 1G), at least 4M; a dyno\n"
+	"that uses more (swap included) is killed by the kernel, shown as\n"
+	"`crashed (out of memory)` by `berth ps`, with an Error R15 line in\n"
+	"`berth logs`, and restarted. Types not resized get berth.ini\n"
+	"[sandbox] memory (512M by default); every dyno also has [sandbox]\n"
+	"pids. The type's dynos are replaced, without downtime, to take\n"
+	"the new size.",
+	.options = cmd_opts_app,
+	.min_args = 1, .max_args = -1,
+	.exec = cmd_ps_resize,
 };
 
 const struct berth_cmd cmd_ps_restart_entry = {

@@ -212,6 +212,7 @@ extern const struct berth_cmd cmd_buildpacks_remove_entry;
 extern const struct berth_cmd cmd_logs_entry;
 extern const struct berth_cmd cmd_ps_entry;
 extern const struct berth_cmd cmd_ps_scale_entry;
+extern const struct berth_cmd cmd_ps_resize_entry;
 extern const struct berth_cmd cmd_ps_restart_entry;
 extern const struct berth_cmd cmd_ps_stop_entry;
 extern const struct berth_cmd cmd_ps_start_entry;

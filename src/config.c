@@ -129,7 +129,12 @@ static const char template[] =
 "enabled = 1\n"
 "# With berth running as root, each app runs as its own uid from this range.\n"
 "uid_min = 900000\n"
-"uid_max = 999999\n";
+"uid_max = 999999\n"
+"# Memory of one dyno (swap included) past which the kernel kills it:\n"
+"# NNN[KMG], e.g. 512M or 1G. `berth ps:resize` sets it per process type.\n"
+"memory = 512M\n"
+"# Most processes and threads of one dyno (a fork bomb stops there).\n"
+"pids = 256\n";
 
 static int set_domain(struct load *, const struct key *, const char *);
 static int set_log_level(struct load *, const struct key *, const char *);
@@ -138,6 +143,7 @@ static int set_buildpacks(struct load *, const struct key *, const char *);
 static int set_program(struct load *, const struct key *, const char *);
 static int set_backend(struct load *, const struct key *, const char *);
 static int set_router_lua(struct load *, const struct key *, const char *);
+static int set_size(struct load *, const struct key *, const char *);
 
 #define INT_KEY(sec, name, field, min, max, unit) \
 	{ sec, name, set_int, offsetof(struct berth_config, field), min, max, \
@@ -167,6 +173,9 @@ static const struct key keys[] = {
 	INT_KEY("sandbox", "enabled", sandbox, 0, 1, NULL),
 	INT_KEY("sandbox", "uid_min", uid_min, 1000, 2000000000, "uid"),
 	INT_KEY("sandbox", "uid_max", uid_max, 1000, 2000000000, "uid"),
+	{ "sandbox", "memory", set_size, offsetof(struct berth_config,
+	    dyno_memory), 0, 0, NULL },
+	INT_KEY("sandbox", "pids", dyno_pids, 16, 1000000, "processes"),
 };
 
 /* Record the first error of a load, prefixed "NAME line N: "; -1. */
@@ -257,6 +266,23 @@ set_int(struct load *ld, const struct key *k, const char *value)
 		    k->min, k->max, q);
 	}
 	*(int *)(void *)((char *)ld->cfg + k->off) = (int)v;
+	return 0;
+}
+
+/* A size of memory, NNN[KMG] (at least a MiB, as ps:resize wants). */
+static int
+set_size(struct load *ld, const struct key *k, const char *value)
+{
+	char q[QUOTE_SIZE];
+	int64_t v;
+
+	if (size_parse(value, &v) < 0 || v < DYNO_MEMORY_MIN) {
+		name_quote(value, q, sizeof(q));
+		return load_error(ld, "%s.%s must be a size such as 512M or 1G "
+		    "(a number and K, M or G), at least 4M (got '%s')",
+		    k->section, k->name, q);
+	}
+	*(int64_t *)(void *)((char *)ld->cfg + k->off) = v;
 	return 0;
 }
 
@@ -552,6 +578,8 @@ config_copy(struct berth_config *to, const struct berth_config *from)
 	to->sandbox = from->sandbox;
 	to->uid_min = from->uid_min;
 	to->uid_max = from->uid_max;
+	to->dyno_memory = from->dyno_memory;
+	to->dyno_pids = from->dyno_pids;
 	memset(&to->buildpacks, 0, sizeof(to->buildpacks));
 	for (i = 0; i < from->buildpacks.nr; i++)
 		strvec_push(&to->buildpacks, from->buildpacks.v[i]);
@@ -683,6 +711,8 @@ config_defaults(struct berth_config *cfg)
 	cfg->sandbox = 1;
 	cfg->uid_min = 900000;
 	cfg->uid_max = 999999;
+	cfg->dyno_memory = 512LL << 20;		/* Heroku's standard-1x */
+	cfg->dyno_pids = 256;
 	memset(&cfg->buildpacks, 0, sizeof(cfg->buildpacks));
 }
 

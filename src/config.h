@@ -20,6 +20,8 @@
  *   [review]  check_interval = 3600   ; seconds between stale checks
  *   [sandbox] enabled = 1             ; 0: app code runs unisolated
  *             uid_min = 900000, uid_max = 999999  ; apps' uids (as root)
+ *   [sandbox] memory = 512M           ; per dyno, NNN[KMG] (cgroup.h)
+ *             pids = 256              ; processes per dyno
  *
  * Unknown sections or keys warn with their line number; a bad value is
  * an error naming section.key; a line longer than inih's limit (200) is
@@ -57,7 +59,12 @@ struct berth_config {
 	int review_check_interval;	/* seconds between stale checks */
 	int sandbox;			/* [sandbox] enabled */
 	int uid_min, uid_max;		/* apps' uids, when berth is root */
+	int64_t dyno_memory;		/* bytes per dyno (or ps:resize's) */
+	int dyno_pids;			/* processes per dyno */
 };
+
+/* The least memory a dyno may be given ([sandbox] memory, ps:resize). */
+#define DYNO_MEMORY_MIN (4LL << 20)
 
 typedef void (*config_warn_fn)(const char *msg, void *data);
 

@@ -54,6 +54,7 @@ json_t *
 dyno_record_json(const struct dyno_record *rec, int with_config)
 {
 	json_t *o = json_object(), *rel = json_object(), *dir = json_object();
+	json_t *lim = json_object();
 
 	set_str(o, "app", rec->app);
 	set_str(o, "type", rec->type);
@@ -82,6 +83,10 @@ dyno_record_json(const struct dyno_record *rec, int with_config)
 	set_int(o, "started_at", (long long)rec->started_at);
 	json_object_set_new(o, "stopping", json_boolean(rec->stopping));
 	set_int(o, "exit_code", rec->exit_code);
+	set_int(lim, "memory", (long long)rec->limits.memory);
+	set_int(lim, "pids", rec->limits.pids);
+	json_object_set_new(o, "limits", lim);
+	json_object_set_new(o, "oom_killed", json_boolean(rec->oom_killed));
 	return o;
 }
 
@@ -122,6 +127,10 @@ dyno_record_from_json(json_t *o, struct dyno_record *rec)
 	rec->uid = (int)get_int(o, "sandbox_uid", -1);
 	rec->stopping = json_is_true(json_object_get(o, "stopping"));
 	rec->exit_code = (int)get_int(o, "exit_code", -1);
+	rec->limits.memory = get_int(json_object_get(o, "limits"), "memory", 0);
+	rec->limits.pids = (int)get_int(json_object_get(o, "limits"), "pids",
+	    0);
+	rec->oom_killed = json_is_true(json_object_get(o, "oom_killed"));
 	if (rec->app == NULL || rec->type == NULL || rec->command == NULL) {
 		dyno_record_clear(rec);
 		return berth_error("not a dyno record");
@@ -200,6 +209,8 @@ dyno_record_of_spec(const struct dyno_spec *spec, struct dyno_record *rec)
 		snprintf(rec->token, sizeof(rec->token), "%s", spec->token);
 	rec->sandboxed = spec->sandboxed;
 	rec->uid = spec->uid;
+	if (spec->limits != NULL)
+		rec->limits = *spec->limits;
 	rec->started_at = time(NULL);
 	rec->exit_code = -1;
 }
@@ -219,6 +230,7 @@ dyno_spec_of_record(const struct dyno_record *rec, struct dyno_spec *spec)
 	spec->token = rec->token[0] != '\0' ? rec->token : NULL;
 	spec->sandboxed = rec->sandboxed;
 	spec->uid = rec->uid;
+	spec->limits = &rec->limits;
 }
 
 int

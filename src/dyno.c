@@ -2,6 +2,7 @@
  * dyno.c - dyno directories, environments and processes.
  */
 #include "dyno.h"
+#include "cgroup.h"
 #include "proc.h"
 #include "run-command.h"
 #include "sandbox.h"
@@ -359,19 +360,32 @@ dyno_argv(const struct dyno_spec *d, struct strvec *argv)
 	strvec_push(argv, d->command);
 }
 
+/* The unsandboxed child (sb's dir and cgroup): its control group first
+ * (what it does next counts), then its dir. */
+static int
+dyno_pre_exec_hook(const void *data)
+{
+	const struct sandbox *sb = data;
+
+	if (sb->cgroup != NULL && cgroup_enter(sb->cgroup) < 0)
+		return -1;
+	return dyno_dir_enter(sb->dir);
+}
+
 int
 dyno_child(const struct dyno_spec *d, struct child *c, struct sandbox *sb)
 {
 	dyno_env(d, &c->env);
 	dyno_argv(d, &c->args);
 	c->dir = d->dir->path;
+	sb->dir = d->dir;
+	sb->cgroup = d->cgroup;
 	if (!d->sandboxed) {
-		c->pre_exec = dyno_dir_enter_hook;
-		c->pre_exec_data = d->dir;
+		c->pre_exec = dyno_pre_exec_hook;
+		c->pre_exec_data = sb;
 		return 0;
 	}
 	sb->uid = d->uid;
-	sb->dir = d->dir;
 	return sandbox_wrap(sb, c);
 }
 

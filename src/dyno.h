@@ -13,6 +13,7 @@
 #include <sys/types.h>
 #include <time.h>
 
+#include "cgroup.h"
 #include "ledger.h"
 #include "procfile.h"
 #include "root.h"
@@ -49,6 +50,11 @@ struct dyno_spec {
 	 * unisolated ([sandbox] enabled = 0) */
 	int sandboxed;
 	int uid;
+	/* its memory and pids limits (NULL = none), and the group that
+	 * enforces them, which its process enters before exec (NULL =
+	 * none; its monitor creates it from limits) */
+	const struct dyno_limits *limits;
+	const struct dyno_cgroup *cgroup;
 };
 
 /*
@@ -131,6 +137,8 @@ struct dyno_record {
 	int sandboxed, uid;	/* dyno_spec's */
 	int stopping;		/* asked to stop */
 	int exit_code;		/* -1 while it runs */
+	struct dyno_limits limits;	/* { 0, 0 }: none */
+	int oom_killed;		/* the kernel killed it for memory (R15) */
 };
 
 /* The record as JSON; the config snapshot only with with_config. */

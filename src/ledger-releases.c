@@ -448,34 +448,57 @@ fill_formation(sqlite3_stmt *st, void *v)
 
 	f->type = sql_text(st, 0);
 	f->quantity = sqlite3_column_int(st, 1);
+	f->memory = sqlite3_column_int64(st, 2);
 }
 
 int
 ledger_formation_get(struct ledger *db, int64_t app_id,
     struct formation_item **out, size_t *nr)
 {
-	return sql_collect(db, sql_prep(db, "SELECT type, quantity FROM formation "
-	    "WHERE app_id = ? ORDER BY type", "i", app_id), sizeof(**out),
+	return sql_collect(db, sql_prep(db, "SELECT type, quantity, memory "
+	    "FROM formation WHERE app_id = ? ORDER BY type", "i", app_id), sizeof(**out),
 	    fill_formation, (void **)out, nr);
+}
+
+/* Upsert items (app_id, type, quantity, memory), on conflict by sql. */
+static int
+formation_upsert(struct ledger *db, int64_t app_id,
+    const struct formation_item *items, size_t nr, const char *on_conflict)
+{
+	char *sql = xasprintf("INSERT INTO formation (app_id, type, quantity, "
+	    "memory) VALUES (?, ?, ?, ?) ON CONFLICT (app_id, type) DO "
+	    "UPDATE SET %s", on_conflict);
+	size_t i;
+	int ret = -1;
+
+	if (sql_begin(db) < 0)
+		goto out;
+	for (i = 0; i < nr; i++)
+		if (sql_run(db, sql_prep(db, sql, "isdi", app_id,
+		    items[i].type, items[i].quantity, items[i].memory)) < 0) {
+			sql_rollback(db);
+			goto out;
+		}
+	ret = sql_commit(db);
+out:
+	free(sql);
+	return ret;
 }
 
 int
 ledger_formation_set(struct ledger *db, int64_t app_id,
     const struct formation_item *items, size_t nr)
 {
-	size_t i;
+	return formation_upsert(db, app_id, items, nr,
+	    "quantity = excluded.quantity");
+}
 
-	if (sql_begin(db) < 0)
-		return -1;
-	for (i = 0; i < nr; i++)
-		if (sql_run(db, sql_prep(db, "INSERT INTO formation (app_id, type, "
-		    "quantity) VALUES (?, ?, ?) ON CONFLICT (app_id, type) DO "
-		    "UPDATE SET quantity = excluded.quantity", "isd", app_id,
-		    items[i].type, items[i].quantity)) < 0) {
-			sql_rollback(db);
-			return -1;
-		}
-	return sql_commit(db);
+int
+ledger_formation_resize(struct ledger *db, int64_t app_id,
+    const struct formation_item *items, size_t nr)
+{
+	return formation_upsert(db, app_id, items, nr,
+	    "memory = excluded.memory");
 }
 
 void

@@ -167,6 +167,10 @@ static const char *const migrations[] = {
 	"CREATE TABLE sandbox_uids ("
 	"  owner TEXT PRIMARY KEY,"
 	"  uid INTEGER NOT NULL UNIQUE);",
+	/* v5 -> v6: each process type's dyno size (ps:resize), in bytes;
+	 * 0 = berth.ini [sandbox] memory */
+	"ALTER TABLE formation ADD COLUMN memory INTEGER NOT NULL DEFAULT 0 "
+	"  CHECK (memory >= 0);",
 };
 
 #define NMIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))

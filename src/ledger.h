@@ -21,7 +21,7 @@
 
 struct ledger;
 
-#define LEDGER_SCHEMA_VERSION 5
+#define LEDGER_SCHEMA_VERSION 6
 
 struct pipeline {
 	int64_t id;
@@ -237,15 +237,26 @@ int ledger_release_list(struct ledger *db, int64_t app_id, int limit,
 void release_clear(struct release *r);
 void release_list_free(struct release *r, size_t nr);
 
-/* formation: how many dynos of each process type an app wants */
+/*
+ * formation: how many dynos of each process type an app wants, and how
+ * big each is (its memory limit, cgroup.h)
+ */
 struct formation_item {
 	char *type;
 	int quantity;
+	int64_t memory;		/* bytes; 0 = berth.ini [sandbox] memory */
 };
 int ledger_formation_get(struct ledger *db, int64_t app_id,
     struct formation_item **out, size_t *nr);
 /* Set the quantities of several types at once (one transaction). */
 int ledger_formation_set(struct ledger *db, int64_t app_id,
+    const struct formation_item *items, size_t nr);
+/*
+ * Set the memory of several types at once (one transaction); a type
+ * without a row yet gets one with the quantity given, which the
+ * resize leaves as it is otherwise.
+ */
+int ledger_formation_resize(struct ledger *db, int64_t app_id,
     const struct formation_item *items, size_t nr);
 void formation_list_free(struct formation_item *f, size_t nr);
 

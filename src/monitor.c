@@ -197,6 +197,7 @@ struct mon {
 	struct berth_root root;	/* dir and cfg.log_max_kb only */
 	struct applog *log;	/* NULL: the log cannot be written */
 	struct dyno_record rec;	/* with its config */
+	struct dyno_cgroup cg;	/* its limits; no dirs: none */
 	char *record;		/* where it is written */
 	char name[64];		/* "web.1" */
 	int stop_timeout;	/* s */
@@ -289,6 +290,27 @@ mon_signals_setup(struct mon *m)
 }
 
 /*
+ * The dyno's control group, with its limits: 0, or -1 when it runs
+ * without. Where this machine cannot enforce limits, berthd says so
+ * once; a group that fails here is said in the app's log.
+ */
+static int
+mon_limits(struct mon *m)
+{
+	const struct dyno_limits *l = &m->rec.limits;
+
+	if ((l->memory == 0 && l->pids == 0) ||
+	    cgroup_available(&m->root, NULL) == 0)
+		return -1;
+	if (cgroup_create(&m->root, m->rec.app, m->rec.token, l,
+	    &m->cg) < 0) {
+		mon_event(m, "Running without limits: %s", berth_last_error());
+		return -1;
+	}
+	return 0;
+}
+
+/*
  * Start the dyno with its output to a pipe of ours, and record it. A
  * berthd that went away before we could start it is not there to
  * account for it: then nothing starts. (Should it die in the moment
@@ -310,6 +332,8 @@ mon_start(struct mon *m)
 	if (pipe2(p, O_CLOEXEC) < 0)
 		return berth_error_errno("cannot start %s", m->name);
 	dyno_spec_of_record(&m->rec, &spec);
+	if (mon_limits(m) == 0)
+		spec.cgroup = &m->cg;
 	pid = dyno_spawn(&spec, -1, p[1], 1);
 	close(p[1]);
 	if (pid < 0) {
@@ -367,6 +391,7 @@ mon_kill(struct mon *m)
 {
 	kill(-m->rec.pid, SIGKILL);
 	dyno_kill_token(m->rec.token);
+	cgroup_kill(&m->cg);
 	m->killed = 1;
 	m->kill_at = 0;
 	m->drain_until = now_ms() + DRAIN_MS;
@@ -398,6 +423,11 @@ mon_exited(struct mon *m, int status)
 	m->exited = 1;
 	m->rec.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) :
 	    128 + WTERMSIG(status);
+	/* Heroku's words for a dyno the kernel killed at its limit. */
+	if (m->cg.dirs[0] != NULL && cgroup_oom_killed(&m->cg)) {
+		m->rec.oom_killed = 1;
+		mon_event(m, "Error R15 (Memory quota vastly exceeded)");
+	}
 	mon_event(m, "Process exited with status %d", m->rec.exit_code);
 	if (!m->rec.stopping)
 		mon_kill(m);
@@ -499,6 +529,8 @@ mon_clear(struct mon *m)
 		close(m->out);
 	if (m->sig >= 0)
 		close(m->sig);
+	/* What is left in its group goes with it. */
+	cgroup_destroy(&m->cg);
 	dyno_record_clear(&m->rec);
 	strbuf_release(&m->pending);
 	config_clear(&m->root.cfg);
@@ -514,6 +546,7 @@ monitor_main(int argc, char **argv)
 	int n, code;
 
 	memset(&m, 0, sizeof(m));
+	m.cg = (struct dyno_cgroup)DYNO_CGROUP_INIT;
 	m.out = m.sig = -1;
 	m.events = 1;
 	m.rec.exit_code = -1;

@@ -211,6 +211,7 @@ release_formation(struct ledger *db, int64_t app_id,
 	*nr = 0;
 	for (i = 0; i < types->nr; i++) {
 		const char *t = types->items[i].name;
+		int64_t memory = 0;
 		int q = -1;
 
 		/* The release phase is not a formation type (as on Heroku). */
@@ -218,13 +219,16 @@ release_formation(struct ledger *db, int64_t app_id,
 			continue;
 
 		for (j = 0; j < nrows; j++)
-			if (strcmp(rows[j].type, t) == 0)
+			if (strcmp(rows[j].type, t) == 0) {
 				q = rows[j].quantity;
+				memory = rows[j].memory;
+			}
 		if (q < 0)
 			q = strcmp(t, "web") == 0 ||
 			    (!have_web && nrows == 0 && *nr == 0) ? 1 : 0;
 		(*out)[*nr].type = xstrdup(t);
 		(*out)[*nr].quantity = q;
+		(*out)[*nr].memory = memory;
 		(*nr)++;
 	}
 	formation_list_free(rows, nrows);

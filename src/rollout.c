@@ -429,7 +429,7 @@ start_fresh(struct rollout_env *env, struct sv_app *a,
 				continue;
 			*out = xrealloc(*out, (n + 1) * sizeof(**out));
 			(*out)[n++] = sv_dyno_start(env->sv, a,
-			    plan->form[i].type, q);
+			    plan->form[i].type, q, plan->form[i].memory);
 		}
 	return n;
 }
@@ -687,7 +687,7 @@ rollout_converge(struct rollout_env *env, struct sv_app *a,
 				continue;
 			fresh = xrealloc(fresh, (nfresh + 1) * sizeof(*fresh));
 			fresh[nfresh++] = sv_dyno_start(sv, a,
-			    plan->form[i].type, q);
+			    plan->form[i].type, q, plan->form[i].memory);
 		}
 	if (nfresh > 0) {
 		ret = wait_up(env, fresh, nfresh, NULL, pr);

@@ -13,6 +13,7 @@
  * directories where they are.
  */
 #include "sandbox.h"
+#include "cgroup.h"
 #include "ledger.h"
 #include "util.h"
 
@@ -39,6 +40,7 @@
 
 struct sandbox_prep {
 	int uid;
+	const struct dyno_cgroup *cgroup;	/* entered first */
 	/* the dyno's overlay, mounted by the child (root) */
 	const struct dyno_dir *dir;
 	char *lower;		/* the slug */
@@ -201,6 +203,9 @@ enter_hook(const void *data)
 {
 	const struct sandbox_prep *p = data;
 
+	/* While still root: a cgroup's procs file is root's. */
+	if (p->cgroup != NULL && cgroup_enter(p->cgroup) < 0)
+		return -1;
 	if (p->uid >= 0)
 		return enter_as_root(p);
 	return p->dir != NULL ? dyno_dir_enter(p->dir) : 0;
@@ -582,6 +587,7 @@ sandbox_wrap(struct sandbox *sb, struct child *c)
 		return berth_error("no uid to run the app's code as");
 	p = xcalloc(1, sizeof(*p));
 	p->uid = as_root() ? sb->uid : -1;
+	p->cgroup = sb->cgroup;
 	sb->prep = p;
 	if (p->uid >= 0 && sb->dir != NULL) {
 		p->dir = sb->dir;

@@ -36,6 +36,7 @@ struct sandbox_bind {
 };
 
 struct sandbox_prep;
+struct dyno_cgroup;
 
 struct sandbox {
 	int uid;		/* run as; -1: as this process (not root) */
@@ -45,6 +46,7 @@ struct sandbox {
 	const char *app_dir;
 	struct sandbox_bind binds[SANDBOX_BINDS];
 	size_t nbinds;
+	const struct dyno_cgroup *cgroup;	/* entered first; NULL = none */
 	struct sandbox_prep *prep;	/* sandbox_wrap()'s; sandbox_clear() */
 };
 #define SANDBOX_INIT { .uid = -1 }

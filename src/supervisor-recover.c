@@ -72,6 +72,7 @@ adopt(struct supervisor *sv, struct dyno_record *rec)
 	d->pidfd = fd;
 	d->pgid = rec->pid;
 	d->port = rec->port;
+	d->limits = rec->limits;
 	d->out_fd = -1;
 	d->started_at = rec->started_at;
 	d->started_ms = now_ms() - (int64_t)(time(NULL) - rec->started_at) *
@@ -204,20 +205,37 @@ remove_dead_dirs(struct supervisor *sv)
 	free(apps);
 }
 
+/* Whether token is an adopted dyno's: its control group stays. */
+static int
+adopted_token(const char *token, void *data)
+{
+	struct supervisor *sv = data;
+	struct sv_dyno *d;
+
+	for (d = sv->dynos; d != NULL; d = d->next)
+		if (strcmp(d->token, token) == 0)
+			return 1;
+	return 0;
+}
+
 void
 supervisor_recover(struct supervisor *sv)
 {
 	char *dir = root_path(sv->root, "run/dynos");
 	struct recovery rv = { sv, 0, 0 };
-	int oneoff;
+	int oneoff, groups;
 
 	mkdir_p(dir, 0700);
 	stop_legacy_all(dir);
 	pthread_mutex_lock(&sv->lock);
 	dyno_records_each(dir, recover_record, &rv);
 	remove_dead_dirs(sv);
+	groups = cgroup_sweep(sv->root, adopted_token, sv);
 	pthread_mutex_unlock(&sv->lock);
 	oneoff = dyno_oneoff_reap(sv->root);
+	if (groups > 0)
+		log_say("removed %d control group%s of dynos that had ended",
+		    groups, groups == 1 ? "" : "s");
 	if (rv.adopted > 0 || rv.gone > 0)
 		log_say("adopted %d dyno%s a previous berthd left running; "
 		    "%d had ended", rv.adopted, rv.adopted == 1 ? "" : "s",

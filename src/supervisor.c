@@ -241,6 +241,7 @@ dyno_exec(struct supervisor *sv, struct sv_dyno *d)
 		.token = d->token,
 		.sandboxed = d->app->sandboxed,
 		.uid = d->app->uid,
+		.limits = &d->limits,
 	};
 	struct monitor_proc proc;
 	char name[64];
@@ -248,6 +249,7 @@ dyno_exec(struct supervisor *sv, struct sv_dyno *d)
 
 	sv_dyno_name(d, name);
 	random_hex(d->token, 8);
+	d->oom_killed = 0;
 	sv_app_event(d->app, name, "Starting process with command `%s`",
 	    d->command);
 	/* No one reaps what we start before it is in d (reap_orphan). */
@@ -291,7 +293,7 @@ sv_release_copy(const struct release *from, struct release *to)
 
 struct sv_dyno *
 sv_dyno_start(struct supervisor *sv, struct sv_app *a, const char *type,
-    int index)
+    int index, int64_t memory)
 {
 	struct sv_dyno *d = xcalloc(1, sizeof(*d));
 	const char *cmd;
@@ -299,6 +301,8 @@ sv_dyno_start(struct supervisor *sv, struct sv_app *a, const char *type,
 
 	d->type = xstrdup(type);
 	d->index = index;
+	d->limits.memory = memory > 0 ? memory : sv->root->cfg.dyno_memory;
+	d->limits.pids = sv->root->cfg.dyno_pids;
 	d->out_fd = d->pidfd = -1;
 	d->app = a;
 	d->rollout = 1;
@@ -527,12 +531,28 @@ monitor_ended(struct supervisor *sv, struct sv_dyno *d, int *code,
 	return 1;
 }
 
+/* Whether d's monitor recorded that the kernel killed it for memory. */
+static int
+oom_killed(struct supervisor *sv, const struct sv_dyno *d)
+{
+	struct dyno_record rec;
+	int oom = 0;
+
+	if (load_record(sv, d, &rec) == 0) {
+		oom = rec.oom_killed;
+		dyno_record_clear(&rec);
+	}
+	return oom;
+}
+
 /* SIGKILL what a lost monitor left of d (sv->lock held). */
 static void
 kill_remains(struct supervisor *sv, struct sv_dyno *d)
 {
 	struct dyno_record rec;
 	char name[64];
+
+	struct dyno_cgroup cg;
 
 	sv_dyno_name(d, name);
 	sv_app_event(d->app, name, "Its monitor was killed; stopping what "
@@ -542,6 +562,8 @@ kill_remains(struct supervisor *sv, struct sv_dyno *d)
 		dyno_record_clear(&rec);
 	} else
 		dyno_kill_token(d->token);
+	if (cgroup_find(sv->root, d->app->name, d->token, &cg) == 0)
+		cgroup_destroy(&cg);
 }
 
 /* The dyno's monitor ended with code (event loop, sv->lock held). */
@@ -553,6 +575,8 @@ dyno_exited(struct supervisor *sv, struct sv_dyno *d, int code, int lost)
 	sv_dyno_name(d, name);
 	if (lost)
 		kill_remains(sv, d);
+	else
+		d->oom_killed = oom_killed(sv, d);
 	unlink(rec);
 	free(rec);
 	d->exit_code = code;
@@ -736,7 +760,7 @@ reap(struct supervisor *sv)
 json_t *
 sv_ps_json(struct supervisor *sv, struct sv_app *a)
 {
-	json_t *arr = json_array();
+	json_t *arr = json_array(), *o;
 	struct sv_dyno *d;
 
 	for (d = sv->dynos; a != NULL && d != NULL; d = d->next) {
@@ -745,14 +769,19 @@ sv_ps_json(struct supervisor *sv, struct sv_app *a)
 		if (d->app != a)
 			continue;
 		sv_dyno_name(d, name);
-		json_array_append_new(arr, json_pack("{s:s, s:s, s:i, s:s, "
-		    "s:s, s:i, s:I, s:i, s:i, s:I}", "name", name, "type",
-		    d->type, "index", d->index, "state",
-		    d->rollout && d->state != SV_CRASHED ? "booting" :
-		    state_names[d->state], "command", d->command, "port",
-		    d->port, "release", (json_int_t)d->rel.version, "restarts",
-		    d->restarts, "exit_code", d->exit_code, "started_at",
-		    (json_int_t)d->started_at));
+		o = json_pack("{s:s, s:s, s:i, s:s, s:s, s:i, s:I, s:i, s:i, "
+		    "s:I, s:I, s:i}", "name", name, "type", d->type, "index",
+		    d->index, "state", d->rollout && d->state != SV_CRASHED ?
+		    "booting" : state_names[d->state], "command", d->command,
+		    "port", d->port, "release", (json_int_t)d->rel.version,
+		    "restarts", d->restarts, "exit_code", d->exit_code,
+		    "started_at", (json_int_t)d->started_at, "memory",
+		    (json_int_t)d->limits.memory, "pids", d->limits.pids);
+		/* Why it crashed, when berth knows (Heroku's words). */
+		if (d->state == SV_CRASHED && d->oom_killed)
+			json_object_set_new(o, "crash", json_string(
+			    "out of memory"));
+		json_array_append_new(arr, o);
 	}
 	return arr;
 }

@@ -108,6 +108,8 @@ struct sv_dyno {
 	int pins;		/* threads holding a pointer to it */
 	char token[20];		/* BERTH_DYNO_ID of its current process */
 	int exit_code;
+	struct dyno_limits limits;	/* what its processes may use */
+	int oom_killed;		/* crashed: the kernel killed it for memory */
 	struct strbuf partial;
 	char *tail[SV_TAIL_LINES];
 	int tail_next;
@@ -162,12 +164,13 @@ void sv_dyno_name(const struct sv_dyno *d, char buf[64]);
 int sv_dyno_matches(const struct sv_dyno *d, const char *target);
 /*
  * Create and start a dyno of the app's release (a->rel) as it is now,
- * marked as not yet live (rollout = 1), pinned once for the caller. A
- * dyno that cannot start is returned crashed with the reason in the
+ * marked as not yet live (rollout = 1), pinned once for the caller,
+ * with memory bytes (0: berth.ini [sandbox] memory) and [sandbox] pids.
+ * A dyno that cannot start is returned crashed with the reason in the
  * app's log. sv->lock NOT held (the directory may be a slug copy).
  */
 struct sv_dyno *sv_dyno_start(struct supervisor *sv, struct sv_app *a,
-    const char *type, int index);
+    const char *type, int index, int64_t memory);
 /* Stop it: SIGTERM, SIGKILL at stop_timeout (sv->lock held). */
 void sv_dyno_stop(struct supervisor *sv, struct sv_dyno *d);
 /*

@@ -769,6 +769,46 @@ human_size(int64_t bytes, char buf[32])
 		snprintf(buf, 32, "%.1f GB", bytes / (1024.0 * 1024 * 1024));
 }
 
+int
+size_parse(const char *s, int64_t *out)
+{
+	static const char units[] = "kmg";
+	const char *p, *u;
+	int64_t v = 0;
+	int shift = 0;
+
+	for (p = s; *p >= '0' && *p <= '9' && v <= SIZE_MAX_BYTES; p++)
+		v = v * 10 + (*p - '0');
+	if (p == s)
+		return -1;
+	if (*p != '\0') {
+		u = strchr(units, *p | 0x20);
+		if (u == NULL || p[1] != '\0')
+			return -1;
+		shift = 10 * (int)(u - units + 1);
+	}
+	if (v == 0 || v > SIZE_MAX_BYTES >> shift)
+		return -1;
+	*out = v << shift;
+	return 0;
+}
+
+void
+size_format(int64_t bytes, char buf[32])
+{
+	static const char units[] = "KMG";
+	int i = -1;
+
+	while (i < 2 && bytes >= 1024 && bytes % 1024 == 0) {
+		bytes /= 1024;
+		i++;
+	}
+	if (i < 0)
+		snprintf(buf, 32, "%lld", (long long)bytes);
+	else
+		snprintf(buf, 32, "%lld%c", (long long)bytes, units[i]);
+}
+
 FILE *
 fopen_private(const char *path)
 {

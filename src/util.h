@@ -147,5 +147,15 @@ int64_t now_us(void);
 int random_hex(char *out, size_t nbytes);
 /* "4.1 MB" style size. buf has 32 bytes. */
 void human_size(int64_t bytes, char buf[32]);
+/*
+ * A size as berth.ini and ps:resize write it: NNN bytes or NNN[KMG]
+ * (K, M, G: 1024, 1024^2, 1024^3; lowercase too), from 1 to 1 TiB
+ * (SIZE_MAX_BYTES). 0, or -1 when s is not one (no message: the
+ * caller names what it was for).
+ */
+#define SIZE_MAX_BYTES (1LL << 40)
+int size_parse(const char *s, int64_t *out);
+/* bytes in the largest unit that divides it ("512M", "1G"); buf[32]. */
+void size_format(int64_t bytes, char buf[32]);
 
 #endif

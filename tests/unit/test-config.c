@@ -246,6 +246,33 @@ test_bad_values(void **state)
 	    "'a\\x09b')");
 }
 
+/* [sandbox] memory and pids: sizes, their defaults and bad values. */
+static void
+test_sandbox_limits(void **state)
+{
+	struct berth_config *cfg = *state;
+
+	assert_int_equal(cfg->dyno_memory, 512LL << 20);
+	assert_int_equal(cfg->dyno_pids, 256);
+	assert_int_equal(config_load_string(cfg, "[sandbox]\nmemory = 1G\n"
+	    "pids = 64\n", "berth.ini", NULL, NULL), 0);
+	assert_int_equal(cfg->dyno_memory, 1LL << 30);
+	assert_int_equal(cfg->dyno_pids, 64);
+	assert_int_equal(config_load_string(cfg, "[sandbox]\nmemory = 640k\n"
+	    "memory = 65536k\n", "berth.ini", NULL, NULL), -1);
+	assert_string_equal(berth_last_error(), "berth.ini line 2: "
+	    "sandbox.memory must be a size such as 512M or 1G (a number and "
+	    "K, M or G), at least 4M (got '640k')");
+	config_clear(cfg);
+	config_defaults(cfg);
+	load_fails(cfg, "[sandbox]\nmemory = 512MB\n", "berth.ini line 2: "
+	    "sandbox.memory must be a size such as 512M or 1G (a number and "
+	    "K, M or G), at least 4M (got '512MB')");
+	load_fails(cfg, "[sandbox]\npids = 2\n", "berth.ini line 2: "
+	    "sandbox.pids must be a whole number of processes from 16 to "
+	    "1000000 (got '2')");
+}
+
 /* The first error wins and nothing of the file is applied. */
 static void
 test_first_error_wins(void **state)
@@ -506,6 +533,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_unknown_keys_warn, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_bad_timeout, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_sandbox_limits, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_bad_values, setup,
 		    teardown),

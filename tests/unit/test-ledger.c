@@ -1576,6 +1576,39 @@ test_concurrent_first_open(void **state)
 
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
+/* ps:resize sets sizes; a type without a row gets one, counts stay. */
+static void
+test_formation_resize(void **state)
+{
+	struct fixture *fx = *state;
+	int64_t app = make_app(fx->db, "shop", make_pipeline(fx->db, "shop"),
+	    "production", "main");
+	struct formation_item scale[] = { { "web", 3, 0 } };
+	struct formation_item sizes[] = { { "web", 9, 64LL << 20 },
+	    { "worker", 0, 1LL << 30 } };
+	struct formation_item *f = NULL;
+	size_t n = 0;
+
+	assert_int_equal(ledger_formation_set(fx->db, app, scale, 1), 0);
+	assert_int_equal(ledger_formation_resize(fx->db, app, sizes, 2), 0);
+	assert_int_equal(ledger_formation_get(fx->db, app, &f, &n), 0);
+	assert_int_equal(n, 2);
+	assert_string_equal(f[0].type, "web");
+	assert_int_equal(f[0].quantity, 3);
+	assert_int_equal(f[0].memory, 64LL << 20);
+	assert_string_equal(f[1].type, "worker");
+	assert_int_equal(f[1].quantity, 0);
+	assert_int_equal(f[1].memory, 1LL << 30);
+	formation_list_free(f, n);
+	/* Scaling leaves the size alone. */
+	scale[0].quantity = 1;
+	assert_int_equal(ledger_formation_set(fx->db, app, scale, 1), 0);
+	assert_int_equal(ledger_formation_get(fx->db, app, &f, &n), 0);
+	assert_int_equal(f[0].quantity, 1);
+	assert_int_equal(f[0].memory, 64LL << 20);
+	formation_list_free(f, n);
+}
+
 int
 main(void)
 {
@@ -1609,6 +1642,7 @@ main(void)
 		T(test_kvlist_json_round_trip),
 		T(test_concurrent_release_create),
 		T(test_concurrent_first_open),
+		T(test_formation_resize),
 	};
 
 	cmocka_set_message_output(CM_OUTPUT_TAP);

@@ -898,7 +898,7 @@ test_adopt_claim(void **state)
 	web1 = dyno_named(f, "shop", "web.1");
 	web2 = dyno_named(f, "shop", "web.2");
 	pthread_mutex_unlock(&f->sv.lock);
-	twin = sv_dyno_start(&f->sv, a, "web", 1);
+	twin = sv_dyno_start(&f->sv, a, "web", 1, 0);
 	pthread_mutex_lock(&f->sv.lock);
 	/* As supervisor_recover() leaves them: no config, not claimed. */
 	web1->adopted = web2->adopted = twin->adopted = 1;
