@@ -134,7 +134,9 @@ static const char template[] =
 "# NNN[KMG], e.g. 512M or 1G. `berth ps:resize` sets it per process type.\n"
 "memory = 512M\n"
 "# Most processes and threads of one dyno (a fork bomb stops there).\n"
-"pids = 256\n";
+"pids = 256\n"
+"# Memory of one build or CI node (its pids limit is pids).\n"
+"build_memory = 2G\n";
 
 static int set_domain(struct load *, const struct key *, const char *);
 static int set_log_level(struct load *, const struct key *, const char *);
@@ -176,6 +178,8 @@ static const struct key keys[] = {
 	{ "sandbox", "memory", set_size, offsetof(struct berth_config,
 	    dyno_memory), 0, 0, NULL },
 	INT_KEY("sandbox", "pids", dyno_pids, 16, 1000000, "processes"),
+	{ "sandbox", "build_memory", set_size, offsetof(struct berth_config,
+	    build_memory), 0, 0, NULL },
 };
 
 /* Record the first error of a load, prefixed "NAME line N: "; -1. */
@@ -580,6 +584,7 @@ config_copy(struct berth_config *to, const struct berth_config *from)
 	to->uid_max = from->uid_max;
 	to->dyno_memory = from->dyno_memory;
 	to->dyno_pids = from->dyno_pids;
+	to->build_memory = from->build_memory;
 	memset(&to->buildpacks, 0, sizeof(to->buildpacks));
 	for (i = 0; i < from->buildpacks.nr; i++)
 		strvec_push(&to->buildpacks, from->buildpacks.v[i]);
@@ -713,6 +718,7 @@ config_defaults(struct berth_config *cfg)
 	cfg->uid_max = 999999;
 	cfg->dyno_memory = 512LL << 20;		/* Heroku's standard-1x */
 	cfg->dyno_pids = 256;
+	cfg->build_memory = 2LL << 30;
 	memset(&cfg->buildpacks, 0, sizeof(cfg->buildpacks));
 }
 

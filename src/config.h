@@ -22,6 +22,7 @@
  *             uid_min = 900000, uid_max = 999999  ; apps' uids (as root)
  *   [sandbox] memory = 512M           ; per dyno, NNN[KMG] (cgroup.h)
  *             pids = 256              ; processes per dyno
+ *             build_memory = 2G       ; per build or CI node
  *
  * Unknown sections or keys warn with their line number; a bad value is
  * an error naming section.key; a line longer than inih's limit (200) is
@@ -61,6 +62,7 @@ struct berth_config {
 	int uid_min, uid_max;		/* apps' uids, when berth is root */
 	int64_t dyno_memory;		/* bytes per dyno (or ps:resize's) */
 	int dyno_pids;			/* processes per dyno */
+	int64_t build_memory;		/* bytes per build or CI node */
 };
 
 /* The least memory a dyno may be given ([sandbox] memory, ps:resize). */

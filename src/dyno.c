@@ -379,7 +379,8 @@ dyno_child(const struct dyno_spec *d, struct child *c, struct sandbox *sb)
 	dyno_argv(d, &c->args);
 	c->dir = d->dir->path;
 	sb->dir = d->dir;
-	sb->cgroup = d->cgroup;
+	if (d->cgroup != NULL)
+		sb->cgroup = d->cgroup;
 	if (!d->sandboxed) {
 		c->pre_exec = dyno_pre_exec_hook;
 		c->pre_exec_data = sb;

@@ -313,6 +313,7 @@ local_run(const struct berth_root *r, const char *app,
 {
 	struct dyno_spec spec;
 	struct dyno_dir dir;
+	struct sandbox limits = SANDBOX_INIT;
 	char name[32];
 	int ret = -1;
 	pid_t pid;
@@ -332,6 +333,8 @@ local_run(const struct berth_root *r, const char *app,
 	spec.sandboxed = sandbox_for_app(r, rel->app_id, &spec.uid);
 	if (spec.sandboxed < 0)
 		goto out;
+	sandbox_limit(&limits, r, app, 0);
+	spec.cgroup = limits.own;
 	/* The terminal's Ctrl-C goes to the dyno; we wait for it. */
 	signal(SIGINT, SIG_IGN);
 	signal(SIGQUIT, SIG_IGN);
@@ -344,6 +347,7 @@ local_run(const struct berth_root *r, const char *app,
 		goto out;
 	ret = wait_dyno(pid, spec.sandboxed);
 out:
+	sandbox_clear(&limits);
 	dyno_dir_remove(&dir);
 	return ret;
 }
@@ -360,6 +364,7 @@ local_script(const struct berth_root *r, const char *app,
 /* A CI node: an overlay (or a copy) of the test build, like a dyno's. */
 struct local_node {
 	struct runtime_node base;
+	const struct berth_root *root;
 	struct dyno_dir dir;
 	int sandboxed, uid;
 	/* directories shared with its commands, and where they see them */
@@ -375,6 +380,7 @@ local_node_open(const struct berth_root *r, int64_t pipeline_id,
 	struct local_node *n = xcalloc(1, sizeof(*n));
 
 	n->base.backend = &runtime_local;
+	n->root = r;
 	n->sandboxed = sandbox_for_ci(r, pipeline_id, &n->uid);
 	if (n->sandboxed < 0 ||
 	    dyno_dir_prepare_from(r, tree, parent, name, &n->dir) < 0) {
@@ -435,6 +441,7 @@ local_node_run(struct runtime_node *base, struct child *c)
 		sb.dir = &n->dir;
 		for (i = 0; i < n->nshared; i++)
 			sandbox_bind(&sb, n->src[i], n->dest[i], 0);
+		sandbox_limit(&sb, n->root, "ci", 1);
 		if (sandbox_wrap(&sb, c) < 0) {
 			sandbox_clear(&sb);
 			return -1;

@@ -36,7 +36,7 @@
 #include <unistd.h>
 
 #define STAGE		"/tmp"	/* in the child's mount namespace only */
-#define NSTAGED		(SANDBOX_BINDS + 1)
+#define NSTAGED		(SANDBOX_BINDS + 3)	/* + /app, passwd, group */
 
 struct sandbox_prep {
 	int uid;
@@ -51,7 +51,10 @@ struct sandbox_prep {
 	/* staged directories (root): src[i] at stage[i] */
 	const char *src[NSTAGED];
 	char stage[NSTAGED][16];
+	int file[NSTAGED];	/* a file, not a directory */
 	size_t nstaged;
+	/* the app's uid in the sandbox's passwd and group (root) */
+	char *passwd, *group;
 };
 
 /* The bubblewrap binary, found once: NULL when there is none. */
@@ -176,7 +179,8 @@ enter_as_root(const struct sandbox_prep *p)
 	if (p->opts != NULL && mount_app(p) < 0)
 		return -1;
 	for (i = 0; i < p->nstaged; i++) {
-		fds[i] = open(p->src[i], O_PATH | O_DIRECTORY | O_CLOEXEC);
+		fds[i] = open(p->src[i], O_PATH | O_CLOEXEC |
+		    (p->file[i] ? 0 : O_DIRECTORY));
 		if (fds[i] < 0)
 			return -1;
 	}
@@ -185,8 +189,16 @@ enter_as_root(const struct sandbox_prep *p)
 		return -1;
 	for (i = 0; i < p->nstaged; i++) {
 		num_path(path, "/proc/self/fd/", fds[i], "");
-		if (mkdir(p->stage[i], 0755) < 0 || mount(path, p->stage[i],
-		    NULL, MS_BIND | MS_REC, NULL) < 0)
+		if (p->file[i]) {
+			int fd = open(p->stage[i], O_CREAT | O_WRONLY |
+			    O_CLOEXEC, 0644);
+
+			if (fd < 0)
+				return -1;
+			close(fd);
+		} else if (mkdir(p->stage[i], 0755) < 0)
+			return -1;
+		if (mount(path, p->stage[i], NULL, MS_BIND | MS_REC, NULL) < 0)
 			return -1;
 		close(fds[i]);
 	}
@@ -271,7 +283,7 @@ out:
 
 /* Where the sandbox's bubblewrap finds src: staged (root), or there. */
 static const char *
-staged(struct sandbox_prep *p, const char *src)
+staged(struct sandbox_prep *p, const char *src, int file)
 {
 	char *s;
 
@@ -279,8 +291,56 @@ staged(struct sandbox_prep *p, const char *src)
 		return src;
 	s = p->stage[p->nstaged];
 	snprintf(s, sizeof(p->stage[0]), STAGE "/%zu", p->nstaged);
+	p->file[p->nstaged] = file;
 	p->src[p->nstaged++] = src;
 	return s;
+}
+
+/*
+ * The host's passwd (or group) file and a line for uid, "dyno", whose
+ * home is /app, into dir/NAME: so that whoami, ssh or a getpwuid() of
+ * the app find it. The path, or NULL when it cannot be written.
+ */
+static char *
+id_file(const char *dir, const char *name, int uid)
+{
+	struct strbuf sb = STRBUF_INIT;
+	char *host = xasprintf("/etc/%s", name), *path = NULL;
+
+	if (read_file(host, &sb, 4 << 20) == 0) {
+		if (sb.len > 0 && sb.buf[sb.len - 1] != '\n')
+			strbuf_addch(&sb, '\n');
+		if (strcmp(name, "passwd") == 0)
+			strbuf_addf(&sb, "dyno:x:%d:%d:berth app:" SANDBOX_APP
+			    ":/bin/bash\n", uid, uid);
+		else
+			strbuf_addf(&sb, "dyno:x:%d:\n", uid);
+		path = xasprintf("%s/.%s", dir, name);
+		if (write_file_volatile(path, sb.buf, sb.len, 0644) < 0) {
+			free(path);
+			path = NULL;
+		}
+	}
+	strbuf_release(&sb);
+	free(host);
+	return path;
+}
+
+/* The sandbox's passwd and group, beside its /app (root). */
+static void
+prep_ids(struct sandbox_prep *p, const struct sandbox *sb)
+{
+	const char *slash = sb->app_dir != NULL ? strrchr(sb->app_dir, '/') :
+	    NULL;
+	char *dir = sb->dir != NULL ? xstrdup(sb->dir->base) : slash != NULL ?
+	    xstrndup(sb->app_dir, (size_t)(slash - sb->app_dir)) : NULL;
+
+	if (dir == NULL || p->uid < 0)
+		goto out;
+	p->passwd = id_file(dir, "passwd", p->uid);
+	p->group = id_file(dir, "group", p->uid);
+out:
+	free(dir);
 }
 
 /* The host's system directories, read-only; /bin and /lib* as they are
@@ -353,13 +413,17 @@ bwrap_args(struct sandbox *sb, struct strvec *a)
 	strvec_push(a, "--tmpfs");
 	strvec_push(a, "/var/tmp");
 	if (app != NULL) {
-		push_bind(a, staged(p, app), SANDBOX_APP, 1);
+		push_bind(a, staged(p, app, 0), SANDBOX_APP, 1);
 		strvec_push(a, "--chdir");
 		strvec_push(a, SANDBOX_APP);
 	}
+	if (p->passwd != NULL)
+		push_bind(a, staged(p, p->passwd, 1), "/etc/passwd", 0);
+	if (p->group != NULL)
+		push_bind(a, staged(p, p->group, 1), "/etc/group", 0);
 	for (i = 0; i < sb->nbinds; i++)
-		push_bind(a, staged(p, sb->binds[i].src), sb->binds[i].dest,
-		    sb->binds[i].writable);
+		push_bind(a, staged(p, sb->binds[i].src, 0),
+		    sb->binds[i].dest, sb->binds[i].writable);
 	strvec_push(a, "--");
 }
 
@@ -598,6 +662,7 @@ sandbox_wrap(struct sandbox *sb, struct child *c)
 			return -1;
 	} else if (sb->dir != NULL && sb->dir->mount_opts != NULL)
 		p->dir = sb->dir;
+	prep_ids(p, sb);
 	bwrap_args(sb, &args);
 	for (i = 0; i < c->args.nr; i++)
 		strvec_push(&args, c->args.v[i]);
@@ -610,13 +675,44 @@ sandbox_wrap(struct sandbox *sb, struct child *c)
 }
 
 void
+sandbox_limit(struct sandbox *sb, const struct berth_root *r,
+    const char *app, int build)
+{
+	struct dyno_limits l = {
+		.memory = build ? r->cfg.build_memory : r->cfg.dyno_memory,
+		.pids = r->cfg.dyno_pids,
+	};
+	char token[20];
+
+	if (sb->own != NULL || cgroup_available(r, NULL) == 0 ||
+	    random_hex(token, 8) < 0)
+		return;
+	sb->own = xcalloc(1, sizeof(*sb->own));
+	if (cgroup_create(r, app, token, &l, sb->own) < 0) {
+		/* It runs, unlimited, as a dyno does then (cgroup.h). */
+		free(sb->own);
+		sb->own = NULL;
+		return;
+	}
+	sb->cgroup = sb->own;
+}
+
+void
 sandbox_clear(struct sandbox *sb)
 {
 	struct sandbox_prep *p = sb->prep;
 
+	if (sb->own != NULL) {
+		cgroup_destroy(sb->own);
+		free(sb->own);
+		sb->own = NULL;
+		sb->cgroup = NULL;
+	}
 	if (p == NULL)
 		return;
 	free(p->lower);
+	free(p->passwd);
+	free(p->group);
 	free(p->idmapped);
 	free(p->opts);
 	free(p);

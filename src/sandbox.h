@@ -47,6 +47,7 @@ struct sandbox {
 	struct sandbox_bind binds[SANDBOX_BINDS];
 	size_t nbinds;
 	const struct dyno_cgroup *cgroup;	/* entered first; NULL = none */
+	struct dyno_cgroup *own;	/* sandbox_limit()'s */
 	struct sandbox_prep *prep;	/* sandbox_wrap()'s; sandbox_clear() */
 };
 #define SANDBOX_INIT { .uid = -1 }
@@ -84,6 +85,16 @@ void sandbox_bind(struct sandbox *sb, const char *src, const char *dest,
  */
 int sandbox_wrap(struct sandbox *sb, struct child *c);
 void sandbox_clear(struct sandbox *sb);
+/*
+ * Limit what runs in sb (a one-off dyno, a release phase, a build, a CI
+ * node: what no monitor watches) with a control group of its own,
+ * named for app: memory bytes (build: [sandbox] build_memory, else
+ * [sandbox] memory) and [sandbox] pids. sandbox_clear() removes it with
+ * whatever is left in it. Where limits cannot be enforced (not root),
+ * nothing.
+ */
+void sandbox_limit(struct sandbox *sb, const struct berth_root *r,
+    const char *app, int build);
 /* Give path and everything under it to uid (a build's tree); uid -1: no. */
 int sandbox_chown(const char *path, int uid);
 

@@ -168,6 +168,44 @@ worker: while :; do sleep 600 & done"
 	    '[ -z "$(dyno_pids bomb-staging | while read -r p; do grep -qz "^DYNO=worker.1$" /proc/$p/environ 2>/dev/null && echo $p; done)" ]'
 }
 
+@test "a fork bomb in a one-off dyno stops at its pids limit too" {
+	printf '\n[sandbox]\npids = 64\n' >> "$BERTH_ROOT/berth.ini"
+	start_berthd
+	need_limits
+	berth pipelines:create bomb >/dev/null
+	make_app "$BATS_TEST_TMPDIR/bomb"
+	# It forks until refused; its /proc is its PID namespace's, so it
+	# counts its own processes.
+	cat > "$BATS_TEST_TMPDIR/bomb/bomb.py" <<-'EOF'
+	import os, time
+	n = 0
+	try:
+	    for i in range(200):
+	        if os.fork() == 0:
+	            time.sleep(30)
+	            os._exit(0)
+	        n += 1
+	except OSError as e:
+	    print("fork refused after %d: %s" % (n, e.strerror))
+	print(len([d for d in os.listdir("/proc") if d.isdigit()]))
+	EOF
+	git -C "$BATS_TEST_TMPDIR/bomb" add bomb.py
+	git -C "$BATS_TEST_TMPDIR/bomb" commit -qm bomb
+	push "$BATS_TEST_TMPDIR/bomb" bomb
+	run timeout 60 berth run -a bomb-staging -- python3 bomb.py
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"fork refused after"*"Resource temporarily unavailable"* ]]
+	n=$(printf '%s\n' "$output" | tail -n 1)
+	[ "$n" -le 64 ]
+	[ "$n" -ge 50 ]
+	# ... and what it left went with it.
+	for p in $(pgrep -x sleep); do
+		! tr '\0' '\n' < "/proc/$p/environ" 2>/dev/null |
+		    grep -qx BERTH_APP=bomb-staging
+	done
+}
+
 @test "daemon:status says whether limits are enforced" {
 	start_berthd
 	st=$(berth daemon:status --json)

@@ -97,6 +97,9 @@ release: ./probe.sh && touch /app/release.test'
 		run berth run -a other-staging -- id -u
 		[ "$status" -eq 0 ]
 		[ "$output" != "$uid" ]
+		# ... which has a name, as on Heroku.
+		run berth run -a demo-staging -- whoami
+		[ "$output" = dyno ]
 	fi
 	run berth run -a demo-staging -- 'touch /app/written && ls /app/release.test'
 	[ "$status" -ne 0 ]
