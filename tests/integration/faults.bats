@@ -231,6 +231,17 @@ release: $(waits release)"
 	invariant 2 two
 }
 
+# build_procs: the processes of this root's buildpacks (their sandbox's
+# mounts name the root).
+build_procs() {
+	local p
+	for p in $(pgrep -f 'bin/compile'); do
+		grep -q "$BERTH_ROOT/" "/proc/$p/mountinfo" 2>/dev/null &&
+		    echo "$p"
+	done
+	return 0
+}
+
 # build_status N: the status of the app's Nth newest build (0 = newest).
 build_status() {
 	json_get "$(berth builds -a shop-staging --json)" "d[$1]['status']"
@@ -245,7 +256,12 @@ build_status() {
 	push_bg
 	wait_for "the build's ENV_DIR" 30 \
 	    eval 'ls "$BERTH_ROOT"/tmp/build-*/env/SECRET_TOKEN'
+	wait_for "the buildpack to wait" 30 test -e "$G/compile.started"
+	[ -n "$(build_procs)" ]
 	kill -9 "$(hook_pid pre-receive)"
+	# Its sandbox dies with it: nothing of the killed push runs on.
+	wait_for "the buildpack to end with its hook" 10 \
+	    eval '[ -z "$(build_procs)" ]'
 	touch "$G/compile"
 	push_wait
 	[ "$PUSH_RC" -ne 0 ]
