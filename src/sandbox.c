@@ -15,6 +15,7 @@
 #include "sandbox.h"
 #include "cgroup.h"
 #include "ledger.h"
+#include "slug.h"
 #include "util.h"
 
 #include <errno.h>
@@ -255,6 +256,8 @@ prep_overlay(struct sandbox_prep *p, const struct dyno_dir *dd)
 		berth_error("the dyno's slug cannot be found");
 		goto out;
 	}
+	if (slug_owner_writable(p->lower) < 0)
+		goto out;
 	if (chown(upper, (uid_t)p->uid, (gid_t)p->uid) < 0 ||
 	    chown(work, (uid_t)p->uid, (gid_t)p->uid) < 0) {
 		berth_error_errno("cannot give %s to the app", upper);
@@ -663,8 +666,15 @@ sandbox_wrap(struct sandbox *sb, struct child *c)
 				return -1;
 		} else if (sandbox_chown(sb->dir->path, p->uid) < 0)
 			return -1;
-	} else if (sb->dir != NULL && sb->dir->mount_opts != NULL)
+	} else if (sb->dir != NULL && sb->dir->mount_opts != NULL) {
+		char *lower = opts_lower(sb->dir->mount_opts);
+		int rc = lower != NULL ? slug_owner_writable(lower) : 0;
+
+		free(lower);
+		if (rc < 0)
+			return -1;
 		p->dir = sb->dir;
+	}
 	prep_ids(p, sb);
 	bwrap_args(sb, &args);
 	for (i = 0; i < c->args.nr; i++)

@@ -149,12 +149,13 @@ slugignore_apply(const char *dir)
 
 /*
  * Make everything below path writable by no one but its owner (berth,
- * or the uid of the app whose sandbox built it). The owner keeps its
- * write bits: a sandbox sees the slug only through its overlay, as its
- * own files (sandbox.h), and writes never reach the slug.
+ * or the uid of the app whose sandbox built it), adding the mode bits
+ * add. The owner keeps its write bits: a sandbox sees the slug only
+ * through its overlay, as its own files (sandbox.h), and writes never
+ * reach the slug.
  */
 static int
-seal_tree(const char *path)
+seal_tree(const char *path, mode_t add)
 {
 	struct stat st;
 	DIR *d;
@@ -176,13 +177,13 @@ seal_tree(const char *path)
 			    strcmp(de->d_name, "..") == 0)
 				continue;
 			sub = path_join(path, de->d_name);
-			ret = seal_tree(sub);
+			ret = seal_tree(sub, add);
 			free(sub);
 		}
 		closedir(d);
 	}
-	if (ret == 0 && chmod(path, st.st_mode & 07755 & ~(mode_t)S_ISUID &
-	    ~(mode_t)S_ISGID) < 0)
+	if (ret == 0 && chmod(path, (st.st_mode & 07755 & ~(mode_t)S_ISUID &
+	    ~(mode_t)S_ISGID) | add) < 0)
 		ret = berth_error_errno("cannot seal %s", path);
 	return ret;
 }
@@ -193,5 +194,15 @@ slug_seal(const char *build_dir, const char *slug_dir)
 	/* Move first: moving a directory needs write access to it. */
 	if (rename(build_dir, slug_dir) < 0)
 		return berth_error_errno("cannot move the slug to %s", slug_dir);
-	return seal_tree(slug_dir);
+	return seal_tree(slug_dir, 0);
+}
+
+int
+slug_owner_writable(const char *slug_dir)
+{
+	struct stat st;
+
+	if (stat(slug_dir, &st) < 0)
+		return berth_error_errno("cannot read the slug %s", slug_dir);
+	return (st.st_mode & S_IWUSR) ? 0 : seal_tree(slug_dir, S_IWUSR);
 }

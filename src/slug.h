@@ -19,5 +19,11 @@ int slugignore_apply(const char *dir);
  * (same file system). After this the slug is never written again.
  */
 int slug_seal(const char *build_dir, const char *slug_dir);
+/*
+ * A slug sealed by a berth before the sandbox has no write bits at all,
+ * so a dyno, no longer root, could not write its /app: give its owner
+ * them back (once; a slug whose top has them is left alone).
+ */
+int slug_owner_writable(const char *slug_dir);
 
 #endif

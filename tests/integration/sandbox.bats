@@ -186,3 +186,18 @@ print(s.recv(4096).decode())' "$BERTH_ROOT/run/berthd.sock"
 	run berth daemon:status
 	[ "$status" -eq 0 ]
 }
+
+@test "a slug sealed before the sandbox (root's, read-only) still gives a writable /app" {
+	push "$APP" demo >/dev/null
+	slug=$(ls "$BERTH_ROOT/slugs")
+	# As an older berth left it: no write bits at all, berth's own.
+	chown -R "$(id -u):$(id -g)" "$BERTH_ROOT/slugs/$slug"
+	chmod -R a-w "$BERTH_ROOT/slugs/$slug"
+	run berth run -a demo-staging -- 'touch /app/new /app/index.html && echo wrote'
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ "$output" = wrote ]
+	# The slug itself got its owner's write bits back, and nothing else.
+	[ "$(stat -c %a "$BERTH_ROOT/slugs/$slug/index.html")" = 644 ]
+	[ ! -e "$BERTH_ROOT/slugs/$slug/new" ]
+}
