@@ -160,8 +160,7 @@ listed_buildpacks(struct build_ctx *b, const struct appjson *aj,
 		/* A pushed app.json names installed buildpacks or Git URLs,
 		 * not paths on the server, unless berth.ini [build]
 		 * app_json_paths = 1 trusts pushers. */
-		if ((spec[0] == '/' || spec[0] == '.') &&
-		    !b->root->cfg.app_json_paths)
+		if (buildpack_is_local(spec) && !b->root->cfg.app_json_paths)
 			return berth_error("app.json: buildpacks: '%s' is a "
 			    "path on the server; name an installed buildpack "
 			    "(see: berth buildpacks) or a Git URL", spec);

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 int
@@ -15,6 +16,13 @@ buildpack_is_url(const char *source)
 {
 	return strstr(source, "://") != NULL ||
 	    (strchr(source, '@') != NULL && strchr(source, ':') != NULL);
+}
+
+int
+buildpack_is_local(const char *source)
+{
+	return source[0] == '/' || source[0] == '.' ||
+	    strncasecmp(source, "file:", 5) == 0;
 }
 
 char *

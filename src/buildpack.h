@@ -23,6 +23,11 @@ char *buildpack_name_for(const char *source);
 /* Whether source looks like a Git URL rather than a local path. */
 int buildpack_is_url(const char *source);
 /*
+ * Whether source names something on this server: a path, or a file://
+ * URL (libgit2 clones those from the server's own file system).
+ */
+int buildpack_is_local(const char *source);
+/*
  * Copy (path) or clone (Git URL) source into buildpacks/NAME and add it
  * to the server's detection order at index (1-based, 0 = last). Fails,
  * changing nothing, when bin/detect or bin/compile is missing or not

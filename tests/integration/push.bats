@@ -297,4 +297,14 @@ setup() {
 	[ "$status" -ne 0 ]
 	[[ "$output" == *"is a path on the server; name an installed buildpack"* ]]
 	[ "$(remote_head demo main)" = none ]
+	# A file:// URL is a path on the server too (libgit2 clones it).
+	for url in "file://$FIXTURES/buildpacks/echo-env" \
+	    "FILE://$FIXTURES/buildpacks/echo-env"; do
+		printf '{"buildpacks": [{"url": "%s"}]}\n' "$url" > "$APP/app.json"
+		git -C "$APP" commit -qam "buildpack $url"
+		run push "$APP" demo
+		[ "$status" -ne 0 ]
+		[[ "$output" == *"'$url' is a path on the server; name an installed buildpack"* ]]
+		[ "$(remote_head demo main)" = none ]
+	done
 }
