@@ -211,18 +211,50 @@ out:
 }
 
 /* The formation of a new review app: environments.review's, else the
- * top-level one. */
+ * top-level one; *where names it for messages. */
+static const struct formation_item *
+review_items(const struct appjson *aj, size_t *n, const char **where)
+{
+	*where = "environments.review.formation";
+	*n = aj->review.nformation;
+	if (*n > 0)
+		return aj->review.formation;
+	*where = "formation";
+	*n = aj->nformation;
+	return aj->formation;
+}
+
+/*
+ * Whether that formation stays within berth.ini [runtime] max_dynos,
+ * as ps:scale must: checked before the review app exists.
+ */
+static int
+review_formation_allowed(const struct berth_root *r,
+    const struct appjson *aj)
+{
+	const struct formation_item *f;
+	const char *where;
+	size_t n, i;
+
+	f = review_items(aj, &n, &where);
+	for (i = 0; i < n; i++)
+		if (f[i].quantity > r->cfg.max_dynos)
+			return berth_error("app.json: %s: %s has quantity %d, "
+			    "more than berth.ini [runtime] max_dynos (%d) "
+			    "allows; lower it", where, f[i].type,
+			    f[i].quantity, r->cfg.max_dynos);
+	return 0;
+}
+
 static int
 review_formation(struct berth_root *r, int64_t app_id,
     const struct appjson *aj)
 {
-	if (aj->review.nformation > 0)
-		return ledger_formation_set(r->db, app_id, aj->review.formation,
-		    aj->review.nformation);
-	if (aj->nformation > 0)
-		return ledger_formation_set(r->db, app_id, aj->formation,
-		    aj->nformation);
-	return 0;
+	const char *where;
+	size_t n;
+	const struct formation_item *f = review_items(aj, &n, &where);
+
+	return n > 0 ? ledger_formation_set(r->db, app_id, f, n) : 0;
 }
 
 /* Run a script of app.json for the app's release (postdeploy...). */
@@ -294,6 +326,8 @@ review_app_open(struct review_push *rp)
 	int ret = -1;
 
 	if (ledger_review_get(db, rp->p->id, rp->branch, &rp->ra) != 0) {
+		if (review_formation_allowed(rp->r, &rp->aj) < 0)
+			goto out;
 		name = review_app_name(db, rp->p->name, rp->branch);
 		if (name == NULL || review_config(rp->r, rp->p, &rp->aj,
 		    rp->branch, name, &config) < 0 ||

@@ -885,3 +885,24 @@ pr-predestroy" ]
 	[ "$(router_code demo-feature-slow /)" = 404 ]
 	[ "$(sql "SELECT status || ':' || postdeploy_done FROM review_apps WHERE branch = 'feature/slow'")" = "destroyed:1" ]
 }
+
+@test "a review app's app.json formation is held to [runtime] max_dynos, as ps:scale is" {
+	printf '\n[runtime]\nmax_dynos = 3\n' >> "$BERTH_ROOT/berth.ini"
+	set_appjson "$APP" '{"formation": {"web": {"quantity": 1}, "worker": {"quantity": 120}}}'
+	printf 'web: python3 app.py\nworker: sleep 100000\n' > "$APP/Procfile"
+	git -C "$APP" commit -qam "120 workers"
+	start_berthd
+	branch "$APP" feature/many
+	run bpush "$APP" feature/many
+	echo "$output"
+	[[ "$output" == *"app.json: formation: worker has quantity 120, more than berth.ini [runtime] max_dynos (3) allows; lower it"* ]]
+	# Nothing was made of it: no review app, no dynos.
+	[ -z "$(ra_branches)" ]
+	run berth apps --json
+	[[ "$output" != *feature-many* ]]
+	# Within the limit it deploys.
+	set_appjson "$APP" '{"formation": {"web": {"quantity": 1}, "worker": {"quantity": 2}}}'
+	run bpush "$APP" feature/many
+	[ "$status" -eq 0 ]
+	wait_for "two workers" 20 ps_has demo-feature-many 2 'd["type"] == "worker"'
+}
