@@ -79,6 +79,10 @@ sandbox_trouble(const struct berth_root *r)
 		why = xstrdup(sandbox_warning(r));
 	else if (sandbox_check(r) < 0)
 		why = xstrdup(berth_last_error());
+	else if (!sandbox_scoped())
+		why = xstrdup("sandboxes share abstract Unix sockets with each "
+		    "other and the host: this kernel has no Landlock scopes "
+		    "(Linux 6.12 and later do)");
 	berth_error("%s", saved);
 	free(saved);
 	return why;

@@ -34,33 +34,18 @@ xmkdir_in(const char *base)
 
 /* Give back the write bits a sealed slug's copy lacks. */
 static int
+writable_one(int fd, const struct stat *st, void *data)
+{
+	(void)data;
+	return S_ISLNK(st->st_mode) ? 0 : fd_chmod(fd, st->st_mode | S_IWUSR);
+}
+
+static int
 make_writable(const char *path)
 {
-	struct stat st;
-	DIR *d;
-	struct dirent *de;
-	int ret = 0;
-
-	if (lstat(path, &st) < 0 || S_ISLNK(st.st_mode))
-		return 0;
-	if (chmod(path, st.st_mode | S_IWUSR) < 0)
+	if (walk_tree(path, writable_one, NULL) != 0)
 		return berth_error_errno("cannot prepare %s", path);
-	if (!S_ISDIR(st.st_mode))
-		return 0;
-	d = opendir(path);
-	if (d == NULL)
-		return berth_error_errno("cannot prepare %s", path);
-	while (ret == 0 && (de = readdir(d)) != NULL) {
-		char *sub;
-
-		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-			continue;
-		sub = path_join(path, de->d_name);
-		ret = make_writable(sub);
-		free(sub);
-	}
-	closedir(d);
-	return ret;
+	return 0;
 }
 
 /* Append the decimal digits of v to buf at *n (async-signal-safe). */

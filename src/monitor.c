@@ -58,35 +58,6 @@ spec_text(const struct berth_root *r, const struct dyno_spec *spec,
 	return text;
 }
 
-/*
- * The monitor program: $BERTH_MONITOR (tests), else the one next to
- * this program (a build tree), else the installed one,
- * LIBEXECDIR/berth-monitor. Caller frees.
- */
-static char *
-monitor_program(void)
-{
-	char buf[PATH_MAX], *slash, *path;
-	const char *env = getenv("BERTH_MONITOR");
-	ssize_t n;
-
-	if (env != NULL && env[0] == '/')
-		return xstrdup(env);
-	n = readlink("/proc/self/exe", buf, sizeof(buf) - 1);
-	if (n > 0) {
-		buf[n] = '\0';
-		slash = strrchr(buf, '/');
-		if (slash != NULL) {
-			path = xasprintf("%.*s/berth-monitor",
-			    (int)(slash - buf), buf);
-			if (access(path, X_OK) == 0)
-				return path;
-			free(path);
-		}
-	}
-	return xstrdup(BERTH_LIBEXECDIR "/berth-monitor");
-}
-
 /* The monitor's first line into buf; -1 at EOF or after START_MS. */
 static int
 first_line(int fd, char *buf, size_t size)
@@ -162,7 +133,7 @@ monitor_spawn(const struct berth_root *r, const struct dyno_spec *spec,
 		    spec->index);
 		goto out;
 	}
-	exe = monitor_program();
+	exe = helper_program("berth-monitor", "BERTH_MONITOR");
 	strvec_push(&c.args, exe);
 	free(exe);
 	strvec_push(&c.args, record);

@@ -37,7 +37,9 @@
 #include <unistd.h>
 
 #define STAGE		"/tmp"	/* in the child's mount namespace only */
-#define NSTAGED		(SANDBOX_BINDS + 3)	/* + /app, passwd, group */
+#define NSTAGED		(SANDBOX_BINDS + 4)	/* + /app, passwd, group,
+						 * berth-enter */
+#define ENTER		"/run/berth/enter"	/* berth-enter, inside */
 
 struct sandbox_prep {
 	int uid;
@@ -60,6 +62,7 @@ struct sandbox_prep {
 
 /* The bubblewrap binary, found once: NULL when there is none. */
 static char *bwrap_path;
+static char *enter_path;	/* berth-enter, found with it */
 static char *probe_error;	/* why sandboxes cannot be had, or NULL */
 
 static int
@@ -430,7 +433,9 @@ bwrap_args(struct sandbox *sb, struct strvec *a)
 	for (i = 0; i < sb->nbinds; i++)
 		push_bind(a, staged(p, sb->binds[i].src, 0),
 		    sb->binds[i].dest, sb->binds[i].writable);
+	push_bind(a, staged(p, enter_path, 1), ENTER, 0);
 	strvec_push(a, "--");
+	strvec_push(a, ENTER);
 }
 
 /* The last line a probe printed. */
@@ -451,11 +456,15 @@ find_bwrap(void)
 
 	bwrap_path = path_search("bwrap", path != NULL ? path :
 	    "/usr/local/bin:/usr/bin:/bin");
+	enter_path = helper_program("berth-enter", "BERTH_ENTER");
 	if (bwrap_path == NULL)
 		probe_error = xstrdup("apps cannot be sandboxed: bwrap "
 		    "(bubblewrap) is not in PATH; install it (apt-get install "
 		    "bubblewrap), or set [sandbox] enabled = 0 in berth.ini to "
 		    "run apps without isolation");
+	else if (access(enter_path, X_OK) < 0)
+		probe_error = xasprintf("apps cannot be sandboxed: %s is "
+		    "missing; reinstall berth (make install)", enter_path);
 }
 
 static pthread_once_t found = PTHREAD_ONCE_INIT;
@@ -548,6 +557,12 @@ sandbox_check(const struct berth_root *r)
 		return 0;
 	pthread_once(&found, find_bwrap);
 	return probe(r);
+}
+
+int
+sandbox_scoped(void)
+{
+	return syscall(SYS_landlock_create_ruleset, NULL, 0, 1U) >= 6;
 }
 
 const char *
@@ -651,7 +666,7 @@ sandbox_wrap(struct sandbox *sb, struct child *c)
 	size_t i;
 
 	pthread_once(&found, find_bwrap);
-	if (bwrap_path == NULL)
+	if (bwrap_path == NULL || access(enter_path, X_OK) < 0)
 		return berth_error("%s", probe_error);
 	if (as_root() && sb->uid < 0)
 		return berth_error("no uid to run the app's code as");
@@ -732,32 +747,19 @@ sandbox_clear(struct sandbox *sb)
 	sb->prep = NULL;
 }
 
+static int
+chown_one(int fd, const struct stat *st, void *data)
+{
+	int uid = *(const int *)data;
+
+	(void)st;
+	return fchownat(fd, "", (uid_t)uid, (gid_t)uid, AT_EMPTY_PATH);
+}
+
 int
 sandbox_chown(const char *path, int uid)
 {
-	struct stat st;
-	DIR *d;
-	struct dirent *de;
-	int ret = 0;
-
-	if (uid < 0)
-		return 0;
-	if (lchown(path, (uid_t)uid, (gid_t)uid) < 0)
+	if (uid >= 0 && walk_tree(path, chown_one, &uid) != 0)
 		return berth_error_errno("cannot give %s to uid %d", path, uid);
-	if (lstat(path, &st) < 0 || !S_ISDIR(st.st_mode))
-		return 0;
-	d = opendir(path);
-	if (d == NULL)
-		return berth_error_errno("cannot give %s to uid %d", path, uid);
-	while (ret == 0 && (de = readdir(d)) != NULL) {
-		char *sub;
-
-		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-			continue;
-		sub = path_join(path, de->d_name);
-		ret = sandbox_chown(sub, uid);
-		free(sub);
-	}
-	closedir(d);
-	return ret;
+	return 0;
 }

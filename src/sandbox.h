@@ -62,6 +62,12 @@ int sandbox_check(const struct berth_root *r);
 /* The warning pushes and daemon:status show with enabled = 0, or NULL. */
 const char *sandbox_warning(const struct berth_root *r);
 /*
+ * Whether this kernel lets berth-enter scope a sandbox (Landlock ABI 6,
+ * Linux 6.12): without, sandboxes share abstract Unix sockets with the
+ * host and each other, and daemon:status says so.
+ */
+int sandbox_scoped(void);
+/*
  * How app_id's code runs: 1 sandboxed, as *uid when berth is root (the
  * app's, assigned on first use by ledger_sandbox_uid(), through a
  * connection of its own: any thread may ask), else *uid = -1; 0 when

@@ -8,7 +8,9 @@
 #include <fnmatch.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <fcntl.h>
 #include <string.h>
+#include <unistd.h>
 #include <sys/stat.h>
 
 struct pattern {
@@ -148,44 +150,34 @@ slugignore_apply(const char *dir)
 }
 
 /*
- * Make everything below path writable by no one but its owner (berth,
- * or the uid of the app whose sandbox built it), adding the mode bits
- * add. The owner keeps its write bits: a sandbox sees the slug only
- * through its overlay, as its own files (sandbox.h), and writes never
- * reach the slug.
+ * Make everything below path berth's: root's when we are root (the
+ * build ran as the app's uid, and so may a process it left that holds
+ * the tree open), writable by no one else, plus the mode bits add. The
+ * owner keeps its write bits: a sandbox sees the slug only through its
+ * overlay, as its own files (sandbox.h), and writes never reach the
+ * slug. The walk follows no link, even one swapped in meanwhile.
  */
+static int
+seal_one(int fd, const struct stat *st, void *data)
+{
+	mode_t add = *(const mode_t *)data;
+
+	if (S_ISLNK(st->st_mode))
+		return geteuid() == 0 && st->st_uid != 0 ?
+		    fchownat(fd, "", 0, 0, AT_EMPTY_PATH) : 0;
+	if (geteuid() == 0 && (st->st_uid != 0 || st->st_gid != 0) &&
+	    fchownat(fd, "", 0, 0, AT_EMPTY_PATH) < 0)
+		return -1;
+	return fd_chmod(fd, (st->st_mode & 07755 & ~(mode_t)S_ISUID &
+	    ~(mode_t)S_ISGID) | add);
+}
+
 static int
 seal_tree(const char *path, mode_t add)
 {
-	struct stat st;
-	DIR *d;
-	struct dirent *de;
-	int ret = 0;
-
-	if (lstat(path, &st) < 0)
+	if (walk_tree(path, seal_one, &add) != 0)
 		return berth_error_errno("cannot seal %s", path);
-	if (S_ISLNK(st.st_mode))
-		return 0;
-	if (S_ISDIR(st.st_mode)) {
-		d = opendir(path);
-		if (d == NULL)
-			return berth_error_errno("cannot seal %s", path);
-		while (ret == 0 && (de = readdir(d)) != NULL) {
-			char *sub;
-
-			if (strcmp(de->d_name, ".") == 0 ||
-			    strcmp(de->d_name, "..") == 0)
-				continue;
-			sub = path_join(path, de->d_name);
-			ret = seal_tree(sub, add);
-			free(sub);
-		}
-		closedir(d);
-	}
-	if (ret == 0 && chmod(path, (st.st_mode & 07755 & ~(mode_t)S_ISUID &
-	    ~(mode_t)S_ISGID) | add) < 0)
-		ret = berth_error_errno("cannot seal %s", path);
-	return ret;
+	return 0;
 }
 
 int

@@ -502,39 +502,82 @@ mkdir_p(const char *path, mode_t mode)
 	return ret;
 }
 
-int
-rm_rf(const char *path)
+/*
+ * Remove name in the directory dirfd and everything under it, never
+ * following a symlink: each directory is opened from its parent's fd
+ * (O_NOFOLLOW) and emptied through its own, so a directory that app
+ * code swaps for a link meanwhile leads nowhere outside the tree.
+ * path names it in messages.
+ */
+static int
+rm_at(int dirfd, const char *name, const char *path)
 {
 	struct stat st;
 	DIR *d;
 	struct dirent *de;
-	int ret = 0;
+	int fd, ret = 0;
 
-	if (lstat(path, &st) < 0)
+	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
 		return errno == ENOENT ? 0 : berth_error_errno("cannot remove %s",
 		    path);
 	if (!S_ISDIR(st.st_mode)) {
-		if (unlink(path) < 0 && errno != ENOENT)
+		if (unlinkat(dirfd, name, 0) < 0 && errno != ENOENT)
 			return berth_error_errno("cannot remove %s", path);
 		return 0;
 	}
-	chmod(path, 0700);
-	d = opendir(path);
-	if (d == NULL)
+	fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+	    O_CLOEXEC);
+	if (fd < 0)
 		return berth_error_errno("cannot remove %s", path);
+	fchmod(fd, 0700);
+	d = fdopendir(fd);
+	if (d == NULL) {
+		close(fd);
+		return berth_error_errno("cannot remove %s", path);
+	}
 	while ((de = readdir(d)) != NULL) {
 		char *sub;
 
 		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
 			continue;
 		sub = path_join(path, de->d_name);
-		if (rm_rf(sub) < 0)
+		if (rm_at(fd, de->d_name, sub) < 0)
 			ret = -1;
 		free(sub);
 	}
 	closedir(d);
-	if (ret == 0 && rmdir(path) < 0)
+	if (ret == 0 && unlinkat(dirfd, name, AT_REMOVEDIR) < 0 &&
+	    errno != ENOENT)
 		ret = berth_error_errno("cannot remove %s", path);
+	return ret;
+}
+
+int
+rm_rf(const char *path)
+{
+	char *p = xstrdup(path), *slash, *parent;
+	size_t len = strlen(p);
+	int dirfd, ret;
+
+	while (len > 1 && p[len - 1] == '/')
+		p[--len] = '\0';
+	slash = strrchr(p, '/');
+	if (slash == NULL || slash[1] == '\0') {
+		ret = rm_at(AT_FDCWD, p, path);
+		free(p);
+		return ret;
+	}
+	parent = slash == p ? xstrdup("/") : xstrndup(p, (size_t)(slash - p));
+	dirfd = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	free(parent);
+	if (dirfd < 0)
+		ret = errno == ENOENT ? 0 : berth_error_errno("cannot remove %s",
+		    path);
+	else {
+		ret = rm_at(dirfd, slash + 1, path);
+		close(dirfd);
+	}
+	free(p);
 	return ret;
 }
 
@@ -629,33 +672,73 @@ copy_tree(const char *from, const char *to)
 	return ret;
 }
 
+/* Call fn for name in dirfd and, below a directory, all it holds. */
+static int
+walk_at(int at, const char *name, tree_fn fn, void *data)
+{
+	struct stat st;
+	int fd = openat(at, name, O_PATH | O_NOFOLLOW | O_CLOEXEC), ret = 0;
+
+	if (fd < 0)
+		return errno == ENOENT ? 0 : -1;
+	if (fstat(fd, &st) < 0) {
+		close(fd);
+		return -1;
+	}
+	if (S_ISDIR(st.st_mode)) {
+		/* The very directory fd holds, now readable. */
+		int dfd = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		DIR *d = dfd >= 0 ? fdopendir(dfd) : NULL;
+		struct dirent *de;
+
+		if (d == NULL) {
+			if (dfd >= 0)
+				close(dfd);
+			close(fd);
+			return -1;
+		}
+		while (ret == 0 && (de = readdir(d)) != NULL)
+			if (strcmp(de->d_name, ".") != 0 &&
+			    strcmp(de->d_name, "..") != 0)
+				ret = walk_at(dirfd(d), de->d_name, fn, data);
+		closedir(d);
+	}
+	if (ret == 0)
+		ret = fn(fd, &st, data);
+	close(fd);
+	return ret;
+}
+
+int
+walk_tree(const char *path, tree_fn fn, void *data)
+{
+	return walk_at(AT_FDCWD, path, fn, data);
+}
+
+int
+fd_chmod(int fd, mode_t mode)
+{
+	char path[32];
+
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	return chmod(path, mode);
+}
+
+static int
+add_size(int fd, const struct stat *st, void *data)
+{
+	(void)fd;
+	if (S_ISREG(st->st_mode))
+		*(int64_t *)data += st->st_size;
+	return 0;
+}
+
 int64_t
 tree_size(const char *path)
 {
-	struct stat st;
-	DIR *d;
-	struct dirent *de;
 	int64_t total = 0;
 
-	if (lstat(path, &st) < 0)
-		return 0;
-	if (S_ISREG(st.st_mode))
-		return st.st_size;
-	if (!S_ISDIR(st.st_mode))
-		return 0;
-	d = opendir(path);
-	if (d == NULL)
-		return 0;
-	while ((de = readdir(d)) != NULL) {
-		char *sub;
-
-		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-			continue;
-		sub = path_join(path, de->d_name);
-		total += tree_size(sub);
-		free(sub);
-	}
-	closedir(d);
+	walk_tree(path, add_size, &total);
 	return total;
 }
 
@@ -833,4 +916,28 @@ socket_connected_to_self(int fd)
 	    getpeername(fd, (struct sockaddr *)&peer, &plen) < 0)
 		return 0;
 	return mlen == plen && memcmp(&me, &peer, mlen) == 0;
+}
+
+char *
+helper_program(const char *name, const char *env)
+{
+	char buf[PATH_MAX], *slash, *path;
+	const char *set = getenv(env);
+	ssize_t n;
+
+	if (set != NULL && set[0] == '/')
+		return xstrdup(set);
+	n = readlink("/proc/self/exe", buf, sizeof(buf) - 1);
+	if (n > 0) {
+		buf[n] = '\0';
+		slash = strrchr(buf, '/');
+		if (slash != NULL) {
+			path = xasprintf("%.*s/%s", (int)(slash - buf), buf,
+			    name);
+			if (access(path, X_OK) == 0)
+				return path;
+			free(path);
+		}
+	}
+	return xasprintf("%s/%s", BERTH_LIBEXECDIR, name);
 }

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 
 #define BERTH_ATTR_PRINTF(a, b) __attribute__((format(printf, a, b)))
@@ -120,11 +121,30 @@ int rm_rf(const char *path);
 int copy_tree(const char *from, const char *to);
 /* Total size in bytes of regular files under path. */
 int64_t tree_size(const char *path);
+/*
+ * Call fn(fd, st, data) for path and everything below it, each
+ * directory after what it holds, fd an O_PATH fd of the entry itself
+ * (a symlink is never followed, and a directory is descended from its
+ * parent's fd: one that app code swaps for a link meanwhile leads
+ * nowhere), st its fstat. Stops at the first fn that returns non-zero
+ * and returns that; -1 (errno) when an entry cannot be opened.
+ */
+typedef int (*tree_fn)(int fd, const struct stat *st, void *data);
+int walk_tree(const char *path, tree_fn fn, void *data);
+/* chmod the file an O_PATH fd holds (not a symlink: EOPNOTSUPP). */
+int fd_chmod(int fd, mode_t mode);
 /* Whether path exists (any type). */
 int path_exists(const char *path);
 int is_dir(const char *path);
 /* "path/name" joined; caller frees. */
 char *path_join(const char *a, const char *b);
+/*
+ * One of berth's helper programs (berth-monitor, berth-enter): $ENV
+ * when set to an absolute path (tests), else the one next to this
+ * program (a build tree), else the installed LIBEXECDIR/NAME. Caller
+ * frees.
+ */
+char *helper_program(const char *name, const char *env);
 /* Absolute, symlink-free path of an existing path; caller frees. */
 char *path_real(const char *path);
 
