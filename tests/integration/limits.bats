@@ -115,7 +115,7 @@ state_of() {
 	echo "$output"
 	[[ "$output" =~ berth\[web\.1\]:\ Error\ R15\ \(Memory\ quota\ vastly\ exceeded\) ]]
 	[[ "$output" == *"Process exited with status 137"* ]]
-	! [[ "$output" == *"ate 268435456 bytes"* ]]
+	[[ "$output" != *"ate 268435456 bytes"* ]]
 	# Its R15 comes before its exit, as on Heroku.
 	grep -n . "$BERTH_ROOT/apps/demo-staging/log" | grep -m1 -E 'R15|Process exited with status 137' |
 	    grep -q R15
@@ -200,10 +200,12 @@ worker: while :; do sleep 600 & done"
 	[ "$n" -le 64 ]
 	[ "$n" -ge 50 ]
 	# ... and what it left went with it.
-	for p in $(pgrep -x sleep); do
-		! tr '\0' '\n' < "/proc/$p/environ" 2>/dev/null |
-		    grep -qx BERTH_APP=bomb-staging
-	done
+	left=$(for p in /proc/[0-9]*; do
+		tr '\0' '\n' < "$p/environ" 2>/dev/null | grep -qx 'DYNO=run\.[0-9]*' &&
+		    tr '\0' '\n' < "$p/environ" 2>/dev/null |
+		    grep -qx BERTH_APP=bomb-staging && echo "${p#/proc/}"
+	done)
+	[ -z "$left" ]
 }
 
 @test "daemon:status says whether limits are enforced" {
@@ -215,7 +217,7 @@ worker: while :; do sleep 600 & done"
 	run berth daemon:status
 	if [ "$enforced" = True ]; then
 		[[ "$(json_get "$st" 'd["limits"]["cgroup"]')" == v[12] ]]
-		! [[ "$output" == *"not enforced"* ]]
+		[[ "$output" != *"not enforced"* ]]
 	else
 		[[ "$output" == *"warning: dyno memory and pids limits are not enforced: "* ]]
 		grep -q "dyno limits are not enforced" "$BATS_TEST_TMPDIR/berthd.log"
