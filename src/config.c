@@ -731,17 +731,22 @@ config_defaults(struct berth_config *cfg)
 /*
  * cfg must hold defaults (config_defaults()) or an earlier load. Only
  * a path that does not exist counts as missing; a file that exists but
- * cannot be read is an error. Messages name the path as given.
+ * cannot be read is an error, and so is anything but a regular file (a
+ * FIFO would hang every command) or a link to nothing (its defaults
+ * would be silent). Messages name the path as given.
  */
 int
 config_load(struct berth_config *cfg, const char *path, config_warn_fn warn,
     void *data)
 {
 	struct strbuf sb = STRBUF_INIT;
-	struct stat st;
 	int ret;
 
-	if (stat(path, &st) < 0 && errno == ENOENT)
+	ret = path_regular(path, "make it a file (see berth.ini(5)) or remove "
+	    "it for the defaults");
+	if (ret < 0)
+		return -1;
+	if (ret == 1)
 		return check_ports(cfg, path);
 	if (read_file(path, &sb, CONFIG_MAX_SIZE) < 0) {
 		strbuf_release(&sb);
