@@ -697,7 +697,9 @@ path_regular(const char *path, const char *fix)
 	}
 	if (errno != ENOENT)
 		return berth_error_errno("cannot read %s", path);
-	if (lstat(path, &st) < 0)
+	/* Not a link: nothing, or a file that another process (SQLite)
+	 * made or removed just now. */
+	if (lstat(path, &st) < 0 || !S_ISLNK(st.st_mode))
 		return 1;
 	n = readlink(path, target, sizeof(target) - 1);
 	target[n > 0 ? n : 0] = '\0';
