@@ -463,6 +463,9 @@ client_admit(struct control_server *cs)
 	return busy;
 }
 
+/* How long the socket rests out of fds, unless a client ends first. */
+#define ACCEPT_REST_MS	1000
+
 /*
  * accept() found no fd left (err): the client waiting keeps the socket
  * readable, and a loop that polled it would spin. Give up the spare fd
@@ -471,7 +474,6 @@ client_admit(struct control_server *cs)
  * or for ACCEPT_REST_MS (fds may free elsewhere). 1 when a client was
  * refused and the spare is back (try the next), 0 when the socket rests.
  */
-#define ACCEPT_REST_MS	1000
 static int
 out_of_fds(struct control_server *cs, int err)
 {
