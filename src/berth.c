@@ -7,6 +7,7 @@
 #include "repo.h"
 #include "runtime.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -304,8 +305,27 @@ root_first(int argc, char **argv)
 	argv[1] = cmd;
 }
 
-int
-main(int argc, char **argv)
+/*
+ * A command whose output did not all reach stdout (a full disk, a file
+ * closed under it) fails, whatever else it did: exit 1, with one line
+ * saying why. A reader that left (EPIPE: `berth logs | head`) is not a
+ * failure: there was no one left to tell.
+ */
+static int
+finish_output(int ret)
+{
+	errno = 0;
+	if (fflush(stdout) == 0 && !ferror(stdout))
+		return ret;
+	if (errno == EPIPE)
+		return ret;
+	if (errno == 0)
+		return cmd_fail("cannot write the output");
+	return cmd_fail("cannot write the output: %s", strerror(errno));
+}
+
+static int
+run(int argc, char **argv)
 {
 	struct cmd_ctx ctx;
 	const struct berth_cmd *c;
@@ -362,4 +382,10 @@ out:
 	repo_global_shutdown();
 	cmd_ctx_clear(&ctx);
 	return ret;
+}
+
+int
+main(int argc, char **argv)
+{
+	return finish_output(run(argc, argv));
 }

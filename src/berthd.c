@@ -479,7 +479,11 @@ main_loop(struct berthd *D)
 			pfds = xrealloc(pfds, alloc * sizeof(*pfds));
 			owners = xrealloc(owners, alloc * sizeof(*owners));
 		}
-		pfds[n].fd = D->cs.listen_fd;
+		next = route_table_next(&D->router.want);
+		if (next == 0 || next > D->next_review_check)
+			next = D->next_review_check;
+		/* -1 (not polled) while berthd is out of fds. */
+		pfds[n].fd = control_server_poll_fd(&D->cs, &next);
 		pfds[n].events = POLLIN;
 		owners[n++] = NULL;
 		pfds[n].fd = D->sig_fd;
@@ -487,9 +491,6 @@ main_loop(struct berthd *D)
 		owners[n++] = NULL;
 		watch_nginx(D, &pfds[n]);
 		owners[n++] = NULL;
-		next = route_table_next(&D->router.want);
-		if (next == 0 || next > D->next_review_check)
-			next = D->next_review_check;
 		timeout = supervisor_poll_fds(&D->sv, &pfds, &owners, &n,
 		    &alloc, next);
 		if (poll(pfds, n, timeout) < 0 && errno != EINTR)
@@ -823,7 +824,8 @@ setup(struct berthd *D)
 	pthread_mutex_unlock(&D->router.lock);
 	cs->root = &D->root;
 	cs->sv = &D->sv;
-	cs->listen_fd = -1;
+	cs->listen_fd = cs->spare_fd = -1;
+	cs->max_clients = D->root.cfg.max_clients;
 	cs->started_at = time(NULL);
 	cs->has_router = D->router.rt != NULL;
 	cs->on_shutdown = request_shutdown;

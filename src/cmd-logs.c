@@ -85,8 +85,10 @@ cmd_logs(struct cmd_ctx *ctx)
 		    &stop_tail);
 	} else
 		rc = runtime_logs(&ctx->root, ctx->app, &f, stdout, NULL);
-	if (rc < 0 && errno == EPIPE)
+	if (rc < 0 && errno == EPIPE) {
+		clearerr(stdout);	/* the reader left: not a failure */
 		return 0;
+	}
 	if (rc < 0)
 		return cmd_fail_last();
 	return 0;

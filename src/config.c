@@ -72,6 +72,9 @@ static const char template[] =
 "domain = localhost\n"
 "# How much berth logs: error, warn, info or debug.\n"
 "log_level = info\n"
+"# Most berth commands and pushes berthd serves at once; more are told\n"
+"# it is busy.\n"
+"max_clients = 128\n"
 "\n"
 "[build]\n"
 "# Seconds one whole build may take, from 1 to 86400.\n"
@@ -154,6 +157,7 @@ static int set_size(struct load *, const struct key *, const char *);
 static const struct key keys[] = {
 	{ "server", "domain", set_domain, 0, 0, 0, NULL },
 	{ "server", "log_level", set_log_level, 0, 0, 0, NULL },
+	INT_KEY("server", "max_clients", max_clients, 1, 100000, "clients"),
 	INT_KEY("build", "timeout", build_timeout, 1, TIMEOUT_MAX, "seconds"),
 	{ "build", "buildpacks", set_buildpacks, 0, 0, 0, NULL },
 	INT_KEY("build", "app_json_paths", app_json_paths, 0, 1, NULL),
@@ -562,6 +566,7 @@ config_copy(struct berth_config *to, const struct berth_config *from)
 	to->domain = xstrdup(from->domain != NULL ? from->domain :
 	    "localhost");
 	to->log_level = from->log_level;
+	to->max_clients = from->max_clients;
 	to->build_timeout = from->build_timeout;
 	to->app_json_paths = from->app_json_paths;
 	to->router_port = from->router_port;
@@ -698,6 +703,7 @@ config_defaults(struct berth_config *cfg)
 {
 	cfg->domain = xstrdup("localhost");
 	cfg->log_level = BERTH_LOG_INFO;
+	cfg->max_clients = 128;
 	cfg->build_timeout = 900;
 	cfg->router_port = 8080;
 	cfg->router_lua = ROUTER_LUA_AUTO;
@@ -725,17 +731,22 @@ config_defaults(struct berth_config *cfg)
 /*
  * cfg must hold defaults (config_defaults()) or an earlier load. Only
  * a path that does not exist counts as missing; a file that exists but
- * cannot be read is an error. Messages name the path as given.
+ * cannot be read is an error, and so is anything but a regular file (a
+ * FIFO would hang every command) or a link to nothing (its defaults
+ * would be silent). Messages name the path as given.
  */
 int
 config_load(struct berth_config *cfg, const char *path, config_warn_fn warn,
     void *data)
 {
 	struct strbuf sb = STRBUF_INIT;
-	struct stat st;
 	int ret;
 
-	if (stat(path, &st) < 0 && errno == ENOENT)
+	ret = path_regular(path, "make it a file (see berth.ini(5)) or remove "
+	    "it for the defaults");
+	if (ret < 0)
+		return -1;
+	if (ret == 1)
 		return check_ports(cfg, path);
 	if (read_file(path, &sb, CONFIG_MAX_SIZE) < 0) {
 		strbuf_release(&sb);

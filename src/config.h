@@ -3,6 +3,7 @@
  *
  *   [server]  domain = localhost      ; apps are APP.DOMAIN
  *             log_level = info        ; error|warn|info|debug
+ *             max_clients = 128       ; berthd's control clients at once
  *   [build]   timeout = 900           ; seconds for one whole build
  *             buildpacks = nodejs, python  ; detection order (optional)
  *             app_json_paths = 0      ; 1: app.json may name buildpack dirs
@@ -42,6 +43,7 @@ enum router_lua { ROUTER_LUA_AUTO, ROUTER_LUA_ON, ROUTER_LUA_OFF };
 struct berth_config {
 	char *domain;
 	enum log_level log_level;
+	int max_clients;		/* control clients berthd serves */
 	int build_timeout;		/* seconds */
 	struct strvec buildpacks;	/* detection order; empty = ledger's */
 	int app_json_paths;		/* app.json may name server paths */

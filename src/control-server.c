@@ -12,6 +12,7 @@
 #include "sandbox.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -301,6 +302,26 @@ struct client {
 	int fd;
 };
 
+/* A client is done: one fewer, and the loop wakes if the socket rests. */
+static void
+client_done(struct control_server *cs)
+{
+	int wake;
+
+	pthread_mutex_lock(&cs->clients_lock);
+	cs->nclients--;
+	wake = cs->accept_after != 0;
+	cs->accept_after = 0;
+	pthread_mutex_unlock(&cs->clients_lock);
+	if (wake)
+		supervisor_wake(cs->sv);
+}
+
+/*
+ * A client has CONTROL_REQUEST_TIMEOUT_MS to send its request (one
+ * that sends nothing holds nothing for long); the answer then takes as
+ * long as the operation does.
+ */
 static void *
 client_thread(void *arg)
 {
@@ -322,9 +343,11 @@ client_thread(void *arg)
 			json_decref(reply);
 		else
 			control_send(c->fd, reply);
-	}
+	} else
+		control_send(c->fd, fail_json("%s", berth_last_error()));
 	json_decref(rq.req);
 	close(c->fd);
+	client_done(c->cs);
 	free(c);
 	return NULL;
 }
@@ -358,7 +381,9 @@ control_server_listen(struct control_server *cs)
 	}
 	free(path);
 	cs->listen_fd = fd;
+	cs->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	pthread_mutex_init(&cs->staged_lock, NULL);
+	pthread_mutex_init(&cs->clients_lock, NULL);
 	return 0;
 }
 
@@ -377,41 +402,140 @@ detached(void *(*fn)(void *), void *arg)
 }
 
 /*
+ * Tell a client that is not served why, in one error line, and close
+ * it. The event loop calls this: the line is sent without waiting (a
+ * new connection's buffer has room for it).
+ */
+static void BERTH_ATTR_PRINTF(2, 3)
+refuse(int fd, const char *fmt, ...)
+{
+	struct strbuf why = STRBUF_INIT;
+	json_t *j;
+	char *s;
+	va_list ap;
+
+	va_start(ap, fmt);
+	strbuf_vaddf(&why, fmt, ap);
+	va_end(ap);
+	j = fail_json("%s", why.buf);
+	s = json_dumps(j, JSON_COMPACT);
+	if (s != NULL) {
+		strbuf_reset(&why);
+		strbuf_addf(&why, "%s\n", s);
+		if (send(fd, why.buf, why.len, MSG_DONTWAIT |
+		    MSG_NOSIGNAL) < 0) {
+			/* it is refused either way */
+		}
+	}
+	free(s);
+	json_decref(j);
+	strbuf_release(&why);
+	close(fd);
+}
+
+/*
  * Whether the peer on fd may command berthd: root, or the server
  * root's owner (us). App code runs as other uids (sandbox.h), and never
- * sees the socket besides. A refused peer is told why.
+ * sees the socket besides.
  */
 static int
 peer_allowed(int fd)
 {
-	static const char refusal[] = "{\"ok\": false, \"error\": \"berthd "
-	    "answers only root and the owner of the server root\"}\n";
 	struct ucred cred;
 	socklen_t len = sizeof(cred);
 
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0 &&
-	    (cred.uid == 0 || cred.uid == geteuid()))
-		return 1;
-	if (write(fd, refusal, sizeof(refusal) - 1) < 0) {
-		/* it is refused either way */
+	return getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0 &&
+	    (cred.uid == 0 || cred.uid == geteuid());
+}
+
+/* Count a new client in; 0, or the number served when that is all. */
+static int
+client_admit(struct control_server *cs)
+{
+	int busy = 0;
+
+	pthread_mutex_lock(&cs->clients_lock);
+	if (cs->nclients >= cs->max_clients)
+		busy = cs->nclients;
+	else
+		cs->nclients++;
+	pthread_mutex_unlock(&cs->clients_lock);
+	return busy;
+}
+
+/* How long the socket rests out of fds, unless a client ends first. */
+#define ACCEPT_REST_MS	1000
+
+/*
+ * accept() found no fd left (err): the client waiting keeps the socket
+ * readable, and a loop that polled it would spin. Give up the spare fd
+ * to take that client and tell it why; when the spare cannot be had
+ * again (or it took no client), rest the socket until a client ends,
+ * or for ACCEPT_REST_MS (fds may free elsewhere). 1 when a client was
+ * refused and the spare is back (try the next), 0 when the socket rests.
+ */
+static int
+out_of_fds(struct control_server *cs, int err)
+{
+	int cfd = -1, n;
+
+	pthread_mutex_lock(&cs->clients_lock);
+	n = cs->nclients;
+	pthread_mutex_unlock(&cs->clients_lock);
+	if (cs->spare_fd >= 0) {
+		close(cs->spare_fd);
+		cfd = accept4(cs->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+		if (cfd >= 0)
+			refuse(cfd, "berthd is out of file descriptors (%s) "
+			    "with %d clients; try again", strerror(err), n);
+		cs->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	}
+	if (cfd >= 0 && cs->spare_fd >= 0)
+		return 1;
+	if (!cs->fds_short)
+		log_say("control: out of file descriptors (%s) with %d "
+		    "clients; refusing new ones until one ends",
+		    strerror(err), n);
+	cs->fds_short = 1;
+	pthread_mutex_lock(&cs->clients_lock);
+	cs->accept_after = now_ms() + ACCEPT_REST_MS;
+	pthread_mutex_unlock(&cs->clients_lock);
 	return 0;
 }
 
 void
 control_server_accept(struct control_server *cs)
 {
-	int cfd;
-
-	while ((cfd = accept4(cs->listen_fd, NULL, NULL, SOCK_CLOEXEC)) >=
-	    0) {
-		struct client *c;
+	for (;;) {
 		/* A client that stops reading cannot hold a deploy for
 		 * ever. */
 		struct timeval tv = { 30, 0 };
+		struct client *c;
+		int cfd, busy;
 
+		cfd = accept4(cs->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+		if (cfd < 0 && (errno == EINTR || errno == ECONNABORTED))
+			continue;
+		if (cfd < 0 && (errno == EMFILE || errno == ENFILE ||
+		    errno == ENOBUFS || errno == ENOMEM)) {
+			if (out_of_fds(cs, errno))
+				continue;
+			return;
+		}
+		if (cfd < 0)
+			return;		/* EAGAIN: none waits */
+		if (cs->fds_short) {
+			log_say("control: file descriptors to spare again");
+			cs->fds_short = 0;
+		}
 		if (!peer_allowed(cfd)) {
-			close(cfd);
+			refuse(cfd, "berthd answers only root and the owner "
+			    "of the server root");
+			continue;
+		}
+		if ((busy = client_admit(cs)) > 0) {
+			refuse(cfd, "berthd is busy: %d clients (berth.ini "
+			    "[server] max_clients); try again", busy);
 			continue;
 		}
 		c = xcalloc(1, sizeof(*c));
@@ -419,10 +543,29 @@ control_server_accept(struct control_server *cs)
 		c->cs = cs;
 		c->fd = cfd;
 		if (detached(client_thread, c) < 0) {
-			close(cfd);
+			refuse(cfd, "berthd cannot start a thread for this "
+			    "request; try again");
+			client_done(cs);
 			free(c);
 		}
 	}
+}
+
+int
+control_server_poll_fd(struct control_server *cs, int64_t *next)
+{
+	int64_t after;
+
+	pthread_mutex_lock(&cs->clients_lock);
+	if (cs->accept_after != 0 && cs->accept_after <= now_ms())
+		cs->accept_after = 0;
+	after = cs->accept_after;
+	pthread_mutex_unlock(&cs->clients_lock);
+	if (after == 0)
+		return cs->listen_fd;
+	if (*next == 0 || after < *next)
+		*next = after;
+	return -1;
 }
 
 void

@@ -91,7 +91,7 @@ read_line(int fd, struct strbuf *buf, struct strbuf *line, int timeout_ms)
 		char tmp[4096];
 		struct pollfd pfd = { fd, POLLIN, 0 };
 		ssize_t n;
-		int wait = -1;
+		int wait = -1, rc;
 
 		if (nl != NULL) {
 			size_t len = (size_t)(nl - buf->buf);
@@ -109,14 +109,17 @@ read_line(int fd, struct strbuf *buf, struct strbuf *line, int timeout_ms)
 			int64_t left = deadline - now_ms();
 
 			if (left <= 0)
-				return berth_error("control: timed out");
+				return berth_error("control: timed out after "
+				    "%d ms", timeout_ms);
 			wait = (int)left;
 		}
-		if (poll(&pfd, 1, wait) < 0) {
-			if (errno == EINTR)
-				continue;
+		rc = poll(&pfd, 1, wait);
+		if (rc < 0 && errno == EINTR)
+			continue;
+		if (rc < 0)
 			return berth_error_errno("control");
-		}
+		if (rc == 0)
+			continue;	/* the deadline, checked above */
 		n = read(fd, tmp, sizeof(tmp));
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -134,7 +137,7 @@ control_read_request(int fd, json_t **req)
 	json_error_t err;
 	int ret = -1;
 
-	if (read_line(fd, &buf, &line, 10000) == 0) {
+	if (read_line(fd, &buf, &line, CONTROL_REQUEST_TIMEOUT_MS) == 0) {
 		*req = json_loads(strbuf_str(&line), 0, &err);
 		if (*req != NULL && json_is_object(*req))
 			ret = 0;
@@ -156,7 +159,7 @@ control_call(const struct berth_root *r, json_t *req, line_fn progress,
 	struct sockaddr_un sa;
 	struct strbuf buf = STRBUF_INIT, line = STRBUF_INIT;
 	char *path = control_socket_path(r);
-	int fd, ret = -1;
+	int fd, ret = -1, sent, answered = 0;
 
 	if (reply != NULL)
 		*reply = NULL;
@@ -181,12 +184,9 @@ control_call(const struct berth_root *r, json_t *req, line_fn progress,
 		return 1;
 	}
 	json_incref(req);
-	if (control_send(fd, req) < 0) {
-		berth_error("berthd is not running; start it with: berthd "
-		    "--root %s", r->dir);
-		close(fd);
-		return 1;
-	}
+	/* A berthd that refused us at once (it is busy) may have closed
+	 * before the request went: its one line is still there to read. */
+	sent = control_send(fd, req) == 0;
 	while (read_line(fd, &buf, &line, -1) == 0) {
 		json_error_t err;
 		json_t *msg = json_loads(strbuf_str(&line), 0, &err);
@@ -214,7 +214,13 @@ control_call(const struct berth_root *r, json_t *req, line_fn progress,
 			berth_error("%s", e != NULL ? e : "berthd failed");
 			json_decref(msg);
 		}
+		answered = 1;
 		break;
+	}
+	if (!answered && !sent) {
+		berth_error("berthd is not running; start it with: berthd "
+		    "--root %s", r->dir);
+		ret = 1;
 	}
 	close(fd);
 	strbuf_release(&buf);

@@ -24,7 +24,16 @@ char *control_socket_path(const struct berth_root *r);
  */
 int control_call(const struct berth_root *r, json_t *req, line_fn progress,
     void *data, json_t **reply);
-/* Server side: read one request line (10 s deadline). */
+/*
+ * How long a client has, from its connection, to send its request line.
+ * The deadline is for that line only: the answer may stream for as long
+ * as the operation takes (a deploy, a log followed).
+ */
+#define CONTROL_REQUEST_TIMEOUT_MS	5000
+/*
+ * Server side: read one request line, within CONTROL_REQUEST_TIMEOUT_MS.
+ * -1 with berth_error() on a timeout, EOF or a line that is no object.
+ */
 int control_read_request(int fd, json_t **req);
 /* Server side: send one message line; steals msg. -1 if the peer left. */
 int control_send(int fd, json_t *msg);

@@ -302,8 +302,25 @@ sql_now(char buf[32])
 static int
 create_private(const char *path)
 {
-	int fd;
+	static const struct {
+		const char *suffix, *fix;
+	} files[] = {
+		{ "", "put the ledger's file back there" },
+		{ "-wal", "remove it (SQLite makes its own)" },
+		{ "-shm", "remove it (SQLite makes its own)" },
+	};
+	size_t i;
+	int fd, rc = 0;
 
+	/* SQLite would wait for ever reading a FIFO: only files, or none. */
+	for (i = 0; i < sizeof(files) / sizeof(files[0]) && rc >= 0; i++) {
+		char *p = xasprintf("%s%s", path, files[i].suffix);
+
+		rc = path_regular(p, files[i].fix);
+		free(p);
+	}
+	if (rc < 0)
+		return -1;
 	if (path_exists(path))
 		return 0;
 	fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);

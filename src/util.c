@@ -750,6 +750,46 @@ path_exists(const char *path)
 	return lstat(path, &st) == 0;
 }
 
+/* What a file that is not a regular one is, for messages. */
+static const char *
+file_kind(mode_t mode)
+{
+	if (S_ISDIR(mode))
+		return "a directory";
+	if (S_ISFIFO(mode))
+		return "a FIFO";
+	if (S_ISSOCK(mode))
+		return "a socket";
+	if (S_ISCHR(mode) || S_ISBLK(mode))
+		return "a device";
+	return "not a regular file";
+}
+
+int
+path_regular(const char *path, const char *fix)
+{
+	struct stat st;
+	char target[PATH_MAX];
+	ssize_t n;
+
+	if (stat(path, &st) == 0) {
+		if (S_ISREG(st.st_mode))
+			return 0;
+		return berth_error("%s is %s, not a regular file; %s", path,
+		    file_kind(st.st_mode), fix);
+	}
+	if (errno != ENOENT)
+		return berth_error_errno("cannot read %s", path);
+	/* Not a link: nothing, or a file that another process (SQLite)
+	 * made or removed just now. */
+	if (lstat(path, &st) < 0 || !S_ISLNK(st.st_mode))
+		return 1;
+	n = readlink(path, target, sizeof(target) - 1);
+	target[n > 0 ? n : 0] = '\0';
+	return berth_error("%s is a symbolic link to %s, which does not "
+	    "exist; %s", path, target, fix);
+}
+
 int
 is_dir(const char *path)
 {

@@ -135,6 +135,13 @@ int walk_tree(const char *path, tree_fn fn, void *data);
 int fd_chmod(int fd, mode_t mode);
 /* Whether path exists (any type). */
 int path_exists(const char *path);
+/*
+ * Whether path (links followed) is a regular file: 0 when it is, 1 when
+ * nothing is there, -1 with berth_error() "PATH is a FIFO, not a regular
+ * file; FIX" (a FIFO would block its reader for ever), or naming where
+ * a link to nothing points, or why path cannot be looked at.
+ */
+int path_regular(const char *path, const char *fix);
 int is_dir(const char *path);
 /* "path/name" joined; caller frees. */
 char *path_join(const char *a, const char *b);

@@ -1,8 +1,10 @@
 /*
  * test-config.c - berth.ini: defaults, every key, warnings and errors
- * with their line numbers, inih's long-line trap, and a dyno port range
- * that overlaps the kernel's ephemeral ports.
+ * with their line numbers, inih's long-line trap, a dyno port range
+ * that overlaps the kernel's ephemeral ports, and a berth.ini that is
+ * a FIFO or a link to nothing.
  */
+#include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -10,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -381,6 +384,67 @@ test_missing_file(void **state)
 	assert_defaults(cfg);
 }
 
+/*
+ * Only a regular file (links followed) is read: a FIFO would hang the
+ * load, and a link to nothing would give silent defaults.
+ */
+static void
+test_file_kinds(void **state)
+{
+	struct berth_config *cfg = *state;
+	static const char text[] = "[server]\nmax_clients = 7\n";
+	char dir[] = "/tmp/berth-test-config-XXXXXX";
+	char *ini, *file, *want;
+	int fd;
+
+	assert_non_null(mkdtemp(dir));
+	ini = path_join(dir, "berth.ini");
+	file = path_join(dir, "real.ini");
+	assert_int_equal(mkfifo(ini, 0600), 0);
+	assert_int_equal(config_load(cfg, ini, NULL, NULL), -1);
+	want = xasprintf("%s is a FIFO, not a regular file; make it a file "
+	    "(see berth.ini(5)) or remove it for the defaults", ini);
+	assert_string_equal(berth_last_error(), want);
+	free(want);
+	assert_defaults(cfg);
+	unlink(ini);
+	assert_int_equal(symlink(file, ini), 0);
+	assert_int_equal(config_load(cfg, ini, NULL, NULL), -1);
+	want = xasprintf("%s is a symbolic link to %s, which does not exist; "
+	    "make it a file (see berth.ini(5)) or remove it for the "
+	    "defaults", ini, file);
+	assert_string_equal(berth_last_error(), want);
+	free(want);
+	assert_defaults(cfg);
+	/* A link to a file is that file. */
+	fd = open(file, O_WRONLY | O_CREAT | O_EXCL, 0600);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, text, sizeof(text) - 1),
+	    (ssize_t)sizeof(text) - 1);
+	close(fd);
+	assert_int_equal(config_load(cfg, ini, NULL, NULL), 0);
+	assert_int_equal(cfg->max_clients, 7);
+	unlink(ini);
+	unlink(file);
+	rmdir(dir);
+	free(ini);
+	free(file);
+}
+
+static void
+test_max_clients(void **state)
+{
+	struct berth_config *cfg = *state;
+
+	assert_int_equal(cfg->max_clients, 128);
+	load_fails(cfg, "[server]\nmax_clients = 0\n", "berth.ini line 2: "
+	    "server.max_clients must be a whole number of clients from 1 to "
+	    "100000 (got '0')");
+	assert_int_equal(config_load_string(cfg, "[server]\nmax_clients = "
+	    "1\n", "berth.ini", NULL, NULL), 0);
+	assert_int_equal(cfg->max_clients, 1);
+}
+
 static void
 test_load_file(void **state)
 {
@@ -546,6 +610,10 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_nul_byte, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_missing_file, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_file_kinds, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_max_clients, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_load_file, setup,
 		    teardown),
