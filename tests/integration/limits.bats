@@ -201,9 +201,11 @@ worker: while :; do sleep 600 & done"
 	[ "$n" -ge 50 ]
 	# ... and what it left went with it.
 	left=$(for p in /proc/[0-9]*; do
-		tr '\0' '\n' < "$p/environ" 2>/dev/null | grep -qx 'DYNO=run\.[0-9]*' &&
-		    tr '\0' '\n' < "$p/environ" 2>/dev/null |
-		    grep -qx BERTH_APP=bomb-staging && echo "${p#/proc/}"
+		env=$(tr '\0' '\n' < "$p/environ" 2>/dev/null) || continue
+		if grep -qx 'DYNO=run\.[0-9]*' <<< "$env" &&
+		    grep -qx BERTH_APP=bomb-staging <<< "$env"; then
+			echo "${p#/proc/}"
+		fi
 	done)
 	[ -z "$left" ]
 }
