@@ -65,6 +65,7 @@ sandbox_script(struct build_ctx *b, const struct bp *bp, struct child *c,
 	if (is_dir(b->envdir))
 		sandbox_bind(sb, b->envdir, ENV_VIEW, 0);
 	sandbox_limit(sb, b->root, b->o != NULL ? b->o->app->name : "ci", 1);
+	sb->die_with_parent = 1;
 	return sandbox_wrap(sb, c);
 }
 

@@ -110,6 +110,7 @@ release_script(const struct berth_root *r, const char *app,
 	/* The same environment and shell as every dyno, through run_command
 	 * for its deadline and group kill. */
 	sandbox_limit(&sb, r, app, 0);
+	sb.die_with_parent = 1;
 	if (dyno_child(&spec, &c, &sb) < 0)
 		goto out;
 	c.timeout_ms = (int64_t)timeout * 1000;

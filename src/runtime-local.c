@@ -442,6 +442,7 @@ local_node_run(struct runtime_node *base, struct child *c)
 		for (i = 0; i < n->nshared; i++)
 			sandbox_bind(&sb, n->src[i], n->dest[i], 0);
 		sandbox_limit(&sb, n->root, "ci", 1);
+		sb.die_with_parent = 1;
 		if (sandbox_wrap(&sb, c) < 0) {
 			sandbox_clear(&sb);
 			return -1;

@@ -407,9 +407,8 @@ bwrap_args(struct sandbox *sb, struct strvec *a)
 	strvec_push(a, "--unshare-pid");
 	strvec_push(a, "--unshare-ipc");
 	strvec_push(a, "--unshare-uts");
-	/* Whoever started it (a monitor, a hook, berth run) watches it:
-	 * gone, the sandbox goes, and nothing of a killed push runs on. */
-	strvec_push(a, "--die-with-parent");
+	if (sb->die_with_parent)
+		strvec_push(a, "--die-with-parent");
 	push_system(a);
 	strvec_push(a, "--proc");
 	strvec_push(a, "/proc");

@@ -47,6 +47,11 @@ struct sandbox {
 	struct sandbox_bind binds[SANDBOX_BINDS];
 	size_t nbinds;
 	const struct dyno_cgroup *cgroup;	/* entered first; NULL = none */
+	/* Killed with whoever started it (a hook, a CLI, berthd): steps
+	 * that nobody stops gracefully (builds, CI, the release phase, app
+	 * scripts). Not dynos: their stop's SIGTERM kills bubblewrap's own
+	 * process at once, and the app must get its grace period. */
+	int die_with_parent;
 	struct dyno_cgroup *own;	/* sandbox_limit()'s */
 	struct sandbox_prep *prep;	/* sandbox_wrap()'s; sandbox_clear() */
 };

@@ -14,19 +14,23 @@ setup() {
 	setup_root
 	berth pipelines:create demo >/dev/null
 	APP=$BATS_TEST_TMPDIR/app
-	PHASE_LOG=$BATS_TEST_TMPDIR/phase.log
+	# The release phases of these tests log, and park, through the
+	# gate server: they run sandboxed.
+	start_gates
+	PHASE_LOG=$GATES/log
 	make_flow_app "$APP"
 }
 
 teardown() {
-	# A release phase parked on a go file must not outlive the test.
-	touch "$BATS_TEST_TMPDIR"/go.{demo,demo-staging}.v{1,2,3,4,5,6} \
+	# A release phase parked at a go gate must not outlive the test.
+	touch "$GATES"/go.{demo,demo-staging}.v{1,2,3,4,5,6} \
 	    2>/dev/null || true
 	for p in ${CLI_PIDS:-}; do
 		kill -KILL "$p" 2>/dev/null || true
 		wait "$p" 2>/dev/null || true
 	done
 	stop_berthd
+	stop_gates
 }
 
 # make_flow_app DIR: a Procfile-only app whose web dyno answers with its
@@ -54,6 +58,7 @@ make_flow_app() {
 	    H).serve_forever()
 	EOF
 	echo A > "$dir/content.txt"
+	add_gate_script "$dir"
 	printf 'web: python3 app.py\n' > "$dir/Procfile"
 	git -C "$dir" init -q
 	git -C "$dir" add -A
@@ -151,14 +156,13 @@ one_line_failure() {
 }
 
 @test "promotion does not rerun the buildpacks; --rebuild does and says so" {
-	unsandboxed
 	printf '{"buildpacks": [{"url": "%s"}]}\n' \
 	    "$FIXTURES/buildpacks/counting" > "$APP/app.json"
 	git -C "$APP" add app.json
 	git -C "$APP" commit -qm "Use the counting buildpack"
-	count=$BATS_TEST_TMPDIR/count
-	berth config:set COUNT_FILE="$count" -a demo-staging >/dev/null
-	berth config:set COUNT_FILE="$count" -a demo >/dev/null
+	count=$GATES/log
+	berth config:set COUNT_GATE="$GATE_PORT" -a demo-staging >/dev/null
+	berth config:set COUNT_GATE="$GATE_PORT" -a demo >/dev/null
 	start_berthd
 	run push "$APP" demo
 	[ "$status" -eq 0 ]
@@ -216,15 +220,14 @@ one_line_failure() {
 }
 
 @test "the release phase runs for the deploy, a config change, a promotion and a rollback" {
-	unsandboxed
-	set_release "$APP" "sh -c 'echo \"\$BERTH_APP \$BERTH_RELEASE \$GREETING \$SOURCE_VERSION\" >> \"\$PHASE_LOG\"'"
+	set_release "$APP" "./gate.sh log \"\$BERTH_APP \$BERTH_RELEASE \$GREETING \$SOURCE_VERSION\""
 	berth config:set PHASE_LOG="$PHASE_LOG" GREETING=one -a demo-staging >/dev/null
 	berth config:set PHASE_LOG="$PHASE_LOG" GREETING=prod -a demo >/dev/null
 	[ ! -e "$PHASE_LOG" ]
 	start_berthd
 	run push "$APP" demo
 	[ "$status" -eq 0 ]
-	[[ "$output" == *"Release phase: sh -c"* ]]
+	[[ "$output" == *"Release phase: ./gate.sh log"* ]]
 	sha=$(git -C "$APP" rev-parse HEAD)
 	run berth config:set GREETING=two -a demo-staging
 	[ "$status" -eq 0 ]
@@ -441,8 +444,7 @@ one_line_failure() {
 }
 
 @test "releases:retry releases the current slug again and reruns the release phase" {
-	unsandboxed
-	set_release "$APP" "sh -c 'echo \"\$BERTH_RELEASE \$GREETING\" >> \"\$PHASE_LOG\"'"
+	set_release "$APP" "./gate.sh log \"\$BERTH_RELEASE \$GREETING\""
 	berth config:set PHASE_LOG="$PHASE_LOG" GREETING=hi -a demo-staging >/dev/null
 	start_berthd
 	push "$APP" demo
@@ -467,18 +469,15 @@ v2 hi" ]
 }
 
 # parked_phase: a release phase that logs "start APP vN", waits for the
-# file go.APP.vN, then logs "end APP vN". v1 of demo-staging may go.
-# Its files are the test's: its tests run unsandboxed.
+# gate go.APP.vN, then logs "end APP vN". v1 of demo-staging may go.
 parked_phase() {
-	set_release "$APP" "sh -c 'echo start \$BERTH_APP \$BERTH_RELEASE >> \"\$PHASE_LOG\"; while [ ! -e \"\$GO_DIR/go.\$BERTH_APP.\$BERTH_RELEASE\" ]; do sleep 0.05; done; echo end \$BERTH_APP \$BERTH_RELEASE >> \"\$PHASE_LOG\"'"
-	berth config:set PHASE_LOG="$PHASE_LOG" GO_DIR="$BATS_TEST_TMPDIR" -a demo-staging >/dev/null
-	berth config:set PHASE_LOG="$PHASE_LOG" GO_DIR="$BATS_TEST_TMPDIR" -a demo >/dev/null
-	touch "$BATS_TEST_TMPDIR/go.demo-staging.v1"
+	set_release "$APP" "./gate.sh log start \$BERTH_APP \$BERTH_RELEASE; ./gate.sh wait go.\$BERTH_APP.\$BERTH_RELEASE; ./gate.sh log end \$BERTH_APP \$BERTH_RELEASE"
+	touch "$GATES/go.demo-staging.v1"
 }
 
 # go APP vN: let that release phase finish.
 go() {
-	touch "$BATS_TEST_TMPDIR/go.$1.$2"
+	touch "$GATES/go.$1.$2"
 }
 
 # in_background NAME COMMAND...: run a CLI in the background, output in
@@ -492,7 +491,6 @@ in_background() {
 }
 
 @test "kill -9 of config:set or promote during the release phase: the release still ends" {
-	unsandboxed
 	parked_phase
 	start_berthd
 	push "$APP" demo
@@ -533,7 +531,6 @@ in_background() {
 }
 
 @test "after kill -9 of config:set the next config:set waits for the release berthd still runs" {
-	unsandboxed
 	parked_phase
 	start_berthd
 	push "$APP" demo

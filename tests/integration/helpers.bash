@@ -92,13 +92,6 @@ json_get() {
 	python3 -c 'import json,sys; d=json.loads(sys.argv[1]); print(eval(sys.argv[2]))' "$1" "$2"
 }
 
-# unsandboxed: run app code without the sandbox ([sandbox] enabled = 0),
-# for tests whose app code signals through files of the test's own;
-# sandbox.bats tests the sandbox.
-unsandboxed() {
-	printf '\n[sandbox]\nenabled = 0\n' >> "$BERTH_ROOT/berth.ini"
-}
-
 # start_gates: gates for app code, which runs sandboxed and cannot see
 # the test's files: app code waits at gate NAME (gate_cmd NAME prints the
 # shell code) over loopback; the server marks $GATES/NAME.started and
@@ -117,6 +110,25 @@ stop_gates() {
 	kill "$GATE_PID" 2>/dev/null
 	wait "$GATE_PID" 2>/dev/null || true
 	GATE_PID=
+}
+
+# add_gate_script DIR: DIR/gate.sh, for app code to reach the gate
+# server: `./gate.sh log WORDS...` adds a line to $GATES/log, `./gate.sh
+# wait NAME` waits at gate NAME, `./gate.sh barrier NAME N` until N
+# sandboxes got there (exit 1 after 10 s). Commit it with the app.
+add_gate_script() {
+	cat > "$1/gate.sh" <<-EOF
+	#!/bin/bash
+	exec 3<>/dev/tcp/127.0.0.1/$GATE_PORT || exit 1
+	case \$1 in
+	log) shift; echo "log \$*" >&3 ;;
+	wait) echo "\$2" >&3 ;;
+	barrier) echo "barrier \$2 \$3" >&3 ;;
+	esac
+	read -r answer <&3
+	[ "\$answer" != timeout ]
+	EOF
+	chmod +x "$1/gate.sh"
 }
 
 # gate_cmd NAME: bash code that waits at gate NAME.

@@ -15,13 +15,15 @@ setup() {
 	berth pipelines:create demo >/dev/null
 	berth reviewapps:enable -p demo >/dev/null
 	APP=$BATS_TEST_TMPDIR/app
-	HOOK_LOG=$BATS_TEST_TMPDIR/hooks.log
+	# App scripts log, and park, through the gate server: sandboxed.
+	start_gates
+	HOOK_LOG=$GATES/log
 	make_review_app "$APP"
 }
 
 teardown() {
 	# A parked postdeploy must not outlive the test.
-	touch "$BATS_TEST_TMPDIR/go" 2>/dev/null || true
+	touch "$BATS_TEST_TMPDIR/go" "$GATES/go" 2>/dev/null || true
 	for p in ${CLI_PIDS:-}; do
 		kill -KILL "$p" 2>/dev/null || true
 		wait "$p" 2>/dev/null || true
@@ -38,6 +40,7 @@ teardown() {
 		done
 	done
 	stop_berthd
+	stop_gates
 }
 
 # make_review_app DIR: a Procfile-only python app whose web dyno answers
@@ -68,6 +71,7 @@ make_review_app() {
 	    H).serve_forever()
 	EOF
 	echo A > "$dir/content.txt"
+	add_gate_script "$dir"
 	printf 'web: python3 app.py\n' > "$dir/Procfile"
 	git -C "$dir" init -q
 	git -C "$dir" add -A
@@ -281,12 +285,11 @@ in_background() {
 }
 
 @test "postdeploy runs once; deleting the branch runs pr-predestroy, removes the route and keeps the history" {
-	unsandboxed
 	set_appjson "$APP" '{
   "env": {"HOOK_LOG": {"required": true}},
   "scripts": {
-    "postdeploy": "echo \"postdeploy $BERTH_APP\" >> \"$HOOK_LOG\"",
-    "pr-predestroy": "echo \"pr-predestroy $BERTH_APP\" >> \"$HOOK_LOG\""
+    "postdeploy": "./gate.sh log postdeploy $BERTH_APP",
+    "pr-predestroy": "./gate.sh log pr-predestroy $BERTH_APP"
   },
   "environments": {"test": {"scripts": {"test": "echo ok 1 - fine"}}}
 }'
@@ -493,13 +496,11 @@ pr-predestroy demo-feature-x" ]
 }
 
 @test "parallel CI nodes see distinct CI_NODE_INDEX and run at the same time; one failing node fails the run" {
-	unsandboxed
-	mkdir "$BATS_TEST_TMPDIR/barrier"
-	berth ci:config:set BARRIER="$BATS_TEST_TMPDIR/barrier" -p demo >/dev/null
-	# Each node waits (bounded) for the other: sequential nodes would fail.
+	# Each node waits (bounded) for the other at the gate server's
+	# barrier: sequential nodes would fail.
 	set_appjson "$APP" '{"environments": {"test": {
   "formation": {"test": {"quantity": 2}},
-  "scripts": {"test": "touch $BARRIER/$CI_NODE_INDEX; for i in $(seq 200); do [ -e $BARRIER/0 ] && [ -e $BARRIER/1 ] && break; sleep 0.05; done; [ -e $BARRIER/0 ] && [ -e $BARRIER/1 ] && echo \"ok 1 - node $CI_NODE_INDEX of $CI_NODE_TOTAL met the other\""}}}}'
+  "scripts": {"test": "./gate.sh barrier nodes 2 && echo \"ok 1 - node $CI_NODE_INDEX of $CI_NODE_TOTAL met the other\""}}}}'
 	branch "$APP" feature/par
 	run bpush "$APP" feature/par -o review.skip
 	echo "$output"
@@ -549,11 +550,8 @@ pr-predestroy demo-feature-x" ]
 }
 
 @test "test-setup failure errors the run; a hanging test errors after [ci] timeout and leaves no process; a forked daemon is killed" {
-	unsandboxed
-	mark=$BATS_TEST_TMPDIR/test-ran
 	set_appjson "$APP" '{"environments": {"test": {
-  "env": {"MARK": "'"$mark"'"},
-  "scripts": {"test-setup": "echo setting up; exit 3", "test": "touch $MARK; echo ok 1"}}}}'
+  "scripts": {"test-setup": "echo setting up; exit 3", "test": "./gate.sh log test ran; echo ok 1"}}}}'
 	branch "$APP" feature/t
 	run bpush "$APP" feature/t -o review.skip
 	echo "$output"
@@ -561,16 +559,14 @@ pr-predestroy demo-feature-x" ]
 	[[ "$output" == *"setting up"* ]]
 	[[ "$output" == *"Tests errored"* ]]
 	[[ "$output" == *"exited with status 3"* ]]
-	[ ! -e "$mark" ]
+	[[ "$(cat "$GATES/log" 2>/dev/null)" != *"test ran"* ]]
 	[ "$(run0 'r["status"]')" = errored ]
 	[[ "$(run0 'r["error"]')" == *"exit 3"* ]]
 
 	# A test that never ends: [ci] timeout = 2.
 	printf '\n[ci]\ntimeout = 2\n' >> "$BERTH_ROOT/berth.ini"
-	pids=$BATS_TEST_TMPDIR/hang.pids
 	set_appjson "$APP" '{"environments": {"test": {
-  "env": {"PIDS": "'"$pids"'"},
-  "scripts": {"test": "echo $$ > $PIDS; sleep 1000 & echo $! >> $PIDS; echo waiting forever; wait"}}}}'
+  "scripts": {"test": "sleep 1000 & echo waiting forever; wait"}}}}'
 	start=$(date +%s)
 	run bpush "$APP" feature/t -o review.skip
 	took=$(( $(date +%s) - start ))
@@ -582,22 +578,18 @@ pr-predestroy demo-feature-x" ]
 	[[ "$output" == *"waiting forever"* ]]
 	[[ "$output" == *"timed out after 2 s (berth.ini [ci] timeout)"* ]]
 	[ "$(run0 '(r["number"], r["status"])')" = "(2, 'errored')" ]
-	[ "$(wc -l < "$pids")" = 2 ]
-	cat "$pids"
-	wait_for "the hanging test's processes to end" 5 all_gone "$pids"
+	# Its sandbox's processes (found by their mounts) are gone.
+	wait_for "the hanging test's processes to end" 5 no_root_procs
 
 	# A test that forks a daemon and exits 0.
-	dpids=$BATS_TEST_TMPDIR/daemon.pids
 	set_appjson "$APP" '{"environments": {"test": {
-  "env": {"PIDS": "'"$dpids"'"},
-  "scripts": {"test": "setsid sleep 1000 </dev/null >/dev/null 2>&1 & echo $! > $PIDS; echo ok 1 - forked"}}}}'
+  "scripts": {"test": "setsid sleep 1000 </dev/null >/dev/null 2>&1 & ./gate.sh log forked $!; echo ok 1 - forked"}}}}'
 	run bpush "$APP" feature/t -o review.skip
 	echo "$output"
 	[ "$status" -eq 0 ]
 	[ "$(run0 '(r["number"], r["status"])')" = "(3, 'succeeded')" ]
-	[ -s "$dpids" ]
-	cat "$dpids"
-	wait_for "the test's daemon to be killed" 5 all_gone "$dpids"
+	grep -q '^forked [0-9]' "$GATES/log"
+	wait_for "the test's daemon to be killed" 5 no_root_procs
 	# Nothing the runs started is left in the server root.
 	wait_for "no process of the root" 5 no_root_procs
 }
@@ -845,12 +837,11 @@ open(sys.argv[1], "w").write("{\"name\": \"big\", \"pad\": \"" + "a" * (10 << 20
 }
 
 @test "deleting a branch whose review app is mid-deploy waits for the deploy, then destroys it" {
-	unsandboxed
 	set_appjson "$APP" '{
   "env": {"HOOK_LOG": {"required": true}, "GO": {"required": true}},
   "scripts": {
-    "postdeploy": "echo postdeploy start >> \"$HOOK_LOG\"; while [ ! -e \"$GO\" ]; do sleep 0.05; done; echo postdeploy end >> \"$HOOK_LOG\"",
-    "pr-predestroy": "echo pr-predestroy >> \"$HOOK_LOG\""
+    "postdeploy": "./gate.sh log postdeploy start; ./gate.sh wait go; ./gate.sh log postdeploy end",
+    "pr-predestroy": "./gate.sh log pr-predestroy"
   }
 }'
 	berth reviewapps:config:set HOOK_LOG="$HOOK_LOG" GO="$BATS_TEST_TMPDIR/go" -p demo >/dev/null
@@ -866,7 +857,7 @@ open(sys.argv[1], "w").write("{\"name\": \"big\", \"pad\": \"" + "a" * (10 << 20
 	# Still there while the deploy runs.
 	[ "$(ra_branches)" = feature/slow ]
 	[ "$(router_code demo-feature-slow /)" = 200 ]
-	touch "$BATS_TEST_TMPDIR/go"
+	touch "$GATES/go"
 	rc=0
 	wait "$deploy" || rc=$?
 	cat "$BATS_TEST_TMPDIR/deploy.out"

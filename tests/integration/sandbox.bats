@@ -201,3 +201,15 @@ print(s.recv(4096).decode())' "$BERTH_ROOT/run/berthd.sock"
 	[ "$(stat -c %a "$BERTH_ROOT/slugs/$slug/index.html")" = 644 ]
 	[ ! -e "$BERTH_ROOT/slugs/$slug/new" ]
 }
+
+@test "a stopped dyno gets its grace period inside the sandbox" {
+	# bubblewrap's own process dies of the stop's SIGTERM at once; the
+	# app must still have its stop_timeout to finish.
+	set_procfile "$APP" "web: trap 'sleep 1; echo graceful-bye; exit 0' TERM; python3 -m http.server \$PORT & wait"
+	start_berthd
+	push "$APP" demo >/dev/null
+	wait_for "the app" 20 router_says demo-staging / hello
+	berth ps:restart -a demo-staging >/dev/null
+	wait_for "the old dyno's goodbye" 20 eval \
+	    'berth logs -a demo-staging | grep -q "app\[web.1\]: graceful-bye"'
+}
