@@ -96,12 +96,15 @@ secrets_init(struct build_ctx *b)
 		    longest_first);
 }
 
-/* Replace config var values in line with [KEY]. Caller frees. */
+/*
+ * Replace config var values in line with [KEY], and hide URLs'
+ * passwords. Caller frees.
+ */
 static char *
 redact(const struct build_ctx *b, const char *line)
 {
 	struct strbuf sb = STRBUF_INIT;
-	char *cur = xstrdup(line);
+	char *cur = redact_userinfo(line);
 	size_t i;
 
 	for (i = 0; i < b->nsecrets; i++) {

@@ -50,6 +50,24 @@ installed(struct berth_root *r, const char *name)
 	return ok;
 }
 
+/* What berth shows of sources: a URL's password hidden. */
+static int
+list_shown(struct ledger *db, int64_t pipeline_id, struct buildpack **bps,
+    size_t *nr)
+{
+	size_t i;
+
+	if (ledger_buildpack_list(db, pipeline_id, bps, nr) < 0)
+		return -1;
+	for (i = 0; i < *nr; i++) {
+		char *shown = redact_userinfo((*bps)[i].source);
+
+		free((*bps)[i].source);
+		(*bps)[i].source = shown;
+	}
+	return 0;
+}
+
 static int
 list_installed(struct cmd_ctx *ctx)
 {
@@ -61,7 +79,7 @@ list_installed(struct cmd_ctx *ctx)
 	struct table t;
 
 	if (buildpack_detection_order(&ctx->root, &order) < 0 ||
-	    ledger_buildpack_list(ctx->root.db, 0, &bps, &nr) < 0) {
+	    list_shown(ctx->root.db, 0, &bps, &nr) < 0) {
 		strvec_clear(&order);
 		return cmd_fail_last();
 	}
@@ -133,7 +151,7 @@ cmd_buildpacks(struct cmd_ctx *ctx)
 		return list_installed(ctx);
 	if (cmd_need_pipeline(ctx, &p) != 0)
 		return 1;
-	if (ledger_buildpack_list(ctx->root.db, p.id, &bps, &nr) < 0) {
+	if (list_shown(ctx->root.db, p.id, &bps, &nr) < 0) {
 		pipeline_clear(&p);
 		return cmd_fail_last();
 	}
@@ -283,7 +301,7 @@ cmd_buildpacks_remove(struct cmd_ctx *ctx)
 		free(name);
 		return 1;
 	}
-	if (ledger_buildpack_list(ctx->root.db, p.id, &bps, &nr) < 0)
+	if (list_shown(ctx->root.db, p.id, &bps, &nr) < 0)
 		cmd_fail_last();
 	else if (find_bp(bps, nr, name) == NULL)
 		cmd_fail("buildpack %s is not in %s's list; see: berth "

@@ -13,11 +13,15 @@ out_prefixed(const char *prefix, const char *fmt, va_list ap)
 {
 	struct strbuf sb = STRBUF_INIT;
 
+	char *clean;
+
 	strbuf_addstr(&sb, prefix);
 	strbuf_vaddf(&sb, fmt, ap);
 	strbuf_addch(&sb, '\n');
-	fputs(sb.buf, stdout);
+	clean = redact_userinfo(sb.buf);
+	fputs(clean, stdout);
 	fflush(stdout);
+	free(clean);
 	strbuf_release(&sb);
 }
 

@@ -174,20 +174,28 @@ read_commands(struct push *p)
 	char *line = NULL;
 	size_t cap = 0;
 	ssize_t n;
-	int bad = 0;
+	int bad = 0, lineno = 0;
 
 	while ((n = getline(&line, &cap, stdin)) > 0) {
 		struct command c;
 		char *sp1, *sp2;
 
+		lineno++;
 		while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
 			line[--n] = '\0';
+		/* "refs/heads/a\0b" must not pass as refs/heads/a. */
+		if (strlen(line) != (size_t)n) {
+			out_error("hook input line %d holds a NUL byte; is this "
+			    "berth-receive run by git?", lineno);
+			bad = 1;
+			continue;
+		}
 		sp1 = strchr(line, ' ');
 		sp2 = sp1 != NULL ? strchr(sp1 + 1, ' ') : NULL;
 		if (sp1 == NULL || sp2 == NULL || sp1 - line != GIT_OID_HEXSZ ||
 		    sp2 - sp1 - 1 != GIT_OID_HEXSZ) {
-			out_error("unexpected hook input line; is this "
-			    "berth-receive run by git?");
+			out_error("hook input line %d is not 'OLD NEW REF'; is "
+			    "this berth-receive run by git?", lineno);
 			bad = 1;
 			continue;
 		}

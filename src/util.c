@@ -28,9 +28,42 @@ static void
 set_error(const char *fmt, va_list ap)
 {
 	char buf[sizeof(last_error)];
+	char *clean;
 
 	vsnprintf(buf, sizeof(buf), fmt, ap);
-	memcpy(last_error, buf, sizeof(buf));
+	/* A URL's password never reaches a message. */
+	clean = redact_userinfo(buf);
+	snprintf(last_error, sizeof(last_error), "%s", clean);
+	free(clean);
+}
+
+char *
+redact_userinfo(const char *s)
+{
+	struct strbuf sb = STRBUF_INIT;
+	const char *p = s, *scheme;
+
+	while ((scheme = strstr(p, "://")) != NULL) {
+		const char *host = scheme + 3, *end = host, *at = NULL, *colon;
+
+		while (*end != '\0' && strchr("/?#\"' \t\n", *end) == NULL) {
+			if (*end == '@')
+				at = end;
+			end++;
+		}
+		strbuf_add(&sb, p, (size_t)(host - p));
+		if (at != NULL) {
+			colon = memchr(host, ':', (size_t)(at - host));
+			if (colon != NULL)
+				strbuf_add(&sb, host, (size_t)(colon - host + 1));
+			strbuf_addstr(&sb, "***");
+			host = at;
+		}
+		strbuf_add(&sb, host, (size_t)(end - host));
+		p = end;
+	}
+	strbuf_addstr(&sb, p);
+	return strbuf_detach(&sb);
 }
 
 int

@@ -25,6 +25,13 @@ int berth_error(const char *fmt, ...) BERTH_ATTR_PRINTF(1, 2);
 int berth_error_errno(const char *fmt, ...) BERTH_ATTR_PRINTF(1, 2);
 /* The last recorded error ("" when none). */
 const char *berth_last_error(void);
+/*
+ * s with the password of every URL in it hidden (user:PASSWORD@host
+ * becomes user:[three stars]@host, a token alone is all stars): every
+ * message goes through it.
+ * Caller frees.
+ */
+char *redact_userinfo(const char *s);
 void berth_clear_error(void);
 
 /* Allocation that never returns NULL (aborts on out of memory). */

@@ -194,3 +194,35 @@ cpu_ticks() {
 	run bash -c 'berth apps >/dev/null'
 	[ "$status" -eq 0 ]
 }
+
+@test "hook input with a NUL in a ref, or not 'OLD NEW REF', is refused naming its line" {
+	berth pipelines:create demo >/dev/null
+	repo=$(repo_of demo)
+	zero=0000000000000000000000000000000000000000
+	sha=1111111111111111111111111111111111111111
+	# refs/heads/a\0b must not pass as refs/heads/a.
+	run bash -c "printf '%s %s refs/heads/main\n%s %s refs/heads/a\0b\n' \
+	    $zero $sha $zero $sha | (cd '$repo' && GIT_DIR=. ./hooks/pre-receive)"
+	echo "$output"
+	[ "$status" -ne 0 ]
+	[[ "$output" == *"hook input line 2 holds a NUL byte; is this berth-receive run by git?"* ]]
+	run bash -c "printf 'garbage\n' | (cd '$repo' && GIT_DIR=. ./hooks/pre-receive)"
+	[ "$status" -ne 0 ]
+	[[ "$output" == *"hook input line 1 is not 'OLD NEW REF'; is this berth-receive run by git?"* ]]
+	# Nothing was built or released.
+	run berth builds -a demo-staging --json
+	[ "$(json_get "$output" 'len(d)')" = 0 ]
+	run berth releases -a demo-staging --json
+	[ "$(json_get "$output" 'len(d)')" = 0 ]
+}
+
+@test "a URL's password is never shown: buildpacks:add's error and the listing" {
+	run berth buildpacks:add https://alice:s3cretpw@127.0.0.1:9/x.git
+	echo "$output"
+	[ "$status" -ne 0 ]
+	[[ "$output" == *"https://alice:***@127.0.0.1:9/x.git"* ]]
+	[[ "$output" != *s3cretpw* ]]
+	run berth buildpacks:add https://tok3n@127.0.0.1:9/y.git
+	[[ "$output" == *"https://***@127.0.0.1:9/y.git"* ]]
+	[[ "$output" != *tok3n* ]]
+}

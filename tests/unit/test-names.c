@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -330,6 +331,34 @@ test_quote(void **state)
 	assert_string_equal(out, "");
 }
 
+/* A URL's password never shows: in messages, output, build logs. */
+static void
+test_redact_userinfo(void **state)
+{
+	static const char *const cases[][2] = {
+		{ "https://alice:pw@host/x.git", "https://alice:***@host/x.git" },
+		{ "https://tok3n@github.com/o/r", "https://***@github.com/o/r" },
+		{ "clone 'https://a:b@h:8/p' failed", "clone 'https://a:***@h:8/p' failed" },
+		{ "https://host/path@v1", "https://host/path@v1" },
+		{ "two: http://u:p@a/ and ssh://git@b/x",
+		    "two: http://u:***@a/ and ssh://***@b/x" },
+		{ "no url: user@host:path", "no url: user@host:path" },
+		{ "ends://", "ends://" },
+	};
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char *got = redact_userinfo(cases[i][0]);
+
+		assert_string_equal(got, cases[i][1]);
+		free(got);
+	}
+	berth_error("cannot clone %s", "https://alice:secret@h/x");
+	assert_string_equal(berth_last_error(),
+	    "cannot clone https://alice:***@h/x");
+}
+
 int
 main(void)
 {
@@ -347,6 +376,7 @@ main(void)
 		cmocka_unit_test(test_stages),
 		cmocka_unit_test(test_utf8),
 		cmocka_unit_test(test_quote),
+		cmocka_unit_test(test_redact_userinfo),
 	};
 
 	cmocka_set_message_output(CM_OUTPUT_TAP);
