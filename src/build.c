@@ -97,14 +97,14 @@ secrets_init(struct build_ctx *b)
 }
 
 /*
- * Replace config var values in line with [KEY], and hide URLs'
- * passwords. Caller frees.
+ * Replace config var values in line with [KEY], then hide what URLs'
+ * passwords are left. Caller frees.
  */
 static char *
 redact(const struct build_ctx *b, const char *line)
 {
 	struct strbuf sb = STRBUF_INIT;
-	char *cur = redact_userinfo(line);
+	char *cur = xstrdup(line), *clean;
 	size_t i;
 
 	for (i = 0; i < b->nsecrets; i++) {
@@ -124,7 +124,9 @@ redact(const struct build_ctx *b, const char *line)
 		cur = strbuf_detach(&sb);
 	}
 	strbuf_release(&sb);
-	return cur;
+	clean = redact_userinfo(cur);
+	free(cur);
+	return clean;
 }
 
 /* Show one line to the pusher and keep it in the log. */
