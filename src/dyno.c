@@ -48,38 +48,18 @@ make_writable(const char *path)
 	return 0;
 }
 
-/* Append the decimal digits of v to buf at *n (async-signal-safe). */
-static void
-put_num(char *buf, size_t *n, unsigned long v)
-{
-	char tmp[24];
-	size_t k = 0;
-
-	do {
-		tmp[k++] = (char)('0' + v % 10);
-		v /= 10;
-	} while (v > 0);
-	while (k > 0)
-		buf[(*n)++] = tmp[--k];
-}
-
+/* "ID ID 1": an id map in which id is itself (async-signal-safe). */
 static int
 write_map(const char *path, unsigned long id)
 {
 	char buf[64];
 	size_t n = 0;
-	int fd = open(path, O_WRONLY | O_CLOEXEC), ok;
 
-	if (fd < 0)
-		return -1;
-	put_num(buf, &n, id);
+	put_ulong(buf, &n, id);
 	buf[n++] = ' ';
-	put_num(buf, &n, id);
+	put_ulong(buf, &n, id);
 	memcpy(buf + n, " 1\n", 3);
-	n += 3;
-	ok = write(fd, buf, n) == (ssize_t)n;
-	close(fd);
-	return ok ? 0 : -1;
+	return write_small(path, buf, n + 3);
 }
 
 int

@@ -77,29 +77,11 @@ as_root(void)
 static void
 num_path(char buf[40], const char *pre, long v, const char *post)
 {
-	char tmp[24];
-	size_t n = strlen(pre), k = 0;
+	size_t n = strlen(pre);
 
 	memcpy(buf, pre, n);
-	do {
-		tmp[k++] = (char)('0' + v % 10);
-		v /= 10;
-	} while (v > 0);
-	while (k > 0)
-		buf[n++] = tmp[--k];
+	put_ulong(buf, &n, (unsigned long)v);
 	memcpy(buf + n, post, strlen(post) + 1);
-}
-
-static int
-write_proc(const char *path, const char *text)
-{
-	int fd = open(path, O_WRONLY | O_CLOEXEC), ok;
-
-	if (fd < 0)
-		return -1;
-	ok = write(fd, text, strlen(text)) == (ssize_t)strlen(text);
-	close(fd);
-	return ok ? 0 : -1;
 }
 
 /*
@@ -127,9 +109,9 @@ idmap_userns(const struct sandbox_prep *p)
 	close(pipefd[1]);
 	if (pid > 0 && read(pipefd[0], &c, 1) == 1 && c == 'y') {
 		num_path(path, "/proc/", pid, "/uid_map");
-		if (write_proc(path, p->map) == 0) {
+		if (write_small(path, p->map, strlen(p->map)) == 0) {
 			num_path(path, "/proc/", pid, "/gid_map");
-			if (write_proc(path, p->map) == 0) {
+			if (write_small(path, p->map, strlen(p->map)) == 0) {
 				num_path(path, "/proc/", pid, "/ns/user");
 				fd = open(path, O_RDONLY | O_CLOEXEC);
 			}

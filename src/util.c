@@ -1014,3 +1014,29 @@ helper_program(const char *name, const char *env)
 	}
 	return xasprintf("%s/%s", BERTH_LIBEXECDIR, name);
 }
+
+void
+put_ulong(char *buf, size_t *n, unsigned long v)
+{
+	char tmp[24];
+	size_t k = 0;
+
+	do {
+		tmp[k++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v > 0);
+	while (k > 0)
+		buf[(*n)++] = tmp[--k];
+}
+
+int
+write_small(const char *path, const char *data, size_t len)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC), ok;
+
+	if (fd < 0)
+		return -1;
+	ok = write(fd, data, len) == (ssize_t)len;
+	close(fd);
+	return ok ? 0 : -1;
+}

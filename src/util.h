@@ -159,6 +159,14 @@ char *path_join(const char *a, const char *b);
  * frees.
  */
 char *helper_program(const char *name, const char *env);
+/*
+ * For a child between fork and exec (async-signal-safe, no malloc):
+ * append the decimal digits of v to buf at *n; and write len bytes of
+ * data to the existing file path in one write (a /proc id map), 0 or
+ * -1 with errno.
+ */
+void put_ulong(char *buf, size_t *n, unsigned long v);
+int write_small(const char *path, const char *data, size_t len);
 /* Absolute, symlink-free path of an existing path; caller frees. */
 char *path_real(const char *path);
 
