@@ -235,14 +235,11 @@ prep_overlay(struct sandbox_prep *p, const struct dyno_dir *dd)
 	struct stat st;
 	int ret = -1;
 
-	p->lower = opts_lower(dd->mount_opts);
 	work = path_join(dd->base, "work");
-	if (p->lower == NULL || stat(p->lower, &st) < 0) {
+	if (stat(p->lower, &st) < 0) {
 		berth_error("the dyno's slug cannot be found");
 		goto out;
 	}
-	if (slug_owner_writable(p->lower) < 0)
-		goto out;
 	if (chown(upper, (uid_t)p->uid, (gid_t)p->uid) < 0 ||
 	    chown(work, (uid_t)p->uid, (gid_t)p->uid) < 0) {
 		berth_error_errno("cannot give %s to the app", upper);
@@ -655,22 +652,18 @@ sandbox_wrap(struct sandbox *sb, struct child *c)
 	p->uid = as_root() ? sb->uid : -1;
 	p->cgroup = sb->cgroup;
 	sb->prep = p;
-	if (p->uid >= 0 && sb->dir != NULL) {
-		p->dir = sb->dir;
-		if (sb->dir->mount_opts != NULL) {
-			if (prep_overlay(p, sb->dir) < 0)
-				return -1;
-		} else if (sandbox_chown(sb->dir->path, p->uid) < 0)
+	/* Its overlay (mounted by the child, mapped to uid as root), or a
+	 * copy (uid's, as root; sandbox_chown() does nothing for -1). */
+	p->dir = sb->dir;
+	if (sb->dir != NULL && sb->dir->mount_opts != NULL) {
+		p->lower = opts_lower(sb->dir->mount_opts);
+		if (p->lower == NULL || !is_dir(p->lower))
+			return berth_error("the dyno's slug cannot be found");
+		if (slug_owner_writable(p->lower) < 0 ||
+		    (p->uid >= 0 && prep_overlay(p, sb->dir) < 0))
 			return -1;
-	} else if (sb->dir != NULL && sb->dir->mount_opts != NULL) {
-		char *lower = opts_lower(sb->dir->mount_opts);
-		int rc = lower != NULL ? slug_owner_writable(lower) : 0;
-
-		free(lower);
-		if (rc < 0)
-			return -1;
-		p->dir = sb->dir;
-	}
+	} else if (sb->dir != NULL && sandbox_chown(sb->dir->path, p->uid) < 0)
+		return -1;
 	prep_ids(p, sb);
 	bwrap_args(sb, &args);
 	for (i = 0; i < c->args.nr; i++)
