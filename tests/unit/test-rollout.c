@@ -341,6 +341,7 @@ add_type(struct rollout_plan *plan, const char *name, const char *cmd)
 	    sizeof(*plan->form));
 	plan->form[plan->nform].type = xstrdup(name);
 	plan->form[plan->nform].quantity = 1;
+	plan->form[plan->nform].memory = 0;
 	plan->nform++;
 }
 
