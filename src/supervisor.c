@@ -1026,7 +1026,10 @@ supervisor_stop_all(struct supervisor *sv)
 			if (d->out_fd >= 0)
 				dyno_read(d);
 			dyno_collect(sv, d);
-			if (d->pid == 0 && !group_alive(d))
+			/* A pinned dyno is still in another thread's hands (a
+			 * crash restart in flight): clearing it now would free
+			 * it under that thread. */
+			if (d->pid == 0 && d->pins == 0 && !group_alive(d))
 				continue;
 			left++;
 			if (late)
