@@ -66,6 +66,13 @@ static const struct berth_cmd *const commands[] = {
 	&cmd_reviewapps_config_unset_entry,
 	&cmd_reviewapps_create_entry,
 	&cmd_reviewapps_destroy_entry,
+	&cmd_users_entry,
+	&cmd_users_add_entry,
+	&cmd_users_remove_entry,
+	&cmd_access_entry,
+	&cmd_access_grant_entry,
+	&cmd_access_revoke_entry,
+	&cmd_shell_entry,
 	NULL,
 };
 
@@ -88,6 +95,67 @@ cmd_fail_last(void)
 	return cmd_fail("%s", berth_last_error());
 }
 
+/* A remote user's role on pipeline_id against need: 0, or 1 refused. */
+static int
+check_role(struct cmd_ctx *ctx, int64_t pipeline_id, const char *pipeline,
+    const char *what, enum role need)
+{
+	enum role have;
+
+	if (!ctx->remote)
+		return 0;
+	if (access_role(ctx->root.db, &ctx->user, pipeline_id, &have) < 0)
+		return cmd_fail_last();
+	if (have < need) {
+		access_refuse(&ctx->root, &ctx->user, have, pipeline, what,
+		    need);
+		return cmd_fail_last();
+	}
+	ctx->checked = 1;
+	return 0;
+}
+
+int
+cmd_check_app(struct cmd_ctx *ctx, const struct app *a)
+{
+	char *what = xasprintf("%s on %s", ctx->cmd->name, a->name);
+	int rc = check_role(ctx, a->pipeline_id, a->pipeline, what,
+	    access_needed(&ctx->cmd->access, a->stage));
+
+	free(what);
+	return rc;
+}
+
+int
+cmd_check_pipeline(struct cmd_ctx *ctx, const struct pipeline *p)
+{
+	return check_role(ctx, p->id, p->name, ctx->cmd->name,
+	    access_needed(&ctx->cmd->access, NULL));
+}
+
+int
+cmd_check_server(struct cmd_ctx *ctx, const char *what)
+{
+	if (!ctx->remote || ctx->user.admin) {
+		ctx->checked = 1;
+		return 0;
+	}
+	access_refuse(&ctx->root, &ctx->user, ROLE_NONE, NULL, what,
+	    ROLE_ADMIN);
+	return cmd_fail_last();
+}
+
+int
+cmd_may(struct cmd_ctx *ctx, int64_t pipeline_id, enum role need)
+{
+	enum role have;
+
+	if (!ctx->remote)
+		return 1;
+	return access_role(ctx->root.db, &ctx->user, pipeline_id, &have) ==
+	    0 && have >= need;
+}
+
 int
 cmd_need_app(struct cmd_ctx *ctx, struct app *out)
 {
@@ -96,6 +164,10 @@ cmd_need_app(struct cmd_ctx *ctx, struct app *out)
 		    ctx->cmd->name);
 	if (ledger_app_get(ctx->root.db, ctx->app, out) != 0)
 		return cmd_fail_last();
+	if (cmd_check_app(ctx, out) != 0) {
+		app_clear(out);
+		return 1;
+	}
 	return 0;
 }
 
@@ -107,6 +179,10 @@ cmd_need_pipeline(struct cmd_ctx *ctx, struct pipeline *out)
 		    "berth pipelines)", ctx->cmd->name);
 	if (ledger_pipeline_get(ctx->root.db, ctx->pipeline, out) != 0)
 		return cmd_fail_last();
+	if (cmd_check_pipeline(ctx, out) != 0) {
+		pipeline_clear(out);
+		return 1;
+	}
 	return 0;
 }
 
@@ -324,6 +400,34 @@ finish_output(int ret)
 	return cmd_fail("cannot write the output: %s", strerror(errno));
 }
 
+/*
+ * Who is asking (access.h), and whether the command is theirs to run at
+ * all; what it needs of an app or pipeline is checked where it resolves
+ * it (cmd_need_app(), cmd_need_pipeline()). 0, or 1 after the refusal.
+ */
+static int
+check_access(struct cmd_ctx *ctx, const struct berth_cmd *c)
+{
+	int rc;
+
+	if (c->flags & CMD_NO_ROOT) {
+		rc = getenv(ACCESS_USER_ENV) != NULL;
+	} else {
+		rc = access_user_from_env(ctx->root.db, &ctx->user);
+		if (rc < 0)
+			return cmd_fail_last();
+	}
+	ctx->remote = rc;
+	if (!ctx->remote)
+		return 0;
+	if (c->access.scope == ACCESS_LOCAL)
+		return cmd_fail("%s runs only on the server itself, by a user "
+		    "with access to the server root", c->name);
+	if (c->access.scope == ACCESS_SERVER)
+		return cmd_check_server(ctx, c->name);
+	return 0;
+}
+
 static int
 run(int argc, char **argv)
 {
@@ -375,7 +479,16 @@ run(int argc, char **argv)
 		ret = cmd_fail_last();
 		goto out;
 	}
-	ret = c->exec(&ctx);
+	ret = check_access(&ctx, c);
+	if (ret == 0)
+		ret = c->exec(&ctx);
+	/* A command that never checked a remote user's role is a hole. */
+	if (ret == 0 && ctx.remote && !ctx.checked &&
+	    (c->access.scope == ACCESS_APP ||
+	    c->access.scope == ACCESS_PIPELINE))
+		ret = cmd_fail("%s did not check %s's access: a bug in berth; "
+		    "please report it", c->name, ctx.user.name);
+	user_clear(&ctx.user);
 	if (!(c->flags & CMD_NO_ROOT))
 		root_close(&ctx.root);
 out:

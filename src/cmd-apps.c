@@ -30,11 +30,12 @@ cmd_apps(struct cmd_ctx *ctx)
 {
 	struct pipeline p;
 	struct app *apps = NULL;
-	size_t nr = 0, i;
+	size_t nr = 0, shown = 0, i;
 	json_t *arr = NULL;
 	struct table t;
 
 	memset(&p, 0, sizeof(p));
+	ctx->checked = 1;	/* a berth user sees the apps they may */
 	if (ctx->pipeline != NULL && cmd_need_pipeline(ctx, &p) != 0)
 		return 1;
 	if (ledger_app_list(ctx->root.db, p.id, &apps, &nr) < 0) {
@@ -50,6 +51,9 @@ cmd_apps(struct cmd_ctx *ctx)
 		char ver[16] = "-";
 		int rc;
 
+		if (!cmd_may(ctx, apps[i].pipeline_id, ROLE_VIEWER))
+			continue;
+		shown++;
 		memset(&r, 0, sizeof(r));
 		rc = ledger_release_current(ctx->root.db, apps[i].id, &r);
 		if (rc == 0)
@@ -71,7 +75,11 @@ cmd_apps(struct cmd_ctx *ctx)
 	}
 	if (ctx->json)
 		cmd_print_json(arr);
-	else if (nr == 0)
+	else if (shown == 0 && ctx->remote)
+		printf("No apps you have a role on; ask an admin: berth "
+		    "access:grant %s -p PIPELINE --role viewer\n",
+		    ctx->user.name);
+	else if (shown == 0)
 		printf("No apps yet; create one with: berth apps:create NAME "
 		    "-p %s --stage staging\n", p.name ? p.name : "PIPELINE");
 	else
@@ -348,6 +356,7 @@ cmd_apps_destroy(struct cmd_ctx *ctx)
 
 const struct berth_cmd cmd_apps_entry = {
 	.name = "apps",
+	.access = { .scope = ACCESS_SELF, .role = ROLE_VIEWER },
 	.usage = "apps [-p PIPELINE] [--json]",
 	.summary =
 	"list apps with their stage, current release and auto-deploy branch",
@@ -358,6 +367,7 @@ const struct berth_cmd cmd_apps_entry = {
 
 const struct berth_cmd cmd_apps_create_entry = {
 	.name = "apps:create",
+	.access = { .scope = ACCESS_PIPELINE, .role = ROLE_ADMIN },
 	.usage =
 	"apps:create NAME -p PIPELINE --stage STAGE [--branch BRANCH]",
 	.summary = "add an app to a pipeline stage",
@@ -379,6 +389,7 @@ const struct berth_cmd cmd_apps_create_entry = {
 
 const struct berth_cmd cmd_apps_info_entry = {
 	.name = "apps:info",
+	.access = { .scope = ACCESS_APP, .role = ROLE_VIEWER },
 	.usage = "apps:info [-a APP | APP] [--json]",
 	.summary =
 	"show an app: pipeline, current release, slug, config var names",
@@ -391,6 +402,7 @@ const struct berth_cmd cmd_apps_info_entry = {
 
 const struct berth_cmd cmd_apps_destroy_entry = {
 	.name = "apps:destroy",
+	.access = { .scope = ACCESS_APP, .role = ROLE_ADMIN },
 	.usage = "apps:destroy [-a APP | APP] --confirm APP",
 	.summary = "destroy an app (its release history stays in the ledger)",
 	.help =

@@ -11,6 +11,7 @@
 #include "names.h"
 
 #include <stdio.h>
+#include <strings.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -247,6 +248,8 @@ cmd_buildpacks_add(struct cmd_ctx *ctx)
 	int ret = 1;
 
 	if (ctx->pipeline == NULL) {
+		if (cmd_check_server(ctx, "installing a buildpack") != 0)
+			return 1;
 		if (buildpack_install(&ctx->root, spec, index, &name) < 0)
 			return cmd_fail_last();
 		printf("Installed buildpack %s (position %d)\n", name,
@@ -259,6 +262,13 @@ cmd_buildpacks_add(struct cmd_ctx *ctx)
 	}
 	if (cmd_need_pipeline(ctx, &p) != 0)
 		return 1;
+	/* The server's files are for those who have the server. */
+	if (ctx->remote && !ctx->user.admin && (spec[0] == '/' ||
+	    spec[0] == '.' || strncasecmp(spec, "file:", 5) == 0)) {
+		cmd_fail("a buildpack from a path on the server needs a server "
+		    "admin: give a Git URL or an installed buildpack's name");
+		goto out;
+	}
 	if ((name = bp_name_arg(spec)) == NULL ||
 	    (stored = pipeline_spec(&ctx->root, spec, name)) == NULL ||
 	    ledger_buildpack_add(ctx->root.db, p.id, name, stored,
@@ -288,7 +298,10 @@ cmd_buildpacks_remove(struct cmd_ctx *ctx)
 	if ((name = bp_name_arg(ctx->argv[0])) == NULL)
 		return cmd_fail_last();
 	if (ctx->pipeline == NULL) {
-		if (buildpack_uninstall(&ctx->root, name) < 0)
+		if (cmd_check_server(ctx, "removing an installed buildpack") !=
+		    0)
+			ret = 1;
+		else if (buildpack_uninstall(&ctx->root, name) < 0)
 			ret = cmd_fail_last();
 		else {
 			printf("Removed buildpack %s\n", name);
@@ -323,6 +336,7 @@ cmd_buildpacks_remove(struct cmd_ctx *ctx)
 
 const struct berth_cmd cmd_buildpacks_entry = {
 	.name = "buildpacks",
+	.access = { .scope = ACCESS_SELF, .role = ROLE_VIEWER },
 	.usage = "buildpacks [-p PIPELINE] [--json]",
 	.summary = "list installed buildpacks, or a pipeline's own list",
 	.help =
@@ -336,6 +350,7 @@ const struct berth_cmd cmd_buildpacks_entry = {
 
 const struct berth_cmd cmd_buildpacks_add_entry = {
 	.name = "buildpacks:add",
+	.access = { .scope = ACCESS_PIPELINE, .role = ROLE_ADMIN },
 	.usage = "buildpacks:add PATH|GIT-URL|NAME [--index N] [-p PIPELINE]",
 	.summary = "install a buildpack, or add one to a pipeline's list",
 	.help =
@@ -356,6 +371,7 @@ const struct berth_cmd cmd_buildpacks_add_entry = {
 
 const struct berth_cmd cmd_buildpacks_remove_entry = {
 	.name = "buildpacks:remove",
+	.access = { .scope = ACCESS_PIPELINE, .role = ROLE_ADMIN },
 	.usage = "buildpacks:remove NAME [-p PIPELINE]",
 	.summary =
 	"uninstall a buildpack, or remove one from a pipeline's list",

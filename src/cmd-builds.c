@@ -104,6 +104,21 @@ cat_file(const char *path)
 	return ret;
 }
 
+/* A berth user may read a build's log when they may read its app's. */
+static int
+build_app_allowed(struct cmd_ctx *ctx, const struct build *b)
+{
+	struct app a;
+	int ret;
+
+	/* A destroyed app's builds stay; its pipeline decides. */
+	if (ledger_app_get_by_id(ctx->root.db, b->app_id, &a) != 0)
+		return cmd_fail_last();
+	ret = cmd_check_app(ctx, &a);
+	app_clear(&a);
+	return ret;
+}
+
 static int
 cmd_builds_output(struct cmd_ctx *ctx)
 {
@@ -132,6 +147,10 @@ cmd_builds_output(struct cmd_ctx *ctx)
 		build_clear(&b);
 		return ret;
 	}
+	if (ctx->remote && (ret = build_app_allowed(ctx, &b)) != 0) {
+		build_clear(&b);
+		return ret;
+	}
 	log = build_log_path(&ctx->root, b.id);
 	if (!path_exists(log))
 		ret = cmd_fail("build %lld of %s has no log (%s is missing)",
@@ -145,6 +164,7 @@ cmd_builds_output(struct cmd_ctx *ctx)
 
 const struct berth_cmd cmd_builds_entry = {
 	.name = "builds",
+	.access = { .scope = ACCESS_APP, .role = ROLE_VIEWER },
 	.usage = "builds -a APP [-n NUM] [--json]",
 	.summary = "list an app's builds, newest first (default 15)",
 	.options = (const struct cmd_option[]){
@@ -159,6 +179,7 @@ const struct berth_cmd cmd_builds_entry = {
 
 const struct berth_cmd cmd_builds_output_entry = {
 	.name = "builds:output",
+	.access = { .scope = ACCESS_APP, .role = ROLE_VIEWER },
 	.usage = "builds:output ID [-a APP]",
 	.summary = "print the full output of a build",
 	.help =

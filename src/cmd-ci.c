@@ -443,6 +443,7 @@ cmd_ci_gate(struct cmd_ctx *ctx)
 
 const struct berth_cmd cmd_ci_gate_entry = {
 	.name = "ci:gate",
+	.access = { .scope = ACCESS_PIPELINE, .role = ROLE_ADMIN },
 	.usage = "ci:gate [reject|off] -p PIPELINE",
 	.summary =
 	"show or set whether failing tests reject pushes to deployed branches",
@@ -458,6 +459,7 @@ const struct berth_cmd cmd_ci_gate_entry = {
 
 const struct berth_cmd cmd_ci_entry = {
 	.name = "ci",
+	.access = { .scope = ACCESS_PIPELINE, .role = ROLE_VIEWER },
 	.usage = "ci -p PIPELINE [--branch BRANCH] [-n NUM] [--json]",
 	.summary = "list a pipeline's CI test runs, newest first (default 15)",
 	.help =
@@ -482,6 +484,7 @@ const struct berth_cmd cmd_ci_entry = {
 
 const struct berth_cmd cmd_ci_info_entry = {
 	.name = "ci:info",
+	.access = { .scope = ACCESS_PIPELINE, .role = ROLE_VIEWER },
 	.usage = "ci:info N -p PIPELINE [--node I] [--json]",
 	.summary = "show a test run and its output",
 	.help =
@@ -501,6 +504,7 @@ const struct berth_cmd cmd_ci_info_entry = {
 
 const struct berth_cmd cmd_ci_last_entry = {
 	.name = "ci:last",
+	.access = { .scope = ACCESS_PIPELINE, .role = ROLE_VIEWER },
 	.usage = "ci:last -p PIPELINE [--branch BRANCH] [--node I] [--json]",
 	.summary = "show the newest test run (of a branch) and its output",
 	.help =
@@ -518,6 +522,7 @@ const struct berth_cmd cmd_ci_last_entry = {
 
 const struct berth_cmd cmd_ci_rerun_entry = {
 	.name = "ci:rerun",
+	.access = { .scope = ACCESS_PIPELINE, .role = ROLE_DEVELOPER },
 	.usage = "ci:rerun [N] -p PIPELINE",
 	.summary = "run the tests of a test run's commit again, as a new run",
 	.help =
@@ -532,6 +537,7 @@ const struct berth_cmd cmd_ci_rerun_entry = {
 
 const struct berth_cmd cmd_ci_config_entry = {
 	.name = "ci:config",
+	.access = { .scope = ACCESS_PIPELINE, .role = ROLE_ADMIN },
 	.usage = "ci:config -p PIPELINE [--json]",
 	.summary = "show the config vars a pipeline's test runs get",
 	.help =
@@ -544,6 +550,7 @@ const struct berth_cmd cmd_ci_config_entry = {
 
 const struct berth_cmd cmd_ci_config_set_entry = {
 	.name = "ci:config:set",
+	.access = { .scope = ACCESS_PIPELINE, .role = ROLE_ADMIN },
 	.usage = "ci:config:set KEY=VALUE [KEY=VALUE...] -p PIPELINE",
 	.summary = "set config vars for a pipeline's test runs",
 	.help =
@@ -558,6 +565,7 @@ const struct berth_cmd cmd_ci_config_set_entry = {
 
 const struct berth_cmd cmd_ci_config_unset_entry = {
 	.name = "ci:config:unset",
+	.access = { .scope = ACCESS_PIPELINE, .role = ROLE_ADMIN },
 	.usage = "ci:config:unset KEY [KEY...] -p PIPELINE",
 	.summary = "remove config vars of a pipeline's test runs",
 	.options = cmd_opts_pipeline,

@@ -26,7 +26,18 @@ cmd_config(struct cmd_ctx *ctx)
 		return cmd_fail_last();
 	}
 	{
-		char *title = xasprintf("%s Config Vars", a.name);
+		enum role need = access_needed(&cmd_config_get_entry.access,
+		    a.stage);
+		int names_only = !cmd_may(ctx, a.pipeline_id, need);
+		char *title = names_only ? xasprintf("%s Config Vars (names "
+		    "only: values need %s)", a.name, role_name(need)) :
+		    xasprintf("%s Config Vars", a.name);
+		size_t i;
+
+		for (i = 0; names_only && i < kv.nr; i++) {
+			free(kv.items[i].value);
+			kv.items[i].value = xstrdup("(hidden)");
+		}
 		char *empty = xasprintf("%s has no config vars; set one with: "
 		    "berth config:set KEY=VALUE -a %s", a.name, a.name);
 
@@ -183,6 +194,7 @@ cmd_config_unset(struct cmd_ctx *ctx)
 
 const struct berth_cmd cmd_config_entry = {
 	.name = "config",
+	.access = { .scope = ACCESS_APP, .role = ROLE_VIEWER },
 	.usage = "config -a APP [--json]",
 	.summary = "show an app's config vars",
 	.options = cmd_opts_app_json,
@@ -192,6 +204,8 @@ const struct berth_cmd cmd_config_entry = {
 
 const struct berth_cmd cmd_config_get_entry = {
 	.name = "config:get",
+	.access = { .scope = ACCESS_APP,
+	    .role = ROLE_DEPLOYER, .production = ROLE_ADMIN },
 	.usage = "config:get KEY -a APP",
 	.summary = "print one config var's value",
 	.help = "Exits 1 with nothing on stdout when KEY is not set.",
@@ -202,6 +216,8 @@ const struct berth_cmd cmd_config_get_entry = {
 
 const struct berth_cmd cmd_config_set_entry = {
 	.name = "config:set",
+	.access = { .scope = ACCESS_APP,
+	    .role = ROLE_DEPLOYER, .production = ROLE_ADMIN },
 	.usage = "config:set KEY=VALUE [KEY=VALUE...] -a APP",
 	.summary = "set config vars (a new release when the app has one)",
 	.help =
@@ -215,6 +231,8 @@ const struct berth_cmd cmd_config_set_entry = {
 
 const struct berth_cmd cmd_config_unset_entry = {
 	.name = "config:unset",
+	.access = { .scope = ACCESS_APP,
+	    .role = ROLE_DEPLOYER, .production = ROLE_ADMIN },
 	.usage = "config:unset KEY [KEY...] -a APP",
 	.summary = "remove config vars (a new release when the app has one)",
 	.options = cmd_opts_app,

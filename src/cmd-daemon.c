@@ -151,6 +151,7 @@ cmd_daemon_stop(struct cmd_ctx *ctx)
 
 const struct berth_cmd cmd_daemon_status_entry = {
 	.name = "daemon:status",
+	.access = { .scope = ACCESS_SERVER },
 	.usage = "daemon:status [--json]",
 	.summary = "is berthd running: pid, uptime, apps, dynos, router",
 	.help = "Exits 1 when berthd is not running.",
@@ -161,6 +162,7 @@ const struct berth_cmd cmd_daemon_status_entry = {
 
 const struct berth_cmd cmd_daemon_stop_entry = {
 	.name = "daemon:stop",
+	.access = { .scope = ACCESS_SERVER },
 	.usage = "daemon:stop",
 	.summary = "stop berthd, its dynos and its nginx",
 	.min_args = 0, .max_args = 0,

@@ -66,6 +66,7 @@ cmd_init(struct cmd_ctx *ctx)
 
 const struct berth_cmd cmd_init_entry = {
 	.name = "init",
+	.access = { .scope = ACCESS_LOCAL },
 	.usage = "init [--domain DOMAIN] [--root DIR]",
 	.summary = "create a server root (idempotent)",
 	.help =

@@ -96,6 +96,7 @@ cmd_logs(struct cmd_ctx *ctx)
 
 const struct berth_cmd cmd_logs_entry = {
 	.name = "logs",
+	.access = { .scope = ACCESS_APP, .role = ROLE_VIEWER },
 	.usage = "logs -a APP [-n N] [--tail] [--ps DYNO] [--source app|berth]",
 	.summary = "show an app's logs: its dynos' output and berth's events",
 	.help =

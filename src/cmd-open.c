@@ -48,6 +48,7 @@ cmd_open(struct cmd_ctx *ctx)
 
 const struct berth_cmd cmd_open_entry = {
 	.name = "open",
+	.access = { .scope = ACCESS_APP, .role = ROLE_VIEWER },
 	.usage = "open -a APP",
 	.summary = "print the app's URL",
 	.help =

@@ -39,10 +39,19 @@ cmd_pipelines(struct cmd_ctx *ctx)
 {
 	struct pipeline *ps;
 	struct table t;
-	size_t nr, i;
+	size_t nr, i, kept = 0;
 
 	if (ledger_pipeline_list(ctx->root.db, &ps, &nr) < 0)
 		return cmd_fail_last();
+	/* A berth user sees the pipelines they have a role on. */
+	for (i = 0; i < nr; i++) {
+		if (!cmd_may(ctx, ps[i].id, ROLE_VIEWER))
+			pipeline_clear(&ps[i]);
+		else
+			ps[kept++] = ps[i];
+	}
+	ctx->checked = 1;
+	nr = kept;
 	if (ctx->json) {
 		json_t *arr = json_array();
 
@@ -58,7 +67,11 @@ cmd_pipelines(struct cmd_ctx *ctx)
 		pipeline_list_free(ps, nr);
 		return cmd_print_json(arr);
 	}
-	if (nr == 0)
+	if (nr == 0 && ctx->remote)
+		printf("No pipelines you have a role on; ask an admin: berth "
+		    "access:grant %s -p PIPELINE --role viewer\n",
+		    ctx->user.name);
+	else if (nr == 0)
 		printf("No pipelines yet; create one with: berth "
 		    "pipelines:create NAME\n");
 	table_init(&t, 3);
@@ -328,6 +341,7 @@ cmd_pipelines_info(struct cmd_ctx *ctx)
 
 const struct berth_cmd cmd_pipelines_entry = {
 	.name = "pipelines",
+	.access = { .scope = ACCESS_SELF, .role = ROLE_VIEWER },
 	.usage = "pipelines [--json]",
 	.summary = "list pipelines",
 	.options = cmd_opts_json,
@@ -337,6 +351,7 @@ const struct berth_cmd cmd_pipelines_entry = {
 
 const struct berth_cmd cmd_pipelines_create_entry = {
 	.name = "pipelines:create",
+	.access = { .scope = ACCESS_SERVER },
 	.usage = "pipelines:create NAME [--deploy-branch BRANCH] [--no-apps]",
 	.summary =
 	"create a pipeline: a bare repo plus NAME-staging and NAME apps",
@@ -361,6 +376,7 @@ const struct berth_cmd cmd_pipelines_create_entry = {
 
 const struct berth_cmd cmd_pipelines_info_entry = {
 	.name = "pipelines:info",
+	.access = { .scope = ACCESS_PIPELINE, .role = ROLE_VIEWER },
 	.usage = "pipelines:info -p PIPELINE [--json]",
 	.summary =
 	"show a pipeline's apps by stage with their current releases",

@@ -335,6 +335,10 @@ cmd_pipelines_promote(struct cmd_ctx *ctx)
 	    "--from");
 	if (src == NULL || pick_targets(ctx, &p, apps, napps, src, &dst) < 0)
 		goto out;
+	/* Into production needs more than into staging (access.h). */
+	for (i = 0; i < dst.nr; i++)
+		if (cmd_check_app(ctx, dst.v[i]) != 0)
+			goto out;
 	actor = actor_name();
 	lock = cmd_lock_app(ctx, src, "promotion");
 	if (lock < 0 || source_release(ctx, src, &srel) < 0)
@@ -558,6 +562,8 @@ out:
 
 const struct berth_cmd cmd_pipelines_promote_entry = {
 	.name = "pipelines:promote",
+	.access = { .scope = ACCESS_PIPELINE,
+	    .role = ROLE_DEPLOYER, .production = ROLE_ADMIN },
 	.alias = "promote",
 	.usage =
 	"pipelines:promote -p PIPELINE [--from APP|STAGE] [--to APP,...] "
@@ -589,6 +595,7 @@ const struct berth_cmd cmd_pipelines_promote_entry = {
 
 const struct berth_cmd cmd_pipelines_diff_entry = {
 	.name = "pipelines:diff",
+	.access = { .scope = ACCESS_PIPELINE, .role = ROLE_VIEWER },
 	.usage = "pipelines:diff -p PIPELINE [--from APP] [--to APP] [--json]",
 	.summary =
 	"the commits the upstream app runs that the downstream one lacks",

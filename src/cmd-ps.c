@@ -463,6 +463,7 @@ cmd_ps_start(struct cmd_ctx *ctx)
 
 const struct berth_cmd cmd_ps_entry = {
 	.name = "ps",
+	.access = { .scope = ACCESS_APP, .role = ROLE_VIEWER },
 	.usage = "ps -a APP [--json]",
 	.summary = "list an app's dynos: state, uptime, port, release",
 	.help =
@@ -477,6 +478,8 @@ const struct berth_cmd cmd_ps_entry = {
 
 const struct berth_cmd cmd_ps_scale_entry = {
 	.name = "ps:scale",
+	.access = { .scope = ACCESS_APP,
+	    .role = ROLE_DEPLOYER, .production = ROLE_ADMIN },
 	.alias = "scale",
 	.usage = "ps:scale TYPE=N|TYPE+N|TYPE-N ... -a APP",
 	.summary = "set how many dynos of each process type run",
@@ -492,6 +495,8 @@ const struct berth_cmd cmd_ps_scale_entry = {
 
 const struct berth_cmd cmd_ps_resize_entry = {
 	.name = "ps:resize",
+	.access = { .scope = ACCESS_APP,
+	    .role = ROLE_DEPLOYER, .production = ROLE_ADMIN },
 	.alias = "resize",
 	.usage = "ps:resize TYPE=SIZE ... -a APP",
 	.summary = "set the memory of each dyno of a process type",
@@ -510,6 +515,8 @@ const struct berth_cmd cmd_ps_resize_entry = {
 
 const struct berth_cmd cmd_ps_restart_entry = {
 	.name = "ps:restart",
+	.access = { .scope = ACCESS_APP,
+	    .role = ROLE_DEPLOYER, .production = ROLE_ADMIN },
 	.alias = "restart",
 	.usage = "ps:restart [TYPE|DYNO] -a APP",
 	.summary = "replace dynos with fresh ones, without downtime",
@@ -523,6 +530,8 @@ const struct berth_cmd cmd_ps_restart_entry = {
 
 const struct berth_cmd cmd_ps_stop_entry = {
 	.name = "ps:stop",
+	.access = { .scope = ACCESS_APP,
+	    .role = ROLE_DEPLOYER, .production = ROLE_ADMIN },
 	.alias = "stop",
 	.usage = "ps:stop [TYPE|DYNO] -a APP",
 	.summary = "stop an app (until ps:start), or stop dynos (they restart)",
@@ -538,6 +547,8 @@ const struct berth_cmd cmd_ps_stop_entry = {
 
 const struct berth_cmd cmd_ps_start_entry = {
 	.name = "ps:start",
+	.access = { .scope = ACCESS_APP,
+	    .role = ROLE_DEPLOYER, .production = ROLE_ADMIN },
 	.alias = "start",
 	.usage = "ps:start -a APP",
 	.summary = "start an app stopped with ps:stop",

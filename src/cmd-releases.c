@@ -128,6 +128,7 @@ cmd_releases_info(struct cmd_ctx *ctx)
 
 const struct berth_cmd cmd_releases_entry = {
 	.name = "releases",
+	.access = { .scope = ACCESS_APP, .role = ROLE_VIEWER },
 	.usage = "releases -a APP [-n NUM] [--json]",
 	.summary = "list an app's releases, newest first (default 15)",
 	.options = (const struct cmd_option[]){
@@ -142,6 +143,7 @@ const struct berth_cmd cmd_releases_entry = {
 
 const struct berth_cmd cmd_releases_info_entry = {
 	.name = "releases:info",
+	.access = { .scope = ACCESS_APP, .role = ROLE_VIEWER },
 	.usage = "releases:info vN -a APP [--json]",
 	.summary = "show one release: status, commit, slug, config var names",
 	.help =

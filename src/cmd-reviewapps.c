@@ -374,6 +374,7 @@ cmd_reviewapps_destroy(struct cmd_ctx *ctx)
 
 const struct berth_cmd cmd_reviewapps_entry = {
 	.name = "reviewapps",
+	.access = { .scope = ACCESS_PIPELINE, .role = ROLE_VIEWER },
 	.usage = "reviewapps -p PIPELINE [--json]",
 	.summary =
 	"list a pipeline's review apps with their URLs and test status",
@@ -389,6 +390,7 @@ const struct berth_cmd cmd_reviewapps_entry = {
 
 const struct berth_cmd cmd_reviewapps_enable_entry = {
 	.name = "reviewapps:enable",
+	.access = { .scope = ACCESS_PIPELINE, .role = ROLE_ADMIN },
 	.usage =
 	"reviewapps:enable -p PIPELINE [--autodestroy] [--stale-days N]",
 	.summary = "give every pushed branch its own review app",
@@ -417,6 +419,7 @@ const struct berth_cmd cmd_reviewapps_enable_entry = {
 
 const struct berth_cmd cmd_reviewapps_disable_entry = {
 	.name = "reviewapps:disable",
+	.access = { .scope = ACCESS_PIPELINE, .role = ROLE_ADMIN },
 	.usage = "reviewapps:disable -p PIPELINE [--autodestroy]",
 	.summary = "stop creating review apps for pushed branches",
 	.help =
@@ -436,6 +439,7 @@ const struct berth_cmd cmd_reviewapps_disable_entry = {
 
 const struct berth_cmd cmd_reviewapps_config_entry = {
 	.name = "reviewapps:config",
+	.access = { .scope = ACCESS_PIPELINE, .role = ROLE_ADMIN },
 	.usage = "reviewapps:config -p PIPELINE [--json]",
 	.summary = "show the config vars new review apps get",
 	.help =
@@ -449,6 +453,7 @@ const struct berth_cmd cmd_reviewapps_config_entry = {
 
 const struct berth_cmd cmd_reviewapps_config_set_entry = {
 	.name = "reviewapps:config:set",
+	.access = { .scope = ACCESS_PIPELINE, .role = ROLE_ADMIN },
 	.usage = "reviewapps:config:set KEY=VALUE [KEY=VALUE...] -p PIPELINE",
 	.summary = "set config vars that new review apps get",
 	.help =
@@ -464,6 +469,7 @@ const struct berth_cmd cmd_reviewapps_config_set_entry = {
 
 const struct berth_cmd cmd_reviewapps_config_unset_entry = {
 	.name = "reviewapps:config:unset",
+	.access = { .scope = ACCESS_PIPELINE, .role = ROLE_ADMIN },
 	.usage = "reviewapps:config:unset KEY [KEY...] -p PIPELINE",
 	.summary = "remove config vars that new review apps get",
 	.help =
@@ -476,6 +482,7 @@ const struct berth_cmd cmd_reviewapps_config_unset_entry = {
 
 const struct berth_cmd cmd_reviewapps_create_entry = {
 	.name = "reviewapps:create",
+	.access = { .scope = ACCESS_PIPELINE, .role = ROLE_DEVELOPER },
 	.usage = "reviewapps:create -p PIPELINE -b BRANCH",
 	.summary = "create or redeploy the review app of a pushed branch",
 	.help =
@@ -495,6 +502,7 @@ const struct berth_cmd cmd_reviewapps_create_entry = {
 
 const struct berth_cmd cmd_reviewapps_destroy_entry = {
 	.name = "reviewapps:destroy",
+	.access = { .scope = ACCESS_PIPELINE, .role = ROLE_DEVELOPER },
 	.usage = "reviewapps:destroy -p PIPELINE -b BRANCH",
 	.summary = "destroy the review app of a branch",
 	.help =

@@ -205,6 +205,8 @@ static const char rollback_help[] =
 
 const struct berth_cmd cmd_rollback_entry = {
 	.name = "rollback",
+	.access = { .scope = ACCESS_APP,
+	    .role = ROLE_DEPLOYER, .production = ROLE_ADMIN },
 	.usage = "rollback [vN] -a APP",
 	.summary =
 	"roll an app back to the code and config of an earlier release",
@@ -216,6 +218,8 @@ const struct berth_cmd cmd_rollback_entry = {
 
 const struct berth_cmd cmd_releases_rollback_entry = {
 	.name = "releases:rollback",
+	.access = { .scope = ACCESS_APP,
+	    .role = ROLE_DEPLOYER, .production = ROLE_ADMIN },
 	.usage = "releases:rollback [vN] -a APP",
 	.summary = "the same as rollback",
 	.help = rollback_help,
@@ -226,6 +230,8 @@ const struct berth_cmd cmd_releases_rollback_entry = {
 
 const struct berth_cmd cmd_releases_retry_entry = {
 	.name = "releases:retry",
+	.access = { .scope = ACCESS_APP,
+	    .role = ROLE_DEPLOYER, .production = ROLE_ADMIN },
 	.usage = "releases:retry -a APP",
 	.summary =
 	"release the current slug and config again, re-running the release "
@@ -237,6 +243,7 @@ const struct berth_cmd cmd_releases_retry_entry = {
 
 const struct berth_cmd cmd_releases_output_entry = {
 	.name = "releases:output",
+	.access = { .scope = ACCESS_APP, .role = ROLE_VIEWER },
 	.usage = "releases:output vN -a APP",
 	.summary = "what the release phase of vN printed",
 	.help =

@@ -46,6 +46,9 @@ out:
 
 const struct berth_cmd cmd_run_entry = {
 	.name = "run",
+	.access = { .scope = ACCESS_APP,
+	    .role = ROLE_DEPLOYER, .review = ROLE_DEVELOPER,
+	    .production = ROLE_ADMIN },
 	.usage = "run -a APP -- COMMAND [ARGS...]",
 	.summary = "run a one-off dyno on the app's current release",
 	.help =

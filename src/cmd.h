@@ -10,6 +10,7 @@
 #ifndef BERTH_CMD_H
 #define BERTH_CMD_H
 
+#include "access.h"
 #include "deploy.h"
 #include "output.h"
 #include "root.h"
@@ -82,6 +83,13 @@ struct cmd_ctx {
 	const char *pipeline;	/* -p, --pipeline */
 	int json;		/* --json */
 	struct cmd_value *values;	/* one per cmd->options entry */
+	/*
+	 * Who is asking: remote, a berth user (berth shell), whose roles
+	 * cmd->access checks; else a local user, who may do everything.
+	 */
+	int remote;
+	struct user user;
+	int checked;		/* a remote user's access was checked */
 };
 
 #define CMD_NO_ROOT 0x1		/* do not open the server root first */
@@ -97,6 +105,8 @@ struct berth_cmd {
 	int max_args;		/* -1 = any */
 	int (*exec)(struct cmd_ctx *);
 	int flags;
+	/* What a berth user needs to run it (access.h). */
+	struct access_rule access;
 };
 
 /*
@@ -130,9 +140,24 @@ void cmd_print_options(FILE *f, const struct cmd_option *opts);
 int cmd_fail(const char *fmt, ...) BERTH_ATTR_PRINTF(1, 2);
 /* berth_last_error() as a failure. */
 int cmd_fail_last(void);
-/* Load the -a app (live); prints the error and returns 1 on failure. */
+/*
+ * Load the -a app (live) and check the asking user may run the command
+ * on it (cmd->access); prints the error and returns 1 on failure.
+ */
 int cmd_need_app(struct cmd_ctx *ctx, struct app *out);
+/* The same for the -p pipeline. */
 int cmd_need_pipeline(struct cmd_ctx *ctx, struct pipeline *out);
+/*
+ * Whether the asking user may run the command on app a, or on pipeline
+ * p (a remote user's role against cmd->access): 0; 1 after printing
+ * the refusal (and logging it).
+ */
+int cmd_check_app(struct cmd_ctx *ctx, const struct app *a);
+int cmd_check_pipeline(struct cmd_ctx *ctx, const struct pipeline *p);
+/* The same for what only a server admin may do (what: its words). */
+int cmd_check_server(struct cmd_ctx *ctx, const char *what);
+/* Whether the asking user has need on the pipeline; no refusal. */
+int cmd_may(struct cmd_ctx *ctx, int64_t pipeline_id, enum role need);
 /*
  * Release arg ("v12" or "12") of app into out; prints why not ("shop has
  * no release v99 (latest is v19); see: berth releases -a shop") and
@@ -242,5 +267,12 @@ extern const struct berth_cmd cmd_reviewapps_config_set_entry;
 extern const struct berth_cmd cmd_reviewapps_config_unset_entry;
 extern const struct berth_cmd cmd_reviewapps_create_entry;
 extern const struct berth_cmd cmd_reviewapps_destroy_entry;
+extern const struct berth_cmd cmd_users_entry;
+extern const struct berth_cmd cmd_users_add_entry;
+extern const struct berth_cmd cmd_users_remove_entry;
+extern const struct berth_cmd cmd_access_entry;
+extern const struct berth_cmd cmd_access_grant_entry;
+extern const struct berth_cmd cmd_access_revoke_entry;
+extern const struct berth_cmd cmd_shell_entry;
 
 #endif

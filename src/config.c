@@ -139,7 +139,14 @@ static const char template[] =
 "# Most processes and threads of one dyno (a fork bomb stops there).\n"
 "pids = 256\n"
 "# Memory of one build or CI node (its pids limit is pids).\n"
-"build_memory = 2G\n";
+"build_memory = 2G\n"
+"\n"
+"[ssh]\n"
+"# The authorized_keys file berth keeps its users' keys in (each with the\n"
+"# forced command `berth shell USER`), between marker lines; ~ is the home\n"
+"# of the user berth runs as. Empty: berth writes none (use sshd's\n"
+"# AuthorizedKeysCommand with `berth keys:authorized`).\n"
+"authorized_keys = ~/.ssh/authorized_keys\n";
 
 static int set_domain(struct load *, const struct key *, const char *);
 static int set_log_level(struct load *, const struct key *, const char *);
@@ -149,6 +156,7 @@ static int set_program(struct load *, const struct key *, const char *);
 static int set_backend(struct load *, const struct key *, const char *);
 static int set_router_lua(struct load *, const struct key *, const char *);
 static int set_size(struct load *, const struct key *, const char *);
+static int set_keys_file(struct load *, const struct key *, const char *);
 
 #define INT_KEY(sec, name, field, min, max, unit) \
 	{ sec, name, set_int, offsetof(struct berth_config, field), min, max, \
@@ -162,7 +170,8 @@ static const struct key keys[] = {
 	{ "build", "buildpacks", set_buildpacks, 0, 0, 0, NULL },
 	INT_KEY("build", "app_json_paths", app_json_paths, 0, 1, NULL),
 	INT_KEY("router", "port", router_port, 1, 65535, "port number"),
-	{ "router", "nginx", set_program, 0, 0, 0, NULL },
+	{ "router", "nginx", set_program, offsetof(struct berth_config,
+	    nginx), 0, 0, NULL },
 	{ "router", "lua", set_router_lua, 0, 0, 0, NULL },
 	{ "runtime", "backend", set_backend, 0, 0, 0, NULL },
 	INT_KEY("runtime", "port_min", port_min, 1024, 65535, "port number"),
@@ -184,6 +193,8 @@ static const struct key keys[] = {
 	INT_KEY("sandbox", "pids", dyno_pids, 16, 1000000, "processes"),
 	{ "sandbox", "build_memory", set_size, offsetof(struct berth_config,
 	    build_memory), 0, 0, NULL },
+	{ "ssh", "authorized_keys", set_keys_file, offsetof(struct
+	    berth_config, authorized_keys), 0, 0, NULL },
 };
 
 /* Record the first error of a load, prefixed "NAME line N: "; -1. */
@@ -294,6 +305,17 @@ set_size(struct load *ld, const struct key *k, const char *value)
 	return 0;
 }
 
+/* The string key k sets, replaced by value. */
+static int
+set_string(struct load *ld, const struct key *k, const char *value)
+{
+	char **field = (char **)(void *)((char *)ld->cfg + k->off);
+
+	free(*field);
+	*field = xstrdup(value);
+	return 0;
+}
+
 /* A program: a name looked up in PATH, or an absolute path. */
 static int
 set_program(struct load *ld, const struct key *k, const char *value)
@@ -310,9 +332,26 @@ set_program(struct load *ld, const struct key *k, const char *value)
 		return load_error(ld, "%s.%s must be a program name or an "
 		    "absolute path (got '%s')", k->section, k->name, q);
 	}
-	free(ld->cfg->nginx);
-	ld->cfg->nginx = xstrdup(value);
-	return 0;
+	return set_string(ld, k, value);
+}
+
+/* An absolute path, ~/PATH (the home of berth's user), or "" for none. */
+static int
+set_keys_file(struct load *ld, const struct key *k, const char *value)
+{
+	char q[QUOTE_SIZE];
+	const char *p;
+
+	for (p = value; *p != '\0'; p++)
+		if ((unsigned char)*p < ' ' || *p == '"' || *p == '\\')
+			break;
+	if (*p != '\0' || (*value != '\0' && value[0] != '/' &&
+	    strncmp(value, "~/", 2) != 0)) {
+		name_quote(value, q, sizeof(q));
+		return load_error(ld, "%s.%s must be an absolute path, ~/PATH or "
+		    "empty (got '%s')", k->section, k->name, q);
+	}
+	return set_string(ld, k, value);
 }
 
 /*
@@ -571,6 +610,8 @@ config_copy(struct berth_config *to, const struct berth_config *from)
 	to->app_json_paths = from->app_json_paths;
 	to->router_port = from->router_port;
 	to->nginx = xstrdup(from->nginx != NULL ? from->nginx : "nginx");
+	to->authorized_keys = xstrdup(from->authorized_keys != NULL ?
+	    from->authorized_keys : "~/.ssh/authorized_keys");
 	to->router_lua = from->router_lua;
 	to->runtime_backend = xstrdup(from->runtime_backend != NULL ?
 	    from->runtime_backend : "local");
@@ -725,6 +766,7 @@ config_defaults(struct berth_config *cfg)
 	cfg->dyno_memory = 512LL << 20;		/* Heroku's standard-1x */
 	cfg->dyno_pids = 256;
 	cfg->build_memory = 2LL << 30;
+	cfg->authorized_keys = xstrdup("~/.ssh/authorized_keys");
 	memset(&cfg->buildpacks, 0, sizeof(cfg->buildpacks));
 }
 
@@ -773,6 +815,8 @@ config_clear(struct berth_config *cfg)
 	cfg->nginx = NULL;
 	free(cfg->runtime_backend);
 	cfg->runtime_backend = NULL;
+	free(cfg->authorized_keys);
+	cfg->authorized_keys = NULL;
 	strvec_clear(&cfg->buildpacks);
 }
 

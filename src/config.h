@@ -24,6 +24,8 @@
  *   [sandbox] memory = 512M           ; per dyno, NNN[KMG] (cgroup.h)
  *             pids = 256              ; processes per dyno
  *             build_memory = 2G       ; per build or CI node
+ *   [ssh]     authorized_keys = ~/.ssh/authorized_keys  ; berth's users'
+ *                                     ; keys; empty: none (access.h)
  *
  * Unknown sections or keys warn with their line number; a bad value is
  * an error naming section.key; a line longer than inih's limit (200) is
@@ -65,6 +67,7 @@ struct berth_config {
 	int64_t dyno_memory;		/* bytes per dyno (or ps:resize's) */
 	int dyno_pids;			/* processes per dyno */
 	int64_t build_memory;		/* bytes per build or CI node */
+	char *authorized_keys;		/* as given: /PATH, ~/PATH or "" */
 };
 
 /* The least memory a dyno may be given ([sandbox] memory, ps:resize). */

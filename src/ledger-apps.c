@@ -130,31 +130,18 @@ fail:
 	return -1;
 }
 
-static int
-pipeline_one(struct ledger *db, sqlite3_stmt *st, struct pipeline *out)
+static void
+fill_pipeline(sqlite3_stmt *st, void *p)
 {
-	int rc;
-
-	if (st == NULL)
-		return -1;
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
-		pipeline_from_row(st, out);
-		sqlite3_finalize(st);
-		return 0;
-	}
-	sqlite3_finalize(st);
-	if (rc != SQLITE_DONE)
-		return sql_error(db, "read pipeline");
-	return 1;
+	pipeline_from_row(st, p);
 }
 
 int
 ledger_pipeline_get(struct ledger *db, const char *name,
     struct pipeline *out)
 {
-	int rc = pipeline_one(db, sql_prep(db, "SELECT " PIPELINE_COLS
-	    " FROM pipelines WHERE name = ?", "s", name), out);
+	int rc = sql_one(db, sql_prep(db, "SELECT " PIPELINE_COLS
+	    " FROM pipelines WHERE name = ?", "s", name), fill_pipeline, out);
 
 	if (rc == 1)
 		berth_error("no pipeline named %s; see: berth pipelines", name);
@@ -165,20 +152,14 @@ int
 ledger_pipeline_get_by_id(struct ledger *db, int64_t id,
     struct pipeline *out)
 {
-	int rc = pipeline_one(db, sql_prep(db, "SELECT " PIPELINE_COLS
-	    " FROM pipelines WHERE id = ?", "i", id), out);
+	int rc = sql_one(db, sql_prep(db, "SELECT " PIPELINE_COLS
+	    " FROM pipelines WHERE id = ?", "i", id), fill_pipeline, out);
 
 	if (rc == 1)
 		berth_error("no pipeline with id %lld", (long long)id);
 	return rc;
 }
 
-
-static void
-fill_pipeline(sqlite3_stmt *st, void *p)
-{
-	pipeline_from_row(st, p);
-}
 
 int
 ledger_pipeline_list(struct ledger *db, struct pipeline **out, size_t *nr)
@@ -243,6 +224,17 @@ ledger_app_create(struct ledger *db, const char *name, int64_t pipeline_id,
 		return -1;
 	}
 	return sql_commit(db);
+}
+
+int
+ledger_app_get_by_id(struct ledger *db, int64_t id, struct app *out)
+{
+	int rc = sql_one(db, sql_prep(db, "SELECT " APP_COLS APP_FROM
+	    "WHERE a.id = ?", "i", id), fill_app, out);
+
+	if (rc == 1)
+		berth_error("no app with id %lld", (long long)id);
+	return rc;
 }
 
 int

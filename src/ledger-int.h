@@ -39,6 +39,12 @@ char *sql_text(sqlite3_stmt *st, int i);
 /* The time now, as the ledger stores it. */
 void sql_now(char buf[32]);
 /*
+ * The first row of st into out with fill(): 0; 1 when there is none
+ * (no error set: the caller names what is missing); -1. Finalizes st.
+ */
+int sql_one(struct ledger *db, sqlite3_stmt *st,
+    void (*fill)(sqlite3_stmt *, void *), void *out);
+/*
  * Collect every row of st into a growing array of elem_size elements,
  * filling each with fill(). Finalizes st.
  */

@@ -171,6 +171,37 @@ static const char *const migrations[] = {
 	 * 0 = berth.ini [sandbox] memory */
 	"ALTER TABLE formation ADD COLUMN memory INTEGER NOT NULL DEFAULT 0 "
 	"  CHECK (memory >= 0);",
+	/* v6 -> v7: who may do what (ledger-access.c): users, their SSH
+	 * keys, their role per pipeline, and their API tokens (only a hash
+	 * of each). Removing a user removes the rest. */
+	"CREATE TABLE users ("
+	"  id INTEGER PRIMARY KEY,"
+	"  name TEXT NOT NULL UNIQUE,"
+	"  admin INTEGER NOT NULL DEFAULT 0,"
+	"  created_at TEXT NOT NULL);"
+	"CREATE TABLE keys ("
+	"  id INTEGER PRIMARY KEY,"
+	"  user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+	"  fingerprint TEXT NOT NULL UNIQUE,"
+	"  key TEXT NOT NULL,"
+	"  label TEXT,"
+	"  created_at TEXT NOT NULL);"
+	"CREATE TABLE grants ("
+	"  user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+	"  pipeline_id INTEGER NOT NULL REFERENCES pipelines(id),"
+	"  role TEXT NOT NULL CHECK (role IN"
+	"    ('viewer','developer','deployer','admin')),"
+	"  granted_by TEXT NOT NULL,"
+	"  created_at TEXT NOT NULL,"
+	"  PRIMARY KEY (user_id, pipeline_id));"
+	"CREATE TABLE tokens ("
+	"  id INTEGER PRIMARY KEY,"
+	"  user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+	"  hash TEXT NOT NULL UNIQUE,"
+	"  description TEXT,"
+	"  created_at TEXT NOT NULL,"
+	"  expires_at TEXT,"
+	"  last_used_at TEXT);",
 };
 
 #define NMIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))
@@ -437,6 +468,25 @@ int
 ledger_schema_version(struct ledger *db)
 {
 	return sql_int(sql_prep(db, "PRAGMA user_version", ""));
+}
+
+int
+sql_one(struct ledger *db, sqlite3_stmt *st,
+    void (*fill)(sqlite3_stmt *, void *), void *out)
+{
+	int rc;
+
+	if (st == NULL)
+		return -1;
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		fill(st, out);
+	sqlite3_finalize(st);
+	if (rc == SQLITE_ROW)
+		return 0;
+	if (rc != SQLITE_DONE)
+		return sql_error(db, "read");
+	return 1;
 }
 
 /*

@@ -21,7 +21,7 @@
 
 struct ledger;
 
-#define LEDGER_SCHEMA_VERSION 6
+#define LEDGER_SCHEMA_VERSION 7
 
 struct pipeline {
 	int64_t id;
@@ -150,6 +150,8 @@ int ledger_app_create(struct ledger *db, const char *name,
     int64_t pipeline_id, const char *stage, const char *branch,
     int64_t *id);
 int ledger_app_get(struct ledger *db, const char *name, struct app *out);
+/* The app with this id, destroyed or not. */
+int ledger_app_get_by_id(struct ledger *db, int64_t id, struct app *out);
 /* pipeline_id 0 = every pipeline. Ordered by pipeline, stage, name. */
 int ledger_app_list(struct ledger *db, int64_t pipeline_id,
     struct app **out, size_t *nr);
@@ -377,5 +379,104 @@ int ledger_buildpack_add(struct ledger *db, int64_t pipeline_id,
 int ledger_buildpack_remove(struct ledger *db, int64_t pipeline_id,
     const char *name);
 void buildpack_list_free(struct buildpack *b, size_t nr);
+
+/*
+ * Who may do what (ledger-access.c): users, their SSH keys, their role
+ * on each pipeline (viewer, developer, deployer, admin: access.h says
+ * what each may do) and their API tokens. Users, pipelines and keys are
+ * named, not numbered, in these calls: the errors name them.
+ */
+struct user {
+	int64_t id;
+	char *name;
+	int admin;		/* a server admin: may do everything */
+	int nkeys;
+	char *created_at;
+};
+
+struct user_key {
+	int64_t id;
+	char *user;
+	char *fingerprint;	/* "SHA256:..." as ssh-keygen -l prints */
+	char *key;		/* "TYPE BASE64" */
+	char *label;		/* or NULL */
+	char *created_at;
+};
+
+struct grant {
+	char *user;
+	char *pipeline;
+	char *role;
+	char *granted_by;
+	char *created_at;
+};
+
+struct token {
+	int64_t id;
+	char *user;
+	char *description;	/* or NULL */
+	char *created_at;
+	char *expires_at;	/* or NULL: never */
+	char *last_used_at;	/* or NULL */
+};
+
+int ledger_user_add(struct ledger *db, const char *name, int admin);
+int ledger_user_get(struct ledger *db, const char *name, struct user *out);
+int ledger_user_list(struct ledger *db, struct user **out, size_t *nr);
+/*
+ * Remove the user with their keys, roles and tokens. Refused while they
+ * are the last server admin and other users remain (none of whom could
+ * then manage users over SSH).
+ */
+int ledger_user_remove(struct ledger *db, const char *name);
+void user_clear(struct user *u);
+void user_list_free(struct user *u, size_t nr);
+
+/* A key is one user's: adding one that anyone has is refused. */
+int ledger_key_add(struct ledger *db, const char *user,
+    const char *fingerprint, const char *key, const char *label);
+/* user NULL = every user's, ordered by user then age */
+int ledger_key_list(struct ledger *db, const char *user,
+    struct user_key **out, size_t *nr);
+int ledger_key_get(struct ledger *db, const char *fingerprint,
+    struct user_key *out);
+int ledger_key_remove(struct ledger *db, const char *fingerprint);
+void user_key_clear(struct user_key *k);
+void user_key_list_free(struct user_key *k, size_t nr);
+
+/*
+ * Give user role on pipeline (replacing the one they had), or take it
+ * away. Either is refused when it would leave a pipeline whose members
+ * had an admin with members and none.
+ */
+int ledger_grant_set(struct ledger *db, const char *user,
+    const char *pipeline, const char *role, const char *granted_by);
+int ledger_grant_revoke(struct ledger *db, const char *user,
+    const char *pipeline);
+/* user's role on pipeline_id into role (e.g. "viewer"); 1 when none */
+int ledger_grant_get(struct ledger *db, int64_t user_id, int64_t pipeline_id,
+    char role[16]);
+/* pipeline/user NULL = all; ordered by pipeline, user */
+int ledger_grant_list(struct ledger *db, const char *pipeline,
+    const char *user, struct grant **out, size_t *nr);
+void grant_list_free(struct grant *g, size_t nr);
+
+/* hash: hex SHA-256 of the token, which the ledger never sees */
+int ledger_token_create(struct ledger *db, const char *user,
+    const char *hash, const char *description, const char *expires_at,
+    int64_t *id);
+/* user NULL = everyone's */
+int ledger_token_list(struct ledger *db, const char *user,
+    struct token **out, size_t *nr);
+/* user not NULL: only when the token is theirs */
+int ledger_token_revoke(struct ledger *db, int64_t id, const char *user);
+/*
+ * The token whose hash this is, when it has not expired by now (ISO
+ * time), noting its use; 1 when there is none (or it expired).
+ */
+int ledger_token_find(struct ledger *db, const char *hash, const char *now,
+    struct token *out);
+void token_clear(struct token *t);
+void token_list_free(struct token *t, size_t nr);
 
 #endif

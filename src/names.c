@@ -182,6 +182,12 @@ name_check_pipeline(const char *name)
 	return check_app_like("pipeline", name);
 }
 
+int
+name_check_user(const char *name)
+{
+	return check_app_like("user", name);
+}
+
 /*
  * The short part of a branch or tag; kind is "Branch" or "Tag". Returns
  * 0, or -1 with the fixed "... is not allowed: use ..." message, to

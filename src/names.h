@@ -13,6 +13,8 @@
 /* App and pipeline names: [a-z][a-z0-9-]{1,29}, no trailing '-'. */
 int name_check_app(const char *name);
 int name_check_pipeline(const char *name);
+/* A berth user's name (access.h): the same rules as an app's. */
+int name_check_user(const char *name);
 /*
  * A full ref name as git sends it to a hook ("refs/heads/main").
  * Accepts refs/heads/ and refs/tags/ with a short name of letters,

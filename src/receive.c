@@ -11,6 +11,7 @@
  * only once git has moved the ref, after pre-receive exited 0, and
  * post-receive tells the pusher.
  */
+#include "access.h"
 #include "build.h"
 #include "ci.h"
 #include "gate.h"
@@ -424,6 +425,63 @@ deploy_command(struct push *p, const struct command *c, const char *branch,
 }
 
 /*
+ * A berth user (berth shell set ACCESS_USER_ENV) pushes each ref only
+ * with the role it needs (access_push_role()); a local user may push
+ * anything. Refused as a whole, before anything is built.
+ */
+static int
+check_access(struct push *p)
+{
+	struct user u;
+	enum role have, need;
+	size_t i;
+	int rc = access_user_from_env(p->root.db, &u), ret = 0;
+
+	if (rc < 0)
+		out_error("%s", berth_last_error());
+	if (rc <= 0)
+		return rc;
+	if (access_role(p->root.db, &u, p->pipeline.id, &have) < 0) {
+		out_error("%s", berth_last_error());
+		user_clear(&u);
+		return -1;
+	}
+	for (i = 0; i < p->ncmds && ret == 0; i++) {
+		struct command *c = &p->cmds[i];
+		struct app *apps = NULL;
+		size_t napps = 0;
+		char *what, *standing;
+
+		if (strncmp(c->ref, "refs/heads/", 11) == 0 &&
+		    ledger_apps_for_branch(p->root.db, p->pipeline.id,
+		    c->ref + 11, &apps, &napps) < 0) {
+			out_error("%s", berth_last_error());
+			ret = -1;
+			break;
+		}
+		need = access_push_role(&p->pipeline, c->ref,
+		    strcmp(c->new, ZERO_SHA) == 0, apps, napps, &what);
+		app_list_free(apps, napps);
+		if (have < need) {
+			standing = access_standing(&u, have, p->pipeline.name);
+			out_error("%s: %s needs %s.", standing, what,
+			    role_name(need));
+			out_error("%s: berth access:grant %s -p %s --role %s",
+			    have == ROLE_DEVELOPER ? "Push a branch for a "
+			    "review app, or ask an admin" : "Ask an admin",
+			    u.name, p->pipeline.name, role_name(need));
+			access_log(&p->root, u.name, "refused: %s: %s needs %s",
+			    standing, what, role_name(need));
+			free(standing);
+			ret = -1;
+		}
+		free(what);
+	}
+	user_clear(&u);
+	return ret;
+}
+
+/*
  * Before anything is built: refuse deleting a branch an app auto-deploys,
  * and a push that updates more than one such branch (each would release
  * on its own, and git takes or refuses the whole push).
@@ -520,7 +578,7 @@ pre_receive(struct push *p)
 	size_t i;
 	int ret = 0;
 
-	if (check_commands(p) < 0)
+	if (check_access(p) < 0 || check_commands(p) < 0)
 		return -1;
 	/* Pushed code runs sandboxed, or not at all unless berth.ini says. */
 	if (sandbox_check(&p->root) < 0) {
