@@ -4,6 +4,7 @@
  * `berth shell`. Who has which role is the ledger's (ledger-access.c).
  */
 #include "access.h"
+#include "crypto.h"
 #include "names.h"
 
 #include <errno.h>
@@ -189,6 +190,29 @@ access_push_role(const struct pipeline *p, const char *ref, int deleting,
 		*what = xasprintf("%s %s", verb, branch);
 	strbuf_release(&names);
 	return need;
+}
+
+int
+access_token_user(struct ledger *db, const char *token, struct user *out)
+{
+	unsigned char digest[32];
+	char hash[65], now[32];
+	struct token t;
+	int rc;
+
+	if (strncmp(token, "berth_", 6) != 0 || strlen(token) > 128) {
+		berth_error("that is not a berth API token (berth_...); make "
+		    "one with: berth tokens:create");
+		return 1;
+	}
+	crypto_sha256(token, strlen(token), digest);
+	crypto_hex(digest, sizeof(digest), hash);
+	now_iso(now);
+	if ((rc = ledger_token_find(db, hash, now, &t)) != 0)
+		return rc;
+	rc = ledger_user_get(db, t.user, out);
+	token_clear(&t);
+	return rc;
 }
 
 /* ---- authorized_keys ---- */

@@ -102,6 +102,14 @@ enum role access_push_role(const struct pipeline *p, const char *ref,
     int deleting, const struct app *apps, size_t napps, char **what);
 
 /*
+ * The user an API token acts as (tokens:create printed it) into *out:
+ * 0; 1 when it names no live token (unknown, expired, revoked or
+ * malformed), with berth_error() saying so; -1.
+ */
+int access_token_user(struct ledger *db, const char *token,
+    struct user *out);
+
+/*
  * The authorized_keys lines of every berth user's keys:
  * command="BERTH --root ROOT shell USER",restrict,pty TYPE KEY USER
  * where BERTH is this berth binary's absolute path. -1 when a path

@@ -69,9 +69,16 @@ static const struct berth_cmd *const commands[] = {
 	&cmd_users_entry,
 	&cmd_users_add_entry,
 	&cmd_users_remove_entry,
+	&cmd_keys_entry,
+	&cmd_keys_add_entry,
+	&cmd_keys_remove_entry,
+	&cmd_keys_authorized_entry,
 	&cmd_access_entry,
 	&cmd_access_grant_entry,
 	&cmd_access_revoke_entry,
+	&cmd_tokens_entry,
+	&cmd_tokens_create_entry,
+	&cmd_tokens_revoke_entry,
 	&cmd_shell_entry,
 	NULL,
 };
@@ -143,6 +150,16 @@ cmd_check_server(struct cmd_ctx *ctx, const char *what)
 	access_refuse(&ctx->root, &ctx->user, ROLE_NONE, NULL, what,
 	    ROLE_ADMIN);
 	return cmd_fail_last();
+}
+
+int
+cmd_check_self(struct cmd_ctx *ctx, const char *user, const char *what)
+{
+	if (ctx->remote && strcmp(user, ctx->user.name) == 0) {
+		ctx->checked = 1;
+		return 0;
+	}
+	return cmd_check_server(ctx, what);
 }
 
 int

@@ -156,6 +156,8 @@ int cmd_check_app(struct cmd_ctx *ctx, const struct app *a);
 int cmd_check_pipeline(struct cmd_ctx *ctx, const struct pipeline *p);
 /* The same for what only a server admin may do (what: its words). */
 int cmd_check_server(struct cmd_ctx *ctx, const char *what);
+/* The same for what is user's: user themselves, or a server admin. */
+int cmd_check_self(struct cmd_ctx *ctx, const char *user, const char *what);
 /* Whether the asking user has need on the pipeline; no refusal. */
 int cmd_may(struct cmd_ctx *ctx, int64_t pipeline_id, enum role need);
 /*
@@ -274,5 +276,12 @@ extern const struct berth_cmd cmd_access_entry;
 extern const struct berth_cmd cmd_access_grant_entry;
 extern const struct berth_cmd cmd_access_revoke_entry;
 extern const struct berth_cmd cmd_shell_entry;
+extern const struct berth_cmd cmd_keys_entry;
+extern const struct berth_cmd cmd_keys_add_entry;
+extern const struct berth_cmd cmd_keys_remove_entry;
+extern const struct berth_cmd cmd_keys_authorized_entry;
+extern const struct berth_cmd cmd_tokens_entry;
+extern const struct berth_cmd cmd_tokens_create_entry;
+extern const struct berth_cmd cmd_tokens_revoke_entry;
 
 #endif

@@ -388,33 +388,37 @@ strvec_argv(struct strvec *sv)
 }
 
 int
-read_file(const char *path, struct strbuf *out, size_t max)
+read_fd(int fd, const char *name, struct strbuf *out, size_t max)
 {
 	char buf[65536];
 	ssize_t n;
-	int fd;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return berth_error_errno("cannot read %s", path);
 	while ((n = read(fd, buf, sizeof(buf))) != 0) {
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
-			berth_error_errno("cannot read %s", path);
-			close(fd);
-			return -1;
+			return berth_error_errno("cannot read %s", name);
 		}
-		if (max > 0 && out->len + (size_t)n > max) {
-			close(fd);
-			return berth_error("%s is larger than %zu bytes", path,
+		if (max > 0 && out->len + (size_t)n > max)
+			return berth_error("%s is larger than %zu bytes", name,
 			    max);
-		}
 		strbuf_add(out, buf, (size_t)n);
 	}
 	strbuf_grow(out, 0);
-	close(fd);
 	return 0;
+}
+
+int
+read_file(const char *path, struct strbuf *out, size_t max)
+{
+	int fd, rc;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return berth_error_errno("cannot read %s", path);
+	rc = read_fd(fd, path, out, max);
+	close(fd);
+	return rc;
 }
 
 int

@@ -96,6 +96,8 @@ char **strvec_argv(struct strvec *sv);
 
 /* Read a whole file (adds a NUL); -1 with errno-based error if it fails. */
 int read_file(const char *path, struct strbuf *out, size_t max);
+/* The same from an open fd (name for messages), to its end. */
+int read_fd(int fd, const char *name, struct strbuf *out, size_t max);
 /*
  * read_file() for a file of a pushed tree: refuses a symlink or anything
  * but a regular file (a link to /etc/passwd or to a pipe).

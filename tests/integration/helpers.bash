@@ -21,6 +21,9 @@ setup_root() {
 	berth init >/dev/null
 	# The tests name fixture buildpacks by path in app.json.
 	printf '\n[build]\napp_json_paths = 1\n' >> "$BERTH_ROOT/berth.ini"
+	# Users' keys go to the test's own file, never to ~/.ssh of root.
+	printf '\n[ssh]\nauthorized_keys = %s\n' \
+	    "$BATS_TEST_TMPDIR/authorized_keys" >> "$BERTH_ROOT/berth.ini"
 }
 
 # make_app DIR: a Procfile-only app in a new git repo with one commit.
