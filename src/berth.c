@@ -30,6 +30,8 @@ static const struct berth_cmd *const commands[] = {
 	&cmd_releases_rollback_entry,
 	&cmd_releases_retry_entry,
 	&cmd_rollback_entry,
+	&cmd_activity_entry,
+	&cmd_activity_info_entry,
 	&cmd_builds_entry,
 	&cmd_builds_output_entry,
 	&cmd_config_entry,

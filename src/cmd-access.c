@@ -69,7 +69,8 @@ change(struct cmd_ctx *ctx, const char *role)
 		return 1;
 	actor = actor_name();
 	rc = role != NULL ? ledger_grant_set(ctx->root.db, user, p.name,
-	    role, actor) : ledger_grant_revoke(ctx->root.db, user, p.name);
+	    role, actor) : ledger_grant_revoke(ctx->root.db, user, p.name,
+	    actor);
 	if (rc == 0) {
 		access_log(&ctx->root, actor, "%s %s on %s%s%s",
 		    role != NULL ? "granted" : "revoked", user, p.name,

@@ -277,7 +277,8 @@ struct formation_op {
 	int (*parse)(struct cmd_ctx *ctx, const struct formation_item *cur,
 	    size_t ncur, struct formation_item *items);
 	int (*write)(struct ledger *db, int64_t app_id,
-	    const struct formation_item *items, size_t nr);
+	    const struct formation_item *items, size_t nr,
+	    const char *actor);
 	/* " web=2" */
 	void (*print)(const struct cmd_ctx *ctx,
 	    const struct formation_item *item);
@@ -297,6 +298,7 @@ change_formation(struct cmd_ctx *ctx, const struct formation_op *op)
 	struct app a;
 	struct formation_item *cur = NULL, *items;
 	size_t ncur = 0, n = (size_t)ctx->argc, i;
+	char *actor;
 	int ret = 1, rc;
 
 	if (cmd_need_app(ctx, &a) != 0)
@@ -304,8 +306,11 @@ change_formation(struct cmd_ctx *ctx, const struct formation_op *op)
 	items = xcalloc(n, sizeof(*items));
 	if (load_formation(ctx, &a, &cur, &ncur) < 0)
 		goto out;
-	if (op->parse(ctx, cur, ncur, items) < 0 ||
-	    op->write(ctx->root.db, a.id, items, n) < 0) {
+	actor = actor_name();
+	rc = op->parse(ctx, cur, ncur, items) < 0 ||
+	    op->write(ctx->root.db, a.id, items, n, actor) < 0;
+	free(actor);
+	if (rc) {
 		cmd_fail_last();
 		goto out;
 	}

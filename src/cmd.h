@@ -276,6 +276,8 @@ extern const struct berth_cmd cmd_access_entry;
 extern const struct berth_cmd cmd_access_grant_entry;
 extern const struct berth_cmd cmd_access_revoke_entry;
 extern const struct berth_cmd cmd_shell_entry;
+extern const struct berth_cmd cmd_activity_entry;
+extern const struct berth_cmd cmd_activity_info_entry;
 extern const struct berth_cmd cmd_keys_entry;
 extern const struct berth_cmd cmd_keys_add_entry;
 extern const struct berth_cmd cmd_keys_remove_entry;

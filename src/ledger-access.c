@@ -11,7 +11,9 @@
 #include "ledger-int.h"
 #include "util.h"
 
+#include <jansson.h>
 #include <sqlite3.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -288,9 +290,30 @@ admin_kept(struct ledger *db, int64_t pid, int had_admin, const char *user,
 	    user, pipeline, pipeline);
 }
 
+/* access.changed, in the transaction of the change. */
+static int
+access_event(struct ledger *db, int64_t pid, const char *user,
+    const char *role, const char *actor)
+{
+	char *msg = role != NULL ? xasprintf("Gave %s the role %s", user,
+	    role) : xasprintf("Took %s's role away", user);
+	struct event_new ev = {
+		.kind = "access.changed",
+		.pipeline_id = pid,
+		.actor = actor,
+		.message = msg,
+	};
+	int rc = sql_event_json(db, &ev, json_pack("{s:s, s:s?}", "user",
+	    user, "role", role));
+
+	free(msg);
+	return rc;
+}
+
+/* role NULL: revoke. actor: who does it. */
 static int
 grant_change(struct ledger *db, const char *user, const char *pipeline,
-    const char *role, const char *granted_by)
+    const char *role, const char *actor)
 {
 	int64_t uid, pid;
 	int had_admin;
@@ -319,10 +342,11 @@ grant_change(struct ledger *db, const char *user, const char *pipeline,
 		if (sql_run(db, sql_prep(db, "INSERT OR REPLACE INTO grants "
 		    "(user_id, pipeline_id, role, granted_by, created_at) "
 		    "VALUES (?, ?, ?, ?, ?)", "iisss", uid, pid, role,
-		    granted_by, now)) < 0)
+		    actor, now)) < 0)
 			goto fail;
 	}
-	if (admin_kept(db, pid, had_admin, user, pipeline) < 0)
+	if (admin_kept(db, pid, had_admin, user, pipeline) < 0 ||
+	    access_event(db, pid, user, role, actor) < 0)
 		goto fail;
 	return sql_commit(db);
 fail:
@@ -339,9 +363,9 @@ ledger_grant_set(struct ledger *db, const char *user, const char *pipeline,
 
 int
 ledger_grant_revoke(struct ledger *db, const char *user,
-    const char *pipeline)
+    const char *pipeline, const char *actor)
 {
-	return grant_change(db, user, pipeline, NULL, NULL);
+	return grant_change(db, user, pipeline, NULL, actor);
 }
 
 static void

@@ -239,10 +239,31 @@ review_app_list_free(struct review_app *r, size_t nr)
 	free(r);
 }
 
+/* review_app.created|destroyed, in the transaction of the change. */
+static int
+review_event(struct ledger *db, const char *kind, int64_t app_id,
+    const char *branch, const char *actor)
+{
+	char *msg = xasprintf("Review app of %s %s", branch,
+	    strcmp(kind, "review_app.created") == 0 ? "created" :
+	    "destroyed");
+	struct event_new ev = {
+		.kind = kind,
+		.app_id = app_id,
+		.actor = actor,
+		.message = msg,
+	};
+	int rc = sql_event_json(db, &ev, json_pack("{s:s}", "branch",
+	    branch));
+
+	free(msg);
+	return rc;
+}
+
 int
 ledger_review_create(struct ledger *db, int64_t pipeline_id,
     const char *branch, const char *app_name, const struct kvlist *config,
-    struct review_app *out)
+    const char *actor, struct review_app *out)
 {
 	char now[32];
 	int64_t app_id;
@@ -262,7 +283,8 @@ ledger_review_create(struct ledger *db, int64_t pipeline_id,
 	if (sql_run(db, sql_prep(db, "INSERT INTO review_apps (pipeline_id, app_id, "
 	    "branch, status, last_push_at, created_at) VALUES (?, ?, ?, "
 	    "'creating', ?, ?)", "iisss", pipeline_id, app_id, branch, now,
-	    now)) < 0)
+	    now)) < 0 || review_event(db, "review_app.created", app_id,
+	    branch, actor) < 0)
 		goto fail;
 	if (out != NULL) {
 		sqlite3_stmt *st = sql_prep(db, "SELECT " REVIEW_COLS REVIEW_FROM
@@ -336,20 +358,28 @@ ledger_review_update(struct ledger *db, int64_t id, const char *status,
 }
 
 int
-ledger_review_destroy(struct ledger *db, int64_t id)
+ledger_review_destroy(struct ledger *db, int64_t id, const char *actor)
 {
 	char now[32];
 	sqlite3_stmt *st;
 	int64_t app_id = 0;
+	char *branch = NULL;
+	int rc;
 
 	sql_now(now);
 	if (sql_begin(db) < 0)
 		return -1;
-	st = sql_prep(db, "SELECT app_id FROM review_apps WHERE id = ?", "i", id);
-	if (st != NULL && sqlite3_step(st) == SQLITE_ROW)
+	st = sql_prep(db, "SELECT app_id, branch FROM review_apps WHERE id = ?",
+	    "i", id);
+	if (st != NULL && sqlite3_step(st) == SQLITE_ROW) {
 		app_id = sqlite3_column_int64(st, 0);
+		branch = sql_text(st, 1);
+	}
 	sqlite3_finalize(st);
-	if (app_id == 0 ||
+	rc = app_id == 0 ? -1 : review_event(db, "review_app.destroyed",
+	    app_id, branch, actor);
+	free(branch);
+	if (rc < 0 ||
 	    sql_run(db, sql_prep(db, "UPDATE review_apps SET status = 'destroyed', "
 	    "destroyed_at = ? WHERE id = ?", "si", now, id)) < 0 ||
 	    sql_run(db, sql_prep(db, "UPDATE apps SET destroyed_at = ? WHERE id = ? "

@@ -6,6 +6,7 @@
 #ifndef BERTH_LEDGER_INT_H
 #define BERTH_LEDGER_INT_H
 
+#include <jansson.h>
 #include <sqlite3.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -50,6 +51,14 @@ int sql_one(struct ledger *db, sqlite3_stmt *st,
  */
 int sql_collect(struct ledger *db, sqlite3_stmt *st, size_t elem_size,
     void (*fill)(sqlite3_stmt *, void *), void **out, size_t *nr);
+/*
+ * Record ev inside the caller's transaction (ledger-events.c): the
+ * event, and a delivery for each webhook that wants it.
+ */
+int sql_event(struct ledger *db, const struct event_new *ev);
+/* The same with data as JSON (ev->data ignored); steals data. */
+int sql_event_json(struct ledger *db, const struct event_new *ev,
+    json_t *data);
 /* A (key, value) row into a struct kv, for sql_collect(). */
 void sql_fill_kv(sqlite3_stmt *st, void *kv);
 /*

@@ -195,6 +195,31 @@ static int
 current_release_in_txn(struct ledger *db, int64_t app_id,
     struct release *out);
 
+/* config.changed: the names set and unset, never a value. */
+static int
+config_event(struct ledger *db, int64_t app_id, const struct kvlist *set,
+    const char *const *unset, size_t nunset, const char *actor,
+    int version, const char *desc)
+{
+	json_t *data = json_pack("{s:[], s:[]}", "set", "unset");
+	struct event_new ev = {
+		.kind = "config.changed",
+		.app_id = app_id,
+		.actor = actor,
+		.version = version,
+		.message = desc,
+	};
+	size_t i;
+
+	for (i = 0; set != NULL && i < set->nr; i++)
+		json_array_append_new(json_object_get(data, "set"),
+		    json_string(set->items[i].key));
+	for (i = 0; i < nunset; i++)
+		json_array_append_new(json_object_get(data, "unset"),
+		    json_string(unset[i]));
+	return sql_event_json(db, &ev, data);
+}
+
 int
 ledger_config_change(struct ledger *db, int64_t app_id,
     const struct kvlist *set, const char *const *unset, size_t nunset,
@@ -263,7 +288,13 @@ ledger_config_change(struct ledger *db, int64_t app_id,
 			*version = v;
 		if (release_id != NULL)
 			*release_id = sqlite3_last_insert_rowid(db->db);
+		rc = v;
+	} else {
+		rc = 0;
 	}
+	if (config_event(db, app_id, set, unset, nunset, actor, rc,
+	    strbuf_str(&desc)) < 0)
+		goto fail;
 	release_clear(&cur);
 	strbuf_release(&desc);
 	strbuf_release(&names);
@@ -439,6 +470,16 @@ ledger_release_list(struct ledger *db, int64_t app_id, int limit,
 	    limit), sizeof(**out), fill_release, (void **)out, nr);
 }
 
+int
+ledger_release_before(struct ledger *db, int64_t app_id, int version,
+    struct release *out)
+{
+	return release_one(db, sql_prep(db, "SELECT " RELEASE_COLS " FROM "
+	    "releases WHERE app_id = ? AND version < ? AND status = "
+	    "'succeeded' AND commit_sha IS NOT NULL ORDER BY version DESC "
+	    "LIMIT 1", "id", app_id, version), out);
+}
+
 /* ---- formation ---- */
 
 static void
@@ -461,13 +502,50 @@ ledger_formation_get(struct ledger *db, int64_t app_id,
 }
 
 /* Upsert items (app_id, type, quantity, memory), on conflict by sql. */
+/* formation.changed, in the transaction of the change. */
+static int
+formation_event(struct ledger *db, int64_t app_id,
+    const struct formation_item *items, size_t nr, int sizes,
+    const char *actor)
+{
+	struct strbuf msg = STRBUF_INIT;
+	json_t *f = json_object();
+	struct event_new ev = {
+		.kind = "formation.changed",
+		.app_id = app_id,
+		.actor = actor,
+	};
+	size_t i;
+	int rc;
+
+	strbuf_addstr(&msg, sizes ? "Resized" : "Scaled");
+	for (i = 0; i < nr; i++) {
+		if (sizes)
+			strbuf_addf(&msg, " %s=%lldM", items[i].type,
+			    (long long)(items[i].memory >> 20));
+		else
+			strbuf_addf(&msg, " %s=%d", items[i].type,
+			    items[i].quantity);
+		json_object_set_new(f, items[i].type, sizes ?
+		    json_integer(items[i].memory) :
+		    json_integer(items[i].quantity));
+	}
+	ev.message = msg.buf;
+	rc = sql_event_json(db, &ev, json_pack("{s:o}", sizes ? "memory" :
+	    "quantity", f));
+	strbuf_release(&msg);
+	return rc;
+}
+
 static int
 formation_upsert(struct ledger *db, int64_t app_id,
-    const struct formation_item *items, size_t nr, const char *on_conflict)
+    const struct formation_item *items, size_t nr, int sizes,
+    const char *actor)
 {
 	char *sql = xasprintf("INSERT INTO formation (app_id, type, quantity, "
 	    "memory) VALUES (?, ?, ?, ?) ON CONFLICT (app_id, type) DO "
-	    "UPDATE SET %s", on_conflict);
+	    "UPDATE SET %s", sizes ? "memory = excluded.memory" :
+	    "quantity = excluded.quantity");
 	size_t i;
 	int ret = -1;
 
@@ -479,6 +557,10 @@ formation_upsert(struct ledger *db, int64_t app_id,
 			sql_rollback(db);
 			goto out;
 		}
+	if (formation_event(db, app_id, items, nr, sizes, actor) < 0) {
+		sql_rollback(db);
+		goto out;
+	}
 	ret = sql_commit(db);
 out:
 	free(sql);
@@ -487,18 +569,16 @@ out:
 
 int
 ledger_formation_set(struct ledger *db, int64_t app_id,
-    const struct formation_item *items, size_t nr)
+    const struct formation_item *items, size_t nr, const char *actor)
 {
-	return formation_upsert(db, app_id, items, nr,
-	    "quantity = excluded.quantity");
+	return formation_upsert(db, app_id, items, nr, 0, actor);
 }
 
 int
 ledger_formation_resize(struct ledger *db, int64_t app_id,
-    const struct formation_item *items, size_t nr)
+    const struct formation_item *items, size_t nr, const char *actor)
 {
-	return formation_upsert(db, app_id, items, nr,
-	    "memory = excluded.memory");
+	return formation_upsert(db, app_id, items, nr, 1, actor);
 }
 
 void

@@ -21,7 +21,7 @@
 
 struct ledger;
 
-#define LEDGER_SCHEMA_VERSION 7
+#define LEDGER_SCHEMA_VERSION 8
 
 struct pipeline {
 	int64_t id;
@@ -233,6 +233,12 @@ int ledger_release_current(struct ledger *db, int64_t app_id,
     struct release *out);
 /* Highest version (any status), 0 when none. */
 int ledger_release_latest_version(struct ledger *db, int64_t app_id);
+/*
+ * The newest succeeded release with code before version (what a
+ * release's diff is from); 1 when there is none.
+ */
+int ledger_release_before(struct ledger *db, int64_t app_id, int version,
+    struct release *out);
 /* Newest first; limit 0 = all. */
 int ledger_release_list(struct ledger *db, int64_t app_id, int limit,
     struct release **out, size_t *nr);
@@ -252,14 +258,14 @@ int ledger_formation_get(struct ledger *db, int64_t app_id,
     struct formation_item **out, size_t *nr);
 /* Set the quantities of several types at once (one transaction). */
 int ledger_formation_set(struct ledger *db, int64_t app_id,
-    const struct formation_item *items, size_t nr);
+    const struct formation_item *items, size_t nr, const char *actor);
 /*
  * Set the memory of several types at once (one transaction); a type
  * without a row yet gets one with the quantity given, which the
  * resize leaves as it is otherwise.
  */
 int ledger_formation_resize(struct ledger *db, int64_t app_id,
-    const struct formation_item *items, size_t nr);
+    const struct formation_item *items, size_t nr, const char *actor);
 void formation_list_free(struct formation_item *f, size_t nr);
 
 /*
@@ -350,7 +356,7 @@ struct review_app {
  * its review row, in one transaction. */
 int ledger_review_create(struct ledger *db, int64_t pipeline_id,
     const char *branch, const char *app_name, const struct kvlist *config,
-    struct review_app *out);
+    const char *actor, struct review_app *out);
 int ledger_review_get(struct ledger *db, int64_t pipeline_id,
     const char *branch, struct review_app *out);
 /* all: include destroyed ones */
@@ -360,7 +366,7 @@ int ledger_review_list(struct ledger *db, int64_t pipeline_id, int all,
 int ledger_review_update(struct ledger *db, int64_t id, const char *status,
     int postdeploy_done, int touch);
 /* Mark it and its app destroyed; releases and test runs stay. */
-int ledger_review_destroy(struct ledger *db, int64_t id);
+int ledger_review_destroy(struct ledger *db, int64_t id, const char *actor);
 /* Live review apps with no push since before (ISO time). */
 int ledger_review_stale(struct ledger *db, int64_t pipeline_id,
     const char *before, struct review_app **out, size_t *nr);
@@ -452,7 +458,7 @@ void user_key_list_free(struct user_key *k, size_t nr);
 int ledger_grant_set(struct ledger *db, const char *user,
     const char *pipeline, const char *role, const char *granted_by);
 int ledger_grant_revoke(struct ledger *db, const char *user,
-    const char *pipeline);
+    const char *pipeline, const char *actor);
 /* user's role on pipeline_id into role (e.g. "viewer"); 1 when none */
 int ledger_grant_get(struct ledger *db, int64_t user_id, int64_t pipeline_id,
     char role[16]);
@@ -478,5 +484,113 @@ int ledger_token_find(struct ledger *db, const char *hash, const char *now,
     struct token *out);
 void token_clear(struct token *t);
 void token_list_free(struct token *t, size_t nr);
+
+/*
+ * The activity feed, webhooks and their deliveries (ledger-events.c).
+ * Events of builds, test runs and releases are written by the schema
+ * itself when their status changes; the others by the ledger call that
+ * makes the change (config, formation, review apps, access) or, for a
+ * push, ledger_event_add(). Kinds: push, build.succeeded|failed,
+ * test_run.started|succeeded|failed|errored|cancelled,
+ * release.succeeded|failed, review_app.created|destroyed,
+ * config.changed, formation.changed, access.changed.
+ */
+struct event {
+	int64_t id;
+	char *kind;
+	int64_t pipeline_id;
+	char *pipeline;
+	int64_t app_id;		/* 0: the pipeline's (test runs, access) */
+	char *app;		/* or NULL */
+	char *actor;
+	int version;		/* a release's, else 0 */
+	char *commit;		/* or NULL */
+	char *message;		/* one line for people */
+	char *data;		/* JSON object: what the kind adds */
+	char *created_at;
+};
+
+struct event_new {
+	const char *kind;
+	int64_t pipeline_id;	/* 0: the app's */
+	int64_t app_id;		/* 0: none */
+	const char *actor;
+	int version;		/* 0: none */
+	const char *commit;	/* or NULL */
+	const char *message;
+	const char *data;	/* JSON object text, or NULL for {} */
+};
+
+int ledger_event_add(struct ledger *db, const struct event_new *ev);
+/* Newest first; app_id 0 = the whole pipeline's; limit 0 = all. */
+int ledger_event_list(struct ledger *db, int64_t pipeline_id, int64_t app_id,
+    int limit, struct event **out, size_t *nr);
+int ledger_event_get(struct ledger *db, int64_t id, struct event *out);
+void event_clear(struct event *e);
+void event_list_free(struct event *e, size_t nr);
+
+struct webhook {
+	int64_t id;
+	int64_t pipeline_id;
+	char *pipeline;
+	char *url;
+	char *kind;		/* json|slack */
+	char *events;		/* "build,release.failed"; "" = all */
+	char *secret;		/* or NULL; never shown */
+	char *created_at;
+};
+
+int ledger_webhook_add(struct ledger *db, int64_t pipeline_id,
+    const char *url, const char *kind, const char *events,
+    const char *secret, int64_t *id);
+int ledger_webhook_list(struct ledger *db, int64_t pipeline_id,
+    struct webhook **out, size_t *nr);
+int ledger_webhook_get(struct ledger *db, int64_t id, struct webhook *out);
+/* Its pending deliveries fail ("webhook removed"); its history stays. */
+int ledger_webhook_remove(struct ledger *db, int64_t id);
+void webhook_clear(struct webhook *w);
+void webhook_list_free(struct webhook *w, size_t nr);
+
+struct delivery {
+	int64_t id;
+	char *uuid;		/* X-Berth-Delivery: the same on every try */
+	int64_t webhook_id;
+	int64_t event_id;
+	char *event_kind;
+	char *status;		/* pending|succeeded|failed */
+	int attempts;
+	char *next_at;		/* when a pending one is tried next */
+	int http_code;		/* the last try's, 0 = none */
+	char *error;		/* the last try's, or NULL */
+	int latency_ms;		/* the last try's */
+	char *created_at;
+	char *finished_at;
+	char *url;		/* its webhook's */
+};
+
+/* What one try of a delivery came to, for ledger_delivery_record(). */
+struct delivery_try {
+	int64_t id;
+	const char *status;	/* pending (to try again at next_at) or an end */
+	const char *next_at;	/* or NULL */
+	int http_code;
+	const char *error;	/* or NULL */
+	int latency_ms;
+};
+
+/* Newest first, of every webhook of the pipeline; limit 0 = all. */
+int ledger_delivery_list(struct ledger *db, int64_t pipeline_id, int limit,
+    struct delivery **out, size_t *nr);
+int ledger_delivery_get(struct ledger *db, int64_t id, struct delivery *out);
+/* Pending ones due by now (ISO time), oldest first, at most limit. */
+int ledger_delivery_due(struct ledger *db, const char *now, int limit,
+    struct delivery **out, size_t *nr);
+/* When the next pending one is due into next; 1 when none is pending. */
+int ledger_delivery_next_due(struct ledger *db, char next[32]);
+int ledger_delivery_record(struct ledger *db, const struct delivery_try *t);
+/* Send a finished one again, as it was (same X-Berth-Delivery). */
+int ledger_delivery_redeliver(struct ledger *db, int64_t id);
+void delivery_clear(struct delivery *d);
+void delivery_list_free(struct delivery *d, size_t nr);
 
 #endif

@@ -626,11 +626,47 @@ pre_receive(struct push *p)
  * branch loses its review app. Never rejects anything (git has moved
  * the refs already).
  */
+/* The push event of ref c (git has moved it): who, what, old..new. */
+static void
+record_push(struct push *p, const struct command *c)
+{
+	int created = strcmp(c->old, ZERO_SHA) == 0;
+	int deleted = strcmp(c->new, ZERO_SHA) == 0;
+	const char *name = strncmp(c->ref, "refs/heads/", 11) == 0 ?
+	    c->ref + 11 : c->ref;
+	json_t *data = json_pack("{s:s, s:s, s:s?, s:s?}", "ref", c->ref,
+	    "branch", name, "before", created ? NULL : c->old, "after",
+	    deleted ? NULL : c->new);
+	char *text = json_dumps(data, JSON_COMPACT), *msg;
+	struct event_new ev = {
+		.kind = "push",
+		.pipeline_id = p->pipeline.id,
+		.actor = p->actor,
+		.commit = deleted ? NULL : c->new,
+	};
+
+	if (deleted)
+		msg = xasprintf("Deleted %s", name);
+	else if (created)
+		msg = xasprintf("Pushed %s (new) at %.7s", name, c->new);
+	else
+		msg = xasprintf("Pushed %s %.7s..%.7s", name, c->old, c->new);
+	ev.message = msg;
+	ev.data = text;
+	if (ledger_event_add(p->root.db, &ev) < 0)
+		out_detail("%s", berth_last_error());
+	free(msg);
+	free(text);
+	json_decref(data);
+}
+
 static int
 post_receive(struct push *p)
 {
 	size_t i, j;
 
+	for (i = 0; i < p->ncmds; i++)
+		record_push(p, &p->cmds[i]);
 	for (i = 0; i < p->ncmds; i++) {
 		struct command *c = &p->cmds[i];
 		struct app *apps = NULL;

@@ -217,6 +217,56 @@ repo_clone(const char *url, const char *dir)
 	return 0;
 }
 
+/* The tree of commit sha into *out (freed by the caller). */
+static int
+commit_tree(git_repository *repo, const char *sha, git_tree **out)
+{
+	git_commit *c = NULL;
+	git_oid oid;
+	int rc;
+
+	if (git_oid_fromstr(&oid, sha) < 0 || git_commit_lookup(&c, repo,
+	    &oid) < 0)
+		return repo_error(sha);
+	rc = git_commit_tree(out, c);
+	git_commit_free(c);
+	return rc < 0 ? repo_error(sha) : 0;
+}
+
+int
+repo_diff_stats(git_repository *repo, const char *from, const char *to,
+    struct diff_stats *out)
+{
+	git_diff_find_options find = GIT_DIFF_FIND_OPTIONS_INIT;
+	git_tree *a = NULL, *b = NULL;
+	git_diff *diff = NULL;
+	git_diff_stats *st = NULL;
+	int ret = -1;
+
+	memset(out, 0, sizeof(*out));
+	if ((from != NULL && commit_tree(repo, from, &a) < 0) ||
+	    commit_tree(repo, to, &b) < 0)
+		goto out;
+	/* -M: renames at git's default 50% similarity */
+	find.flags = GIT_DIFF_FIND_RENAMES;
+	if (git_diff_tree_to_tree(&diff, repo, a, b, NULL) < 0 ||
+	    git_diff_find_similar(diff, &find) < 0 ||
+	    git_diff_get_stats(&st, diff) < 0) {
+		repo_error("cannot diff the commits");
+		goto out;
+	}
+	out->files = git_diff_stats_files_changed(st);
+	out->insertions = git_diff_stats_insertions(st);
+	out->deletions = git_diff_stats_deletions(st);
+	ret = 0;
+out:
+	git_diff_stats_free(st);
+	git_diff_free(diff);
+	git_tree_free(a);
+	git_tree_free(b);
+	return ret;
+}
+
 int
 repo_log(git_repository *repo, const char *from, const char *hide,
     int limit, struct commit_info **out, size_t *nr)

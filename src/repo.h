@@ -60,6 +60,15 @@ void commit_info_list_free(struct commit_info *ci, size_t nr);
  */
 int repo_read_blob(git_repository *repo, const char *sha, const char *path,
     size_t max, struct strbuf *out);
+/* What changed between two commits, as `git diff --shortstat -M`. */
+struct diff_stats {
+	size_t files;
+	size_t insertions;
+	size_t deletions;
+};
+/* from NULL: against the empty tree (a first deploy). */
+int repo_diff_stats(git_repository *repo, const char *from, const char *to,
+    struct diff_stats *out);
 /* Clone url into dir (a buildpack from a Git URL). */
 int repo_clone(const char *url, const char *dir);
 /* Record libgit2's last error as ours, prefixed with what. */

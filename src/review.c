@@ -248,13 +248,13 @@ review_formation_allowed(const struct berth_root *r,
 
 static int
 review_formation(struct berth_root *r, int64_t app_id,
-    const struct appjson *aj)
+    const struct appjson *aj, const char *actor)
 {
 	const char *where;
 	size_t n;
 	const struct formation_item *f = review_items(aj, &n, &where);
 
-	return n > 0 ? ledger_formation_set(r->db, app_id, f, n) : 0;
+	return n > 0 ? ledger_formation_set(r->db, app_id, f, n, actor) : 0;
 }
 
 /* Run a script of app.json for the app's release (postdeploy...). */
@@ -332,13 +332,14 @@ review_app_open(struct review_push *rp)
 		if (name == NULL || review_config(rp->r, rp->p, &rp->aj,
 		    rp->branch, name, &config) < 0 ||
 		    ledger_review_create(db, rp->p->id, rp->branch, name,
-		    &config, &rp->ra) < 0)
+		    &config, rp->actor, &rp->ra) < 0)
 			goto out;
 		rp->is_new = 1;
 	}
 	if (ledger_app_get(db, rp->ra.app, &rp->a) != 0)
 		goto out;
-	if (rp->is_new && review_formation(rp->r, rp->a.id, &rp->aj) < 0)
+	if (rp->is_new && review_formation(rp->r, rp->a.id, &rp->aj,
+	    rp->actor) < 0)
 		goto out;
 	ret = 0;
 out:
@@ -491,7 +492,6 @@ review_destroy(struct berth_root *r, const struct pipeline *p,
 	char *what;
 	int lock, ret = -1, ran = 0;
 
-	(void)actor;
 	memset(&a, 0, sizeof(a));
 	memset(&cur, 0, sizeof(cur));
 	what = xasprintf("review app destruction of %s", branch);
@@ -533,7 +533,7 @@ review_destroy(struct berth_root *r, const struct pipeline *p,
 	}
 	if (runtime_destroy(r, a.name) < 0)
 		out_error("%s", berth_last_error());
-	if (ledger_review_destroy(r->db, ra.id) < 0)
+	if (ledger_review_destroy(r->db, ra.id, actor) < 0)
 		goto out;
 	out_heading("Review app %s destroyed%s", a.name, ran ?
 	    " (pr-predestroy ran)" : "");

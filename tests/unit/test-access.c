@@ -244,7 +244,7 @@ test_grants(void **state)
 	/* The pipeline's only admin may not step down while others stay */
 	assert_int_equal(ledger_grant_set(db, "li", "shop", "admin", "root"),
 	    0);
-	assert_int_equal(ledger_grant_revoke(db, "li", "shop"), -1);
+	assert_int_equal(ledger_grant_revoke(db, "li", "shop", "root"), -1);
 	error_mentions("li is the last admin of pipeline shop");
 	assert_int_equal(ledger_grant_set(db, "li", "shop", "viewer", "root"),
 	    -1);
@@ -256,10 +256,10 @@ test_grants(void **state)
 	/* With another admin, or alone, they may. */
 	assert_int_equal(ledger_grant_set(db, "ana", "shop", "admin", "li"),
 	    0);
-	assert_int_equal(ledger_grant_revoke(db, "li", "shop"), 0);
-	assert_int_equal(ledger_grant_revoke(db, "li", "shop"), 1);
+	assert_int_equal(ledger_grant_revoke(db, "li", "shop", "root"), 0);
+	assert_int_equal(ledger_grant_revoke(db, "li", "shop", "root"), 1);
 	error_mentions("li has no role on pipeline shop");
-	assert_int_equal(ledger_grant_revoke(db, "ana", "shop"), 0);
+	assert_int_equal(ledger_grant_revoke(db, "ana", "shop", "root"), 0);
 	user_clear(&ana);
 	user_clear(&boss);
 }

@@ -1589,8 +1589,8 @@ test_formation_resize(void **state)
 	struct formation_item *f = NULL;
 	size_t n = 0;
 
-	assert_int_equal(ledger_formation_set(fx->db, app, scale, 1), 0);
-	assert_int_equal(ledger_formation_resize(fx->db, app, sizes, 2), 0);
+	assert_int_equal(ledger_formation_set(fx->db, app, scale, 1, "t"), 0);
+	assert_int_equal(ledger_formation_resize(fx->db, app, sizes, 2, "t"), 0);
 	assert_int_equal(ledger_formation_get(fx->db, app, &f, &n), 0);
 	assert_int_equal(n, 2);
 	assert_string_equal(f[0].type, "web");
@@ -1602,7 +1602,7 @@ test_formation_resize(void **state)
 	formation_list_free(f, n);
 	/* Scaling leaves the size alone. */
 	scale[0].quantity = 1;
-	assert_int_equal(ledger_formation_set(fx->db, app, scale, 1), 0);
+	assert_int_equal(ledger_formation_set(fx->db, app, scale, 1, "t"), 0);
 	assert_int_equal(ledger_formation_get(fx->db, app, &f, &n), 0);
 	assert_int_equal(f[0].quantity, 1);
 	assert_int_equal(f[0].memory, 64LL << 20);
