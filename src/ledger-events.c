@@ -228,9 +228,11 @@ ledger_webhook_remove(struct ledger *db, int64_t id)
 	sql_now(now);
 	if (sql_begin(db) < 0)
 		return -1;
-	/* Its history stays; what it had not sent yet is dropped. */
-	if (sql_run(db, sql_prep(db, "UPDATE webhooks SET removed_at = ? WHERE "
-	    "id = ? AND removed_at IS NULL", "si", now, id)) < 0)
+	/* Its history stays, its secret goes; what it had not sent yet is
+	 * dropped. */
+	if (sql_run(db, sql_prep(db, "UPDATE webhooks SET removed_at = ?, "
+	    "secret = NULL WHERE id = ? AND removed_at IS NULL", "si", now,
+	    id)) < 0)
 		goto fail;
 	if (sqlite3_changes(db->db) == 0) {
 		sql_rollback(db);

@@ -216,7 +216,7 @@ static const char *const migrations[] = {
 	"  id INTEGER PRIMARY KEY,"
 	"  pipeline_id INTEGER NOT NULL REFERENCES pipelines(id),"
 	"  url TEXT NOT NULL,"
-	"  kind TEXT NOT NULL CHECK (kind IN ('json','slack')),"
+	"  kind TEXT NOT NULL CHECK (kind IN ('json','slack','github')),"
 	"  events TEXT NOT NULL DEFAULT '',"
 	"  secret TEXT,"
 	"  created_at TEXT NOT NULL,"

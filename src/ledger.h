@@ -534,7 +534,7 @@ struct webhook {
 	int64_t pipeline_id;
 	char *pipeline;
 	char *url;
-	char *kind;		/* json|slack */
+	char *kind;		/* json|slack|github (github.h) */
 	char *events;		/* "build,release.failed"; "" = all */
 	char *secret;		/* or NULL; never shown */
 	char *created_at;
@@ -546,7 +546,10 @@ int ledger_webhook_add(struct ledger *db, int64_t pipeline_id,
 int ledger_webhook_list(struct ledger *db, int64_t pipeline_id,
     struct webhook **out, size_t *nr);
 int ledger_webhook_get(struct ledger *db, int64_t id, struct webhook *out);
-/* Its pending deliveries fail ("webhook removed"); its history stays. */
+/*
+ * Its pending deliveries fail ("webhook removed"), its secret is
+ * forgotten; its history stays.
+ */
 int ledger_webhook_remove(struct ledger *db, int64_t id);
 void webhook_clear(struct webhook *w);
 void webhook_list_free(struct webhook *w, size_t nr);

@@ -1,0 +1,251 @@
+/*
+ * cmd-github.c - github:connect, github:info, github:disconnect: a
+ * pipeline's repository on GitHub, told of its test runs and releases
+ * (commit statuses and deployments, github.h). The connection is kept
+ * as the pipeline's webhook of kind "github"; its token as the secret,
+ * never shown.
+ */
+#include "cmd.h"
+#include "github.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#define TOKEN_MAX 1024
+
+/* What a GitHub connection sends: CI runs, releases, ended review apps. */
+#define GITHUB_EVENTS "test_run,release,review_app.destroyed"
+
+/* The pipeline's GitHub webhook into *w: 0; 1 when it has none. */
+static int
+connection(struct cmd_ctx *ctx, const struct pipeline *p, struct webhook *w)
+{
+	struct webhook *ws = NULL;
+	size_t nr = 0, i;
+	int rc = 1;
+
+	if (ledger_webhook_list(ctx->root.db, p->id, &ws, &nr) < 0)
+		return -1;
+	for (i = 0; i < nr && rc == 1; i++)
+		if (strcmp(ws[i].kind, "github") == 0) {
+			*w = ws[i];
+			memset(&ws[i], 0, sizeof(ws[i]));
+			rc = 0;
+		}
+	webhook_list_free(ws, nr);
+	return rc;
+}
+
+/* The token in path: one line, not empty; a warning when others read it. */
+static int
+read_token(const char *path, char **out)
+{
+	struct strbuf sb = STRBUF_INIT;
+	struct stat st;
+	size_t i;
+
+	if (read_file(path, &sb, TOKEN_MAX) < 0) {
+		strbuf_release(&sb);
+		return -1;
+	}
+	strbuf_rtrim(&sb);
+	for (i = 0; i < sb.len; i++)
+		if ((unsigned char)sb.buf[i] <= ' ')
+			break;
+	if (sb.len == 0 || i < sb.len) {
+		strbuf_release(&sb);
+		return berth_error("--token-file %s must hold one token (a "
+		    "line without spaces), e.g. a fine-grained token with "
+		    "commit statuses and deployments: read and write", path);
+	}
+	if (stat(path, &st) == 0 && (st.st_mode & 0044))
+		fprintf(stderr, "berth: warning: others can read %s; chmod 600 "
+		    "it\n", path);
+	*out = strbuf_detach(&sb);
+	return 0;
+}
+
+static int
+cmd_github_connect(struct cmd_ctx *ctx)
+{
+	const char *repo = cmd_opt(ctx, "repo");
+	const char *file = cmd_opt(ctx, "token-file");
+	const char *api = cmd_opt(ctx, "api-url");
+	struct pipeline p;
+	struct webhook have;
+	char *token = NULL, *url = NULL;
+	int64_t id;
+	int ret = 1, rc;
+
+	if (repo == NULL || file == NULL)
+		return cmd_fail("github:connect needs --repo OWNER/NAME and "
+		    "--token-file FILE");
+	if (github_check_repo(repo) < 0)
+		return cmd_fail_last();
+	if (api == NULL)
+		api = GITHUB_API_URL;
+	if ((strncmp(api, "https://", 8) != 0 && strncmp(api, "http://",
+	    7) != 0) || strlen(api) > 1000 || strchr(api, '@') != NULL ||
+	    strpbrk(api, " \t\r\n?#") != NULL)
+		return cmd_fail("--api-url wants the API's http(s) address, "
+		    "e.g. https://github.example.com/api/v3 (no credentials)");
+	if (cmd_need_pipeline(ctx, &p) != 0)
+		return 1;
+	if (ctx->remote) {
+		cmd_fail("--token-file reads a file on the server: run "
+		    "github:connect there");
+		goto out;
+	}
+	rc = connection(ctx, &p, &have);
+	if (rc < 0) {
+		cmd_fail_last();
+		goto out;
+	}
+	if (rc == 0) {
+		cmd_fail("%s is connected to %s already; run berth "
+		    "github:disconnect -p %s first", p.name, have.url, p.name);
+		webhook_clear(&have);
+		goto out;
+	}
+	if (read_token(file, &token) < 0) {
+		cmd_fail_last();
+		goto out;
+	}
+	url = xasprintf("%.*s/repos/%s", (int)(strlen(api) -
+	    (api[strlen(api) - 1] == '/')), api, repo);
+	if (ledger_webhook_add(ctx->root.db, p.id, url, "github",
+	    GITHUB_EVENTS, token, &id) < 0) {
+		cmd_fail_last();
+		goto out;
+	}
+	access_log(&ctx->root, NULL, "connected %s to GitHub %s", p.name, repo);
+	printf("Connected %s to %s: test runs become berth/ci statuses, "
+	    "releases berth/deploy/APP statuses and deployments. See: berth "
+	    "webhooks:deliveries -p %s\n", p.name, repo, p.name);
+	ret = 0;
+out:
+	free(url);
+	free(token);
+	pipeline_clear(&p);
+	return ret;
+}
+
+static int
+cmd_github_info(struct cmd_ctx *ctx)
+{
+	struct pipeline p;
+	struct webhook w;
+	struct table t;
+	int rc;
+
+	if (cmd_need_pipeline(ctx, &p) != 0)
+		return 1;
+	rc = connection(ctx, &p, &w);
+	if (rc != 0) {
+		if (rc < 0)
+			cmd_fail_last();
+		else
+			printf("%s is not connected to GitHub; connect it with: "
+			    "berth github:connect -p %s --repo OWNER/NAME "
+			    "--token-file FILE\n", p.name, p.name);
+		pipeline_clear(&p);
+		return rc < 0;
+	}
+	if (ctx->json) {
+		cmd_print_json(json_pack("{s:s, s:s, s:b, s:I, s:s}",
+		    "pipeline", p.name, "api", w.url, "token", w.secret != NULL,
+		    "webhook", (json_int_t)w.id, "connected_at",
+		    w.created_at));
+	} else {
+		printf("=== %s on GitHub\n", p.name);
+		table_init(&t, 2);
+		table_row(&t, "Repository:", strstr(w.url, "/repos/") != NULL ?
+		    strstr(w.url, "/repos/") + 7 : w.url);
+		table_row(&t, "API:", w.url);
+		table_row(&t, "Token:", w.secret != NULL ? "set" : "none");
+		table_row(&t, "Sends:", "berth/ci statuses, berth/deploy/APP "
+		    "statuses and deployments");
+		table_row(&t, "Since:", w.created_at);
+		table_print(&t, stdout);
+		table_clear(&t);
+	}
+	webhook_clear(&w);
+	pipeline_clear(&p);
+	return 0;
+}
+
+static int
+cmd_github_disconnect(struct cmd_ctx *ctx)
+{
+	struct pipeline p;
+	struct webhook w;
+	int rc;
+
+	if (cmd_need_pipeline(ctx, &p) != 0)
+		return 1;
+	rc = connection(ctx, &p, &w);
+	if (rc == 0) {
+		if (ledger_webhook_remove(ctx->root.db, w.id) != 0)
+			rc = -1;
+		else {
+			access_log(&ctx->root, NULL, "disconnected %s from "
+			    "GitHub", p.name);
+			printf("Disconnected %s from GitHub; its token is "
+			    "forgotten\n", p.name);
+		}
+		webhook_clear(&w);
+	} else if (rc == 1) {
+		berth_error("%s is not connected to GitHub", p.name);
+	}
+	pipeline_clear(&p);
+	return rc == 0 ? 0 : cmd_fail_last();
+}
+
+const struct berth_cmd cmd_github_connect_entry = {
+	.name = "github:connect",
+	.access = { .scope = ACCESS_PIPELINE, .role = ROLE_ADMIN },
+	.usage = "github:connect -p PIPELINE --repo OWNER/NAME --token-file "
+	"FILE [--api-url URL]",
+	.summary = "report a pipeline's test runs and releases to GitHub",
+	.help =
+	"Test runs become commit statuses (berth/ci), releases statuses\n"
+	"(berth/deploy/APP) and GitHub deployments with environment APP and\n"
+	"the app's URL; a destroyed review app's deployment goes inactive.\n"
+	"The token (a fine-grained token with commit statuses and\n"
+	"deployments: read and write) is kept in the ledger only. --api-url:\n"
+	"a GitHub Enterprise Server's API (https://HOST/api/v3).",
+	.options = (const struct cmd_option[]){
+		CMD_OPT_PIPELINE,
+		{ .name = "repo", .kind = CMD_STRING, .arg = "OWNER/NAME",
+		    .help = "the repository on GitHub" },
+		{ .name = "token-file", .kind = CMD_STRING, .arg = "FILE",
+		    .help = "a file holding the token" },
+		{ .name = "api-url", .kind = CMD_STRING, .arg = "URL",
+		    .help = "default " GITHUB_API_URL },
+		{ 0 },
+	},
+	.min_args = 0, .max_args = 0,
+	.exec = cmd_github_connect,
+};
+
+const struct berth_cmd cmd_github_info_entry = {
+	.name = "github:info",
+	.access = { .scope = ACCESS_PIPELINE, .role = ROLE_VIEWER },
+	.usage = "github:info -p PIPELINE [--json]",
+	.summary = "show a pipeline's GitHub connection",
+	.options = cmd_opts_pipeline_json,
+	.min_args = 0, .max_args = 0,
+	.exec = cmd_github_info,
+};
+
+const struct berth_cmd cmd_github_disconnect_entry = {
+	.name = "github:disconnect",
+	.access = { .scope = ACCESS_PIPELINE, .role = ROLE_ADMIN },
+	.usage = "github:disconnect -p PIPELINE",
+	.summary = "stop reporting to GitHub and forget the token",
+	.options = cmd_opts_pipeline,
+	.min_args = 0, .max_args = 0,
+	.exec = cmd_github_disconnect,
+};
