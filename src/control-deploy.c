@@ -251,7 +251,7 @@ run_release_phase(struct request *rq, struct sv_app *a,
 	if (cmd == NULL)
 		return 0;
 	progress_say(&rq->pr, "-----> Release phase: %s", cmd);
-	rc = release_phase(rq->cs->root, rq->la.name, &plan->rel,
+	rc = release_phase(rq->cs->root, rq->db, rq->la.name, &plan->rel,
 	    plan->commit, &plan->types, rq->pr.fn, rq->pr.data);
 	pthread_mutex_lock(&sv->lock);
 	sv_app_event(a, "release", "Release phase of v%d %s",

@@ -326,21 +326,26 @@ ledger_delivery_get(struct ledger *db, int64_t id, struct delivery *out)
 }
 
 int
-ledger_delivery_due(struct ledger *db, const char *now, int limit,
-    struct delivery **out, size_t *nr)
+ledger_delivery_due(struct ledger *db, const char *now, int per_webhook,
+    int limit, struct delivery **out, size_t *nr)
 {
-	return sql_collect(db, sql_prep(db, "SELECT " DELIVERY_COLS
-	    DELIVERY_FROM "WHERE d.status = 'pending' AND d.next_at <= ? AND "
-	    "w.removed_at IS NULL ORDER BY d.next_at, d.id LIMIT ?", "sd", now,
-	    limit), sizeof(**out), fill_delivery, (void **)out, nr);
+	/* The first per_webhook of each webhook (deliveries_webhook_due):
+	 * as cheap with a backlog of thousands as without. */
+	return sql_collect(db, sql_prep(db, "SELECT " DELIVERY_COLS " FROM "
+	    "webhooks w JOIN deliveries d ON d.id IN (SELECT x.id FROM "
+	    "deliveries x WHERE x.webhook_id = w.id AND x.status = 'pending' "
+	    "AND x.next_at <= ?1 ORDER BY x.next_at, x.id LIMIT ?2) JOIN "
+	    "events e ON e.id = d.event_id WHERE w.removed_at IS NULL ORDER "
+	    "BY d.next_at, d.id LIMIT ?3", "sdd", now, per_webhook, limit),
+	    sizeof(**out), fill_delivery, (void **)out, nr);
 }
 
 int
 ledger_delivery_next_due(struct ledger *db, char next[32])
 {
-	sqlite3_stmt *st = sql_prep(db, "SELECT MIN(d.next_at) FROM deliveries "
-	    "d JOIN webhooks w ON w.id = d.webhook_id WHERE d.status = "
-	    "'pending' AND w.removed_at IS NULL", "");
+	sqlite3_stmt *st = sql_prep(db, "SELECT MIN((SELECT MIN(d.next_at) "
+	    "FROM deliveries d WHERE d.webhook_id = w.id AND d.status = "
+	    "'pending')) FROM webhooks w WHERE w.removed_at IS NULL", "");
 	const unsigned char *t;
 	int rc;
 
@@ -359,20 +364,30 @@ ledger_delivery_next_due(struct ledger *db, char next[32])
 int
 ledger_delivery_record(struct ledger *db, const struct delivery_try *t)
 {
+	return ledger_delivery_record_all(db, t, 1);
+}
+
+int
+ledger_delivery_record_all(struct ledger *db, const struct delivery_try *t,
+    size_t n)
+{
 	char now[32];
+	size_t i;
 
 	sql_now(now);
 	if (sql_begin(db) < 0)
 		return -1;
-	if (sql_run(db, sql_prep(db, "UPDATE deliveries SET status = ?, "
-	    "attempts = attempts + 1, next_at = coalesce(?, next_at), "
-	    "http_code = ?, error = ?, latency_ms = ?, finished_at = CASE "
-	    "WHEN ? = 'pending' THEN NULL ELSE ? END WHERE id = ? AND status "
-	    "= 'pending'", "ssdsdssi", t->status, t->next_at, t->http_code,
-	    t->error, t->latency_ms, t->status, now, t->id)) < 0) {
-		sql_rollback(db);
-		return -1;
-	}
+	for (i = 0; i < n; i++)
+		if (sql_run(db, sql_prep(db, "UPDATE deliveries SET status = ?, "
+		    "attempts = attempts + 1, next_at = coalesce(?, next_at), "
+		    "http_code = ?, error = ?, latency_ms = ?, finished_at = "
+		    "CASE WHEN ? = 'pending' THEN NULL ELSE ? END WHERE id = ? "
+		    "AND status = 'pending'", "ssdsdssi", t[i].status,
+		    t[i].next_at, t[i].http_code, t[i].error, t[i].latency_ms,
+		    t[i].status, now, t[i].id)) < 0) {
+			sql_rollback(db);
+			return -1;
+		}
 	return sql_commit(db);
 }
 

@@ -461,6 +461,25 @@ ledger_release_latest_version(struct ledger *db, int64_t app_id)
 }
 
 int
+ledger_release_phase(struct ledger *db, int64_t release_id,
+    const char *command, int ok, int64_t duration_ms)
+{
+	char secs[32];
+
+	snprintf(secs, sizeof(secs), "%.1f", duration_ms / 1000.0);
+	if (sql_begin(db) < 0)
+		return -1;
+	if (sql_run(db, sql_prep(db, "UPDATE releases SET phase = "
+	    "json_object('command', ?, 'status', ?, 'duration', CAST(? AS "
+	    "REAL)) WHERE id = ?", "sssi", command, ok ? "succeeded" :
+	    "failed", secs, release_id)) < 0) {
+		sql_rollback(db);
+		return -1;
+	}
+	return sql_commit(db);
+}
+
+int
 ledger_release_list(struct ledger *db, int64_t app_id, int limit,
     struct release **out, size_t *nr)
 {

@@ -298,6 +298,26 @@ static const char *const migrations[] = {
 	"    * 86400, 1))"
 	"  FROM apps a WHERE a.id = NEW.app_id;"
 	"END;",
+	/* v8 -> v9: the release phase's result (ledger_release_phase()),
+	 * which the release's event carries as data.release_phase, so a
+	 * webhook can tell it (notify.h); and an index for the sender. */
+	"ALTER TABLE releases ADD COLUMN phase TEXT;"
+	/* What is due of each webhook (ledger_delivery_due()). */
+	"CREATE INDEX deliveries_webhook_due ON deliveries(webhook_id, status,"
+	"  next_at, id);"
+	"DROP TRIGGER release_event;"
+	"CREATE TRIGGER release_event AFTER UPDATE OF status ON releases"
+	"  WHEN NEW.status != OLD.status AND NEW.status != 'pending' BEGIN"
+	"  INSERT INTO events (pipeline_id, app_id, kind, actor, message,"
+	"    created_at, version, commit_sha, data)"
+	"  SELECT a.pipeline_id, NEW.app_id, 'release.' || NEW.status,"
+	"    NEW.actor, NEW.description, strftime('%Y-%m-%dT%H:%M:%SZ',"
+	"    'now'), NEW.version, NEW.commit_sha, json_object('kind',"
+	"    NEW.kind, 'release_id', NEW.id, 'duration',"
+	"    round((julianday(NEW.finished_at) - julianday(NEW.created_at))"
+	"    * 86400, 1), 'release_phase', json(NEW.phase))"
+	"  FROM apps a WHERE a.id = NEW.app_id;"
+	"END;",
 };
 
 #define NMIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))

@@ -21,7 +21,7 @@
 
 struct ledger;
 
-#define LEDGER_SCHEMA_VERSION 8
+#define LEDGER_SCHEMA_VERSION 9
 
 struct pipeline {
 	int64_t id;
@@ -239,6 +239,13 @@ int ledger_release_latest_version(struct ledger *db, int64_t app_id);
  */
 int ledger_release_before(struct ledger *db, int64_t app_id, int version,
     struct release *out);
+/*
+ * How the release phase of a release went (its Procfile release:
+ * command, whether it exited 0, how long it took): its event tells it
+ * (release.succeeded|failed data.release_phase).
+ */
+int ledger_release_phase(struct ledger *db, int64_t release_id,
+    const char *command, int ok, int64_t duration_ms);
 /* Newest first; limit 0 = all. */
 int ledger_release_list(struct ledger *db, int64_t app_id, int limit,
     struct release **out, size_t *nr);
@@ -585,12 +592,19 @@ struct delivery_try {
 int ledger_delivery_list(struct ledger *db, int64_t pipeline_id, int limit,
     struct delivery **out, size_t *nr);
 int ledger_delivery_get(struct ledger *db, int64_t id, struct delivery *out);
-/* Pending ones due by now (ISO time), oldest first, at most limit. */
-int ledger_delivery_due(struct ledger *db, const char *now, int limit,
-    struct delivery **out, size_t *nr);
+/*
+ * Pending ones due by now (ISO time), oldest first, at most limit, and
+ * at most per_webhook of each webhook (so that one webhook's backlog
+ * never hides the others').
+ */
+int ledger_delivery_due(struct ledger *db, const char *now, int per_webhook,
+    int limit, struct delivery **out, size_t *nr);
 /* When the next pending one is due into next; 1 when none is pending. */
 int ledger_delivery_next_due(struct ledger *db, char next[32]);
 int ledger_delivery_record(struct ledger *db, const struct delivery_try *t);
+/* The same for n tries at once, in one transaction. */
+int ledger_delivery_record_all(struct ledger *db,
+    const struct delivery_try *t, size_t n);
 /* Send a finished one again, as it was (same X-Berth-Delivery). */
 int ledger_delivery_redeliver(struct ledger *db, int64_t id);
 void delivery_clear(struct delivery *d);

@@ -53,12 +53,13 @@ on_line(const char *line, void *data)
 }
 
 int
-release_phase(const struct berth_root *r, const char *app,
-    const struct release *rel, const char *commit,
+release_phase(const struct berth_root *r, struct ledger *db,
+    const char *app, const struct release *rel, const char *commit,
     const struct proctypes *types, line_fn out, void *data)
 {
 	const char *cmd = proctypes_get(types, "release");
-	char *logpath;
+	char *logpath, *why;
+	int64_t t0 = now_ms();
 	int ret;
 
 	if (cmd == NULL)
@@ -67,6 +68,12 @@ release_phase(const struct berth_root *r, const char *app,
 	ret = release_script(r, app, rel, commit, cmd, "release", logpath,
 	    r->cfg.release_timeout, out, data);
 	free(logpath);
+	/* Only for the event: the release's status is what counts. */
+	why = xstrdup(berth_last_error());
+	if (ledger_release_phase(db, rel->id, cmd, ret == 0, now_ms() - t0) < 0)
+		log_say("v%d of %s: %s", rel->version, app, berth_last_error());
+	berth_error("%s", why);
+	free(why);
 	return ret;
 }
 

@@ -29,9 +29,11 @@ char *release_output_path(const struct berth_root *r, int64_t release_id);
  * Run rel's release phase when types has a `release` command (returns 1
  * when it has none, doing nothing). Each output line goes to out. 0 when
  * it succeeded; -1 with berth_error() saying why (with the last lines).
+ * How it went (exit status, duration) is recorded into the release on
+ * db (the caller's connection), for its event.
  */
-int release_phase(const struct berth_root *r, const char *app,
-    const struct release *rel, const char *commit,
+int release_phase(const struct berth_root *r, struct ledger *db,
+    const char *app, const struct release *rel, const char *commit,
     const struct proctypes *types, line_fn out, void *data);
 
 /*

@@ -63,7 +63,8 @@ deploy_offline(const struct berth_root *r, const char *app,
 		progress(head, data);
 		free(head);
 	}
-	rc = release_phase(r, app, &rel, commit, &types, progress, data);
+	rc = release_phase(r, r->db, app, &rel, commit, &types, progress,
+	    data);
 	if (rc < 0) {
 		char *why = xstrdup(berth_last_error());
 
