@@ -146,7 +146,14 @@ static const char template[] =
 "# forced command `berth shell USER`), between marker lines; ~ is the home\n"
 "# of the user berth runs as. Empty: berth writes none (use sshd's\n"
 "# AuthorizedKeysCommand with `berth keys:authorized`).\n"
-"authorized_keys = ~/.ssh/authorized_keys\n";
+"authorized_keys = ~/.ssh/authorized_keys\n"
+"\n"
+"[webhooks]\n"
+"# Seconds berthd waits after a webhook's failed first try; each wait\n"
+"# after is longer (30 s, 2 min, 8 min, 20 min: 5 tries in 30 minutes).\n"
+"retry_base = 30\n"
+"# Seconds one try may take, answer included (connecting: at most 5).\n"
+"timeout = 10\n";
 
 static int set_domain(struct load *, const struct key *, const char *);
 static int set_log_level(struct load *, const struct key *, const char *);
@@ -195,6 +202,9 @@ static const struct key keys[] = {
 	    build_memory), 0, 0, NULL },
 	{ "ssh", "authorized_keys", set_keys_file, offsetof(struct
 	    berth_config, authorized_keys), 0, 0, NULL },
+	INT_KEY("webhooks", "retry_base", webhook_retry_base, 1, 3600,
+	    "seconds"),
+	INT_KEY("webhooks", "timeout", webhook_timeout, 1, 60, "seconds"),
 };
 
 /* Record the first error of a load, prefixed "NAME line N: "; -1. */
@@ -631,6 +641,8 @@ config_copy(struct berth_config *to, const struct berth_config *from)
 	to->dyno_memory = from->dyno_memory;
 	to->dyno_pids = from->dyno_pids;
 	to->build_memory = from->build_memory;
+	to->webhook_retry_base = from->webhook_retry_base;
+	to->webhook_timeout = from->webhook_timeout;
 	memset(&to->buildpacks, 0, sizeof(to->buildpacks));
 	for (i = 0; i < from->buildpacks.nr; i++)
 		strvec_push(&to->buildpacks, from->buildpacks.v[i]);
@@ -767,6 +779,8 @@ config_defaults(struct berth_config *cfg)
 	cfg->dyno_pids = 256;
 	cfg->build_memory = 2LL << 30;
 	cfg->authorized_keys = xstrdup("~/.ssh/authorized_keys");
+	cfg->webhook_retry_base = 30;
+	cfg->webhook_timeout = 10;
 	memset(&cfg->buildpacks, 0, sizeof(cfg->buildpacks));
 }
 

@@ -431,6 +431,29 @@ test_file_kinds(void **state)
 	free(file);
 }
 
+/* [webhooks]: the sender's back-off base and per-try timeout. */
+static void
+test_webhooks(void **state)
+{
+	struct berth_config *cfg = *state;
+
+	assert_int_equal(cfg->webhook_retry_base, 30);
+	assert_int_equal(cfg->webhook_timeout, 10);
+	assert_int_equal(config_load_string(cfg, "[webhooks]\nretry_base = "
+	    "1\ntimeout = 2\n", "berth.ini", NULL, NULL), 0);
+	assert_int_equal(cfg->webhook_retry_base, 1);
+	assert_int_equal(cfg->webhook_timeout, 2);
+	berth_clear_error();
+	assert_int_equal(config_load_string(cfg, "[webhooks]\ntimeout = 61\n",
+	    "berth.ini", NULL, NULL), -1);
+	assert_string_equal(berth_last_error(), "berth.ini line 2: "
+	    "webhooks.timeout must be a whole number of seconds from 1 to 60 "
+	    "(got '61')");
+	assert_int_equal(cfg->webhook_timeout, 2);
+	assert_non_null(strstr(config_template(), "\n[webhooks]\n"
+	    "# Seconds"));
+}
+
 static void
 test_max_clients(void **state)
 {
@@ -620,6 +643,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_runtime_backend, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_template, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_webhooks, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_port_range_check, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_port_range_real, setup,
