@@ -10,7 +10,8 @@
  * operation does with them (rollouts, convergence, readiness, routes);
  * control-server.c the control socket's requests (one thread each,
  * each app's operations one at a time); review.c the stale review app
- * reaper this loop starts now and then.
+ * reaper this loop starts now and then; notify.c the webhook sender,
+ * a thread of its own from start-up to shutdown.
  *
  * Threads: the main thread runs one poll() loop over the control
  * socket, a signalfd (SIGCHLD, SIGTERM, SIGINT) and every dyno's output
@@ -21,6 +22,7 @@
 #include "cgroup.h"
 #include "control-server.h"
 #include "names.h"
+#include "notify.h"
 #include "proc.h"
 #include "repo.h"
 #include "review.h"
@@ -75,6 +77,7 @@ struct berthd {
 	struct supervisor sv;
 	struct control_server cs;
 	struct nginx_router router;
+	struct notifier *notify;	/* the webhook sender */
 	int sig_fd;
 	int pid_fd;
 	int foreground;
@@ -848,7 +851,10 @@ setup(struct berthd *D)
 	return control_server_listen(cs);
 }
 
-/* Stop taking requests, stop every dyno, then nginx. */
+/*
+ * Stop taking requests, stop the webhook sender (what it has not
+ * recorded stays pending for the next start), every dyno, then nginx.
+ */
 static void
 shut_down(struct berthd *D)
 {
@@ -856,6 +862,8 @@ shut_down(struct berthd *D)
 
 	log_say("stopping");
 	control_server_close(&D->cs);
+	notify_stop(D->notify);
+	D->notify = NULL;
 	supervisor_stop_all(&D->sv);
 	/* Their monitors removed their groups: this root's parent goes. */
 	cgroup_sweep(&D->root, NULL, NULL);
@@ -914,6 +922,9 @@ main(int argc, char **argv)
 		log_say("%s", berth_last_error());
 		return 1;
 	}
+	/* Deliveries wait in the ledger: berthd runs without a sender. */
+	if (notify_start(&D.root, &D.notify) < 0)
+		log_say("webhooks are not sent: %s", berth_last_error());
 	down = route_table_router_why(&D.router.want);
 	log_say("berthd %s running for %s (pid %ld)%s", PACKAGE_VERSION,
 	    D.root.dir, (long)getpid(), D.router.rt != NULL ? "" :
