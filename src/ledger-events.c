@@ -378,13 +378,13 @@ ledger_delivery_record_all(struct ledger *db, const struct delivery_try *t,
 	if (sql_begin(db) < 0)
 		return -1;
 	for (i = 0; i < n; i++)
-		if (sql_run(db, sql_prep(db, "UPDATE deliveries SET status = ?, "
-		    "attempts = attempts + 1, next_at = coalesce(?, next_at), "
-		    "http_code = ?, error = ?, latency_ms = ?, finished_at = "
-		    "CASE WHEN ? = 'pending' THEN NULL ELSE ? END WHERE id = ? "
-		    "AND status = 'pending'", "ssdsdssi", t[i].status,
-		    t[i].next_at, t[i].http_code, t[i].error, t[i].latency_ms,
-		    t[i].status, now, t[i].id)) < 0) {
+		if (sql_run(db, sql_prep(db, "UPDATE deliveries SET status = "
+		    "?, attempts = attempts + 1, next_at = coalesce(?, "
+		    "next_at), http_code = ?, error = ?, latency_ms = ?, "
+		    "finished_at = CASE WHEN ? = 'pending' THEN NULL ELSE ? "
+		    "END WHERE id = ? AND status = 'pending'", "ssdsdssi",
+		    t[i].status, t[i].next_at, t[i].http_code, t[i].error,
+		    t[i].latency_ms, t[i].status, now, t[i].id)) < 0) {
 			sql_rollback(db);
 			return -1;
 		}

@@ -6,10 +6,11 @@
  * A try in flight is only in memory; its delivery stays pending in the
  * ledger until the try's outcome is recorded, so nothing is lost when
  * berthd dies, and a delivery being tried is never taken again (it is
- * in the list of tries). Outcomes are recorded in one transaction per
- * turn of the loop: a burst of deliveries costs a deploy a few short
- * writes, not one per delivery. An outcome that cannot be recorded (a
- * full disk) stays in the list and is tried again, never sent again.
+ * in the list of tries). Outcomes are recorded a few at a time, in one
+ * transaction (record()): a burst of deliveries costs a deploy a few
+ * short writes, not one per delivery. An outcome that cannot be
+ * recorded (a full disk) stays in the list and is tried again, never
+ * sent again.
  *
  * At most NOTIFY_AT_ONCE tries run at once, and at most PER_WEBHOOK
  * to one json webhook (one to a slack or github webhook, whose
@@ -42,6 +43,12 @@
 #define LOOK_MS 500
 /* How long a stop lets tries in flight end. */
 #define STOP_GRACE_MS 1000
+/* How long, and for how many others, an outcome may wait to be recorded
+ * with them while tries are in flight: a fan-out to 50 webhooks is a
+ * few transactions, not 50; a backlog's rows are not read again and
+ * again meanwhile. */
+#define RECORD_MS 50
+#define RECORD_BATCH 8
 /* Connecting may take this long at most (and at most the timeout). */
 #define CONNECT_MS 5000
 
@@ -55,7 +62,7 @@ struct try {
 	int64_t event_id;
 	char *event_kind;
 	char *kind;		/* the webhook's: json, slack, github */
-	char *host;		/* of its URL, for the log (never the path) */
+	char *host;		/* its URL's, for the log (never the path) */
 	int attempts;		/* tries made before this one */
 	int64_t started_ms;
 	/* a POST of json or slack */
@@ -70,6 +77,7 @@ struct try {
 	struct gh_job *job;
 	/* its outcome, to record */
 	int done;
+	int64_t done_ms;
 	struct delivery_try rec;
 	char next_at[32];
 	char *error;
@@ -111,11 +119,14 @@ struct notifier {
 	CURLM *multi;
 	/* the sender thread's own */
 	struct ledger *db;
-	struct try *tries;
+	struct try *tries;	/* in flight, or done and not recorded yet */
 	int ntries;
+	int ninflight;		/* of them, not done */
 	int ngithub;
-	int64_t look_at;	/* monotonic ms of the next look at the ledger */
-	int look_now;		/* a slot freed: look again at once */
+	int64_t look_at;	/* monotonic ms of the next look at it */
+	int look_now;		/* look again at once */
+	int more_due;		/* the last look left due ones unstarted */
+	int64_t record_by;	/* when done tries are recorded; 0: none */
 	int64_t record_at;	/* after a failed record: when to try again */
 	int record_failing;
 	git_repository *repo;
@@ -303,7 +314,7 @@ try_free(struct try *t)
 	free(t);
 }
 
-/* The number of tries (in flight or to record) to webhook id. */
+/* The number of tries in flight to webhook id. */
 static int
 webhook_tries(struct notifier *n, int64_t id)
 {
@@ -311,7 +322,7 @@ webhook_tries(struct notifier *n, int64_t id)
 	int k = 0;
 
 	for (t = n->tries; t != NULL; t = t->next)
-		k += t->webhook_id == id;
+		k += t->webhook_id == id && !t->done;
 	return k;
 }
 
@@ -327,8 +338,7 @@ has_try(struct notifier *n, int64_t delivery)
 }
 
 /*
- * The try's outcome: recorded with the others at the end of this turn.
- * A try to retry waits its back-off, or its answer's Retry-After when
+ * The try's outcome, for record() to write with others. A try to retry waits its back-off, or its answer's Retry-After when
  * that is longer; after NOTIFY_TRIES tries it has failed.
  */
 static void
@@ -352,6 +362,11 @@ finish(struct notifier *n, struct try *t, enum notify_outcome o,
 	if (wait >= 0)
 		iso_of(time(NULL) + wait, t->next_at);
 	t->done = 1;
+	t->done_ms = now_ms();
+	n->ninflight--;
+	/* A slot is free: what waited for one can go. */
+	if (n->more_due)
+		n->look_now = 1;
 	t->error = why;
 	t->rec.id = t->id;
 	t->rec.status = o == NOTIFY_SUCCEEDED ? "succeeded" : o ==
@@ -584,7 +599,6 @@ reap_github(struct notifier *n)
 		next = j->next;
 		t->job = NULL;
 		n->ngithub--;
-		n->look_now = 1;
 		t->retry_after = j->res.retry_after;
 		if (j->rc >= 0)
 			o = NOTIFY_SUCCEEDED;
@@ -607,7 +621,6 @@ finish_now(struct notifier *n, struct try *t, enum notify_outcome o,
     const char *why)
 {
 	finish(n, t, o, 0, why);
-	n->look_now = 1;
 }
 
 /* Start a try of d (its webhook w). */
@@ -630,6 +643,7 @@ start_try(struct notifier *n, const struct delivery *d,
 	t->next = n->tries;
 	n->tries = t;
 	n->ntries++;
+	n->ninflight++;
 	if (load_ctx(n, d->event_id) < 0) {
 		char *why = xasprintf("cannot read its event: %s",
 		    berth_last_error());
@@ -697,10 +711,23 @@ ms_at(const char *iso)
 	return now_ms() + (int64_t)t * 1000 - wall;
 }
 
+/* Whether the webhook has per of the rows (so maybe more behind). */
+static int
+webhook_full(const struct delivery *ds, size_t nr, int64_t id, int per)
+{
+	size_t i;
+	int k = 0;
+
+	for (i = 0; i < nr; i++)
+		k += ds[i].webhook_id == id;
+	return k >= per;
+}
+
 /*
  * Start what is due and has a slot, and set when to look again: at the
  * next due one, but within LOOK_MS (the CLI and hooks add deliveries
- * without telling berthd).
+ * without telling berthd), and as soon as a slot frees when something
+ * due is left waiting for one (more_due).
  */
 static void
 take_due(struct notifier *n)
@@ -709,34 +736,46 @@ take_due(struct notifier *n)
 	size_t nr = 0, i;
 	char now[32], next[32];
 	int64_t at = now_ms() + LOOK_MS, due;
+	/* Rows of what we hold (in flight, or done and not yet recorded)
+	 * come too: room for them, besides those that can start. */
+	int limit = NOTIFY_AT_ONCE + n->ntries;
+	int per = PER_WEBHOOK + n->ntries;
 
 	n->look_now = 0;
 	n->look_at = at;
-	if (n->ntries >= NOTIFY_AT_ONCE)
+	n->more_due = 1;
+	if (n->ninflight >= NOTIFY_AT_ONCE)
 		return;
 	now_iso(now);
-	if (ledger_delivery_due(n->db, now, PER_WEBHOOK, NOTIFY_AT_ONCE +
-	    n->ntries, &ds, &nr) < 0) {
+	if (ledger_delivery_due(n->db, now, per, limit, &ds, &nr) < 0) {
 		log_say("webhooks: %s", berth_last_error());
 		return;
 	}
-	for (i = 0; i < nr && n->ntries < NOTIFY_AT_ONCE; i++) {
+	n->more_due = nr == (size_t)limit;
+	for (i = 0; i < nr; i++) {
 		struct webhook w;
-		int busy;
+		int busy, free_slot;
 
+		if (webhook_full(ds, nr, ds[i].webhook_id, per))
+			n->more_due = 1;
 		if (has_try(n, ds[i].id) || ledger_webhook_get(n->db,
 		    ds[i].webhook_id, &w) != 0)
 			continue;
 		busy = webhook_tries(n, w.id);
-		if (strcmp(w.kind, "json") == 0 ? busy < PER_WEBHOOK : busy == 0
-		    && (strcmp(w.kind, "github") != 0 ||
-		    n->ngithub < GITHUB_AT_ONCE))
+		free_slot = strcmp(w.kind, "json") == 0 ? busy < PER_WEBHOOK :
+		    busy == 0 && (strcmp(w.kind, "github") != 0 ||
+		    n->ngithub < GITHUB_AT_ONCE);
+		if (free_slot && n->ninflight < NOTIFY_AT_ONCE)
 			start_try(n, &ds[i], &w);
+		else
+			n->more_due = 1;
 		webhook_clear(&w);
 	}
 	delivery_list_free(ds, nr);
 	berth_clear_error();
-	if (ledger_delivery_next_due(n->db, next) == 0) {
+	/* Within LOOK_MS: only worth a query when nothing is waiting for a
+	 * slot (a free one brings the next look sooner). */
+	if (!n->more_due && ledger_delivery_next_due(n->db, next) == 0) {
 		due = ms_at(next);
 		/* Due already: what has no slot waits for one to free. */
 		if (due > now_ms() && due < at)
@@ -768,7 +807,6 @@ reap_posts(struct notifier *n)
 		curl_multi_remove_handle(n->multi, t->h);
 		curl_easy_cleanup(t->h);
 		t->h = NULL;
-		n->look_now = 1;
 		if (t->cut) {
 			o = notify_judge((int)code, 1);
 			why = xasprintf("HTTP %ld, and an answer longer than "
@@ -800,29 +838,44 @@ reap_posts(struct notifier *n)
 
 /*
  * Record every outcome there is, in one transaction; they leave the
- * list once recorded. When the ledger cannot be written they stay
- * (never sent again meanwhile) and are tried again a second later.
+ * list once recorded. While tries are in flight an outcome waits up to
+ * RECORD_MS for more (unless force). When the ledger cannot be written
+ * they stay (never sent again meanwhile) and are tried again a second
+ * later.
  */
 static void
-record(struct notifier *n)
+record(struct notifier *n, int force)
 {
 	struct delivery_try *recs = NULL;
 	struct try **pp, *t;
-	size_t nr = 0;
+	int64_t oldest = 0;
+	size_t nr = 0, ndone = 0;
 
+	n->record_by = 0;
 	if (n->record_failing && now_ms() < n->record_at)
 		return;
+	for (t = n->tries; t != NULL; t = t->next)
+		if (t->done) {
+			ndone++;
+			if (oldest == 0 || t->done_ms < oldest)
+				oldest = t->done_ms;
+		}
+	if (ndone == 0)
+		return;
+	if (!force && n->ninflight > 0 && ndone < RECORD_BATCH &&
+	    now_ms() < oldest + RECORD_MS) {
+		n->record_by = oldest + RECORD_MS;
+		return;
+	}
 	for (t = n->tries; t != NULL; t = t->next)
 		if (t->done) {
 			recs = xrealloc(recs, (nr + 1) * sizeof(*recs));
 			recs[nr++] = t->rec;
 		}
-	if (nr == 0)
-		return;
 	if (ledger_delivery_record_all(n->db, recs, nr) < 0) {
 		if (!n->record_failing)
-			log_say("webhooks: cannot record %zu tr%s (berthd keeps "
-			    "trying): %s", nr, nr == 1 ? "y" : "ies",
+			log_say("webhooks: cannot record %zu tr%s (berthd "
+			    "keeps trying): %s", nr, nr == 1 ? "y" : "ies",
 			    berth_last_error());
 		n->record_failing = 1;
 		n->record_at = now_ms() + 1000;
@@ -841,7 +894,8 @@ record(struct notifier *n)
 		} else
 			pp = &t->next;
 	}
-	n->look_now = 1;
+	if (n->more_due)
+		n->look_now = 1;
 }
 
 /* ---- the thread ---- */
@@ -899,7 +953,7 @@ drop_tries(struct notifier *n)
 		}
 		try_free(t);
 	}
-	n->ntries = 0;
+	n->ntries = n->ninflight = 0;
 	if (dropped > 0)
 		log_say("webhooks: %zu tr%s cut short by the stop; sent again "
 		    "at the next start", dropped, dropped == 1 ? "y" : "ies");
@@ -921,27 +975,29 @@ sender(void *arg)
 		if (stopping(n)) {
 			if (grace_end == 0)
 				grace_end = now + STOP_GRACE_MS;
-			if (n->ntries == 0 || now >= grace_end)
+			if (n->ninflight == 0 || now >= grace_end)
 				break;
 		} else if (n->look_now || now >= n->look_at)
 			take_due(n);
 		curl_multi_perform(n->multi, &running);
 		reap_posts(n);
 		reap_github(n);
-		record(n);
+		record(n, 0);
 		if (n->look_now && !stopping(n))
 			continue;
 		now = now_ms();
 		wake = grace_end != 0 ? grace_end : n->look_at;
 		if (n->record_failing && n->record_at < wake)
 			wake = n->record_at;
+		if (n->record_by != 0 && n->record_by < wake)
+			wake = n->record_by;
 		curl_multi_timeout(n->multi, &curl_ms);
 		if (curl_ms >= 0 && now + curl_ms < wake)
 			wake = now + curl_ms;
 		curl_multi_poll(n->multi, NULL, 0, wake > now ? (int)(wake -
 		    now) : 0, NULL);
 	}
-	record(n);
+	record(n, 1);
 	drop_tries(n);
 out:
 	pthread_mutex_lock(&n->lock);

@@ -231,7 +231,8 @@ block_kit(const char *body)
 			json_array_foreach(els, k, el) {
 				assert_string_equal(get_str(el, "type"),
 				    "mrkdwn");
-				assert_true(strlen(get_str(el, "text")) <= 3000);
+				assert_true(strlen(get_str(el,
+				    "text")) <= 3000);
 			}
 		}
 	}
