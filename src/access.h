@@ -59,7 +59,7 @@ int role_parse(const char *s, enum role *out);
 enum role access_needed(const struct access_rule *rule, const char *stage);
 
 /* The environment variable `berth shell` names its user in. */
-#define ACCESS_USER_ENV "BERTH_SSH_USER"
+#define ACCESS_USER_ENV "BERTH_AS_USER"
 /*
  * Who is asking: 1 and *out a berth user when ACCESS_USER_ENV names one
  * (berth shell set it, for this process and the hooks under it); 0 for

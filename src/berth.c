@@ -126,6 +126,7 @@ check_role(struct cmd_ctx *ctx, int64_t pipeline_id, const char *pipeline,
 	if (have < need) {
 		access_refuse(&ctx->root, &ctx->user, have, pipeline, what,
 		    need);
+		ctx->refused = 1;
 		return cmd_fail_last();
 	}
 	ctx->checked = 1;
@@ -159,6 +160,7 @@ cmd_check_server(struct cmd_ctx *ctx, const char *what)
 	}
 	access_refuse(&ctx->root, &ctx->user, ROLE_NONE, NULL, what,
 	    ROLE_ADMIN);
+	ctx->refused = 1;
 	return cmd_fail_last();
 }
 
@@ -447,9 +449,11 @@ check_access(struct cmd_ctx *ctx, const struct berth_cmd *c)
 	ctx->remote = rc;
 	if (!ctx->remote)
 		return 0;
-	if (c->access.scope == ACCESS_LOCAL)
+	if (c->access.scope == ACCESS_LOCAL) {
+		ctx->refused = 1;
 		return cmd_fail("%s runs only on the server itself, by a user "
 		    "with access to the server root", c->name);
+	}
 	if (c->access.scope == ACCESS_SERVER)
 		return cmd_check_server(ctx, c->name);
 	return 0;
@@ -515,6 +519,8 @@ run(int argc, char **argv)
 	    c->access.scope == ACCESS_PIPELINE))
 		ret = cmd_fail("%s did not check %s's access: a bug in berth; "
 		    "please report it", c->name, ctx.user.name);
+	if (ctx.refused && ret != 0)
+		ret = CMD_EXIT_REFUSED;
 	user_clear(&ctx.user);
 	if (!(c->flags & CMD_NO_ROOT))
 		root_close(&ctx.root);

@@ -167,6 +167,7 @@ run_git(struct cmd_ctx *ctx, const char *service, const char *path)
 		    p.name);
 		access_refuse(&ctx->root, &ctx->user, have, p.name, what,
 		    push ? ROLE_DEVELOPER : ROLE_VIEWER);
+		ctx->refused = 1;
 		free(what);
 		pipeline_clear(&p);
 		return cmd_fail_last();

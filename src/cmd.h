@@ -90,7 +90,11 @@ struct cmd_ctx {
 	int remote;
 	struct user user;
 	int checked;		/* a remote user's access was checked */
+	int refused;		/* ...and refused: exit CMD_EXIT_REFUSED */
 };
+
+/* A berth user refused for their role (EX_NOPERM); other failures: 1. */
+#define CMD_EXIT_REFUSED 77
 
 #define CMD_NO_ROOT 0x1		/* do not open the server root first */
 

@@ -26,6 +26,8 @@
  *             build_memory = 2G       ; per build or CI node
  *   [ssh]     authorized_keys = ~/.ssh/authorized_keys  ; berth's users'
  *                                     ; keys; empty: none (access.h)
+ *   [http]    listen =                ; HOST:PORT of berthd's HTTP (http.h)
+ *             max_connections = 256
  *
  * Unknown sections or keys warn with their line number; a bad value is
  * an error naming section.key; a line longer than inih's limit (200) is
@@ -68,6 +70,8 @@ struct berth_config {
 	int dyno_pids;			/* processes per dyno */
 	int64_t build_memory;		/* bytes per build or CI node */
 	char *authorized_keys;		/* as given: /PATH, ~/PATH or "" */
+	char *http_listen;		/* HOST:PORT, or "" (off) */
+	int http_max_connections;
 };
 
 /* The least memory a dyno may be given ([sandbox] memory, ps:resize). */

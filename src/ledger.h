@@ -526,6 +526,17 @@ int ledger_event_add(struct ledger *db, const struct event_new *ev);
 int ledger_event_list(struct ledger *db, int64_t pipeline_id, int64_t app_id,
     int limit, struct event **out, size_t *nr);
 int ledger_event_get(struct ledger *db, int64_t id, struct event *out);
+/* Every pipeline's events after id after, oldest first, at most limit. */
+int ledger_event_since(struct ledger *db, int64_t after, int limit,
+    struct event **out, size_t *nr);
+/* The newest event's id (0: none). */
+int ledger_event_last(struct ledger *db, int64_t *id);
+/*
+ * The event as berth shows and sends it: {id, kind, pipeline, app,
+ * actor, version, commit, message, data, created_at}. New reference.
+ */
+struct json_t;
+struct json_t *event_json(const struct event *e);
 void event_clear(struct event *e);
 void event_list_free(struct event *e, size_t nr);
 
