@@ -58,6 +58,9 @@ int role_parse(const char *s, enum role *out);
 /* The role rule asks for on an app of stage (NULL: the pipeline's). */
 enum role access_needed(const struct access_rule *rule, const char *stage);
 
+/* What berth exits with when it refused a berth user (EX_NOPERM). */
+#define CMD_EXIT_REFUSED 77
+
 /* The environment variable `berth shell` names its user in. */
 #define ACCESS_USER_ENV "BERTH_AS_USER"
 /*

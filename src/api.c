@@ -63,26 +63,25 @@ last_error(int fd)
 	return line;
 }
 
-/*
- * Run `berth CMD --root ROOT ARGS...` (args->v[0] is CMD) as the call's
- * user, and answer: its JSON (json: stdout is JSON), else {"ok": true,
- * "output": ...}; 403 when it refused the user's role, 422 when it
- * failed otherwise, with its error.
- */
-static void
-run_berth(struct call *a, const struct strvec *args, int json)
+int
+api_run_berth(struct http_server *s, const char *user,
+    const struct strvec *args, struct strbuf *out, char **err)
 {
 	struct child c = CHILD_INIT;
-	struct strbuf out = STRBUF_INIT;
-	char **e, *berth = helper_program("berth", "BERTH_PROGRAM"), *err;
-	json_t *j;
+	char **e, *berth = helper_program("berth", "BERTH_PROGRAM");
 	size_t i;
-	int efd = memfd_create("berth-api", MFD_CLOEXEC);
+	int efd = memfd_create("berth-api", MFD_CLOEXEC), rc;
 
+	*err = NULL;
+	if (efd < 0) {
+		*err = xasprintf("cannot run berth: %s", strerror(errno));
+		free(berth);
+		return -1;
+	}
 	strvec_push(&c.args, berth);
 	strvec_push(&c.args, args->v[0]);
 	strvec_push(&c.args, "--root");
-	strvec_push(&c.args, http_root(a->s)->dir);
+	strvec_push(&c.args, http_root(s)->dir);
 	for (i = 1; i < args->nr; i++)
 		strvec_push(&c.args, args->v[i]);
 	for (e = environ; *e != NULL; e++)
@@ -90,37 +89,48 @@ run_berth(struct call *a, const struct strvec *args, int json)
 		    1) != 0 && strncmp(*e, "BERTH_USER=", 11) != 0 &&
 		    strncmp(*e, "BERTH_ROOT=", 11) != 0)
 			strvec_push(&c.env, *e);
-	strvec_pushf(&c.env, "%s=%s", ACCESS_USER_ENV, a->user.name);
-	strvec_pushf(&c.env, "BERTH_USER=%s", a->user.name);
+	strvec_pushf(&c.env, "%s=%s", ACCESS_USER_ENV, user);
+	strvec_pushf(&c.env, "BERTH_USER=%s", user);
 	c.on_line = collect_line;
-	c.data = &out;
+	c.data = out;
 	c.err_fd = efd;
 	c.timeout_ms = API_COMMAND_TIMEOUT_MS;
-	if (efd < 0) {
-		http_error(a->res, 500, "cannot run berth: %s", strerror(errno));
-	} else if (run_command(&c) == 0) {
-		if (!json)
-			http_json(a->res, 200, json_pack("{s:b, s:s}", "ok", 1,
-			    "output", strbuf_str(&out)));
-		else if ((j = json_loads(strbuf_str(&out), 0, NULL)) != NULL)
-			http_json(a->res, 200, j);
-		else
-			http_error(a->res, 500, "berth %s printed no JSON",
-			    args->v[0]);
-	} else {
-		err = last_error(efd);
-		if (c.exit_code == 77)
-			http_error(a->res, 403, "%s", err);
-		else
-			http_json(a->res, 422, json_pack("{s:s, s:s}", "error",
-			    err, "output", strbuf_str(&out)));
-		free(err);
-	}
-	if (efd >= 0)
-		close(efd);
-	strbuf_release(&out);
+	rc = run_command(&c) == 0 ? 0 : c.exit_code > 0 ? c.exit_code : -1;
+	if (rc != 0)
+		*err = last_error(efd);
+	close(efd);
 	child_clear(&c);
 	free(berth);
+	return rc;
+}
+
+/*
+ * Run args as the call's user and answer: its JSON (json: stdout is
+ * JSON), else {"ok": true, "output": ...}; 403 when it refused the
+ * user's role, 422 when it failed otherwise, with its error.
+ */
+static void
+run_berth(struct call *a, const struct strvec *args, int json)
+{
+	struct strbuf out = STRBUF_INIT;
+	char *err = NULL;
+	json_t *j;
+	int rc = api_run_berth(a->s, a->user.name, args, &out, &err);
+
+	if (rc == 0 && !json)
+		http_json(a->res, 200, json_pack("{s:b, s:s}", "ok", 1,
+		    "output", strbuf_str(&out)));
+	else if (rc == 0 && (j = json_loads(strbuf_str(&out), 0, NULL)) != NULL)
+		http_json(a->res, 200, j);
+	else if (rc == 0)
+		http_error(a->res, 500, "berth %s printed no JSON", args->v[0]);
+	else if (rc == CMD_EXIT_REFUSED)
+		http_error(a->res, 403, "%s", err);
+	else
+		http_json(a->res, 422, json_pack("{s:s, s:s}", "error", err,
+		    "output", strbuf_str(&out)));
+	free(err);
+	strbuf_release(&out);
 }
 
 /* The bearer token's user into a->user; 0, or answered 401. */
@@ -527,8 +537,8 @@ events_route(struct call *a)
 
 /* ---- the routes ---- */
 
-static void
-api(struct http_server *s, const struct http_request *req,
+void
+api_serve(struct http_server *s, const struct http_request *req,
     struct http_response *res)
 {
 	struct call a;
@@ -567,8 +577,8 @@ api(struct http_server *s, const struct http_request *req,
 	free(a.path);
 }
 
-static void
-health(struct http_server *s, const struct http_request *req,
+void
+api_health(struct http_server *s, const struct http_request *req,
     struct http_response *res)
 {
 	(void)s;
@@ -576,9 +586,3 @@ health(struct http_server *s, const struct http_request *req,
 	http_json(res, 200, json_pack("{s:s, s:s}", "status", "ok",
 	    "version", PACKAGE_VERSION));
 }
-
-const struct http_route api_routes[] = {
-	{ .method = "GET", .prefix = "/health", .fn = health },
-	{ .method = NULL, .prefix = "/api/", .fn = api },
-	{ 0 },
-};

@@ -14,7 +14,20 @@
 
 #include "http.h"
 
-/* The routes: /health and /api/. data: unused (NULL). */
-extern const struct http_route api_routes[];
+/*
+ * Run `berth ARGS...` (args->v[0] the command) on the server's root as
+ * berth user user; its stdout into out. Returns its exit status (0,
+ * CMD_EXIT_REFUSED, 1...) or -1 when it could not run; unless 0, *err
+ * is its one-line error (caller frees).
+ */
+int api_run_berth(struct http_server *s, const char *user,
+    const struct strvec *args, struct strbuf *out, char **err);
+
+/* GET /health: {"status": "ok"}, for monitors; no token. */
+void api_health(struct http_server *s, const struct http_request *req,
+    struct http_response *res);
+/* Everything under /api/ (doc/api.md). */
+void api_serve(struct http_server *s, const struct http_request *req,
+    struct http_response *res);
 
 #endif

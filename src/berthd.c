@@ -18,6 +18,7 @@
  * back-off, a SIGKILL after stop_timeout, the reaper): no polling.
  */
 #include "api.h"
+#include "slack.h"
 #include "build.h"
 #include "cgroup.h"
 #include "control-server.h"
@@ -805,6 +806,16 @@ start(struct berthd *D, const char *root_dir)
 	return 0;
 }
 
+/* What berthd's HTTP endpoint serves (http.h). */
+static const struct http_route http_routes[] = {
+	{ .method = "GET", .prefix = "/health", .fn = api_health },
+	{ .method = NULL, .prefix = "/api/", .fn = api_serve },
+	{ .method = "POST", .prefix = "/slack/commands", .fn = slack_commands },
+	{ .method = "POST", .prefix = "/slack/interactive",
+	    .fn = slack_interactive },
+	{ 0 },
+};
+
 /*
  * The HTTP endpoint when berth.ini [http] listen asks for it. One that
  * cannot listen stops berthd from starting: the team would wait for
@@ -818,7 +829,7 @@ start_http(struct berthd *D)
 	if (cfg->http_listen == NULL || cfg->http_listen[0] == '\0')
 		return 0;
 	if (http_start(&D->root, cfg->http_listen, cfg->http_max_connections,
-	    api_routes, NULL, &D->http) < 0)
+	    http_routes, NULL, &D->http) < 0)
 		return -1;
 	log_say("HTTP endpoint on %s (port %d)", cfg->http_listen,
 	    http_port(D->http));

@@ -93,9 +93,6 @@ struct cmd_ctx {
 	int refused;		/* ...and refused: exit CMD_EXIT_REFUSED */
 };
 
-/* A berth user refused for their role (EX_NOPERM); other failures: 1. */
-#define CMD_EXIT_REFUSED 77
-
 #define CMD_NO_ROOT 0x1		/* do not open the server root first */
 
 struct berth_cmd {
@@ -290,6 +287,11 @@ extern const struct berth_cmd cmd_webhooks_redeliver_entry;
 extern const struct berth_cmd cmd_github_connect_entry;
 extern const struct berth_cmd cmd_github_info_entry;
 extern const struct berth_cmd cmd_github_disconnect_entry;
+extern const struct berth_cmd cmd_slack_connect_entry;
+extern const struct berth_cmd cmd_slack_info_entry;
+extern const struct berth_cmd cmd_slack_disconnect_entry;
+extern const struct berth_cmd cmd_slack_link_entry;
+extern const struct berth_cmd cmd_slack_unlink_entry;
 extern const struct berth_cmd cmd_keys_entry;
 extern const struct berth_cmd cmd_keys_add_entry;
 extern const struct berth_cmd cmd_keys_remove_entry;

@@ -21,7 +21,7 @@
 
 struct ledger;
 
-#define LEDGER_SCHEMA_VERSION 8
+#define LEDGER_SCHEMA_VERSION 9
 
 struct pipeline {
 	int64_t id;
@@ -484,6 +484,28 @@ int ledger_token_find(struct ledger *db, const char *hash, const char *now,
     struct token *out);
 void token_clear(struct token *t);
 void token_list_free(struct token *t, size_t nr);
+
+/*
+ * Server settings (key, value): "slack.signing_secret". 1 when unset.
+ * value NULL removes it.
+ */
+int ledger_setting_get(struct ledger *db, const char *key, char **value);
+int ledger_setting_set(struct ledger *db, const char *key,
+    const char *value);
+/*
+ * Slack users linked to berth users (berth slack:link): a one-time code
+ * of /berth login is kept hashed until expires_at (ISO) or used.
+ */
+int ledger_slack_code_add(struct ledger *db, const char *code_hash,
+    const char *slack_user, const char *expires_at);
+/* Use the code: link its Slack user to user; 1 when none (or expired). */
+int ledger_slack_link(struct ledger *db, const char *code_hash,
+    const char *now, const char *user, char **slack_user);
+/* The berth user of a Slack user into *out; 1 when not linked. */
+int ledger_slack_user(struct ledger *db, const char *slack_user,
+    struct user *out);
+/* Unlink every Slack user of user; how many, or -1. */
+int ledger_slack_unlink(struct ledger *db, const char *user);
 
 /*
  * The activity feed, webhooks and their deliveries (ledger-events.c).
