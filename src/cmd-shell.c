@@ -163,8 +163,8 @@ run_git(struct cmd_ctx *ctx, const char *service, const char *path)
 		return cmd_fail_last();
 	}
 	if (have < (push ? ROLE_DEVELOPER : ROLE_VIEWER)) {
-		what = xasprintf("%s to %s", push ? "pushing" : "fetching",
-		    p.name);
+		what = xasprintf("%s %s", push ? "pushing to" :
+		    "fetching from", p.name);
 		access_refuse(&ctx->root, &ctx->user, have, p.name, what,
 		    push ? ROLE_DEVELOPER : ROLE_VIEWER);
 		free(what);
