@@ -29,9 +29,10 @@
 
 /*
  * Split line into words as sh does, without expanding anything: '...'
- * keeps everything, "..." keeps all but \" \\ \$ \` and \newline, and a
- * backslash outside quotes keeps the next character. 0, or -1 with
- * berth_error() naming what was refused.
+ * keeps everything, "..." keeps all but \" \\ \$ \` and \newline (and
+ * refuses a bare $ or `, which sh would expand there), and a backslash
+ * outside quotes keeps the next character. 0, or -1 with berth_error()
+ * naming what was refused.
  */
 static int
 split_words(const char *line, struct strvec *out)
@@ -64,7 +65,7 @@ split_words(const char *line, struct strvec *out)
 				    strchr("\"\\$`", p[1]) != NULL)
 					p++;
 				else if (*p == '$' || *p == '`')
-					goto meta;
+					goto meta_quoted;
 				strbuf_addch(&w, *p);
 			}
 		} else if (*p == '\\') {
@@ -87,6 +88,11 @@ unclosed:
 meta:
 	berth_error("berth runs commands, not a shell: '%c' is not allowed "
 	    "unquoted (quote the word that holds it)", *p);
+	goto out;
+meta_quoted:
+	berth_error("berth runs commands, not a shell: '%c' is not allowed "
+	    "in double quotes (use single quotes, or a backslash before it)",
+	    *p);
 out:
 	strbuf_release(&w);
 	return ret;
