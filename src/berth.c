@@ -450,6 +450,7 @@ run(int argc, char **argv)
 {
 	struct cmd_ctx ctx;
 	const struct berth_cmd *c;
+	const char *topic;
 	int ret;
 
 	if (argc < 2) {
@@ -459,14 +460,21 @@ run(int argc, char **argv)
 	root_first(argc, argv);
 	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
 	    strcmp(argv[1], "help") == 0) {
-		if (argc > 2 && argv[2][0] != '-' &&
-		    (c = find_cmd(argv[2])) != NULL) {
+		/* The word after a --root (berth shell gives one): `berth
+		 * --root DIR help users` became `help --root DIR users`. */
+		topic = argc > 2 ? argv[2] : NULL;
+		if (topic != NULL && strcmp(topic, "--root") == 0)
+			topic = argc > 4 ? argv[4] : NULL;
+		else if (topic != NULL && strncmp(topic, "--root=", 7) == 0)
+			topic = argc > 3 ? argv[3] : NULL;
+		if (topic != NULL && topic[0] != '-' &&
+		    (c = find_cmd(topic)) != NULL) {
 			print_cmd_help(c);
 			return 0;
 		}
-		if (argc > 2 && argv[2][0] != '-')
+		if (topic != NULL && topic[0] != '-')
 			return cmd_fail("no command '%s'; see: berth help",
-			    argv[2]);
+			    topic);
 		print_usage(stdout);
 		return 0;
 	}
