@@ -498,7 +498,8 @@ run(int argc, char **argv)
 	}
 	if (ctx.root_dir == NULL)
 		ctx.root_dir = root_default();
-	repo_global_init();
+	if (!(c->flags & CMD_NO_GIT))
+		repo_global_init();
 	if (!(c->flags & CMD_NO_ROOT) && root_open(&ctx.root,
 	    ctx.root_dir) < 0) {
 		ret = cmd_fail_last();
@@ -517,7 +518,8 @@ run(int argc, char **argv)
 	if (!(c->flags & CMD_NO_ROOT))
 		root_close(&ctx.root);
 out:
-	repo_global_shutdown();
+	if (!(c->flags & CMD_NO_GIT))
+		repo_global_shutdown();
 	cmd_ctx_clear(&ctx);
 	return ret;
 }

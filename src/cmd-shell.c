@@ -278,6 +278,7 @@ const struct berth_cmd cmd_shell_entry = {
 	"a pipeline's repo ('P.git'), or a berth command with its arguments,\n"
 	"run as USER with USER's roles (berth help access). Anything else is\n"
 	"refused. berth keys:add writes the authorized_keys lines that run it.",
+	.flags = CMD_NO_GIT,	/* it runs git, or berth, and nothing else */
 	.min_args = 1, .max_args = 1,
 	.exec = cmd_shell,
 };
