@@ -469,6 +469,7 @@ run(int argc, char **argv)
 {
 	struct cmd_ctx ctx;
 	const struct berth_cmd *c;
+	const char *topic;
 	int ret;
 
 	if (argc < 2) {
@@ -478,14 +479,21 @@ run(int argc, char **argv)
 	root_first(argc, argv);
 	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
 	    strcmp(argv[1], "help") == 0) {
-		if (argc > 2 && argv[2][0] != '-' &&
-		    (c = find_cmd(argv[2])) != NULL) {
+		/* The word after a --root (berth shell gives one): `berth
+		 * --root DIR help users` became `help --root DIR users`. */
+		topic = argc > 2 ? argv[2] : NULL;
+		if (topic != NULL && strcmp(topic, "--root") == 0)
+			topic = argc > 4 ? argv[4] : NULL;
+		else if (topic != NULL && strncmp(topic, "--root=", 7) == 0)
+			topic = argc > 3 ? argv[3] : NULL;
+		if (topic != NULL && topic[0] != '-' &&
+		    (c = find_cmd(topic)) != NULL) {
 			print_cmd_help(c);
 			return 0;
 		}
-		if (argc > 2 && argv[2][0] != '-')
+		if (topic != NULL && topic[0] != '-')
 			return cmd_fail("no command '%s'; see: berth help",
-			    argv[2]);
+			    topic);
 		print_usage(stdout);
 		return 0;
 	}
@@ -509,7 +517,8 @@ run(int argc, char **argv)
 	}
 	if (ctx.root_dir == NULL)
 		ctx.root_dir = root_default();
-	repo_global_init();
+	if (!(c->flags & CMD_NO_GIT))
+		repo_global_init();
 	if (!(c->flags & CMD_NO_ROOT) && root_open(&ctx.root,
 	    ctx.root_dir) < 0) {
 		ret = cmd_fail_last();
@@ -530,7 +539,8 @@ run(int argc, char **argv)
 	if (!(c->flags & CMD_NO_ROOT))
 		root_close(&ctx.root);
 out:
-	repo_global_shutdown();
+	if (!(c->flags & CMD_NO_GIT))
+		repo_global_shutdown();
 	cmd_ctx_clear(&ctx);
 	return ret;
 }
