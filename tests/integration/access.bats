@@ -169,7 +169,7 @@ cases_done() {
 	run ssh_as "${KEY[vera]}" releases -a shop-staging
 	[ "$status" -eq 0 ]
 	run ssh_as "${KEY[vera]}" config:set A=1 -a shop-staging
-	[ "$status" -eq 1 ]
+	[ "$status" -eq 77 ]
 	[[ "$output" == *"vera is a viewer on shop: config:set on shop-staging needs deployer"* ]]
 	run ssh_as "${KEY[vera]}" "git-receive-pack 'shop.git'; id"
 	[ "$status" -eq 1 ]
@@ -269,14 +269,14 @@ cases_done() {
 	run_cases <<-'EOF'
 	# Reading: viewers and up; nobody without a role.
 	vera | 0 | Deploy                 | -      | releases -a shop-staging
-	nora | 1 | nora has no role on shop: releases on shop-staging needs viewer | - | releases -a shop-staging
+	nora | 77 | nora has no role on shop: releases on shop-staging needs viewer | - | releases -a shop-staging
 	vera | 0 | web.1                  | -      | ps -a shop
-	nora | 1 | nora has no role on shop: ps on shop needs viewer | - | ps -a shop
+	nora | 77 | nora has no role on shop: ps on shop needs viewer | - | ps -a shop
 	vera | 0 | berth[web.1]: State changed from starting to up | needs | logs -a shop-staging -n 5
-	nora | 1 | nora has no role on shop: logs on shop-staging needs viewer | - | logs -a shop-staging -n 5
+	nora | 77 | nora has no role on shop: logs on shop-staging needs viewer | - | logs -a shop-staging -n 5
 	vera | 0 | shop-staging           | -      | pipelines:info -p shop
 	vera | 0 | shop-staging and shop are up to date | needs | pipelines:diff -p shop --from shop-staging --to shop
-	nora | 1 | nora has no role on shop: pipelines:info needs viewer | - | pipelines:info -p shop
+	nora | 77 | nora has no role on shop: pipelines:info needs viewer | - | pipelines:info -p shop
 	vera | 0 | dep                    | -      | access -p shop
 	# Config values: deployers on non-production apps, admins on all.
 	vera | 0 | SECRET:  (hidden)      | staging-secret | config -a shop-staging
@@ -286,48 +286,48 @@ cases_done() {
 	dep  | 0 | names only: values need admin | prod-secret | config -a shop
 	adm  | 0 | SECRET:  prod-secret   | hidden | config -a shop
 	sam  | 0 | SECRET:  prod-secret   | hidden | config -a shop
-	vera | 1 | vera is a viewer on shop: config:get on shop-staging needs deployer | staging-secret | config:get SECRET -a shop-staging
-	dep  | 1 | dep is a deployer on shop: config:get on shop needs admin | prod-secret | config:get SECRET -a shop
+	vera | 77 | vera is a viewer on shop: config:get on shop-staging needs deployer | staging-secret | config:get SECRET -a shop-staging
+	dep  | 77 | dep is a deployer on shop: config:get on shop needs admin | prod-secret | config:get SECRET -a shop
 	dep  | 0 | Setting A on shop-staging... done | - | config:set A=1 -a shop-staging
-	dev  | 1 | dev is a developer on shop: config:set on shop-staging needs deployer | - | config:set A=2 -a shop-staging
-	dep  | 1 | dep is a deployer on shop: config:set on shop needs admin | - | config:set A=1 -a shop
+	dev  | 77 | dev is a developer on shop: config:set on shop-staging needs deployer | - | config:set A=2 -a shop-staging
+	dep  | 77 | dep is a deployer on shop: config:set on shop needs admin | - | config:set A=1 -a shop
 	adm  | 0 | Setting A on shop... done | - | config:set A=1 -a shop
 	# Production's dynos and releases: admins only.
-	dep  | 1 | dep is a deployer on shop: ps:scale on shop needs admin | - | ps:scale web=2 -a shop
+	dep  | 77 | dep is a deployer on shop: ps:scale on shop needs admin | - | ps:scale web=2 -a shop
 	dep  | 0 | Scaling shop-staging: web=2 | needs | ps:scale web=2 -a shop-staging
-	dev  | 1 | dev is a developer on shop: ps:restart on shop-staging needs deployer | - | ps:restart -a shop-staging
-	dep  | 1 | dep is a deployer on shop: rollback on shop needs admin | - | rollback -a shop
+	dev  | 77 | dev is a developer on shop: ps:restart on shop-staging needs deployer | - | ps:restart -a shop-staging
+	dep  | 77 | dep is a deployer on shop: rollback on shop needs admin | - | rollback -a shop
 	adm  | 0 | Rolled back shop to     | -      | rollback -a shop
 	# Promoting: into staging a deployer, into production an admin.
-	dev  | 1 | dev is a developer on shop: pipelines:promote needs deployer | - | pipelines:promote -p shop --from shop-staging --to shop-qa
+	dev  | 77 | dev is a developer on shop: pipelines:promote needs deployer | - | pipelines:promote -p shop --from shop-staging --to shop-qa
 	dep  | 0 | Promoting shop-staging  | -      | pipelines:promote -p shop --from shop-staging --to shop-qa
-	dep  | 1 | dep is a deployer on shop: pipelines:promote on shop needs admin | - | pipelines:promote -p shop --from shop-staging --to shop
+	dep  | 77 | dep is a deployer on shop: pipelines:promote on shop needs admin | - | pipelines:promote -p shop --from shop-staging --to shop
 	adm  | 0 | Promoting shop-staging  | -      | pipelines:promote -p shop --from shop-staging --to shop
 	# One-off dynos: a review app a developer's, production an admin's.
 	dev  | 0 | hello-review           | -      | run -a shop-feature -- echo hello-review
-	vera | 1 | vera is a viewer on shop: run on shop-feature needs developer | - | run -a shop-feature -- echo hi
-	dev  | 1 | dev is a developer on shop: run on shop-staging needs deployer | - | run -a shop-staging -- echo hi
+	vera | 77 | vera is a viewer on shop: run on shop-feature needs developer | - | run -a shop-feature -- echo hi
+	dev  | 77 | dev is a developer on shop: run on shop-staging needs deployer | - | run -a shop-staging -- echo hi
 	dep  | 0 | hello-staging          | -      | run -a shop-staging -- echo hello-staging
-	dep  | 1 | dep is a deployer on shop: run on shop needs admin | - | run -a shop -- echo hi
+	dep  | 77 | dep is a deployer on shop: run on shop needs admin | - | run -a shop -- echo hi
 	adm  | 0 | hello-production       | -      | run -a shop -- echo hello-production
 	# Settings and access: the pipeline's admin.
-	dep  | 1 | dep is a deployer on shop: reviewapps:disable needs admin | - | reviewapps:disable -p shop
-	vera | 1 | vera is a viewer on shop: ci:rerun needs developer | - | ci:rerun 1 -p shop
-	dev  | 1 | dev is a developer on shop: apps:destroy on shop-feature needs admin | - | apps:destroy shop-feature --confirm shop-feature
-	dep  | 1 | dep is a deployer on shop: access:grant needs admin | - | access:grant nora -p shop --role viewer
+	dep  | 77 | dep is a deployer on shop: reviewapps:disable needs admin | - | reviewapps:disable -p shop
+	vera | 77 | vera is a viewer on shop: ci:rerun needs developer | - | ci:rerun 1 -p shop
+	dev  | 77 | dev is a developer on shop: apps:destroy on shop-feature needs admin | - | apps:destroy shop-feature --confirm shop-feature
+	dep  | 77 | dep is a deployer on shop: access:grant needs admin | - | access:grant nora -p shop --role viewer
 	adm  | 0 | nora is now a viewer on shop | - | access:grant nora -p shop --role viewer
 	nora | 0 | Deploy                 | -      | releases -a shop-staging
 	adm  | 0 | nora has no role on shop now | - | access:revoke nora -p shop
-	nora | 1 | nora has no role on shop: releases on shop-staging needs viewer | - | releases -a shop-staging
+	nora | 77 | nora has no role on shop: releases on shop-staging needs viewer | - | releases -a shop-staging
 	# Users and the server: server admins only; some only on the server.
 	sam  | 0 | Added zed              | -      | users:add zed
-	nora | 1 | shell runs only on the server itself | - | shell sam
-	sam  | 1 | init runs only on the server itself | - | init
-	vera | 1 | vera is not a server admin: daemon:status needs one | - | daemon:status
+	nora | 77 | shell runs only on the server itself | - | shell sam
+	sam  | 77 | init runs only on the server itself | - | init
+	vera | 77 | vera is not a server admin: daemon:status needs one | - | daemon:status
 	sam  | 0 | berthd is running      | -      | daemon:status
 	nora | 0 | usage: berth users [--json] | - | help users
-	adm  | 1 | adm is not a server admin: users:add needs one | - | users:add zoe
-	adm  | 1 | adm is not a server admin: pipelines:create needs one | - | pipelines:create mine
+	adm  | 77 | adm is not a server admin: users:add needs one | - | users:add zoe
+	adm  | 77 | adm is not a server admin: pipelines:create needs one | - | pipelines:create mine
 	# Lists show what the user has a role on.
 	vera | 0 | shop-staging           | other  | apps
 	vera | 0 | shop                   | other  | pipelines
@@ -335,12 +335,12 @@ cases_done() {
 	nora | 0 | No pipelines you have a role on | shop | pipelines
 	sam  | 0 | other-staging          | -      | apps
 	# Keys and tokens: one's own.
-	dev  | 1 | dev is not a server admin: adding another user's key needs one | - | keys:add vera -
+	dev  | 77 | dev is not a server admin: adding another user's key needs one | - | keys:add vera -
 	dev  | 0 | Added key SHA256:      | -      | keys:add dev --name spare -
-	vera | 1 | vera is not a server admin: keys of another user needs one | - | keys -u dev
+	vera | 77 | vera is not a server admin: keys of another user needs one | - | keys -u dev
 	dev  | 0 | spare                  | vera   | keys
 	dev  | 0 | Token 1 for dev, never expires | - | tokens:create
-	dev  | 1 | dev is not a server admin: a token for another user needs one | - | tokens:create -u vera
+	dev  | 77 | dev is not a server admin: a token for another user needs one | - | tokens:create -u vera
 	sam  | 0 | for vera, never expires | -     | tokens:create -u vera
 	vera | 1 | no token 1 of vera      | -      | tokens:revoke 1
 	EOF
