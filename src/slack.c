@@ -509,6 +509,10 @@ slack_commands(struct http_server *s, const struct http_request *req,
 	} else if ((strcmp(w[0], "promote") == 0 && n >= 2) ||
 	    strcmp(w[0], "rollback") == 0) {
 		act(s, res, u.name, w, n, url);
+	} else if (strcmp(w[0], "deploy") == 0) {
+		reply(res, 0, "`/berth deploy` is not built yet: push the "
+		    "branch (`git push berth BRANCH`), or promote what "
+		    "staging runs (`/berth promote PIPELINE`)");
 	} else {
 		char *t = xasprintf("I do not know `%.40s`.\n%s", w[0],
 		    help_text);
