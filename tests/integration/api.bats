@@ -62,6 +62,19 @@ api() {
 	[[ "$output" == *'"status": "ok"'* ]]
 }
 
+@test "berth's own router serves the endpoint as http://berth.DOMAIN/; no app may take that name" {
+	if ! command -v nginx >/dev/null; then skip "nginx is not installed"; fi
+	run curl -s -H "Host: berth.localhost" -H "Authorization: Bearer $ANA" \
+	    "http://127.0.0.1:$ROUTER_PORT/api/pipelines"
+	[[ "$output" == *'"name": "shop"'* ]]
+	run berth apps:create berth -p shop --stage staging
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"app name 'berth' is reserved"* ]]
+	run berth pipelines:create berth
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"pipeline name 'berth' is reserved"* ]]
+}
+
 @test "a body over 1 MB is refused with 413, unread" {
 	head -c 2000000 /dev/zero | tr '\0' 'a' > "$BATS_TEST_TMPDIR/big"
 	run curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $BOSS" \
