@@ -18,11 +18,13 @@ build=${1:-$top/_build}
 export PATH="$build/src:$PATH"
 tmp=$(mktemp -d)
 export BERTH_ROOT=$tmp/root HOME=$tmp/home GIT_CONFIG_NOSYSTEM=1
-# A script may define bench_extra_cleanup to stop what else it started.
+# A script may define bench_extra_cleanup (after sourcing this) to stop
+# what else it started. Called, not looked up: after `bench/x.sh | head`
+# the first builtin to run reports the echo's broken pipe and fails, and
+# `declare -F` was that builtin, so sshd and the like outlived the run.
+bench_extra_cleanup() { :; }
 bench_cleanup() {
-	if declare -F bench_extra_cleanup >/dev/null; then
-		bench_extra_cleanup
-	fi
+	bench_extra_cleanup || true
 	berth daemon:stop >/dev/null 2>&1 || true
 	rm -rf "$tmp"
 }

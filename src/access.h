@@ -58,8 +58,11 @@ int role_parse(const char *s, enum role *out);
 /* The role rule asks for on an app of stage (NULL: the pipeline's). */
 enum role access_needed(const struct access_rule *rule, const char *stage);
 
+/* What berth exits with when it refused a berth user (EX_NOPERM). */
+#define CMD_EXIT_REFUSED 77
+
 /* The environment variable `berth shell` names its user in. */
-#define ACCESS_USER_ENV "BERTH_SSH_USER"
+#define ACCESS_USER_ENV "BERTH_AS_USER"
 /*
  * Who is asking: 1 and *out a berth user when ACCESS_USER_ENV names one
  * (berth shell set it, for this process and the hooks under it); 0 for

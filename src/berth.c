@@ -40,6 +40,11 @@ static const struct berth_cmd *const commands[] = {
 	&cmd_github_connect_entry,
 	&cmd_github_info_entry,
 	&cmd_github_disconnect_entry,
+	&cmd_slack_connect_entry,
+	&cmd_slack_info_entry,
+	&cmd_slack_disconnect_entry,
+	&cmd_slack_link_entry,
+	&cmd_slack_unlink_entry,
 	&cmd_builds_entry,
 	&cmd_builds_output_entry,
 	&cmd_config_entry,
@@ -126,6 +131,7 @@ check_role(struct cmd_ctx *ctx, int64_t pipeline_id, const char *pipeline,
 	if (have < need) {
 		access_refuse(&ctx->root, &ctx->user, have, pipeline, what,
 		    need);
+		ctx->refused = 1;
 		return cmd_fail_last();
 	}
 	ctx->checked = 1;
@@ -159,6 +165,7 @@ cmd_check_server(struct cmd_ctx *ctx, const char *what)
 	}
 	access_refuse(&ctx->root, &ctx->user, ROLE_NONE, NULL, what,
 	    ROLE_ADMIN);
+	ctx->refused = 1;
 	return cmd_fail_last();
 }
 
@@ -447,9 +454,11 @@ check_access(struct cmd_ctx *ctx, const struct berth_cmd *c)
 	ctx->remote = rc;
 	if (!ctx->remote)
 		return 0;
-	if (c->access.scope == ACCESS_LOCAL)
+	if (c->access.scope == ACCESS_LOCAL) {
+		ctx->refused = 1;
 		return cmd_fail("%s runs only on the server itself, by a user "
 		    "with access to the server root", c->name);
+	}
 	if (c->access.scope == ACCESS_SERVER)
 		return cmd_check_server(ctx, c->name);
 	return 0;
@@ -460,6 +469,7 @@ run(int argc, char **argv)
 {
 	struct cmd_ctx ctx;
 	const struct berth_cmd *c;
+	const char *topic;
 	int ret;
 
 	if (argc < 2) {
@@ -469,14 +479,21 @@ run(int argc, char **argv)
 	root_first(argc, argv);
 	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
 	    strcmp(argv[1], "help") == 0) {
-		if (argc > 2 && argv[2][0] != '-' &&
-		    (c = find_cmd(argv[2])) != NULL) {
+		/* The word after a --root (berth shell gives one): `berth
+		 * --root DIR help users` became `help --root DIR users`. */
+		topic = argc > 2 ? argv[2] : NULL;
+		if (topic != NULL && strcmp(topic, "--root") == 0)
+			topic = argc > 4 ? argv[4] : NULL;
+		else if (topic != NULL && strncmp(topic, "--root=", 7) == 0)
+			topic = argc > 3 ? argv[3] : NULL;
+		if (topic != NULL && topic[0] != '-' &&
+		    (c = find_cmd(topic)) != NULL) {
 			print_cmd_help(c);
 			return 0;
 		}
-		if (argc > 2 && argv[2][0] != '-')
+		if (topic != NULL && topic[0] != '-')
 			return cmd_fail("no command '%s'; see: berth help",
-			    argv[2]);
+			    topic);
 		print_usage(stdout);
 		return 0;
 	}
@@ -500,7 +517,8 @@ run(int argc, char **argv)
 	}
 	if (ctx.root_dir == NULL)
 		ctx.root_dir = root_default();
-	repo_global_init();
+	if (!(c->flags & CMD_NO_GIT))
+		repo_global_init();
 	if (!(c->flags & CMD_NO_ROOT) && root_open(&ctx.root,
 	    ctx.root_dir) < 0) {
 		ret = cmd_fail_last();
@@ -515,11 +533,14 @@ run(int argc, char **argv)
 	    c->access.scope == ACCESS_PIPELINE))
 		ret = cmd_fail("%s did not check %s's access: a bug in berth; "
 		    "please report it", c->name, ctx.user.name);
+	if (ctx.refused && ret != 0)
+		ret = CMD_EXIT_REFUSED;
 	user_clear(&ctx.user);
 	if (!(c->flags & CMD_NO_ROOT))
 		root_close(&ctx.root);
 out:
-	repo_global_shutdown();
+	if (!(c->flags & CMD_NO_GIT))
+		repo_global_shutdown();
 	cmd_ctx_clear(&ctx);
 	return ret;
 }

@@ -18,6 +18,8 @@
  * pipe, and wakes only for I/O or for the next timer (a restart after
  * back-off, a SIGKILL after stop_timeout, the reaper): no polling.
  */
+#include "api.h"
+#include "slack.h"
 #include "build.h"
 #include "cgroup.h"
 #include "control-server.h"
@@ -92,6 +94,7 @@ struct berthd {
 	int nginx_fd;
 	pid_t nginx_watched;
 	struct readiness ready;
+	struct http_server *http;	/* [http] listen, or NULL */
 };
 
 /* ---- the loop's background work ---- */
@@ -806,6 +809,36 @@ start(struct berthd *D, const char *root_dir)
 	return 0;
 }
 
+/* What berthd's HTTP endpoint serves (http.h). */
+static const struct http_route http_routes[] = {
+	{ .method = "GET", .prefix = "/health", .fn = api_health },
+	{ .method = NULL, .prefix = "/api/", .fn = api_serve },
+	{ .method = "POST", .prefix = "/slack/commands", .fn = slack_commands },
+	{ .method = "POST", .prefix = "/slack/interactive",
+	    .fn = slack_interactive },
+	{ 0 },
+};
+
+/*
+ * The HTTP endpoint when berth.ini [http] listen asks for it. One that
+ * cannot listen stops berthd from starting: the team would wait for
+ * ChatOps and webhooks that never come.
+ */
+static int
+start_http(struct berthd *D)
+{
+	const struct berth_config *cfg = &D->root.cfg;
+
+	if (cfg->http_listen == NULL || cfg->http_listen[0] == '\0')
+		return 0;
+	if (http_start(&D->root, cfg->http_listen, cfg->http_max_connections,
+	    http_routes, NULL, &D->http) < 0)
+		return -1;
+	log_say("HTTP endpoint on %s (port %d)", cfg->http_listen,
+	    http_port(D->http));
+	return 0;
+}
+
 /* Wire the supervisor, the router and the control server together. */
 static int
 setup(struct berthd *D)
@@ -848,7 +881,9 @@ setup(struct berthd *D)
 		.boot_timeout = D->root.cfg.boot_timeout,
 		.drain_ms = D->root.cfg.stop_timeout * 1000,
 	};
-	return control_server_listen(cs);
+	if (control_server_listen(cs) < 0)
+		return -1;
+	return start_http(D);
 }
 
 /*
@@ -861,6 +896,8 @@ shut_down(struct berthd *D)
 	char *pidpath = root_path(&D->root, "run/berthd.pid");
 
 	log_say("stopping");
+	http_stop(D->http);
+	D->http = NULL;
 	control_server_close(&D->cs);
 	notify_stop(D->notify);
 	D->notify = NULL;

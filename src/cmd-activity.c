@@ -69,15 +69,9 @@ diff_words(const struct release_diff *d, struct strbuf *out)
 }
 
 static json_t *
-event_json(const struct event *e, const struct release_diff *d)
+event_with_diff(const struct event *e, const struct release_diff *d)
 {
-	json_t *data = json_loads(e->data != NULL ? e->data : "{}", 0, NULL);
-	json_t *j = json_pack("{s:I, s:s, s:s, s:s?, s:s, s:o, s:s?, s:s, "
-	    "s:o, s:s}", "id", (json_int_t)e->id, "kind", e->kind, "pipeline",
-	    e->pipeline, "app", e->app, "actor", e->actor, "version",
-	    e->version > 0 ? json_integer(e->version) : json_null(), "commit",
-	    e->commit, "message", e->message, "data", data != NULL ? data :
-	    json_object(), "created_at", e->created_at);
+	json_t *j = event_json(e);
 
 	if (d != NULL)
 		json_object_set_new(j, "diff", json_pack("{s:s?, s:s, s:I, "
@@ -146,7 +140,7 @@ cmd_activity(struct cmd_ctx *ctx)
 		char id[24];
 
 		if (ctx->json) {
-			json_array_append_new(arr, event_json(&es[i],
+			json_array_append_new(arr, event_with_diff(&es[i],
 			    has_diff ? &d : NULL));
 			continue;
 		}
@@ -208,7 +202,7 @@ cmd_activity_info(struct cmd_ctx *ctx)
 	    &cs, &nc) < 0)
 		nc = 0;
 	if (ctx->json) {
-		json_t *j = event_json(&e, has_diff ? &d : NULL);
+		json_t *j = event_with_diff(&e, has_diff ? &d : NULL);
 		json_t *arr = json_array();
 
 		for (i = 0; i < nc; i++)

@@ -4,9 +4,9 @@
  * back by name; the option lists many commands share. Every command
  * also takes --root and -h/--help. Words are read as getopt_long reads
  * them, except that an option is never abbreviated (--conf is not
- * --confirm): a word that starts with '-' is an option until "--", a
- * value is the rest of its word or the next word, and options and
- * arguments mix in any order.
+ * --confirm) and --root may be given only once: a word that starts
+ * with '-' is an option until "--", a value is the rest of its word or
+ * the next word, and options and arguments mix in any order.
  */
 #include "cmd.h"
 #include "names.h"
@@ -122,6 +122,12 @@ set_option(struct cmd_ctx *ctx, const struct cmd_option *o,
 	if (o == &global_options[GLOBAL_HELP])
 		return 1;
 	if (o == &global_options[GLOBAL_ROOT]) {
+		/* Not "last one wins": berth shell puts the server's root
+		 * first, and a user's second one must not replace it, even
+		 * behind an option's value ("-a -- --root DIR"). */
+		if (ctx->root_dir != NULL)
+			return berth_error("%s is given twice: give one root",
+			    word);
 		ctx->root_dir = val;
 		return 0;
 	}

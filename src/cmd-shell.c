@@ -29,9 +29,10 @@
 
 /*
  * Split line into words as sh does, without expanding anything: '...'
- * keeps everything, "..." keeps all but \" \\ \$ \` and \newline, and a
- * backslash outside quotes keeps the next character. 0, or -1 with
- * berth_error() naming what was refused.
+ * keeps everything, "..." keeps all but \" \\ \$ \` and \newline (and
+ * refuses a bare $ or `, which sh would expand there), and a backslash
+ * outside quotes keeps the next character. 0, or -1 with berth_error()
+ * naming what was refused.
  */
 static int
 split_words(const char *line, struct strvec *out)
@@ -64,7 +65,7 @@ split_words(const char *line, struct strvec *out)
 				    strchr("\"\\$`", p[1]) != NULL)
 					p++;
 				else if (*p == '$' || *p == '`')
-					goto meta;
+					goto meta_quoted;
 				strbuf_addch(&w, *p);
 			}
 		} else if (*p == '\\') {
@@ -87,6 +88,11 @@ unclosed:
 meta:
 	berth_error("berth runs commands, not a shell: '%c' is not allowed "
 	    "unquoted (quote the word that holds it)", *p);
+	goto out;
+meta_quoted:
+	berth_error("berth runs commands, not a shell: '%c' is not allowed "
+	    "in double quotes (use single quotes, or a backslash before it)",
+	    *p);
 out:
 	strbuf_release(&w);
 	return ret;
@@ -163,10 +169,11 @@ run_git(struct cmd_ctx *ctx, const char *service, const char *path)
 		return cmd_fail_last();
 	}
 	if (have < (push ? ROLE_DEVELOPER : ROLE_VIEWER)) {
-		what = xasprintf("%s to %s", push ? "pushing" : "fetching",
-		    p.name);
+		what = xasprintf("%s %s", push ? "pushing to" :
+		    "fetching from", p.name);
 		access_refuse(&ctx->root, &ctx->user, have, p.name, what,
 		    push ? ROLE_DEVELOPER : ROLE_VIEWER);
+		ctx->refused = 1;
 		free(what);
 		pipeline_clear(&p);
 		return cmd_fail_last();
@@ -272,6 +279,7 @@ const struct berth_cmd cmd_shell_entry = {
 	"a pipeline's repo ('P.git'), or a berth command with its arguments,\n"
 	"run as USER with USER's roles (berth help access). Anything else is\n"
 	"refused. berth keys:add writes the authorized_keys lines that run it.",
+	.flags = CMD_NO_GIT,	/* it runs git, or berth, and nothing else */
 	.min_args = 1, .max_args = 1,
 	.exec = cmd_shell,
 };

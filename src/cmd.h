@@ -90,9 +90,12 @@ struct cmd_ctx {
 	int remote;
 	struct user user;
 	int checked;		/* a remote user's access was checked */
+	int refused;		/* ...and refused: exit CMD_EXIT_REFUSED */
 };
 
 #define CMD_NO_ROOT 0x1		/* do not open the server root first */
+#define CMD_NO_GIT 0x2		/* uses no libgit2: skip its start-up (it
+				   reads every CA certificate, ~4 ms) */
 
 struct berth_cmd {
 	const char *name;	/* "releases:info" */
@@ -286,6 +289,11 @@ extern const struct berth_cmd cmd_webhooks_redeliver_entry;
 extern const struct berth_cmd cmd_github_connect_entry;
 extern const struct berth_cmd cmd_github_info_entry;
 extern const struct berth_cmd cmd_github_disconnect_entry;
+extern const struct berth_cmd cmd_slack_connect_entry;
+extern const struct berth_cmd cmd_slack_info_entry;
+extern const struct berth_cmd cmd_slack_disconnect_entry;
+extern const struct berth_cmd cmd_slack_link_entry;
+extern const struct berth_cmd cmd_slack_unlink_entry;
 extern const struct berth_cmd cmd_keys_entry;
 extern const struct berth_cmd cmd_keys_add_entry;
 extern const struct berth_cmd cmd_keys_remove_entry;

@@ -148,6 +148,13 @@ static const char template[] =
 "# AuthorizedKeysCommand with `berth keys:authorized`).\n"
 "authorized_keys = ~/.ssh/authorized_keys\n"
 "\n"
+"[http]\n"
+"# berthd's HTTP endpoint (JSON API, Slack, GitHub): HOST:PORT, e.g.\n"
+"# 127.0.0.1:8090; empty: off.\n"
+"listen =\n"
+"# Connections it serves at once (each has a thread of its own).\n"
+"max_connections = 256\n"
+"\n"
 "[webhooks]\n"
 "# Seconds berthd waits after a webhook's failed first try; each wait\n"
 "# after is longer (30 s, 2 min, 8 min, 20 min: 5 tries in 30 minutes).\n"
@@ -164,6 +171,8 @@ static int set_backend(struct load *, const struct key *, const char *);
 static int set_router_lua(struct load *, const struct key *, const char *);
 static int set_size(struct load *, const struct key *, const char *);
 static int set_keys_file(struct load *, const struct key *, const char *);
+static int set_listen(struct load *, const struct key *, const char *);
+static int set_string(struct load *, const struct key *, const char *);
 
 #define INT_KEY(sec, name, field, min, max, unit) \
 	{ sec, name, set_int, offsetof(struct berth_config, field), min, max, \
@@ -202,6 +211,10 @@ static const struct key keys[] = {
 	    build_memory), 0, 0, NULL },
 	{ "ssh", "authorized_keys", set_keys_file, offsetof(struct
 	    berth_config, authorized_keys), 0, 0, NULL },
+	{ "http", "listen", set_listen, offsetof(struct berth_config,
+	    http_listen), 0, 0, NULL },
+	INT_KEY("http", "max_connections", http_max_connections, 1, 10000,
+	    "connections"),
 	INT_KEY("webhooks", "retry_base", webhook_retry_base, 1, 3600,
 	    "seconds"),
 	INT_KEY("webhooks", "timeout", webhook_timeout, 1, 60, "seconds"),
@@ -313,6 +326,26 @@ set_size(struct load *ld, const struct key *k, const char *value)
 	}
 	*(int64_t *)(void *)((char *)ld->cfg + k->off) = v;
 	return 0;
+}
+
+/* HOST:PORT ("127.0.0.1:8090", "[::1]:8090"), or "" for off. */
+static int
+set_listen(struct load *ld, const struct key *k, const char *value)
+{
+	const char *colon = strrchr(value, ':');
+	char q[QUOTE_SIZE];
+	long port = colon != NULL ? strtol(colon + 1, NULL, 10) : -1;
+
+	if (*value != '\0' && (colon == NULL || colon == value || port < 0 ||
+	    port > 65535 || strspn(colon + 1, "0123456789") !=
+	    strlen(colon + 1) || colon[1] == '\0' ||
+	    strspn(value, "0123456789.:[]abcdefABCDEF") != strlen(value))) {
+		name_quote(value, q, sizeof(q));
+		return load_error(ld, "%s.%s must be a numeric HOST:PORT, e.g. "
+		    "127.0.0.1:8090, or empty (got '%s')", k->section, k->name,
+		    q);
+	}
+	return set_string(ld, k, value);
 }
 
 /* The string key k sets, replaced by value. */
@@ -622,6 +655,9 @@ config_copy(struct berth_config *to, const struct berth_config *from)
 	to->nginx = xstrdup(from->nginx != NULL ? from->nginx : "nginx");
 	to->authorized_keys = xstrdup(from->authorized_keys != NULL ?
 	    from->authorized_keys : "~/.ssh/authorized_keys");
+	to->http_listen = xstrdup(from->http_listen != NULL ?
+	    from->http_listen : "");
+	to->http_max_connections = from->http_max_connections;
 	to->router_lua = from->router_lua;
 	to->runtime_backend = xstrdup(from->runtime_backend != NULL ?
 	    from->runtime_backend : "local");
@@ -779,6 +815,8 @@ config_defaults(struct berth_config *cfg)
 	cfg->dyno_pids = 256;
 	cfg->build_memory = 2LL << 30;
 	cfg->authorized_keys = xstrdup("~/.ssh/authorized_keys");
+	cfg->http_listen = xstrdup("");
+	cfg->http_max_connections = 256;
 	cfg->webhook_retry_base = 30;
 	cfg->webhook_timeout = 10;
 	memset(&cfg->buildpacks, 0, sizeof(cfg->buildpacks));
@@ -831,6 +869,8 @@ config_clear(struct berth_config *cfg)
 	cfg->runtime_backend = NULL;
 	free(cfg->authorized_keys);
 	cfg->authorized_keys = NULL;
+	free(cfg->http_listen);
+	cfg->http_listen = NULL;
 	strvec_clear(&cfg->buildpacks);
 }
 

@@ -26,6 +26,8 @@
  *             build_memory = 2G       ; per build or CI node
  *   [ssh]     authorized_keys = ~/.ssh/authorized_keys  ; berth's users'
  *                                     ; keys; empty: none (access.h)
+ *   [http]    listen =                ; HOST:PORT of berthd's HTTP (http.h)
+ *             max_connections = 256
  *   [webhooks] retry_base = 30        ; seconds before the 2nd try
  *             timeout = 10            ; seconds for one try (notify.h)
  *
@@ -70,6 +72,8 @@ struct berth_config {
 	int dyno_pids;			/* processes per dyno */
 	int64_t build_memory;		/* bytes per build or CI node */
 	char *authorized_keys;		/* as given: /PATH, ~/PATH or "" */
+	char *http_listen;		/* HOST:PORT, or "" (off) */
+	int http_max_connections;
 	int webhook_retry_base;		/* seconds; the back-off grows 4x */
 	int webhook_timeout;		/* seconds for one try */
 };

@@ -81,6 +81,8 @@ call(const char *method, const char *api, const char *path,
 	if (text != NULL)
 		curl_easy_setopt(h, CURLOPT_POSTFIELDS, text);
 	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+	/* A proxy from the environment, but never for this machine. */
+	curl_easy_setopt(h, CURLOPT_NOPROXY, "localhost,127.0.0.1,::1");
 	curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
 	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)GITHUB_TIMEOUT_MS);
 	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, (long)GITHUB_CONNECT_MS);

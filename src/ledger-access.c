@@ -543,3 +543,114 @@ ledger_token_find(struct ledger *db, const char *hash, const char *now,
 	}
 	return 0;
 }
+
+/* ---- settings and Slack ---- */
+
+static void
+fill_text(sqlite3_stmt *st, void *v)
+{
+	*(char **)v = sql_text(st, 0);
+}
+
+int
+ledger_setting_get(struct ledger *db, const char *key, char **value)
+{
+	*value = NULL;
+	return sql_one(db, sql_prep(db, "SELECT value FROM settings WHERE "
+	    "key = ?", "s", key), fill_text, value);
+}
+
+int
+ledger_setting_set(struct ledger *db, const char *key, const char *value)
+{
+	if (sql_begin(db) < 0)
+		return -1;
+	if (sql_run(db, value != NULL ? sql_prep(db, "INSERT OR REPLACE INTO "
+	    "settings (key, value) VALUES (?, ?)", "ss", key, value) :
+	    sql_prep(db, "DELETE FROM settings WHERE key = ?", "s", key)) <
+	    0) {
+		sql_rollback(db);
+		return -1;
+	}
+	return sql_commit(db);
+}
+
+int
+ledger_slack_code_add(struct ledger *db, const char *code_hash,
+    const char *slack_user, const char *expires_at)
+{
+	if (sql_begin(db) < 0)
+		return -1;
+	/* One live code per Slack user: a new /berth login replaces it. */
+	if (sql_run(db, sql_prep(db, "DELETE FROM slack_codes WHERE "
+	    "slack_user = ? OR expires_at < strftime('%Y-%m-%dT%H:%M:%SZ', "
+	    "'now')", "s", slack_user)) < 0 || sql_run(db, sql_prep(db,
+	    "INSERT INTO slack_codes (code_hash, slack_user, expires_at) "
+	    "VALUES (?, ?, ?)", "sss", code_hash, slack_user,
+	    expires_at)) < 0) {
+		sql_rollback(db);
+		return -1;
+	}
+	return sql_commit(db);
+}
+
+int
+ledger_slack_link(struct ledger *db, const char *code_hash, const char *now,
+    const char *user, char **slack_user)
+{
+	int64_t uid;
+	int rc;
+
+	*slack_user = NULL;
+	if (sql_begin(db) < 0)
+		return -1;
+	if ((uid = user_id(db, user)) < 0)
+		goto fail;
+	rc = sql_one(db, sql_prep(db, "SELECT slack_user FROM slack_codes "
+	    "WHERE code_hash = ? AND expires_at > ?", "ss", code_hash, now),
+	    fill_text, slack_user);
+	if (rc != 0) {
+		sql_rollback(db);
+		if (rc == 1)
+			berth_error("no such code, or it expired: run /berth "
+			    "login in Slack again for a new one");
+		return rc;
+	}
+	if (sql_run(db, sql_prep(db, "DELETE FROM slack_codes WHERE code_hash "
+	    "= ?", "s", code_hash)) < 0 || sql_run(db, sql_prep(db,
+	    "INSERT OR REPLACE INTO slack_links (slack_user, user_id, "
+	    "linked_at) VALUES (?, ?, ?)", "sis", *slack_user, uid, now)) < 0)
+		goto fail;
+	return sql_commit(db);
+fail:
+	sql_rollback(db);
+	free(*slack_user);
+	*slack_user = NULL;
+	return -1;
+}
+
+int
+ledger_slack_user(struct ledger *db, const char *slack_user,
+    struct user *out)
+{
+	return sql_one(db, sql_prep(db, "SELECT " USER_COLS " FROM users u "
+	    "JOIN slack_links l ON l.user_id = u.id WHERE l.slack_user = ?",
+	    "s", slack_user), fill_user, out);
+}
+
+int
+ledger_slack_unlink(struct ledger *db, const char *user)
+{
+	int64_t uid;
+	int n;
+
+	if (sql_begin(db) < 0)
+		return -1;
+	if ((uid = user_id(db, user)) < 0 || sql_run(db, sql_prep(db,
+	    "DELETE FROM slack_links WHERE user_id = ?", "i", uid)) < 0) {
+		sql_rollback(db);
+		return -1;
+	}
+	n = sqlite3_changes(db->db);
+	return sql_commit(db) < 0 ? -1 : n;
+}

@@ -266,7 +266,7 @@ ledger_review_create(struct ledger *db, int64_t pipeline_id,
     const char *actor, struct review_app *out)
 {
 	char now[32];
-	int64_t app_id;
+	int64_t app_id, id;
 	size_t i;
 
 	sql_now(now);
@@ -283,12 +283,15 @@ ledger_review_create(struct ledger *db, int64_t pipeline_id,
 	if (sql_run(db, sql_prep(db, "INSERT INTO review_apps (pipeline_id, app_id, "
 	    "branch, status, last_push_at, created_at) VALUES (?, ?, ?, "
 	    "'creating', ?, ?)", "iisss", pipeline_id, app_id, branch, now,
-	    now)) < 0 || review_event(db, "review_app.created", app_id,
-	    branch, actor) < 0)
+	    now)) < 0)
+		goto fail;
+	/* Before the event's row takes last_insert_rowid. */
+	id = sqlite3_last_insert_rowid(db->db);
+	if (review_event(db, "review_app.created", app_id, branch, actor) < 0)
 		goto fail;
 	if (out != NULL) {
 		sqlite3_stmt *st = sql_prep(db, "SELECT " REVIEW_COLS REVIEW_FROM
-		    "WHERE r.id = ?", "i", sqlite3_last_insert_rowid(db->db));
+		    "WHERE r.id = ?", "i", id);
 
 		if (st == NULL || sqlite3_step(st) != SQLITE_ROW) {
 			sqlite3_finalize(st);

@@ -87,6 +87,19 @@ fill_event(sqlite3_stmt *st, void *v)
 	e->created_at = sql_text(st, 11);
 }
 
+json_t *
+event_json(const struct event *e)
+{
+	json_t *data = json_loads(e->data != NULL ? e->data : "{}", 0, NULL);
+
+	return json_pack("{s:I, s:s, s:s?, s:s?, s:s?, s:o, s:s?, s:s?, s:o, "
+	    "s:s?}", "id", (json_int_t)e->id, "kind", e->kind, "pipeline",
+	    e->pipeline, "app", e->app, "actor", e->actor, "version",
+	    e->version > 0 ? json_integer(e->version) : json_null(), "commit",
+	    e->commit, "message", e->message, "data", data != NULL ? data :
+	    json_object(), "created_at", e->created_at);
+}
+
 void
 event_clear(struct event *e)
 {
@@ -120,6 +133,32 @@ ledger_event_list(struct ledger *db, int64_t pipeline_id, int64_t app_id,
 	    "e.id DESC LIMIT CASE WHEN ?3 > 0 THEN ?3 ELSE -1 END", "iid",
 	    pipeline_id, app_id, limit), sizeof(**out), fill_event,
 	    (void **)out, nr);
+}
+
+int
+ledger_event_since(struct ledger *db, int64_t after, int limit,
+    struct event **out, size_t *nr)
+{
+	return sql_collect(db, sql_prep(db, "SELECT " EVENT_COLS EVENT_FROM
+	    "WHERE e.id > ? ORDER BY e.id LIMIT ?", "id", after, limit),
+	    sizeof(**out), fill_event, (void **)out, nr);
+}
+
+int
+ledger_event_last(struct ledger *db, int64_t *id)
+{
+	sqlite3_stmt *st = sql_prep(db, "SELECT COALESCE(MAX(id), 0) FROM "
+	    "events", "");
+
+	if (st == NULL)
+		return -1;
+	if (sqlite3_step(st) != SQLITE_ROW) {
+		sqlite3_finalize(st);
+		return sql_error(db, "read events");
+	}
+	*id = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return 0;
 }
 
 int

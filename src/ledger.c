@@ -298,7 +298,21 @@ static const char *const migrations[] = {
 	"    * 86400, 1))"
 	"  FROM apps a WHERE a.id = NEW.app_id;"
 	"END;",
-	/* v8 -> v9: the release phase's result (ledger_release_phase()),
+	/* v8 -> v9: Slack (ledger-access.c): the server's Slack app (its
+	 * signing secret, in settings), which Slack user is which berth
+	 * user, and the one-time codes of /berth login (hashed). */
+	"CREATE TABLE settings ("
+	"  key TEXT PRIMARY KEY,"
+	"  value TEXT NOT NULL);"
+	"CREATE TABLE slack_links ("
+	"  slack_user TEXT PRIMARY KEY,"
+	"  user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+	"  linked_at TEXT NOT NULL);"
+	"CREATE TABLE slack_codes ("
+	"  code_hash TEXT PRIMARY KEY,"
+	"  slack_user TEXT NOT NULL,"
+	"  expires_at TEXT NOT NULL);",
+	/* v9 -> v10: the release phase's result (ledger_release_phase()),
 	 * which the release's event carries as data.release_phase, so a
 	 * webhook can tell it (notify.h); and an index for the sender. */
 	"ALTER TABLE releases ADD COLUMN phase TEXT;"

@@ -21,7 +21,7 @@
 
 struct ledger;
 
-#define LEDGER_SCHEMA_VERSION 9
+#define LEDGER_SCHEMA_VERSION 10
 
 struct pipeline {
 	int64_t id;
@@ -493,6 +493,28 @@ void token_clear(struct token *t);
 void token_list_free(struct token *t, size_t nr);
 
 /*
+ * Server settings (key, value): "slack.signing_secret". 1 when unset.
+ * value NULL removes it.
+ */
+int ledger_setting_get(struct ledger *db, const char *key, char **value);
+int ledger_setting_set(struct ledger *db, const char *key,
+    const char *value);
+/*
+ * Slack users linked to berth users (berth slack:link): a one-time code
+ * of /berth login is kept hashed until expires_at (ISO) or used.
+ */
+int ledger_slack_code_add(struct ledger *db, const char *code_hash,
+    const char *slack_user, const char *expires_at);
+/* Use the code: link its Slack user to user; 1 when none (or expired). */
+int ledger_slack_link(struct ledger *db, const char *code_hash,
+    const char *now, const char *user, char **slack_user);
+/* The berth user of a Slack user into *out; 1 when not linked. */
+int ledger_slack_user(struct ledger *db, const char *slack_user,
+    struct user *out);
+/* Unlink every Slack user of user; how many, or -1. */
+int ledger_slack_unlink(struct ledger *db, const char *user);
+
+/*
  * The activity feed, webhooks and their deliveries (ledger-events.c).
  * Events of builds, test runs and releases are written by the schema
  * itself when their status changes; the others by the ledger call that
@@ -533,6 +555,17 @@ int ledger_event_add(struct ledger *db, const struct event_new *ev);
 int ledger_event_list(struct ledger *db, int64_t pipeline_id, int64_t app_id,
     int limit, struct event **out, size_t *nr);
 int ledger_event_get(struct ledger *db, int64_t id, struct event *out);
+/* Every pipeline's events after id after, oldest first, at most limit. */
+int ledger_event_since(struct ledger *db, int64_t after, int limit,
+    struct event **out, size_t *nr);
+/* The newest event's id (0: none). */
+int ledger_event_last(struct ledger *db, int64_t *id);
+/*
+ * The event as berth shows and sends it: {id, kind, pipeline, app,
+ * actor, version, commit, message, data, created_at}. New reference.
+ */
+struct json_t;
+struct json_t *event_json(const struct event *e);
 void event_clear(struct event *e);
 void event_list_free(struct event *e, size_t nr);
 

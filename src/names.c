@@ -170,16 +170,31 @@ check_app_like(const char *what, const char *name)
 	return 0;
 }
 
+/* http://berth.DOMAIN/ is berthd's own (router-conf.c). */
+static int
+not_reserved(const char *what, const char *name)
+{
+	if (strcmp(name, "berth") == 0)
+		return berth_error("%s name 'berth' is reserved: "
+		    "http://berth.DOMAIN/ is berthd's own; pick another", what);
+	return 0;
+}
+
 int
 name_check_app(const char *name)
 {
-	return check_app_like("app", name);
+	if (check_app_like("app", name) < 0)
+		return -1;
+	return not_reserved("app", name);
 }
 
 int
 name_check_pipeline(const char *name)
 {
-	return check_app_like("pipeline", name);
+	/* A pipeline's production app takes the pipeline's name. */
+	if (check_app_like("pipeline", name) < 0)
+		return -1;
+	return not_reserved("pipeline", name);
 }
 
 int

@@ -86,7 +86,25 @@ static const char main_conf[] =
 "\t}\n"
 "\n"
 "%s"
+"%s"
 "}\n";
+
+/* berthd's own HTTP endpoint ([http] listen) as http://berth.DOMAIN/. */
+static const char berth_server[] =
+"\n"
+"\t# berthd's HTTP endpoint: its API, Slack and GitHub.\n"
+"\tserver {\n"
+"\t\tinclude listen.conf;\n"
+"\t\tserver_name berth.%s;\n"
+"\t\tclient_max_body_size 1m;\n"
+"\t\tlocation / {\n"
+"\t\t\tproxy_pass http://%s;\n"
+"\t\t\tproxy_set_header Host $host;\n"
+"\t\t\tproxy_set_header X-Forwarded-For $remote_addr;\n"
+"\t\t\tproxy_buffering off;\n"
+"\t\t\tproxy_read_timeout 1h;\n"
+"\t\t}\n"
+"\t}\n";
 
 static const char generation_conf[] =
 "# generation.conf - written by berthd on every change; do not edit.\n"
@@ -161,7 +179,7 @@ conf_write_main(struct router *rt)
 	char *line = xasprintf("listen %d;\n", rt->port);
 	char *listen_path = path_join(rt->dir, "listen.conf");
 	char *run_dir = path_join(rt->dir, LUA_CTL_DIR);
-	char *text, *apps;
+	char *text, *apps, *berth;
 	int ret, changed = 0;
 
 	rt->lua = rt->want_lua != ROUTER_LUA_OFF &&
@@ -174,8 +192,11 @@ conf_write_main(struct router *rt)
 		ret = 0;
 	apps = rt->lua ? apps_server(rt) :
 	    xstrdup("\tinclude conf.d/*.conf;\n");
+	berth = rt->berth_http != NULL ? xasprintf(berth_server, rt->domain,
+	    rt->berth_http) : xstrdup("");
 	text = xasprintf(main_conf, strbuf_str(&rt->load_lines), temps,
-	    rt->lua ? lua_http_conf() : "", rt->port, rt->port, apps);
+	    rt->lua ? lua_http_conf() : "", rt->port, rt->port, apps, berth);
+	free(berth);
 	free(apps);
 	if (ret == 0)
 		changed |= ret = write_file_changed(listen_path, line,

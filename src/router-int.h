@@ -38,6 +38,7 @@ struct router {
 	char *nginx;		/* absolute path of the binary */
 	char *domain;
 	int port;
+	char *berth_http;	/* [http] listen, served as berth.DOMAIN */
 	long generation;	/* the last one written */
 	pid_t pid;		/* nginx master; 0 = not known */
 	enum router_lua want_lua;	/* berth.ini [router] lua */

@@ -82,6 +82,7 @@ router_free_fields(struct router *rt)
 	free(rt->genfile);
 	free(rt->nginx);
 	free(rt->domain);
+	free(rt->berth_http);
 	free(rt->ctl_sock);
 	strbuf_release(&rt->load_lines);
 	while (rt->nroutes > 0) {
@@ -603,6 +604,8 @@ router_start(const struct berth_root *r, struct router **out)
 	rt->ctl_sock = path_join(rt->dir, LUA_CTL_SOCK);
 	strbuf_init(&rt->load_lines);
 	rt->domain = xstrdup(r->cfg.domain);
+	rt->berth_http = r->cfg.http_listen != NULL && *r->cfg.http_listen ?
+	    xstrdup(r->cfg.http_listen) : NULL;
 	rt->want_lua = r->cfg.router_lua;
 	rt->port = r->cfg.router_port;
 

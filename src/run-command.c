@@ -276,7 +276,8 @@ launch_prepare(struct child *c, struct launch *l)
 		return berth_error_errno("cannot open /dev/null");
 	l->fd[0] = c->in_fd >= 0 ? c->in_fd : l->null_fd;
 	l->fd[1] = out_fd;
-	l->fd[2] = out_fd >= 0 && c->stdout_only ? l->null_fd : out_fd;
+	l->fd[2] = c->err_fd >= 0 ? c->err_fd : out_fd >= 0 &&
+	    c->stdout_only ? l->null_fd : out_fd;
 	if (pipe2(l->notify, O_CLOEXEC) < 0 ||
 	    fd_above_stdio(&l->notify[0]) < 0 ||
 	    fd_above_stdio(&l->notify[1]) < 0)

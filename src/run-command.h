@@ -41,6 +41,7 @@ struct child {
 	void *data;
 	int out_fd;
 	int in_fd;		/* stdin; -1 = /dev/null */
+	int err_fd;		/* stderr here when >= 0, apart from stdout */
 	int stdout_only;	/* stderr to /dev/null, not to on_line/out_fd */
 	enum child_group group;
 	/* Called in the child just before chdir and exec, with errno set
@@ -58,7 +59,7 @@ struct child {
 	int start_errno;	/* then: the errno of that step */
 };
 #define CHILD_INIT { .args = STRVEC_INIT, .env = STRVEC_INIT, \
-	.out_fd = -1, .in_fd = -1 }
+	.out_fd = -1, .in_fd = -1, .err_fd = -1 }
 
 /*
  * Run the child to completion in its own process group. Returns 0 when it

@@ -303,6 +303,10 @@ test_global_options(void **state)
 	const char *help[] = { "other", "--help", "--bogus", NULL };
 	const char *help_short[] = { "bare", "extra", "-h", NULL };
 	const char *late_help[] = { "other", "--bogus", "--help", NULL };
+	const char *twice[] = { "other", "--root", "/srv/a", "x",
+	    "--root=/srv/b", NULL };
+	const char *behind_value[] = { "other", "--root", "/srv/a", "-p",
+	    "--", "--root", "/srv/b", "x", NULL };
 	struct cmd_ctx ctx;
 
 	(void)state;
@@ -322,6 +326,11 @@ test_global_options(void **state)
 	cmd_ctx_clear(&ctx);
 	refused(&other_cmd, late_help,
 	    "unknown option '--bogus'; see: berth help other");
+	/* berth shell gives the server's root first; no second one, not
+	 * even behind an option that took "--" as its value. */
+	refused(&other_cmd, twice, "--root is given twice: give one root");
+	refused(&other_cmd, behind_value,
+	    "--root is given twice: give one root");
 }
 
 static void
