@@ -80,26 +80,49 @@ iso_time(int64_t t, char buf[32])
 	strftime(buf, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
+/*
+ * The event as the API's event stream shows it (event_json()), its
+ * text made valid UTF-8 first when it is not. New reference.
+ */
+static json_t *
+event_object(const struct event *e)
+{
+	struct event c = *e;
+	json_t *j = event_json(e);
+
+	if (j != NULL && json_is_object(json_object_get(j, "data")))
+		return j;
+	json_decref(j);
+	c.kind = utf8_clean(e->kind != NULL ? e->kind : "");
+	c.pipeline = e->pipeline != NULL ? utf8_clean(e->pipeline) : NULL;
+	c.app = e->app != NULL ? utf8_clean(e->app) : NULL;
+	c.actor = e->actor != NULL ? utf8_clean(e->actor) : NULL;
+	c.commit = e->commit != NULL ? utf8_clean(e->commit) : NULL;
+	c.message = e->message != NULL ? utf8_clean(e->message) : NULL;
+	c.created_at = e->created_at != NULL ? utf8_clean(e->created_at) :
+	    NULL;
+	c.data = NULL;
+	j = event_json(&c);
+	/* data as an object, whatever the ledger held */
+	json_object_set_new(j, "data", event_data(e));
+	free(c.kind);
+	free(c.pipeline);
+	free(c.app);
+	free(c.actor);
+	free(c.commit);
+	free(c.message);
+	free(c.created_at);
+	return j;
+}
+
 char *
 notify_json_body(const struct notify_event *ne)
 {
-	const struct event *e = ne->event;
-	json_t *ev = json_object(), *body = json_object();
+	json_t *body = json_object();
 	char *text;
 
-	json_object_set_new(ev, "id", json_integer(e->id));
-	json_object_set_new(ev, "kind", jstr(e->kind));
-	json_object_set_new(ev, "created_at", jstr(e->created_at));
-	json_object_set_new(ev, "actor", jstr(e->actor));
-	json_object_set_new(ev, "pipeline", jstr(e->pipeline));
-	json_object_set_new(ev, "app", jstr(e->app));
-	json_object_set_new(ev, "version", e->version > 0 ?
-	    json_integer(e->version) : json_null());
-	json_object_set_new(ev, "commit", jstr(e->commit));
-	json_object_set_new(ev, "message", jstr(e->message));
-	json_object_set_new(ev, "data", event_data(e));
 	json_object_set_new(body, "delivery", jstr(ne->delivery));
-	json_object_set_new(body, "event", ev);
+	json_object_set_new(body, "event", event_object(ne->event));
 	if (ne->app != NULL) {
 		json_t *a = json_object();
 

@@ -149,13 +149,18 @@ test_json_body(void **state)
 	json_decref(j);
 	free(body);
 
-	/* A subject that is not UTF-8 still makes a body. */
-	sample_init(&s, "release.succeeded", "{}");
+	/* A subject or a message that is not UTF-8 still makes a body. */
+	sample_init(&s, "build.failed", "[1]");
 	s.c.subject = (char *)"caf\xe9 au lait";
+	s.e.message = (char *)"Build failed: \xff\xfe";
 	body = notify_json_body(&s.ne);
 	j = json_loads(body, 0, NULL);
 	assert_non_null(j);
 	assert_string_equal(get_str(j, "commit.subject"), "caf? au lait");
+	assert_string_equal(get_str(j, "event.message"), "Build failed: ??");
+	assert_string_equal(get_str(j, "event.kind"), "build.failed");
+	assert_true(json_is_object(json_object_get(json_object_get(j,
+	    "event"), "data")));
 	json_decref(j);
 	free(body);
 }
