@@ -5,7 +5,8 @@
 # (retry_base = 1 here) across a sink that is down and a berthd that
 # restarts or is killed mid-send (at least once, the same delivery id),
 # and the faults a receiver can throw (hang, reset, 500, 410, 302, a
-# 100 MB answer), none of which fails or slows a deploy.
+# 100 MB answer), none of which fails or slows a deploy; and a GitHub
+# connection's calls (tests/fixtures/fake-github.py) made by the sender.
 
 bats_require_minimum_version 1.5.0
 
@@ -395,4 +396,39 @@ for l in open(sys.argv[1]):
 	    "$BATS_TEST_TMPDIR/sink-s/requests.jsonl"
 	echo "$output"
 	[ "$status" -eq 0 ]
+}
+
+@test "a pipeline connected to GitHub gets its commit status and deployment from berthd" {
+	local gh=$BATS_TEST_TMPDIR/github
+	mkdir -p "$gh"
+	python3 "$FIXTURES/fake-github.py" "$gh" ghp_s3cret > "$gh/port" 3>&- &
+	SINK_PIDS="$SINK_PIDS $!"
+	wait_for "the fake GitHub" 10 test -s "$gh/port"
+	echo ghp_s3cret > "$BATS_TEST_TMPDIR/token"
+	chmod 600 "$BATS_TEST_TMPDIR/token"
+	berth github:connect -p demo --repo acme/shop --token-file \
+	    "$BATS_TEST_TMPDIR/token" --api-url "http://127.0.0.1:$(cat "$gh/port")" \
+	    >/dev/null
+	start_berthd
+	push_live "Ship it"
+	wait_for "the release's delivery" 20 deliveries_are 1 \
+	    "d['event'] == 'release.succeeded' and d['status'] == 'succeeded'"
+	sha=$(git -C "$APP" rev-parse HEAD)
+	run python3 - "$gh/requests.jsonl" "$sha" <<-'EOF'
+	import json, sys
+	rs = [json.loads(l) for l in open(sys.argv[1])]
+	paths = [(r["method"], r["path"]) for r in rs]
+	sha = sys.argv[2]
+	st = [r for r in rs if r["path"] == "/repos/acme/shop/statuses/" + sha]
+	assert st and st[0]["body"]["state"] == "success", rs
+	assert st[0]["body"]["context"] == "berth/deploy/demo-staging"
+	assert ("POST", "/repos/acme/shop/deployments") in paths, paths
+	states = [r["body"]["state"] for r in rs
+	          if r["path"].endswith("/statuses") and "deployments/" in r["path"]]
+	assert states == ["in_progress", "success"], states
+	print(len(rs))
+	EOF
+	echo "$output"
+	[ "$status" -eq 0 ]
+	! grep -q ghp_s3cret "$BATS_TEST_TMPDIR/berthd.log"
 }
