@@ -410,23 +410,45 @@ int
 ledger_delivery_record_all(struct ledger *db, const struct delivery_try *t,
     size_t n)
 {
+	sqlite3_stmt *st;
 	char now[32];
 	size_t i;
+	int rc = SQLITE_DONE;
 
+	if (n == 0)
+		return 0;
 	sql_now(now);
 	if (sql_begin(db) < 0)
 		return -1;
-	for (i = 0; i < n; i++)
-		if (sql_run(db, sql_prep(db, "UPDATE deliveries SET status = "
-		    "?, attempts = attempts + 1, next_at = coalesce(?, "
-		    "next_at), http_code = ?, error = ?, latency_ms = ?, "
-		    "finished_at = CASE WHEN ? = 'pending' THEN NULL ELSE ? "
-		    "END WHERE id = ? AND status = 'pending'", "ssdsdssi",
-		    t[i].status, t[i].next_at, t[i].http_code, t[i].error,
-		    t[i].latency_ms, t[i].status, now, t[i].id)) < 0) {
-			sql_rollback(db);
-			return -1;
-		}
+	/* One statement for them all: a batch is one parse, not n. */
+	st = sql_prep(db, "UPDATE deliveries SET status = ?1, attempts = "
+	    "attempts + 1, next_at = coalesce(?2, next_at), http_code = ?3, "
+	    "error = ?4, latency_ms = ?5, finished_at = CASE WHEN ?1 = "
+	    "'pending' THEN NULL ELSE ?6 END WHERE id = ?7 AND status = "
+	    "'pending'", "");
+	for (i = 0; st != NULL && i < n && rc == SQLITE_DONE; i++) {
+		sqlite3_reset(st);
+		sqlite3_clear_bindings(st);
+		sqlite3_bind_text(st, 1, t[i].status, -1, SQLITE_STATIC);
+		if (t[i].next_at != NULL)
+			sqlite3_bind_text(st, 2, t[i].next_at, -1,
+			    SQLITE_STATIC);
+		sqlite3_bind_int(st, 3, t[i].http_code);
+		if (t[i].error != NULL)
+			sqlite3_bind_text(st, 4, t[i].error, -1, SQLITE_STATIC);
+		sqlite3_bind_int(st, 5, t[i].latency_ms);
+		sqlite3_bind_text(st, 6, now, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 7, t[i].id);
+		rc = sqlite3_step(st);
+	}
+	if (st == NULL || rc != SQLITE_DONE) {
+		if (st != NULL)
+			sql_error(db, "write");
+		sqlite3_finalize(st);
+		sql_rollback(db);
+		return -1;
+	}
+	sqlite3_finalize(st);
 	return sql_commit(db);
 }
 

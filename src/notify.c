@@ -41,6 +41,9 @@
 /* Look at the ledger at least this often: events come from hooks and
  * the CLI, which do not tell berthd. */
 #define LOOK_MS 500
+/* ...and, when the last look could start nothing (every due one's
+ * webhook busy), at most this often as tries end. */
+#define LOOK_MIN_MS 10
 /* How long a stop lets tries in flight end. */
 #define STOP_GRACE_MS 1000
 /* How long, and for how many others, an outcome may wait to be recorded
@@ -48,7 +51,10 @@
  * few transactions, not 50; a backlog's rows are not read again and
  * again meanwhile. */
 #define RECORD_MS 50
-#define RECORD_BATCH 8
+#define RECORD_BATCH 32
+/* Webhooks kept in memory at most, and for how long (see webhook()). */
+#define HOOKS_MAX 256
+#define HOOKS_MS 60000
 /* Connecting may take this long at most (and at most the timeout). */
 #define CONNECT_MS 5000
 
@@ -124,7 +130,9 @@ struct notifier {
 	int ninflight;		/* of them, not done */
 	int ngithub;
 	int64_t look_at;	/* monotonic ms of the next look at it */
-	int look_now;		/* look again at once */
+	int look_now;		/* look again at once (or LOOK_MIN_MS) */
+	int64_t looked;		/* monotonic ms of the last look */
+	int looked_idle;	/* and it started nothing */
 	int more_due;		/* the last look left due ones unstarted */
 	int64_t record_by;	/* when done tries are recorded; 0: none */
 	int64_t record_at;	/* after a failed record: when to try again */
@@ -132,6 +140,9 @@ struct notifier {
 	git_repository *repo;
 	char *repo_pipeline;
 	struct event_ctx ctx;
+	struct webhook *hooks;	/* read from the ledger lately */
+	size_t nhooks;
+	int64_t hooks_at;	/* monotonic ms of the first of them */
 };
 
 /* ---- the rules: what an answer means, how long to wait ---- */
@@ -281,6 +292,43 @@ load_ctx(struct notifier *n, int64_t id)
 		c->push_deploys = push_deploys(n, &c->e);
 	berth_clear_error();
 	return 0;
+}
+
+/* ---- webhooks ---- */
+
+static void
+hooks_clear(struct notifier *n)
+{
+	webhook_list_free(n->hooks, n->nhooks);
+	n->hooks = NULL;
+	n->nhooks = 0;
+}
+
+/*
+ * Webhook id, from memory when read lately: a webhook is never changed,
+ * only added and removed (ledger.h), and a removed one's deliveries are
+ * not due (they failed with it), so what is kept is never wrong for a
+ * due delivery; a fan-out to 50 webhooks reads each once, not once per
+ * event. Kept for HOOKS_MS at most, so a secret removal forgot leaves
+ * memory too. NULL when there is no such live webhook.
+ */
+static const struct webhook *
+webhook(struct notifier *n, int64_t id)
+{
+	size_t i;
+
+	if (n->nhooks > 0 && (n->nhooks >= HOOKS_MAX ||
+	    now_ms() - n->hooks_at > HOOKS_MS))
+		hooks_clear(n);
+	for (i = 0; i < n->nhooks; i++)
+		if (n->hooks[i].id == id)
+			return &n->hooks[i];
+	if (n->nhooks == 0)
+		n->hooks_at = now_ms();
+	n->hooks = xrealloc(n->hooks, (n->nhooks + 1) * sizeof(*n->hooks));
+	if (ledger_webhook_get(n->db, id, &n->hooks[n->nhooks]) != 0)
+		return NULL;
+	return &n->hooks[n->nhooks++];
 }
 
 /* ---- tries ---- */
@@ -711,6 +759,24 @@ ms_at(const char *iso)
 	return now_ms() + (int64_t)t * 1000 - wall;
 }
 
+/* The most tries we hold (in flight or to record) of one webhook. */
+static int
+most_held(struct notifier *n)
+{
+	struct try *t, *u;
+	int most = 0;
+
+	for (t = n->tries; t != NULL; t = t->next) {
+		int k = 0;
+
+		for (u = n->tries; u != NULL; u = u->next)
+			k += u->webhook_id == t->webhook_id;
+		if (k > most)
+			most = k;
+	}
+	return most;
+}
+
 /* Whether the webhook has per of the rows (so maybe more behind). */
 static int
 webhook_full(const struct delivery *ds, size_t nr, int64_t id, int per)
@@ -738,11 +804,13 @@ take_due(struct notifier *n)
 	int64_t at = now_ms() + LOOK_MS, due;
 	/* Rows of what we hold (in flight, or done and not yet recorded)
 	 * come too: room for them, besides those that can start. */
-	int limit = NOTIFY_AT_ONCE + n->ntries;
-	int per = PER_WEBHOOK + n->ntries;
+	int limit = NOTIFY_AT_ONCE - n->ninflight + n->ntries;
+	int per = PER_WEBHOOK + most_held(n);
 
 	n->look_now = 0;
 	n->look_at = at;
+	n->looked = now_ms();
+	n->looked_idle = 1;
 	n->more_due = 1;
 	if (n->ninflight >= NOTIFY_AT_ONCE)
 		return;
@@ -753,23 +821,23 @@ take_due(struct notifier *n)
 	}
 	n->more_due = nr == (size_t)limit;
 	for (i = 0; i < nr; i++) {
-		struct webhook w;
+		const struct webhook *w;
 		int busy, free_slot;
 
 		if (webhook_full(ds, nr, ds[i].webhook_id, per))
 			n->more_due = 1;
-		if (has_try(n, ds[i].id) || ledger_webhook_get(n->db,
-		    ds[i].webhook_id, &w) != 0)
+		if (has_try(n, ds[i].id) || (w = webhook(n,
+		    ds[i].webhook_id)) == NULL)
 			continue;
-		busy = webhook_tries(n, w.id);
-		free_slot = strcmp(w.kind, "json") == 0 ? busy < PER_WEBHOOK :
-		    busy == 0 && (strcmp(w.kind, "github") != 0 ||
+		busy = webhook_tries(n, w->id);
+		free_slot = strcmp(w->kind, "json") == 0 ? busy < PER_WEBHOOK :
+		    busy == 0 && (strcmp(w->kind, "github") != 0 ||
 		    n->ngithub < GITHUB_AT_ONCE);
-		if (free_slot && n->ninflight < NOTIFY_AT_ONCE)
-			start_try(n, &ds[i], &w);
-		else
+		if (free_slot && n->ninflight < NOTIFY_AT_ONCE) {
+			start_try(n, &ds[i], w);
+			n->looked_idle = 0;
+		} else
 			n->more_due = 1;
-		webhook_clear(&w);
 	}
 	delivery_list_free(ds, nr);
 	berth_clear_error();
@@ -959,6 +1027,15 @@ drop_tries(struct notifier *n)
 		    "at the next start", dropped, dropped == 1 ? "y" : "ies");
 }
 
+/* When to look at the ledger next (monotonic ms). */
+static int64_t
+next_look(const struct notifier *n)
+{
+	int64_t soon = n->looked + (n->looked_idle ? LOOK_MIN_MS : 0);
+
+	return n->look_now && soon < n->look_at ? soon : n->look_at;
+}
+
 static void *
 sender(void *arg)
 {
@@ -977,16 +1054,14 @@ sender(void *arg)
 				grace_end = now + STOP_GRACE_MS;
 			if (n->ninflight == 0 || now >= grace_end)
 				break;
-		} else if (n->look_now || now >= n->look_at)
+		} else if (now >= next_look(n))
 			take_due(n);
 		curl_multi_perform(n->multi, &running);
 		reap_posts(n);
 		reap_github(n);
 		record(n, 0);
-		if (n->look_now && !stopping(n))
-			continue;
 		now = now_ms();
-		wake = grace_end != 0 ? grace_end : n->look_at;
+		wake = grace_end != 0 ? grace_end : next_look(n);
 		if (n->record_failing && n->record_at < wake)
 			wake = n->record_at;
 		if (n->record_by != 0 && n->record_by < wake)
@@ -1004,6 +1079,7 @@ out:
 	n->multi_alive = 0;
 	pthread_mutex_unlock(&n->lock);
 	ctx_clear(&n->ctx);
+	hooks_clear(n);
 	git_repository_free(n->repo);
 	free(n->repo_pipeline);
 	ledger_close(n->db);
@@ -1025,6 +1101,10 @@ notify_start(const struct berth_root *r, struct notifier **out)
 		free(n);
 		return berth_error("webhooks: cannot start libcurl");
 	}
+	/* Keep a connection to each webhook there can be a try to at
+	 * once: the next event reuses them. */
+	curl_multi_setopt(n->multi, CURLMOPT_MAXCONNECTS,
+	    (long)NOTIFY_AT_ONCE * 2);
 	n->multi_alive = 1;
 	rc = pthread_create(&n->thread, NULL, sender, n);
 	if (rc != 0) {
