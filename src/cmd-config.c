@@ -204,8 +204,10 @@ const struct berth_cmd cmd_config_entry = {
 
 const struct berth_cmd cmd_config_get_entry = {
 	.name = "config:get",
-	.access = { .scope = ACCESS_APP,
-	    .role = ROLE_DEPLOYER, .production = ROLE_ADMIN },
+	/* A review app's values are its developers': their code runs
+	 * with them (berth run, a push) whatever config shows. */
+	.access = { .scope = ACCESS_APP, .role = ROLE_DEPLOYER,
+	    .review = ROLE_DEVELOPER, .production = ROLE_ADMIN },
 	.usage = "config:get KEY -a APP",
 	.summary = "print one config var's value",
 	.help = "Exits 1 with nothing on stdout when KEY is not set.",

@@ -461,6 +461,17 @@ check_access(struct push *p)
 		}
 		need = access_push_role(&p->pipeline, c->ref,
 		    strcmp(c->new, ZERO_SHA) == 0, apps, napps, &what);
+		/* Past the CI gate an admin set, only an admin goes. */
+		if (p->ci_skip && napps > 0 && strcmp(c->new, ZERO_SHA) != 0 &&
+		    strcmp(p->pipeline.ci_gate, "reject") == 0 &&
+		    need < ROLE_ADMIN) {
+			char *more = xasprintf("%s with -o ci.skip past the CI "
+			    "gate", what);
+
+			free(what);
+			what = more;
+			need = ROLE_ADMIN;
+		}
 		app_list_free(apps, napps);
 		if (have < need) {
 			standing = access_standing(&u, have, p->pipeline.name);

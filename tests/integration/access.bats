@@ -503,3 +503,26 @@ other_root() {
 	[ "$(snapshot)" = "$before" ]
 	cases_done
 }
+
+@test "skipping CI past the pipeline's CI gate needs admin; a review app's values are its developers'" {
+	make_app "$BATS_TEST_TMPDIR/app"
+	git_ssh_env "${KEY[dep]}"
+	run git -C "$BATS_TEST_TMPDIR/app" push -o ci.skip "$GIT_URL" main
+	[ "$status" -ne 0 ]
+	[[ "$output" == *"dep is a deployer on shop: pushing main (shop-staging) with -o ci.skip past the CI gate needs admin."* ]]
+	[ "$(remote_head shop main)" = none ]
+	git_ssh_env "${KEY[adm]}"
+	run git -C "$BATS_TEST_TMPDIR/app" push -o ci.skip "$GIT_URL" main
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"CI skipped"* || "$output" == *"Launching"* || "$output" == *"recorded"* ]]
+	# A developer's code runs with a review app's config: they may read it.
+	berth reviewapps:enable -p shop >/dev/null
+	berth reviewapps:config:set REVIEW_TOKEN=rv-secret -p shop >/dev/null
+	git_ssh_env "${KEY[dev]}"
+	git -C "$BATS_TEST_TMPDIR/app" push -q "$GIT_URL" main:feature 2>/dev/null
+	run ssh_as "${KEY[dev]}" config -a shop-feature
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"rv-secret"* ]]
+	run ssh_as "${KEY[vera]}" config -a shop-feature
+	[[ "$output" != *"rv-secret"* ]]
+}
