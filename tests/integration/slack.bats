@@ -116,12 +116,16 @@ print(json.loads(n[int(sys.argv[2]) - 1]["body"])["text"])' "$SINK/requests.json
 	run command U2 "promote shop"
 	[[ "$output" == "200 "*"Promoting shop's staging to shop (dev)"* ]]
 	run posted 1
-	[[ "$output" == *":no_entry: dev is a developer on shop: pipelines:promote on shop needs admin"* ]]
+	[[ "$output" == *":no_entry: dev is a developer on shop: pipelines:promote needs deployer"* ]]
+	berth access:grant dev -p shop --role deployer >/dev/null
+	run command U2 "promote shop"
+	run posted 2
+	[[ "$output" == *":no_entry: dev is a deployer on shop: pipelines:promote on shop needs admin"* ]]
 	run berth releases -a shop --json
 	[ "$output" = "[]" ]
 	run command U1 "promote shop"
 	[[ "$output" == "200 "*'"in_channel"'*"Promoting shop's staging to shop (ana)"* ]]
-	run posted 2
+	run posted 3
 	[[ "$output" == *":white_check_mark: shop promoted to shop by ana"* ]]
 	staging=$(json_get "$(berth releases -a shop-staging --json)" 'd[0]["slug_id"]')
 	prod=$(json_get "$(berth releases -a shop --json)" 'd[0]["slug_id"]')
