@@ -176,6 +176,7 @@ struct slack {
 	struct strbuf ctx;
 	struct strbuf text;
 	const char *url;
+	const char *promote;	/* the pipeline a button promotes, or NULL */
 };
 
 /*
@@ -370,6 +371,10 @@ slack_release(struct slack *m, const struct notify_event *ne, json_t *data)
 		md(&m->text, e->app, 100);
 		strbuf_addf(&m->text, " v%d is live", e->version);
 		m->url = ne->url;
+		/* A staging deploy offers its promotion (slack.c). */
+		if (stage != NULL && strcmp(stage, "staging") == 0 &&
+		    ne->app->pipeline != NULL)
+			m->promote = ne->app->pipeline;
 	} else {
 		strbuf_addstr(&m->head, ":x: ");
 		md_app_version(&m->head, ne);
@@ -587,6 +592,13 @@ slack_json(struct slack *m)
 		json_array_append_new(json_object_get(msg, "blocks"),
 		    json_pack("{s:s, s:[{s:s, s:s}]}", "type", "context",
 		    "elements", "type", "mrkdwn", "text", strbuf_str(&m->ctx)));
+	if (m->promote != NULL)
+		json_array_append_new(json_object_get(msg, "blocks"),
+		    json_pack("{s:s, s:[{s:s, s:{s:s, s:s}, s:s, s:s, s:s}]}",
+		    "type", "actions", "elements", "type", "button", "text",
+		    "type", "plain_text", "text", "Promote to production",
+		    "action_id", "promote", "value", m->promote, "style",
+		    "primary"));
 	out = json_dumps(msg, JSON_COMPACT);
 	json_decref(msg);
 	return out;
@@ -596,7 +608,7 @@ char *
 notify_slack_body(const struct notify_event *ne)
 {
 	const struct event *e = ne->event;
-	struct slack m = { STRBUF_INIT, STRBUF_INIT, STRBUF_INIT, NULL };
+	struct slack m = { STRBUF_INIT, STRBUF_INIT, STRBUF_INIT, NULL, NULL };
 	json_t *data;
 	char *out;
 

@@ -133,4 +133,13 @@ print(json.loads(n[int(sys.argv[2]) - 1]["body"])["text"])' "$SINK/requests.json
 	[ "$(json_get "$(berth releases -a shop --json)" 'd[0]["actor"]')" = ana ]
 	run command U1 "releases shop"
 	[[ "$output" == *"Promote shop-staging v1"* ]]
+	# The "Promote to production" button of a staging deploy's message.
+	payload=$(python3 -c 'import json,sys,urllib.parse
+print("payload=" + urllib.parse.quote(json.dumps({"type": "block_actions",
+  "user": {"id": "U1"}, "team": {"id": "T1"}, "response_url": sys.argv[1],
+  "actions": [{"action_id": "promote", "value": "shop"}]})))' "$RESPONSE_URL")
+	run slack /slack/interactive "$payload"
+	[[ "$output" == "200 "*"Promoting shop's staging to shop (ana)"* ]]
+	run posted 4
+	[[ "$output" == *":white_check_mark: shop promoted to shop by ana"* ]]
 }

@@ -226,7 +226,14 @@ push_live() {
 	blocks = m["blocks"]
 	assert isinstance(blocks, list) and 1 <= len(blocks) <= 50
 	for b in blocks:
-	    assert b["type"] in ("section", "context"), b
+	    assert b["type"] in ("section", "context", "actions"), b
+	    if b["type"] == "actions":
+	        # A staging deploy offers its promotion (slack.c handles it).
+	        (button,) = b["elements"]
+	        assert button["type"] == "button" and button["action_id"] == "promote", b
+	        assert button["value"] == "demo" and button["text"]["type"] == "plain_text", b
+	        assert button["text"]["text"] == "Promote to production", b
+	        continue
 	    if b["type"] == "section":
 	        assert b["text"]["type"] == "mrkdwn"
 	        assert 0 < len(b["text"]["text"]) <= 3000
@@ -240,6 +247,7 @@ push_live() {
 	            assert e["type"] in ("mrkdwn", "plain_text")
 	assert "<%s|demo-staging> v1 is live*" % url in blocks[0]["text"]["text"]
 	assert "`%s` Fix the cart total (Test User)" % sha in blocks[1]["elements"][0]["text"]
+	assert blocks[-1]["type"] == "actions", blocks
 	print("ok")
 	EOF
 	echo "$output"

@@ -226,6 +226,19 @@ block_kit(const char *body)
 				    "plain_text");
 				assert_non_null(get_str(acc, "url"));
 			}
+		} else if (strcmp(type, "actions") == 0) {
+			/* A staging deploy's "Promote to production". */
+			json_t *el = json_array_get(json_object_get(b,
+			    "elements"), 0);
+
+			assert_int_equal(json_array_size(json_object_get(b,
+			    "elements")), 1);
+			assert_string_equal(get_str(el, "type"), "button");
+			assert_string_equal(get_str(el, "action_id"),
+			    "promote");
+			assert_string_equal(get_str(el, "text.text"),
+			    "Promote to production");
+			assert_non_null(get_str(el, "value"));
 		} else {
 			json_t *els = json_object_get(b, "elements"), *el;
 			size_t k;
