@@ -33,14 +33,28 @@ stage_index(const char *stage)
 
 /* The first app of the pipeline in stage, or NULL. */
 static struct app *
-app_in_stage(struct app *apps, size_t napps, const char *stage)
+app_in_stage(const struct pipeline *p, struct app *apps, size_t napps,
+    const char *stage, struct strbuf *several)
 {
-	size_t i;
+	struct app *one = NULL;
+	size_t i, n = 0;
 
-	for (i = 0; i < napps; i++)
-		if (strcmp(apps[i].stage, stage) == 0)
-			return &apps[i];
-	return NULL;
+	for (i = 0; i < napps; i++) {
+		if (strcmp(apps[i].stage, stage) != 0)
+			continue;
+		strbuf_addf(several, "%s%s", n++ ? ", " : "", apps[i].name);
+		/* Of several, the one a push of the deploy branch updates. */
+		if (one == NULL || (apps[i].branch != NULL &&
+		    strcmp(apps[i].branch, p->deploy_branch) == 0 &&
+		    (one->branch == NULL || strcmp(one->branch,
+		    p->deploy_branch) != 0)))
+			one = &apps[i];
+	}
+	if (n > 1 && (one->branch == NULL || strcmp(one->branch,
+	    p->deploy_branch) != 0))
+		return NULL;
+	strbuf_reset(several);
+	return one;
 }
 
 static struct app *
@@ -84,17 +98,23 @@ static struct app *
 pick_app(const struct pipeline *p, struct app *apps, size_t napps,
     const char *want, const char *def_stage, const char *flag)
 {
+	struct strbuf several = STRBUF_INIT;
 	struct app *a;
 
 	if (want == NULL)
 		want = def_stage;
 	a = app_named(apps, napps, want);
 	if (a == NULL && stage_index(want) >= 0)
-		a = app_in_stage(apps, napps, want);
-	if (a == NULL)
+		a = app_in_stage(p, apps, napps, want, &several);
+	if (a == NULL && several.len > 0)
+		cmd_fail("stage %s of pipeline %s has several apps (%s) and "
+		    "none deploys %s: name one with %s APP", want, p->name,
+		    several.buf, p->deploy_branch, flag);
+	else if (a == NULL)
 		cmd_fail("%s '%s' is neither an app nor a stage with an app "
 		    "in pipeline %s; see: berth pipelines:info -p %s", flag,
 		    want, p->name, p->name);
+	strbuf_release(&several);
 	return a;
 }
 

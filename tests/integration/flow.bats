@@ -389,6 +389,24 @@ one_line_failure() {
 	[ "$(statuses demo-staging)" = "v1:succeeded" ]
 }
 
+@test "with several staging apps, promote and diff take the one that deploys the deploy branch" {
+	berth apps:create demo-aaa -p demo --stage staging >/dev/null
+	push "$APP" demo
+	run berth pipelines:diff -p demo
+	[ "$status" -eq 0 ]
+	[[ "$output" == *demo-staging* ]]
+	run berth pipelines:promote -p demo
+	[ "$status" -eq 0 ]
+	[ "$(statuses demo)" = "v1:succeeded" ]
+	[[ "$(berth releases -a demo)" == *"Promote demo-staging v1"* ]]
+	# None of them deploys main: the user names one.
+	berth apps:create demo-bbb -p demo --stage staging >/dev/null
+	berth apps:destroy demo-staging --confirm demo-staging >/dev/null
+	run --separate-stderr berth pipelines:promote -p demo
+	one_line_failure
+	[[ "$stderr" == *"stage staging of pipeline demo has several apps (demo-aaa, demo-bbb) and none deploys main: name one with --from APP"* ]]
+}
+
 @test "pipelines:diff lists exactly the commits between the two releases" {
 	start_berthd
 	push "$APP" demo
