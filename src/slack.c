@@ -28,34 +28,54 @@
 #include <time.h>
 
 #define SLACK_MAX_AGE_S 300
-#define SEEN_MAX 4096
 #define CODE_TTL_S 600
 #define POST_TIMEOUT_MS 10000
 
-/* Signatures seen in the last SLACK_MAX_AGE_S: a replay is refused. */
+/*
+ * Signatures seen in the last SLACK_MAX_AGE_S, so a replay is refused:
+ * a hash table of SEEN_SLOTS, probed SEEN_PROBE slots from the
+ * signature's own. A slot is free once its entry is older than the
+ * window; when none of the probed slots is, the oldest is taken (at
+ * thousands of requests a second for 5 minutes, a replay of one of
+ * those could then pass).
+ */
+#define SEEN_SLOTS 65536
+#define SEEN_PROBE 16
 static struct {
 	pthread_mutex_t lock;
-	char sig[SEEN_MAX][65];
-	time_t at[SEEN_MAX];
-	size_t next;
+	unsigned char sig[SEEN_SLOTS][32];
+	time_t at[SEEN_SLOTS];
 } seen = { .lock = PTHREAD_MUTEX_INITIALIZER };
 
-/* 1 when sig was seen (within the window), else notes it: 0. */
+/* 1 when sig (64 hex digits) was seen within the window; else notes it. */
 static int
 replayed(const char *sig, time_t now)
 {
-	size_t i;
+	unsigned char raw[32];
+	size_t i, slot, oldest = SEEN_SLOTS;
+	unsigned h;
 	int found = 0;
 
+	for (i = 0; i < 32; i++) {
+		unsigned hi, lo;
+
+		sscanf(sig + 2 * i, "%1x%1x", &hi, &lo);
+		raw[i] = (unsigned char)(hi << 4 | lo);
+	}
+	h = (unsigned)raw[0] | (unsigned)raw[1] << 8;
 	pthread_mutex_lock(&seen.lock);
-	for (i = 0; i < SEEN_MAX && !found; i++)
-		if (seen.at[i] != 0 && now - seen.at[i] <= SLACK_MAX_AGE_S &&
-		    strcmp(seen.sig[i], sig) == 0)
+	for (i = 0; i < SEEN_PROBE && !found; i++) {
+		slot = (h + i) % SEEN_SLOTS;
+		if (seen.at[slot] != 0 && now - seen.at[slot] <=
+		    SLACK_MAX_AGE_S && memcmp(seen.sig[slot], raw, 32) == 0)
 			found = 1;
+		else if (oldest == SEEN_SLOTS || seen.at[slot] <
+		    seen.at[oldest])
+			oldest = slot;
+	}
 	if (!found) {
-		snprintf(seen.sig[seen.next], sizeof(seen.sig[0]), "%s", sig);
-		seen.at[seen.next] = now;
-		seen.next = (seen.next + 1) % SEEN_MAX;
+		memcpy(seen.sig[oldest], raw, 32);
+		seen.at[oldest] = now;
 	}
 	pthread_mutex_unlock(&seen.lock);
 	return found;
