@@ -153,7 +153,7 @@ static const char template[] =
 "# 127.0.0.1:8090; empty: off.\n"
 "listen =\n"
 "# Connections it serves at once (each has a thread of its own).\n"
-"max_connections = 256\n"
+"max_connections = 1024\n"
 "\n"
 "[webhooks]\n"
 "# Seconds berthd waits after a webhook's failed first try; each wait\n"
@@ -816,7 +816,7 @@ config_defaults(struct berth_config *cfg)
 	cfg->build_memory = 2LL << 30;
 	cfg->authorized_keys = xstrdup("~/.ssh/authorized_keys");
 	cfg->http_listen = xstrdup("");
-	cfg->http_max_connections = 256;
+	cfg->http_max_connections = 1024;
 	cfg->webhook_retry_base = 30;
 	cfg->webhook_timeout = 10;
 	memset(&cfg->buildpacks, 0, sizeof(cfg->buildpacks));

@@ -27,7 +27,7 @@
  *   [ssh]     authorized_keys = ~/.ssh/authorized_keys  ; berth's users'
  *                                     ; keys; empty: none (access.h)
  *   [http]    listen =                ; HOST:PORT of berthd's HTTP (http.h)
- *             max_connections = 256
+ *             max_connections = 1024
  *   [webhooks] retry_base = 30        ; seconds before the 2nd try
  *             timeout = 10            ; seconds for one try (notify.h)
  *

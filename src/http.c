@@ -20,6 +20,9 @@
 #include <unistd.h>
 
 #define DB_POOL_MAX 8
+/* A connection's thread: handlers are shallow (a berth command runs in
+ * its own process), and a thousand of them stay cheap. */
+#define HTTP_STACK_SIZE (512 * 1024)
 
 struct http_server {
 	struct MHD_Daemon *mhd;
@@ -354,6 +357,7 @@ http_start(struct berth_root *r, const char *listen_addr, int max_connections,
 	    MHD_OPTION_CONNECTION_LIMIT, (unsigned)max_connections,
 	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)HTTP_IDLE_S,
 	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_HEADER_MAX,
+	    MHD_OPTION_THREAD_STACK_SIZE, (size_t)HTTP_STACK_SIZE,
 	    MHD_OPTION_NOTIFY_COMPLETED, on_done, s,
 	    MHD_OPTION_END);
 	if (s->mhd == NULL) {

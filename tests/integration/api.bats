@@ -113,3 +113,23 @@ api() {
 	# ana has no role on other: none of its events reach her
 	[[ "$(cat "$BATS_TEST_TMPDIR/sse")" != *'"other-staging"'* ]]
 }
+
+@test "500 idle connections at once do not keep a request out" {
+	python3 - "$HTTP_PORT" "$BATS_TEST_TMPDIR/held" <<-'EOF' &
+	import socket, sys, time
+	conns = [socket.create_connection(("127.0.0.1", int(sys.argv[1]))) for _ in range(500)]
+	for c in conns:
+	    c.send(b"GET /health HTTP/1.1\r\nHost: x\r\n")   # headers never end
+	open(sys.argv[2], "w").write("%d\n" % len(conns))
+	time.sleep(30)
+	EOF
+	HOLD=$!
+	wait_for "500 connections" 20 test -s "$BATS_TEST_TMPDIR/held"
+	start=$(date +%s%N)
+	run curl -s --max-time 5 -H "Authorization: Bearer $ANA" "$API/api/pipelines"
+	took=$(( ($(date +%s%N) - start) / 1000000 ))
+	kill "$HOLD" 2>/dev/null || true
+	wait "$HOLD" 2>/dev/null || true
+	[[ "$output" == *'"name": "shop"'* ]]
+	[ "$took" -lt 2000 ]
+}
