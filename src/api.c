@@ -67,6 +67,13 @@ int
 api_run_berth(struct http_server *s, const char *user,
     const struct strvec *args, struct strbuf *out, char **err)
 {
+	return api_run_berth_as(s, user, user, args, out, err);
+}
+
+int
+api_run_berth_as(struct http_server *s, const char *user, const char *actor,
+    const struct strvec *args, struct strbuf *out, char **err)
+{
 	struct child c = CHILD_INIT;
 	char **e, *berth = helper_program("berth", "BERTH_PROGRAM");
 	size_t i;
@@ -89,8 +96,9 @@ api_run_berth(struct http_server *s, const char *user,
 		    1) != 0 && strncmp(*e, "BERTH_USER=", 11) != 0 &&
 		    strncmp(*e, "BERTH_ROOT=", 11) != 0)
 			strvec_push(&c.env, *e);
-	strvec_pushf(&c.env, "%s=%s", ACCESS_USER_ENV, user);
-	strvec_pushf(&c.env, "BERTH_USER=%s", user);
+	if (user != NULL)
+		strvec_pushf(&c.env, "%s=%s", ACCESS_USER_ENV, user);
+	strvec_pushf(&c.env, "BERTH_USER=%s", actor);
 	c.on_line = collect_line;
 	c.data = out;
 	c.err_fd = efd;

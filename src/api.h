@@ -22,6 +22,14 @@
  */
 int api_run_berth(struct http_server *s, const char *user,
     const struct strvec *args, struct strbuf *out, char **err);
+/*
+ * The same with the actor releases record (BERTH_USER) given apart;
+ * user NULL runs it as berthd itself, a local user (GitHub's webhook,
+ * whose signature is its authority).
+ */
+int api_run_berth_as(struct http_server *s, const char *user,
+    const char *actor, const struct strvec *args, struct strbuf *out,
+    char **err);
 
 /* GET /health: {"status": "ok"}, for monitors; no token. */
 void api_health(struct http_server *s, const struct http_request *req,

@@ -19,6 +19,7 @@
  * back-off, a SIGKILL after stop_timeout, the reaper): no polling.
  */
 #include "api.h"
+#include "github-hook.h"
 #include "slack.h"
 #include "build.h"
 #include "cgroup.h"
@@ -816,6 +817,7 @@ static const struct http_route http_routes[] = {
 	{ .method = "POST", .prefix = "/slack/commands", .fn = slack_commands },
 	{ .method = "POST", .prefix = "/slack/interactive",
 	    .fn = slack_interactive },
+	{ .method = "POST", .prefix = "/github/webhook", .fn = github_webhook },
 	{ 0 },
 };
 

@@ -73,9 +73,10 @@ cmd_github_connect(struct cmd_ctx *ctx)
 	const char *repo = cmd_opt(ctx, "repo");
 	const char *file = cmd_opt(ctx, "token-file");
 	const char *api = cmd_opt(ctx, "api-url");
+	const char *hook_file = cmd_opt(ctx, "webhook-secret-file");
 	struct pipeline p;
 	struct webhook have;
-	char *token = NULL, *url = NULL;
+	char *token = NULL, *url = NULL, *hook_secret = NULL, *key = NULL;
 	int64_t id;
 	int ret = 1, rc;
 
@@ -109,14 +110,17 @@ cmd_github_connect(struct cmd_ctx *ctx)
 		webhook_clear(&have);
 		goto out;
 	}
-	if (read_token(file, &token) < 0) {
+	if (read_token(file, &token) < 0 || (hook_file != NULL &&
+	    read_token(hook_file, &hook_secret) < 0)) {
 		cmd_fail_last();
 		goto out;
 	}
 	url = xasprintf("%.*s/repos/%s", (int)(strlen(api) -
 	    (api[strlen(api) - 1] == '/')), api, repo);
+	key = xasprintf(GITHUB_HOOK_SECRET "%s", p.name);
 	if (ledger_webhook_add(ctx->root.db, p.id, url, "github",
-	    GITHUB_EVENTS, token, &id) < 0) {
+	    GITHUB_EVENTS, token, &id) < 0 || (hook_secret != NULL &&
+	    ledger_setting_set(ctx->root.db, key, hook_secret) < 0)) {
 		cmd_fail_last();
 		goto out;
 	}
@@ -124,8 +128,15 @@ cmd_github_connect(struct cmd_ctx *ctx)
 	printf("Connected %s to %s: test runs become berth/ci statuses, "
 	    "releases berth/deploy/APP statuses and deployments. See: berth "
 	    "webhooks:deliveries -p %s\n", p.name, repo, p.name);
+	if (hook_secret != NULL)
+		printf("Point the repository's webhook (pull requests) at "
+		    "http://berth.%s/github/webhook with the same secret: each "
+		    "pull request gets its review app %s-pr-N\n",
+		    ctx->root.cfg.domain, p.name);
 	ret = 0;
 out:
+	free(key);
+	free(hook_secret);
 	free(url);
 	free(token);
 	pipeline_clear(&p);
@@ -187,14 +198,18 @@ cmd_github_disconnect(struct cmd_ctx *ctx)
 		return 1;
 	rc = connection(ctx, &p, &w);
 	if (rc == 0) {
-		if (ledger_webhook_remove(ctx->root.db, w.id) != 0)
+		char *key = xasprintf(GITHUB_HOOK_SECRET "%s", p.name);
+
+		if (ledger_webhook_remove(ctx->root.db, w.id) != 0 ||
+		    ledger_setting_set(ctx->root.db, key, NULL) != 0) {
 			rc = -1;
-		else {
+		} else {
 			access_log(&ctx->root, NULL, "disconnected %s from "
 			    "GitHub", p.name);
-			printf("Disconnected %s from GitHub; its token is "
-			    "forgotten\n", p.name);
+			printf("Disconnected %s from GitHub; its token and "
+			    "webhook secret are forgotten\n", p.name);
 		}
+		free(key);
 		webhook_clear(&w);
 	} else if (rc == 1) {
 		berth_error("%s is not connected to GitHub", p.name);
@@ -207,7 +222,7 @@ const struct berth_cmd cmd_github_connect_entry = {
 	.name = "github:connect",
 	.access = { .scope = ACCESS_PIPELINE, .role = ROLE_ADMIN },
 	.usage = "github:connect -p PIPELINE --repo OWNER/NAME --token-file "
-	"FILE [--api-url URL]",
+	"FILE [--api-url URL] [--webhook-secret-file FILE]",
 	.summary = "report a pipeline's test runs and releases to GitHub",
 	.help =
 	"Test runs become commit statuses (berth/ci), releases statuses\n"
@@ -215,7 +230,11 @@ const struct berth_cmd cmd_github_connect_entry = {
 	"the app's URL; a destroyed review app's deployment goes inactive.\n"
 	"The token (a fine-grained token with commit statuses and\n"
 	"deployments: read and write) is kept in the ledger only. --api-url:\n"
-	"a GitHub Enterprise Server's API (https://HOST/api/v3).",
+	"a GitHub Enterprise Server's API (https://HOST/api/v3).\n"
+	"--webhook-secret-file: the secret of the repository's webhook, which\n"
+	"sends pull requests to http://berth.DOMAIN/github/webhook: each gets\n"
+	"a review app PIPELINE-pr-N, redeployed on every push to it and\n"
+	"destroyed when it closes.",
 	.options = (const struct cmd_option[]){
 		CMD_OPT_PIPELINE,
 		{ .name = "repo", .kind = CMD_STRING, .arg = "OWNER/NAME",
@@ -224,6 +243,9 @@ const struct berth_cmd cmd_github_connect_entry = {
 		    .help = "a file holding the token" },
 		{ .name = "api-url", .kind = CMD_STRING, .arg = "URL",
 		    .help = "default " GITHUB_API_URL },
+		{ .name = "webhook-secret-file", .kind = CMD_STRING,
+		    .arg = "FILE", .help = "the repository webhook's secret: "
+		    "pull requests get review apps" },
 		{ 0 },
 	},
 	.min_args = 0, .max_args = 0,

@@ -18,6 +18,9 @@
 
 #include "ledger.h"
 
+/* The setting (ledger) of a pipeline's webhook secret: this + name. */
+#define GITHUB_HOOK_SECRET "github.webhook_secret."
+
 /* The API address GitHub.com has; github:connect --api-url for others. */
 #define GITHUB_API_URL "https://api.github.com"
 

@@ -204,6 +204,65 @@ repo_ref_target(git_repository *repo, const char *refname,
 	return 0;
 }
 
+/* libgit2 asks for credentials: GitHub takes a token as a password. */
+static int
+token_credential(git_credential **out, const char *url, const char *user,
+    unsigned int allowed, void *payload)
+{
+	(void)url;
+	(void)user;
+	if (!(allowed & GIT_CREDENTIAL_USERPASS_PLAINTEXT))
+		return GIT_PASSTHROUGH;
+	return git_credential_userpass_plaintext_new(out, "x-access-token",
+	    payload);
+}
+
+int
+repo_fetch(git_repository *repo, const char *url, const char *token,
+    const char *refspec)
+{
+	git_fetch_options fo = GIT_FETCH_OPTIONS_INIT;
+	git_strarray specs = { (char **)&refspec, 1 };
+	git_remote *remote = NULL;
+	char *shown;
+	int rc;
+
+	if (git_remote_create_anonymous(&remote, repo, url) < 0) {
+		shown = redact_userinfo(url);
+		rc = repo_error(shown);
+		free(shown);
+		return rc;
+	}
+	if (token != NULL) {
+		fo.callbacks.credentials = token_credential;
+		fo.callbacks.payload = (void *)token;
+	}
+	fo.download_tags = GIT_REMOTE_DOWNLOAD_TAGS_NONE;
+	rc = git_remote_fetch(remote, &specs, &fo, "berth: fetch");
+	git_remote_free(remote);
+	if (rc < 0) {
+		shown = redact_userinfo(url);
+		rc = repo_error(shown);
+		free(shown);
+	}
+	return rc;
+}
+
+int
+repo_ref_delete(git_repository *repo, const char *refname)
+{
+	git_reference *ref = NULL;
+	int rc = git_reference_lookup(&ref, repo, refname);
+
+	if (rc == GIT_ENOTFOUND)
+		return 0;
+	if (rc < 0)
+		return repo_error(refname);
+	rc = git_reference_delete(ref);
+	git_reference_free(ref);
+	return rc < 0 ? repo_error(refname) : 0;
+}
+
 int
 repo_clone(const char *url, const char *dir)
 {

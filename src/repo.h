@@ -69,6 +69,14 @@ struct diff_stats {
 /* from NULL: against the empty tree (a first deploy). */
 int repo_diff_stats(git_repository *repo, const char *from, const char *to,
     struct diff_stats *out);
+/*
+ * Fetch refspec ("+refs/heads/x:refs/heads/pr/7") from url into repo,
+ * authenticating with token (GitHub's x-access-token) when not NULL.
+ */
+int repo_fetch(git_repository *repo, const char *url, const char *token,
+    const char *refspec);
+/* Delete refname; 0 also when there was none. */
+int repo_ref_delete(git_repository *repo, const char *refname);
 /* Clone url into dir (a buildpack from a Git URL). */
 int repo_clone(const char *url, const char *dir);
 /* Record libgit2's last error as ours, prefixed with what. */
