@@ -440,3 +440,46 @@ for l in open(sys.argv[1]):
 	[ "$status" -eq 0 ]
 	! grep -q ghp_s3cret "$BATS_TEST_TMPDIR/berthd.log"
 }
+
+@test "bad webhook and GitHub settings: one line each, nothing added; secrets never shown" {
+	long="http://127.0.0.1/$(head -c 5000 /dev/zero | tr '\0' a)"
+	for bad in "ftp://127.0.0.1/x|are http or https, not ftp" \
+	    "http://user:pw@127.0.0.1/x|carries credentials" \
+	    "$long|bytes long; at most 2048" \
+	    "not a url|is not a URL"; do
+		run --separate-stderr berth webhooks:add "${bad%%|*}" -p demo
+		[ "$status" -eq 1 ]
+		[ "${#lines[@]}" -eq 0 ]
+		[[ "$stderr" == *"${bad#*|}"* ]]
+	done
+	run --separate-stderr berth webhooks:add http://127.0.0.1/x -p demo --events build,nope
+	[ "$status" -eq 1 ]
+	[[ "$stderr" == *"--events: no event 'nope'"* ]]
+	run --separate-stderr berth webhooks:add http://127.0.0.1/x -p demo --secret-file "$BATS_TEST_TMPDIR/missing"
+	[ "$status" -eq 1 ]
+	[[ "$stderr" == *"cannot read"*missing* ]]
+	: > "$BATS_TEST_TMPDIR/empty"
+	run --separate-stderr berth github:connect -p demo --repo acme/shop --token-file "$BATS_TEST_TMPDIR/empty"
+	[ "$status" -eq 1 ]
+	[[ "$stderr" == *"must hold one token"* ]]
+	run --separate-stderr berth github:connect -p demo --repo acme --token-file "$BATS_TEST_TMPDIR/empty"
+	[[ "$stderr" == *"--repo wants OWNER/NAME"* ]]
+	[ "$(berth webhooks -p demo --json)" = "[]" ]
+	# A token others can read works, with a warning; it is never shown.
+	echo ghp_s3cr3t > "$BATS_TEST_TMPDIR/token"
+	chmod 644 "$BATS_TEST_TMPDIR/token"
+	run --separate-stderr berth github:connect -p demo --repo acme/shop --token-file "$BATS_TEST_TMPDIR/token"
+	[ "$status" -eq 0 ]
+	[[ "$stderr" == *"warning: others can read"* ]]
+	echo sekrit > "$BATS_TEST_TMPDIR/secret"
+	chmod 600 "$BATS_TEST_TMPDIR/secret"
+	berth webhooks:add https://hooks.slack.com/services/T1/B2/tok3n -p demo --kind slack >/dev/null
+	berth webhooks:add http://127.0.0.1/x -p demo --secret-file "$BATS_TEST_TMPDIR/secret" >/dev/null
+	run berth webhooks -p demo
+	[[ "$output" == *"secret set"* ]]
+	[[ "$output" != *sekrit* && "$output" != *ghp_s3cr3t* && "$output" != *tok3n* ]]
+	run berth github:info -p demo --json
+	[[ "$output" != *ghp_s3cr3t* ]]
+	run berth webhooks -p demo --json
+	[[ "$output" != *sekrit* && "$output" != *ghp_s3cr3t* && "$output" != *tok3n* ]]
+}
