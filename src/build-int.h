@@ -35,7 +35,13 @@ struct build_ctx {
 	/* buildpacks run sandboxed (sandbox.h), as uid: the tree is at
 	 * /app, the cache at /tmp/cache, ENV_DIR at /tmp/env */
 	int sandboxed, uid;
+	/* output shown and logged so far, and what the cap dropped */
+	int64_t emitted;
+	int64_t dropped_lines, dropped_bytes;
 };
+
+/* The most of a build's output the pusher sees and its log keeps. */
+#define BUILD_OUTPUT_MAX (8LL << 20)
 
 /* What build_steps() gathers on its way to a slug; parts_clear() frees. */
 struct build_parts {
@@ -48,8 +54,13 @@ struct build_parts {
 };
 
 /* In build.c. */
-/* Show prefix + text to the pusher and the log, config values redacted. */
+/*
+ * Show prefix + text to the pusher and the log, config values redacted;
+ * past BUILD_OUTPUT_MAX of it, count it instead.
+ */
 void build_emit(struct build_ctx *b, const char *prefix, const char *text);
+/* Say what the cap dropped, if anything (once, at the build's end). */
+void build_say_dropped(struct build_ctx *b);
 /* build_emit() a formatted line. */
 void build_say(struct build_ctx *b, const char *prefix, const char *fmt, ...)
     BERTH_ATTR_PRINTF(3, 4);

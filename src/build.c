@@ -130,8 +130,8 @@ redact(const struct build_ctx *b, const char *line)
 }
 
 /* Show one line to the pusher and keep it in the log. */
-void
-build_emit(struct build_ctx *b, const char *prefix, const char *text)
+static void
+emit(struct build_ctx *b, const char *prefix, const char *text)
 {
 	char *clean = redact(b, text);
 
@@ -143,6 +143,37 @@ build_emit(struct build_ctx *b, const char *prefix, const char *text)
 }
 
 void
+build_emit(struct build_ctx *b, const char *prefix, const char *text)
+{
+	int64_t len = (int64_t)(strlen(prefix) + strlen(text) + 1);
+
+	/* A buildpack printing without end (`yes`) fills no disk. */
+	if (b->emitted + len > BUILD_OUTPUT_MAX) {
+		b->dropped_lines++;
+		b->dropped_bytes += len;
+		return;
+	}
+	b->emitted += len;
+	emit(b, prefix, text);
+}
+
+void
+build_say_dropped(struct build_ctx *b)
+{
+	char *line;
+
+	if (b->dropped_lines == 0)
+		return;
+	line = xasprintf("%lld lines (%lld bytes) of build output were "
+	    "dropped: builds keep and show their first %lld MB",
+	    (long long)b->dropped_lines, (long long)b->dropped_bytes,
+	    BUILD_OUTPUT_MAX >> 20);
+	emit(b, " !     ", line);
+	free(line);
+	b->dropped_lines = 0;
+}
+
+void
 build_say(struct build_ctx *b, const char *prefix, const char *fmt, ...)
 {
 	struct strbuf sb = STRBUF_INIT;
@@ -151,7 +182,8 @@ build_say(struct build_ctx *b, const char *prefix, const char *fmt, ...)
 	va_start(ap, fmt);
 	strbuf_vaddf(&sb, fmt, ap);
 	va_end(ap);
-	build_emit(b, prefix, strbuf_str(&sb));
+	/* berth's own few lines are never capped. */
+	emit(b, prefix, strbuf_str(&sb));
 	strbuf_release(&sb);
 }
 
@@ -466,6 +498,7 @@ build_run(const struct build_opts *o, struct build_result *res)
 		berth_error_errno("cannot write the build log %s", logpath);
 	else if (b.sandboxed >= 0)
 		ret = build_steps(&b, res);
+	build_say_dropped(&b);
 	if (ret < 0) {
 		char *msg = xstrdup(berth_last_error());
 
@@ -545,6 +578,7 @@ build_for_test(const struct build_test_opts *o, struct strvec *test_bps)
 	}
 	ret = 0;
 out:
+	build_say_dropped(&b);
 	build_bps_free(bps, nbps);
 	appjson_clear(&aj);
 	/* The caller's log and directory stay; the env dir goes. */

@@ -226,3 +226,18 @@ cpu_ticks() {
 	[[ "$output" == *"https://***@127.0.0.1:9/y.git"* ]]
 	[[ "$output" != *tok3n* ]]
 }
+
+@test "a buildpack printing without end fills no disk: its output stops at 8 MB, and the build says what it dropped" {
+	berth pipelines:create demo >/dev/null
+	APP=$BATS_TEST_TMPDIR/app
+	make_app "$APP"
+	use_buildpack "$APP" chatty
+	run push "$APP" demo
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"of build output were dropped: builds keep and show their first 8 MB"* ]]
+	[ "${#output}" -lt 12000000 ]	# git adds "remote: " and padding to each line
+	log=$(ls "$BERTH_ROOT"/logs/build-*.log | tail -1)
+	[ "$(stat -c %s "$log")" -lt 9000000 ]
+	grep -q "were dropped" "$log"
+	[[ "$(berth releases -a demo-staging)" == *"v1"* ]]
+}
