@@ -36,12 +36,13 @@ struct build_ctx {
 	 * /app, the cache at /tmp/cache, ENV_DIR at /tmp/env */
 	int sandboxed, uid;
 	/* output shown and logged so far, and what the cap dropped */
-	int64_t emitted;
+	int64_t emitted, lines;
 	int64_t dropped_lines, dropped_bytes;
 };
 
 /* The most of a build's output the pusher sees and its log keeps. */
 #define BUILD_OUTPUT_MAX (8LL << 20)
+#define BUILD_OUTPUT_LINES 100000
 
 /* What build_steps() gathers on its way to a slug; parts_clear() frees. */
 struct build_parts {

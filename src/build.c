@@ -148,12 +148,14 @@ build_emit(struct build_ctx *b, const char *prefix, const char *text)
 	int64_t len = (int64_t)(strlen(prefix) + strlen(text) + 1);
 
 	/* A buildpack printing without end (`yes`) fills no disk. */
-	if (b->emitted + len > BUILD_OUTPUT_MAX) {
+	if (b->emitted + len > BUILD_OUTPUT_MAX ||
+	    b->lines >= BUILD_OUTPUT_LINES) {
 		b->dropped_lines++;
 		b->dropped_bytes += len;
 		return;
 	}
 	b->emitted += len;
+	b->lines++;
 	emit(b, prefix, text);
 }
 
@@ -165,9 +167,9 @@ build_say_dropped(struct build_ctx *b)
 	if (b->dropped_lines == 0)
 		return;
 	line = xasprintf("%lld lines (%lld bytes) of build output were "
-	    "dropped: builds keep and show their first %lld MB",
+	    "dropped: builds keep and show their first %lld MB or %d lines",
 	    (long long)b->dropped_lines, (long long)b->dropped_bytes,
-	    BUILD_OUTPUT_MAX >> 20);
+	    BUILD_OUTPUT_MAX >> 20, BUILD_OUTPUT_LINES);
 	emit(b, " !     ", line);
 	free(line);
 	b->dropped_lines = 0;

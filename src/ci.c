@@ -41,10 +41,17 @@ struct ci_job {
 	pthread_mutex_t out_lock;
 };
 
+/* The most of a node's output the pusher sees and its log keeps. */
+#define CI_OUTPUT_MAX (8LL << 20)
+#define CI_OUTPUT_LINES 100000
+
 struct ci_node {
 	struct ci_job *job;
 	int index;		/* CI_NODE_INDEX, from 0 */
 	FILE *log;
+	int64_t emitted;	/* bytes shown and logged */
+	int64_t lines;		/* lines shown and logged */
+	int64_t dropped_lines, dropped_bytes;	/* past CI_OUTPUT_MAX */
 	int passed, failed;
 	const char *status;	/* succeeded|failed|errored */
 	int exit_code;
@@ -62,13 +69,12 @@ tap_count(struct ci_node *n, const char *line)
 		n->failed++;
 }
 
+/* One line of a node's output to its log and the pusher. */
 static void
-node_line(const char *line, void *data)
+node_emit(struct ci_node *n, const char *line)
 {
-	struct ci_node *n = data;
 	struct ci_job *j = n->job;
 
-	tap_count(n, line);
 	if (n->log != NULL)
 		fprintf(n->log, "%s\n", line);
 	pthread_mutex_lock(&j->out_lock);
@@ -78,6 +84,43 @@ node_line(const char *line, void *data)
 		printf("       %s\n", line);
 	fflush(stdout);
 	pthread_mutex_unlock(&j->out_lock);
+}
+
+/*
+ * A line of the tests' output: counted as TAP always, shown and logged
+ * up to CI_OUTPUT_MAX (tests printing without end fill no disk).
+ */
+static void
+node_line(const char *line, void *data)
+{
+	struct ci_node *n = data;
+	int64_t len = (int64_t)strlen(line) + 1;
+
+	tap_count(n, line);
+	if (n->emitted + len > CI_OUTPUT_MAX || n->lines >= CI_OUTPUT_LINES) {
+		n->dropped_lines++;
+		n->dropped_bytes += len;
+		return;
+	}
+	n->emitted += len;
+	n->lines++;
+	node_emit(n, line);
+}
+
+/* Say what node_line() dropped, once the node's tests ended. */
+static void
+node_say_dropped(struct ci_node *n)
+{
+	char *msg;
+
+	if (n->dropped_lines == 0)
+		return;
+	msg = xasprintf(" !     %lld lines (%lld bytes) of test output were "
+	    "dropped: test runs keep and show their first %lld MB or %d "
+	    "lines", (long long)n->dropped_lines, (long long)n->dropped_bytes,
+	    CI_OUTPUT_MAX >> 20, CI_OUTPUT_LINES);
+	node_emit(n, msg);
+	free(msg);
 }
 
 /* The environment a node's scripts run with. */
@@ -201,6 +244,7 @@ node_thread(void *arg)
 				break;
 			}
 out:
+	node_say_dropped(n);
 	runtime_node_close(node);
 	return NULL;
 }
