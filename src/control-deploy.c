@@ -375,7 +375,7 @@ gate_watch_thread(void *arg)
 	char *path = root_path(w->cs->root, "ledger.db");
 	struct app la;
 
-	if (ledger_open(path, &db) == 0 && ledger_app_get(db, w->app,
+	if (ledger_open_existing(path, &db) == 0 && ledger_app_get(db, w->app,
 	    &la) == 0) {
 		watch_one(w->cs, db, &la);
 		app_clear(&la);

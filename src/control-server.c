@@ -283,7 +283,7 @@ handle(struct request *rq)
 	if (c->app != APP_LIVE)
 		return c->run(rq);
 	path = root_path(rq->cs->root, "ledger.db");
-	if (ledger_open(path, &rq->db) < 0) {
+	if (ledger_open_existing(path, &rq->db) < 0) {
 		free(path);
 		return fail_json("%s", berth_last_error());
 	}
@@ -597,7 +597,7 @@ converge_one(void *arg)
 	struct ledger *db = NULL;
 	char *path = root_path(job->cs->root, "ledger.db");
 
-	job->rc = ledger_open(path, &db);
+	job->rc = ledger_open_existing(path, &db);
 	if (job->rc == 0) {
 		/* Pending releases of a dead rollout stay failed; a push's
 		 * is settled by whether git moved its ref. */
@@ -630,7 +630,7 @@ converge_thread(void *arg)
 	size_t napps = 0, i;
 	char *path = root_path(cs->root, "ledger.db");
 
-	if (ledger_open(path, &db) < 0 ||
+	if (ledger_open_existing(path, &db) < 0 ||
 	    ledger_app_list(db, 0, &apps, &napps) < 0) {
 		log_say("start-up: %s", berth_last_error());
 		napps = 0;

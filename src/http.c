@@ -120,7 +120,7 @@ http_db(struct http_server *s)
 	if (db != NULL)
 		return db;
 	path = root_path(s->root, "ledger.db");
-	if (ledger_open(path, &db) < 0)
+	if (ledger_open_existing(path, &db) < 0)
 		db = NULL;
 	free(path);
 	return db;

@@ -517,9 +517,50 @@ set_pragmas(struct ledger *db)
 	    "PRAGMA foreign_keys=ON;");
 }
 
-/* Run the migrations the file lacks, in one transaction. */
+/* The tables a berth ledger has once migrated (its schema's). */
+static const char *const tables[] = {
+	"pipelines", "apps", "config_vars", "slugs", "builds", "releases",
+	"formation", "buildpacks", "events", "pipeline_config", "test_runs",
+	"test_nodes", "review_apps", "sandbox_uids", "users", "keys",
+	"grants", "tokens", "webhooks", "deliveries", "settings",
+	"slack_links", "slack_codes", NULL,
+};
+
+/* Every table is there: 0, or -1 naming the first one missing. */
 static int
-migrate(struct ledger *db, const char *path)
+check_tables(struct ledger *db, const char *path)
+{
+	struct strbuf q = STRBUF_INIT;
+	size_t i, n;
+	int have;
+
+	/* One query when all is well (every command opens the ledger). */
+	strbuf_addstr(&q, "SELECT COUNT(*) FROM sqlite_master WHERE type = "
+	    "'table' AND name IN (");
+	for (n = 0; tables[n] != NULL; n++)
+		strbuf_addf(&q, "%s'%s'", n ? ", " : "", tables[n]);
+	strbuf_addch(&q, ')');
+	have = sql_int(sql_prep(db, q.buf, ""));
+	strbuf_release(&q);
+	if (have == (int)n)
+		return 0;
+	for (i = 0; tables[i] != NULL; i++)
+		if (sql_int(sql_prep(db, "SELECT 1 FROM sqlite_master WHERE "
+		    "type = 'table' AND name = ?", "s", tables[i])) != 1)
+			break;
+	return berth_error("ledger %s has no %s table: it is damaged; "
+	    "restore it from a backup", path, tables[i] != NULL ? tables[i] :
+	    "?");
+}
+
+/*
+ * Run the migrations the file lacks, in one transaction. existing: the
+ * file is a root's ledger, which only berth init makes: a schema
+ * version of 0 (an empty file, or some other database) is refused, not
+ * made into a new ledger.
+ */
+static int
+migrate(struct ledger *db, const char *path, int existing)
 {
 	int version;
 	size_t i;
@@ -527,6 +568,12 @@ migrate(struct ledger *db, const char *path)
 	if (sql_begin(db) < 0)
 		return -1;
 	version = ledger_schema_version(db);
+	if (existing && version == 0) {
+		sql_rollback(db);
+		return berth_error("ledger %s is empty or not a berth ledger; "
+		    "restore it from a backup (berth init makes one only for a "
+		    "new server root)", path);
+	}
 	if (version < 0 || version > (int)NMIGRATIONS) {
 		sql_rollback(db);
 		return berth_error("ledger %s has schema version %d; this "
@@ -547,22 +594,40 @@ migrate(struct ledger *db, const char *path)
 	return sql_commit(db);
 }
 
-int
-ledger_open(const char *path, struct ledger **out)
+static int
+open_ledger(const char *path, int existing, struct ledger **out)
 {
 	struct ledger *db;
+	struct stat st;
 
+	if (existing && stat(path, &st) < 0)
+		return berth_error("no ledger at %s; run: berth init", path);
+	/* An empty file is a ledger that lost everything: opening it would
+	 * write a new one over what a backup could still restore. */
+	if (existing && S_ISREG(st.st_mode) && st.st_size == 0)
+		return berth_error("ledger %s is empty (0 bytes): restore it "
+		    "from a backup (berth init makes one only for a new server "
+		    "root)", path);
 	if (create_private(path) < 0)
 		return -1;
 	db = xcalloc(1, sizeof(*db));
 	if (sqlite3_open_v2(path, &db->db, SQLITE_OPEN_READWRITE |
-	    SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+	    (existing ? 0 : SQLITE_OPEN_CREATE) | SQLITE_OPEN_NOMUTEX,
+	    NULL) != SQLITE_OK) {
 		berth_error("cannot open ledger %s: %s", path,
 		    sqlite3_errmsg(db->db));
 		goto fail;
 	}
 	sqlite3_busy_timeout(db->db, 30000);
-	if (set_pragmas(db) < 0 || migrate(db, path) < 0)
+	if (set_pragmas(db) < 0) {
+		/* "file is not a database": say what it means. */
+		if (sqlite3_errcode(db->db) == SQLITE_NOTADB)
+			berth_error("ledger %s is not an SQLite database (it is "
+			    "damaged): restore it from a backup", path);
+		goto fail;
+	}
+	if (migrate(db, path, existing) < 0 || (existing &&
+	    check_tables(db, path) < 0))
 		goto fail;
 	*out = db;
 	return 0;
@@ -570,6 +635,18 @@ fail:
 	sqlite3_close(db->db);
 	free(db);
 	return -1;
+}
+
+int
+ledger_open(const char *path, struct ledger **out)
+{
+	return open_ledger(path, 0, out);
+}
+
+int
+ledger_open_existing(const char *path, struct ledger **out)
+{
+	return open_ledger(path, 1, out);
 }
 
 void

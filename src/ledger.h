@@ -117,7 +117,14 @@ struct release_new {
 	const char *gate;	/* NULL, or what it waits for (gate.h) */
 };
 
+/* Open path, making a new ledger when it has none (berth init, tests). */
 int ledger_open(const char *path, struct ledger **out);
+/*
+ * Open a server root's ledger, which must be there and whole: a
+ * missing, empty or non-SQLite file, or one that lacks a table, is
+ * refused with a line naming it and the fix, never made anew.
+ */
+int ledger_open_existing(const char *path, struct ledger **out);
 void ledger_close(struct ledger *db);
 int ledger_schema_version(struct ledger *db);
 

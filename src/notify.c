@@ -986,7 +986,7 @@ open_ledger(struct notifier *n)
 	char *path = root_path(n->root, "ledger.db");
 	int said = 0;
 
-	while (ledger_open(path, &n->db) < 0) {
+	while (ledger_open_existing(path, &n->db) < 0) {
 		if (!said)
 			log_say("webhooks: %s (berthd keeps trying)",
 			    berth_last_error());

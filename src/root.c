@@ -3,12 +3,14 @@
  */
 #include "root.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <sys/file.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -30,6 +32,30 @@ warn_stderr(const char *msg, void *data)
 {
 	(void)data;
 	fprintf(stderr, "berth: warning: %s\n", msg);
+}
+
+/* An empty ledger in a root whose repos/ holds nothing: a killed init. */
+static int
+unborn(const char *dir, const char *ledger_path)
+{
+	char *repos = path_join(dir, "repos");
+	struct dirent *e;
+	struct stat st;
+	DIR *d;
+	int empty = 1;
+
+	if (stat(ledger_path, &st) < 0 || st.st_size != 0) {
+		free(repos);
+		return 0;
+	}
+	if ((d = opendir(repos)) != NULL) {
+		while ((e = readdir(d)) != NULL)
+			if (e->d_name[0] != '.')
+				empty = 0;
+		closedir(d);
+	}
+	free(repos);
+	return empty;
 }
 
 int
@@ -64,7 +90,12 @@ root_init(const char *dir, const char *domain)
 		}
 		strbuf_release(&sb);
 	}
-	if (ledger_open(ledger_path, &db) < 0)
+	/* A new ledger only where there is none (or an empty one of an
+	 * init killed before it wrote any, in a root with no pipeline):
+	 * init never writes over a damaged one a backup may restore. */
+	if ((path_exists(ledger_path) && !unborn(dir, ledger_path) ?
+	    ledger_open_existing(ledger_path, &db) : ledger_open(ledger_path,
+	    &db)) < 0)
 		goto out;
 	ledger_close(db);
 	ret = 0;
@@ -97,7 +128,7 @@ root_open(struct berth_root *r, const char *dir)
 	ini = path_join(r->dir, "berth.ini");
 	if (config_load(&r->cfg, ini, warn_stderr, NULL) < 0)
 		goto out;
-	if (ledger_open(ledger_path, &r->db) < 0)
+	if (ledger_open_existing(ledger_path, &r->db) < 0)
 		goto out;
 	ret = 0;
 out:

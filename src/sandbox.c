@@ -572,7 +572,7 @@ owner_uid(const struct berth_root *r, const char *owner, int *uid)
 		}
 	pthread_mutex_unlock(&uids_lock);
 	path = root_path(r, "ledger.db");
-	rc = ledger_open(path, &db);
+	rc = ledger_open_existing(path, &db);
 	free(path);
 	if (rc < 0)
 		return -1;

@@ -260,3 +260,33 @@ cpu_ticks() {
 	[ "$(json_get "$output" 'd[0]["passed"]')" = 1 ]
 	[ "$(json_get "$output" 'd[0]["status"]')" = succeeded ]
 }
+
+@test "an empty, damaged or incomplete ledger is refused, never made anew; only init makes one" {
+	berth pipelines:create demo >/dev/null
+	cp "$BERTH_ROOT/ledger.db" "$BATS_TEST_TMPDIR/good.db"
+	: > "$BERTH_ROOT/ledger.db"
+	rm -f "$BERTH_ROOT"/ledger.db-wal "$BERTH_ROOT"/ledger.db-shm
+	for cmd in apps "pipelines:create demo" init; do
+		run --separate-stderr berth $cmd
+		[ "$status" -eq 1 ]
+		[[ "$stderr" == *"ledger.db is empty (0 bytes): restore it from a backup"* ]]
+	done
+	[ "$(stat -c %s "$BERTH_ROOT/ledger.db")" -eq 0 ]
+	head -c 8192 /dev/urandom > "$BERTH_ROOT/ledger.db"
+	run --separate-stderr berth apps
+	[ "$status" -eq 1 ]
+	[[ "$stderr" == *"is not an SQLite database (it is damaged)"* ]]
+	cp "$BATS_TEST_TMPDIR/good.db" "$BERTH_ROOT/ledger.db"
+	python3 -c 'import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); c.execute("drop table releases"); c.commit()' "$BERTH_ROOT/ledger.db"
+	run --separate-stderr berth apps
+	[ "$status" -eq 1 ]
+	[[ "$stderr" == *"has no releases table: it is damaged; restore it from a backup"* ]]
+	# A root whose init was killed before the ledger was written: init again.
+	fresh=$BATS_TEST_TMPDIR/fresh
+	mkdir -p "$fresh/repos"
+	: > "$fresh/ledger.db"
+	run berth init --root "$fresh"
+	[ "$status" -eq 0 ]
+	run berth apps --root "$fresh"
+	[ "$status" -eq 0 ]
+}
