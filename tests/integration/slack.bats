@@ -51,7 +51,8 @@ print("v0=" + hmac.new(sys.argv[1].encode(), ("v0:%s:%s" % (sys.argv[2], sys.arg
 command() {
 	local text
 	text=$(python3 -c 'import urllib.parse,sys; print(urllib.parse.quote_plus(sys.argv[1]))' "$2")
-	slack /slack/commands "team_id=T1&user_id=$1&command=%2Fberth&text=$text&response_url=$(python3 -c 'import urllib.parse,sys; print(urllib.parse.quote(sys.argv[1], safe=""))' "$RESPONSE_URL")"
+	# Slack's bodies differ (trigger_id): berthd refuses a replay.
+	slack /slack/commands "team_id=T1&user_id=$1&command=%2Fberth&text=$text&trigger_id=$(date +%s%N)&response_url=$(python3 -c 'import urllib.parse,sys; print(urllib.parse.quote(sys.argv[1], safe=""))' "$RESPONSE_URL")"
 }
 
 # link SLACK_USER BERTH_USER: /berth login, then slack:link the code.
