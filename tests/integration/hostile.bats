@@ -290,3 +290,15 @@ cpu_ticks() {
 	run berth apps --root "$fresh"
 	[ "$status" -eq 0 ]
 }
+
+@test "a buildpack cloned from a Git URL installs, and its process exits 0 (no leak report under the sanitizers)" {
+	bp=$BATS_TEST_TMPDIR/bp
+	cp -r "$FIXTURES/buildpacks/echo-env" "$bp"
+	git -C "$bp" init -q
+	git -C "$bp" add -A
+	git -C "$bp" commit -qm "A buildpack"
+	run berth buildpacks:add "file://$bp"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"Installed buildpack"* ]]
+	[[ "$output" != *LeakSanitizer* ]]
+}
