@@ -28,7 +28,7 @@ struct notes {
 static const char *const known_keys[] = {
 	"name", "description", "keywords", "website", "repository", "logo",
 	"success_url", "scripts", "env", "formation", "image", "addons",
-	"buildpacks", "environments", "stack", "healthchecks", NULL,
+	"buildpacks", "environments", "stack", "healthchecks", "berth", NULL,
 };
 
 static int
@@ -426,6 +426,28 @@ parse_environment(json_t *v, const char *path, int test,
 	return 0;
 }
 
+/* "berth": {"procfile_only": true}, berth's own settings. */
+static int
+parse_berth(json_t *v, struct appjson *out, const struct notes *n)
+{
+	const char *k;
+	json_t *m;
+
+	if (!json_is_object(v))
+		return berth_error("app.json: berth: expected an object");
+	json_object_foreach(v, k, m) {
+		if (strcmp(k, "procfile_only") != 0) {
+			note_unknown(n, "berth", k);
+			continue;
+		}
+		if (!json_is_boolean(m))
+			return berth_error("app.json: berth.procfile_only: "
+			    "expected true or false");
+		out->procfile_only = json_is_true(m);
+	}
+	return 0;
+}
+
 /* "environments": {"test": {...}, "review": {...}} */
 static int
 parse_environments(json_t *v, struct appjson *out, const struct notes *n)
@@ -567,6 +589,9 @@ appjson_parse(const char *text, size_t len, struct appjson *out,
 		goto out;
 	v = json_object_get(root, "environments");
 	if (v != NULL && parse_environments(v, out, &n) < 0)
+		goto out;
+	v = json_object_get(root, "berth");
+	if (v != NULL && parse_berth(v, out, &n) < 0)
 		goto out;
 	ret = 0;
 out:

@@ -68,6 +68,8 @@ struct appjson {
 	struct appjson_scripts scripts;	/* postdeploy, pr-predestroy */
 	struct appjson_environment test;
 	struct appjson_environment review;
+	/* "berth": {"procfile_only": true}: build without buildpacks */
+	int procfile_only;
 };
 
 typedef void (*appjson_note_fn)(const char *msg, void *data);

@@ -1,7 +1,7 @@
 /*
- * build-buildpacks.c - a build's buildpacks: choosing them (app.json's,
- * else the pipeline's, else the first installed one that detects the
- * app) and running their bin/detect, bin/compile and bin/release in the
+ * build-buildpacks.c - a build's buildpacks: choosing them (config var
+ * BUILDPACK_URL, else app.json's, else .buildpacks, else the pipeline's,
+ * else the first installed one that detects the app) and running their bin/detect, bin/compile and bin/release in the
  * build tree, with the build's environment, deadline and output.
  * Installing and locating buildpacks is buildpack.c.
  */
@@ -143,33 +143,96 @@ detected_label(struct build_ctx *b, const struct bp *bp)
 }
 
 /*
- * The buildpacks the app lists: app.json's (*source "app.json"), else
- * the pipeline's (*source "the pipeline's buildpacks"), appended to
- * specs. *source stays NULL when neither lists any.
+ * Add spec, listed by what (an app.json entry, a .buildpacks line, a
+ * config var: pushed or set by developers), to specs. Such lists name
+ * installed buildpacks or Git URLs, not paths on the server, unless
+ * berth.ini [build] app_json_paths = 1 trusts pushers.
+ */
+static int
+push_listed(struct build_ctx *b, struct strvec *specs, const char *spec,
+    const char *what)
+{
+	if (buildpack_is_local(spec) && !b->root->cfg.app_json_paths)
+		return berth_error("%s: '%s' is a path on the server; name an "
+		    "installed buildpack (see: berth buildpacks) or a Git URL",
+		    what, spec);
+	strvec_push(specs, spec);
+	return 0;
+}
+
+/* The app's .buildpacks file into specs: 1 when it has none. */
+static int
+dot_buildpacks(struct build_ctx *b, struct strvec *specs)
+{
+	struct strbuf text = STRBUF_INIT;
+	struct strvec list = STRVEC_INIT;
+	char *path = path_join(b->appdir, ".buildpacks");
+	size_t i;
+	int ret = 1;
+
+	if (!path_exists(path))
+		goto out;
+	ret = -1;
+	if (read_file_regular(path, &text, 64 << 10) < 0 ||
+	    buildpack_list_parse(strbuf_str(&text), text.len, &list) < 0)
+		goto out;
+	for (i = 0; i < list.nr; i++)
+		if (push_listed(b, specs, list.v[i], ".buildpacks") < 0)
+			goto out;
+	ret = list.nr > 0 ? 0 : 1;
+out:
+	strvec_clear(&list);
+	strbuf_release(&text);
+	free(path);
+	return ret;
+}
+
+/* Say that a list of buildpacks is not used, as one before it wins. */
+static void
+say_overridden(struct build_ctx *b, const char *what, const char *winner)
+{
+	build_say(b, " !     ", "Warning: %s not used: the buildpacks of %s "
+	    "come first", what, winner);
+}
+
+/*
+ * The buildpacks the app lists, appended to specs, with *source saying
+ * where from: config var BUILDPACK_URL (it overrides the others, as on
+ * Dokku), else app.json's, else the app's .buildpacks file, else the
+ * pipeline's. *source stays NULL when none lists any.
  */
 static int
 listed_buildpacks(struct build_ctx *b, const struct appjson *aj,
     struct strvec *specs, const char **source)
 {
+	const char *url = kvlist_get(&b->config, "BUILDPACK_URL");
 	struct buildpack *pbps = NULL;
 	size_t npbps = 0, i;
-	int ret = -1;
+	int ret = -1, dot;
 
-	for (i = 0; i < aj->buildpacks.nr; i++) {
-		const char *spec = aj->buildpacks.v[i];
-
-		/* A pushed app.json names installed buildpacks or Git URLs,
-		 * not paths on the server, unless berth.ini [build]
-		 * app_json_paths = 1 trusts pushers. */
-		if (buildpack_is_local(spec) && !b->root->cfg.app_json_paths)
-			return berth_error("app.json: buildpacks: '%s' is a "
-			    "path on the server; name an installed buildpack "
-			    "(see: berth buildpacks) or a Git URL", spec);
-		strvec_push(specs, spec);
+	if (url != NULL && *url != '\0') {
+		*source = "config var BUILDPACK_URL";
+		if (aj->buildpacks.nr > 0)
+			say_overridden(b, "app.json buildpacks", *source);
+		return push_listed(b, specs, url, *source);
 	}
+	for (i = 0; i < aj->buildpacks.nr; i++)
+		if (push_listed(b, specs, aj->buildpacks.v[i],
+		    "app.json: buildpacks") < 0)
+			return -1;
 	if (aj->buildpacks.nr > 0) {
+		char *dot_file = path_join(b->appdir, ".buildpacks");
+
 		*source = "app.json";
+		if (path_exists(dot_file))
+			say_overridden(b, ".buildpacks", *source);
+		free(dot_file);
 		return 0;
+	}
+	dot = dot_buildpacks(b, specs);
+	if (dot <= 0) {
+		*source = ".buildpacks";
+		return dot;
 	}
 	if (ledger_buildpack_list(b->root->db, b->pipeline_id, &pbps,
 	    &npbps) >= 0) {
@@ -284,8 +347,8 @@ build_bps_free(struct bp *bps, size_t n)
 }
 
 /*
- * Choose the buildpacks: app.json's, else the pipeline's list, else the
- * first installed one whose bin/detect accepts the app. Explicit ones
+ * Choose the buildpacks: the ones the app lists (listed_buildpacks()),
+ * else the first installed one whose bin/detect accepts the app. Explicit ones
  * must detect too, as on Heroku. *nr may end 0 (no buildpack).
  */
 int

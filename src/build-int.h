@@ -74,8 +74,9 @@ int build_run_script(struct build_ctx *b, const struct bp *bp,
     const char *script, int capture, const char *arg1, const char *arg2,
     const char *arg3);
 /*
- * Choose the buildpacks into *out: app.json's, else the pipeline's, else
- * the first installed one whose bin/detect accepts the app. *nr may be 0.
+ * Choose the buildpacks into *out: config var BUILDPACK_URL, else
+ * app.json's, else .buildpacks, else the pipeline's, else the first
+ * installed one whose bin/detect accepts the app. *nr may be 0.
  */
 int build_choose_buildpacks(struct build_ctx *b, const struct appjson *aj,
     struct bp **out, size_t *nr);

@@ -374,16 +374,76 @@ prepare_tree(struct build_ctx *b, struct build_result *res,
 	return 0;
 }
 
-/* An app needs a buildpack or a Procfile; say so when it has only one. */
-static int
-check_runnable(struct build_ctx *b, const struct build_parts *p)
+/*
+ * Files that say which language an app is written in, for an app no
+ * buildpack detected: building it Procfile-only would only fail at run
+ * time (`bundle: command not found`).
+ */
+static const struct {
+	const char *file;
+	const char *language;
+	const char *buildpack;	/* what to install for it */
+} language_files[] = {
+	{ "Gemfile", "Ruby", "https://github.com/heroku/heroku-buildpack-ruby" },
+	{ "go.mod", "Go", "https://github.com/heroku/heroku-buildpack-go" },
+	{ "pom.xml", "Java", "https://github.com/heroku/heroku-buildpack-java" },
+	{ "composer.json", "PHP", "https://github.com/heroku/heroku-buildpack-php" },
+	{ "requirements.txt", "Python", "https://github.com/heroku/heroku-buildpack-python" },
+	{ "pyproject.toml", "Python", "https://github.com/heroku/heroku-buildpack-python" },
+};
+
+/* Whether the app asks to be built without buildpacks, and where. */
+static const char *
+procfile_only_asked(const struct build_ctx *b, const struct appjson *aj)
 {
-	if (p->nbps == 0 && !p->have_procfile)
+	const char *v = kvlist_get(&b->config, "BERTH_PROCFILE_ONLY");
+
+	if (v != NULL && (strcmp(v, "1") == 0 || strcmp(v, "true") == 0))
+		return "config var BERTH_PROCFILE_ONLY";
+	if (aj->procfile_only)
+		return "app.json berth.procfile_only";
+	return NULL;
+}
+
+/*
+ * An app needs a buildpack or a Procfile; without a buildpack it builds
+ * Procfile-only when asked (asked: where), or when nothing says it
+ * needs one; an app whose files name a language fails here instead.
+ */
+static int
+check_runnable(struct build_ctx *b, const struct build_parts *p,
+    const char *asked)
+{
+	size_t i;
+
+	if (p->nbps > 0)
+		return 0;
+	if (asked != NULL && !p->have_procfile)
+		return berth_error("%s asks for a Procfile-only build but the "
+		    "app has no Procfile: add one", asked);
+	if (asked != NULL) {
+		build_say(b, "-----> ", "Procfile-only app (as %s asks)", asked);
+		return 0;
+	}
+	for (i = 0; i < sizeof(language_files) / sizeof(language_files[0]);
+	    i++) {
+		char *path = path_join(b->appdir, language_files[i].file);
+		int found = path_exists(path);
+
+		free(path);
+		if (found)
+			return berth_error("this looks like a %s app (%s) but "
+			    "no installed buildpack detects it: add one with "
+			    "berth buildpacks:add %s, or build it Procfile-only "
+			    "with berth config:set BERTH_PROCFILE_ONLY=1",
+			    language_files[i].language, language_files[i].file,
+			    language_files[i].buildpack);
+	}
+	if (!p->have_procfile)
 		return berth_error("no buildpack detected this app and it has "
 		    "no Procfile: add a Procfile, or a buildpack (see: berth "
 		    "buildpacks)");
-	if (p->nbps == 0)
-		build_say(b, "-----> ", "Procfile-only app (no buildpack detected)");
+	build_say(b, "-----> ", "Procfile-only app (no buildpack detected)");
 	return 0;
 }
 
@@ -446,13 +506,17 @@ static int
 build_steps(struct build_ctx *b, struct build_result *res)
 {
 	struct build_parts p = { .names = STRBUF_INIT };
+	const char *asked;
 	int ret = -1;
 
 	if (announce(b) < 0)
 		return -1;
-	if (prepare_tree(b, res, &p) < 0 ||
-	    build_choose_buildpacks(b, &p.aj, &p.bps, &p.nbps) < 0 ||
-	    check_runnable(b, &p) < 0 || build_compile_all(b, &p) < 0)
+	if (prepare_tree(b, res, &p) < 0)
+		goto out;
+	asked = procfile_only_asked(b, &p.aj);
+	if ((asked == NULL && build_choose_buildpacks(b, &p.aj, &p.bps,
+	    &p.nbps) < 0) || check_runnable(b, &p, asked) < 0 ||
+	    build_compile_all(b, &p) < 0)
 		goto out;
 	proctypes_merge_missing(&res->types, &p.release_types);
 	if (build_time_left(b) < 0 || seal(b, res, strbuf_str(&p.names)) < 0)

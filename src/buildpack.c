@@ -29,7 +29,12 @@ char *
 buildpack_name_for(const char *source)
 {
 	char *s = xstrdup(source), *base, *p;
-	size_t len = strlen(s);
+	size_t len;
+
+	/* URL#REF: the name of URL */
+	if (buildpack_is_url(s) && (p = strrchr(s, '#')) != NULL)
+		*p = '\0';
+	len = strlen(s);
 
 	while (len > 1 && s[len - 1] == '/')
 		s[--len] = '\0';
@@ -195,6 +200,37 @@ buildpack_resolve(struct berth_root *r, const char *spec,
 	if (buildpack_check(out->dir, out->name) < 0) {
 		bp_clear(out);
 		return -1;
+	}
+	return 0;
+}
+
+int
+buildpack_list_parse(const char *text, size_t len, struct strvec *out)
+{
+	const char *p = text, *end = text + len;
+	int lineno = 0;
+
+	if (len >= 3 && memcmp(p, "\xef\xbb\xbf", 3) == 0)
+		p += 3;		/* a BOM, as editors on Windows write */
+	while (p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		const char *e = nl != NULL ? nl : end, *w;
+
+		lineno++;
+		while (p < e && (*p == ' ' || *p == '\t'))
+			p++;
+		while (e > p && (e[-1] == ' ' || e[-1] == '\t' ||
+		    e[-1] == '\r'))
+			e--;
+		if (p < e && *p != '#') {
+			for (w = p; w < e; w++)
+				if (*w == ' ' || *w == '\t' || *w == '\0')
+					return berth_error(".buildpacks line %d: "
+					    "expected one buildpack URL or name "
+					    "a line", lineno);
+			strvec_pushf(out, "%.*s", (int)(e - p), p);
+		}
+		p = nl != NULL ? nl + 1 : end;
 	}
 	return 0;
 }

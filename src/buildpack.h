@@ -45,6 +45,14 @@ int buildpack_check(const char *dir, const char *label);
  */
 int buildpack_resolve(struct berth_root *r, const char *spec,
     const char *scratch, struct bp *out);
+/*
+ * A .buildpacks file (heroku-buildpack-multi's and Dokku's form): one
+ * buildpack a line (a URL, which may end in #REF, or a name), blank
+ * lines and lines starting with '#' skipped, CR LF endings accepted.
+ * Appends to out; -1 with ".buildpacks line N: ..." for a line that
+ * holds more than one word.
+ */
+int buildpack_list_parse(const char *text, size_t len, struct strvec *out);
 /* Installed buildpacks in detection order. */
 int buildpack_detection_order(struct berth_root *r, struct strvec *names);
 void bp_clear(struct bp *b);

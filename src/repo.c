@@ -4,6 +4,8 @@
 #include "repo.h"
 #include "util.h"
 
+#include <git2/sys/repository.h>
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -140,6 +142,195 @@ commit_info_clear(struct commit_info *ci)
 	ci->subject = ci->author = NULL;
 }
 
+/* Record a checkout's libgit2 error, a full disk said as such. */
+static int
+checkout_error(void)
+{
+	const git_error *e = git_error_last();
+
+	/* libgit2 does not keep errno; its message names ENOSPC. */
+	if (errno == ENOSPC || (e != NULL && e->message != NULL &&
+	    strstr(e->message, "No space left") != NULL))
+		return berth_error("cannot check the commit out: disk full (no "
+		    "space left on the server root's file system); free space "
+		    "and push again");
+	return repo_error("cannot check the commit out");
+}
+
+static int
+find_gitlink(const char *root, const git_tree_entry *e, void *payload)
+{
+	(void)root;
+	if (git_tree_entry_filemode(e) != GIT_FILEMODE_COMMIT)
+		return 0;
+	*(int *)payload = 1;
+	return 1;		/* stop the walk */
+}
+
+/* Whether tree holds a submodule (a gitlink) anywhere. */
+static int
+has_submodules(const git_tree *tree)
+{
+	int found = 0;
+
+	git_tree_walk(tree, GIT_TREEWALK_PRE, find_gitlink, &found);
+	git_error_clear();
+	return found;
+}
+
+#define SUBMODULE_DEPTH_MAX 8	/* submodules of submodules of... */
+
+static int
+collect_name(git_submodule *sm, const char *name, void *payload)
+{
+	(void)sm;
+	strvec_push(payload, name);
+	return 0;
+}
+
+/* Remove the .git file a submodule's (or the build's) work tree got. */
+static void
+drop_dotgit(const char *workdir)
+{
+	char *p = path_join(workdir, ".git");
+
+	rm_rf(p);
+	free(p);
+}
+
+/*
+ * Fetch and check out every submodule of w (a repository with a work
+ * tree whose HEAD is the commit built), and theirs, as `git submodule
+ * update --init --recursive` does. A relative URL resolves against w's
+ * origin. -1 with an error naming the submodule and its URL.
+ */
+static int
+update_submodules(git_repository *w, int depth)
+{
+	struct strvec names = STRVEC_INIT;
+	size_t i;
+	int ret = -1;
+
+	if (git_submodule_foreach(w, collect_name, &names) < 0) {
+		repo_error("cannot read .gitmodules");
+		goto out;
+	}
+	for (i = 0; i < names.nr; i++) {
+		git_submodule_update_options uo = GIT_SUBMODULE_UPDATE_OPTIONS_INIT;
+		git_submodule *sm = NULL;
+		git_repository *sub = NULL;
+		git_buf url = GIT_BUF_INIT;
+		const char *raw;
+		char *shown = NULL;
+		int rc;
+
+		if (git_submodule_lookup(&sm, w, names.v[i]) < 0) {
+			repo_error(names.v[i]);
+			goto out;
+		}
+		raw = git_submodule_url(sm);
+		if (raw == NULL) {
+			berth_error("submodule %s has no URL in .gitmodules: add "
+			    "one (git submodule add URL %s)", names.v[i],
+			    git_submodule_path(sm));
+			git_submodule_free(sm);
+			goto out;
+		}
+		if (git_submodule_resolve_url(&url, w, raw) == 0)
+			shown = redact_userinfo(url.ptr);
+		else
+			shown = redact_userinfo(raw);
+		git_error_clear();
+		uo.checkout_opts.checkout_strategy = GIT_CHECKOUT_FORCE;
+		uo.fetch_opts.download_tags = GIT_REMOTE_DOWNLOAD_TAGS_NONE;
+		rc = git_submodule_update(sm, 1, &uo);
+		if (rc < 0) {
+			const git_error *e = git_error_last();
+
+			berth_error("submodule %s (%s) cannot be fetched: %s; "
+			    "make its URL one this server can reach",
+			    names.v[i], shown, e != NULL && e->message != NULL ?
+			    e->message : "unknown libgit2 error");
+		} else if (git_submodule_open(&sub, sm) < 0) {
+			rc = repo_error(names.v[i]);
+		} else if (depth + 1 >= SUBMODULE_DEPTH_MAX) {
+			rc = berth_error("submodule %s: submodules nest more "
+			    "than %d deep", names.v[i], SUBMODULE_DEPTH_MAX);
+		} else {
+			rc = update_submodules(sub, depth + 1);
+			if (git_repository_workdir(sub) != NULL)
+				drop_dotgit(git_repository_workdir(sub));
+		}
+		git_repository_free(sub);
+		git_submodule_free(sm);
+		git_buf_dispose(&url);
+		free(shown);
+		if (rc < 0)
+			goto out;
+	}
+	ret = 0;
+out:
+	strvec_clear(&names);
+	return ret;
+}
+
+/*
+ * A commit with submodules: libgit2 checks those out only into a
+ * repository with a work tree, so dir gets one for the time of the
+ * checkout, its git directory beside it (dir.git), sharing repo's
+ * objects (pushed ones still in quarantine too), with repo's path as
+ * its origin. Nothing of it stays in dir, nor in repo.
+ */
+static int
+checkout_with_submodules(git_repository *repo, git_commit *c,
+    git_tree *tree, const char *dir)
+{
+	git_repository_init_options io = GIT_REPOSITORY_INIT_OPTIONS_INIT;
+	git_checkout_options co = GIT_CHECKOUT_OPTIONS_INIT;
+	git_repository *w = NULL;
+	git_remote *origin = NULL;
+	git_odb *odb = NULL;
+	git_tree *wtree = NULL;
+	char *gitdir = xasprintf("%s.git", dir);
+	char *self = xstrdup(git_repository_path(repo));
+	size_t len = strlen(self);
+	int ret = -1;
+
+	while (len > 1 && self[len - 1] == '/')
+		self[--len] = '\0';
+	io.flags = GIT_REPOSITORY_INIT_MKPATH | GIT_REPOSITORY_INIT_NO_DOTGIT_DIR;
+	io.workdir_path = dir;
+	if (git_repository_init_ext(&w, gitdir, &io) < 0 ||
+	    git_repository_odb(&odb, repo) < 0 ||
+	    git_repository_set_odb(w, odb) < 0 ||
+	    git_remote_create(&origin, w, "origin", self) < 0 ||
+	    git_tree_lookup(&wtree, w, git_tree_id(tree)) < 0) {
+		repo_error("cannot check the commit out");
+		goto out;
+	}
+	co.checkout_strategy = GIT_CHECKOUT_FORCE;
+	errno = 0;
+	if (git_checkout_tree(w, (const git_object *)wtree, &co) < 0) {
+		checkout_error();
+		goto out;
+	}
+	if (git_repository_set_head_detached(w, git_commit_id(c)) < 0) {
+		repo_error("cannot check the commit out");
+		goto out;
+	}
+	ret = update_submodules(w, 0);
+out:
+	git_tree_free(wtree);
+	git_remote_free(origin);
+	git_odb_free(odb);
+	git_repository_free(w);
+	drop_dotgit(dir);
+	rm_rf(gitdir);
+	free(gitdir);
+	free(self);
+	return ret;
+}
+
 int
 repo_checkout(git_repository *repo, const char *sha, const char *dir)
 {
@@ -156,21 +347,16 @@ repo_checkout(git_repository *repo, const char *sha, const char *dir)
 	}
 	if (mkdir_p(dir, 0755) < 0)
 		goto out;
+	if (has_submodules(tree)) {
+		ret = checkout_with_submodules(repo, c, tree, dir);
+		goto out;
+	}
 	opts.checkout_strategy = GIT_CHECKOUT_FORCE |
 	    GIT_CHECKOUT_DONT_UPDATE_INDEX;
 	opts.target_directory = dir;
 	errno = 0;
 	if (git_checkout_tree(repo, (const git_object *)tree, &opts) < 0) {
-		const git_error *e = git_error_last();
-
-		/* libgit2 does not keep errno; its message names ENOSPC. */
-		if (errno == ENOSPC || (e != NULL && e->message != NULL &&
-		    strstr(e->message, "No space left") != NULL))
-			berth_error("cannot check the commit out: disk full (no "
-			    "space left on the server root's file system); "
-			    "free space and push again");
-		else
-			repo_error("cannot check the commit out");
+		checkout_error();
 		goto out;
 	}
 	ret = 0;
@@ -263,17 +449,53 @@ repo_ref_delete(git_repository *repo, const char *refname)
 	return rc < 0 ? repo_error(refname) : 0;
 }
 
+/* Check ref (a branch, tag or commit of the clone) out, detached. */
+static int
+checkout_ref(git_repository *repo, const char *url, const char *ref)
+{
+	git_checkout_options co = GIT_CHECKOUT_OPTIONS_INIT;
+	git_object *obj = NULL, *commit = NULL;
+	char *spec = xasprintf("origin/%s", ref);
+	int ret = -1;
+
+	if (git_revparse_single(&obj, repo, spec) < 0 &&
+	    git_revparse_single(&obj, repo, ref) < 0) {
+		berth_error("%s: no branch, tag or commit '%s'", url, ref);
+		goto out;
+	}
+	co.checkout_strategy = GIT_CHECKOUT_FORCE;
+	if (git_object_peel(&commit, obj, GIT_OBJECT_COMMIT) < 0 ||
+	    git_checkout_tree(repo, commit, &co) < 0 ||
+	    git_repository_set_head_detached(repo, git_object_id(commit)) < 0) {
+		repo_error(url);
+		goto out;
+	}
+	ret = 0;
+out:
+	git_object_free(commit);
+	git_object_free(obj);
+	free(spec);
+	return ret;
+}
+
 int
 repo_clone(const char *url, const char *dir)
 {
 	git_clone_options opts = GIT_CLONE_OPTIONS_INIT;
 	git_repository *repo = NULL;
+	char *base = xstrdup(url), *ref = strrchr(base, '#');
+	int ret = 0;
 
+	if (ref != NULL)
+		*ref++ = '\0';
 	opts.checkout_opts.checkout_strategy = GIT_CHECKOUT_FORCE;
-	if (git_clone(&repo, url, dir, &opts) < 0)
-		return repo_error(url);
+	if (git_clone(&repo, base, dir, &opts) < 0)
+		ret = repo_error(base);
+	else if (ref != NULL && *ref != '\0')
+		ret = checkout_ref(repo, base, ref);
 	git_repository_free(repo);
-	return 0;
+	free(base);
+	return ret;
 }
 
 /* The tree of commit sha into *out (freed by the caller). */

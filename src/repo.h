@@ -41,7 +41,11 @@ int repo_commit_info(git_repository *repo, const char *sha,
 void commit_info_clear(struct commit_info *ci);
 /*
  * Check the commit's tree out into dir (which must not exist; its parent
- * must) without touching the repository's HEAD or index.
+ * must) without touching the repository's HEAD or index. Its submodules
+ * are fetched and checked out too (a relative URL resolves against the
+ * repository's own path), using dir.git beside dir meanwhile; no .git
+ * is left in dir. One that cannot be fetched fails the checkout, named
+ * with its URL.
  */
 int repo_checkout(git_repository *repo, const char *sha, const char *dir);
 /* Current target of a ref; 1 (and out "") when it does not exist. */
@@ -77,7 +81,8 @@ int repo_fetch(git_repository *repo, const char *url, const char *token,
     const char *refspec);
 /* Delete refname; 0 also when there was none. */
 int repo_ref_delete(git_repository *repo, const char *refname);
-/* Clone url into dir (a buildpack from a Git URL). */
+/* Clone url into dir (a buildpack from a Git URL); url#REF checks the
+ * branch, tag or commit REF out. */
 int repo_clone(const char *url, const char *dir);
 /* Record libgit2's last error as ours, prefixed with what. */
 int repo_error(const char *what);
