@@ -208,12 +208,16 @@ listed_buildpacks(struct build_ctx *b, const struct appjson *aj,
 	const char *url = kvlist_get(&b->config, "BUILDPACK_URL");
 	struct buildpack *pbps = NULL;
 	size_t npbps = 0, i;
-	int ret = -1, dot;
+	char *dot_file = path_join(b->appdir, ".buildpacks");
+	int ret = -1, dot, has_dot = path_exists(dot_file);
 
+	free(dot_file);
 	if (url != NULL && *url != '\0') {
 		*source = "config var BUILDPACK_URL";
 		if (aj->buildpacks.nr > 0)
 			say_overridden(b, "app.json buildpacks", *source);
+		if (has_dot)
+			say_overridden(b, ".buildpacks", *source);
 		return push_listed(b, specs, url, *source);
 	}
 	for (i = 0; i < aj->buildpacks.nr; i++)
@@ -221,12 +225,9 @@ listed_buildpacks(struct build_ctx *b, const struct appjson *aj,
 		    "app.json: buildpacks") < 0)
 			return -1;
 	if (aj->buildpacks.nr > 0) {
-		char *dot_file = path_join(b->appdir, ".buildpacks");
-
 		*source = "app.json";
-		if (path_exists(dot_file))
+		if (has_dot)
 			say_overridden(b, ".buildpacks", *source);
-		free(dot_file);
 		return 0;
 	}
 	dot = dot_buildpacks(b, specs);

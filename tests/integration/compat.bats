@@ -1,0 +1,182 @@
+#!/usr/bin/env bats
+# Heroku and Dokku apps move over unchanged: submodules, CHECKS and
+# Dokku's app.json health checks, .buildpacks and BUILDPACK_URL, a clear
+# failure for a language no buildpack detects, the nodejs buildpack as
+# Heroku's behaves, and app.json scripts.dokku.
+
+load helpers
+
+teardown() {
+	if [ -n "${BERTHD_PID:-}" ]; then
+		stop_berthd
+	fi
+}
+
+setup() {
+	setup_root
+	berth pipelines:create demo >/dev/null
+	APP=$BATS_TEST_TMPDIR/app
+}
+
+# fixture_app NAME DIR: tests/fixtures/apps/NAME as a new repo, committed.
+fixture_app() {
+	mkdir -p "$2"
+	cp -R "$FIXTURES/apps/$1/." "$2/"
+	git -C "$2" init -q
+	git -C "$2" add -A
+	git -C "$2" commit -qm "$1"
+}
+
+# commit_all DIR MESSAGE
+commit_all() {
+	git -C "$1" add -A
+	git -C "$1" commit -qm "$2"
+}
+
+# slug_dir APP: the directory of APP's newest release's slug.
+slug_dir() {
+	local id
+	id=$(json_get "$(berth releases -a "$1" --json)" 'd[0]["slug_id"]')
+	echo "$BERTH_ROOT/slugs/$id"
+}
+
+# nothing_changed: the push left no release, slug or build directory.
+nothing_changed() {
+	[ "$(remote_head demo main)" = none ]
+	run berth releases -a demo-staging --json
+	[ "$(json_get "$output" 'len(d)')" = 0 ]
+	[ -z "$(ls "$BERTH_ROOT/slugs")" ]
+	[ -z "$(ls "$BERTH_ROOT/tmp")" ]
+}
+
+# ---- a language no buildpack detects ----
+
+@test "a Gemfile app no buildpack detects fails the build naming Ruby" {
+	fixture_app ruby-no-buildpack "$APP"
+	run push "$APP" demo
+	[ "$status" -ne 0 ]
+	[[ "$output" == *"Build failed: this looks like a Ruby app (Gemfile) but no installed buildpack detects it: add one with berth buildpacks:add https://github.com/heroku/heroku-buildpack-ruby, or build it Procfile-only with berth config:set BERTH_PROCFILE_ONLY=1"* ]]
+	[[ "$output" != *"Procfile-only app ("* ]]
+	[[ "$output" == *"pre-receive hook declined"* ]]
+	nothing_changed
+}
+
+@test "BERTH_PROCFILE_ONLY=1 builds a Gemfile app Procfile-only" {
+	fixture_app ruby-no-buildpack "$APP"
+	berth config:set BERTH_PROCFILE_ONLY=1 -a demo-staging >/dev/null
+	run push "$APP" demo
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"Procfile-only app (as config var BERTH_PROCFILE_ONLY asks)"* ]]
+	[ -f "$(slug_dir demo-staging)/Gemfile" ]
+}
+
+@test "app.json berth.procfile_only builds Procfile-only, and needs a Procfile" {
+	fixture_app ruby-no-buildpack "$APP"
+	echo '{"berth": {"procfile_only": true}}' > "$APP/app.json"
+	git -C "$APP" rm -q Procfile
+	commit_all "$APP" "Procfile-only, without a Procfile"
+	run push "$APP" demo
+	[ "$status" -ne 0 ]
+	[[ "$output" == *"Build failed: app.json berth.procfile_only asks for a Procfile-only build but the app has no Procfile: add one"* ]]
+	nothing_changed
+	cp "$FIXTURES/apps/ruby-no-buildpack/Procfile" "$APP/"
+	commit_all "$APP" "Add the Procfile back"
+	run push "$APP" demo
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"Procfile-only app (as app.json berth.procfile_only asks)"* ]]
+}
+
+# ---- .buildpacks and BUILDPACK_URL ----
+
+@test ".buildpacks runs its two buildpacks in order, heroku/NAME meaning installed NAME" {
+	berth buildpacks:add "$FIXTURES/buildpacks/stamp-two" >/dev/null
+	fixture_app web-static "$APP"
+	printf '# the buildpacks, in order\n%s\n\nheroku/stamp-two\n' \
+	    "$FIXTURES/buildpacks/stamp-one" > "$APP/.buildpacks"
+	commit_all "$APP" "Two buildpacks"
+	run push "$APP" demo
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"Stamp one app detected (stamp-one, from .buildpacks)"* ]]
+	[[ "$output" == *"Stamp two app detected (stamp-two, from .buildpacks)"* ]]
+	[ "$(cat "$(slug_dir demo-staging)/stamps")" = "$(printf 'stamp-one\nstamp-two')" ]
+}
+
+@test "BUILDPACK_URL overrides .buildpacks and app.json, and says so" {
+	berth buildpacks:add "$FIXTURES/buildpacks/stamp-two" >/dev/null
+	fixture_app web-static "$APP"
+	echo "$FIXTURES/buildpacks/stamp-one" > "$APP/.buildpacks"
+	commit_all "$APP" "One buildpack"
+	berth config:set BUILDPACK_URL=heroku/stamp-two -a demo-staging >/dev/null
+	run push "$APP" demo
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"Warning: .buildpacks not used: the buildpacks of config var BUILDPACK_URL come first"* ]]
+	[[ "$output" == *"(stamp-two, from config var BUILDPACK_URL)"* ]]
+	[ "$(cat "$(slug_dir demo-staging)/stamps")" = stamp-two ]
+}
+
+@test "a bad .buildpacks line, or a path berth.ini does not allow, fails the build" {
+	fixture_app web-static "$APP"
+	printf 'heroku/nodejs\nheroku/python heroku/ruby\n' > "$APP/.buildpacks"
+	commit_all "$APP" "Two on a line"
+	run push "$APP" demo
+	[ "$status" -ne 0 ]
+	[[ "$output" == *"Build failed: .buildpacks line 2: expected one buildpack URL or name a line"* ]]
+	nothing_changed
+	sed -i '/^app_json_paths/d' "$BERTH_ROOT/berth.ini"
+	echo "$FIXTURES/buildpacks/stamp-one" > "$APP/.buildpacks"
+	commit_all "$APP" "A path"
+	run push "$APP" demo
+	[ "$status" -ne 0 ]
+	[[ "$output" == *"Build failed: .buildpacks: '$FIXTURES/buildpacks/stamp-one' is a path on the server; name an installed buildpack (see: berth buildpacks) or a Git URL"* ]]
+	nothing_changed
+}
+
+# ---- submodules ----
+
+# make_lib: a bare repo of the submodule fixture beside the pipeline's
+# repo ($BERTH_ROOT/repos/lib.git), so ../lib.git reaches it.
+make_lib() {
+	fixture_app submodule-lib "$BATS_TEST_TMPDIR/lib"
+	git clone -q --bare "$BATS_TEST_TMPDIR/lib" "$BERTH_ROOT/repos/lib.git"
+}
+
+# add_submodule URL: the app gets the lib at vendor/lib, .gitmodules
+# naming URL.
+add_submodule() {
+	git -C "$APP" -c protocol.file.allow=always submodule add -q \
+	    "$BERTH_ROOT/repos/lib.git" vendor/lib
+	git -C "$APP" config -f .gitmodules submodule.vendor/lib.url "$1"
+	commit_all "$APP" "Add the lib as a submodule"
+}
+
+@test "a submodule from a local bare repo is checked out into the build" {
+	make_lib
+	fixture_app web-static "$APP"
+	add_submodule "$BERTH_ROOT/repos/lib.git"
+	run push "$APP" demo
+	[ "$status" -eq 0 ]
+	slug=$(slug_dir demo-staging)
+	[ "$(cat "$slug/vendor/lib/lib.txt")" = "the library, from its own repository" ]
+	[ ! -e "$slug/.git" ]
+	[ ! -e "$slug/vendor/lib/.git" ]
+	[ -z "$(ls "$BERTH_ROOT/tmp")" ]
+}
+
+@test "a relative submodule URL resolves against the pipeline's repo" {
+	make_lib
+	fixture_app web-static "$APP"
+	add_submodule ../lib.git
+	run push "$APP" demo
+	[ "$status" -eq 0 ]
+	[ "$(cat "$(slug_dir demo-staging)/vendor/lib/lib.txt")" = "the library, from its own repository" ]
+}
+
+@test "a submodule that cannot be fetched fails the build naming it and its URL" {
+	make_lib
+	fixture_app web-static "$APP"
+	add_submodule ../missing.git
+	run push "$APP" demo
+	[ "$status" -ne 0 ]
+	[[ "$output" == *"Build failed: submodule vendor/lib ($BERTH_ROOT/repos/missing.git) cannot be fetched: "* ]]
+	nothing_changed
+}
