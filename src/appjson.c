@@ -8,6 +8,7 @@
 #include "appjson.h"
 
 #include <jansson.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -89,57 +90,6 @@ int_field(json_t *o, const char *key, const char *path, int min, int max,
 	return 0;
 }
 
-/* "healthchecks": {"web": [{"path": "/health", ...}]} */
-static int
-parse_checks(json_t *v, struct appjson *out)
-{
-	const char *type;
-	json_t *list;
-
-	if (!json_is_object(v))
-		return berth_error("app.json: healthchecks: expected an object "
-		    "of process types");
-	json_object_foreach(v, type, list) {
-		size_t i;
-		json_t *c;
-
-		if (!json_is_array(list))
-			return berth_error("app.json: healthchecks.%s: expected "
-			    "an array of checks", type);
-		json_array_foreach(list, i, c) {
-			struct healthcheck hc;
-			json_t *path = json_object_get(c, "path");
-			char where[128];
-
-			snprintf(where, sizeof(where), "healthchecks.%s[%zu]",
-			    type, i);
-			memset(&hc, 0, sizeof(hc));
-			if (!json_is_object(c))
-				return berth_error("app.json: %s: expected an "
-				    "object", where);
-			if (path == NULL)
-				continue;	/* not an HTTP check */
-			if (!json_is_string(path) ||
-			    json_string_value(path)[0] != '/')
-				return berth_error("app.json: %s.path: expected "
-				    "a string starting with '/'", where);
-			if (int_field(c, "status", where, 100, 599, 0,
-			    &hc.status) < 0 ||
-			    int_field(c, "timeout", where, 1, 600, 5,
-			    &hc.timeout) < 0 ||
-			    int_field(c, "attempts", where, 1, 100, 3,
-			    &hc.attempts) < 0)
-				return -1;
-			hc.type = xstrdup(type);
-			hc.path = xstrdup(json_string_value(path));
-			out->checks = xrealloc(out->checks, (out->nchecks + 1) *
-			    sizeof(*out->checks));
-			out->checks[out->nchecks++] = hc;
-		}
-	}
-	return 0;
-}
-
 /* path.key, with key quoted (control bytes escaped, long keys cut). */
 static char *
 subpath(const char *path, const char *key)
@@ -195,6 +145,162 @@ string_field(json_t *o, const char *key, const char *path, char **out)
 	free(*out);
 	*out = xstrdup(json_string_value(v));
 	return 0;
+}
+
+/* Keys of Dokku's healthchecks entries berth has no use for. */
+static const char *const unsupported_check_keys[] = {
+	"command", "httpHeaders", "listening", "port", "scheme", "uptime",
+	"warn", "onFailure", NULL,
+};
+
+static int
+in_list(const char *const *list, const char *k)
+{
+	size_t i;
+
+	for (i = 0; list[i] != NULL; i++)
+		if (strcmp(list[i], k) == 0)
+			return 1;
+	return 0;
+}
+
+static void notef(const struct notes *n, const char *fmt, ...)
+    BERTH_ATTR_PRINTF(2, 3);
+
+/* A note (a warning in the build output), formatted. */
+static void
+notef(const struct notes *n, const char *fmt, ...)
+{
+	struct strbuf sb = STRBUF_INIT;
+	va_list ap;
+
+	if (n->fn == NULL)
+		return;
+	va_start(ap, fmt);
+	strbuf_vaddf(&sb, fmt, ap);
+	va_end(ap);
+	n->fn(strbuf_str(&sb), n->data);
+	strbuf_release(&sb);
+}
+
+/*
+ * One entry of healthchecks.TYPE at where into *hc (hc->path NULL when
+ * it is not a check berth runs: each such entry and each key berth does
+ * not support is noted).
+ */
+static int
+parse_check(json_t *c, const char *type, const char *where,
+    struct healthcheck *hc, const struct notes *n)
+{
+	static const char *const known[] = {
+		"type", "name", "description", "path", "content", "status",
+		"timeout", "attempts", "wait", "initialDelay", NULL,
+	};
+	json_t *path = json_object_get(c, "path"), *t, *m;
+	const char *k;
+
+	if (!json_is_object(c))
+		return berth_error("app.json: %s: expected an object", where);
+	json_object_foreach(c, k, m) {
+		if (in_list(unsupported_check_keys, k))
+			notef(n, "app.json: %s.%s is not supported by berth; "
+			    "ignored", where, k);
+		else if (!in_list(known, k))
+			note_unknown(n, where, k);
+	}
+	t = json_object_get(c, "type");
+	if (t != NULL && !json_is_string(t))
+		return berth_error("app.json: %s.type: expected a string",
+		    where);
+	if (string_field(c, "name", where, &hc->name) < 0 ||
+	    string_field(c, "content", where, &hc->content) < 0)
+		return -1;
+	if (path != NULL && (!json_is_string(path) ||
+	    json_string_value(path)[0] != '/'))
+		return berth_error("app.json: %s.path: expected a string "
+		    "starting with '/'", where);
+	if (int_field(c, "status", where, 100, 599, 0, &hc->status) < 0 ||
+	    int_field(c, "timeout", where, 1, 600, 5, &hc->timeout) < 0 ||
+	    int_field(c, "attempts", where, 1, 100, 3, &hc->attempts) < 0 ||
+	    int_field(c, "wait", where, 0, 600, 1, &hc->wait) < 0 ||
+	    int_field(c, "initialDelay", where, 0, 600, 0,
+	    &hc->initial_delay) < 0)
+		return -1;
+	if (t != NULL && strcmp(json_string_value(t), "startup") != 0) {
+		char q[KEY_QUOTE_SIZE];
+
+		name_quote(json_string_value(t), q, sizeof(q));
+		notef(n, "app.json: %s: type '%s' is not supported by berth "
+		    "(only \"startup\" checks gate a rollout); skipped",
+		    where, q);
+		return 0;
+	}
+	if (path == NULL) {
+		notef(n, "app.json: %s has no path: berth runs only HTTP "
+		    "checks; skipped", where);
+		return 0;
+	}
+	hc->path = xstrdup(json_string_value(path));
+	hc->type = xstrdup(type);
+	hc->where = xasprintf("app.json healthchecks.%s", type);
+	return 0;
+}
+
+/* "healthchecks": {"web": [{"path": "/health", ...}]} */
+static int
+parse_checks(json_t *v, struct appjson *out, const struct notes *n)
+{
+	const char *type;
+	json_t *list;
+
+	if (!json_is_object(v))
+		return berth_error("app.json: healthchecks: expected an object "
+		    "of process types");
+	json_object_foreach(v, type, list) {
+		size_t i;
+		json_t *c;
+
+		if (!json_is_array(list))
+			return berth_error("app.json: healthchecks.%s: expected "
+			    "an array of checks", type);
+		json_array_foreach(list, i, c) {
+			struct healthcheck hc;
+			char where[128];
+
+			snprintf(where, sizeof(where), "healthchecks.%s[%zu]",
+			    type, i);
+			memset(&hc, 0, sizeof(hc));
+			if (parse_check(c, type, where, &hc, n) < 0) {
+				healthcheck_clear(&hc);
+				return -1;
+			}
+			if (hc.path == NULL)
+				healthcheck_clear(&hc);
+			else
+				appjson_add_check(out, &hc);
+		}
+	}
+	return 0;
+}
+
+void
+appjson_add_check(struct appjson *aj, const struct healthcheck *hc)
+{
+	aj->checks = xrealloc(aj->checks, (aj->nchecks + 1) *
+	    sizeof(*aj->checks));
+	aj->checks[aj->nchecks++] = *hc;
+}
+
+void
+healthcheck_clear(struct healthcheck *hc)
+{
+	free(hc->type);
+	free(hc->name);
+	free(hc->path);
+	free(hc->host);
+	free(hc->content);
+	free(hc->where);
+	memset(hc, 0, sizeof(*hc));
 }
 
 static void
@@ -574,7 +680,7 @@ appjson_parse(const char *text, size_t len, struct appjson *out,
 	if (v != NULL && parse_buildpacks(v, out) < 0)
 		goto out;
 	v = json_object_get(root, "healthchecks");
-	if (v != NULL && parse_checks(v, out) < 0)
+	if (v != NULL && parse_checks(v, out, &n) < 0)
 		goto out;
 	v = json_object_get(root, "env");
 	if (v != NULL && parse_env(v, "env", &out->env, &out->nenv, &n) < 0)
@@ -647,10 +753,8 @@ appjson_clear(struct appjson *aj)
 	free(aj->name);
 	aj->name = NULL;
 	strvec_clear(&aj->buildpacks);
-	for (i = 0; i < aj->nchecks; i++) {
-		free(aj->checks[i].type);
-		free(aj->checks[i].path);
-	}
+	for (i = 0; i < aj->nchecks; i++)
+		healthcheck_clear(&aj->checks[i]);
 	free(aj->checks);
 	appjson_env_list_free(aj->env, aj->nenv);
 	formation_list_free(aj->formation, aj->nformation);

@@ -16,16 +16,26 @@
 #define APPJSON_MAX_SIZE (1 << 20)
 
 /*
- * A health check (Dokku's app.json form): before a rollout switches the
- * router, GET path on each new dyno of type must answer `status` (or any
- * 2xx/3xx when 0), within `timeout` seconds a try, in `attempts` tries.
+ * A health check, from app.json healthchecks (Dokku's form) or a Dokku
+ * CHECKS file (checks.h): before a rollout switches the router, GET
+ * path on each new dyno of type must answer `status` (or any 2xx/3xx
+ * when 0) with a body that contains `content` (when not NULL), within
+ * `timeout` seconds a try, in `attempts` tries: the first initial_delay
+ * seconds after the dyno accepts connections, then `wait` apart.
  */
 struct healthcheck {
 	char *type;
+	char *name;		/* Dokku's "name", or NULL */
 	char *path;
+	char *host;		/* CHECKS //HOST/path: the Host header, or NULL */
+	int https;		/* CHECKS https://: sent with X-Forwarded-Proto */
+	char *content;
 	int status;
 	int timeout;
 	int attempts;
+	int initial_delay;
+	int wait;
+	char *where;		/* "app.json healthchecks.web", "CHECKS line 3" */
 };
 
 /* One app.json env var: "KEY": "value" or {description, value,
@@ -89,8 +99,11 @@ void appjson_clear(struct appjson *aj);
 int appjson_env_merged(const struct appjson *aj, const char *environment,
     struct appjson_env **out, size_t *nr);
 void appjson_env_list_free(struct appjson_env *env, size_t nr);
-/* The check for a process type, or NULL. */
+/* The first check for a process type, or NULL. */
 const struct healthcheck *appjson_check(const struct appjson *aj,
     const char *type);
+/* Append hc to aj's checks (aj owns its strings from then on). */
+void appjson_add_check(struct appjson *aj, const struct healthcheck *hc);
+void healthcheck_clear(struct healthcheck *hc);
 
 #endif

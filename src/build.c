@@ -9,6 +9,7 @@
 #include "build-int.h"
 #include "appjson.h"
 #include "buildpack.h"
+#include "checks.h"
 #include "output.h"
 #include "runtime.h"
 #include "sandbox.h"
@@ -348,7 +349,8 @@ announce(struct build_ctx *b)
 
 /*
  * Check the commit out into b->appdir less what .slugignore lists, read
- * its Procfile into res->types and its app.json into p->aj, and make
+ * its Procfile into res->types and its app.json (and CHECKS) into p->aj,
+ * and make
  * ENV_DIR and the cache directory the buildpacks are given.
  */
 static int
@@ -368,6 +370,7 @@ prepare_tree(struct build_ctx *b, struct build_result *res,
 		    n == 1 ? "" : "s");
 	if (read_procfile(b, &res->types, &p->have_procfile) < 0 ||
 	    appjson_load(b->appdir, &p->aj, warn_line, b) < 0 ||
+	    checks_load(b->appdir, &p->aj, warn_line, b) < 0 ||
 	    write_env_dir(b) < 0 || mkdir_p(b->cachedir, 0700) < 0 ||
 	    hand_over(b) < 0)
 		return -1;

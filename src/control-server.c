@@ -5,6 +5,7 @@
  */
 #include "control-server.h"
 #include "control-server-int.h"
+#include "checks.h"
 #include "control.h"
 #include "gate.h"
 #include "names.h"
@@ -93,11 +94,13 @@ plan_load(const struct berth_root *r, struct ledger *db, const struct app *la,
 	}
 	slugdir = root_pathf(r, "slugs/%s", plan->rel.slug_id);
 	rc = appjson_load(slugdir, &plan->aj, NULL, NULL);
-	free(slugdir);
-	if (rc == 0)
-		plan->has_aj = 1;
-	else
+	if (rc != 0)
 		appjson_clear(&plan->aj);
+	/* The build checked both files; a slug's CHECKS adds web's
+	 * health checks when its app.json has none. */
+	if (checks_load(slugdir, &plan->aj, NULL, NULL) == 0 || rc == 0)
+		plan->has_aj = 1;
+	free(slugdir);
 	berth_clear_error();
 	return 0;
 }

@@ -53,19 +53,26 @@ real_accepts(void *data, int port)
 	return sv_port_accepts(port);
 }
 
+/* Keep the first HEALTH_BODY_MAX bytes of an answer, for its content. */
 static size_t
-discard(char *p, size_t size, size_t n, void *data)
+keep_body(char *p, size_t size, size_t n, void *data)
 {
-	(void)p;
-	(void)data;
-	return size * n;
+	struct strbuf *body = data;
+	size_t len = size * n;
+
+	if (body->len < HEALTH_BODY_MAX)
+		strbuf_add(body, p, len < HEALTH_BODY_MAX - body->len ? len :
+		    HEALTH_BODY_MAX - body->len);
+	return len;
 }
 
 static long
-real_health(void *data, int port, const struct healthcheck *hc)
+real_health(void *data, int port, const struct healthcheck *hc,
+    struct strbuf *body)
 {
 	CURL *c = curl_easy_init();
-	char url[512];
+	struct curl_slist *headers = NULL;
+	char url[512], *host = NULL;
 	long code = -1;
 	CURLcode rc;
 
@@ -73,11 +80,19 @@ real_health(void *data, int port, const struct healthcheck *hc)
 	if (c == NULL)
 		return berth_error("cannot start a health check");
 	snprintf(url, sizeof(url), "http://127.0.0.1:%d%s", port, hc->path);
+	if (hc->host != NULL) {
+		host = xasprintf("Host: %s", hc->host);
+		headers = curl_slist_append(headers, host);
+	}
+	if (hc->https)
+		headers = curl_slist_append(headers, "X-Forwarded-Proto: https");
 	curl_easy_setopt(c, CURLOPT_URL, url);
 	curl_easy_setopt(c, CURLOPT_NOPROXY, "*");
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
 	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)hc->timeout * 1000);
 	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, 2000L);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, discard);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, keep_body);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, body);
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
 	rc = curl_easy_perform(c);
 	if (rc == CURLE_OK)
@@ -85,6 +100,8 @@ real_health(void *data, int port, const struct healthcheck *hc)
 	else
 		berth_error("%s", curl_easy_strerror(rc));
 	curl_easy_cleanup(c);
+	curl_slist_free_all(headers);
+	free(host);
 	return code;
 }
 
@@ -101,9 +118,12 @@ enum readiness { READY, WAITING, FAILED };
 /* Per-dyno state of a wait for readiness. */
 struct boot {
 	struct sv_dyno *d;
-	int tries;		/* failed health checks */
+	size_t check;		/* the health check being tried (aj->checks) */
+	int checking;		/* its first try is scheduled */
+	int tries;		/* its failed tries */
 	int64_t next_try;	/* monotonic ms */
 	int moves;		/* restarts on another port */
+	int accepted;		/* it accepted a connection on its port */
 	int up;
 };
 
@@ -125,33 +145,80 @@ crashed_error(const struct sv_dyno *d)
 }
 
 /*
- * One try of the health check of b's dyno, a second apart as Dokku
- * waits. READY when it answers as wanted, FAILED after hc->attempts.
+ * One try of health check hc of b's dyno, when it is due: READY when
+ * the answer has the status wanted and the content (if any), FAILED
+ * after hc->attempts tries; each failed try before that is said.
  */
 static enum readiness
 health_try(struct rollout_env *env, struct boot *b, int port,
-    const struct healthcheck *hc)
+    const struct healthcheck *hc, const struct progress *pr)
 {
-	char got[64], name[64];
+	struct strbuf body = STRBUF_INIT, where = STRBUF_INIT;
+	char got[160], name[64];
 	long code;
+	int ok;
 
 	if (now_ms() < b->next_try)
 		return WAITING;
-	b->next_try = now_ms() + 1000;
-	code = env->probe.health(env->probe.data, port, hc);
-	if (hc->status ? code == hc->status : code >= 200 && code < 400)
-		return READY;
+	code = env->probe.health(env->probe.data, port, hc, &body);
+	ok = code > 0 && (hc->status ? code == hc->status :
+	    code >= 200 && code < 400);
 	if (code > 0)
 		snprintf(got, sizeof(got), "got HTTP %ld", code);
 	else
 		snprintf(got, sizeof(got), "%s", berth_last_error());
-	if (++b->tries < hc->attempts)
-		return WAITING;
+	if (ok && hc->content != NULL && memmem(body.buf, body.len,
+	    hc->content, strlen(hc->content)) == NULL) {
+		snprintf(got, sizeof(got), "got HTTP %ld without '%.80s'",
+		    code, hc->content);
+		ok = 0;
+	}
+	strbuf_release(&body);
+	if (ok)
+		return READY;
+	b->next_try = now_ms() + (int64_t)hc->wait * 1000;
 	sv_dyno_name(b->d, name);
-	berth_error("%s failed its health check GET %s after %d tries: %s "
-	    "(app.json healthchecks.%s)", name, hc->path, b->tries, got,
-	    b->d->type);
+	if (++b->tries < hc->attempts) {
+		progress_say(pr, "%s: health check GET %s, try %d of %d: %s",
+		    name, hc->path, b->tries, hc->attempts, got);
+		return WAITING;
+	}
+	strbuf_addstr(&where, hc->where != NULL ? hc->where : "health check");
+	if (hc->name != NULL)
+		strbuf_addf(&where, " \"%s\"", hc->name);
+	berth_error("%s failed its health check GET %s after %d tr%s: %s (%s)",
+	    name, hc->path, b->tries, b->tries == 1 ? "y" : "ies", got,
+	    where.buf);
+	strbuf_release(&where);
 	return FAILED;
+}
+
+/*
+ * b's dyno's health checks of its type in aj, one after the other, each
+ * with its own tries; READY once all passed.
+ */
+static enum readiness
+checks_try(struct rollout_env *env, struct boot *b, int port,
+    const struct appjson *aj, const struct progress *pr)
+{
+	for (; b->check < aj->nchecks; b->check++) {
+		const struct healthcheck *hc = &aj->checks[b->check];
+		enum readiness r;
+
+		if (strcmp(hc->type, b->d->type) != 0)
+			continue;
+		if (!b->checking) {
+			b->checking = 1;
+			b->tries = 0;
+			b->next_try = now_ms() + (int64_t)hc->initial_delay *
+			    1000;
+		}
+		r = health_try(env, b, port, hc, pr);
+		if (r != READY)
+			return r;
+		b->checking = 0;
+	}
+	return READY;
 }
 
 /*
@@ -203,9 +270,9 @@ boot_check(struct rollout_env *env, struct boot *b,
 		return FAILED;
 	if (web && !env->probe.accepts(env->probe.data, port))
 		return WAITING;
-	if (aj != NULL && port > 0 && appjson_check(aj, d->type) != NULL) {
-		enum readiness r = health_try(env, b, port,
-		    appjson_check(aj, d->type));
+	b->accepted = 1;
+	if (aj != NULL && port > 0) {
+		enum readiness r = checks_try(env, b, port, aj, pr);
 
 		if (r != READY)
 			return r;
@@ -271,9 +338,15 @@ timeout_error(struct rollout_env *env, struct boot *bs, size_t n)
 		if (bs[i].up)
 			continue;
 		sv_dyno_name(bs[i].d, name);
-		strbuf_addf(&sb, "%s did not accept connections on $PORT (%d) "
-		    "within %d s (berth.ini [runtime] boot_timeout); its last "
-		    "lines:", name, bs[i].d->port, env->boot_timeout);
+		if (bs[i].accepted)
+			strbuf_addf(&sb, "%s did not pass its health checks "
+			    "within %d s (berth.ini [runtime] boot_timeout); "
+			    "its last lines:", name, env->boot_timeout);
+		else
+			strbuf_addf(&sb, "%s did not accept connections on "
+			    "$PORT (%d) within %d s (berth.ini [runtime] "
+			    "boot_timeout); its last lines:", name,
+			    bs[i].d->port, env->boot_timeout);
 		sv_dyno_tail(bs[i].d, &sb);
 		berth_error("%s", sb.buf);
 		strbuf_release(&sb);

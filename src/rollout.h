@@ -40,11 +40,14 @@ struct rollout_router {
 struct rollout_probe {
 	/* Whether something accepts connections on 127.0.0.1:port. */
 	int (*accepts)(void *data, int port);
-	/* GET hc->path on port: the HTTP status, or -1 (berth_error). */
-	long (*health)(void *data, int port, const struct healthcheck *hc);
+	/* GET hc->path on port: the HTTP status, or -1 (berth_error);
+	 * the answer's body (its first HEALTH_BODY_MAX bytes) into body. */
+	long (*health)(void *data, int port, const struct healthcheck *hc,
+	    struct strbuf *body);
 	void *data;
 };
 extern const struct rollout_probe rollout_probe_real;
+#define HEALTH_BODY_MAX (1 << 20)
 
 struct rollout_env {
 	struct supervisor *sv;
@@ -57,7 +60,7 @@ struct rollout_env {
 /*
  * What an operation works towards, loaded from the ledger by the
  * caller: a release with its commit and process types, the formation
- * for it, and its app.json health checks.
+ * for it, and its health checks (app.json's, else its CHECKS file's).
  */
 struct rollout_plan {
 	struct release rel;

@@ -5,11 +5,10 @@
 # Heroku's behaves, and app.json scripts.dokku.
 
 load helpers
+load daemon
 
 teardown() {
-	if [ -n "${BERTHD_PID:-}" ]; then
-		stop_berthd
-	fi
+	stop_berthd
 }
 
 setup() {
@@ -179,4 +178,70 @@ add_submodule() {
 	[ "$status" -ne 0 ]
 	[[ "$output" == *"Build failed: submodule vendor/lib ($BERTH_ROOT/repos/missing.git) cannot be fetched: "* ]]
 	nothing_changed
+}
+
+# ---- health checks: Dokku's CHECKS file and app.json healthchecks ----
+
+# failed_release: v2 failed, v1 still current and serving $1 at $2.
+old_release_serves() {
+	run berth releases -a demo-staging --json
+	[ "$(json_get "$output" 'd[0]["version"]')" = 2 ]
+	[ "$(json_get "$output" 'd[0]["status"]')" = failed ]
+	[ "$(json_get "$output" 'd[1]["status"]')" = succeeded ]
+	[ "$(remote_head demo main)" = "$v1" ]
+	run router_get demo-staging "$2"
+	[ "$output" = "$1" ]
+}
+
+@test "a CHECKS content check that passes lets the release go live" {
+	start_berthd
+	fixture_app checks "$APP"
+	run push "$APP" demo
+	[ "$status" -eq 0 ] || { echo "$output"; false; }
+	[[ "$output" == *"Launching v1... done"* ]]
+	run router_get demo-staging /
+	[ "$output" = "Our Amazing Team" ]
+}
+
+@test "a CHECKS content check that fails keeps the old release serving" {
+	start_berthd
+	fixture_app checks "$APP"
+	push "$APP" demo
+	v1=$(remote_head demo main)
+	echo "Under construction" > "$APP/index.html"
+	commit_all "$APP" "Lose the team"
+	run push "$APP" demo
+	[ "$status" -ne 0 ]
+	[[ "$output" == *"web.1: health check GET /, try 1 of 2: got HTTP 200 without 'Our Amazing Team'"* ]]
+	[[ "$output" == *"Push rejected: the release failed to start"*"web.1 failed its health check GET / after 2 tries: got HTTP 200 without 'Our Amazing Team' (CHECKS line 6)"* ]]
+	old_release_serves "Our Amazing Team" /
+}
+
+@test "a bad CHECKS line fails the build naming it" {
+	fixture_app checks "$APP"
+	printf 'WAIT=soon\n/ Our Amazing Team\n' > "$APP/CHECKS"
+	commit_all "$APP" "A bad setting"
+	run push "$APP" demo
+	[ "$status" -ne 0 ]
+	[[ "$output" == *"Build failed: CHECKS line 1: WAIT=soon: expected a whole number from 0 to 600"* ]]
+	nothing_changed
+}
+
+@test "app.json Dokku-style checks gate the rollout; unsupported keys are named" {
+	start_berthd
+	fixture_app dokku-healthchecks "$APP"
+	# CHECKS too: app.json's checks win, and the push says so.
+	printf '/ Welcome\n' > "$APP/CHECKS"
+	commit_all "$APP" "CHECKS too"
+	run push "$APP" demo
+	[ "$status" -eq 0 ] || { echo "$output"; false; }
+	[[ "$output" == *"Warning: app.json: healthchecks.web[0].port is not supported by berth; ignored"* ]]
+	[[ "$output" == *"Warning: CHECKS not used: app.json has healthchecks for web"* ]]
+	v1=$(remote_head demo main)
+	echo "About us" > "$APP/about.html"
+	commit_all "$APP" "Lose the team"
+	run push "$APP" demo
+	[ "$status" -ne 0 ]
+	[[ "$output" == *"web.1 failed its health check GET /about.html after 2 tries: got HTTP 200 without 'Our Amazing Team' (app.json healthchecks.web \"about page\")"* ]]
+	old_release_serves "Meet Our Amazing Team" /about.html
 }

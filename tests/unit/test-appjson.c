@@ -218,9 +218,12 @@ test_healthchecks(void **state)
 	const struct healthcheck *hc;
 
 	(void)state;
+	/* An entry without a path (Dokku's uptime check) is skipped, said. */
 	parse_ok("{\"healthchecks\": {\"web\": [{\"type\": \"startup\"}, "
 	    "{\"path\": \"/up\", \"status\": 204}], \"api\": [{\"path\": "
-	    "\"/\", \"timeout\": 2, \"attempts\": 7}]}}", &aj, 0);
+	    "\"/\", \"timeout\": 2, \"attempts\": 7}]}}", &aj, 1);
+	assert_string_equal(strbuf_str(&notes), "app.json: healthchecks.web[0] "
+	    "has no path: berth runs only HTTP checks; skipped\n");
 	assert_int_equal(aj.nchecks, 2);
 	hc = appjson_check(&aj, "web");
 	assert_non_null(hc);
@@ -236,6 +239,44 @@ test_healthchecks(void **state)
 	assert_null(appjson_check(&aj, "worker"));
 	appjson_clear(&aj);
 
+	/* Dokku's keys; the ones berth does not support are named. */
+	parse_ok("{\"healthchecks\": {\"web\": [{\"type\": \"startup\", "
+	    "\"name\": \"web check\", \"description\": \"d\", \"path\": "
+	    "\"/about\", \"content\": \"Our Amazing Team\", \"wait\": 2, "
+	    "\"initialDelay\": 4, \"timeout\": 3, \"attempts\": 6, "
+	    "\"port\": 5000, \"httpHeaders\": []}, {\"type\": \"liveness\", "
+	    "\"path\": \"/live\"}, {\"path\": \"/x\", \"bogus\": 1}]}}",
+	    &aj, 4);
+	assert_string_equal(strbuf_str(&notes),
+	    "app.json: healthchecks.web[0].port is not supported by berth; "
+	    "ignored\n"
+	    "app.json: healthchecks.web[0].httpHeaders is not supported by "
+	    "berth; ignored\n"
+	    "app.json: healthchecks.web[1]: type 'liveness' is not supported "
+	    "by berth (only \"startup\" checks gate a rollout); skipped\n"
+	    "app.json: unknown key 'healthchecks.web[2].bogus' ignored\n");
+	assert_int_equal(aj.nchecks, 2);
+	hc = appjson_check(&aj, "web");
+	assert_string_equal(hc->name, "web check");
+	assert_string_equal(hc->path, "/about");
+	assert_string_equal(hc->content, "Our Amazing Team");
+	assert_int_equal(hc->wait, 2);
+	assert_int_equal(hc->initial_delay, 4);
+	assert_int_equal(hc->timeout, 3);
+	assert_int_equal(hc->attempts, 6);
+	assert_string_equal(hc->where, "app.json healthchecks.web");
+	assert_string_equal(aj.checks[1].path, "/x");
+	assert_int_equal(aj.checks[1].wait, 1);
+	assert_int_equal(aj.checks[1].initial_delay, 0);
+	assert_null(aj.checks[1].content);
+	appjson_clear(&aj);
+
+	parse_fails("{\"healthchecks\": {\"web\": [{\"path\": \"/\", "
+	    "\"content\": 3}]}}", "app.json: healthchecks.web[0].content: "
+	    "expected a string");
+	parse_fails("{\"healthchecks\": {\"web\": [{\"path\": \"/\", "
+	    "\"initialDelay\": -1}]}}", "app.json: healthchecks.web[0]."
+	    "initialDelay: expected a whole number from 0 to 600");
 	parse_fails("{\"healthchecks\": []}", "app.json: healthchecks: "
 	    "expected an object of process types");
 	parse_fails("{\"healthchecks\": {\"web\": {}}}", "app.json: "

@@ -146,12 +146,14 @@ fake_accepts(void *data, int port)
 }
 
 static long
-fake_health(void *data, int port, const struct healthcheck *hc)
+fake_health(void *data, int port, const struct healthcheck *hc,
+    struct strbuf *body)
 {
 	struct fixture *f = data;
 	char cmd[64];
 
 	(void)hc;
+	strbuf_addstr(body, "all good");
 	command_of(f, port, cmd, sizeof(cmd));
 	return strcmp(cmd, "unhealthy") == 0 ? 500 : 200;
 }
@@ -317,8 +319,16 @@ make_plan(struct rollout_plan *plan, int version, const char *cmd,
 	plan->form[0].quantity = quantity;
 	plan->nform = 1;
 	if (check) {
-		static const char aj[] = "{\"healthchecks\": {\"web\": "
-		    "[{\"path\": \"/health\", \"attempts\": 2}]}}";
+		/* 1: a status check; 2: then one whose content the answer
+		 * ("all good") lacks; 3: then one whose content it has. */
+		static const char *const ajs[] = { "", "{\"healthchecks\": "
+		    "{\"web\": [{\"path\": \"/health\", \"attempts\": 2}]}}",
+		    "{\"healthchecks\": {\"web\": [{\"path\": \"/health\"}, "
+		    "{\"path\": \"/about\", \"name\": \"about\", \"content\": "
+		    "\"missing\", \"attempts\": 2, \"wait\": 0}]}}",
+		    "{\"healthchecks\": {\"web\": [{\"path\": \"/health\"}, "
+		    "{\"path\": \"/about\", \"content\": \"good\"}]}}" };
+		const char *aj = ajs[check];
 
 		assert_int_equal(appjson_parse(aj, strlen(aj), &plan->aj,
 		    NULL, NULL), 0);
@@ -610,6 +620,21 @@ test_failed_health_check(void **state)
 	    "check GET /health after 2 tries: got HTTP 500 (app.json "
 	    "healthchecks.web)"));
 	assert_int_equal(count(f, "shop", SV_UP, 1), 1);
+}
+
+static void
+test_content_check(void **state)
+{
+	struct fixture *f = *state;
+
+	assert_int_equal(deploy(f, "shop", 1, 1, "ok", 1, 1), 0);
+	assert_int_equal(deploy(f, "shop", 1, 2, "ok", 1, 2), -1);
+	assert_non_null(strstr(berth_last_error(), "web.1 failed its health "
+	    "check GET /about after 2 tries: got HTTP 200 without 'missing' "
+	    "(app.json healthchecks.web \"about\")"));
+	assert_int_equal(count(f, "shop", SV_UP, 1), 1);
+	assert_int_equal(deploy(f, "shop", 1, 3, "ok", 1, 3), 0);
+	assert_int_equal(count(f, "shop", SV_UP, 3), 1);
 }
 
 /* A second operation of the app, in a thread: scale to 3, or destroy. */
@@ -938,6 +963,8 @@ main(void)
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_crash_during_boot,
 		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_content_check, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(test_failed_health_check,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_scale_during_deploy,
