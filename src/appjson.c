@@ -465,8 +465,41 @@ parse_formation(json_t *v, const char *path, struct formation_item **f,
  * (test-setup, test); else the deploy ones (postdeploy, pr-predestroy).
  * Other script names are noted.
  */
+/* scripts.dokku: {"predeploy": CMD, "postdeploy": CMD}, as on Dokku. */
 static int
-parse_scripts(json_t *v, const char *path, int test,
+parse_dokku_scripts(json_t *v, const char *path, struct appjson_scripts *s,
+    const struct notes *n)
+{
+	char *where = subpath(path, "dokku");
+	const char *k;
+	json_t *m;
+	int ret = -1;
+
+	if (!json_is_object(v)) {
+		berth_error("app.json: %s: expected an object of commands",
+		    where);
+		goto out;
+	}
+	json_object_foreach(v, k, m) {
+		char **slot = strcmp(k, "predeploy") == 0 ? &s->dokku_predeploy :
+		    strcmp(k, "postdeploy") == 0 ? &s->dokku_postdeploy : NULL;
+
+		if (slot == NULL)
+			note_unknown(n, where, k);
+		else if (string_field(v, k, where, slot) < 0)
+			goto out;
+	}
+	ret = 0;
+out:
+	free(where);
+	return ret;
+}
+
+/*
+ * With dokku set (the top-level scripts), scripts.dokku is read too.
+ */
+static int
+parse_scripts(json_t *v, const char *path, int test, int dokku,
     struct appjson_scripts *s, const struct notes *n)
 {
 	const char *k;
@@ -478,6 +511,11 @@ parse_scripts(json_t *v, const char *path, int test,
 	json_object_foreach(v, k, m) {
 		char **slot = NULL;
 
+		if (dokku && strcmp(k, "dokku") == 0) {
+			if (parse_dokku_scripts(m, path, s, n) < 0)
+				return -1;
+			continue;
+		}
 		if (test && strcmp(k, "test-setup") == 0)
 			slot = &s->test_setup;
 		else if (test && strcmp(k, "test") == 0)
@@ -519,7 +557,7 @@ parse_environment(json_t *v, const char *path, int test,
 			    &e->nformation, n);
 		} else if (strcmp(k, "scripts") == 0) {
 			where = subpath(path, k);
-			ret = parse_scripts(m, where, test, &e->scripts, n);
+			ret = parse_scripts(m, where, test, 0, &e->scripts, n);
 		} else {
 			note_unknown(n, path, k);
 			continue;
@@ -690,7 +728,7 @@ appjson_parse(const char *text, size_t len, struct appjson *out,
 	    &out->nformation, &n) < 0)
 		goto out;
 	v = json_object_get(root, "scripts");
-	if (v != NULL && parse_scripts(v, "scripts", 0, &out->scripts,
+	if (v != NULL && parse_scripts(v, "scripts", 0, 1, &out->scripts,
 	    &n) < 0)
 		goto out;
 	v = json_object_get(root, "environments");
@@ -733,6 +771,8 @@ scripts_clear(struct appjson_scripts *s)
 {
 	free(s->postdeploy);
 	free(s->pr_predestroy);
+	free(s->dokku_predeploy);
+	free(s->dokku_postdeploy);
 	free(s->test_setup);
 	free(s->test);
 }

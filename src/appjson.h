@@ -52,6 +52,8 @@ struct appjson_env {
 struct appjson_scripts {
 	char *postdeploy;
 	char *pr_predestroy;
+	char *dokku_predeploy;	/* scripts.dokku.predeploy (top level only) */
+	char *dokku_postdeploy;	/* scripts.dokku.postdeploy */
 	char *test_setup;	/* environments.test only */
 	char *test;		/* environments.test only */
 };

@@ -261,8 +261,55 @@ run_release_phase(struct request *rq, struct sv_app *a,
 }
 
 /*
- * A deploy: run the pending release's release phase, roll it out, and
- * record how it ended. The release never stays pending: when the
+ * Run app.json scripts.dokku.WHICH of plan's release, when it has one.
+ * rel: the release as loaded (a rollout takes plan's).
+ */
+static int
+run_dokku_script(struct request *rq, struct sv_app *a,
+    const struct release *rel, const char *commit, const char *which)
+{
+	struct supervisor *sv = rq->cs->sv;
+	int rc = release_dokku_script(rq->cs->root, rq->la.name, rel, commit,
+	    which, rq->pr.fn, rq->pr.data);
+
+	if (rc == 1)
+		return 0;
+	pthread_mutex_lock(&sv->lock);
+	sv_app_event(a, "release", "%s of v%d %s", which, rel->version,
+	    rc < 0 ? "failed" : "succeeded");
+	pthread_mutex_unlock(&sv->lock);
+	return rc;
+}
+
+/*
+ * Once the release is live: its scripts.dokku.postdeploy. A failure is
+ * reported; the release stays, as on Dokku.
+ */
+static void
+run_postdeploy(struct request *rq, struct sv_app *a, int64_t rel_id)
+{
+	struct release rel;
+	struct proctypes types;
+	char *commit = NULL;
+
+	if (release_load(rq->db, rq->la.id, rel_id, &rel, &commit,
+	    &types) < 0) {
+		progress_say(&rq->pr, " !     postdeploy not run: %s",
+		    berth_last_error());
+		return;
+	}
+	if (run_dokku_script(rq, a, &rel, commit, "postdeploy") < 0)
+		progress_say(&rq->pr, " !     %s; v%d stays live",
+		    berth_last_error(), rel.version);
+	free(commit);
+	proctypes_clear(&types);
+	release_clear(&rel);
+}
+
+/*
+ * A deploy: run the pending release's scripts.dokku.predeploy and
+ * release phase, roll it out, record how it ended, then run its
+ * scripts.dokku.postdeploy. The release never stays pending: when the
  * client goes away, this thread still finishes it.
  */
 json_t *
@@ -305,6 +352,9 @@ cmd_deploy(struct request *rq)
 	had_prev = ledger_release_current(rq->db, rq->la.id, &prev) == 0;
 	rc = refused(rq, &gw);
 	if (rc == 0)
+		rc = run_dokku_script(rq, a, &plan.rel, plan.commit,
+		    "predeploy");
+	if (rc == 0)
 		rc = run_release_phase(rq, a, &plan);
 	if (rc == 0)
 		rc = refused(rq, &gw);
@@ -317,6 +367,7 @@ cmd_deploy(struct request *rq)
 		settle(rq, &rel, 1, NULL);
 		if (rq->la.stopped)
 			ledger_app_set_stopped(rq->db, rq->la.id, 0);
+		run_postdeploy(rq, a, rel.id);
 		staged_end(&gw, 1, NULL);
 		reply = json_pack("{s:b, s:i}", "ok", 1, "version",
 		    rel.version);

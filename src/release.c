@@ -1,7 +1,9 @@
 /*
- * release.c - the release phase.
+ * release.c - the release phase, and app.json's scripts.dokku that run
+ * around it.
  */
 #include "release.h"
+#include "appjson.h"
 #include "dyno.h"
 #include "sandbox.h"
 
@@ -158,6 +160,48 @@ out:
 		dyno_oneoff_end(r, token);
 	strbuf_release(&why);
 	child_clear(&c);
+	return ret;
+}
+
+int
+release_dokku_script(const struct berth_root *r, const char *app,
+    const struct release *rel, const char *commit, const char *which,
+    line_fn out, void *data)
+{
+	struct appjson aj;
+	char *dir = root_pathf(r, "slugs/%s", rel->slug_id), *logpath, *msg;
+	const char *cmd;
+	int ret = 1;
+
+	if (appjson_load(dir, &aj, NULL, NULL) != 0) {
+		berth_clear_error();	/* the build checked it */
+		free(dir);
+		return 1;
+	}
+	free(dir);
+	cmd = strcmp(which, "predeploy") == 0 ? aj.scripts.dokku_predeploy :
+	    aj.scripts.dokku_postdeploy;
+	if (cmd == NULL)
+		goto out;
+	if (out != NULL) {
+		msg = xasprintf("-----> Running %s (app.json scripts.dokku): "
+		    "%s", which, cmd);
+		out(msg, data);
+		free(msg);
+	}
+	logpath = root_pathf(r, "logs/release-%lld-%s.log",
+	    (long long)rel->id, which);
+	ret = release_script(r, app, rel, commit, cmd, which, logpath,
+	    r->cfg.release_timeout, out, data);
+	free(logpath);
+	if (ret < 0) {
+		/* "predeploy (cmd) exited ..." names the script in full */
+		msg = xstrdup(berth_last_error());
+		berth_error("app.json scripts.dokku.%s", msg);
+		free(msg);
+	}
+out:
+	appjson_clear(&aj);
 	return ret;
 }
 

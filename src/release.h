@@ -46,6 +46,18 @@ int release_script(const struct berth_root *r, const char *app,
     const char *name, const char *logpath, int timeout, line_fn out,
     void *data);
 /*
+ * Run app.json scripts.dokku.WHICH ("predeploy" or "postdeploy") of
+ * rel's slug as Dokku does: predeploy before the release phase (a
+ * failure fails the release), postdeploy once the release is live. A
+ * one-off dyno of rel, like the release phase, output to out and, capped,
+ * to logs/release-ID-WHICH.log; changes it makes never reach the slug.
+ * 1 when the slug's app.json has no such script; 0 when it succeeded;
+ * -1 with berth_error() naming the script, with its last lines.
+ */
+int release_dokku_script(const struct berth_root *r, const char *app,
+    const struct release *rel, const char *commit, const char *which,
+    line_fn out, void *data);
+/*
  * Load release rel_id (0 = the app's current one) with its slug's commit
  * and process types.
  */

@@ -36,8 +36,9 @@ call(const struct berth_root *r, json_t *req, line_fn progress, void *data,
 }
 
 /*
- * berthd is not running: run the release phase here, and record the
- * release as succeeded (berthd starts it when it comes up) or failed.
+ * berthd is not running: run app.json scripts.dokku.predeploy and the
+ * release phase here, and record the release as succeeded (berthd
+ * starts it when it comes up; its postdeploy is not run) or failed.
  * A gated release stays pending for its gate: git has not moved its
  * ref yet.
  */
@@ -56,15 +57,19 @@ deploy_offline(const struct berth_root *r, const char *app,
 	}
 	memset(&prev, 0, sizeof(prev));
 	had_prev = ledger_release_current(r->db, rel.app_id, &prev) == 0;
-	if (proctypes_get(&types, "release") != NULL && progress != NULL) {
+	rc = release_dokku_script(r, app, &rel, commit, "predeploy", progress,
+	    data);
+	if (rc >= 0 && proctypes_get(&types, "release") != NULL &&
+	    progress != NULL) {
 		char *head = xasprintf("-----> Release phase: %s",
 		    proctypes_get(&types, "release"));
 
 		progress(head, data);
 		free(head);
 	}
-	rc = release_phase(r, r->db, app, &rel, commit, &types, progress,
-	    data);
+	if (rc >= 0)
+		rc = release_phase(r, r->db, app, &rel, commit, &types,
+		    progress, data);
 	if (rc < 0) {
 		char *why = xstrdup(berth_last_error());
 

@@ -245,3 +245,54 @@ old_release_serves() {
 	[[ "$output" == *"web.1 failed its health check GET /about.html after 2 tries: got HTTP 200 without 'Our Amazing Team' (app.json healthchecks.web \"about page\")"* ]]
 	old_release_serves "Meet Our Amazing Team" /about.html
 }
+
+# ---- app.json scripts.dokku ----
+
+@test "scripts.dokku.predeploy runs before the release phase, postdeploy once live" {
+	start_berthd
+	fixture_app dokku-scripts "$APP"
+	run push "$APP" demo
+	[ "$status" -eq 0 ] || { echo "$output"; false; }
+	order=$(printf '%s\n' "$output" | grep -E '^remote:        (predeploy ran|release phase ran|web\.1 up|postdeploy ran)' |
+	    sed -e 's/^remote: *//' -e 's/ (.*s)//' -e 's/[[:space:]]*$//' | tr '\n' '|')
+	[ "$order" = "predeploy ran in predeploy.1, v1|release phase ran|web.1 up|postdeploy ran|" ] || { echo "$order"; false; }
+	[[ "$output" != *"a review app seed"* ]]
+	run router_get demo-staging /
+	[ "$output" = v1 ]
+}
+
+@test "a failing scripts.dokku.predeploy rejects the release; the old one keeps serving" {
+	start_berthd
+	fixture_app dokku-scripts "$APP"
+	push "$APP" demo
+	v1=$(remote_head demo main)
+	echo v2 > "$APP/index.html"
+	touch "$APP/fail-predeploy"
+	commit_all "$APP" "Fail the predeploy"
+	run push "$APP" demo
+	[ "$status" -ne 0 ]
+	[[ "$output" == *"predeploy ran in predeploy.1, v2"* ]]
+	[[ "$output" == *"Push rejected: the release failed to start: app.json scripts.dokku.predeploy (echo "*") exited with status 1"* ]]
+	# Neither the release phase nor postdeploy ran for v2.
+	[[ "$(printf '%s\n' "$output" | grep -c 'release phase ran')" -eq 0 ]]
+	[[ "$output" != *"postdeploy ran"* ]]
+	old_release_serves v1 /
+}
+
+@test "a failing scripts.dokku.postdeploy is reported; the release stays live" {
+	start_berthd
+	fixture_app dokku-scripts "$APP"
+	push "$APP" demo
+	echo v2 > "$APP/index.html"
+	touch "$APP/fail-postdeploy"
+	commit_all "$APP" "Fail the postdeploy"
+	run push "$APP" demo
+	[ "$status" -eq 0 ] || { echo "$output"; false; }
+	[[ "$output" == *" !     app.json scripts.dokku.postdeploy (echo "*") exited with status 1; its last lines:"* ]]
+	[[ "$output" == *"v2 stays live"* ]]
+	run berth releases -a demo-staging --json
+	[ "$(json_get "$output" 'd[0]["status"]')" = succeeded ]
+	[ "$(remote_head demo main)" = "$(git -C "$APP" rev-parse HEAD)" ]
+	run router_get demo-staging /
+	[ "$output" = v2 ]
+}

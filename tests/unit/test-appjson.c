@@ -549,12 +549,16 @@ test_scripts(void **state)
 	assert_null(aj.scripts.test_setup);
 	appjson_clear(&aj);
 
-	/* Other names, including the test ones at the top, are noted. */
-	parse_ok("{\"scripts\": {\"dokku\": {\"predeploy\": \"x\"}, "
+	/* Dokku's scripts; other names, the test ones at the top too, are
+	 * noted. */
+	parse_ok("{\"scripts\": {\"dokku\": {\"predeploy\": \"x\", "
+	    "\"postdeploy\": \"y\", \"prebuild\": \"z\"}, "
 	    "\"test\": \"make check\", \"postdeploy\": \"\"}}", &aj, 2);
 	assert_string_equal(strbuf_str(&notes),
-	    "app.json: unknown key 'scripts.dokku' ignored\n"
+	    "app.json: unknown key 'scripts.dokku.prebuild' ignored\n"
 	    "app.json: unknown key 'scripts.test' ignored\n");
+	assert_string_equal(aj.scripts.dokku_predeploy, "x");
+	assert_string_equal(aj.scripts.dokku_postdeploy, "y");
 	assert_string_equal(aj.scripts.postdeploy, "");
 	assert_null(aj.scripts.pr_predestroy);
 	assert_null(aj.scripts.test);
@@ -564,6 +568,14 @@ test_scripts(void **state)
 	assert_null(aj.scripts.postdeploy);
 	appjson_clear(&aj);
 
+	parse_fails("{\"scripts\": {\"dokku\": \"x\"}}",
+	    "app.json: scripts.dokku: expected an object of commands");
+	parse_fails("{\"scripts\": {\"dokku\": {\"predeploy\": 1}}}",
+	    "app.json: scripts.dokku.predeploy: expected a string");
+	/* only at the top: environments.review's scripts do not know it */
+	parse_ok("{\"environments\": {\"review\": {\"scripts\": "
+	    "{\"dokku\": {}}}}}", &aj, 1);
+	appjson_clear(&aj);
 	parse_fails("{\"scripts\": \"bin/seed\"}",
 	    "app.json: scripts: expected an object of commands");
 	parse_fails("{\"scripts\": {\"postdeploy\": [\"bin/seed\"]}}",
