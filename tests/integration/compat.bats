@@ -296,3 +296,59 @@ old_release_serves() {
 	run router_get demo-staging /
 	[ "$output" = v2 ]
 }
+
+# ---- the bundled nodejs buildpack, as Heroku's behaves ----
+
+@test "nodejs without a lock file: scripts run as on Heroku, devDependencies pruned" {
+	fixture_app node-nolock "$APP"
+	run push "$APP" demo
+	[ "$status" -eq 0 ] || { echo "$output"; false; }
+	[[ "$output" == *"Node.js app detected (nodejs)"* ]]
+	[[ "$output" == *"Installing dependencies with npm install (no lock file)"* ]]
+	[[ "$output" == *"Running heroku-prebuild"*"Running heroku-postbuild"*"Pruning devDependencies"* ]]
+	[[ "$output" != *"Running build"* ]]
+	slug=$(slug_dir demo-staging)
+	# heroku-prebuild before the install (its postinstall), heroku-postbuild
+	# instead of build, with the devDependency still there for it.
+	[ "$(cat "$slug/steps.txt")" = "$(printf 'prebuild\npostinstall\npostbuild')" ]
+	[ -e "$slug/node_modules/greeting/index.js" ]
+	[ ! -e "$slug/node_modules/devtool" ]
+}
+
+@test "nodejs: build runs when there is no heroku-postbuild; NODE_ENV=development keeps devDependencies" {
+	fixture_app node-nolock "$APP"
+	python3 - "$APP/package.json" <<-'PY'
+	import json, sys
+	p = json.load(open(sys.argv[1]))
+	del p["scripts"]["heroku-postbuild"]
+	p["scripts"]["build"] = "echo build >> steps.txt"
+	json.dump(p, open(sys.argv[1], "w"), indent=2)
+	PY
+	commit_all "$APP" "Only build"
+	berth config:set NODE_ENV=development -a demo-staging >/dev/null
+	run push "$APP" demo
+	[ "$status" -eq 0 ] || { echo "$output"; false; }
+	[[ "$output" != *"Pruning devDependencies"* ]]
+	slug=$(slug_dir demo-staging)
+	[ "$(cat "$slug/steps.txt")" = "$(printf 'prebuild\npostinstall\nbuild')" ]
+	[ -e "$slug/node_modules/devtool/index.js" ]
+}
+
+@test "nodejs: on a cache hit the app's postinstall still runs" {
+	fixture_app node-nolock "$APP"
+	(cd "$APP" && npm install --package-lock-only --offline --no-audit \
+	    --no-fund >/dev/null 2>&1)
+	[ -f "$APP/package-lock.json" ]
+	commit_all "$APP" "Lock file"
+	run push "$APP" demo
+	[ "$status" -eq 0 ] || { echo "$output"; false; }
+	[[ "$output" == *"Installing dependencies with npm ci"* ]]
+	commit_change "$APP" "Touch"
+	run push "$APP" demo
+	[ "$status" -eq 0 ] || { echo "$output"; false; }
+	[[ "$output" == *"Restoring node_modules from cache"*"Running postinstall"* ]]
+	slug=$(slug_dir demo-staging)
+	[ "$(cat "$slug/steps.txt")" = "$(printf 'prebuild\npostinstall\npostbuild')" ]
+	[ ! -e "$slug/node_modules/devtool" ]
+	[ -e "$slug/node_modules/greeting/index.js" ]
+}
