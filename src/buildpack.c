@@ -207,30 +207,17 @@ buildpack_resolve(struct berth_root *r, const char *spec,
 int
 buildpack_list_parse(const char *text, size_t len, struct strvec *out)
 {
-	const char *p = text, *end = text + len;
+	const char *p = text, *s, *e, *w;
 	int lineno = 0;
 
-	if (len >= 3 && memcmp(p, "\xef\xbb\xbf", 3) == 0)
-		p += 3;		/* a BOM, as editors on Windows write */
-	while (p < end) {
-		const char *nl = memchr(p, '\n', (size_t)(end - p));
-		const char *e = nl != NULL ? nl : end, *w;
-
-		lineno++;
-		while (p < e && (*p == ' ' || *p == '\t'))
-			p++;
-		while (e > p && (e[-1] == ' ' || e[-1] == '\t' ||
-		    e[-1] == '\r'))
-			e--;
-		if (p < e && *p != '#') {
-			for (w = p; w < e; w++)
-				if (*w == ' ' || *w == '\t' || *w == '\0')
-					return berth_error(".buildpacks line %d: "
-					    "expected one buildpack URL or name "
-					    "a line", lineno);
-			strvec_pushf(out, "%.*s", (int)(e - p), p);
-		}
-		p = nl != NULL ? nl + 1 : end;
+	while (text_next_line(&p, text + len, &lineno, &s, &e)) {
+		if (s == e || *s == '#')
+			continue;
+		for (w = s; w < e; w++)
+			if (*w == ' ' || *w == '\t' || *w == '\0')
+				return berth_error(".buildpacks line %d: expected "
+				    "one buildpack URL or name a line", lineno);
+		strvec_pushf(out, "%.*s", (int)(e - s), s);
 	}
 	return 0;
 }

@@ -97,36 +97,26 @@ checks_parse(const char *text, size_t len, struct healthcheck **out,
     size_t *nr)
 {
 	struct settings st = { CHECKS_WAIT, CHECKS_TIMEOUT, CHECKS_ATTEMPTS };
-	const char *p = text, *end = text + len;
+	const char *p = text, *s, *e, *w;
 	size_t first = *nr, i;
 	int lineno = 0;
 
-	if (len >= 3 && memcmp(p, "\xef\xbb\xbf", 3) == 0)
-		p += 3;
-	while (p < end) {
-		const char *nl = memchr(p, '\n', (size_t)(end - p));
-		const char *e = nl != NULL ? nl : end, *w;
+	while (text_next_line(&p, text + len, &lineno, &s, &e)) {
 		struct healthcheck hc;
 
-		lineno++;
-		while (p < e && (*p == ' ' || *p == '\t'))
-			p++;
-		while (e > p && (e[-1] == ' ' || e[-1] == '\t' ||
-		    e[-1] == '\r'))
-			e--;
-		for (w = p; w < e && *w != ' ' && *w != '\t'; w++)
+		for (w = s; w < e && *w != ' ' && *w != '\t'; w++)
 			if (*w == '\0')
 				goto bad_byte;
-		if (p == e || *p == '#')
-			goto next;
-		if (memchr(p, '=', (size_t)(w - p)) != NULL && *p != '/' &&
-		    strncmp(p, "http", 4) != 0) {
-			if (parse_setting(p, (size_t)(w - p), lineno, &st) < 0)
+		if (s == e || *s == '#')
+			continue;
+		if (memchr(s, '=', (size_t)(w - s)) != NULL && *s != '/' &&
+		    strncmp(s, "http", 4) != 0) {
+			if (parse_setting(s, (size_t)(w - s), lineno, &st) < 0)
 				goto fail;
-			goto next;
+			continue;
 		}
 		memset(&hc, 0, sizeof(hc));
-		if (parse_target(p, (size_t)(w - p), lineno, &hc) < 0)
+		if (parse_target(s, (size_t)(w - s), lineno, &hc) < 0)
 			goto fail;
 		while (w < e && (*w == ' ' || *w == '\t'))
 			w++;
@@ -140,8 +130,6 @@ checks_parse(const char *text, size_t len, struct healthcheck **out,
 		hc.where = xasprintf("CHECKS line %d", lineno);
 		*out = xrealloc(*out, (*nr + 1) * sizeof(**out));
 		(*out)[(*nr)++] = hc;
-next:
-		p = nl != NULL ? nl + 1 : end;
 	}
 	/* Settings apply to every check, wherever in the file they are. */
 	for (i = first; i < *nr; i++) {

@@ -1044,3 +1044,26 @@ write_small(const char *path, const char *data, size_t len)
 	close(fd);
 	return ok ? 0 : -1;
 }
+
+int
+text_next_line(const char **p, const char *end, int *lineno,
+    const char **start, const char **stop)
+{
+	const char *s = *p, *nl, *e;
+
+	if (*lineno == 0 && end - s >= 3 && memcmp(s, "\xef\xbb\xbf", 3) == 0)
+		s += 3;
+	if (s >= end)
+		return 0;
+	nl = memchr(s, '\n', (size_t)(end - s));
+	e = nl != NULL ? nl : end;
+	while (s < e && (*s == ' ' || *s == '\t'))
+		s++;
+	while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r'))
+		e--;
+	*start = s;
+	*stop = e;
+	*p = nl != NULL ? nl + 1 : end;
+	(*lineno)++;
+	return 1;
+}
