@@ -180,6 +180,18 @@ has_submodules(const git_tree *tree)
 
 #define SUBMODULE_DEPTH_MAX 8	/* submodules of submodules of... */
 
+/* Whether url is a path on this server (or file://) where nothing is:
+ * libgit2 would call it an "unsupported URL protocol". */
+static int
+local_missing(const char *url)
+{
+	if (url == NULL)
+		return 0;
+	if (strncmp(url, "file://", 7) == 0)
+		url += 7;
+	return url[0] == '/' && !path_exists(url);
+}
+
 static int
 collect_name(git_submodule *sm, const char *name, void *payload)
 {
@@ -243,8 +255,11 @@ update_submodules(git_repository *w, int depth)
 		git_error_clear();
 		uo.checkout_opts.checkout_strategy = GIT_CHECKOUT_FORCE;
 		uo.fetch_opts.download_tags = GIT_REMOTE_DOWNLOAD_TAGS_NONE;
-		rc = git_submodule_update(sm, 1, &uo);
-		if (rc < 0) {
+		if (local_missing(url.ptr)) {
+			rc = berth_error("submodule %s (%s) cannot be fetched: no "
+			    "repository there; make its URL one this server "
+			    "can reach", names.v[i], shown);
+		} else if ((rc = git_submodule_update(sm, 1, &uo)) < 0) {
 			const git_error *e = git_error_last();
 
 			berth_error("submodule %s (%s) cannot be fetched: %s; "

@@ -176,7 +176,7 @@ add_submodule() {
 	add_submodule ../missing.git
 	run push "$APP" demo
 	[ "$status" -ne 0 ]
-	[[ "$output" == *"Build failed: submodule vendor/lib ($BERTH_ROOT/repos/missing.git) cannot be fetched: "* ]]
+	[[ "$output" == *"Build failed: submodule vendor/lib ($BERTH_ROOT/repos/missing.git) cannot be fetched: no repository there; make its URL one this server can reach"* ]]
 	nothing_changed
 }
 
