@@ -198,8 +198,13 @@ int cmd_lock_app(struct cmd_ctx *ctx, const struct app *a, const char *what);
  */
 void cmd_settle_idle(struct cmd_ctx *ctx, const struct app *a);
 /* Config var helpers (cmd-vars.c), shared by every config command. */
-/* Parse and check every KEY=VALUE argument into set; 1 after printing. */
-int cmd_vars_parse(struct cmd_ctx *ctx, const char *cmd, struct kvlist *set);
+/*
+ * Parse and check every KEY=VALUE argument into set; 1 after printing.
+ * dyno: the vars reach dynos, so a name berth sets there itself (PORT)
+ * is refused rather than silently overridden.
+ */
+int cmd_vars_parse(struct cmd_ctx *ctx, const char *cmd, int dyno,
+    struct kvlist *set);
 /* "A, B"; caller frees. */
 char *cmd_key_names(const char *const *keys, size_t nr);
 /* The distinct argv keys that kv has (keys) and has not (absent); both
