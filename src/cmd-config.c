@@ -230,8 +230,8 @@ const struct berth_cmd cmd_config_set_entry = {
 	.help =
 	"Each argument is split at its first '='; VALUE may be empty or hold\n"
 	"'='. KEY is letters, digits and '_', not starting with a digit.\n"
-	"berth sets PORT, DYNO, HOME, SOURCE_VERSION and BERTH_APP,\n"
-	"BERTH_RELEASE, BERTH_DYNO_ID in every dyno itself: those names are\n"
+	"berth sets PORT, DYNO, HOME, SOURCE_VERSION, BERTH_APP,\n"
+	"BERTH_RELEASE and BERTH_DYNO_ID in every dyno itself: those keys are\n"
 	"refused. Values are not echoed back; see them with: berth config\n"
 	"-a APP. Heroku's words: \"Setting KEY and restarting APP... done,\n"
 	"vN\" (\"Setting KEY on APP... done\" before the app's first release).",

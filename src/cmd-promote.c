@@ -179,7 +179,7 @@ pick_source(struct cmd_ctx *ctx, const struct pipeline *p, struct app *apps,
 		return NULL;
 	}
 	return pick_app(p, apps, napps, from != NULL ? from : ctx->app,
-	    "staging", from != NULL ? "--from" : "-a");
+	    "staging", from == NULL && ctx->app != NULL ? "-a" : "--from");
 }
 
 struct outcome {
@@ -675,7 +675,8 @@ const struct berth_cmd cmd_pipelines_promote_entry = {
 	.options = (const struct cmd_option[]){
 		CMD_OPT_PIPELINE,
 		{ .name = "app", .short_name = 'a', .kind = CMD_STRING,
-		    .arg = "APP", .help = "the source app (its pipeline's)" },
+		    .arg = "APP",
+		    .help = "the source app, and so its pipeline (Heroku's)" },
 		{ .name = "from", .kind = CMD_STRING, .arg = "APP|STAGE",
 		    .help = "the source app (default: the staging app)" },
 		{ .name = "to", .kind = CMD_STRING, .arg = "APP,...",
@@ -702,7 +703,8 @@ const struct berth_cmd cmd_pipelines_diff_entry = {
 	.options = (const struct cmd_option[]){
 		CMD_OPT_PIPELINE,
 		{ .name = "app", .short_name = 'a', .kind = CMD_STRING,
-		    .arg = "APP", .help = "the upstream app (its pipeline's)" },
+		    .arg = "APP",
+		    .help = "the upstream app, and so its pipeline (Heroku's)" },
 		{ .name = "from", .kind = CMD_STRING, .arg = "APP",
 		    .help = "the upstream app (default: staging)" },
 		{ .name = "to", .kind = CMD_STRING, .arg = "APP",
