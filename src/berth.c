@@ -257,6 +257,22 @@ cmd_need_release(struct cmd_ctx *ctx, const struct app *a, const char *arg,
 	    "releases -a %s", a->name, q, latest, a->name);
 }
 
+int
+cmd_need_current(struct cmd_ctx *ctx, const struct app *a, const char *what,
+    struct release *out)
+{
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	rc = ledger_release_current(ctx->root.db, a->id, out);
+	if (rc < 0)
+		return cmd_fail_last();
+	if (rc > 0)
+		return cmd_fail("%s has no release to %s; push to deploy it "
+		    "first", a->name, what);
+	return 0;
+}
+
 static void
 launch_progress(const char *line, void *data)
 {

@@ -352,16 +352,8 @@ static int
 source_release(struct cmd_ctx *ctx, const struct app *src,
     struct release *srel)
 {
-	int rc = ledger_release_current(ctx->root.db, src->id, srel);
-
-	if (rc != 0) {
-		if (rc < 0)
-			cmd_fail_last();
-		else
-			cmd_fail("%s has no release to promote; push to it "
-			    "first", src->name);
+	if (cmd_need_current(ctx, src, "promote", srel) != 0)
 		return -1;
-	}
 	if (srel->slug_id == NULL) {
 		cmd_fail("%s v%d has no slug to promote", src->name,
 		    srel->version);

@@ -71,15 +71,8 @@ cmd_rollback(struct cmd_ctx *ctx)
 	lock = cmd_lock_app(ctx, &a, "rollback");
 	if (lock < 0)
 		goto out;
-	rc = ledger_release_current(ctx->root.db, a.id, &cur);
-	if (rc != 0) {
-		if (rc < 0)
-			cmd_fail_last();
-		else
-			cmd_fail("%s has no release to roll back from; push "
-			    "to deploy it first", a.name);
+	if (cmd_need_current(ctx, &a, "roll back from", &cur) != 0)
 		goto out;
-	}
 	if (ctx->argc > 0) {
 		if (cmd_need_release(ctx, &a, ctx->argv[0], &target) != 0)
 			goto out;
@@ -136,7 +129,7 @@ cmd_releases_retry(struct cmd_ctx *ctx)
 	struct app a;
 	struct release cur;
 	char *desc = NULL;
-	int lock, ret = 1, version = 0, rc;
+	int lock, ret = 1, version = 0;
 
 	memset(&cur, 0, sizeof(cur));
 	if (cmd_need_app(ctx, &a) != 0)
@@ -144,15 +137,8 @@ cmd_releases_retry(struct cmd_ctx *ctx)
 	lock = cmd_lock_app(ctx, &a, "release retry");
 	if (lock < 0)
 		goto out;
-	rc = ledger_release_current(ctx->root.db, a.id, &cur);
-	if (rc != 0) {
-		if (rc < 0)
-			cmd_fail_last();
-		else
-			cmd_fail("%s has no release to retry; push to deploy "
-			    "it first", a.name);
+	if (cmd_need_current(ctx, &a, "retry", &cur) != 0)
 		goto out;
-	}
 	if (!slug_usable(ctx, &a, &cur))
 		goto out;
 	desc = xasprintf("Retry v%d", cur.version);

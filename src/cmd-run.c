@@ -36,21 +36,14 @@ cmd_run(struct cmd_ctx *ctx)
 	struct release rel;
 	struct slug slug;
 	struct strbuf cmd = STRBUF_INIT;
-	int i, rc, ret = 1;
+	int i, ret = 1;
 
 	memset(&slug, 0, sizeof(slug));
 	memset(&rel, 0, sizeof(rel));
 	if (app_after_command(ctx) != 0 || cmd_need_app(ctx, &a) != 0)
 		return 1;
-	rc = ledger_release_current(ctx->root.db, a.id, &rel);
-	if (rc != 0) {
-		if (rc < 0)
-			cmd_fail_last();
-		else
-			cmd_fail("%s has no release yet: push to deploy it "
-			    "first", a.name);
+	if (cmd_need_current(ctx, &a, "run", &rel) != 0)
 		goto out;
-	}
 	if (rel.slug_id == NULL ||
 	    ledger_slug_get(ctx->root.db, rel.slug_id, &slug) != 0) {
 		cmd_fail("%s v%d has no slug to run", a.name, rel.version);

@@ -176,6 +176,14 @@ int cmd_may(struct cmd_ctx *ctx, int64_t pipeline_id, enum role need);
 int cmd_need_release(struct cmd_ctx *ctx, const struct app *a,
     const char *arg, struct release *out);
 /*
+ * App a's current release (the newest that succeeded) into out, for a
+ * command that needs one to act on: 0, or 1 after printing the ledger's
+ * error or "shop has no release to WHAT; push to deploy it first".
+ * Clear out either way.
+ */
+int cmd_need_current(struct cmd_ctx *ctx, const struct app *a,
+    const char *what, struct release *out);
+/*
  * Make the release o orders (release_deploy()), showing its progress
  * (o->progress, when NULL berth's own). *version (may be NULL) gets its
  * version, 0 when none was made. Returns 0 when it is live, needed no

@@ -14,13 +14,23 @@ teardown() {
 	fi
 }
 
-@test "contrib/quickstart deploys the sample app, and is safe to run twice" {
+# quickstart_root [ROUTER-LINE...]: the quick start's own server root,
+# with a router port of its own (port), so tests can run side by side,
+# dyno ports of its own too, below daemon.bash's windows, and the given
+# lines in its [router] section.
+quickstart_root() {
 	export BERTH_ROOT=$BATS_TEST_TMPDIR/qs-root QS_ROOT=$BATS_TEST_TMPDIR/qs-root
-	# A router port of its own, so tests can run side by side.
 	port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 	mkdir -p "$BERTH_ROOT"
-	# Dyno ports of its own too, below daemon.bash's windows.
-	printf '[router]\nport = %s\n[runtime]\nport_min = 1100\nport_max = 1999\n' "$port" > "$BERTH_ROOT/berth.ini"
+	{
+		printf '[router]\nport = %s\n' "$port"
+		[ $# -eq 0 ] || printf '%s\n' "$@"
+		printf '[runtime]\nport_min = 1100\nport_max = 1999\n'
+	} > "$BERTH_ROOT/berth.ini"
+}
+
+@test "contrib/quickstart deploys the sample app, and is safe to run twice" {
+	quickstart_root
 	run "$BERTH_SRCDIR/contrib/quickstart"
 	[ "$status" -eq 0 ]
 	[[ "$output" == *"Launching v1"* ]]
@@ -62,12 +72,9 @@ teardown() {
 }
 
 @test "without a router the quick start's URL is only a URL, and the missing router its own line" {
-	export BERTH_ROOT=$BATS_TEST_TMPDIR/qs-root QS_ROOT=$BATS_TEST_TMPDIR/qs-root
-	port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-	mkdir -p "$BERTH_ROOT"
 	# A machine whose nginx is missing, as a fresh one was before the
 	# quick start installed it.
-	printf '[router]\nport = %s\nnginx = /nonexistent/nginx\n[runtime]\nport_min = 2000\nport_max = 2999\n' "$port" > "$BERTH_ROOT/berth.ini"
+	quickstart_root "nginx = /nonexistent/nginx"
 	run "$BERTH_SRCDIR/contrib/quickstart"
 	[ "$status" -eq 0 ]
 	[[ "$output" == *"Hello from berth!"* ]]

@@ -107,6 +107,18 @@ refused(const struct berth_cmd *c, const char **words, const char *msg)
 	cmd_ctx_clear(&ctx);
 }
 
+/* The words must be taken, with option opt's value want. */
+static void
+accepted(const struct berth_cmd *c, const char **words, const char *opt,
+    const char *want)
+{
+	struct cmd_ctx ctx;
+
+	assert_int_equal(parse_words(&ctx, c, words), 0);
+	assert_string_equal(cmd_opt(&ctx, opt), want);
+	cmd_ctx_clear(&ctx);
+}
+
 static void
 test_options_anywhere(void **state)
 {
@@ -277,12 +289,8 @@ test_short_equals(void **state)
 	assert_string_equal(ctx.app, "shop");
 	assert_int_equal(cmd_flag(&ctx, "tail"), 1);
 	cmd_ctx_clear(&ctx);
-	assert_int_equal(parse_words(&ctx, &run_cmd, empty), 0);
-	assert_string_equal(ctx.app, "");
-	cmd_ctx_clear(&ctx);
-	assert_int_equal(parse_words(&ctx, &run_cmd, two), 0);
-	assert_string_equal(ctx.app, "=x");
-	cmd_ctx_clear(&ctx);
+	accepted(&run_cmd, empty, "app", "");
+	accepted(&run_cmd, two, "app", "=x");
 }
 
 /* An option's alias (--ps for --dyno) is the same option, all forms. */
@@ -294,21 +302,12 @@ test_option_alias(void **state)
 	const char *name[] = { "run", "--dyno", "web.2", NULL };
 	const char *letter[] = { "run", "-d", "worker", NULL };
 	const char *missing[] = { "run", "--ps", NULL };
-	struct cmd_ctx ctx;
 
 	(void)state;
-	assert_int_equal(parse_words(&ctx, &run_cmd, alias), 0);
-	assert_string_equal(cmd_opt(&ctx, "dyno"), "web.1");
-	cmd_ctx_clear(&ctx);
-	assert_int_equal(parse_words(&ctx, &run_cmd, alias_eq), 0);
-	assert_string_equal(cmd_opt(&ctx, "dyno"), "web");
-	cmd_ctx_clear(&ctx);
-	assert_int_equal(parse_words(&ctx, &run_cmd, name), 0);
-	assert_string_equal(cmd_opt(&ctx, "dyno"), "web.2");
-	cmd_ctx_clear(&ctx);
-	assert_int_equal(parse_words(&ctx, &run_cmd, letter), 0);
-	assert_string_equal(cmd_opt(&ctx, "dyno"), "worker");
-	cmd_ctx_clear(&ctx);
+	accepted(&run_cmd, alias, "dyno", "web.1");
+	accepted(&run_cmd, alias_eq, "dyno", "web");
+	accepted(&run_cmd, name, "dyno", "web.2");
+	accepted(&run_cmd, letter, "dyno", "worker");
 	/* The error names the option as it was written. */
 	refused(&run_cmd, missing, "--ps needs a value; see: berth help run");
 }
