@@ -225,34 +225,52 @@ cmd_need_release(struct cmd_ctx *ctx, const struct app *a, const char *arg,
     struct release *out)
 {
 	const char *p = arg[0] == 'v' || arg[0] == 'V' ? arg + 1 : arg;
-	char *end, q[64];
-	long v = -1;
-	int latest, rc;
+	char q[64];
+	int64_t v;
+	size_t n = strspn(p, "0123456789");
+	int latest, rc = 1;
 
-	if (*p >= '0' && *p <= '9') {
-		v = strtol(p, &end, 10);
-		if (*end != '\0' || v > 1000000000)
-			v = -1;
-	}
-	if (v < 0) {
+	if (n == 0 || p[n] != '\0') {
 		name_quote(arg, q, sizeof(q));
 		return cmd_fail("'%s' is not a release version: use vN, e.g. "
 		    "v3", q);
 	}
-	if (v == 0)
+	/* Any digits: a version past int64 is one no app has either. */
+	errno = 0;
+	v = strtoll(p, NULL, 10);
+	if (errno == 0 && v == 0)
 		return cmd_fail("v0 is not a release: versions start at v1; "
 		    "see: berth releases -a %s", a->name);
-	rc = ledger_release_get(ctx->root.db, a->id, (int)v, out);
+	if (errno == 0)
+		rc = ledger_release_get(ctx->root.db, a->id, v, out);
 	if (rc == 0)
 		return 0;
-	latest = ledger_release_latest_version(ctx->root.db, a->id);
-	if (rc < 0 || latest < 0)
+	latest = rc < 0 ? -1 : ledger_release_latest_version(ctx->root.db,
+	    a->id);
+	if (latest < 0)
 		return cmd_fail_last();
+	name_quote(p, q, sizeof(q));
 	if (latest == 0)
-		return cmd_fail("%s has no release v%ld (it has no releases "
-		    "yet; push to deploy it)", a->name, v);
-	return cmd_fail("%s has no release v%ld (latest is v%d); see: berth "
-	    "releases -a %s", a->name, v, latest, a->name);
+		return cmd_fail("%s has no release v%s (it has no releases "
+		    "yet; push to deploy it)", a->name, q);
+	return cmd_fail("%s has no release v%s (latest is v%d); see: berth "
+	    "releases -a %s", a->name, q, latest, a->name);
+}
+
+int
+cmd_need_current(struct cmd_ctx *ctx, const struct app *a, const char *what,
+    struct release *out)
+{
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	rc = ledger_release_current(ctx->root.db, a->id, out);
+	if (rc < 0)
+		return cmd_fail_last();
+	if (rc > 0)
+		return cmd_fail("%s has no release to %s; push to deploy it "
+		    "first", a->name, what);
+	return 0;
 }
 
 static void
@@ -399,15 +417,24 @@ print_cmd_help(const struct berth_cmd *c)
 
 /*
  * `berth --root DIR CMD ...` (git's order, as an sshd forced command
- * writes it) means `berth CMD --root DIR ...`: move the command first.
+ * writes it) means `berth CMD --root DIR ...`: move the command first,
+ * past every --root DIR or --root=DIR before it (a second one is then
+ * refused as given twice, as anywhere else).
  */
 static void
 root_first(int argc, char **argv)
 {
-	int n = strcmp(argv[1], "--root") == 0 ? 2 :
-	    strncmp(argv[1], "--root=", 7) == 0 ? 1 : 0;
+	int n = 0;
 	char *cmd;
 
+	while (n + 1 < argc) {
+		if (strcmp(argv[n + 1], "--root") == 0 && n + 2 < argc)
+			n += 2;
+		else if (strncmp(argv[n + 1], "--root=", 7) == 0)
+			n += 1;
+		else
+			break;
+	}
 	if (n == 0 || argc <= n + 1)
 		return;
 	cmd = argv[n + 1];
@@ -470,6 +497,7 @@ run(int argc, char **argv)
 	struct cmd_ctx ctx;
 	const struct berth_cmd *c;
 	const char *topic;
+	char q[64];
 	int ret;
 
 	if (argc < 2) {
@@ -503,9 +531,23 @@ run(int argc, char **argv)
 		return 0;
 	}
 	c = find_cmd(argv[1]);
-	if (c == NULL)
-		return cmd_fail("no command '%s'; see: berth help", argv[1]);
-	ret = cmd_parse(&ctx, c, commands, argc - 1, argv + 1);
+	if (c == NULL && strncmp(argv[1], "--root", 6) == 0 &&
+	    (argv[1][6] == '\0' || argv[1][6] == '='))
+		return cmd_fail("no command after %s; see: berth help",
+		    argv[1][6] == '\0' ? "--root DIR" : "--root=DIR");
+	if (c == NULL && argv[1][0] == '-') {
+		/* berth -a shop releases: which options there are, and
+		 * whether -a takes a value, only the command knows. */
+		name_quote(argv[1], q, sizeof(q));
+		return cmd_fail("%s before the command: write the command "
+		    "first, then its options (berth COMMAND [options]; see: "
+		    "berth help)", q);
+	}
+	if (c == NULL) {
+		name_quote(argv[1], q, sizeof(q));
+		return cmd_fail("no command '%s'; see: berth help", q);
+	}
+	ret = cmd_parse(&ctx, c, argc - 1, argv + 1);
 	if (ret < 0) {
 		cmd_ctx_clear(&ctx);
 		return cmd_fail_last();

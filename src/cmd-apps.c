@@ -389,6 +389,7 @@ const struct berth_cmd cmd_apps_create_entry = {
 
 const struct berth_cmd cmd_apps_info_entry = {
 	.name = "apps:info",
+	.alias = "info",		/* heroku info */
 	.access = { .scope = ACCESS_APP, .role = ROLE_VIEWER },
 	.usage = "apps:info [-a APP | APP] [--json]",
 	.summary =

@@ -77,7 +77,11 @@ cmd_config_get(struct cmd_ctx *ctx)
 	return ret;
 }
 
-/* "... done, v5" or "... done" when the change made no release. */
+/*
+ * Heroku's words: "Setting A, B and restarting shop... done, v5" when
+ * the change made release v5, "Setting A, B on shop... done" when it
+ * made none (the app has no release yet: nothing restarts).
+ */
 static void
 print_done(const char *verb, const char *const *keys, size_t nr,
     const char *app, int version)
@@ -85,7 +89,8 @@ print_done(const char *verb, const char *const *keys, size_t nr,
 	char *names = cmd_key_names(keys, nr);
 
 	if (version > 0)
-		printf("%s %s on %s... done, v%d\n", verb, names, app, version);
+		printf("%s %s and restarting %s... done, v%d\n", verb, names,
+		    app, version);
 	else
 		printf("%s %s on %s... done\n", verb, names, app);
 	free(names);
@@ -102,7 +107,7 @@ cmd_config_set(struct cmd_ctx *ctx)
 	size_t k;
 
 	/* Check every argument before anything changes. */
-	if (cmd_vars_parse(ctx, "config:set", &set) != 0)
+	if (cmd_vars_parse(ctx, "config:set", 1, &set) != 0)
 		goto out;
 	if (cmd_need_app(ctx, &a) != 0)
 		goto out;
@@ -225,7 +230,11 @@ const struct berth_cmd cmd_config_set_entry = {
 	.help =
 	"Each argument is split at its first '='; VALUE may be empty or hold\n"
 	"'='. KEY is letters, digits and '_', not starting with a digit.\n"
-	"Values are not echoed back; see them with: berth config -a APP.",
+	"berth sets PORT, DYNO, HOME, SOURCE_VERSION, BERTH_APP,\n"
+	"BERTH_RELEASE and BERTH_DYNO_ID in every dyno itself: those keys are\n"
+	"refused. Values are not echoed back; see them with: berth config\n"
+	"-a APP. Heroku's words: \"Setting KEY and restarting APP... done,\n"
+	"vN\" (\"Setting KEY on APP... done\" before the app's first release).",
 	.options = cmd_opts_app,
 	.min_args = 1, .max_args = -1,
 	.exec = cmd_config_set,

@@ -21,7 +21,7 @@ on_stop(int sig)
 	stop_tail = 1;
 }
 
-/* --ps takes a process type (web) or one dyno of it (web.1). */
+/* --dyno takes a process type (web) or one dyno of it (web.1). */
 static int
 check_ps(const char *ps)
 {
@@ -42,7 +42,7 @@ check_ps(const char *ps)
 	if (ok)
 		return 0;
 	name_quote(ps, q, sizeof(q));
-	return cmd_fail("--ps wants a process type (web) or a dyno (web.1), "
+	return cmd_fail("--dyno wants a process type (web) or a dyno (web.1), "
 	    "not '%s'", q);
 }
 
@@ -52,7 +52,7 @@ cmd_logs(struct cmd_ctx *ctx)
 	struct runtime_log_query f;
 	struct sigaction sa;
 	struct app a;
-	const char *ps = cmd_opt(ctx, "ps");
+	const char *ps = cmd_opt(ctx, "dyno");
 	const char *source = cmd_opt(ctx, "source");
 	char q[80];
 	int rc;
@@ -97,7 +97,7 @@ cmd_logs(struct cmd_ctx *ctx)
 const struct berth_cmd cmd_logs_entry = {
 	.name = "logs",
 	.access = { .scope = ACCESS_APP, .role = ROLE_VIEWER },
-	.usage = "logs -a APP [-n N] [--tail] [--ps DYNO] [--source app|berth]",
+	.usage = "logs -a APP [-n NUM] [-t] [-d DYNO] [-s app|berth]",
 	.summary = "show an app's logs: its dynos' output and berth's events",
 	.help =
 	"Prints the last lines of the app's log, oldest first, one event a\n"
@@ -116,9 +116,11 @@ const struct berth_cmd cmd_logs_entry = {
 		CMD_OPT_NUM("the last NUM lines (default 100)"),
 		{ .name = "tail", .short_name = 't', .kind = CMD_FLAG,
 		    .help = "then keep printing new lines until Ctrl-C" },
-		{ .name = "ps", .kind = CMD_STRING, .arg = "DYNO",
+		{ .name = "dyno", .short_name = 'd', .alias = "ps",
+		    .kind = CMD_STRING, .arg = "DYNO",
 		    .help = "only one dyno (web.1) or process type (web)" },
-		{ .name = "source", .kind = CMD_STRING, .arg = "SOURCE",
+		{ .name = "source", .short_name = 's', .kind = CMD_STRING,
+		    .arg = "SOURCE",
 		    .help = "only app (dyno output) or berth lines" },
 		{ 0 },
 	},

@@ -27,9 +27,13 @@ cmd_open(struct cmd_ctx *ctx)
 			    "port"));
 
 			if (port > 0) {
-				printf("http://127.0.0.1:%lld/  (no router: "
-				    "nginx is not installed)\n",
+				/* stdout is only the URL: url=$(berth
+				 * open -a APP) && curl "$url". */
+				printf("http://127.0.0.1:%lld/\n",
 				    (long long)port);
+				fprintf(stderr, "berth: no router (is nginx "
+				    "installed? apt-get install nginx-light): "
+				    "this is one web dyno's own address\n");
 				json_decref(dynos);
 				json_decref(st);
 				app_clear(&a);
@@ -54,7 +58,8 @@ const struct berth_cmd cmd_open_entry = {
 	.help =
 	"http://APP.DOMAIN:PORT/ from berth.ini [server] domain and [router]\n"
 	"port. With the default domain, localhost, it works with no DNS.\n"
-	"When berthd runs without nginx, the address of a web dyno instead.",
+	"When berthd runs without nginx, the address of a web dyno instead,\n"
+	"and a line on stderr saying so: stdout is only ever the URL.",
 	.options = cmd_opts_app,
 	.min_args = 0, .max_args = 0,
 	.exec = cmd_open,

@@ -4,9 +4,11 @@
  * back by name; the option lists many commands share. Every command
  * also takes --root and -h/--help. Words are read as getopt_long reads
  * them, except that an option is never abbreviated (--conf is not
- * --confirm) and --root may be given only once: a word that starts
- * with '-' is an option until "--", a value is the rest of its word or
- * the next word, and options and arguments mix in any order.
+ * --confirm), --root may be given only once, and -a=APP is -a APP (as
+ * the Heroku CLI reads it): a word that starts with '-' is an option
+ * until "--", a value is the rest of its word or the next word, and
+ * options and arguments mix in any order. An error names the option as
+ * it was written: "releases does not take -x".
  */
 #include "cmd.h"
 #include "names.h"
@@ -38,9 +40,17 @@ static const char *const kind_names[] = {
 	[CMD_NUMBER] = "number",
 };
 
+/* Whether the long name s (NULL: none) is the len bytes at name. */
+static int
+name_is(const char *s, const char *name, size_t len)
+{
+	return s != NULL && strlen(s) == len && strncmp(s, name, len) == 0;
+}
+
 /*
- * The option of opts named name (len bytes; NULL to match by letter) or
- * with short letter ch; NULL when there is none. opts may be NULL.
+ * The option of opts named name (len bytes, its name or its alias; NULL
+ * to match by letter) or with short letter ch; NULL when there is none.
+ * opts may be NULL.
  */
 static const struct cmd_option *
 find_option(const struct cmd_option *opts, const char *name, size_t len,
@@ -48,8 +58,8 @@ find_option(const struct cmd_option *opts, const char *name, size_t len,
 {
 	for (; opts != NULL && opts->name != NULL; opts++) {
 		if (name == NULL ? opts->short_name != 0 &&
-		    opts->short_name == ch : strlen(opts->name) == len &&
-		    strncmp(opts->name, name, len) == 0)
+		    opts->short_name == ch : name_is(opts->name, name, len) ||
+		    name_is(opts->alias, name, len))
 			return opts;
 	}
 	return NULL;
@@ -66,24 +76,16 @@ count_options(const struct cmd_option *opts)
 	return n;
 }
 
-/*
- * An option command c does not list, written as word: -1 after an error
- * that says whether some command of all takes it.
- */
+/* An option command c does not list, written as word: -1 after saying
+ * so, word shown as typed (control bytes escaped). */
 static int
-refuse(const struct berth_cmd *c, const struct berth_cmd *const *all,
-    const char *name, size_t len, int ch, const char *word)
+refuse(const struct berth_cmd *c, const char *word)
 {
 	char q[64];
-	size_t i;
 
 	name_quote(word, q, sizeof(q));
-	for (i = 0; all != NULL && all[i] != NULL; i++)
-		if (find_option(all[i]->options, name, len, ch) != NULL)
-			return berth_error("%s does not take option '%s'; see: "
-			    "berth help %s", c->name, q, c->name);
-	return berth_error("unknown option '%s'; see: berth help %s", q,
-	    c->name);
+	return berth_error("%s does not take %s; see: berth help %s", c->name,
+	    q, c->name);
 }
 
 /* s as a whole number in o's range into out; -1 after naming word. */
@@ -152,8 +154,8 @@ take_value(struct cmd_ctx *ctx, int argc, char **argv, int *i,
 	else if (*i + 1 < argc)
 		*val = argv[++*i];
 	else
-		return berth_error("option %s needs a value; see: berth help "
-		    "%s", word, ctx->cmd->name);
+		return berth_error("%s needs a value; see: berth help %s", word,
+		    ctx->cmd->name);
 	return 0;
 }
 
@@ -169,8 +171,7 @@ lookup(const struct berth_cmd *c, const char *name, size_t len, int ch)
 
 /* argv[*i], "--name" or "--name=value"; returns as set_option(). */
 static int
-parse_long(struct cmd_ctx *ctx, const struct berth_cmd *const *all,
-    int argc, char **argv, int *i)
+parse_long(struct cmd_ctx *ctx, int argc, char **argv, int *i)
 {
 	const char *name = argv[*i] + 2, *eq = strchr(name, '=');
 	size_t len = eq != NULL ? (size_t)(eq - name) : strlen(name);
@@ -180,9 +181,9 @@ parse_long(struct cmd_ctx *ctx, const struct berth_cmd *const *all,
 
 	snprintf(word, sizeof(word), "--%.*s", (int)len, name);
 	if (o == NULL)
-		return refuse(ctx->cmd, all, name, len, 0, word);
+		return refuse(ctx->cmd, word);
 	if (o->kind == CMD_FLAG && eq != NULL)
-		return berth_error("option %s takes no value; see: berth help "
+		return berth_error("%s does not take a value; see: berth help "
 		    "%s", word, ctx->cmd->name);
 	if (o->kind != CMD_FLAG && take_value(ctx, argc, argv, i, word,
 	    eq != NULL ? eq + 1 : NULL, &val) < 0)
@@ -190,12 +191,14 @@ parse_long(struct cmd_ctx *ctx, const struct berth_cmd *const *all,
 	return set_option(ctx, o, word, val);
 }
 
-/* argv[*i], "-j", "-jt", "-aAPP" or "-a APP"; returns as set_option(). */
+/*
+ * argv[*i], "-j", "-jt", "-aAPP", "-a=APP" or "-a APP"; returns as
+ * set_option().
+ */
 static int
-parse_short(struct cmd_ctx *ctx, const struct berth_cmd *const *all,
-    int argc, char **argv, int *i)
+parse_short(struct cmd_ctx *ctx, int argc, char **argv, int *i)
 {
-	const char *p;
+	const char *p, *rest;
 	int rc;
 
 	for (p = argv[*i] + 1; *p != '\0'; p++) {
@@ -204,9 +207,13 @@ parse_short(struct cmd_ctx *ctx, const struct berth_cmd *const *all,
 		char word[3] = { '-', *p, '\0' };
 
 		if (o == NULL)
-			return refuse(ctx->cmd, all, NULL, 0, *p, word);
+			return refuse(ctx->cmd, word);
+		if (o->kind == CMD_FLAG && p[1] == '=')
+			return berth_error("%s does not take a value; see: "
+			    "berth help %s", word, ctx->cmd->name);
+		rest = p[1] == '=' ? p + 2 : p[1] != '\0' ? p + 1 : NULL;
 		if (o->kind != CMD_FLAG && take_value(ctx, argc, argv, i, word,
-		    p[1] != '\0' ? p + 1 : NULL, &val) < 0)
+		    rest, &val) < 0)
 			return -1;
 		rc = set_option(ctx, o, word, val);
 		if (rc != 0 || val != NULL)
@@ -226,8 +233,8 @@ value_if_listed(const struct cmd_ctx *ctx, const char *name)
 }
 
 int
-cmd_parse(struct cmd_ctx *ctx, const struct berth_cmd *c,
-    const struct berth_cmd *const *all, int argc, char **argv)
+cmd_parse(struct cmd_ctx *ctx, const struct berth_cmd *c, int argc,
+    char **argv)
 {
 	const struct cmd_value *v;
 	int i, rc = 0;
@@ -244,12 +251,15 @@ cmd_parse(struct cmd_ctx *ctx, const struct berth_cmd *c,
 			/* After "--", everything is positional. */
 			while (++i < argc)
 				ctx->argv[ctx->argc++] = argv[i];
-		} else if (w[0] != '-' || w[1] == '\0')
+		} else if (w[0] != '-' || w[1] == '\0') {
 			ctx->argv[ctx->argc++] = argv[i];
-		else if (w[1] == '-')
-			rc = parse_long(ctx, all, argc, argv, &i);
+			/* run -a APP ls -la: "-la" is ls's. */
+			while ((c->flags & CMD_OPTS_FIRST) && ++i < argc)
+				ctx->argv[ctx->argc++] = argv[i];
+		} else if (w[1] == '-')
+			rc = parse_long(ctx, argc, argv, &i);
 		else
-			rc = parse_short(ctx, all, argc, argv, &i);
+			rc = parse_short(ctx, argc, argv, &i);
 	}
 	if (rc != 0)
 		return rc;
@@ -347,7 +357,9 @@ cmd_print_options(FILE *f, const struct cmd_option *opts)
 	fprintf(f, "\nOptions:\n");
 	for (o = opts; o->name != NULL; o++) {
 		option_words(&sb, o);
-		fprintf(f, "  %-*s  %s\n", (int)w, strbuf_str(&sb), o->help);
+		fprintf(f, "  %-*s  %s%s%s\n", (int)w, strbuf_str(&sb), o->help,
+		    o->alias != NULL ? "; also --" : "",
+		    o->alias != NULL ? o->alias : "");
 	}
 	strbuf_release(&sb);
 }

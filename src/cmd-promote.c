@@ -8,6 +8,7 @@
  */
 #include "cmd.h"
 #include "build.h"
+#include "names.h"
 #include "repo.h"
 
 #include <stdio.h>
@@ -69,9 +70,41 @@ app_named(struct app *apps, size_t napps, const char *name)
 }
 
 /*
- * The -p pipeline into *p and its apps into *apps and *napps (the
- * caller frees them: app_list_free, pipeline_clear). Returns 0, or
- * prints why and returns -1 with nothing left to free.
+ * The pipeline of the -a app (Heroku's form: pipelines:promote -a
+ * shop-staging), which -p must name too when given, into *p. 0, or -1
+ * after saying why.
+ */
+static int
+pipeline_of_app(struct cmd_ctx *ctx, struct pipeline *p)
+{
+	const char *given = ctx->pipeline;
+	struct app a;
+	char q[64];
+	int rc;
+
+	if (ledger_app_get(ctx->root.db, ctx->app, &a) != 0) {
+		cmd_fail_last();
+		return -1;
+	}
+	if (given != NULL && strcmp(given, a.pipeline) != 0) {
+		name_quote(given, q, sizeof(q));
+		cmd_fail("%s is an app of pipeline %s, not of '%s': give -a "
+		    "or -p", a.name, a.pipeline, q);
+		app_clear(&a);
+		return -1;
+	}
+	/* cmd_need_pipeline() checks the asking user's role on it. */
+	ctx->pipeline = a.pipeline;
+	rc = cmd_need_pipeline(ctx, p);
+	ctx->pipeline = given;
+	app_clear(&a);
+	return rc != 0 ? -1 : 0;
+}
+
+/*
+ * The -p pipeline (or the -a app's) into *p and its apps into *apps and
+ * *napps (the caller frees them: app_list_free, pipeline_clear).
+ * Returns 0, or prints why and returns -1 with nothing left to free.
  */
 static int
 need_pipeline_apps(struct cmd_ctx *ctx, struct pipeline *p,
@@ -79,7 +112,14 @@ need_pipeline_apps(struct cmd_ctx *ctx, struct pipeline *p,
 {
 	*apps = NULL;
 	*napps = 0;
-	if (cmd_need_pipeline(ctx, p) != 0)
+	if (ctx->app == NULL && ctx->pipeline == NULL) {
+		cmd_fail("%s needs a pipeline: add -p PIPELINE, or -a APP to "
+		    "start from that app (see: berth pipelines)",
+		    ctx->cmd->name);
+		return -1;
+	}
+	if (ctx->app != NULL ? pipeline_of_app(ctx, p) < 0 :
+	    cmd_need_pipeline(ctx, p) != 0)
 		return -1;
 	if (ledger_app_list(ctx->root.db, p->id, apps, napps) < 0) {
 		cmd_fail_last();
@@ -100,6 +140,7 @@ pick_app(const struct pipeline *p, struct app *apps, size_t napps,
 {
 	struct strbuf several = STRBUF_INIT;
 	struct app *a;
+	char q[64];
 
 	if (want == NULL)
 		want = def_stage;
@@ -110,12 +151,35 @@ pick_app(const struct pipeline *p, struct app *apps, size_t napps,
 		cmd_fail("stage %s of pipeline %s has several apps (%s) and "
 		    "none deploys %s: name one with %s APP", want, p->name,
 		    several.buf, p->deploy_branch, flag);
-	else if (a == NULL)
+	else if (a == NULL) {
+		name_quote(want, q, sizeof(q));
 		cmd_fail("%s '%s' is neither an app nor a stage with an app "
 		    "in pipeline %s; see: berth pipelines:info -p %s", flag,
-		    want, p->name, p->name);
+		    q, p->name, p->name);
+	}
 	strbuf_release(&several);
 	return a;
+}
+
+/*
+ * The source app: --from, or -a (Heroku's form), else the staging app.
+ * NULL after saying why when there is none, or -a and --from differ.
+ */
+static struct app *
+pick_source(struct cmd_ctx *ctx, const struct pipeline *p, struct app *apps,
+    size_t napps)
+{
+	const char *from = cmd_opt(ctx, "from");
+	char q[64];
+
+	if (ctx->app != NULL && from != NULL && strcmp(from, ctx->app) != 0) {
+		name_quote(from, q, sizeof(q));
+		cmd_fail("-a %s and --from '%s' name different apps: give one",
+		    ctx->app, q);
+		return NULL;
+	}
+	return pick_app(p, apps, napps, from != NULL ? from : ctx->app,
+	    "staging", from == NULL && ctx->app != NULL ? "-a" : "--from");
 }
 
 struct outcome {
@@ -211,7 +275,7 @@ static int
 targets_named(const struct pipeline *p, struct app *apps, size_t napps,
     const struct app *src, const char *names, struct targets *t)
 {
-	char *list = xstrdup(names), *tok, *save = NULL;
+	char *list = xstrdup(names), *tok, *save = NULL, q[64];
 	int ret = 0;
 
 	for (tok = strtok_r(list, ",", &save); tok != NULL;
@@ -220,8 +284,9 @@ targets_named(const struct pipeline *p, struct app *apps, size_t napps,
 
 		if (a == NULL) {
 			ret = -1;
-			cmd_fail("--to: no app %s in pipeline %s; see: berth "
-			    "pipelines:info -p %s", tok, p->name, p->name);
+			name_quote(tok, q, sizeof(q));
+			cmd_fail("--to: no app '%s' in pipeline %s; see: berth "
+			    "pipelines:info -p %s", q, p->name, p->name);
 			break;
 		}
 		if (a == src) {
@@ -287,11 +352,8 @@ static int
 source_release(struct cmd_ctx *ctx, const struct app *src,
     struct release *srel)
 {
-	if (ledger_release_current(ctx->root.db, src->id, srel) != 0) {
-		cmd_fail("%s has no release to promote; push to it first",
-		    src->name);
+	if (cmd_need_current(ctx, src, "promote", srel) != 0)
 		return -1;
-	}
 	if (srel->slug_id == NULL) {
 		cmd_fail("%s v%d has no slug to promote", src->name,
 		    srel->version);
@@ -351,8 +413,7 @@ cmd_pipelines_promote(struct cmd_ctx *ctx)
 	memset(&srel, 0, sizeof(srel));
 	if (need_pipeline_apps(ctx, &p, &apps, &napps) < 0)
 		return 1;
-	src = pick_app(&p, apps, napps, cmd_opt(ctx, "from"), "staging",
-	    "--from");
+	src = pick_source(ctx, &p, apps, napps);
 	if (src == NULL || pick_targets(ctx, &p, apps, napps, src, &dst) < 0)
 		goto out;
 	/* Into production needs more than into staging (access.h). */
@@ -445,19 +506,22 @@ static int
 pick_pair(struct cmd_ctx *ctx, const struct pipeline *p, struct app *apps,
     size_t napps, struct app **up, struct app **down)
 {
-	*up = pick_app(p, apps, napps, cmd_opt(ctx, "from"), "staging",
-	    "--from");
+	*up = pick_source(ctx, p, apps, napps);
 	if (*up == NULL)
 		return -1;
 	*down = pick_app(p, apps, napps, cmd_opt(ctx, "to"), "production",
 	    "--to");
 	if (*down == NULL)
 		return -1;
-	if (*up == *down) {
-		cmd_fail("--from and --to are both %s; name two apps",
-		    (*up)->name);
+	if (*up == *down && cmd_opt(ctx, "to") == NULL)
+		cmd_fail("%s is the %s app: nothing is downstream of it to "
+		    "diff against; name an app with --to", (*up)->name,
+		    (*up)->stage);
+	else if (*up == *down)
+		cmd_fail("%s is both ends of the diff: name another app with "
+		    "--from or --to", (*up)->name);
+	if (*up == *down)
 		return -1;
-	}
 	return 0;
 }
 
@@ -586,8 +650,8 @@ const struct berth_cmd cmd_pipelines_promote_entry = {
 	    .role = ROLE_DEPLOYER, .production = ROLE_ADMIN },
 	.alias = "promote",
 	.usage =
-	"pipelines:promote -p PIPELINE [--from APP|STAGE] [--to APP,...] "
-	"[--rebuild]",
+	"pipelines:promote {-p PIPELINE | -a APP} [--from APP|STAGE] "
+	"[--to APP,...] [--rebuild]",
 	.summary =
 	"release the source app's slug to the next stage, without a rebuild",
 	.help =
@@ -595,12 +659,16 @@ const struct berth_cmd cmd_pipelines_promote_entry = {
 	"very build that was tested) with the target's own config, its\n"
 	"release phase, and a zero-downtime rollout. Default source: the\n"
 	"staging app; default targets: every app of the next stage\n"
-	"(development -> staging -> production). Prints a line per target\n"
+	"(development -> staging -> production). -a APP (the Heroku CLI's\n"
+	"form) promotes from APP, in its pipeline. Prints a line per target\n"
 	"and exits 1 if any failed. --rebuild rebuilds the same commit with\n"
 	"each target's config instead, for apps that bake config in at build\n"
 	"time, and says so in the release description.",
 	.options = (const struct cmd_option[]){
 		CMD_OPT_PIPELINE,
+		{ .name = "app", .short_name = 'a', .kind = CMD_STRING,
+		    .arg = "APP",
+		    .help = "the source app, and so its pipeline (Heroku's)" },
 		{ .name = "from", .kind = CMD_STRING, .arg = "APP|STAGE",
 		    .help = "the source app (default: the staging app)" },
 		{ .name = "to", .kind = CMD_STRING, .arg = "APP,...",
@@ -616,15 +684,19 @@ const struct berth_cmd cmd_pipelines_promote_entry = {
 const struct berth_cmd cmd_pipelines_diff_entry = {
 	.name = "pipelines:diff",
 	.access = { .scope = ACCESS_PIPELINE, .role = ROLE_VIEWER },
-	.usage = "pipelines:diff -p PIPELINE [--from APP] [--to APP] [--json]",
+	.usage = "pipelines:diff {-p PIPELINE | -a APP} [--from APP] [--to APP] "
+	"[--json]",
 	.summary =
 	"the commits the upstream app runs that the downstream one lacks",
 	.help =
-	"Defaults: from the staging app to the production app. Lists short\n"
-	"sha, date, author and subject, newest first; says \"up to date\"\n"
-	"when both run the same commit.",
+	"Defaults: from the staging app (or -a APP, the Heroku CLI's form)\n"
+	"to the production app. Lists short sha, date, author and subject,\n"
+	"newest first; says \"up to date\" when both run the same commit.",
 	.options = (const struct cmd_option[]){
 		CMD_OPT_PIPELINE,
+		{ .name = "app", .short_name = 'a', .kind = CMD_STRING,
+		    .arg = "APP",
+		    .help = "the upstream app, and so its pipeline (Heroku's)" },
 		{ .name = "from", .kind = CMD_STRING, .arg = "APP",
 		    .help = "the upstream app (default: staging)" },
 		{ .name = "to", .kind = CMD_STRING, .arg = "APP",

@@ -62,7 +62,7 @@ cmd_rollback(struct cmd_ctx *ctx)
 	struct app a;
 	struct release cur, target;
 	char *desc = NULL;
-	int lock = -1, ret = 1, version = 0;
+	int lock = -1, ret = 1, version = 0, rc;
 
 	memset(&cur, 0, sizeof(cur));
 	memset(&target, 0, sizeof(target));
@@ -71,28 +71,26 @@ cmd_rollback(struct cmd_ctx *ctx)
 	lock = cmd_lock_app(ctx, &a, "rollback");
 	if (lock < 0)
 		goto out;
-	if (ledger_release_current(ctx->root.db, a.id, &cur) != 0) {
-		cmd_fail("%s has no release to roll back from; push to deploy "
-		    "it first", a.name);
+	if (cmd_need_current(ctx, &a, "roll back from", &cur) != 0)
 		goto out;
-	}
 	if (ctx->argc > 0) {
 		if (cmd_need_release(ctx, &a, ctx->argv[0], &target) != 0)
 			goto out;
 	} else {
-		/* The newest succeeded release before the current one. */
-		int v;
+		/* The newest succeeded release with a slug before the
+		 * current one: one query a step, as many as there are. */
+		int v = cur.version;
 
-		for (v = cur.version - 1; v > 0; v--) {
-			if (ledger_release_get(ctx->root.db, a.id, v,
-			    &target) != 0)
-				continue;
-			if (strcmp(target.status, "succeeded") == 0 &&
-			    target.slug_id != NULL)
-				break;
+		while ((rc = ledger_release_before(ctx->root.db, a.id, v,
+		    &target)) == 0 && target.slug_id == NULL) {
+			v = target.version;
 			release_clear(&target);
 		}
-		if (v == 0) {
+		if (rc < 0) {
+			cmd_fail_last();
+			goto out;
+		}
+		if (rc == 1) {
 			cmd_fail("%s has no earlier release to roll back to "
 			    "(v%d is its first)", a.name, cur.version);
 			goto out;
@@ -139,11 +137,8 @@ cmd_releases_retry(struct cmd_ctx *ctx)
 	lock = cmd_lock_app(ctx, &a, "release retry");
 	if (lock < 0)
 		goto out;
-	if (ledger_release_current(ctx->root.db, a.id, &cur) != 0) {
-		cmd_fail("%s has no release to retry; push to deploy it first",
-		    a.name);
+	if (cmd_need_current(ctx, &a, "retry", &cur) != 0)
 		goto out;
-	}
 	if (!slug_usable(ctx, &a, &cur))
 		goto out;
 	desc = xasprintf("Retry v%d", cur.version);

@@ -128,7 +128,7 @@ check_line(const char *line)
 static int
 git_pipeline(struct cmd_ctx *ctx, const char *path, struct pipeline *p)
 {
-	char *name;
+	char *name, q[64];
 	size_t len;
 	int rc;
 
@@ -145,9 +145,11 @@ git_pipeline(struct cmd_ctx *ctx, const char *path, struct pipeline *p)
 	free(name);
 	if (rc == 0)
 		return 0;
-	if (rc == 1)
-		berth_error("no pipeline %s here; see: ssh HOST pipelines",
-		    path);
+	if (rc == 1) {
+		name_quote(path, q, sizeof(q));
+		berth_error("no pipeline '%s' here; see: ssh HOST pipelines",
+		    q);
+	}
 	return cmd_fail_last();
 }
 

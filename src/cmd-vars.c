@@ -12,7 +12,8 @@
 #include <string.h>
 
 int
-cmd_vars_parse(struct cmd_ctx *ctx, const char *cmd, struct kvlist *set)
+cmd_vars_parse(struct cmd_ctx *ctx, const char *cmd, int dyno,
+    struct kvlist *set)
 {
 	char q[64];
 	int i;
@@ -32,6 +33,14 @@ cmd_vars_parse(struct cmd_ctx *ctx, const char *cmd, struct kvlist *set)
 			free(key);
 			kvlist_clear(set);
 			return cmd_fail_last();
+		}
+		if (dyno && name_is_dyno_var(key)) {
+			cmd_fail("%s is set by berth in every dyno, so a config "
+			    "var %s would be ignored: nothing was set", key,
+			    key);
+			free(key);
+			kvlist_clear(set);
+			return 1;
 		}
 		if (!utf8_valid(eq + 1, strlen(eq + 1))) {
 			cmd_fail("the value of %s is not valid UTF-8", key);
@@ -150,8 +159,10 @@ cmd_pipeline_vars_set(struct cmd_ctx *ctx, const struct var_scope *vs)
 	size_t k;
 	int ret = 1;
 
-	/* Every argument is checked before anything changes. */
-	if (cmd_vars_parse(ctx, cmd, &set) != 0) {
+	/* Every argument is checked before anything changes; review
+	 * apps' vars become their dynos' config. */
+	if (cmd_vars_parse(ctx, cmd, strcmp(vs->scope, "review") == 0,
+	    &set) != 0) {
 		free(cmd);
 		return 1;
 	}

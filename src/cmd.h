@@ -30,6 +30,8 @@ enum cmd_opt_kind {
 struct cmd_option {
 	const char *name;	/* "confirm" for --confirm */
 	char short_name;	/* 'a' for -a, or 0 */
+	const char *alias;	/* another long name ("ps" for --dyno), or
+				   NULL; it reads as the same option */
 	enum cmd_opt_kind kind;
 	const char *arg;	/* "APP" in --help, for a value */
 	int min, max;		/* a CMD_NUMBER's range */
@@ -96,10 +98,13 @@ struct cmd_ctx {
 #define CMD_NO_ROOT 0x1		/* do not open the server root first */
 #define CMD_NO_GIT 0x2		/* uses no libgit2: skip its start-up (it
 				   reads every CA certificate, ~4 ms) */
+#define CMD_OPTS_FIRST 0x4	/* options end at the first argument: the
+				   rest is a command line of its own (run) */
 
 struct berth_cmd {
 	const char *name;	/* "releases:info" */
-	const char *alias;	/* another name, or NULL */
+	const char *alias;	/* another name ("info" for apps:info), or
+				   NULL: the same entry, options and access */
 	const char *usage;	/* "releases:info vN -a APP" */
 	const char *summary;	/* one line */
 	const char *help;	/* more lines for --help, or NULL */
@@ -114,18 +119,18 @@ struct berth_cmd {
 
 /*
  * Parse the command line of command c (argv[0] is its name) into ctx.
- * Options come anywhere before "--", as -a APP, -aAPP, --app APP or
- * --app=APP, flags also clustered (-jt); numbers are checked against
- * their range. c takes its own options and the global --root and
- * -h/--help; all (every command, NULL-terminated) tells an option
- * another command takes ("apps does not take option '--confirm'") from
- * one none does ("unknown option '--x'"). Returns 0; 1 when --help came
- * before any error (c's help is wanted, the rest is not checked); -1
- * after berth_error() naming the option or the argument count. In every
- * case release ctx with cmd_ctx_clear().
+ * Options come anywhere before "--" (with CMD_OPTS_FIRST, before the
+ * first argument), as -a APP, -aAPP, -a=APP, --app APP or --app=APP,
+ * flags also clustered (-jt); numbers are checked against their range.
+ * c takes its own options and the global --root and -h/--help. Returns
+ * 0; 1 when --help came before any error (c's help is wanted, the rest
+ * is not checked); -1 after berth_error() naming the option ("releases
+ * does not take -x", "--app needs a value", "--json does not take a
+ * value") or the argument count. In every case release ctx with
+ * cmd_ctx_clear().
  */
-int cmd_parse(struct cmd_ctx *ctx, const struct berth_cmd *c,
-    const struct berth_cmd *const *all, int argc, char **argv);
+int cmd_parse(struct cmd_ctx *ctx, const struct berth_cmd *c, int argc,
+    char **argv);
 void cmd_ctx_clear(struct cmd_ctx *ctx);
 /*
  * An option's value by its long name: the string (NULL when not given),
@@ -171,6 +176,14 @@ int cmd_may(struct cmd_ctx *ctx, int64_t pipeline_id, enum role need);
 int cmd_need_release(struct cmd_ctx *ctx, const struct app *a,
     const char *arg, struct release *out);
 /*
+ * App a's current release (the newest that succeeded) into out, for a
+ * command that needs one to act on: 0, or 1 after printing the ledger's
+ * error or "shop has no release to WHAT; push to deploy it first".
+ * Clear out either way.
+ */
+int cmd_need_current(struct cmd_ctx *ctx, const struct app *a,
+    const char *what, struct release *out);
+/*
  * Make the release o orders (release_deploy()), showing its progress
  * (o->progress, when NULL berth's own). *version (may be NULL) gets its
  * version, 0 when none was made. Returns 0 when it is live, needed no
@@ -193,8 +206,13 @@ int cmd_lock_app(struct cmd_ctx *ctx, const struct app *a, const char *what);
  */
 void cmd_settle_idle(struct cmd_ctx *ctx, const struct app *a);
 /* Config var helpers (cmd-vars.c), shared by every config command. */
-/* Parse and check every KEY=VALUE argument into set; 1 after printing. */
-int cmd_vars_parse(struct cmd_ctx *ctx, const char *cmd, struct kvlist *set);
+/*
+ * Parse and check every KEY=VALUE argument into set; 1 after printing.
+ * dyno: the vars reach dynos, so a name berth sets there itself (PORT)
+ * is refused rather than silently overridden.
+ */
+int cmd_vars_parse(struct cmd_ctx *ctx, const char *cmd, int dyno,
+    struct kvlist *set);
 /* "A, B"; caller frees. */
 char *cmd_key_names(const char *const *keys, size_t nr);
 /* The distinct argv keys that kv has (keys) and has not (absent); both

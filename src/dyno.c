@@ -3,6 +3,7 @@
  */
 #include "dyno.h"
 #include "cgroup.h"
+#include "names.h"
 #include "proc.h"
 #include "run-command.h"
 #include "sandbox.h"
@@ -266,21 +267,6 @@ dyno_dir_remove(struct dyno_dir *dd)
 	memset(dd, 0, sizeof(*dd));
 }
 
-/* Names berth sets itself; config vars of these names are not passed. */
-static int
-platform_name(const char *key)
-{
-	static const char *const names[] = { "PORT", "DYNO", "HOME",
-	    "SOURCE_VERSION", "BERTH_APP", "BERTH_RELEASE", "BERTH_DYNO_ID",
-	    NULL };
-	size_t i;
-
-	for (i = 0; names[i] != NULL; i++)
-		if (strcmp(names[i], key) == 0)
-			return 1;
-	return 0;
-}
-
 void
 dyno_env(const struct dyno_spec *d, struct strvec *env)
 {
@@ -298,7 +284,7 @@ dyno_env(const struct dyno_spec *d, struct strvec *env)
 	if (d->rel != NULL && d->rel->config != NULL &&
 	    kvlist_from_json(d->rel->config, &config) == 0)
 		for (i = 0; i < config.nr; i++)
-			if (!platform_name(config.items[i].key))
+			if (!name_is_dyno_var(config.items[i].key))
 				strvec_pushf(env, "%s=%s", config.items[i].key,
 				    config.items[i].value);
 	kvlist_clear(&config);

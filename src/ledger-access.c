@@ -82,7 +82,7 @@ ledger_user_get(struct ledger *db, const char *name, struct user *out)
 	    "WHERE u.name = ?", "s", name), fill_user, out);
 
 	if (rc == 1)
-		berth_error("no user named %s; see: berth users", name);
+		sql_no_such("user", name, "users");
 	return rc;
 }
 
@@ -113,7 +113,7 @@ user_id(struct ledger *db, const char *name)
 		return id;
 	if (rc != SQLITE_DONE)
 		return sql_error(db, "read user");
-	berth_error("no user named %s; see: berth users", name);
+	sql_no_such("user", name, "users");
 	return -1;
 }
 
@@ -268,7 +268,7 @@ pipeline_id(struct ledger *db, const char *name)
 	    "s", name));
 
 	if (id < 0)
-		berth_error("no pipeline named %s; see: berth pipelines", name);
+		sql_no_such("pipeline", name, "pipelines");
 	return id;
 }
 

@@ -144,7 +144,7 @@ ledger_pipeline_get(struct ledger *db, const char *name,
 	    " FROM pipelines WHERE name = ?", "s", name), fill_pipeline, out);
 
 	if (rc == 1)
-		berth_error("no pipeline named %s; see: berth pipelines", name);
+		sql_no_such("pipeline", name, "pipelines");
 	return rc;
 }
 
@@ -255,7 +255,7 @@ ledger_app_get(struct ledger *db, const char *name, struct app *out)
 	sqlite3_finalize(st);
 	if (rc != SQLITE_DONE)
 		return sql_error(db, "read app");
-	berth_error("no app named %s; see: berth apps", name);
+	sql_no_such("app", name, "apps");
 	return 1;
 }
 

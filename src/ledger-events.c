@@ -69,9 +69,10 @@ ledger_event_add(struct ledger *db, const struct event_new *ev)
 	"e.pipeline_id LEFT JOIN apps a ON a.id = e.app_id "
 
 static void
-fill_event(sqlite3_stmt *st, void *v)
+fill_event(sqlite3_stmt *st, void *out)
 {
-	struct event *e = v;
+	struct event *e = out;
+	int64_t v;
 
 	e->id = sqlite3_column_int64(st, 0);
 	e->kind = sql_text(st, 1);
@@ -80,7 +81,10 @@ fill_event(sqlite3_stmt *st, void *v)
 	e->app_id = sqlite3_column_int64(st, 4);
 	e->app = sql_text(st, 5);
 	e->actor = sql_text(st, 6);
-	e->version = sqlite3_column_int(st, 7);
+	v = sqlite3_column_int64(st, 7);
+	/* A version no release can have (a ledger changed by hand) is
+	 * shown as none, never cut to another one's. */
+	e->version = v >= 1 && v <= RELEASE_VERSION_MAX ? (int)v : 0;
 	e->commit = sql_text(st, 8);
 	e->message = sql_text(st, 9);
 	e->data = sql_text(st, 10);

@@ -17,6 +17,12 @@ struct ledger {
 	sqlite3 *db;
 };
 
+/*
+ * "no WHAT named 'NAME'; see: berth SEE" as berth_error(), the name
+ * quoted (control bytes escaped: it is what a user typed, maybe '').
+ * Returns -1.
+ */
+int sql_no_such(const char *what, const char *name, const char *see);
 /* "ledger: what: sqlite's message" as berth_error(); returns -1. */
 int sql_error(struct ledger *db, const char *what);
 /* Run sql (no rows, no parameters); -1 with berth_error() set. */

@@ -149,18 +149,16 @@ release_insert(struct ledger *db, const struct release_new *rn,
 	char now[32];
 	char *config;
 	sqlite3_stmt *st;
-	int version = 0, rc;
+	int version, rc;
 
 	sql_now(now);
-	st = sql_prep(db, "SELECT COALESCE(MAX(version), 0) FROM releases WHERE "
-	    "app_id = ?", "i", rn->app_id);
-	if (st == NULL)
+	version = ledger_release_latest_version(db, rn->app_id);
+	if (version < 0)
 		return -1;
-	if (sqlite3_step(st) == SQLITE_ROW)
-		version = sqlite3_column_int(st, 0) + 1;
-	sqlite3_finalize(st);
-	if (version == 0)
-		return sql_error(db, "read release version");
+	if (version == RELEASE_VERSION_MAX)
+		return berth_error("the app has v%d, the highest release "
+		    "version berth makes: no release after it", version);
+	version++;
 	if (rn->config != NULL && config_replace(db, rn->app_id,
 	    rn->config) < 0)
 		return -1;
@@ -309,6 +307,22 @@ fail:
 
 /* ---- releases ---- */
 
+/* v as a release version, 0 when it cannot be one. */
+static int
+version_in_range(int64_t v)
+{
+	return v >= 1 && v <= RELEASE_VERSION_MAX ? (int)v : 0;
+}
+
+/* A release row whose version is out of range: -1 after saying so. */
+static int
+bad_version(const struct release *r)
+{
+	return berth_error("ledger: release %lld of app %lld has a version "
+	    "outside v1..v%d: the ledger was changed outside berth",
+	    (long long)r->id, (long long)r->app_id, RELEASE_VERSION_MAX);
+}
+
 static void
 fill_release(sqlite3_stmt *st, void *v)
 {
@@ -316,7 +330,7 @@ fill_release(sqlite3_stmt *st, void *v)
 
 	r->id = sqlite3_column_int64(st, 0);
 	r->app_id = sqlite3_column_int64(st, 1);
-	r->version = sqlite3_column_int(st, 2);
+	r->version = version_in_range(sqlite3_column_int64(st, 2));
 	r->slug_id = sql_text(st, 3);
 	r->config = sql_text(st, 4);
 	r->kind = sql_text(st, 5);
@@ -404,6 +418,11 @@ release_one(struct ledger *db, sqlite3_stmt *st, struct release *out)
 	if (rc == SQLITE_ROW) {
 		fill_release(st, out);
 		sqlite3_finalize(st);
+		if (out->version == 0) {
+			bad_version(out);
+			release_clear(out);
+			return -1;
+		}
 		return 0;
 	}
 	sqlite3_finalize(st);
@@ -413,22 +432,24 @@ release_one(struct ledger *db, sqlite3_stmt *st, struct release *out)
 }
 
 int
-ledger_release_get(struct ledger *db, int64_t app_id, int version,
+ledger_release_get(struct ledger *db, int64_t app_id, int64_t version,
     struct release *out)
 {
 	int rc = release_one(db, sql_prep(db, "SELECT " RELEASE_COLS " FROM "
-	    "releases WHERE app_id = ? AND version = ?", "id", app_id,
+	    "releases WHERE app_id = ? AND version = ?", "ii", app_id,
 	    version), out);
 
 	if (rc == 1) {
 		int latest = ledger_release_latest_version(db, app_id);
 
+		if (latest < 0)
+			return -1;
 		if (latest > 0)
-			berth_error("no release v%d (latest is v%d)", version,
-			    latest);
+			berth_error("no release v%lld (latest is v%d)",
+			    (long long)version, latest);
 		else
-			berth_error("no release v%d (the app has no releases "
-			    "yet)", version);
+			berth_error("no release v%lld (the app has no releases "
+			    "yet)", (long long)version);
 	}
 	return rc;
 }
@@ -456,8 +477,27 @@ ledger_release_current(struct ledger *db, int64_t app_id,
 int
 ledger_release_latest_version(struct ledger *db, int64_t app_id)
 {
-	return sql_int(sql_prep(db, "SELECT COALESCE(MAX(version), 0) FROM "
-	    "releases WHERE app_id = ?", "i", app_id));
+	sqlite3_stmt *st = sql_prep(db, "SELECT COALESCE(MAX(version), 0), "
+	    "MIN(version) FROM releases WHERE app_id = ?", "i", app_id);
+	int64_t max = -1, min = 1;
+	int rc;
+
+	if (st == NULL)
+		return -1;
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		max = sqlite3_column_int64(st, 0);
+		if (sqlite3_column_type(st, 1) != SQLITE_NULL)
+			min = sqlite3_column_int64(st, 1);
+	}
+	sqlite3_finalize(st);
+	if (rc != SQLITE_ROW)
+		return sql_error(db, "read release version");
+	if (max > RELEASE_VERSION_MAX || min < 1)
+		return berth_error("ledger: app %lld has a release version "
+		    "outside v1..v%d: the ledger was changed outside berth",
+		    (long long)app_id, RELEASE_VERSION_MAX);
+	return (int)max;
 }
 
 int
@@ -479,24 +519,44 @@ ledger_release_phase(struct ledger *db, int64_t release_id,
 	return sql_commit(db);
 }
 
+/* -1 after bad_version() when a row of rs is out of range (and frees
+ * them all), else 0. */
+static int
+check_versions(struct release **rs, size_t *nr)
+{
+	size_t i;
+
+	for (i = 0; i < *nr; i++)
+		if ((*rs)[i].version == 0) {
+			bad_version(&(*rs)[i]);
+			release_list_free(*rs, *nr);
+			*rs = NULL;
+			*nr = 0;
+			return -1;
+		}
+	return 0;
+}
+
 int
 ledger_release_list(struct ledger *db, int64_t app_id, int limit,
     struct release **out, size_t *nr)
 {
-	return sql_collect(db, sql_prep(db, "SELECT " RELEASE_COLS " FROM releases "
-	    "WHERE app_id = ?1 ORDER BY version DESC "
+	if (sql_collect(db, sql_prep(db, "SELECT " RELEASE_COLS " FROM "
+	    "releases WHERE app_id = ?1 ORDER BY version DESC "
 	    "LIMIT CASE WHEN ?2 > 0 THEN ?2 ELSE -1 END", "id", app_id,
-	    limit), sizeof(**out), fill_release, (void **)out, nr);
+	    limit), sizeof(**out), fill_release, (void **)out, nr) < 0)
+		return -1;
+	return check_versions(out, nr);
 }
 
 int
-ledger_release_before(struct ledger *db, int64_t app_id, int version,
+ledger_release_before(struct ledger *db, int64_t app_id, int64_t version,
     struct release *out)
 {
 	return release_one(db, sql_prep(db, "SELECT " RELEASE_COLS " FROM "
 	    "releases WHERE app_id = ? AND version < ? AND status = "
 	    "'succeeded' AND commit_sha IS NOT NULL ORDER BY version DESC "
-	    "LIMIT 1", "id", app_id, version), out);
+	    "LIMIT 1", "ii", app_id, version), out);
 }
 
 /* ---- formation ---- */
@@ -681,10 +741,12 @@ ledger_release_gated(struct ledger *db, int64_t app_id, struct release **out,
 {
 	*out = NULL;
 	*nr = 0;
-	return sql_collect(db, sql_prep(db, "SELECT " RELEASE_COLS " FROM "
+	if (sql_collect(db, sql_prep(db, "SELECT " RELEASE_COLS " FROM "
 	    "releases WHERE app_id = ? AND status = 'pending' AND gate IS NOT "
 	    "NULL ORDER BY version", "i", app_id), sizeof(**out),
-	    fill_release, (void **)out, nr);
+	    fill_release, (void **)out, nr) < 0)
+		return -1;
+	return check_versions(out, nr);
 }
 
 int

@@ -337,6 +337,15 @@ static const char *const migrations[] = {
 #define NMIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))
 
 int
+sql_no_such(const char *what, const char *name, const char *see)
+{
+	char q[64];
+
+	name_quote(name, q, sizeof(q));
+	return berth_error("no %s named '%s'; see: berth %s", what, q, see);
+}
+
+int
 sql_error(struct ledger *db, const char *what)
 {
 	return berth_error("ledger: %s: %s", what, sqlite3_errmsg(db->db));

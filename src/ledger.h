@@ -16,6 +16,7 @@
 #ifndef BERTH_LEDGER_H
 #define BERTH_LEDGER_H
 
+#include <limits.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -78,10 +79,18 @@ struct build {
 	char *finished_at;
 };
 
+/*
+ * The highest release version: versions are read from the ledger as
+ * int64 and a row outside 1..RELEASE_VERSION_MAX (a ledger changed by
+ * hand) is refused as damaged, so an int holds every version berth
+ * hands on.
+ */
+#define RELEASE_VERSION_MAX INT_MAX
+
 struct release {
 	int64_t id;
 	int64_t app_id;
-	int version;
+	int version;		/* 1..RELEASE_VERSION_MAX */
 	char *slug_id;		/* NULL for a release without code */
 	char *config;		/* JSON object snapshot of config vars */
 	char *kind;		/* deploy|config|promote|rollback */
@@ -233,19 +242,20 @@ int ledger_release_finish(struct ledger *db, int64_t release_id,
  */
 int ledger_release_end(struct ledger *db, int64_t release_id,
     const char *status, int64_t app_id, const char *snapshot);
-int ledger_release_get(struct ledger *db, int64_t app_id, int version,
+/* Release version of the app (any int64: none beyond the highest). */
+int ledger_release_get(struct ledger *db, int64_t app_id, int64_t version,
     struct release *out);
 /* The newest succeeded release; 1 when the app has none. */
 int ledger_release_current(struct ledger *db, int64_t app_id,
     struct release *out);
-/* Highest version (any status), 0 when none. */
+/* Highest version (any status), 0 when none; -1 on error. */
 int ledger_release_latest_version(struct ledger *db, int64_t app_id);
 /*
  * The newest succeeded release with code before version (what a
  * release's diff is from); 1 when there is none.
  */
-int ledger_release_before(struct ledger *db, int64_t app_id, int version,
-    struct release *out);
+int ledger_release_before(struct ledger *db, int64_t app_id,
+    int64_t version, struct release *out);
 /*
  * How the release phase of a release went (its Procfile release:
  * command, whether it exited 0, how long it took): its event tells it

@@ -306,6 +306,20 @@ name_check_config_key(const char *key)
 }
 
 int
+name_is_dyno_var(const char *key)
+{
+	static const char *const names[] = { "PORT", "DYNO", "HOME",
+	    "SOURCE_VERSION", "BERTH_APP", "BERTH_RELEASE", "BERTH_DYNO_ID",
+	    NULL };
+	size_t i;
+
+	for (i = 0; names[i] != NULL; i++)
+		if (strcmp(names[i], key) == 0)
+			return 1;
+	return 0;
+}
+
+int
 name_check_process_type(const char *type)
 {
 	char q[QUOTE_SIZE];

@@ -28,6 +28,12 @@ int name_check_ref(const char *refname);
 int name_check_branch(const char *branch);
 /* Config var key: [A-Za-z_][A-Za-z0-9_]*, at most 255 bytes. */
 int name_check_config_key(const char *key);
+/*
+ * Whether berth sets key itself in every dyno (PORT, DYNO, HOME,
+ * SOURCE_VERSION, BERTH_APP, ...): a config var of that name is never
+ * passed to one, so config:set refuses it.
+ */
+int name_is_dyno_var(const char *key);
 /* Process type: [A-Za-z0-9_-]{1,63} starting with a letter or digit. */
 int name_check_process_type(const char *type);
 /* Stage: review|development|staging|production. */

@@ -288,10 +288,10 @@ cases_done() {
 	sam  | 0 | SECRET:  prod-secret   | hidden | config -a shop
 	vera | 77 | vera is a viewer on shop: config:get on shop-staging needs deployer | staging-secret | config:get SECRET -a shop-staging
 	dep  | 77 | dep is a deployer on shop: config:get on shop needs admin | prod-secret | config:get SECRET -a shop
-	dep  | 0 | Setting A on shop-staging... done | - | config:set A=1 -a shop-staging
+	dep  | 0 | Setting A and restarting shop-staging... done, v | - | config:set A=1 -a shop-staging
 	dev  | 77 | dev is a developer on shop: config:set on shop-staging needs deployer | - | config:set A=2 -a shop-staging
 	dep  | 77 | dep is a deployer on shop: config:set on shop needs admin | - | config:set A=1 -a shop
-	adm  | 0 | Setting A on shop... done | - | config:set A=1 -a shop
+	adm  | 0 | Setting A and restarting shop... done, v | - | config:set A=1 -a shop
 	# Production's dynos and releases: admins only.
 	dep  | 77 | dep is a deployer on shop: ps:scale on shop needs admin | - | ps:scale web=2 -a shop
 	dep  | 0 | Scaling shop-staging: web=2 | needs | ps:scale web=2 -a shop-staging
@@ -418,14 +418,14 @@ other_root() {
 	bad dev "git-receive-pack '../x.git'" "pipeline name '../x' is not valid"
 	bad dev "git-receive-pack 'shop.git'; id" "';' is not allowed unquoted"
 	bad dev "git-receive-pack 'shop.git' && id" "'&' is not allowed unquoted"
-	bad dev "git-upload-pack '/etc'" "no pipeline etc here"
+	bad dev "git-upload-pack '/etc'" "no pipeline 'etc' here"
 	bad dev "git-upload-pack '/etc/passwd'" "pipeline name 'etc/passwd' is not valid"
-	bad dev "git-upload-pack 'nope.git'" "no pipeline nope.git here"
+	bad dev "git-upload-pack 'nope.git'" "no pipeline 'nope.git' here"
 	bad dev "git-upload-pack 'shop.git' 'shop.git'" "git-upload-pack takes one repository"
 	bad dev "git-upload-archive 'shop.git'" "serves git-receive-pack and git-upload-pack only"
 	bad dev "git receive-pack 'shop.git'" "serves git-receive-pack and git-upload-pack only, not git"
-	bad dev "pipelines:info -p nope" "no pipeline named nope"
-	bad dev "releases -a nope" "no app named nope"
+	bad dev "pipelines:info -p nope" "no pipeline named 'nope'"
+	bad dev "releases -a nope" "no app named 'nope'"
 	bad dev 'apps $(id)' "'\$' is not allowed unquoted"
 	bad dev 'apps "$(id)"' "'\$' is not allowed in double quotes"
 	bad dev 'apps `id`' "'\`' is not allowed unquoted"

@@ -92,7 +92,7 @@ for e in json.load(sys.stdin): print(e["kind"])'
 @test "activity refuses what it does not know" {
 	run berth activity -p nope
 	[ "$status" -eq 1 ]
-	[[ "$output" == *"no pipeline named nope"* ]]
+	[[ "$output" == *"no pipeline named 'nope'"* ]]
 	run berth activity:info 99
 	[ "$status" -eq 1 ]
 	[[ "$output" == *"no event 99"* ]]

@@ -51,7 +51,7 @@ api() {
 	run api "$ANA" POST /api/apps/shop-staging/formation '{"web": 2}'
 	[[ "$output" == "403 "*"ana is a viewer on shop: ps:scale on shop-staging needs deployer"* ]]
 	run api "$BOSS" GET /api/apps/nope/releases
-	[[ "$output" == "404 "*"no app named nope"* ]]
+	[[ "$output" == "404 "*"no app named 'nope'"* ]]
 	run api "$BOSS" GET /api/nothing
 	[[ "$output" == "404 "* ]]
 	run api "$BOSS" POST /api/apps/shop-staging/formation '[1'

@@ -206,7 +206,9 @@ one_line_failure() {
 	[ "$(remote_head demo main)" = "$v1" ]
 	[ "$(statuses demo-staging)" = "v1:succeeded v2:failed" ]
 	run berth releases -a demo-staging
-	[[ "${lines[0]}" =~ ^v2\ .*failed$ ]]
+	[ "${lines[0]}" = "=== demo-staging Releases - Current: v1" ]
+	[[ "${lines[1]}" =~ ^v2\ .*failed$ ]]
+	[[ "${lines[2]}" =~ ^v1\ .*succeeded\ +\(current\)$ ]]
 	run body demo-staging
 	[ "$output" = "GREETING= COMMIT=$v1 RELEASE=v1 CONTENT=A" ]
 	[ "$(ps_count demo-staging 'd["release"] == 1 and d["state"] == "up"')" = 1 ]
@@ -381,7 +383,7 @@ one_line_failure() {
 	[[ "$stderr" == *"demo-staging is the app promoted from"* ]]
 	run --separate-stderr berth pipelines:promote -p demo --to nosuch
 	one_line_failure
-	[[ "$stderr" == *"no app nosuch in pipeline demo"* ]]
+	[[ "$stderr" == *"no app 'nosuch' in pipeline demo"* ]]
 	run --separate-stderr berth pipelines:promote -p demo --from demo --to ,
 	one_line_failure
 	[[ "$stderr" == *"--to ',' names no app"* ]]

@@ -24,11 +24,12 @@ setup() {
 	[ "$(remote_head demo main)" = "$sha" ]
 	run berth releases -a demo-staging
 	[ "$status" -eq 0 ]
-	[[ "${lines[0]}" == "v1"*"Deploy ${sha:0:7}"*"tester@bats"*"succeeded" ]]
+	[ "${lines[0]}" = "=== demo-staging Releases - Current: v1" ]
+	[[ "${lines[1]}" == "v1"*"Deploy ${sha:0:7}"*"tester@bats"*"succeeded  (current)" ]]
 	# --root may also come first, as an sshd forced command writes it.
 	run env -u BERTH_ROOT berth --root "$BERTH_ROOT" releases -a demo-staging
 	[ "$status" -eq 0 ]
-	[[ "${lines[0]}" == "v1"*"succeeded" ]]
+	[[ "${lines[1]}" == "v1"*"succeeded  (current)" ]]
 }
 
 @test "a second push records v2 with the new commit" {
@@ -114,13 +115,13 @@ setup() {
 	[[ "$output" == *"v2"* ]]
 	[[ "$output" != *"hello"* ]]
 	run berth releases -a demo-staging
-	[[ "${lines[0]}" == "v2"*"Set GREETING, TOKEN config vars"* ]]
+	[[ "${lines[1]}" == "v2"*"Set GREETING, TOKEN config vars"* ]]
 	run berth config:get TOKEN -a demo-staging
 	[ "$output" = "abc=def" ]
 	run berth config:unset TOKEN -a demo-staging
 	[ "$status" -eq 0 ]
 	run berth releases -a demo-staging
-	[[ "${lines[0]}" == "v3"*"Remove TOKEN config var"* ]]
+	[[ "${lines[1]}" == "v3"*"Remove TOKEN config var"* ]]
 }
 
 @test "config var values never appear in build output or logs" {

@@ -158,7 +158,7 @@ test_users(void **state)
 	assert_true(u.admin);
 	user_clear(&u);
 	assert_int_equal(ledger_user_get(db, "nobody", &u), 1);
-	error_mentions("no user named nobody");
+	error_mentions("no user named 'nobody'");
 	/* The last server admin stays while others remain... */
 	assert_int_equal(ledger_user_remove(db, "boss"), -1);
 	error_mentions("boss is the last server admin");
@@ -192,7 +192,7 @@ test_keys(void **state)
 	error_mentions("key SHA256:aaa is ana's already");
 	assert_int_equal(ledger_key_add(db, "nobody", "SHA256:bbb",
 	    "ssh-ed25519 AAAA2", NULL), -1);
-	error_mentions("no user named nobody");
+	error_mentions("no user named 'nobody'");
 	assert_int_equal(ledger_key_add(db, "li", "SHA256:ccc",
 	    "ssh-ed25519 AAAA3", NULL), 0);
 	assert_int_equal(ledger_key_list(db, "ana", &ks, &n), 0);
@@ -240,7 +240,7 @@ test_grants(void **state)
 	assert_int_equal(r, ROLE_DEVELOPER);
 	assert_int_equal(ledger_grant_set(db, "ana", "nope", "admin", "root"),
 	    -1);
-	error_mentions("no pipeline named nope");
+	error_mentions("no pipeline named 'nope'");
 	/* The pipeline's only admin may not step down while others stay */
 	assert_int_equal(ledger_grant_set(db, "li", "shop", "admin", "root"),
 	    0);

@@ -41,10 +41,23 @@ static const struct berth_cmd run_cmd = {
 		    .help = "keep going" },
 		{ .name = "node", .kind = CMD_NUMBER, .arg = "I", .min = 0,
 		    .max = 9, .help = "one node" },
+		{ .name = "dyno", .short_name = 'd', .alias = "ps",
+		    .kind = CMD_STRING, .arg = "DYNO", .help = "one dyno" },
 		{ 0 },
 	},
 	.min_args = 0, .max_args = -1,
 	.exec = no_exec,
+};
+
+/* A command whose options end at its first argument, as berth run's. */
+static const struct berth_cmd exec_cmd = {
+	.name = "exec",
+	.usage = "exec -a APP COMMAND [ARGS...]",
+	.summary = "options first",
+	.options = (const struct cmd_option[]){ CMD_OPT_APP, { 0 } },
+	.min_args = 1, .max_args = -1,
+	.exec = no_exec,
+	.flags = CMD_OPTS_FIRST,
 };
 
 /* Another command: its options are known, but not to run. */
@@ -70,10 +83,6 @@ static const struct berth_cmd bare_cmd = {
 	.exec = no_exec,
 };
 
-static const struct berth_cmd *const all[] = {
-	&run_cmd, &other_cmd, &bare_cmd, NULL,
-};
-
 /* Parse the NULL-terminated words (words[0] is the command) as c's. */
 static int
 parse_words(struct cmd_ctx *ctx, const struct berth_cmd *c,
@@ -84,7 +93,7 @@ parse_words(struct cmd_ctx *ctx, const struct berth_cmd *c,
 	while (words[argc] != NULL)
 		argc++;
 	berth_clear_error();
-	return cmd_parse(ctx, c, all, argc, (char **)words);
+	return cmd_parse(ctx, c, argc, (char **)words);
 }
 
 /* The words must be refused with exactly msg. */
@@ -95,6 +104,18 @@ refused(const struct berth_cmd *c, const char **words, const char *msg)
 
 	assert_int_equal(parse_words(&ctx, c, words), -1);
 	assert_string_equal(berth_last_error(), msg);
+	cmd_ctx_clear(&ctx);
+}
+
+/* The words must be taken, with option opt's value want. */
+static void
+accepted(const struct berth_cmd *c, const char **words, const char *opt,
+    const char *want)
+{
+	struct cmd_ctx ctx;
+
+	assert_int_equal(parse_words(&ctx, c, words), 0);
+	assert_string_equal(cmd_opt(&ctx, opt), want);
 	cmd_ctx_clear(&ctx);
 }
 
@@ -201,13 +222,10 @@ test_missing_value(void **state)
 	const char *num[] = { "run", "--num", NULL };
 
 	(void)state;
-	refused(&run_cmd, lng,
-	    "option --confirm needs a value; see: berth help run");
-	refused(&run_cmd, shrt, "option -a needs a value; see: berth help run");
-	refused(&run_cmd, cluster,
-	    "option -a needs a value; see: berth help run");
-	refused(&run_cmd, num,
-	    "option --num needs a value; see: berth help run");
+	refused(&run_cmd, lng, "--confirm needs a value; see: berth help run");
+	refused(&run_cmd, shrt, "-a needs a value; see: berth help run");
+	refused(&run_cmd, cluster, "-a needs a value; see: berth help run");
+	refused(&run_cmd, num, "--num needs a value; see: berth help run");
 }
 
 static void
@@ -222,27 +240,112 @@ test_unknown_option(void **state)
 	const char *ctrl[] = { "run", "--\x1b[31m", NULL };
 
 	(void)state;
-	refused(&run_cmd, shrt, "unknown option '-x'; see: berth help run");
-	refused(&run_cmd, cluster, "unknown option '-x'; see: berth help run");
-	refused(&run_cmd, lng, "unknown option '--bogus'; see: berth help run");
-	refused(&run_cmd, other, "run does not take option '--deploy-branch'; "
-	    "see: berth help run");
+	refused(&run_cmd, shrt, "run does not take -x; see: berth help run");
+	refused(&run_cmd, cluster, "run does not take -x; see: berth help run");
+	refused(&run_cmd, lng, "run does not take --bogus; see: berth help run");
+	refused(&run_cmd, other,
+	    "run does not take --deploy-branch; see: berth help run");
 	refused(&run_cmd, other_short,
-	    "run does not take option '-p'; see: berth help run");
+	    "run does not take -p; see: berth help run");
 	refused(&bare_cmd, bare,
-	    "bare does not take option '--json'; see: berth help bare");
+	    "bare does not take --json; see: berth help bare");
 	refused(&run_cmd, ctrl,
-	    "unknown option '--\\x1b[31m'; see: berth help run");
+	    "run does not take --\\x1b[31m; see: berth help run");
 }
 
 static void
 test_flag_with_value(void **state)
 {
 	const char *w[] = { "run", "--json=yes", NULL };
+	const char *empty[] = { "run", "--tail=", NULL };
+	const char *shrt[] = { "run", "-j=yes", NULL };
+	const char *cluster[] = { "run", "-tj=1", NULL };
 
 	(void)state;
-	refused(&run_cmd, w,
-	    "option --json takes no value; see: berth help run");
+	refused(&run_cmd, w, "--json does not take a value; see: berth help run");
+	refused(&run_cmd, empty,
+	    "--tail does not take a value; see: berth help run");
+	refused(&run_cmd, shrt, "-j does not take a value; see: berth help run");
+	refused(&run_cmd, cluster,
+	    "-j does not take a value; see: berth help run");
+}
+
+/* -a=APP is -a APP, as the Heroku CLI reads it; -a== keeps one '='. */
+static void
+test_short_equals(void **state)
+{
+	const char *eq[] = { "run", "-a=shop", "-n=4", NULL };
+	const char *cluster[] = { "run", "-ta=shop", NULL };
+	const char *empty[] = { "run", "-a=", NULL };
+	const char *two[] = { "run", "-a==x", NULL };
+	struct cmd_ctx ctx;
+
+	(void)state;
+	assert_int_equal(parse_words(&ctx, &run_cmd, eq), 0);
+	assert_string_equal(ctx.app, "shop");
+	assert_int_equal(cmd_num(&ctx, "num", 15), 4);
+	cmd_ctx_clear(&ctx);
+	assert_int_equal(parse_words(&ctx, &run_cmd, cluster), 0);
+	assert_string_equal(ctx.app, "shop");
+	assert_int_equal(cmd_flag(&ctx, "tail"), 1);
+	cmd_ctx_clear(&ctx);
+	accepted(&run_cmd, empty, "app", "");
+	accepted(&run_cmd, two, "app", "=x");
+}
+
+/* An option's alias (--ps for --dyno) is the same option, all forms. */
+static void
+test_option_alias(void **state)
+{
+	const char *alias[] = { "run", "--ps", "web.1", NULL };
+	const char *alias_eq[] = { "run", "--ps=web", NULL };
+	const char *name[] = { "run", "--dyno", "web.2", NULL };
+	const char *letter[] = { "run", "-d", "worker", NULL };
+	const char *missing[] = { "run", "--ps", NULL };
+
+	(void)state;
+	accepted(&run_cmd, alias, "dyno", "web.1");
+	accepted(&run_cmd, alias_eq, "dyno", "web");
+	accepted(&run_cmd, name, "dyno", "web.2");
+	accepted(&run_cmd, letter, "dyno", "worker");
+	/* The error names the option as it was written. */
+	refused(&run_cmd, missing, "--ps needs a value; see: berth help run");
+}
+
+/* CMD_OPTS_FIRST: from the first argument on, every word is one. */
+static void
+test_options_first(void **state)
+{
+	const char *w[] = { "exec", "-a", "shop", "ls", "-la", "--json",
+	    "-a", "x", "--", NULL };
+	const char *dashes[] = { "exec", "-a", "shop", "--", "ls", "-l",
+	    NULL };
+	const char *before[] = { "exec", "-x", "ls", NULL };
+	const char *root[] = { "exec", "ls", "--root", "/x", NULL };
+	struct cmd_ctx ctx;
+
+	(void)state;
+	assert_int_equal(parse_words(&ctx, &exec_cmd, w), 0);
+	assert_string_equal(ctx.app, "shop");
+	assert_int_equal(ctx.argc, 6);
+	assert_string_equal(ctx.argv[0], "ls");
+	assert_string_equal(ctx.argv[1], "-la");
+	assert_string_equal(ctx.argv[2], "--json");
+	assert_string_equal(ctx.argv[3], "-a");
+	assert_string_equal(ctx.argv[4], "x");
+	assert_string_equal(ctx.argv[5], "--");
+	cmd_ctx_clear(&ctx);
+	/* "--" still ends berth's options, as before. */
+	assert_int_equal(parse_words(&ctx, &exec_cmd, dashes), 0);
+	assert_int_equal(ctx.argc, 2);
+	assert_string_equal(ctx.argv[1], "-l");
+	cmd_ctx_clear(&ctx);
+	refused(&exec_cmd, before, "exec does not take -x; see: berth help exec");
+	/* A --root after the command is the command's, never berth's. */
+	assert_int_equal(parse_words(&ctx, &exec_cmd, root), 0);
+	assert_null(ctx.root_dir);
+	assert_int_equal(ctx.argc, 3);
+	cmd_ctx_clear(&ctx);
 }
 
 static void
@@ -325,7 +428,7 @@ test_global_options(void **state)
 	assert_int_equal(parse_words(&ctx, &bare_cmd, help_short), 1);
 	cmd_ctx_clear(&ctx);
 	refused(&other_cmd, late_help,
-	    "unknown option '--bogus'; see: berth help other");
+	    "other does not take --bogus; see: berth help other");
 	/* berth shell gives the server's root first; no second one, not
 	 * even behind an option that took "--" as its value. */
 	refused(&other_cmd, twice, "--root is given twice: give one root");
@@ -395,7 +498,8 @@ test_help_lists_options(void **state)
 	    "  -n, --num NUM      how many\n"
 	    "      --confirm APP  the app again\n"
 	    "  -t, --tail         keep going\n"
-	    "      --node I       one node\n");
+	    "      --node I       one node\n"
+	    "  -d, --dyno DYNO    one dyno; also --ps\n");
 	free(buf);
 }
 
@@ -410,6 +514,9 @@ main(void)
 		cmocka_unit_test(test_missing_value),
 		cmocka_unit_test(test_unknown_option),
 		cmocka_unit_test(test_flag_with_value),
+		cmocka_unit_test(test_short_equals),
+		cmocka_unit_test(test_option_alias),
+		cmocka_unit_test(test_options_first),
 		cmocka_unit_test(test_not_a_number),
 		cmocka_unit_test(test_double_dash_ends_options),
 		cmocka_unit_test(test_global_options),

@@ -363,7 +363,7 @@ test_pipeline_duplicate_and_missing(void **state)
 	berth_clear_error();
 	assert_int_equal(ledger_pipeline_get(fx->db, "nope", &p), 1);
 	assert_null(p.name);
-	error_mentions("no pipeline named nope");
+	error_mentions("no pipeline named 'nope'");
 	error_mentions("berth pipelines");
 
 	berth_clear_error();
@@ -526,7 +526,7 @@ test_app_create_get_list(void **state)
 
 	berth_clear_error();
 	assert_int_equal(ledger_app_get(fx->db, "nope", &a), 1);
-	error_mentions("no app named nope");
+	error_mentions("no app named 'nope'");
 	error_mentions("berth apps");
 
 	/* Stages are checked by the schema. */
