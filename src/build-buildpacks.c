@@ -1,8 +1,9 @@
 /*
  * build-buildpacks.c - a build's buildpacks: choosing them (config var
  * BUILDPACK_URL, else app.json's, else .buildpacks, else the pipeline's,
- * else the first installed one that detects the app) and running their bin/detect, bin/compile and bin/release in the
- * build tree, with the build's environment, deadline and output.
+ * else the first installed one that detects the app) and running their
+ * bin/detect, bin/compile and bin/release in the build tree, with the
+ * build's environment, deadline and output.
  * Installing and locating buildpacks is buildpack.c.
  */
 #include "build-int.h"
@@ -160,19 +161,15 @@ push_listed(struct build_ctx *b, struct strvec *specs, const char *spec,
 	return 0;
 }
 
-/* The app's .buildpacks file into specs: 1 when it has none. */
+/* The app's .buildpacks file (at path) into specs: 1 when it lists none. */
 static int
-dot_buildpacks(struct build_ctx *b, struct strvec *specs)
+dot_buildpacks(struct build_ctx *b, const char *path, struct strvec *specs)
 {
 	struct strbuf text = STRBUF_INIT;
 	struct strvec list = STRVEC_INIT;
-	char *path = path_join(b->appdir, ".buildpacks");
 	size_t i;
-	int ret = 1;
+	int ret = -1;
 
-	if (!path_exists(path))
-		goto out;
-	ret = -1;
 	if (read_file_regular(path, &text, 64 << 10) < 0 ||
 	    buildpack_list_parse(strbuf_str(&text), text.len, &list) < 0)
 		goto out;
@@ -183,7 +180,6 @@ dot_buildpacks(struct build_ctx *b, struct strvec *specs)
 out:
 	strvec_clear(&list);
 	strbuf_release(&text);
-	free(path);
 	return ret;
 }
 
@@ -211,29 +207,31 @@ listed_buildpacks(struct build_ctx *b, const struct appjson *aj,
 	char *dot_file = path_join(b->appdir, ".buildpacks");
 	int ret = -1, dot, has_dot = path_exists(dot_file);
 
-	free(dot_file);
 	if (url != NULL && *url != '\0') {
 		*source = "config var BUILDPACK_URL";
 		if (aj->buildpacks.nr > 0)
 			say_overridden(b, "app.json buildpacks", *source);
 		if (has_dot)
 			say_overridden(b, ".buildpacks", *source);
-		return push_listed(b, specs, url, *source);
+		ret = push_listed(b, specs, url, *source);
+		goto out;
 	}
 	for (i = 0; i < aj->buildpacks.nr; i++)
 		if (push_listed(b, specs, aj->buildpacks.v[i],
 		    "app.json: buildpacks") < 0)
-			return -1;
+			goto out;
 	if (aj->buildpacks.nr > 0) {
 		*source = "app.json";
 		if (has_dot)
 			say_overridden(b, ".buildpacks", *source);
-		return 0;
+		ret = 0;
+		goto out;
 	}
-	dot = dot_buildpacks(b, specs);
+	dot = has_dot ? dot_buildpacks(b, dot_file, specs) : 1;
 	if (dot <= 0) {
 		*source = ".buildpacks";
-		return dot;
+		ret = dot;
+		goto out;
 	}
 	if (ledger_buildpack_list(b->root->db, b->pipeline_id, &pbps,
 	    &npbps) >= 0) {
@@ -244,6 +242,8 @@ listed_buildpacks(struct build_ctx *b, const struct appjson *aj,
 		ret = 0;
 	}
 	buildpack_list_free(pbps, npbps);
+out:
+	free(dot_file);
 	return ret;
 }
 
@@ -349,8 +349,8 @@ build_bps_free(struct bp *bps, size_t n)
 
 /*
  * Choose the buildpacks: the ones the app lists (listed_buildpacks()),
- * else the first installed one whose bin/detect accepts the app. Explicit ones
- * must detect too, as on Heroku. *nr may end 0 (no buildpack).
+ * else the first installed one whose bin/detect accepts the app.
+ * Explicit ones must detect too, as on Heroku. *nr may end 0 (no buildpack).
  */
 int
 build_choose_buildpacks(struct build_ctx *b, const struct appjson *aj,

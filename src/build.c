@@ -350,8 +350,7 @@ announce(struct build_ctx *b)
 /*
  * Check the commit out into b->appdir less what .slugignore lists, read
  * its Procfile into res->types and its app.json (and CHECKS) into p->aj,
- * and make
- * ENV_DIR and the cache directory the buildpacks are given.
+ * and make ENV_DIR and the cache directory the buildpacks are given.
  */
 static int
 prepare_tree(struct build_ctx *b, struct build_result *res,

@@ -513,16 +513,16 @@ pick_pair(struct cmd_ctx *ctx, const struct pipeline *p, struct app *apps,
 	    "--to");
 	if (*down == NULL)
 		return -1;
-	if (*up == *down && cmd_opt(ctx, "to") == NULL)
+	if (*up != *down)
+		return 0;
+	if (cmd_opt(ctx, "to") == NULL)
 		cmd_fail("%s is the %s app: nothing is downstream of it to "
 		    "diff against; name an app with --to", (*up)->name,
 		    (*up)->stage);
-	else if (*up == *down)
+	else
 		cmd_fail("%s is both ends of the diff: name another app with "
 		    "--from or --to", (*up)->name);
-	if (*up == *down)
-		return -1;
-	return 0;
+	return -1;
 }
 
 /* The commits one app runs that the other lacks, each way. */

@@ -22,27 +22,16 @@ struct line {
 	int lineno;
 };
 
-/*
- * Step through text (len bytes) line by line. *pos is the offset of the
- * next line and starts at 0; a UTF-8 BOM at offset 0 is skipped.
- * Returns 0 when there are no more lines.
- */
+/* The next line of text (ending at end) into *ln; 0 at the end. */
 static int
-next_line(const char *text, size_t len, size_t *pos, struct line *ln)
+next_line(const char **p, const char *end, struct line *ln)
 {
-	const char *nl;
+	const char *s, *e;
 
-	if (*pos == 0 && len >= 3 && memcmp(text, "\xef\xbb\xbf", 3) == 0)
-		*pos = 3;
-	if (*pos >= len)
+	if (!text_line(p, end, &ln->lineno, &s, &e))
 		return 0;
-	ln->s = text + *pos;
-	nl = memchr(ln->s, '\n', len - *pos);
-	ln->len = nl != NULL ? (size_t)(nl - ln->s) : len - *pos;
-	*pos += ln->len + (nl != NULL ? 1 : 0);
-	if (ln->len > 0 && ln->s[ln->len - 1] == '\r')
-		ln->len--;
-	ln->lineno++;
+	ln->s = s;
+	ln->len = (size_t)(e - s);
 	return 1;
 }
 
@@ -117,11 +106,12 @@ procfile_parse(const char *text, size_t len, struct proctypes *out,
 {
 	struct proctypes pt = { NULL, 0 };
 	struct line ln = { NULL, 0, 0 };
-	size_t pos = 0, tlen, clen;
+	const char *p = text;
+	size_t tlen, clen;
 	const char *colon, *type, *cmd;
 	char what[64], *name, *command;
 
-	while (next_line(text, len, &pos, &ln)) {
+	while (next_line(&p, text + len, &ln)) {
 		snprintf(what, sizeof(what), "Procfile line %d", ln.lineno);
 		if (memchr(ln.s, '\0', ln.len) != NULL) {
 			berth_error("%s: contains a NUL byte", what);
@@ -339,9 +329,9 @@ release_yaml_parse(const char *text, struct proctypes *out)
 	struct proctypes pt = { NULL, 0 };
 	struct line ln = { NULL, 0, 0 };
 	struct yaml_state st = { 0, 0, 0 };
-	size_t pos = 0, len = strlen(text);
+	const char *p = text;
 
-	while (next_line(text, len, &pos, &ln))
+	while (next_line(&p, text + strlen(text), &ln))
 		if (yaml_line_parse(&st, &ln, &pt) < 0) {
 			proctypes_clear(&pt);
 			return -1;

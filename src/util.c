@@ -1046,8 +1046,8 @@ write_small(const char *path, const char *data, size_t len)
 }
 
 int
-text_next_line(const char **p, const char *end, int *lineno,
-    const char **start, const char **stop)
+text_line(const char **p, const char *end, int *lineno, const char **start,
+    const char **stop)
 {
 	const char *s = *p, *nl, *e;
 
@@ -1057,13 +1057,28 @@ text_next_line(const char **p, const char *end, int *lineno,
 		return 0;
 	nl = memchr(s, '\n', (size_t)(end - s));
 	e = nl != NULL ? nl : end;
+	if (e > s && e[-1] == '\r')
+		e--;
+	*start = s;
+	*stop = e;
+	*p = nl != NULL ? nl + 1 : end;
+	(*lineno)++;
+	return 1;
+}
+
+int
+text_next_line(const char **p, const char *end, int *lineno,
+    const char **start, const char **stop)
+{
+	const char *s, *e;
+
+	if (!text_line(p, end, lineno, &s, &e))
+		return 0;
 	while (s < e && (*s == ' ' || *s == '\t'))
 		s++;
 	while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r'))
 		e--;
 	*start = s;
 	*stop = e;
-	*p = nl != NULL ? nl + 1 : end;
-	(*lineno)++;
 	return 1;
 }

@@ -204,9 +204,12 @@ void size_format(int64_t bytes, char buf[32]);
 /*
  * The next line of a text file being read from *p to end (a UTF-8 BOM
  * skipped at its top, where *lineno is 0): *start and *stop bound it,
- * blanks and a CR trimmed from both ends; *p moves past its newline
+ * without its newline and a CR before that; *p moves past its newline
  * and *lineno counts it. 0 when no line is left.
  */
+int text_line(const char **p, const char *end, int *lineno,
+    const char **start, const char **stop);
+/* The same, with blanks trimmed from both ends (and CRs from its end). */
 int text_next_line(const char **p, const char *end, int *lineno,
     const char **start, const char **stop);
 
