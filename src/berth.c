@@ -24,6 +24,7 @@ static const struct berth_cmd *const commands[] = {
 	&cmd_apps_create_entry,
 	&cmd_apps_info_entry,
 	&cmd_apps_destroy_entry,
+	&cmd_deploy_entry,
 	&cmd_releases_entry,
 	&cmd_releases_info_entry,
 	&cmd_releases_output_entry,

@@ -74,9 +74,12 @@ cmd_github_connect(struct cmd_ctx *ctx)
 	const char *file = cmd_opt(ctx, "token-file");
 	const char *api = cmd_opt(ctx, "api-url");
 	const char *hook_file = cmd_opt(ctx, "webhook-secret-file");
+	const char *mirror = cmd_flag(ctx, "wait-for-ci") ? "ci" :
+	    cmd_flag(ctx, "mirror") ? "push" : NULL;
 	struct pipeline p;
 	struct webhook have;
 	char *token = NULL, *url = NULL, *hook_secret = NULL, *key = NULL;
+	char *mkey = NULL;
 	int64_t id;
 	int ret = 1, rc;
 
@@ -85,6 +88,10 @@ cmd_github_connect(struct cmd_ctx *ctx)
 		    "--token-file FILE");
 	if (github_check_repo(repo) < 0)
 		return cmd_fail_last();
+	if (mirror != NULL && hook_file == NULL)
+		return cmd_fail("--%s needs --webhook-secret-file FILE: GitHub "
+		    "tells berth of pushes through the repository's webhook",
+		    cmd_flag(ctx, "wait-for-ci") ? "wait-for-ci" : "mirror");
 	if (api == NULL)
 		api = GITHUB_API_URL;
 	if ((strncmp(api, "https://", 8) != 0 && strncmp(api, "http://",
@@ -118,9 +125,11 @@ cmd_github_connect(struct cmd_ctx *ctx)
 	url = xasprintf("%.*s/repos/%s", (int)(strlen(api) -
 	    (api[strlen(api) - 1] == '/')), api, repo);
 	key = xasprintf(GITHUB_HOOK_SECRET "%s", p.name);
+	mkey = xasprintf(GITHUB_MIRROR "%s", p.name);
 	if (ledger_webhook_add(ctx->root.db, p.id, url, "github",
 	    GITHUB_EVENTS, token, &id) < 0 || (hook_secret != NULL &&
-	    ledger_setting_set(ctx->root.db, key, hook_secret) < 0)) {
+	    ledger_setting_set(ctx->root.db, key, hook_secret) < 0) ||
+	    ledger_setting_set(ctx->root.db, mkey, mirror) < 0) {
 		cmd_fail_last();
 		goto out;
 	}
@@ -133,8 +142,15 @@ cmd_github_connect(struct cmd_ctx *ctx)
 		    "http://berth.%s/github/webhook with the same secret: each "
 		    "pull request gets its review app %s-pr-N\n",
 		    ctx->root.cfg.domain, p.name);
+	if (mirror != NULL)
+		printf("Mirror mode: each push to %s on GitHub is fetched and "
+		    "deployed as a git push of it would be%s (webhook events: "
+		    "push%s)\n", repo, strcmp(mirror, "ci") == 0 ? ", once "
+		    "its CI on GitHub passed" : "", strcmp(mirror, "ci") == 0 ?
+		    ", statuses, check suites" : "");
 	ret = 0;
 out:
+	free(mkey);
 	free(key);
 	free(hook_secret);
 	free(url);
@@ -149,6 +165,7 @@ cmd_github_info(struct cmd_ctx *ctx)
 	struct pipeline p;
 	struct webhook w;
 	struct table t;
+	char *key, *mirror = NULL;
 	int rc;
 
 	if (cmd_need_pipeline(ctx, &p) != 0)
@@ -164,11 +181,16 @@ cmd_github_info(struct cmd_ctx *ctx)
 		pipeline_clear(&p);
 		return rc < 0;
 	}
+	key = xasprintf(GITHUB_MIRROR "%s", p.name);
+	if (ledger_setting_get(ctx->root.db, key, &mirror) < 0)
+		mirror = NULL;
+	free(key);
 	if (ctx->json) {
-		cmd_print_json(json_pack("{s:s, s:s, s:b, s:I, s:s}",
+		cmd_print_json(json_pack("{s:s, s:s, s:b, s:I, s:s, s:s}",
 		    "pipeline", p.name, "api", w.url, "token", w.secret != NULL,
 		    "webhook", (json_int_t)w.id, "connected_at",
-		    w.created_at));
+		    w.created_at, "mirror", mirror == NULL ? "off" :
+		    strcmp(mirror, "ci") == 0 ? "wait-for-ci" : "on"));
 	} else {
 		printf("=== %s on GitHub\n", p.name);
 		table_init(&t, 2);
@@ -178,10 +200,14 @@ cmd_github_info(struct cmd_ctx *ctx)
 		table_row(&t, "Token:", w.secret != NULL ? "set" : "none");
 		table_row(&t, "Sends:", "berth/ci statuses, berth/deploy/APP "
 		    "statuses and deployments");
+		table_row(&t, "Mirror:", mirror == NULL ? "off" :
+		    strcmp(mirror, "ci") == 0 ? "every push, once its CI on "
+		    "GitHub passed" : "every push");
 		table_row(&t, "Since:", w.created_at);
 		table_print(&t, stdout);
 		table_clear(&t);
 	}
+	free(mirror);
 	webhook_clear(&w);
 	pipeline_clear(&p);
 	return 0;
@@ -199,9 +225,11 @@ cmd_github_disconnect(struct cmd_ctx *ctx)
 	rc = connection(ctx, &p, &w);
 	if (rc == 0) {
 		char *key = xasprintf(GITHUB_HOOK_SECRET "%s", p.name);
+		char *mkey = xasprintf(GITHUB_MIRROR "%s", p.name);
 
 		if (ledger_webhook_remove(ctx->root.db, w.id) != 0 ||
-		    ledger_setting_set(ctx->root.db, key, NULL) != 0) {
+		    ledger_setting_set(ctx->root.db, key, NULL) != 0 ||
+		    ledger_setting_set(ctx->root.db, mkey, NULL) != 0) {
 			rc = -1;
 		} else {
 			access_log(&ctx->root, NULL, "disconnected %s from "
@@ -210,6 +238,7 @@ cmd_github_disconnect(struct cmd_ctx *ctx)
 			    "webhook secret are forgotten\n", p.name);
 		}
 		free(key);
+		free(mkey);
 		webhook_clear(&w);
 	} else if (rc == 1) {
 		berth_error("%s is not connected to GitHub", p.name);
@@ -222,7 +251,8 @@ const struct berth_cmd cmd_github_connect_entry = {
 	.name = "github:connect",
 	.access = { .scope = ACCESS_PIPELINE, .role = ROLE_ADMIN },
 	.usage = "github:connect -p PIPELINE --repo OWNER/NAME --token-file "
-	"FILE [--api-url URL] [--webhook-secret-file FILE]",
+	"FILE [--api-url URL] [--webhook-secret-file FILE [--mirror "
+	"[--wait-for-ci]]]",
 	.summary = "report a pipeline's test runs and releases to GitHub",
 	.help =
 	"Test runs become commit statuses (berth/ci), releases statuses\n"
@@ -234,7 +264,10 @@ const struct berth_cmd cmd_github_connect_entry = {
 	"--webhook-secret-file: the secret of the repository's webhook, which\n"
 	"sends pull requests to http://berth.DOMAIN/github/webhook: each gets\n"
 	"a review app PIPELINE-pr-N, redeployed on every push to it and\n"
-	"destroyed when it closes.",
+	"destroyed when it closes. --mirror: every push GitHub reports is\n"
+	"fetched and applied as a git push of it would be (the same build,\n"
+	"CI gate, release and ledger rows); --wait-for-ci: only once the\n"
+	"commit's statuses and check runs on GitHub passed.",
 	.options = (const struct cmd_option[]){
 		CMD_OPT_PIPELINE,
 		{ .name = "repo", .kind = CMD_STRING, .arg = "OWNER/NAME",
@@ -246,6 +279,10 @@ const struct berth_cmd cmd_github_connect_entry = {
 		{ .name = "webhook-secret-file", .kind = CMD_STRING,
 		    .arg = "FILE", .help = "the repository webhook's secret: "
 		    "pull requests get review apps" },
+		{ .name = "mirror", .kind = CMD_FLAG,
+		    .help = "deploy every push to the GitHub repository" },
+		{ .name = "wait-for-ci", .kind = CMD_FLAG,
+		    .help = "mirror, once GitHub's CI passed" },
 		{ 0 },
 	},
 	.min_args = 0, .max_args = 0,

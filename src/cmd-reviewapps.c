@@ -151,6 +151,17 @@ cmd_reviewapps(struct cmd_ctx *ctx)
 	return ret;
 }
 
+/* Whether pull requests from forks get review apps (the setting). */
+static int
+set_forks(struct cmd_ctx *ctx, const struct pipeline *p, int on)
+{
+	char *key = xasprintf(REVIEW_FORKS "%s", p->name);
+	int rc = ledger_setting_set(ctx->root.db, key, on ? "1" : NULL);
+
+	free(key);
+	return rc;
+}
+
 static int
 cmd_reviewapps_enable(struct cmd_ctx *ctx)
 {
@@ -170,8 +181,15 @@ cmd_reviewapps_enable(struct cmd_ctx *ctx)
 	p.review_apps = 1;
 	p.review_autodestroy = autodestroy;
 	p.review_stale_days = days;
+	if (cmd_flag(ctx, "forks") && set_forks(ctx, &p, 1) < 0) {
+		pipeline_clear(&p);
+		return cmd_fail_last();
+	}
 	printf("Enabling review apps on pipeline %s... done\n", p.name);
 	print_state(&p);
+	if (cmd_flag(ctx, "forks"))
+		printf("Pull requests from forks get review apps too: their "
+		    "code runs with the pipeline's review config vars\n");
 	if (!autodestroy && stale_days >= 0)
 		printf("Stale days are used with autodestroy: add "
 		    "--autodestroy to turn it on\n");
@@ -204,7 +222,8 @@ cmd_reviewapps_disable(struct cmd_ctx *ctx)
 	}
 	if (ledger_review_list(ctx->root.db, p.id, 0, &ra, &nr) < 0 ||
 	    ledger_pipeline_set_review(ctx->root.db, p.id, 0,
-	    p.review_autodestroy, p.review_stale_days) < 0)
+	    p.review_autodestroy, p.review_stale_days) < 0 ||
+	    set_forks(ctx, &p, 0) < 0)
 		ret = cmd_fail_last();
 	else {
 		printf("Disabling review apps on pipeline %s... done\n",
@@ -392,7 +411,8 @@ const struct berth_cmd cmd_reviewapps_enable_entry = {
 	.name = "reviewapps:enable",
 	.access = { .scope = ACCESS_PIPELINE, .role = ROLE_ADMIN },
 	.usage =
-	"reviewapps:enable -p PIPELINE [--autodestroy] [--stale-days N]",
+	"reviewapps:enable -p PIPELINE [--autodestroy] [--stale-days N] "
+	"[--forks]",
 	.summary = "give every pushed branch its own review app",
 	.help =
 	"From now on, a push of any branch other than the deploy branch\n"
@@ -403,11 +423,16 @@ const struct berth_cmd cmd_reviewapps_enable_entry = {
 	"--autodestroy makes berthd destroy review apps whose branch had no\n"
 	"push for --stale-days N days (default: the current setting, first\n"
 	"5). Without --autodestroy, the current autodestroy setting stays;\n"
-	"turn it off with: berth reviewapps:disable --autodestroy.",
+	"turn it off with: berth reviewapps:disable --autodestroy.\n"
+	"--forks: GitHub pull requests from forks get review apps too (off\n"
+	"by default: a fork's code would run with the review config vars);\n"
+	"reviewapps:disable turns it off again.",
 	.options = (const struct cmd_option[]){
 		CMD_OPT_PIPELINE,
 		{ .name = "autodestroy", .kind = CMD_FLAG,
 		    .help = "destroy review apps with no push for a while" },
+		{ .name = "forks", .kind = CMD_FLAG,
+		    .help = "build pull requests from forks too" },
 		{ .name = "stale-days", .kind = CMD_NUMBER, .arg = "N",
 		    .min = 0, .max = 3650,
 		    .help = "days with no push before they go" },

@@ -271,6 +271,7 @@ extern const struct berth_cmd cmd_daemon_stop_entry;
 extern const struct berth_cmd cmd_pipelines_promote_entry;
 extern const struct berth_cmd cmd_pipelines_diff_entry;
 extern const struct berth_cmd cmd_rollback_entry;
+extern const struct berth_cmd cmd_deploy_entry;
 extern const struct berth_cmd cmd_releases_rollback_entry;
 extern const struct berth_cmd cmd_releases_retry_entry;
 extern const struct berth_cmd cmd_releases_output_entry;

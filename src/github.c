@@ -270,6 +270,87 @@ github_tell(const char *api, const char *token, const struct event *e,
 	return 1;
 }
 
+/* One status or check run of a commit: count it, keep the first why. */
+static void
+ci_note(const char *name, int passed, int failed, const char *state,
+    size_t *seen, size_t *red, char **why)
+{
+	(*seen)++;
+	if (passed || (*why != NULL && *red > 0))
+		return;
+	if (failed)
+		(*red)++;
+	if (*why == NULL || failed) {
+		free(*why);
+		*why = xasprintf("%s is %s", name, state);
+	}
+}
+
+int
+github_commit_ci(const char *api, const char *token, const char *sha,
+    enum github_ci *out, char **why)
+{
+	struct github_result res;
+	json_t *st = NULL, *runs = NULL, *v;
+	char *path;
+	size_t i, seen = 0, red = 0;
+	int ret = -1;
+
+	memset(&res, 0, sizeof(res));
+	*out = GITHUB_CI_PENDING;
+	*why = NULL;
+	path = xasprintf("/commits/%s/status", sha);
+	if (call("GET", api, path, token, NULL, &st, &res) < 0)
+		goto out;
+	free(path);
+	path = xasprintf("/commits/%s/check-runs", sha);
+	if (call("GET", api, path, token, NULL, &runs, &res) < 0)
+		goto out;
+	json_array_foreach(json_object_get(st, "statuses"), i, v) {
+		const char *ctx = json_string_value(json_object_get(v,
+		    "context"));
+		const char *state = json_string_value(json_object_get(v,
+		    "state"));
+
+		if (ctx != NULL && state != NULL &&
+		    strncmp(ctx, "berth/", 6) != 0)
+			ci_note(ctx, strcmp(state, "success") == 0,
+			    strcmp(state, "pending") != 0, state, &seen, &red,
+			    why);
+	}
+	json_array_foreach(json_object_get(runs, "check_runs"), i, v) {
+		const char *name = json_string_value(json_object_get(v,
+		    "name"));
+		const char *status = json_string_value(json_object_get(v,
+		    "status"));
+		const char *concl = json_string_value(json_object_get(v,
+		    "conclusion"));
+		int done = status != NULL && strcmp(status, "completed") == 0;
+
+		if (name == NULL || status == NULL ||
+		    strncmp(name, "berth/", 6) == 0)
+			continue;
+		if (done && concl == NULL)
+			concl = "failed";
+		ci_note(name, done && (strcmp(concl, "success") == 0 ||
+		    strcmp(concl, "neutral") == 0 ||
+		    strcmp(concl, "skipped") == 0), done, done ? concl : status,
+		    &seen, &red, why);
+	}
+	if (red > 0)
+		*out = GITHUB_CI_RED;
+	else if (seen > 0 && *why == NULL)
+		*out = GITHUB_CI_GREEN;
+	else if (seen == 0)
+		*why = xstrdup("GitHub has no status or check run for it yet");
+	ret = 0;
+out:
+	free(path);
+	json_decref(st);
+	json_decref(runs);
+	return ret;
+}
+
 int
 github_check_repo(const char *repo)
 {

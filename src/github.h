@@ -48,6 +48,27 @@ struct github_app {
 int github_tell(const char *api, const char *token, const struct event *e,
     const struct github_app *app, struct github_result *res);
 
+/* The setting of a pipeline's mirror mode (github:connect --mirror):
+ * "push" (deploy every push) or "ci" (--wait-for-ci). */
+#define GITHUB_MIRROR "github.mirror."
+
+/* Where a commit's CI stands on GitHub (github_commit_ci()). */
+enum github_ci {
+	GITHUB_CI_PENDING,	/* something runs, or nothing reported yet */
+	GITHUB_CI_GREEN,	/* every status and check run passed */
+	GITHUB_CI_RED,		/* one failed */
+};
+
+/*
+ * The commit statuses and check runs of sha on the repository at api,
+ * except berth's own (contexts berth/...), as Heroku's "wait for CI"
+ * reads them: one of enum github_ci into *out, why (the failing
+ * context, or what is still pending) into *why (caller frees); -1 with
+ * berth_error() when GitHub cannot be asked.
+ */
+int github_commit_ci(const char *api, const char *token, const char *sha,
+    enum github_ci *out, char **why);
+
 /*
  * "OWNER/NAME" as GitHub allows them (letters, digits, '-', '_', '.');
  * -1 with berth_error() otherwise.

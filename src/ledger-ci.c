@@ -183,6 +183,16 @@ ledger_test_run_latest(struct ledger *db, int64_t pipeline_id,
 }
 
 int
+ledger_test_run_of_commit(struct ledger *db, int64_t pipeline_id,
+    const char *commit, struct test_run *out)
+{
+	return run_one(db, sql_prep(db, "SELECT " RUN_COLS " FROM test_runs "
+	    "WHERE pipeline_id = ?1 AND commit_sha = ?2 AND status IN "
+	    "('succeeded', 'failed', 'errored') ORDER BY number DESC LIMIT 1",
+	    "is", pipeline_id, commit), out);
+}
+
+int
 ledger_test_run_list(struct ledger *db, int64_t pipeline_id,
     const char *branch, int limit, struct test_run **out, size_t *nr)
 {

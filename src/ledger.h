@@ -357,6 +357,12 @@ int ledger_test_run_get(struct ledger *db, int64_t pipeline_id, int number,
 /* The newest run (of branch; NULL = any); 1 when there is none. */
 int ledger_test_run_latest(struct ledger *db, int64_t pipeline_id,
     const char *branch, struct test_run *out);
+/*
+ * The newest run of commit that ended (succeeded, failed or errored);
+ * 1 when there is none.
+ */
+int ledger_test_run_of_commit(struct ledger *db, int64_t pipeline_id,
+    const char *commit, struct test_run *out);
 /* Newest first; branch NULL = all; limit 0 = all. */
 int ledger_test_run_list(struct ledger *db, int64_t pipeline_id,
     const char *branch, int limit, struct test_run **out, size_t *nr);

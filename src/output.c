@@ -46,6 +46,17 @@ out_detail(const char *fmt, ...)
 }
 
 void
+out_progress(const char *line, void *data)
+{
+	(void)data;
+	if (strncmp(line, "-----> ", 7) == 0)
+		printf("%s\n", line);
+	else
+		out_detail("%s", line);
+	fflush(stdout);
+}
+
+void
 out_error(const char *fmt, ...)
 {
 	va_list ap;

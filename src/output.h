@@ -12,6 +12,11 @@
 
 void out_heading(const char *fmt, ...) BERTH_ATTR_PRINTF(1, 2);
 void out_detail(const char *fmt, ...) BERTH_ATTR_PRINTF(1, 2);
+/*
+ * A line of berthd's progress (a release_order's progress callback):
+ * its "-----> " headings as they are, the rest indented; flushed.
+ */
+void out_progress(const char *line, void *data);
 void out_error(const char *fmt, ...) BERTH_ATTR_PRINTF(1, 2);
 
 /* A table of text cells printed with aligned columns. */

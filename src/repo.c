@@ -405,6 +405,56 @@ repo_ref_target(git_repository *repo, const char *refname,
 	return 0;
 }
 
+int
+repo_resolve_commit(git_repository *repo, const char *rev,
+    char out[GIT_OID_HEXSZ + 1])
+{
+	git_object *obj = NULL, *commit = NULL;
+	int rc;
+
+	out[0] = '\0';
+	rc = git_revparse_single(&obj, repo, rev);
+	if (rc == GIT_ENOTFOUND || rc == GIT_EAMBIGUOUS || rc == GIT_EINVALIDSPEC)
+		return 1;
+	if (rc < 0)
+		return repo_error(rev);
+	rc = git_object_peel(&commit, obj, GIT_OBJECT_COMMIT);
+	git_object_free(obj);
+	if (rc < 0)
+		return 1;
+	git_oid_tostr(out, GIT_OID_HEXSZ + 1, git_object_id(commit));
+	git_object_free(commit);
+	return 0;
+}
+
+int
+repo_ref_move(git_repository *repo, const char *refname, const char *old,
+    const char *new, const char *msg)
+{
+	git_reference *ref = NULL;
+	git_oid old_id, new_id;
+	int creating = old == NULL || strspn(old, "0") == strlen(old), rc;
+	char cur[GIT_OID_HEXSZ + 1];
+
+	if (git_oid_fromstr(&new_id, new) < 0 ||
+	    (!creating && git_oid_fromstr(&old_id, old) < 0))
+		return berth_error("%s: '%s' is not a commit id", refname,
+		    creating ? new : old);
+	if (creating)
+		rc = git_reference_create(&ref, repo, refname, &new_id, 0, msg);
+	else
+		rc = git_reference_create_matching(&ref, repo, refname,
+		    &new_id, 1, &old_id, msg);
+	git_reference_free(ref);
+	if (rc == GIT_EMODIFIED || rc == GIT_EEXISTS) {
+		if (repo_ref_target(repo, refname, cur) != 0)
+			strcpy(cur, "(deleted)");
+		return berth_error("%s moved to %.7s meanwhile", refname,
+		    cur);
+	}
+	return rc < 0 ? repo_error(refname) : 0;
+}
+
 /* libgit2 asks for credentials: GitHub takes a token as a password. */
 static int
 token_credential(git_credential **out, const char *url, const char *user,

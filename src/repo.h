@@ -52,6 +52,19 @@ int repo_checkout(git_repository *repo, const char *sha, const char *dir);
 int repo_ref_target(git_repository *repo, const char *refname,
     char out[GIT_OID_HEXSZ + 1]);
 /*
+ * The commit a revision names (a branch, a tag, a full or short sha, as
+ * in the repository), into out; 1 when it names none, -1 on an error.
+ */
+int repo_resolve_commit(git_repository *repo, const char *rev,
+    char out[GIT_OID_HEXSZ + 1]);
+/*
+ * Move refname from old (ZERO_SHA or NULL: it must not exist yet) to
+ * new, as one compare-and-swap: -1 with berth_error() "REF moved to
+ * SHA meanwhile" when it is no longer at old. Logged as msg.
+ */
+int repo_ref_move(git_repository *repo, const char *refname,
+    const char *old, const char *new, const char *msg);
+/*
  * The commits reachable from `from` but not from `hide` (NULL: none
  * hidden), newest first, at most limit (0 = all). *nr may be 0.
  */

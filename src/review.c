@@ -134,17 +134,6 @@ out:
 }
 
 static void
-show_line(const char *line, void *data)
-{
-	(void)data;
-	if (strncmp(line, "-----> ", 7) == 0)
-		printf("%s\n", line);
-	else
-		printf("       %s\n", line);
-	fflush(stdout);
-}
-
-static void
 waiting(const char *holder, void *data)
 {
 	(void)data;
@@ -272,7 +261,7 @@ run_hook_script(struct berth_root *r, const struct app *a, int64_t rel_id,
 	out_heading("%s: %s", name, cmd);
 	log = root_pathf(r, "logs/%s-%lld.log", name, (long long)rel.id);
 	ret = runtime_script(r, a->name, &rel, commit, cmd, name, log,
-	    show_line, NULL);
+	    out_progress, NULL);
 	free(log);
 	free(commit);
 	proctypes_clear(&types);
@@ -384,7 +373,7 @@ push_release(struct review_push *rp, struct release_done *done)
 			.commit = rp->commit,
 			.actor = rp->actor,
 			.description = desc,
-			.progress = show_line,
+			.progress = out_progress,
 		};
 
 		release_deploy(rp->r, &o, done);

@@ -44,4 +44,8 @@ int review_destroy(struct berth_root *r, const struct pipeline *p,
 void review_reap_stale(const char *root_dir,
     void (*say)(const char *fmt, ...) BERTH_ATTR_PRINTF(1, 2));
 
+/* The setting (ledger) that lets a pipeline's pull requests from forks
+ * have review apps (reviewapps:enable --forks): this + name, "1". */
+#define REVIEW_FORKS "reviewapps.forks."
+
 #endif

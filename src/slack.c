@@ -30,6 +30,7 @@
 #define SLACK_MAX_AGE_S 300
 #define CODE_TTL_S 600
 #define POST_TIMEOUT_MS 10000
+#define OUTPUT_LINES 40		/* of a command's output, in a reply */
 
 /*
  * Signatures seen in the last SLACK_MAX_AGE_S, so a replay is refused:
@@ -202,21 +203,38 @@ post_result(const char *url, const char *text)
 	json_decref(j);
 }
 
+/* The last n lines of s (a deploy's build output is long). */
+static const char *
+last_lines(const char *s, int n)
+{
+	const char *p = s + strlen(s);
+
+	if (p > s && p[-1] == '\n')
+		p--;
+	while (p > s && n > 0)
+		if (*--p == '\n' && --n == 0)
+			return p + 1;
+	return s;
+}
+
 /* "```OUTPUT```", or the error with a mark. Caller frees. */
 static char *
 outcome_text(int rc, const struct strbuf *out, const char *err,
     const char *done)
 {
+	const char *text = last_lines(strbuf_str(out), OUTPUT_LINES);
+	const char *more = text != strbuf_str(out) ? "...\n" : "";
+
 	if (rc == 0 && done != NULL)
-		return xasprintf(":white_check_mark: %s\n```%s```", done,
-		    strbuf_str(out));
+		return xasprintf(":white_check_mark: %s\n```%s%s```", done,
+		    more, text);
 	if (rc == 0)
-		return xasprintf("```%s```", out->len ? strbuf_str(out) :
+		return xasprintf("```%s%s```", more, out->len ? text :
 		    "(nothing)\n");
 	if (rc == CMD_EXIT_REFUSED)
 		return xasprintf(":no_entry: %s", err);
-	return xasprintf(":x: %s%s%s%s", err, out->len ? "\n```" : "",
-	    strbuf_str(out), out->len ? "```" : "");
+	return xasprintf(":x: %s%s%s%s%s", err, out->len ? "\n```" : "",
+	    more, text, out->len ? "```" : "");
 }
 
 /* A promotion or rollback, run after Slack got its acknowledgement. */
@@ -321,6 +339,8 @@ static const char help_text[] =
     "`/berth info PIPELINE` its apps by stage\n"
     "`/berth releases PIPELINE [in STAGE]` the last releases (production)\n"
     "`/berth diff PIPELINE` what staging has that production lacks\n"
+    "`/berth deploy PIPELINE[/BRANCH] [to STAGE]` build the branch for the "
+    "stage's app (default staging; `deploy!` even when its tests failed)\n"
     "`/berth promote PIPELINE [from STAGE] [to STAGE]` (default staging to "
     "production)\n"
     "`/berth rollback APP [vN]` to the release before, or vN";
@@ -393,7 +413,8 @@ read_now(struct http_server *s, struct http_response *res, const char *user,
 }
 
 /*
- * promote P [from STAGE] [to STAGE], rollback APP [vN]: acknowledged
+ * deploy P[/BRANCH] [to STAGE], promote P [from STAGE] [to STAGE],
+ * rollback APP [vN]: acknowledged
  * in the channel now, the outcome posted to response_url.
  */
 static void
@@ -405,7 +426,44 @@ act(struct http_server *s, struct http_response *res, const char *user,
 	char *app = NULL, *ack = NULL, *done = NULL;
 	size_t i;
 
-	if (strcmp(w[0], "promote") == 0) {
+	if (strncmp(w[0], "deploy", 6) == 0) {
+		/* deploy[!] P[/BRANCH] [to STAGE]: a push of BRANCH to the
+		 * branch the stage's app deploys (berth deploy). */
+		char *pl = xstrdup(n >= 2 ? w[1] : ""), *branch;
+
+		branch = strchr(pl, '/');
+		if (branch != NULL)
+			*branch++ = '\0';
+		to = n == 4 ? w[3] : "staging";
+		if ((n != 2 && !(n == 4 && strcmp(w[2], "to") == 0)) ||
+		    name_check_pipeline(pl) < 0 || name_check_stage(to) < 0 ||
+		    (branch != NULL && name_check_branch(branch) < 0)) {
+			reply(res, 0, "Usage: /berth deploy PIPELINE[/BRANCH] "
+			    "[to STAGE] (default staging; deploy! deploys "
+			    "even when the commit's tests failed)");
+			free(pl);
+			goto out;
+		}
+		if (stage_app(s, res, pl, to, &app) < 0) {
+			free(pl);
+			goto out;
+		}
+		strvec_push(&args, "deploy");
+		strvec_pushf(&args, "--app=%s", app);
+		if (strcmp(w[0], "deploy!") == 0)
+			strvec_push(&args, "--ignore-ci");
+		if (branch != NULL) {
+			strvec_push(&args, "--");
+			strvec_pushf(&args, "refs/heads/%s", branch);
+		}
+		ack = xasprintf("Deploying %s%s%s to %s (%s)...", pl,
+		    branch != NULL ? "/" : "", branch != NULL ? branch : "",
+		    app, user);
+		done = xasprintf("%s%s%s deployed to %s by %s", pl,
+		    branch != NULL ? "/" : "", branch != NULL ? branch : "",
+		    app, user);
+		free(pl);
+	} else if (strcmp(w[0], "promote") == 0) {
 		for (i = 2; i + 1 < n; i += 2) {
 			if (strcmp(w[i], "from") == 0)
 				from = w[i + 1];
@@ -527,12 +585,9 @@ slack_commands(struct http_server *s, const struct http_request *req,
 		}
 		free(app);
 	} else if ((strcmp(w[0], "promote") == 0 && n >= 2) ||
-	    strcmp(w[0], "rollback") == 0) {
+	    strcmp(w[0], "rollback") == 0 || strcmp(w[0], "deploy") == 0 ||
+	    strcmp(w[0], "deploy!") == 0) {
 		act(s, res, u.name, w, n, url);
-	} else if (strcmp(w[0], "deploy") == 0) {
-		reply(res, 0, "`/berth deploy` is not built yet: push the "
-		    "branch (`git push berth BRANCH`), or promote what "
-		    "staging runs (`/berth promote PIPELINE`)");
 	} else {
 		char *t = xasprintf("I do not know `%.40s`.\n%s", w[0],
 		    help_text);

@@ -144,3 +144,31 @@ print("payload=" + urllib.parse.quote(json.dumps({"type": "block_actions",
 	run posted 4
 	[[ "$output" == *":white_check_mark: shop promoted to shop by ana"* ]]
 }
+
+@test "deploy from Slack builds a branch for the stage's app; a developer is refused" {
+	make_app "$BATS_TEST_TMPDIR/app"
+	push "$BATS_TEST_TMPDIR/app" shop >/dev/null
+	git -C "$BATS_TEST_TMPDIR/app" checkout -q -b feature/cart
+	echo cart > "$BATS_TEST_TMPDIR/app/index.html"
+	git -C "$BATS_TEST_TMPDIR/app" commit -qam cart
+	push "$BATS_TEST_TMPDIR/app" shop feature/cart >/dev/null
+	link U1 ana
+	link U2 dev
+	run command U2 "deploy shop/feature/cart to staging"
+	[[ "$output" == "200 "*"Deploying shop/feature/cart to shop-staging (dev)"* ]]
+	run posted 1
+	[[ "$output" == *":no_entry: dev is a developer on shop: "*"needs deployer"* ]]
+	[ "$(json_get "$(berth releases -a shop-staging --json)" 'len(d)')" = 1 ]
+	run command U1 "deploy shop/feature/cart"
+	[[ "$output" == "200 "*'"in_channel"'*"Deploying shop/feature/cart to shop-staging (ana)"* ]]
+	run posted 2
+	[[ "$output" == *":white_check_mark: shop/feature/cart deployed to shop-staging by ana"*"Launching v2... done"* ]]
+	[ "$(json_get "$(berth releases -a shop-staging --json)" 'd[0]["actor"]')" = ana ]
+	router_says shop-staging / cart
+	[ "$(remote_head shop main)" = "$(remote_head shop feature/cart)" ]
+	run command U1 "deploy shop/nope to staging"
+	run posted 3
+	[[ "$output" == *":x: "*"no branch, tag or commit 'refs/heads/nope'"* ]]
+	run command U1 "deploy shop to qa"
+	[[ "$output" == "200 "*"Usage: /berth deploy PIPELINE[/BRANCH] [to STAGE]"* ]]
+}
