@@ -31,8 +31,6 @@ json_t *ok_json(void);
  */
 int plan_load(const struct berth_root *r, struct ledger *db,
     const struct app *la, int64_t rel_id, struct rollout_plan *plan);
-/* Start a detached thread; 0, or -1 when none could be made. */
-int detached(void *(*fn)(void *), void *arg);
 
 /* The commands of control-deploy.c. */
 json_t *cmd_deploy(struct request *rq);

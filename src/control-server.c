@@ -390,20 +390,6 @@ control_server_listen(struct control_server *cs)
 	return 0;
 }
 
-int
-detached(void *(*fn)(void *), void *arg)
-{
-	pthread_attr_t attr;
-	pthread_t t;
-	int rc;
-
-	pthread_attr_init(&attr);
-	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-	rc = pthread_create(&t, &attr, fn, arg);
-	pthread_attr_destroy(&attr);
-	return rc == 0 ? 0 : -1;
-}
-
 /*
  * Tell a client that is not served why, in one error line, and close
  * it. The event loop calls this: the line is sent without waiting (a

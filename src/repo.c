@@ -455,6 +455,35 @@ repo_ref_move(git_repository *repo, const char *refname, const char *old,
 	return rc < 0 ? repo_error(refname) : 0;
 }
 
+struct refs_at {
+	git_repository *repo;
+	const char *sha;
+	struct strvec *out;
+};
+
+static int
+ref_at(const char *name, void *data)
+{
+	struct refs_at *ra = data;
+	char cur[GIT_OID_HEXSZ + 1];
+
+	if (repo_ref_target(ra->repo, name, cur) == 0 &&
+	    strcmp(cur, ra->sha) == 0)
+		strvec_push(ra->out, name);
+	return 0;
+}
+
+int
+repo_refs_at(git_repository *repo, const char *glob, const char *sha,
+    struct strvec *out)
+{
+	struct refs_at ra = { repo, sha, out };
+
+	if (git_reference_foreach_glob(repo, glob, ref_at, &ra) < 0)
+		return repo_error(glob);
+	return 0;
+}
+
 /* libgit2 asks for credentials: GitHub takes a token as a password. */
 static int
 token_credential(git_credential **out, const char *url, const char *user,

@@ -64,6 +64,10 @@ int repo_resolve_commit(git_repository *repo, const char *rev,
  */
 int repo_ref_move(git_repository *repo, const char *refname,
     const char *old, const char *new, const char *msg);
+/* The names of the refs matching glob (a path with a trailing star,
+ * as git for-each-ref takes) whose target is sha, added to out. */
+int repo_refs_at(git_repository *repo, const char *glob, const char *sha,
+    struct strvec *out);
 /*
  * The commits reachable from `from` but not from `hide` (NULL: none
  * hidden), newest first, at most limit (0 = all). *nr may be 0.

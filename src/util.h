@@ -184,6 +184,9 @@ int socket_connected_to_self(int fd);
 void now_iso(char buf[32]);
 /* A line "TIME PROG[PID]: text" on stderr: a daemon's own log. */
 void log_say(const char *fmt, ...) BERTH_ATTR_PRINTF(1, 2);
+/* Run fn(arg) in a thread that nobody joins; 0, or -1 when none could
+ * be made. */
+int detached(void *(*fn)(void *), void *arg);
 /* Monotonic milliseconds, and microseconds. */
 int64_t now_ms(void);
 int64_t now_us(void);
