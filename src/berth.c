@@ -158,6 +158,36 @@ cmd_check_pipeline(struct cmd_ctx *ctx, const struct pipeline *p)
 }
 
 int
+cmd_read_secret(const char *option, const char *path, const char *noun,
+    const char *what, char **out)
+{
+	struct strbuf sb = STRBUF_INIT;
+	struct stat st;
+	size_t i;
+
+	*out = NULL;
+	if (read_file(path, &sb, 4096) < 0) {
+		strbuf_release(&sb);
+		return -1;
+	}
+	strbuf_rtrim(&sb);
+	for (i = 0; i < sb.len; i++)
+		if ((unsigned char)sb.buf[i] < ' ' ||
+		    (unsigned char)sb.buf[i] == 0x7f)
+			break;
+	if (sb.len == 0 || i < sb.len) {
+		strbuf_release(&sb);
+		return berth_error("%s %s must hold one %s, on one line: %s",
+		    option, path, noun, what);
+	}
+	if (stat(path, &st) == 0 && (st.st_mode & 0044))
+		fprintf(stderr, "berth: warning: others can read %s; chmod 600 "
+		    "it\n", path);
+	*out = strbuf_detach(&sb);
+	return 0;
+}
+
+int
 cmd_check_server(struct cmd_ctx *ctx, const char *what)
 {
 	if (!ctx->remote || ctx->user.admin) {

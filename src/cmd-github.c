@@ -11,9 +11,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-
-#define TOKEN_MAX 1024
 
 /* What a GitHub connection sends: CI runs, releases, ended review apps. */
 #define GITHUB_EVENTS "test_run,release,review_app.destroyed"
@@ -36,35 +33,6 @@ connection(struct cmd_ctx *ctx, const struct pipeline *p, struct webhook *w)
 		}
 	webhook_list_free(ws, nr);
 	return rc;
-}
-
-/* The token in path: one line, not empty; a warning when others read it. */
-static int
-read_token(const char *path, char **out)
-{
-	struct strbuf sb = STRBUF_INIT;
-	struct stat st;
-	size_t i;
-
-	if (read_file(path, &sb, TOKEN_MAX) < 0) {
-		strbuf_release(&sb);
-		return -1;
-	}
-	strbuf_rtrim(&sb);
-	for (i = 0; i < sb.len; i++)
-		if ((unsigned char)sb.buf[i] <= ' ')
-			break;
-	if (sb.len == 0 || i < sb.len) {
-		strbuf_release(&sb);
-		return berth_error("--token-file %s must hold one token (a "
-		    "line without spaces), e.g. a fine-grained token with "
-		    "commit statuses and deployments: read and write", path);
-	}
-	if (stat(path, &st) == 0 && (st.st_mode & 0044))
-		fprintf(stderr, "berth: warning: others can read %s; chmod 600 "
-		    "it\n", path);
-	*out = strbuf_detach(&sb);
-	return 0;
 }
 
 static int
@@ -117,8 +85,11 @@ cmd_github_connect(struct cmd_ctx *ctx)
 		webhook_clear(&have);
 		goto out;
 	}
-	if (read_token(file, &token) < 0 || (hook_file != NULL &&
-	    read_token(hook_file, &hook_secret) < 0)) {
+	if (cmd_read_secret("--token-file", file, "token", "e.g. a "
+	    "fine-grained token with commit statuses and deployments: read "
+	    "and write", &token) < 0 || (hook_file != NULL &&
+	    cmd_read_secret("--webhook-secret-file", hook_file, "secret",
+	    "the secret of the repository's webhook", &hook_secret) < 0)) {
 		cmd_fail_last();
 		goto out;
 	}

@@ -10,7 +10,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #define SECRET_KEY "slack.signing_secret"
 
@@ -18,8 +17,7 @@ static int
 cmd_slack_connect(struct cmd_ctx *ctx)
 {
 	const char *file = cmd_opt(ctx, "signing-secret-file");
-	struct strbuf sb = STRBUF_INIT;
-	struct stat st;
+	char *secret = NULL;
 	int ret = 1;
 
 	if (file == NULL)
@@ -28,22 +26,20 @@ cmd_slack_connect(struct cmd_ctx *ctx)
 	if (ctx->remote)
 		return cmd_fail("--signing-secret-file reads a file on the "
 		    "server: run slack:connect there");
-	if (read_file(file, &sb, 1024) < 0) {
+	if (cmd_read_secret("--signing-secret-file", file, "signing secret",
+	    "hex digits, from your Slack app's Basic Information",
+	    &secret) < 0) {
 		cmd_fail_last();
 		goto out;
 	}
-	strbuf_rtrim(&sb);
-	if (sb.len < 16 || strspn(sb.buf, "0123456789abcdefABCDEF") !=
-	    sb.len) {
+	if (strlen(secret) < 16 || strspn(secret, "0123456789abcdefABCDEF") !=
+	    strlen(secret)) {
 		cmd_fail("%s does not hold a Slack signing secret (a line of "
 		    "hex digits, from your Slack app's Basic Information)",
 		    file);
 		goto out;
 	}
-	if (stat(file, &st) == 0 && (st.st_mode & 0044))
-		fprintf(stderr, "berth: warning: others can read %s; chmod 600 "
-		    "it\n", file);
-	if (ledger_setting_set(ctx->root.db, SECRET_KEY, sb.buf) < 0) {
+	if (ledger_setting_set(ctx->root.db, SECRET_KEY, secret) < 0) {
 		cmd_fail_last();
 		goto out;
 	}
@@ -54,7 +50,7 @@ cmd_slack_connect(struct cmd_ctx *ctx)
 	    ctx->root.cfg.domain);
 	ret = 0;
 out:
-	strbuf_release(&sb);
+	free(secret);
 	return ret;
 }
 

@@ -12,10 +12,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #define URL_MAX 2048
-#define SECRET_MAX 4096
 
 /* The kinds of events, and the prefixes --events may name. */
 static const char *const event_kinds[] = {
@@ -96,30 +94,6 @@ check_events(const char *list)
 		    "e.g. build,release");
 	free(copy);
 	return ret;
-}
-
-/* The secret in path into *out (trailing newline dropped). */
-static int
-read_secret(const char *path, char **out)
-{
-	struct strbuf sb = STRBUF_INIT;
-	struct stat st;
-
-	if (read_file(path, &sb, SECRET_MAX) < 0) {
-		strbuf_release(&sb);
-		return -1;
-	}
-	strbuf_rtrim(&sb);
-	if (sb.len == 0 || strlen(sb.buf) != sb.len) {
-		strbuf_release(&sb);
-		return berth_error("--secret-file %s holds no secret (or a NUL "
-		    "byte): put one line of text in it", path);
-	}
-	if (stat(path, &st) == 0 && (st.st_mode & 0004))
-		fprintf(stderr, "berth: warning: %s can be read by anyone; "
-		    "chmod 600 it\n", path);
-	*out = strbuf_detach(&sb);
-	return 0;
 }
 
 /*
@@ -214,7 +188,9 @@ cmd_webhooks_add(struct cmd_ctx *ctx)
 		    "webhooks:add there");
 		goto out;
 	}
-	if (secret_file != NULL && read_secret(secret_file, &secret) < 0) {
+	if (secret_file != NULL && cmd_read_secret("--secret-file",
+	    secret_file, "secret", "the key the receiver checks signatures "
+	    "with", &secret) < 0) {
 		cmd_fail_last();
 		goto out;
 	}

@@ -233,6 +233,15 @@ struct var_scope {
 int cmd_pipeline_vars_show(struct cmd_ctx *ctx, const struct var_scope *vs);
 int cmd_pipeline_vars_set(struct cmd_ctx *ctx, const struct var_scope *vs);
 int cmd_pipeline_vars_unset(struct cmd_ctx *ctx, const struct var_scope *vs);
+/*
+ * The secret or token in the file of option (--token-file PATH): one
+ * line of at most 4 KB without control bytes, into *out; a
+ * warning on stderr when others may read the file. -1 with
+ * berth_error() "--token-file PATH must hold one token: WHAT" (what:
+ * what it should be, e.g. "a fine-grained token with ...").
+ */
+int cmd_read_secret(const char *option, const char *path, const char *noun,
+    const char *what, char **out);
 /* Print JSON to stdout, steals the reference. Returns 0. */
 int cmd_print_json(json_t *j);
 /* json_string that maps NULL to JSON null. */

@@ -461,7 +461,7 @@ for l in open(sys.argv[1]):
 	: > "$BATS_TEST_TMPDIR/empty"
 	run --separate-stderr berth github:connect -p demo --repo acme/shop --token-file "$BATS_TEST_TMPDIR/empty"
 	[ "$status" -eq 1 ]
-	[[ "$stderr" == *"must hold one token"* ]]
+	[[ "$stderr" == *"--token-file "*"empty must hold one token"* ]]
 	run --separate-stderr berth github:connect -p demo --repo acme --token-file "$BATS_TEST_TMPDIR/empty"
 	[[ "$stderr" == *"--repo wants OWNER/NAME"* ]]
 	[ "$(berth webhooks -p demo --json)" = "[]" ]
