@@ -530,6 +530,17 @@ out:
 	return ret;
 }
 
+/* " !     Build failed: " and berth_last_error(), which stays set. */
+static void
+say_failed(struct build_ctx *b)
+{
+	char *msg = xstrdup(berth_last_error());
+
+	build_say(b, " !     ", "Build failed: %s", msg);
+	berth_error("%s", msg);
+	free(msg);
+}
+
 int
 build_run(const struct build_opts *o, struct build_result *res)
 {
@@ -544,12 +555,17 @@ build_run(const struct build_opts *o, struct build_result *res)
 	b.pipeline_id = o->app->pipeline_id;
 	b.commit = o->commit;
 	b.deadline = now_ms() + (int64_t)o->root->cfg.build_timeout * 1000;
-	if (ledger_config_get(b.root->db, o->app->id, &b.config) < 0)
+	/* With no build row there is no log either: the pusher still hears
+	 * why (a read-only ledger, a full disk). */
+	if (ledger_config_get(b.root->db, o->app->id, &b.config) < 0) {
+		say_failed(&b);
 		return -1;
+	}
 	secrets_init(&b);
 	if (ledger_build_start(b.root->db, o->app->id, o->commit, o->ref,
 	    o->actor, &res->build_id) < 0) {
-		kvlist_clear(&b.config);
+		say_failed(&b);
+		ctx_clear(&b);
 		return -1;
 	}
 	logpath = build_log_path(b.root, res->build_id);
@@ -579,8 +595,10 @@ build_run(const struct build_opts *o, struct build_result *res)
 		berth_error("%s", msg);
 		free(msg);
 	} else if (ledger_build_finish(b.root->db, res->build_id,
-	    "succeeded", res->slug_id, NULL) < 0)
+	    "succeeded", res->slug_id, NULL) < 0) {
+		say_failed(&b);
 		ret = -1;
+	}
 	if (b.log != NULL && (fflush(b.log) != 0 || ferror(b.log)) &&
 	    errno == ENOSPC)
 		fprintf(stderr, " !     build log incomplete: disk full\n");
