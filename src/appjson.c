@@ -692,8 +692,7 @@ appjson_parse(const char *text, size_t len, struct appjson *out,
 
 	memset(out, 0, sizeof(*out));
 	if (len > APPJSON_MAX_SIZE)
-		return berth_error("app.json is larger than %d bytes",
-		    APPJSON_MAX_SIZE);
+		return file_too_large("app.json", APPJSON_MAX_SIZE);
 	root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &err);
 	if (root == NULL)
 		return berth_error("app.json line %d column %d: %s", err.line,
