@@ -219,6 +219,14 @@ parse_check(json_t *c, const char *type, const char *where,
 	    json_string_value(path)[0] != '/'))
 		return berth_error("app.json: %s.path: expected a string "
 		    "starting with '/'", where);
+	if (path != NULL && has_control(json_string_value(path),
+	    json_string_length(path))) {
+		char q[KEY_QUOTE_SIZE];
+
+		name_quote(json_string_value(path), q, sizeof(q));
+		return berth_error("app.json: %s.path: '%s' holds a control "
+		    "byte: a check is a URL path, e.g. /health", where, q);
+	}
 	if (int_field(c, "status", where, 100, 599, 0, &hc->status) < 0 ||
 	    int_field(c, "timeout", where, 1, 600, 5, &hc->timeout) < 0 ||
 	    int_field(c, "attempts", where, 1, 100, 3, &hc->attempts) < 0 ||

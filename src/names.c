@@ -147,6 +147,17 @@ name_quote(const char *s, char *out, size_t n)
 	out[used] = '\0';
 }
 
+int
+has_control(const char *s, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+			return 1;
+	return 0;
+}
+
 char *
 name_quoted(const char *s)
 {
