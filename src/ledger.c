@@ -705,6 +705,10 @@ open_ledger(const char *path, int existing, struct ledger **out)
 	struct ledger *db;
 	struct stat st;
 
+	/* A link to nothing is a ledger lost, not one to make anew. */
+	if (existing && path_regular(path, "restore the ledger from a "
+	    "backup") < 0)
+		return -1;
 	if (existing && stat(path, &st) < 0)
 		return berth_error("no ledger at %s; run: berth init", path);
 	/* An empty file is a ledger that lost everything: opening it would

@@ -420,6 +420,8 @@ read_file(const char *path, struct strbuf *out, size_t max)
 	return rc;
 }
 
+static const char *file_kind(mode_t mode);
+
 int
 read_file_regular(const char *path, struct strbuf *out, size_t max)
 {
@@ -431,12 +433,8 @@ read_file_regular(const char *path, struct strbuf *out, size_t max)
 	name = name != NULL ? name + 1 : path;
 	if (lstat(path, &st) < 0)
 		return berth_error_errno("cannot read %s", name);
-	if (S_ISDIR(st.st_mode))
-		return file_not_a_file(name, "a directory");
-	if (S_ISLNK(st.st_mode))
-		return file_not_a_file(name, "a symbolic link");
 	if (!S_ISREG(st.st_mode))
-		return file_not_a_file(name, "a special file");
+		return file_not_a_file(name, file_kind(st.st_mode));
 	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
 		return berth_error_errno("cannot read %s", name);
@@ -815,6 +813,8 @@ path_exists(const char *path)
 static const char *
 file_kind(mode_t mode)
 {
+	if (S_ISLNK(mode))
+		return "a symbolic link";
 	if (S_ISDIR(mode))
 		return "a directory";
 	if (S_ISFIFO(mode))
