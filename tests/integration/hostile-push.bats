@@ -26,7 +26,7 @@ setup() {
 	setup_root_env
 	git -C "$APP" reset -q --hard "$BASE"
 	git -C "$APP" clean -qfdx
-	BEFORE=$(ledger_rows)
+	BEFORE=$(ledger_state)
 }
 
 # setup_root_env: what setup_root exported, for each test's shell.
@@ -34,22 +34,9 @@ setup_root_env() {
 	export PATH="$BERTH_BUILDDIR/src:$PATH"
 }
 
-# ledger_rows: the rows a refused input must leave as they were (not
-# builds and events: a failed build is history).
-ledger_rows() {
-	python3 - "$BERTH_ROOT/ledger.db" <<'EOF'
-import sqlite3, sys
-c = sqlite3.connect(sys.argv[1])
-for t in ("pipelines", "apps", "config_vars", "releases", "formation",
-          "slugs", "review_apps", "test_runs"):
-    for r in c.execute("SELECT * FROM %s ORDER BY rowid" % t):
-        print(t, r)
-EOF
-}
-
 # unchanged: the ledger's rows and the deploy branch are as before.
 unchanged() {
-	[ "$(ledger_rows)" = "$BEFORE" ]
+	[ "$(ledger_state)" = "$BEFORE" ]
 	[ "$(remote_head demo main)" = "$BASE" ]
 }
 
