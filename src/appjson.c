@@ -219,6 +219,14 @@ parse_check(json_t *c, const char *type, const char *where,
 	    json_string_value(path)[0] != '/'))
 		return berth_error("app.json: %s.path: expected a string "
 		    "starting with '/'", where);
+	if (path != NULL && has_control(json_string_value(path),
+	    json_string_length(path))) {
+		char q[KEY_QUOTE_SIZE];
+
+		name_quote(json_string_value(path), q, sizeof(q));
+		return berth_error("app.json: %s.path: '%s' holds a control "
+		    "byte: a check is a URL path, e.g. /health", where, q);
+	}
 	if (int_field(c, "status", where, 100, 599, 0, &hc->status) < 0 ||
 	    int_field(c, "timeout", where, 1, 600, 5, &hc->timeout) < 0 ||
 	    int_field(c, "attempts", where, 1, 100, 3, &hc->attempts) < 0 ||
@@ -692,8 +700,7 @@ appjson_parse(const char *text, size_t len, struct appjson *out,
 
 	memset(out, 0, sizeof(*out));
 	if (len > APPJSON_MAX_SIZE)
-		return berth_error("app.json is larger than %d bytes",
-		    APPJSON_MAX_SIZE);
+		return file_too_large("app.json", APPJSON_MAX_SIZE);
 	root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &err);
 	if (root == NULL)
 		return berth_error("app.json line %d column %d: %s", err.line,

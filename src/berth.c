@@ -621,5 +621,10 @@ out:
 int
 main(int argc, char **argv)
 {
-	return finish_output(run(argc, argv));
+	int ret = run(argc, argv);
+
+	/* Interrupted while a release phase ran: it was recorded failed,
+	 * and now the command ends as the signal would have ended it. */
+	run_command_reraise();
+	return finish_output(ret);
 }

@@ -411,10 +411,12 @@ procfile_only_asked(const struct build_ctx *b, const struct appjson *aj)
  * An app needs a buildpack or a Procfile; without a buildpack it builds
  * Procfile-only when asked (asked: where), or when nothing says it
  * needs one; an app whose files name a language fails here instead.
+ * A Procfile-only app's Procfile names a process (ntypes of them): a
+ * slug with nothing to run would be released for nothing.
  */
 static int
 check_runnable(struct build_ctx *b, const struct build_parts *p,
-    const char *asked)
+    const char *asked, size_t ntypes)
 {
 	size_t i;
 
@@ -423,12 +425,8 @@ check_runnable(struct build_ctx *b, const struct build_parts *p,
 	if (asked != NULL && !p->have_procfile)
 		return berth_error("%s asks for a Procfile-only build but the "
 		    "app has no Procfile: add one", asked);
-	if (asked != NULL) {
-		build_say(b, "-----> ", "Procfile-only app (as %s asks)", asked);
-		return 0;
-	}
-	for (i = 0; i < sizeof(language_files) / sizeof(language_files[0]);
-	    i++) {
+	for (i = 0; asked == NULL && i < sizeof(language_files) /
+	    sizeof(language_files[0]); i++) {
 		char *path = path_join(b->appdir, language_files[i].file);
 		int found = path_exists(path);
 
@@ -445,7 +443,15 @@ check_runnable(struct build_ctx *b, const struct build_parts *p,
 		return berth_error("no buildpack detected this app and it has "
 		    "no Procfile: add a Procfile, or a buildpack (see: berth "
 		    "buildpacks)");
-	build_say(b, "-----> ", "Procfile-only app (no buildpack detected)");
+	if (ntypes == 0)
+		return berth_error("Procfile names no process type, and a "
+		    "Procfile-only app runs only what it names: add a line "
+		    "such as 'web: COMMAND'");
+	if (asked != NULL)
+		build_say(b, "-----> ", "Procfile-only app (as %s asks)", asked);
+	else
+		build_say(b, "-----> ", "Procfile-only app (no buildpack "
+		    "detected)");
 	return 0;
 }
 
@@ -517,7 +523,7 @@ build_steps(struct build_ctx *b, struct build_result *res)
 		goto out;
 	asked = procfile_only_asked(b, &p.aj);
 	if ((asked == NULL && build_choose_buildpacks(b, &p.aj, &p.bps,
-	    &p.nbps) < 0) || check_runnable(b, &p, asked) < 0 ||
+	    &p.nbps) < 0) || check_runnable(b, &p, asked, res->types.nr) < 0 ||
 	    build_compile_all(b, &p) < 0)
 		goto out;
 	proctypes_merge_missing(&res->types, &p.release_types);
@@ -528,6 +534,17 @@ build_steps(struct build_ctx *b, struct build_result *res)
 out:
 	parts_clear(&p);
 	return ret;
+}
+
+/* " !     Build failed: " and berth_last_error(), which stays set. */
+static void
+say_failed(struct build_ctx *b)
+{
+	char *msg = xstrdup(berth_last_error());
+
+	build_say(b, " !     ", "Build failed: %s", msg);
+	berth_error("%s", msg);
+	free(msg);
 }
 
 int
@@ -544,12 +561,17 @@ build_run(const struct build_opts *o, struct build_result *res)
 	b.pipeline_id = o->app->pipeline_id;
 	b.commit = o->commit;
 	b.deadline = now_ms() + (int64_t)o->root->cfg.build_timeout * 1000;
-	if (ledger_config_get(b.root->db, o->app->id, &b.config) < 0)
+	/* With no build row there is no log either: the pusher still hears
+	 * why (a read-only ledger, a full disk). */
+	if (ledger_config_get(b.root->db, o->app->id, &b.config) < 0) {
+		say_failed(&b);
 		return -1;
+	}
 	secrets_init(&b);
 	if (ledger_build_start(b.root->db, o->app->id, o->commit, o->ref,
 	    o->actor, &res->build_id) < 0) {
-		kvlist_clear(&b.config);
+		say_failed(&b);
+		ctx_clear(&b);
 		return -1;
 	}
 	logpath = build_log_path(b.root, res->build_id);
@@ -579,8 +601,10 @@ build_run(const struct build_opts *o, struct build_result *res)
 		berth_error("%s", msg);
 		free(msg);
 	} else if (ledger_build_finish(b.root->db, res->build_id,
-	    "succeeded", res->slug_id, NULL) < 0)
+	    "succeeded", res->slug_id, NULL) < 0) {
+		say_failed(&b);
 		ret = -1;
+	}
 	if (b.log != NULL && (fflush(b.log) != 0 || ferror(b.log)) &&
 	    errno == ENOSPC)
 		fprintf(stderr, " !     build log incomplete: disk full\n");

@@ -6,6 +6,7 @@
  * contain.
  */
 #include "checks.h"
+#include "names.h"
 
 #include <stddef.h>
 #include <stdlib.h>
@@ -68,6 +69,16 @@ parse_target(const char *word, size_t len, int lineno, struct healthcheck *hc)
 {
 	const char *p = word, *end = word + len, *slash;
 
+	/* It goes into a URL, and into messages on a terminal. */
+	if (has_control(word, len)) {
+		char *w = xstrndup(word, len), *q = name_quoted(w);
+
+		berth_error("CHECKS line %d: '%s' holds a control byte: a "
+		    "check is a URL path, e.g. /health", lineno, q);
+		free(q);
+		free(w);
+		return -1;
+	}
 	if (len >= 8 && strncmp(p, "https://", 8) == 0) {
 		hc->https = 1;
 		p += 6;

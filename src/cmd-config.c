@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static int
 cmd_config(struct cmd_ctx *ctx)
@@ -68,7 +69,14 @@ cmd_config_get(struct cmd_ctx *ctx)
 		return cmd_fail_last();
 	}
 	value = kvlist_get(&kv, key);
-	if (value != NULL)
+	if (value != NULL && isatty(STDOUT_FILENO)) {
+		/* The exact value for $(...) and pipes; a terminal gets no
+		 * control byte raw (an ESC would be obeyed). */
+		char *q = name_quoted(value);
+
+		printf("%s\n", q);
+		free(q);
+	} else if (value != NULL)
 		printf("%s\n", value);
 	else
 		ret = cmd_fail("%s is not set on %s", key, a.name);

@@ -98,6 +98,8 @@ static int
 create_check(struct cmd_ctx *ctx, const char *name, const char *staging,
     int no_apps, char **recv, char **repo)
 {
+	struct pipeline p;
+
 	if (!no_apps && name_check_app(staging) < 0) {
 		cmd_fail("%s; pick a shorter pipeline name or use --no-apps",
 		    berth_last_error());
@@ -109,6 +111,14 @@ create_check(struct cmd_ctx *ctx, const char *name, const char *staging,
 		    "berth or set BERTH_RECEIVE to its path");
 		return -1;
 	}
+	/* A pipeline's name taken is said as such, not as its repo. */
+	if (ledger_pipeline_get(ctx->root.db, name, &p) == 0) {
+		pipeline_clear(&p);
+		cmd_fail("pipeline %s already exists; see: berth "
+		    "pipelines:info -p %s", name, name);
+		return -1;
+	}
+	berth_clear_error();
 	*repo = root_repo_path(&ctx->root, name);
 	if (path_exists(*repo)) {
 		cmd_fail("%s already exists; pick another name or remove it",

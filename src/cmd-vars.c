@@ -115,8 +115,10 @@ cmd_vars_print(struct cmd_ctx *ctx, const struct kvlist *kv,
 	table_init(&t, 2);
 	for (i = 0; i < kv->nr; i++) {
 		char *key = xasprintf("%s:", kv->items[i].key);
+		char *value = name_quoted(kv->items[i].value);
 
-		table_row(&t, key, kv->items[i].value);
+		table_row(&t, key, value);
+		free(value);
 		free(key);
 	}
 	table_print(&t, stdout);

@@ -15,6 +15,8 @@
 
 struct ledger {
 	sqlite3 *db;
+	char *path;		/* the file, for messages and reopening */
+	int full;		/* opened read-only: its disk was full */
 };
 
 /*
@@ -23,7 +25,11 @@ struct ledger {
  * Returns -1.
  */
 int sql_no_such(const char *what, const char *name, const char *see);
-/* "ledger: what: sqlite's message" as berth_error(); returns -1. */
+/*
+ * "ledger: what: sqlite's message" as berth_error(); returns -1. A full
+ * disk says "disk full" and a read-only file "is read-only", each with
+ * the file and what to do.
+ */
 int sql_error(struct ledger *db, const char *what);
 /* Run sql (no rows, no parameters); -1 with berth_error() set. */
 int sql_exec(struct ledger *db, const char *sql);

@@ -345,10 +345,38 @@ sql_no_such(const char *what, const char *name, const char *see)
 	return berth_error("no %s named '%s'; see: berth %s", what, q, see);
 }
 
+/*
+ * The last error was the disk's being full: SQLite's SQLITE_FULL, an
+ * I/O error of ENOSPC (the -shm file cannot grow), or any write to a
+ * connection opened read-only because the disk was full.
+ */
+static int
+disk_full(struct ledger *db)
+{
+	int rc = sqlite3_errcode(db->db);
+
+	return rc == SQLITE_FULL || (rc == SQLITE_IOERR &&
+	    sqlite3_system_errno(db->db) == ENOSPC) ||
+	    (db->full && rc == SQLITE_READONLY);
+}
+
+/* what went wrong (msg is SQLite's words) as berth_error(): -1. */
+static int
+ledger_failed(struct ledger *db, const char *what, const char *msg)
+{
+	if (disk_full(db))
+		return berth_error("ledger: disk full: cannot write %s; free "
+		    "some space on its file system and try again", db->path);
+	if (sqlite3_errcode(db->db) == SQLITE_READONLY)
+		return berth_error("ledger: %s is read-only (%s: %s); make it "
+		    "and its directory writable by berth", db->path, what, msg);
+	return berth_error("ledger: %s: %s", what, msg);
+}
+
 int
 sql_error(struct ledger *db, const char *what)
 {
-	return berth_error("ledger: %s: %s", what, sqlite3_errmsg(db->db));
+	return ledger_failed(db, what, sqlite3_errmsg(db->db));
 }
 
 int
@@ -357,16 +385,39 @@ sql_exec(struct ledger *db, const char *sql)
 	char *msg = NULL;
 
 	if (sqlite3_exec(db->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
-		berth_error("ledger: %s", msg ? msg : "error");
+		ledger_failed(db, "write", msg ? msg : "error");
 		sqlite3_free(msg);
 		return -1;
 	}
 	return 0;
 }
 
+static int open_ledger(const char *path, int existing, struct ledger **out);
+
+/*
+ * A connection opened read-only on a full disk (open_full()) becomes a
+ * read-write one again once there is space: berthd's connections live
+ * long. It stays as it is while a statement of it is open.
+ */
+static void
+writable_again(struct ledger *db)
+{
+	struct ledger *fresh;
+
+	if (!db->full || open_ledger(db->path, 1, &fresh) < 0)
+		return;
+	if (!fresh->full && sqlite3_close(db->db) == SQLITE_OK) {
+		db->db = fresh->db;
+		db->full = 0;
+		fresh->db = NULL;
+	}
+	ledger_close(fresh);
+}
+
 int
 sql_begin(struct ledger *db)
 {
+	writable_again(db);
 	return sql_exec(db, "BEGIN IMMEDIATE");
 }
 
@@ -603,12 +654,61 @@ migrate(struct ledger *db, const char *path, int existing)
 	return sql_commit(db);
 }
 
+/*
+ * Open db->path again, read-only, for a disk too full for SQLite's
+ * -shm file: read-only commands still read (the WAL index is kept in
+ * memory: SQLite's readonly_shm), and every write says "disk full"
+ * (disk_full()). Missing -wal and -shm files are made empty: that
+ * takes no space.
+ */
+static int
+open_full(struct ledger *db)
+{
+	static const char *const sides[] = { "-wal", "-shm" };
+	struct strbuf uri = STRBUF_INIT;
+	const char *c;
+	size_t i;
+	int fd, rc;
+
+	for (i = 0; i < sizeof(sides) / sizeof(sides[0]); i++) {
+		char *p = xasprintf("%s%s", db->path, sides[i]);
+
+		fd = open(p, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+		if (fd >= 0)
+			close(fd);
+		free(p);
+	}
+	strbuf_addstr(&uri, "file:");
+	for (c = db->path; *c != '\0'; c++)
+		if (*c == '%' || *c == '?' || *c == '#')
+			strbuf_addf(&uri, "%%%02X", (unsigned char)*c);
+		else
+			strbuf_addch(&uri, *c);
+	strbuf_addstr(&uri, "?mode=ro&readonly_shm=1");
+	sqlite3_close(db->db);
+	rc = sqlite3_open_v2(uri.buf, &db->db, SQLITE_OPEN_READONLY |
+	    SQLITE_OPEN_URI | SQLITE_OPEN_NOMUTEX, NULL);
+	strbuf_release(&uri);
+	if (rc != SQLITE_OK)
+		return -1;
+	sqlite3_busy_timeout(db->db, 30000);
+	db->full = 1;
+	if (ledger_schema_version(db) != (int)NMIGRATIONS)
+		return berth_error("ledger: disk full: cannot migrate %s; free "
+		    "some space on its file system and try again", db->path);
+	return sql_exec(db, "PRAGMA foreign_keys=ON;");
+}
+
 static int
 open_ledger(const char *path, int existing, struct ledger **out)
 {
 	struct ledger *db;
 	struct stat st;
 
+	/* A link to nothing is a ledger lost, not one to make anew. */
+	if (existing && path_regular(path, "restore the ledger from a "
+	    "backup") < 0)
+		return -1;
 	if (existing && stat(path, &st) < 0)
 		return berth_error("no ledger at %s; run: berth init", path);
 	/* An empty file is a ledger that lost everything: opening it would
@@ -620,6 +720,7 @@ open_ledger(const char *path, int existing, struct ledger **out)
 	if (create_private(path) < 0)
 		return -1;
 	db = xcalloc(1, sizeof(*db));
+	db->path = xstrdup(path);
 	if (sqlite3_open_v2(path, &db->db, SQLITE_OPEN_READWRITE |
 	    (existing ? 0 : SQLITE_OPEN_CREATE) | SQLITE_OPEN_NOMUTEX,
 	    NULL) != SQLITE_OK) {
@@ -629,20 +730,27 @@ open_ledger(const char *path, int existing, struct ledger **out)
 	}
 	sqlite3_busy_timeout(db->db, 30000);
 	if (set_pragmas(db) < 0) {
-		/* "file is not a database": say what it means. */
-		if (sqlite3_errcode(db->db) == SQLITE_NOTADB)
-			berth_error("ledger %s is not an SQLite database (it is "
-			    "damaged): restore it from a backup", path);
+		/* A full disk: read what is there (a new ledger needs room). */
+		if (existing && disk_full(db)) {
+			/* berth_last_error() says "disk full" if this fails */
+			if (open_full(db) < 0)
+				goto fail;
+		} else {
+			/* "file is not a database": say what it means. */
+			if (sqlite3_errcode(db->db) == SQLITE_NOTADB)
+				berth_error("ledger %s is not an SQLite database "
+				    "(it is damaged): restore it from a backup",
+				    path);
+			goto fail;
+		}
+	} else if (migrate(db, path, existing) < 0)
 		goto fail;
-	}
-	if (migrate(db, path, existing) < 0 || (existing &&
-	    check_tables(db, path) < 0))
+	if (existing && check_tables(db, path) < 0)
 		goto fail;
 	*out = db;
 	return 0;
 fail:
-	sqlite3_close(db->db);
-	free(db);
+	ledger_close(db);
 	return -1;
 }
 
@@ -664,6 +772,7 @@ ledger_close(struct ledger *db)
 	if (db == NULL)
 		return;
 	sqlite3_close(db->db);
+	free(db->path);
 	free(db);
 }
 

@@ -147,6 +147,32 @@ name_quote(const char *s, char *out, size_t n)
 	out[used] = '\0';
 }
 
+int
+has_control(const char *s, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+			return 1;
+	return 0;
+}
+
+char *
+name_quoted(const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	struct strbuf sb = STRBUF_INIT;
+	size_t left = strlen(s), i, k;
+	char piece[5];
+
+	for (i = 0; i < left; i += k) {
+		k = quote_piece(p + i, left - i, piece);
+		strbuf_addstr(&sb, piece);
+	}
+	return strbuf_detach(&sb);
+}
+
 /* App and pipeline names share one rule; what says which it is. */
 static int
 check_app_like(const char *what, const char *name)

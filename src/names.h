@@ -40,7 +40,15 @@ int name_check_process_type(const char *type);
 int name_check_stage(const char *stage);
 /* Valid UTF-8 (no NUL inside len). */
 int utf8_valid(const char *s, size_t len);
+/* Whether the len bytes at s hold a control byte (below 0x20, or 0x7f). */
+int has_control(const char *s, size_t len);
 /* Copy s to out (size n) with control bytes shown as \xNN; for errors. */
 void name_quote(const char *s, char *out, size_t n);
+/*
+ * All of s the same way, for what berth prints of a user's strings
+ * (config var values, health-check paths) so that no ESC, CR or LF
+ * reaches a terminal raw. Caller frees.
+ */
+char *name_quoted(const char *s);
 
 #endif

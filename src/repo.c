@@ -2,6 +2,7 @@
  * repo.c - libgit2: pipeline repositories, checkouts, commit details.
  */
 #include "repo.h"
+#include "appjson.h"
 #include "util.h"
 
 #include <git2/sys/repository.h>
@@ -696,10 +697,27 @@ commit_info_list_free(struct commit_info *ci, size_t nr)
 	free(ci);
 }
 
+/* What a tree entry is when it is not a file ("a directory"), or NULL. */
+static const char *
+entry_not_a_file(const git_tree_entry *e)
+{
+	switch (git_tree_entry_filemode(e)) {
+	case GIT_FILEMODE_TREE:
+		return "a directory";
+	case GIT_FILEMODE_LINK:
+		return "a symbolic link";
+	case GIT_FILEMODE_COMMIT:
+		return "a submodule";
+	default:
+		return NULL;
+	}
+}
+
 int
 repo_read_blob(git_repository *repo, const char *sha, const char *path,
     size_t max, struct strbuf *out)
 {
+	const char *what;
 	git_commit *c = NULL;
 	git_tree *tree = NULL;
 	git_tree_entry *e = NULL;
@@ -717,12 +735,18 @@ repo_read_blob(git_repository *repo, const char *sha, const char *path,
 		ret = 1;
 		goto out;
 	}
+	/* What a checkout would refuse (read_file_regular()), in its words,
+	 * before anything reads it. */
+	if (rc == 0 && (what = entry_not_a_file(e)) != NULL) {
+		file_not_a_file(path, what);
+		goto out;
+	}
 	if (rc < 0 || git_blob_lookup(&blob, repo, git_tree_entry_id(e)) < 0) {
 		repo_error(path);
 		goto out;
 	}
 	if ((size_t)git_blob_rawsize(blob) > max) {
-		berth_error("%s is larger than %zu bytes", path, max);
+		file_too_large(path, max);
 		goto out;
 	}
 	strbuf_add(out, git_blob_rawcontent(blob), (size_t)git_blob_rawsize(blob));
@@ -733,4 +757,18 @@ out:
 	git_tree_free(tree);
 	git_commit_free(c);
 	return ret;
+}
+
+int
+repo_read_appjson(git_repository *repo, const char *sha, struct appjson *aj)
+{
+	struct strbuf text = STRBUF_INIT;
+	int rc;
+
+	memset(aj, 0, sizeof(*aj));
+	rc = repo_read_blob(repo, sha, "app.json", APPJSON_MAX_SIZE, &text);
+	if (rc == 0 && appjson_parse(text.buf, text.len, aj, NULL, NULL) < 0)
+		rc = -1;
+	strbuf_release(&text);
+	return rc;
 }

@@ -77,10 +77,19 @@ int repo_log(git_repository *repo, const char *from, const char *hide,
 void commit_info_list_free(struct commit_info *ci, size_t nr);
 /*
  * The content of path in the commit's tree into out (at most max bytes).
- * 1 when the commit has no such file.
+ * 1 when the commit has no such file; -1 when it is too large, or not a
+ * file (a directory, a link: file_not_a_file()).
  */
 int repo_read_blob(git_repository *repo, const char *sha, const char *path,
     size_t max, struct strbuf *out);
+struct appjson;
+/*
+ * The commit's app.json parsed into aj (emptied first; appjson_clear()
+ * it): 0; 1 when the commit has none; -1 with berth_error() when it
+ * cannot be read (too large, not a file) or parsed.
+ */
+int repo_read_appjson(git_repository *repo, const char *sha,
+    struct appjson *aj);
 /* What changed between two commits, as `git diff --shortstat -M`. */
 struct diff_stats {
 	size_t files;

@@ -288,16 +288,7 @@ struct review_push {
 static int
 push_appjson(struct review_push *rp)
 {
-	struct strbuf text = STRBUF_INIT;
-	int rc;
-
-	rc = repo_read_blob(rp->repo, rp->commit, "app.json",
-	    APPJSON_MAX_SIZE, &text);
-	if (rc == 0 && appjson_parse(text.buf, text.len, &rp->aj, NULL,
-	    NULL) < 0)
-		rc = -1;
-	strbuf_release(&text);
-	return rc < 0 ? -1 : 0;
+	return repo_read_appjson(rp->repo, rp->commit, &rp->aj) < 0 ? -1 : 0;
 }
 
 /*

@@ -4,6 +4,7 @@
  */
 #include "rollout.h"
 #include "applog.h"
+#include "names.h"
 
 #include <curl/curl.h>
 #include <poll.h>
@@ -154,7 +155,7 @@ health_try(struct rollout_env *env, struct boot *b, int port,
     const struct healthcheck *hc, const struct progress *pr)
 {
 	struct strbuf body = STRBUF_INIT, where = STRBUF_INIT;
-	char got[160], name[64];
+	char got[160], name[64], *path, *q;
 	long code;
 	int ok;
 
@@ -169,8 +170,10 @@ health_try(struct rollout_env *env, struct boot *b, int port,
 		snprintf(got, sizeof(got), "%s", berth_last_error());
 	if (ok && hc->content != NULL && memmem(body.buf, body.len,
 	    hc->content, strlen(hc->content)) == NULL) {
+		q = name_quoted(hc->content);
 		snprintf(got, sizeof(got), "got HTTP %ld without '%.80s'",
-		    code, hc->content);
+		    code, q);
+		free(q);
 		ok = 0;
 	}
 	strbuf_release(&body);
@@ -178,17 +181,24 @@ health_try(struct rollout_env *env, struct boot *b, int port,
 		return READY;
 	b->next_try = now_ms() + (int64_t)hc->wait * 1000;
 	sv_dyno_name(b->d, name);
+	/* The app's strings reach a terminal: no control byte raw. */
+	path = name_quoted(hc->path);
 	if (++b->tries < hc->attempts) {
 		progress_say(pr, "%s: health check GET %s, try %d of %d: %s",
-		    name, hc->path, b->tries, hc->attempts, got);
+		    name, path, b->tries, hc->attempts, got);
+		free(path);
 		return WAITING;
 	}
 	strbuf_addstr(&where, hc->where != NULL ? hc->where : "health check");
-	if (hc->name != NULL)
-		strbuf_addf(&where, " \"%s\"", hc->name);
+	if (hc->name != NULL) {
+		q = name_quoted(hc->name);
+		strbuf_addf(&where, " \"%s\"", q);
+		free(q);
+	}
 	berth_error("%s failed its health check GET %s after %d tr%s: %s (%s)",
-	    name, hc->path, b->tries, b->tries == 1 ? "y" : "ies", got,
+	    name, path, b->tries, b->tries == 1 ? "y" : "ies", got,
 	    where.buf);
+	free(path);
 	strbuf_release(&where);
 	return FAILED;
 }

@@ -35,6 +35,17 @@ static pthread_mutex_t inflight_lock = PTHREAD_MUTEX_INITIALIZER;
 static pid_t *inflight;		/* 0 = a free slot */
 static size_t ninflight;
 
+/*
+ * run_command_guard(): the signals that end a command, caught while it
+ * runs children whose end it must record; the one caught, and the
+ * dispositions they had before.
+ */
+static const int guarded[] = { SIGINT, SIGTERM, SIGHUP, SIGPIPE };
+#define NGUARDED (sizeof(guarded) / sizeof(guarded[0]))
+static struct sigaction unguarded[NGUARDED];
+static int guarding;
+static volatile sig_atomic_t caught;
+
 /* What the child writes to the notify pipe when a step fails. */
 struct child_failure {
 	int step;		/* enum child_step */
@@ -123,6 +134,9 @@ child_describe(const struct child *c)
 	if (c->timed_out)
 		return xasprintf("timed out after %lld s",
 		    (long long)(c->timeout_ms / 1000));
+	if (c->stopped)
+		return xasprintf("was stopped: this command got signal %d "
+		    "(%s)", c->stopped, strsignal(c->stopped));
 	if (c->signaled)
 		return xasprintf("killed by signal %d (%s)", c->exit_code - 128,
 		    strsignal(c->exit_code - 128));
@@ -408,6 +422,7 @@ child_start(struct child *c, int tracked, int *out_read)
 
 	c->exit_code = -1;
 	c->timed_out = 0;
+	c->stopped = 0;
 	c->signaled = 0;
 	c->start_step = CHILD_STEP_NONE;
 	c->start_errno = 0;
@@ -526,7 +541,10 @@ watch_reap(struct watch *w)
 		watch_ended(w, status);
 }
 
-/* Past the deadline: kill the group and mark the child timed out. */
+/*
+ * Past the deadline, or a guarded signal caught: kill the group and
+ * mark the child timed out or stopped.
+ */
 static void
 watch_deadline(struct watch *w)
 {
@@ -534,6 +552,10 @@ watch_deadline(struct watch *w)
 		kill(-w->pid, SIGKILL);
 		w->c->timed_out = 1;
 		w->deadline = 0;
+	}
+	if (!w->done && caught != 0 && w->c->stopped == 0) {
+		kill(-w->pid, SIGKILL);
+		w->c->stopped = caught;
 	}
 }
 
@@ -567,7 +589,7 @@ watch_wait(struct watch *w)
 {
 	int status = 0;
 
-	if (w->deadline != 0)
+	if (w->deadline != 0 || guarding)
 		poll(NULL, 0, 10);
 	else if (waitpid(w->pid, &status, 0) == w->pid)
 		watch_ended(w, status);
@@ -602,6 +624,10 @@ run_command(struct child *c)
 	struct watch w = { .c = c, .out = -1, .pending = STRBUF_INIT };
 
 	w.deadline = c->timeout_ms > 0 ? now_ms() + c->timeout_ms : 0;
+	if (caught != 0) {
+		c->stopped = caught;
+		return child_error(c);
+	}
 	w.pid = child_start(c, 1, &w.out);
 	if (w.pid < 0)
 		return -1;
@@ -626,4 +652,43 @@ run_command(struct child *c)
 	if (c->timed_out || c->exit_code != 0)
 		return child_error(c);
 	return 0;
+}
+
+static void
+on_guarded(int sig)
+{
+	caught = sig;
+}
+
+void
+run_command_guard(int on)
+{
+	struct sigaction sa;
+	size_t i;
+
+	if (on == guarding)
+		return;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_guarded;
+	sigemptyset(&sa.sa_mask);
+	for (i = 0; i < NGUARDED; i++) {
+		if (on)
+			sigaction(guarded[i], &sa, &unguarded[i]);
+		else
+			sigaction(guarded[i], &unguarded[i], NULL);
+	}
+	guarding = on;
+}
+
+void
+run_command_reraise(void)
+{
+	int sig = caught;
+
+	if (sig == 0)
+		return;
+	run_command_guard(0);
+	fflush(stderr);
+	signal(sig, SIG_DFL);
+	raise(sig);
 }

@@ -54,6 +54,7 @@ struct child {
 	/* results */
 	int exit_code;		/* exit status, or 128+signal */
 	int timed_out;
+	int stopped;		/* the guarded signal that killed it */
 	int signaled;
 	enum child_step start_step;	/* != NONE: it could not be started */
 	int start_errno;	/* then: the errno of that step */
@@ -90,6 +91,20 @@ char *path_search(const char *name, const char *dirs);
  * thread). berthd, a subreaper, uses it to leave those to their waiter.
  */
 int run_command_owns(pid_t pid);
+/*
+ * on: until run_command_guard(0), SIGINT, SIGTERM, SIGHUP and SIGPIPE
+ * do not end this process: they kill the process group of the
+ * run_command() child running (its result says "was stopped"), and no
+ * other starts, so that the caller records how its work ended (a
+ * release phase: its release failed, never left pending). Not for
+ * threaded processes (berthd): the handler is the process's.
+ */
+void run_command_guard(int on);
+/*
+ * End this process by the guarded signal caught, if one was, as it
+ * would have ended without the guard (exit status 128+N).
+ */
+void run_command_reraise(void);
 /*
  * Describe how the child ended ("exited with status 1") or why it never
  * started ("could not be run: Permission denied"); caller frees.

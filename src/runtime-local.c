@@ -40,7 +40,8 @@ call(const struct berth_root *r, json_t *req, line_fn progress, void *data,
  * release phase here, and record the release as succeeded (berthd
  * starts it when it comes up; its postdeploy is not run) or failed.
  * A gated release stays pending for its gate: git has not moved its
- * ref yet.
+ * ref yet. Interrupted (Ctrl-C, a reader gone: `| head -1`), it kills
+ * what it runs and records the release failed before it ends.
  */
 static int
 deploy_offline(const struct berth_root *r, const char *app,
@@ -57,6 +58,7 @@ deploy_offline(const struct berth_root *r, const char *app,
 	}
 	memset(&prev, 0, sizeof(prev));
 	had_prev = ledger_release_current(r->db, rel.app_id, &prev) == 0;
+	run_command_guard(1);
 	rc = release_dokku_script(r, app, &rel, commit, "predeploy", progress,
 	    data);
 	if (rc >= 0 && proctypes_get(&types, "release") != NULL &&
@@ -85,6 +87,7 @@ deploy_offline(const struct berth_root *r, const char *app,
 		berth_error("%s", offline);
 		rc = 1;
 	}
+	run_command_guard(0);
 	free(offline);
 	free(commit);
 	proctypes_clear(&types);

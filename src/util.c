@@ -401,8 +401,7 @@ read_fd(int fd, const char *name, struct strbuf *out, size_t max)
 			return berth_error_errno("cannot read %s", name);
 		}
 		if (max > 0 && out->len + (size_t)n > max)
-			return berth_error("%s is larger than %zu bytes", name,
-			    max);
+			return file_too_large(name, max);
 		strbuf_add(out, buf, (size_t)n);
 	}
 	strbuf_grow(out, 0);
@@ -422,19 +421,42 @@ read_file(const char *path, struct strbuf *out, size_t max)
 	return rc;
 }
 
+static const char *file_kind(mode_t mode);
+
 int
 read_file_regular(const char *path, struct strbuf *out, size_t max)
 {
 	struct stat st;
 	const char *name = strrchr(path, '/');
 
+	int fd, rc;
+
 	name = name != NULL ? name + 1 : path;
 	if (lstat(path, &st) < 0)
 		return berth_error_errno("cannot read %s", name);
 	if (!S_ISREG(st.st_mode))
-		return berth_error("%s must be a regular file, not a link or a "
-		    "special file", name);
-	return read_file(path, out, max);
+		return file_not_a_file(name, file_kind(st.st_mode));
+	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return berth_error_errno("cannot read %s", name);
+	rc = read_fd(fd, name, out, max);
+	close(fd);
+	return rc;
+}
+
+int
+file_too_large(const char *name, size_t max)
+{
+	char size[32];
+
+	human_size((int64_t)max, size);
+	return berth_error("%s is larger than %s", name, size);
+}
+
+int
+file_not_a_file(const char *name, const char *what)
+{
+	return berth_error("%s is %s; it must be a file", name, what);
 }
 
 int
@@ -792,6 +814,8 @@ path_exists(const char *path)
 static const char *
 file_kind(mode_t mode)
 {
+	if (S_ISLNK(mode))
+		return "a symbolic link";
 	if (S_ISDIR(mode))
 		return "a directory";
 	if (S_ISFIFO(mode))
@@ -934,6 +958,16 @@ random_hex(char *out, size_t nbytes)
 void
 human_size(int64_t bytes, char buf[32])
 {
+	static const char *const units[] = { "KB", "MB", "GB" };
+	int64_t unit = 1024LL * 1024 * 1024;
+	int i;
+
+	for (i = 2; i >= 0; i--, unit >>= 10)
+		if (bytes >= unit && bytes % unit == 0) {
+			snprintf(buf, 32, "%lld %s", (long long)(bytes / unit),
+			    units[i]);
+			return;
+		}
 	if (bytes < 1024)
 		snprintf(buf, 32, "%lld B", (long long)bytes);
 	else if (bytes < 1024 * 1024)

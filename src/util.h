@@ -99,10 +99,20 @@ int read_file(const char *path, struct strbuf *out, size_t max);
 /* The same from an open fd (name for messages), to its end. */
 int read_fd(int fd, const char *name, struct strbuf *out, size_t max);
 /*
- * read_file() for a file of a pushed tree: refuses a symlink or anything
- * but a regular file (a link to /etc/passwd or to a pipe).
+ * read_file() for a file at the top of a pushed tree (Procfile,
+ * app.json...): refuses a symlink or anything but a regular file (a
+ * link to /etc/passwd or to a pipe) with file_not_a_file(), and names
+ * the file as the repo does (its last component), never the path.
  */
 int read_file_regular(const char *path, struct strbuf *out, size_t max);
+/* berth_error() "NAME is larger than 1 MB" (max as human_size()): -1. */
+int file_too_large(const char *name, size_t max);
+/*
+ * berth_error() "NAME is WHAT; it must be a file" ("a directory", "a
+ * symbolic link"): the one message for a file of a pushed tree that is
+ * none, read from a checkout or from git. Returns -1.
+ */
+int file_not_a_file(const char *name, const char *what);
 /* Write data to path via path.tmp + rename, with the given mode. */
 int write_file_atomic(const char *path, const void *data, size_t len,
     mode_t mode);
@@ -192,7 +202,7 @@ int64_t now_ms(void);
 int64_t now_us(void);
 /* n random bytes as 2n lowercase hex chars into out[2n+1]. */
 int random_hex(char *out, size_t nbytes);
-/* "4.1 MB" style size. buf has 32 bytes. */
+/* "4.1 MB" style size ("1 MB" when it is one exactly). buf has 32 bytes. */
 void human_size(int64_t bytes, char buf[32]);
 /*
  * A size as berth.ini and ps:resize write it: NNN bytes or NNN[KMG]

@@ -52,24 +52,6 @@ state() {
 	berth config -a shop-staging --json 2>&1
 }
 
-# refused MESSAGE ARGS...: berth ARGS exits 1 with exactly "berth:
-# MESSAGE" on stderr, nothing on stdout, and the ledger unchanged.
-refused() {
-	local msg=$1 before after
-	shift
-	before=$(state)
-	run --separate-stderr berth "$@"
-	after=$(state)
-	if [ "$status" -ne 1 ] || [ "$stderr" != "berth: $msg" ] ||
-	    [ -n "$output" ] || [ "$before" != "$after" ]; then
-		printf 'berth %s\n  status %s\n  stderr: %s\n  stdout: %s\n' \
-		    "$*" "$status" "$stderr" "$output" >&2
-		[ "$before" = "$after" ] || printf '  changed:\n%s\n---\n%s\n' \
-		    "$before" "$after" >&2
-		return 1
-	fi
-}
-
 @test "option errors name the option as it was typed" {
 	refused "pipelines:promote does not take -x; see: berth help pipelines:promote" \
 	    pipelines:promote -x

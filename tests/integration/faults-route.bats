@@ -345,8 +345,8 @@ hold_ledger_open() {
 	fill "$BERTH_ROOT"
 	run push "$ALPHA" alpha
 	[ "$status" -ne 0 ]
-	[[ "$output" == *"CI could not run: cannot record a test run: ledger: database or disk is full"* ]]
-	[[ "$output" == *"Push rejected: CI could not run: cannot record a test run: ledger: database or disk is full"* ]]
+	[[ "$output" == *"CI could not run: cannot record a test run: ledger: disk full: cannot write $BERTH_ROOT/ledger.db; free some space on its file system and try again"* ]]
+	[[ "$output" == *"Push rejected: CI could not run: cannot record a test run: ledger: disk full"* ]]
 	[[ "$output" != *"ci:info"* ]]
 	[ "$(remote_head alpha main)" = none ]
 	run berth ci -p alpha --json

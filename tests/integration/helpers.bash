@@ -138,3 +138,40 @@ add_gate_script() {
 gate_cmd() {
 	echo "exec 3<>/dev/tcp/127.0.0.1/$GATE_PORT && echo $1 >&3 && read -r _ <&3; exec 3>&-"
 }
+
+# ledger_state: the ledger rows a refused input must leave as they were
+# (not builds and events: a failed build is history).
+ledger_state() {
+	python3 - "$BERTH_ROOT/ledger.db" <<'EOF'
+import sqlite3, sys
+c = sqlite3.connect(sys.argv[1])
+for t in ("pipelines", "apps", "config_vars", "releases", "formation",
+          "slugs", "review_apps", "test_runs"):
+    for r in c.execute("SELECT * FROM %s ORDER BY rowid" % t):
+        print(t, r)
+EOF
+}
+
+# state: what a refused command must leave as it was; a file may define
+# its own (after `load helpers`).
+state() {
+	ledger_state
+}
+
+# refused MESSAGE ARGS...: berth ARGS exits 1 with exactly "berth:
+# MESSAGE" on stderr, nothing on stdout, and state unchanged.
+refused() {
+	local msg=$1 before after
+	shift
+	before=$(state)
+	run --separate-stderr berth "$@"
+	after=$(state)
+	if [ "$status" -ne 1 ] || [ "$stderr" != "berth: $msg" ] ||
+	    [ -n "$output" ] || [ "$before" != "$after" ]; then
+		printf 'berth %s\n  status %s\n  stderr: %s\n  stdout: %s\n' \
+		    "$*" "$status" "$stderr" "$output" >&2
+		[ "$before" = "$after" ] || printf '  changed:\n%s\n---\n%s\n' \
+		    "$before" "$after" >&2
+		return 1
+	fi
+}

@@ -287,7 +287,7 @@ setup() {
 	git -C "$APP" commit -qm "Sneaky Procfile"
 	run push "$APP" demo
 	[ "$status" -ne 0 ]
-	[[ "$output" == *"Procfile must be a regular file"* ]]
+	[[ "$output" == *"Procfile is a symbolic link; it must be a file"* ]]
 	[[ "$output" != *"root:x:"* ]]
 }
 

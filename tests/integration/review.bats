@@ -753,7 +753,7 @@ open(sys.argv[1], "w").write("{\"name\": \"big\", \"pad\": \"" + "a" * (10 << 20
 	run bpush "$APP" feature/huge
 	echo "${output:0:2000}"
 	[ "$status" -eq 0 ]
-	[[ "$output" == *"app.json is larger than 1048576 bytes"* ]]
+	[[ "$output" == *"app.json is larger than 1 MB"* ]]
 	[ "$(json_get "$(ra_json)" 'len(d)')" = 0 ]
 	[ "$(nruns)" = 0 ]
 }

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -177,7 +178,7 @@ test_parse_too_large(void **state)
 	berth_clear_error();
 	assert_int_equal(appjson_parse(text, len, &aj, NULL, NULL), -1);
 	assert_string_equal(berth_last_error(),
-	    "app.json is larger than 1048576 bytes");
+	    "app.json is larger than 1 MB");
 	assert_true(is_empty(&aj));
 	/* Exactly the limit is fine. */
 	text[len - 2] = '}';
@@ -959,7 +960,7 @@ test_load_ten_megabytes(void **state)
 	berth_clear_error();
 	assert_int_equal(appjson_load(dir, &aj, NULL, NULL), -1);
 	path = path_join(dir, "app.json");
-	msg = xasprintf("%s is larger than 1048576 bytes", path);
+	msg = xstrdup("app.json is larger than 1 MB");
 	assert_string_equal(berth_last_error(), msg);
 	assert_true(is_empty(&aj));
 	free(msg);
@@ -981,6 +982,62 @@ test_load_ten_megabytes(void **state)
 
 	assert_int_equal(rm_rf(dir), 0);
 	free(dir);
+}
+
+/* Not a file: each kind named, none read (a link is never followed). */
+static void
+test_load_not_a_file(void **state)
+{
+	static const struct {
+		const char *kind, *msg;
+	} cases[] = {
+		{ "dir", "app.json is a directory; it must be a file" },
+		{ "link", "app.json is a symbolic link; it must be a file" },
+		{ "fifo", "app.json is a FIFO; it must be a file" },
+	};
+	struct appjson aj;
+	char *dir = temp_dir(), *path = path_join(dir, "app.json");
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		unlink(path);
+		rmdir(path);
+		if (strcmp(cases[i].kind, "dir") == 0)
+			assert_int_equal(mkdir(path, 0755), 0);
+		else if (strcmp(cases[i].kind, "link") == 0)
+			assert_int_equal(symlink("/etc/passwd", path), 0);
+		else
+			assert_int_equal(mkfifo(path, 0644), 0);
+		berth_clear_error();
+		assert_int_equal(appjson_load(dir, &aj, NULL, NULL), -1);
+		assert_string_equal(berth_last_error(), cases[i].msg);
+		assert_true(is_empty(&aj));
+	}
+	unlink(path);
+	rmdir(path);
+	free(path);
+	assert_int_equal(rm_rf(dir), 0);
+	free(dir);
+}
+
+/* A health-check path with a control byte never reaches a URL. */
+static void
+test_healthcheck_path_control(void **state)
+{
+	(void)state;
+	parse_fails("{\"healthchecks\": {\"web\": [{\"path\": "
+	    "\"/a\\u001b[31mb\"}]}}", "app.json: healthchecks.web[0].path: "
+	    "'/a\\x1b[31mb' holds a control byte: a check is a URL path, e.g. "
+	    "/health");
+	parse_fails("{\"healthchecks\": {\"web\": [{\"path\": "
+	    "\"/a\\r\\nX-Evil: 1\"}]}}", "app.json: healthchecks.web[0].path: "
+	    "'/a\\x0d\\x0aX-Evil: 1' holds a control byte: a check is a URL "
+	    "path, e.g. /health");
+	parse_fails("{\"healthchecks\": {\"web\": [{\"path\": "
+	    "\"/a\\tb\"}]}}", "app.json: healthchecks.web[0].path: "
+	    "'/a\\x09b' holds a control byte: a check is a URL path, e.g. "
+	    "/health");
 }
 
 int
@@ -1010,6 +1067,8 @@ main(void)
 		cmocka_unit_test(test_env_merged_edges),
 		cmocka_unit_test(test_load),
 		cmocka_unit_test(test_load_ten_megabytes),
+		cmocka_unit_test(test_load_not_a_file),
+		cmocka_unit_test(test_healthcheck_path_control),
 	};
 
 	cmocka_set_message_output(CM_OUTPUT_TAP);

@@ -124,6 +124,23 @@ test_refused(void **state)
 	parse_fails("///x\n", "CHECKS line 1: '///x' names no host");
 }
 
+/* Control bytes in a check's target: refused, shown escaped. */
+static void
+test_control_bytes(void **state)
+{
+	(void)state;
+	parse_fails("/a\x1b[31mb ok\n", "CHECKS line 1: '/a\\x1b[31mb' holds "
+	    "a control byte: a check is a URL path, e.g. /health");
+	parse_fails("/\n/x\ry ok\n", "CHECKS line 2: '/x\\x0dy' holds a "
+	    "control byte: a check is a URL path, e.g. /health");
+	parse_fails("//ho\x7fst/ ok\n", "CHECKS line 1: '//ho\\x7fst/' holds "
+	    "a control byte: a check is a URL path, e.g. /health");
+	/* A CRLF file is fine: the CR ends the line. */
+	assert_int_equal(checks_parse("/ ok\r\n", 6, &hcs, &nhcs), 0);
+	assert_int_equal(nhcs, 1);
+	assert_string_equal(hcs[0].path, "/");
+}
+
 int
 main(void)
 {
@@ -132,6 +149,7 @@ main(void)
 		cmocka_unit_test_teardown(test_settings, clear_checks),
 		cmocka_unit_test_teardown(test_hosts, clear_checks),
 		cmocka_unit_test_teardown(test_refused, clear_checks),
+		cmocka_unit_test_teardown(test_control_bytes, clear_checks),
 	};
 
 	cmocka_set_message_output(CM_OUTPUT_TAP);

@@ -331,6 +331,30 @@ test_quote(void **state)
 	assert_string_equal(out, "");
 }
 
+/* The whole-string form: nothing cut, every control byte escaped. */
+static void
+test_quoted(void **state)
+{
+	char big[301], *q;
+
+	(void)state;
+	q = name_quoted("a\x1b[31mred\rX\ny");
+	assert_string_equal(q, "a\\x1b[31mred\\x0dX\\x0ay");
+	free(q);
+	q = name_quoted("caf\xc3\xa9\xff\x7f");
+	assert_string_equal(q, "caf\xc3\xa9\\xff\\x7f");
+	free(q);
+	memset(big, 'x', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	q = name_quoted(big);
+	assert_string_equal(q, big);
+	free(q);
+	assert_int_equal(has_control("abc", 3), 0);
+	assert_int_equal(has_control("a\0c", 3), 1);
+	assert_int_equal(has_control("a\x7f", 2), 1);
+	assert_int_equal(has_control("caf\xc3\xa9", 5), 0);
+}
+
 /* A URL's password never shows: in messages, output, build logs. */
 static void
 test_redact_userinfo(void **state)
@@ -376,6 +400,7 @@ main(void)
 		cmocka_unit_test(test_stages),
 		cmocka_unit_test(test_utf8),
 		cmocka_unit_test(test_quote),
+		cmocka_unit_test(test_quoted),
 		cmocka_unit_test(test_redact_userinfo),
 	};
 
