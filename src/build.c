@@ -359,7 +359,8 @@ prepare_tree(struct build_ctx *b, struct build_result *res,
 	int n;
 
 	if (mkdir_p(b->scratch, 0700) < 0 ||
-	    repo_checkout(b->o->repo, b->o->commit, b->appdir) < 0)
+	    repo_checkout(b->o->repo, b->o->commit, b->appdir,
+	    b->root->cfg.app_json_paths) < 0)
 		return -1;
 	n = slugignore_apply(b->appdir);
 	if (n < 0)
@@ -649,7 +650,8 @@ build_for_test(const struct build_test_opts *o, struct strvec *test_bps)
 	b.sandboxed = sandbox_for_ci(b.root, o->pipeline_id, &b.uid);
 	build_env(&b);
 	if (b.sandboxed < 0 || mkdir_p(o->dir, 0700) < 0 ||
-	    repo_checkout(o->repo, o->commit, b.appdir) < 0 ||
+	    repo_checkout(o->repo, o->commit, b.appdir,
+	    b.root->cfg.app_json_paths) < 0 ||
 	    appjson_load(b.appdir, &aj, warn_line, &b) < 0 ||
 	    write_env_dir(&b) < 0 || mkdir_p(b.cachedir, 0700) < 0 ||
 	    hand_over(&b) < 0 || build_choose_buildpacks(&b, &aj, &bps, &nbps) < 0)

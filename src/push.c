@@ -48,12 +48,14 @@ push_clear(struct push *p)
 /*
  * CI for a pushed commit of branch. 0: passed, or nothing to test, or
  * skipped; -1: the run failed, errored or could not run (after saying
- * so), with berth_error() what a rejection says: "tests failed", or the
- * reason ("tests errored: ...", "CI could not run: ..."). It points at
- * a run only when the ledger holds how that run ended.
+ * so, unless quiet: the caller says why itself), with berth_error()
+ * what a rejection says: "tests failed", or the reason ("tests
+ * errored: ...", "CI could not run: ..."). It points at a run only
+ * when the ledger holds how that run ended.
  */
 static int
-run_ci(struct push *p, const struct push_command *c, const char *branch)
+run_ci(struct push *p, const struct push_command *c, const char *branch,
+    int quiet)
 {
 	struct ci_opts o = { p->root, p->repo, &p->pipeline, branch, c->new,
 	    p->actor };
@@ -89,7 +91,7 @@ run_ci(struct push *p, const struct push_command *c, const char *branch)
 		if (run.number > 0)
 			out_error("See: berth ci:info %d -p %s", run.number,
 			    p->pipeline.name);
-		else if (strncmp(why, "tests ", 6) != 0)
+		else if (strncmp(why, "tests ", 6) != 0 && !quiet)
 			/* Not shown yet (a bad app.json, a full disk). */
 			out_error("%s", why);
 		berth_error("%s", run.status != NULL &&
@@ -236,13 +238,13 @@ branch_unchanged(struct push *p, const struct push_command *c,
 }
 
 static int
-deploy_command(struct push *p, const struct push_command *c, const char *branch,
-    struct app *apps, size_t napps)
+deploy_command(struct push *p, const struct push_command *c,
+    const char *branch, struct app *apps, size_t napps)
 {
 	struct build_result *results;
 	char sha[8], *what;
 	size_t i;
-	int fd, ret = 0;
+	int fd, ret = 0, rejects;
 
 	what = xasprintf("deploy of %s", short_sha(c->new, sha));
 	fd = deploy_lock(p->root, p->pipeline.name, what, say_waiting, NULL);
@@ -257,8 +259,8 @@ deploy_command(struct push *p, const struct push_command *c, const char *branch,
 		return -1;
 	}
 	/* The CI gate: failing tests reject the push before any release. */
-	if (run_ci(p, c, branch) < 0 &&
-	    strcmp(p->pipeline.ci_gate, "reject") == 0) {
+	rejects = strcmp(p->pipeline.ci_gate, "reject") == 0;
+	if (run_ci(p, c, branch, rejects) < 0 && rejects) {
 		struct release cur;
 		char *why = xstrdup(berth_last_error());
 
@@ -602,7 +604,7 @@ push_post(struct push *p)
 			continue;
 		}
 		app_list_free(apps, napps);
-		run_ci(p, c, branch);
+		run_ci(p, c, branch, 0);
 		if (p->pipeline.review_apps && !p->review_skip)
 			review_deploy(p->root, p->repo, &p->pipeline, branch,
 			    c->new, p->actor);

@@ -14,6 +14,7 @@
 #include "push.h"
 #include "repo.h"
 #include "root.h"
+#include "run-command.h"
 
 #include <libgen.h>
 #include <stdio.h>
@@ -135,6 +136,14 @@ read_commands(struct push *p)
 			bad = 1;
 			continue;
 		}
+		if (strspn(line, "0123456789abcdef") != GIT_OID_HEXSZ ||
+		    strspn(sp1 + 1, "0123456789abcdef") != GIT_OID_HEXSZ) {
+			out_error("hook input line %d: its commit ids are not "
+			    "40 hex digits; is this berth-receive run by git?",
+			    lineno);
+			bad = 1;
+			continue;
+		}
 		if (name_check_ref(sp2 + 1) < 0) {
 			out_error("hook input line %d: %s", lineno,
 			    berth_last_error());
@@ -196,5 +205,8 @@ out:
 	pipeline_clear(&p.pipeline);
 	git_repository_free(p.repo);
 	repo_global_shutdown();
+	/* Interrupted while it ran a release phase itself (berthd down):
+	 * the release is recorded failed; end as the signal would. */
+	run_command_reraise();
 	return ret;
 }

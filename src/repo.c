@@ -193,6 +193,15 @@ local_missing(const char *url)
 	return url[0] == '/' && !path_exists(url);
 }
 
+/* A URL that names this machine's files: a path, file://. */
+static int
+is_local(const char *url)
+{
+	return url[0] == '/' || url[0] == '.' ||
+	    strncmp(url, "file:", 5) == 0 ||
+	    (strstr(url, "://") == NULL && strchr(url, ':') == NULL);
+}
+
 static int
 collect_name(git_submodule *sm, const char *name, void *payload)
 {
@@ -218,7 +227,7 @@ drop_dotgit(const char *workdir)
  * origin. -1 with an error naming the submodule and its URL.
  */
 static int
-update_submodules(git_repository *w, int depth)
+update_submodules(git_repository *w, int depth, int local_ok)
 {
 	struct strvec names = STRVEC_INIT;
 	size_t i;
@@ -256,7 +265,12 @@ update_submodules(git_repository *w, int depth)
 		git_error_clear();
 		uo.checkout_opts.checkout_strategy = GIT_CHECKOUT_FORCE;
 		uo.fetch_opts.download_tags = GIT_REMOTE_DOWNLOAD_TAGS_NONE;
-		if (local_missing(url.ptr)) {
+		if (!local_ok && is_local(url.ptr != NULL ? url.ptr : raw)) {
+			rc = berth_error("submodule %s (%s) is a repository on "
+			    "this server: give it a URL of a git host, or set "
+			    "berth.ini [build] app_json_paths = 1 to let pushes "
+			    "name server paths", names.v[i], shown);
+		} else if (local_missing(url.ptr)) {
 			rc = berth_error("submodule %s (%s) cannot be fetched: no "
 			    "repository there; make its URL one this server "
 			    "can reach", names.v[i], shown);
@@ -273,7 +287,7 @@ update_submodules(git_repository *w, int depth)
 			rc = berth_error("submodule %s: submodules nest more "
 			    "than %d deep", names.v[i], SUBMODULE_DEPTH_MAX);
 		} else {
-			rc = update_submodules(sub, depth + 1);
+			rc = update_submodules(sub, depth + 1, local_ok);
 			if (git_repository_workdir(sub) != NULL)
 				drop_dotgit(git_repository_workdir(sub));
 		}
@@ -299,7 +313,7 @@ out:
  */
 static int
 checkout_with_submodules(git_repository *repo, git_commit *c,
-    git_tree *tree, const char *dir)
+    git_tree *tree, const char *dir, int local_ok)
 {
 	git_repository_init_options io = GIT_REPOSITORY_INIT_OPTIONS_INIT;
 	git_checkout_options co = GIT_CHECKOUT_OPTIONS_INIT;
@@ -334,7 +348,7 @@ checkout_with_submodules(git_repository *repo, git_commit *c,
 		repo_error("cannot check the commit out");
 		goto out;
 	}
-	ret = update_submodules(w, 0);
+	ret = update_submodules(w, 0, local_ok);
 out:
 	git_tree_free(wtree);
 	git_remote_free(origin);
@@ -348,7 +362,8 @@ out:
 }
 
 int
-repo_checkout(git_repository *repo, const char *sha, const char *dir)
+repo_checkout(git_repository *repo, const char *sha, const char *dir,
+    int local_ok)
 {
 	git_checkout_options opts = GIT_CHECKOUT_OPTIONS_INIT;
 	git_commit *c = NULL;
@@ -364,7 +379,7 @@ repo_checkout(git_repository *repo, const char *sha, const char *dir)
 	if (mkdir_p(dir, 0755) < 0)
 		goto out;
 	if (has_submodules(tree)) {
-		ret = checkout_with_submodules(repo, c, tree, dir);
+		ret = checkout_with_submodules(repo, c, tree, dir, local_ok);
 		goto out;
 	}
 	opts.checkout_strategy = GIT_CHECKOUT_FORCE |

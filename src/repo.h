@@ -45,9 +45,11 @@ void commit_info_clear(struct commit_info *ci);
  * are fetched and checked out too (a relative URL resolves against the
  * repository's own path), using dir.git beside dir meanwhile; no .git
  * is left in dir. One that cannot be fetched fails the checkout, named
- * with its URL.
+ * with its URL; so does one on this machine (a path, file://, or a
+ * relative URL: another pipeline's repository) unless local_ok.
  */
-int repo_checkout(git_repository *repo, const char *sha, const char *dir);
+int repo_checkout(git_repository *repo, const char *sha, const char *dir,
+    int local_ok);
 /* Current target of a ref; 1 (and out "") when it does not exist. */
 int repo_ref_target(git_repository *repo, const char *refname,
     char out[GIT_OID_HEXSZ + 1]);

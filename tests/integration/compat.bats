@@ -170,6 +170,17 @@ add_submodule() {
 	[ "$(cat "$(slug_dir demo-staging)/vendor/lib/lib.txt")" = "the library, from its own repository" ]
 }
 
+@test "without app_json_paths, a submodule on this server (another pipeline's repo) is refused" {
+	sed -i 's/^app_json_paths = 1$/app_json_paths = 0/' "$BERTH_ROOT/berth.ini"
+	make_lib
+	fixture_app web-static "$APP"
+	add_submodule ../lib.git
+	run push "$APP" demo
+	[ "$status" -ne 0 ]
+	[[ "$output" == *"Build failed: submodule vendor/lib ($BERTH_ROOT/repos/lib.git) is a repository on this server: give it a URL of a git host, or set berth.ini [build] app_json_paths = 1 to let pushes name server paths"* ]]
+	nothing_changed
+}
+
 @test "a submodule that cannot be fetched fails the build naming it and its URL" {
 	make_lib
 	fixture_app web-static "$APP"

@@ -48,7 +48,9 @@ push_refused() {
 	run push "$APP" demo
 	echo "$output"
 	[ "$status" -ne 0 ]
-	[[ "$output" == *"remote:  !     $1"* ]]
+	# Said once: on a line of its own, or as the rejection's reason.
+	[[ "$output" == *"remote:  !     $1"* ||
+	    "$output" == *"remote:  !     Push rejected: $1"* ]]
 	[ "$(grep -c -F -- "$1" <<<"$output")" -le 2 ]
 	[[ "$output" == *"Push rejected: "* ]]
 	unchanged
@@ -60,9 +62,11 @@ build_refused() {
 }
 
 # hook_refused REF WANT: the pre-receive hook, given a line creating REF
-# at v1's commit, refuses it with the one line " !     WANT".
+# at v1's commit, refuses it with the one line
+# " !     hook input line 1: WANT".
 hook_refused() {
-	hook_input_refused "$(printf '%s %s %s' "$ZERO" "$BASE" "$1")" "$2"
+	hook_input_refused "$(printf '%s %s %s' "$ZERO" "$BASE" "$1")" \
+	    "hook input line 1: $2"
 }
 
 # hook_input_refused LINE WANT: the same for any one line of hook input.
@@ -119,7 +123,7 @@ ALLOWED="use letters, digits, '/', '-', '_' and '.'"
 	echo "$output"
 	[ "$status" -eq 1 ]
 	[ "${#lines[@]}" -eq 1 ]
-	[[ "$output" == " !     Branch name 'aaaa"*"...' is too long (300 bytes): use at most 255 bytes" ]]
+	[[ "$output" == " !     hook input line 1: Branch name 'aaaa"*"...' is too long (300 bytes): use at most 255 bytes" ]]
 	[ "${#output}" -lt 300 ]
 	unchanged
 }
@@ -166,13 +170,13 @@ ALLOWED="use letters, digits, '/', '-', '_' and '.'"
 	    "hook input line 2 is not 'OLD NEW REF'; is this berth-receive run by git?"
 }
 
-@test "hook input: a new id that is not hex is not a commit id" {
+@test "hook input: a new id that is not hex is refused as hook input" {
 	run bash -c 'printf "%s\n" "$1" | (cd "$2" && GIT_DIR=. ./hooks/pre-receive)' \
 	    _ "$BASE zzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzz refs/heads/main" \
 	    "$(repo_of demo)"
 	echo "$output"
 	[ "$status" -eq 1 ]
-	[[ "$output" == *"'zzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzz' is not a commit id"* ]]
+	[ "$output" = " !     hook input line 1: its commit ids are not 40 hex digits; is this berth-receive run by git?" ]
 	unchanged
 }
 
