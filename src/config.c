@@ -747,9 +747,8 @@ check_ports(const struct berth_config *cfg, const char *name)
 	return config_check_port_range(cfg, name, lo, hi);
 }
 
-/* Parse text (len bytes) over cfg; cfg changes only on success. */
-static int
-load_text(struct berth_config *cfg, const char *text, size_t len,
+int
+config_load_text(struct berth_config *cfg, const char *text, size_t len,
     const char *name, config_warn_fn warn, void *data)
 {
 	struct berth_config tmp;
@@ -846,7 +845,8 @@ config_load(struct berth_config *cfg, const char *path, config_warn_fn warn,
 		strbuf_release(&sb);
 		return -1;
 	}
-	ret = load_text(cfg, strbuf_str(&sb), sb.len, path, warn, data);
+	ret = config_load_text(cfg, strbuf_str(&sb), sb.len, path, warn,
+	    data);
 	strbuf_release(&sb);
 	return ret;
 }
@@ -855,7 +855,7 @@ int
 config_load_string(struct berth_config *cfg, const char *text,
     const char *name, config_warn_fn warn, void *data)
 {
-	return load_text(cfg, text, strlen(text), name, warn, data);
+	return config_load_text(cfg, text, strlen(text), name, warn, data);
 }
 
 void

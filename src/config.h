@@ -110,7 +110,14 @@ void config_defaults(struct berth_config *cfg);
  */
 int config_load(struct berth_config *cfg, const char *path,
     config_warn_fn warn, void *data);
-/* Same, from a string (for tests); name is used in messages. */
+/*
+ * Same, from len bytes of text (a NUL byte among them is refused);
+ * name is used in messages. cfg changes only on success. config_load()
+ * reads the file and parses it here.
+ */
+int config_load_text(struct berth_config *cfg, const char *text, size_t len,
+    const char *name, config_warn_fn warn, void *data);
+/* config_load_text() of a C string (for tests). */
 int config_load_string(struct berth_config *cfg, const char *text,
     const char *name, config_warn_fn warn, void *data);
 void config_clear(struct berth_config *cfg);

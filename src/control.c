@@ -131,22 +131,37 @@ read_line(int fd, struct strbuf *buf, struct strbuf *line, int timeout_ms)
 }
 
 int
+control_parse_request(const char *line, size_t len, json_t **req)
+{
+	const char *nul = memchr(line, '\0', len);
+	json_error_t err;
+
+	*req = NULL;
+	if (nul != NULL)
+		return berth_error("control: bad request: a NUL byte at "
+		    "offset %zu; send one JSON object on one line",
+		    (size_t)(nul - line));
+	*req = json_loadb(line, len, 0, &err);
+	if (*req == NULL)
+		return berth_error("control: bad request: %s", err.text);
+	if (!json_is_object(*req)) {
+		json_decref(*req);
+		*req = NULL;
+		return berth_error("control: bad request: expected a JSON "
+		    "object ({\"cmd\": ...})");
+	}
+	return 0;
+}
+
+int
 control_read_request(int fd, json_t **req)
 {
 	struct strbuf buf = STRBUF_INIT, line = STRBUF_INIT;
-	json_error_t err;
 	int ret = -1;
 
-	if (read_line(fd, &buf, &line, CONTROL_REQUEST_TIMEOUT_MS) == 0) {
-		*req = json_loads(strbuf_str(&line), 0, &err);
-		if (*req != NULL && json_is_object(*req))
-			ret = 0;
-		else {
-			json_decref(*req);
-			*req = NULL;
-			berth_error("control: bad request: %s", err.text);
-		}
-	}
+	*req = NULL;
+	if (read_line(fd, &buf, &line, CONTROL_REQUEST_TIMEOUT_MS) == 0)
+		ret = control_parse_request(strbuf_str(&line), line.len, req);
 	strbuf_release(&buf);
 	strbuf_release(&line);
 	return ret;

@@ -35,6 +35,13 @@ int control_call(const struct berth_root *r, json_t *req, line_fn progress,
  * -1 with berth_error() on a timeout, EOF or a line that is no object.
  */
 int control_read_request(int fd, json_t **req);
+/*
+ * Parse one request line of len bytes (without its newline) into *req,
+ * a JSON object the caller frees. -1 with berth_error() "control: bad
+ * request: ..." on anything else: a syntax error, a value that is no
+ * object, bytes after the object, or a NUL byte anywhere.
+ */
+int control_parse_request(const char *line, size_t len, json_t **req);
 /* Server side: send one message line; steals msg. -1 if the peer left. */
 int control_send(int fd, json_t *msg);
 int control_progress(int fd, const char *fmt, ...) BERTH_ATTR_PRINTF(2, 3);

@@ -13,27 +13,18 @@
 #include <unistd.h>
 #include <sys/stat.h>
 
-struct pattern {
-	char *glob;
-	int anchored;		/* contains '/': match the whole path */
-	int dir_only;
-};
-
-struct patterns {
-	struct pattern *items;
-	size_t nr;
-};
-
-static void
-patterns_parse(const char *text, struct patterns *ps)
+void
+slugignore_parse(const char *text, size_t size, struct slugignore *out)
 {
-	const char *line = text;
+	const char *line = text, *stop = text + size;
 
-	while (*line != '\0') {
-		const char *end = strchrnul(line, '\n');
-		char *p = xstrndup(line, (size_t)(end - line));
-		size_t len = strlen(p);
-		struct pattern pat = { NULL, 0, 0 };
+	memset(out, 0, sizeof(*out));
+	while (line < stop) {
+		const char *end = memchr(line, '\n', (size_t)(stop - line));
+		char *p = xstrndup(line, (size_t)((end != NULL ? end : stop) -
+		    line));
+		size_t len = strlen(p);	/* a NUL byte ends the line */
+		struct slugignore_pattern pat = { NULL, 0, 0 };
 		char *s = p;
 
 		while (len > 0 && (p[len - 1] == '\r' || p[len - 1] == ' ' ||
@@ -55,24 +46,25 @@ patterns_parse(const char *text, struct patterns *ps)
 				pat.anchored = 1;
 			if (*s != '\0') {
 				pat.glob = xstrdup(s);
-				ps->items = xrealloc(ps->items, (ps->nr + 1) *
-				    sizeof(*ps->items));
-				ps->items[ps->nr++] = pat;
+				out->items = xrealloc(out->items,
+				    (out->nr + 1) * sizeof(*out->items));
+				out->items[out->nr++] = pat;
 			}
 		}
 		free(p);
-		line = *end ? end + 1 : end;
+		line = end != NULL ? end + 1 : stop;
 	}
 }
 
-static int
-matches(const struct patterns *ps, const char *rel, const char *name,
-    int isdir)
+int
+slugignore_match(const struct slugignore *si, const char *rel, int isdir)
 {
+	const char *name = strrchr(rel, '/');
 	size_t i;
 
-	for (i = 0; i < ps->nr; i++) {
-		const struct pattern *p = &ps->items[i];
+	name = name != NULL ? name + 1 : rel;
+	for (i = 0; i < si->nr; i++) {
+		const struct slugignore_pattern *p = &si->items[i];
 
 		if (p->dir_only && !isdir)
 			continue;
@@ -83,9 +75,21 @@ matches(const struct patterns *ps, const char *rel, const char *name,
 	return 0;
 }
 
+void
+slugignore_clear(struct slugignore *si)
+{
+	size_t i;
+
+	for (i = 0; i < si->nr; i++)
+		free(si->items[i].glob);
+	free(si->items);
+	si->items = NULL;
+	si->nr = 0;
+}
+
 /* Walk dir (rel is its path from the top, "" at the top). */
 static int
-walk(const struct patterns *ps, const char *dir, const char *rel)
+walk(const struct slugignore *si, const char *dir, const char *rel)
 {
 	DIR *d = opendir(dir);
 	struct dirent *de;
@@ -104,10 +108,10 @@ walk(const struct patterns *ps, const char *dir, const char *rel)
 		sub = *rel ? xasprintf("%s/%s", rel, de->d_name) :
 		    xstrdup(de->d_name);
 		isdir = lstat(path, &st) == 0 && S_ISDIR(st.st_mode);
-		if (matches(ps, sub, de->d_name, isdir)) {
+		if (slugignore_match(si, sub, isdir)) {
 			n = rm_rf(path) < 0 ? -1 : 1;
 		} else if (isdir) {
-			n = walk(ps, path, sub);
+			n = walk(si, path, sub);
 		} else
 			n = 0;
 		free(path);
@@ -126,9 +130,8 @@ int
 slugignore_apply(const char *dir)
 {
 	struct strbuf text = STRBUF_INIT;
-	struct patterns ps = { NULL, 0 };
+	struct slugignore si;
 	char *path = path_join(dir, ".slugignore");
-	size_t i;
 	int ret;
 
 	if (!path_exists(path)) {
@@ -139,11 +142,9 @@ slugignore_apply(const char *dir)
 		free(path);
 		return -1;
 	}
-	patterns_parse(strbuf_str(&text), &ps);
-	ret = walk(&ps, dir, "");
-	for (i = 0; i < ps.nr; i++)
-		free(ps.items[i].glob);
-	free(ps.items);
+	slugignore_parse(strbuf_str(&text), text.len, &si);
+	ret = walk(&si, dir, "");
+	slugignore_clear(&si);
 	strbuf_release(&text);
 	free(path);
 	return ret;

@@ -369,6 +369,15 @@ test_nul_byte(void **state)
 	    "byte; remove it"));
 	assert_defaults(cfg);
 	unlink(path);
+	/* The same text from memory, and only as much of it as len says. */
+	assert_int_equal(config_load_text(cfg, text, sizeof(text) - 1,
+	    "berth.ini", NULL, NULL), -1);
+	assert_string_equal(berth_last_error(), "berth.ini line 2: contains "
+	    "a NUL byte; remove it");
+	assert_defaults(cfg);
+	assert_int_equal(config_load_text(cfg, "[server]\ndomain = a.test\n"
+	    "[x", 25, "berth.ini", NULL, NULL), 0);
+	assert_string_equal(cfg->domain, "a.test");
 }
 
 static void
