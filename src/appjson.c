@@ -408,6 +408,15 @@ parse_env(json_t *v, const char *path, struct appjson_env **env,
 			free(where);
 			return -1;
 		}
+		/* A dyno's env (review apps): berth sets these there. */
+		if (strncmp(path, "environments.test", 17) != 0 &&
+		    name_is_dyno_var(key)) {
+			berth_error("app.json: %s: %s is set by berth in every "
+			    "dyno, so this would be ignored: remove it", where,
+			    key);
+			free(where);
+			return -1;
+		}
 		if (parse_env_entry(ev, where, &e, n) < 0) {
 			env_free_one(&e);
 			free(where);

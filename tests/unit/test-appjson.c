@@ -403,16 +403,16 @@ test_env_errors(void **state)
 	parse_fails("{\"env\": {\"A\\u0001\": \"x\"}}",
 	    "app.json: env.A\\x01: config var key 'A\\x01' is not valid: use "
 	    "letters, digits and '_', not starting with a digit");
-	parse_fails("{\"env\": {\"PORT\": 5000}}",
-	    "app.json: env.PORT: expected a string or an object");
+	parse_fails("{\"env\": {\"WEB_PORT\": 5000}}",
+	    "app.json: env.WEB_PORT: expected a string or an object");
 	parse_fails("{\"env\": {\"DEBUG\": true}}",
 	    "app.json: env.DEBUG: expected a string or an object");
 	parse_fails("{\"env\": {\"A\": null}}",
 	    "app.json: env.A: expected a string or an object");
 	parse_fails("{\"env\": {\"A\": [\"x\"]}}",
 	    "app.json: env.A: expected a string or an object");
-	parse_fails("{\"env\": {\"PORT\": {\"value\": 5000}}}",
-	    "app.json: env.PORT.value: expected a string");
+	parse_fails("{\"env\": {\"WEB_PORT\": {\"value\": 5000}}}",
+	    "app.json: env.WEB_PORT.value: expected a string");
 	parse_fails("{\"env\": {\"DEBUG\": {\"value\": false}}}",
 	    "app.json: env.DEBUG.value: expected a string");
 	parse_fails("{\"env\": {\"A\": {\"value\": null}}}",
@@ -728,6 +728,14 @@ test_environments_errors(void **state)
 	parse_fails("{\"environments\": {\"test\": {\"env\": {\"PORT\": "
 	    "{\"value\": 80}}}}}",
 	    "app.json: environments.test.env.PORT.value: expected a string");
+	/* A review app's dyno gets PORT from berth; a test run may set it. */
+	parse_fails("{\"env\": {\"PORT\": \"80\"}}",
+	    "app.json: env.PORT: PORT is set by berth in every dyno, so this "
+	    "would be ignored: remove it");
+	parse_fails("{\"environments\": {\"review\": {\"env\": "
+	    "{\"DYNO\": \"x\"}}}}",
+	    "app.json: environments.review.env.DYNO: DYNO is set by berth in "
+	    "every dyno, so this would be ignored: remove it");
 	parse_fails("{\"environments\": {\"test\": {\"env\": 1}}}",
 	    "app.json: environments.test.env: expected an object of config "
 	    "vars");
