@@ -50,6 +50,19 @@ get_int(json_t *o, const char *key, long long dflt)
 	return json_is_integer(v) ? json_integer_value(v) : dflt;
 }
 
+/* An int member within lo..hi (absent: lo); *bad set when outside. */
+static int
+get_small(json_t *o, const char *key, int lo, int hi, int *bad)
+{
+	long long v = get_int(o, key, lo);
+
+	if (v < lo || v > hi) {
+		*bad = 1;
+		return lo;
+	}
+	return (int)v;
+}
+
 json_t *
 dyno_record_json(const struct dyno_record *rec, int with_config)
 {
@@ -96,6 +109,7 @@ dyno_record_from_json(json_t *o, struct dyno_record *rec)
 	json_t *rel = json_object_get(o, "release");
 	json_t *dir = json_object_get(o, "dir");
 	const char *token = json_string_value(json_object_get(o, "token"));
+	int bad = 0;
 
 	memset(rec, 0, sizeof(*rec));
 	rec->exit_code = -1;
@@ -104,13 +118,14 @@ dyno_record_from_json(json_t *o, struct dyno_record *rec)
 		return berth_error("not a dyno record");
 	rec->app = get_str(o, "app");
 	rec->type = get_str(o, "type");
-	rec->index = (int)get_int(o, "index", 0);
-	rec->port = (int)get_int(o, "port", 0);
+	rec->index = get_small(o, "index", 0, INT_MAX, &bad);
+	rec->port = get_small(o, "port", 0, 65535, &bad);
 	rec->command = get_str(o, "command");
 	rec->commit = get_str(o, "commit");
 	rec->rel.id = get_int(rel, "id", 0);
 	rec->rel.app_id = get_int(rel, "app_id", 0);
-	rec->rel.version = (int)get_int(rel, "version", 0);
+	rec->rel.version = get_small(rel, "version", 0, RELEASE_VERSION_MAX,
+	    &bad);
 	rec->rel.slug_id = get_str(rel, "slug_id");
 	rec->rel.config = get_str(rel, "config");
 	rec->dir.path = get_str(dir, "path");
@@ -131,7 +146,8 @@ dyno_record_from_json(json_t *o, struct dyno_record *rec)
 	rec->limits.pids = (int)get_int(json_object_get(o, "limits"), "pids",
 	    0);
 	rec->oom_killed = json_is_true(json_object_get(o, "oom_killed"));
-	if (rec->app == NULL || rec->type == NULL || rec->command == NULL) {
+	if (rec->app == NULL || rec->type == NULL || rec->command == NULL ||
+	    bad) {
 		dyno_record_clear(rec);
 		return berth_error("not a dyno record");
 	}

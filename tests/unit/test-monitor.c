@@ -223,6 +223,14 @@ test_record_roundtrip(void **state)
 	assert_int_equal(dyno_record_from_json(j, &back), 0);
 	assert_string_equal(back.rel.config, f->rel.config);
 	dyno_record_clear(&back);
+	/* A version or port beyond what berth writes is no record of its. */
+	json_object_set_new(json_object_get(j, "release"), "version",
+	    json_integer(3000000000LL));
+	assert_int_equal(dyno_record_from_json(j, &back), -1);
+	json_object_set_new(json_object_get(j, "release"), "version",
+	    json_integer(3));
+	json_object_set_new(j, "port", json_integer(70000));
+	assert_int_equal(dyno_record_from_json(j, &back), -1);
 	json_decref(j);
 	free(path);
 }
