@@ -712,8 +712,11 @@ appjson_parse(const char *text, size_t len, struct appjson *out,
 		return file_too_large("app.json", APPJSON_MAX_SIZE);
 	root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &err);
 	if (root == NULL)
+		/* Jansson names its own flag for a \u0000: say what it is. */
 		return berth_error("app.json line %d column %d: %s", err.line,
-		    err.column, err.text);
+		    err.column, strstr(err.text, "JSON_ALLOW_NUL") != NULL ?
+		    "a string holds \\u0000 (a NUL byte), which berth does "
+		    "not take" : err.text);
 	if (!json_is_object(root)) {
 		berth_error("app.json: expected a JSON object at the top");
 		goto out;
