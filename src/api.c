@@ -320,6 +320,37 @@ rollback(struct call *a, const char *app)
 	strvec_clear(&args);
 }
 
+/*
+ * POST /api/apps/A/deploy {"revision": "feature/x", "ignore_ci": false}
+ * (both optional): berth deploy, a push of revision to A's branch.
+ */
+static void
+deploy(struct call *a, const char *app)
+{
+	struct strvec args = STRVEC_INIT;
+	const char *rev;
+	json_t *o = body_object(a), *ignore;
+
+	if (o == NULL)
+		return;
+	ignore = json_object_get(o, "ignore_ci");
+	if (ignore != NULL && !json_is_boolean(ignore))
+		http_error(a->res, 400, "ignore_ci must be true or false");
+	else if (body_string(a, o, "revision", &rev) == 0) {
+		strvec_push(&args, "deploy");
+		strvec_pushf(&args, "--app=%s", app);
+		if (json_is_true(ignore))
+			strvec_push(&args, "--ignore-ci");
+		if (rev != NULL) {
+			strvec_push(&args, "--");
+			strvec_push(&args, rev);
+		}
+		run_berth(a, &args, 0);
+	}
+	json_decref(o);
+	strvec_clear(&args);
+}
+
 /* GET /api/pipelines/P[/activity|/test-runs[/N]], POST .../promote... */
 static void
 pipeline_route(struct call *a)
@@ -407,6 +438,9 @@ app_route(struct call *a)
 	if (strcmp(method, "POST") == 0 && a->nseg == 3 &&
 	    strcmp(a->seg[2], "rollback") == 0)
 		rollback(a, app);
+	else if (strcmp(method, "POST") == 0 && a->nseg == 3 &&
+	    strcmp(a->seg[2], "deploy") == 0)
+		deploy(a, app);
 	else if (strcmp(method, "POST") == 0 && a->nseg == 3 &&
 	    strcmp(a->seg[2], "formation") == 0)
 		scale(a, app);

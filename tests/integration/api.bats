@@ -62,6 +62,24 @@ api() {
 	[[ "$output" == *'"status": "ok"'* ]]
 }
 
+@test "POST deploy builds a branch for an app as a push would, with the token's roles" {
+	make_app "$BATS_TEST_TMPDIR/app"
+	push "$BATS_TEST_TMPDIR/app" shop >/dev/null
+	git -C "$BATS_TEST_TMPDIR/app" checkout -q -b topic
+	commit_change "$BATS_TEST_TMPDIR/app" topic
+	push "$BATS_TEST_TMPDIR/app" shop topic >/dev/null
+	run api "$ANA" POST /api/apps/shop-staging/deploy '{"revision": "topic"}'
+	[[ "$output" == "403 "*"ana is a viewer on shop: deploy"*"needs developer"* ]]
+	run api "$BOSS" POST /api/apps/shop-staging/deploy '{"ignore_ci": "yes"}'
+	[[ "$output" == "400 "*"ignore_ci must be true or false"* ]]
+	run api "$BOSS" POST /api/apps/shop-staging/deploy '{"revision": "nope"}'
+	[[ "$output" == "422 "*"has no branch, tag or commit 'nope'"* ]]
+	run api "$BOSS" POST /api/apps/shop-staging/deploy '{"revision": "topic"}'
+	[[ "$output" == "200 "*"Launching v2... done"* ]]
+	[ "$(remote_head shop main)" = "$(remote_head shop topic)" ]
+	[ "$(json_get "$(berth releases -a shop-staging --json)" 'd[0]["actor"]')" = boss ]
+}
+
 @test "berth's own router serves the endpoint as http://berth.DOMAIN/; no app may take that name" {
 	if ! command -v nginx >/dev/null; then skip "nginx is not installed"; fi
 	run curl -s -H "Host: berth.localhost" -H "Authorization: Bearer $ANA" \
