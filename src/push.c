@@ -45,6 +45,13 @@ push_clear(struct push *p)
 	p->actor = NULL;
 }
 
+/* Whether git moves the refs (the hooks), not this process (deploy). */
+static int
+by_git(const struct push *p)
+{
+	return p->mover != getpid();
+}
+
 /*
  * CI for a pushed commit of branch. 0: passed, or nothing to test, or
  * skipped; -1: the run failed, errored or could not run (after saying
@@ -63,8 +70,8 @@ run_ci(struct push *p, const struct push_command *c, const char *branch,
 	int rc;
 
 	if (p->ci_skip) {
-		out_heading("CI skipped (%s)", p->mover == getpid() ?
-		    "--ignore-ci" : "git push -o ci.skip");
+		out_heading("CI skipped (%s)", by_git(p) ?
+		    "git push -o ci.skip" : "--ignore-ci");
 		return 0;
 	}
 	if (p->ci_known && (rc = ledger_test_run_of_commit(p->root->db,
@@ -106,7 +113,7 @@ run_ci(struct push *p, const struct push_command *c, const char *branch,
 static const char *
 rejected(const struct push *p)
 {
-	return p->mover == getpid() ? "Deploy refused" : "Push rejected";
+	return by_git(p) ? "Push rejected" : "Deploy refused";
 }
 
 static void
@@ -367,7 +374,7 @@ check_access(struct push *p)
 			standing = access_standing(&u, have, p->pipeline.name);
 			/* A hook speaks to git's client; berth deploy says it
 			 * as any command does (push.h). */
-			if (p->mover != getpid()) {
+			if (by_git(p)) {
 				out_error("%s: %s needs %s.", standing, what,
 				    role_name(need));
 				out_error("%s: berth access:grant %s -p %s "
